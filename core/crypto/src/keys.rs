@@ -1,0 +1,230 @@
+//! Key handles: [`Pin`], [`Kek`], [`Dek`] and the [`DataKeys`] derived from a DEK.
+//!
+//! None of these implement `Debug`, `Display`, `Clone` or `Serialize`; their bytes stay in
+//! this crate and are zeroized on drop. The only bytes that leave are sealed envelopes and
+//! keyed hashes, which are safe to store.
+
+use chacha20poly1305::XChaCha20Poly1305;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::hazmat;
+use crate::kdf::{KdfParams, Salt};
+use crate::CryptoError;
+
+/// A PIN or passphrase. Zeroized on drop; no `Debug`.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Pin(String);
+
+impl Pin {
+    /// Wrap a PIN. The caller's `String` is moved in, so no unzeroized copy is left behind by us.
+    pub fn new(s: impl Into<String>) -> Self {
+        Pin(s.into())
+    }
+
+    /// Number of characters (for a PIN policy); the PIN itself never leaves.
+    pub fn char_count(&self) -> usize {
+        self.0.chars().count()
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// Minimum length of a device secret, in bytes.
+pub const DEVICE_SECRET_MIN_LEN: usize = 32;
+
+const KEK_LABEL: &[u8] = b"kluis/v1/kek";
+const RECORD_KEY_LABEL: &[u8] = b"kluis/v1/record-key";
+const LOOKUP_KEY_LABEL: &[u8] = b"kluis/v1/lookup-key";
+const DEVICE_CHECK_LABEL: &[u8] = b"kluis/v1/device-check";
+
+/// Key-encryption key: PIN (stretched by Argon2id) combined with the device secret.
+/// It only wraps and unwraps the [`Dek`].
+#[derive(ZeroizeOnDrop)]
+pub struct Kek {
+    cipher: XChaCha20Poly1305,
+}
+
+impl Kek {
+    /// Derive the KEK: Argon2id(PIN, salt, params) is the input key material of HKDF-SHA256
+    /// whose salt is the device secret. Without the device secret, a copied vault file cannot
+    /// be attacked by guessing PINs alone.
+    pub fn derive(
+        pin: &Pin,
+        salt: &Salt,
+        params: &KdfParams,
+        device_secret: &[u8],
+    ) -> Result<Kek, CryptoError> {
+        if device_secret.len() < DEVICE_SECRET_MIN_LEN {
+            return Err(CryptoError::InvalidSecretLength);
+        }
+        let stretched = params.stretch(pin.as_bytes(), salt)?;
+        let kek = hazmat::hkdf_32(device_secret, stretched.as_ref(), KEK_LABEL);
+        Ok(Kek {
+            cipher: hazmat::cipher(&kek),
+        })
+    }
+
+    /// Seal the DEK. `aad` should bind the vault id and everything the KEK was derived with.
+    pub fn wrap_dek(&self, dek: &Dek, aad: &[u8]) -> Vec<u8> {
+        hazmat::seal(&self.cipher, dek.0.as_ref(), aad)
+    }
+
+    /// Open a wrapped DEK. Fails with [`CryptoError::Authentication`] for a wrong PIN, a wrong
+    /// device secret or a changed header.
+    pub fn unwrap_dek(&self, wrapped: &[u8], aad: &[u8]) -> Result<Dek, CryptoError> {
+        let bytes = hazmat::open(&self.cipher, wrapped, aad)?;
+        let arr =
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| CryptoError::MalformedEnvelope)?;
+        Ok(Dek(Zeroizing::new(arr)))
+    }
+}
+
+/// The data-encryption key: random, made once per vault, never changes (a PIN change only
+/// rewraps it). Everything in the vault hangs off it through [`DataKeys`].
+#[derive(ZeroizeOnDrop)]
+pub struct Dek(Zeroizing<[u8; 32]>);
+
+impl Dek {
+    /// A fresh random DEK.
+    pub fn make() -> Self {
+        Dek(hazmat::random_32())
+    }
+}
+
+/// Keys derived from the DEK: the record sealing key and the lookup-id key. Held by an
+/// unlocked vault; dropping it (lock) zeroizes all three.
+#[derive(ZeroizeOnDrop)]
+pub struct DataKeys {
+    dek: Dek,
+    record: XChaCha20Poly1305,
+    lookup: Zeroizing<[u8; 32]>,
+}
+
+impl DataKeys {
+    /// Derive the record and lookup keys from a DEK (HKDF with distinct labels, so the two
+    /// uses never share a key).
+    pub fn from_dek(dek: Dek) -> Self {
+        let record = hazmat::hkdf_32(&[], dek.0.as_ref(), RECORD_KEY_LABEL);
+        let lookup = hazmat::hkdf_32(&[], dek.0.as_ref(), LOOKUP_KEY_LABEL);
+        DataKeys {
+            dek,
+            record: hazmat::cipher(&record),
+            lookup,
+        }
+    }
+
+    /// The DEK these keys came from (to rewrap it under a new KEK).
+    pub fn dek(&self) -> &Dek {
+        &self.dek
+    }
+
+    /// Seal a record: XChaCha20-Poly1305, random 24-byte nonce, `aad` bound.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
+        hazmat::seal(&self.record, plaintext, aad)
+    }
+
+    /// Open a sealed record; the plaintext comes back in a zeroizing buffer.
+    pub fn open(&self, envelope: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        hazmat::open(&self.record, envelope, aad)
+    }
+
+    /// A keyed hash (HMAC-SHA256 under the lookup key) of length-prefixed parts. Deterministic
+    /// per vault, meaningless without the DEK: it lets a caller find a record by a natural key
+    /// without the key being stored.
+    pub fn lookup_tag(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut framed: Vec<&[u8]> = Vec::with_capacity(parts.len() * 2);
+        let lens: Vec<[u8; 8]> = parts
+            .iter()
+            .map(|p| (p.len() as u64).to_be_bytes())
+            .collect();
+        for (p, l) in parts.iter().zip(lens.iter()) {
+            framed.push(l);
+            framed.push(p);
+        }
+        *hazmat::hmac_32(self.lookup.as_ref(), &framed)
+    }
+}
+
+/// Bytes added by sealing (version, nonce, tag).
+pub const ENVELOPE_OVERHEAD: usize = hazmat::ENVELOPE_OVERHEAD;
+
+/// A short public check value of a device secret for one vault: lets the vault tell "this is
+/// not the device secret this vault was made with" apart from "wrong PIN" without counting a
+/// PIN attempt. A 32-byte random secret cannot be recovered from it.
+pub fn device_secret_check(device_secret: &[u8], vault_id: &str) -> [u8; 16] {
+    let full = hazmat::hmac_32(device_secret, &[DEVICE_CHECK_LABEL, vault_id.as_bytes()]);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn kek(pin: &str, device: &[u8]) -> Kek {
+        Kek::derive(
+            &Pin::new(pin),
+            &Salt([7; 16]),
+            &KdfParams::dangerous_test_profile(),
+            device,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn wrap_unwrap_needs_pin_and_device_secret() {
+        let dek = Dek::make();
+        let wrapped = kek("1234", &[1; 32]).wrap_dek(&dek, b"hdr");
+        let keys = DataKeys::from_dek(kek("1234", &[1; 32]).unwrap_dek(&wrapped, b"hdr").unwrap());
+        let sealed = DataKeys::from_dek(dek).seal(b"record", b"aad");
+        assert_eq!(keys.open(&sealed, b"aad").unwrap().as_slice(), b"record");
+        assert!(matches!(
+            kek("1235", &[1; 32]).unwrap_dek(&wrapped, b"hdr"),
+            Err(CryptoError::Authentication)
+        ));
+        assert!(matches!(
+            kek("1234", &[2; 32]).unwrap_dek(&wrapped, b"hdr"),
+            Err(CryptoError::Authentication)
+        ));
+        assert!(matches!(
+            kek("1234", &[1; 32]).unwrap_dek(&wrapped, b"other"),
+            Err(CryptoError::Authentication)
+        ));
+    }
+
+    #[test]
+    fn short_device_secret_refused() {
+        let r = Kek::derive(
+            &Pin::new("1"),
+            &Salt([0; 16]),
+            &KdfParams::dangerous_test_profile(),
+            &[0; 8],
+        );
+        assert!(matches!(r, Err(CryptoError::InvalidSecretLength)));
+    }
+
+    #[test]
+    fn weak_params_refused_by_derive() {
+        let weak = KdfParams {
+            m_kib: 4096,
+            t: 1,
+            p: 1,
+        };
+        let r = Kek::derive(&Pin::new("1"), &Salt([0; 16]), &weak, &[0; 32]);
+        assert!(matches!(r, Err(CryptoError::WeakKdfParams(_))));
+    }
+
+    #[test]
+    fn lookup_tags_are_framed_and_keyed() {
+        let a = DataKeys::from_dek(Dek::make());
+        let b = DataKeys::from_dek(Dek::make());
+        assert_eq!(a.lookup_tag(&[b"k", b"v"]), a.lookup_tag(&[b"k", b"v"]));
+        assert_ne!(a.lookup_tag(&[b"k", b"v"]), b.lookup_tag(&[b"k", b"v"]));
+        // Framing: ("ab","c") and ("a","bc") differ.
+        assert_ne!(a.lookup_tag(&[b"ab", b"c"]), a.lookup_tag(&[b"a", b"bc"]));
+    }
+}

@@ -1,0 +1,755 @@
+//! [`Vault`]: create/open, unlock with the wrong-PIN guard, sealed records, wipe.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kluis_crypto::{device_secret_check, DataKeys, Dek, Kek, Pin, Salt, DEVICE_SECRET_MIN_LEN};
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use zeroize::Zeroizing;
+
+use crate::policy::OnLimit;
+use crate::schema::{self, Header, FORMAT_VERSION};
+use crate::{
+    DeviceSecretError, DeviceSecretStore, Record, RecordId, VaultError, VaultOptions, VaultStatus,
+};
+
+/// The database file inside the vault directory.
+pub(crate) const DB_FILE: &str = "vault.sqlite3";
+/// Files SQLite may keep beside it.
+const SIDE_SUFFIXES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+const CANARY_PLAINTEXT: &[u8] = b"kluis canary v1";
+/// First byte of every record plaintext: how the rest is encoded. Inside the AEAD, so it is
+/// authenticated and hidden; leaves room for compression later without a format break.
+const ENCODING_JSON: u8 = 1;
+
+/// How hard a commit is pushed to disk (SQLite `synchronous` in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the WAL on every commit: a returned `put` survives power loss. The default.
+    Full,
+    /// fsync only at checkpoints: survives an app crash; the last commits may roll back on
+    /// power loss (never corruption).
+    Normal,
+}
+
+struct Inner {
+    /// `None` after a wipe.
+    conn: Option<Connection>,
+    /// `Some` while unlocked; dropping it zeroizes the DEK and derived keys.
+    keys: Option<DataKeys>,
+    vault_id: String,
+}
+
+/// An encrypted vault in one directory. `Send + Sync`: share it in an `Arc`.
+/// Several `Vault`s (threads or processes) may open the same directory; SQLite serialises
+/// their writes.
+pub struct Vault {
+    dir: PathBuf,
+    device: Arc<dyn DeviceSecretStore>,
+    inner: Mutex<Inner>,
+}
+
+/// An atomic multi-record write: everything done through it commits together or not at all.
+pub struct WriteTxn<'a> {
+    tx: rusqlite::Transaction<'a>,
+    keys: &'a DataKeys,
+}
+
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn push_framed(buf: &mut Vec<u8>, part: &[u8]) {
+    buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+    buf.extend_from_slice(part);
+}
+
+/// Associated data of a record: table, kind, id and format version. A record moved to
+/// another id or kind, or read by another format version, fails to open.
+fn record_aad(kind: &str, id: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(32 + kind.len() + id.len());
+    push_framed(&mut aad, b"kluis/record");
+    push_framed(&mut aad, kind.as_bytes());
+    push_framed(&mut aad, id.as_bytes());
+    aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    aad
+}
+
+/// Associated data of the wrapped DEK: everything the KEK was derived with.
+fn dek_aad(h: &Header) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(96);
+    push_framed(&mut aad, b"kluis/dek");
+    push_framed(&mut aad, h.vault_id.as_bytes());
+    aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    aad.extend_from_slice(&h.kdf.m_kib.to_be_bytes());
+    aad.extend_from_slice(&h.kdf.t.to_be_bytes());
+    aad.extend_from_slice(&h.kdf.p.to_be_bytes());
+    aad.extend_from_slice(&h.salt.0);
+    aad
+}
+
+fn canary_aad(vault_id: &str) -> Vec<u8> {
+    let mut aad = Vec::new();
+    push_framed(&mut aad, b"kluis/canary");
+    push_framed(&mut aad, vault_id.as_bytes());
+    aad
+}
+
+fn check_kind(kind: &str) -> Result<(), VaultError> {
+    let ok = !kind.is_empty()
+        && kind.len() <= 64
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::InvalidKind)
+    }
+}
+
+fn check_id(id: &str) -> Result<(), VaultError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::InvalidId)
+    }
+}
+
+/// A `Write` into a zeroizing buffer that also wipes the old allocation when it grows,
+/// so serialising a record leaves no plaintext copies in freed memory.
+struct ZeroizingWriter(Zeroizing<Vec<u8>>);
+
+impl Write for ZeroizingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let need = self.0.len() + buf.len();
+        if need > self.0.capacity() {
+            let mut grown = Zeroizing::new(Vec::with_capacity(need.max(self.0.capacity() * 2)));
+            grown.extend_from_slice(&self.0);
+            self.0 = grown; // the old buffer is zeroized on drop
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn encode<R: Record>(value: &R) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(4096)));
+    w.0.push(ENCODING_JSON);
+    serde_json::to_writer(&mut w, value)?;
+    Ok(w.0)
+}
+
+fn decode<R: Record>(plain: &[u8]) -> Result<R, VaultError> {
+    match plain.split_first() {
+        Some((&ENCODING_JSON, json)) => Ok(serde_json::from_slice(json)?),
+        _ => Err(VaultError::Encoding("unknown record encoding".into())),
+    }
+}
+
+fn open_record<R: Record>(
+    keys: &DataKeys,
+    kind: &str,
+    id: &str,
+    sealed: &[u8],
+) -> Result<R, VaultError> {
+    let plain = keys
+        .open(sealed, &record_aad(kind, id))
+        .map_err(|_| VaultError::Integrity {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        })?;
+    decode(&plain)
+}
+
+// Record operations shared by `Vault` and `WriteTxn`.
+
+fn put_sealed(conn: &Connection, kind: &str, id: &str, sealed: &[u8]) -> Result<(), VaultError> {
+    // Upsert keeps `seq`, so a replaced record keeps its place in insertion order.
+    conn.prepare_cached(
+        "INSERT INTO records (kind, id, sealed) VALUES (?1, ?2, ?3)
+         ON CONFLICT (kind, id) DO UPDATE SET sealed = excluded.sealed",
+    )?
+    .execute(params![kind, id, sealed])?;
+    Ok(())
+}
+
+fn get_in<R: Record>(
+    conn: &Connection,
+    keys: &DataKeys,
+    id: &str,
+) -> Result<Option<R>, VaultError> {
+    check_kind(R::KIND)?;
+    check_id(id)?;
+    let mut stmt = conn.prepare_cached("SELECT sealed FROM records WHERE kind = ?1 AND id = ?2")?;
+    let mut rows = stmt.query(params![R::KIND, id])?;
+    match rows.next()? {
+        None => Ok(None),
+        Some(row) => {
+            let sealed = row
+                .get_ref(0)?
+                .as_blob()
+                .map_err(|_| VaultError::Corrupt("record column type".into()))?;
+            open_record(keys, R::KIND, id, sealed).map(Some)
+        }
+    }
+}
+
+type Listed<R> = Vec<(RecordId, Result<R, VaultError>)>;
+
+fn list_in<R: Record>(conn: &Connection, keys: &DataKeys) -> Result<Listed<R>, VaultError> {
+    check_kind(R::KIND)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, sealed FROM records WHERE kind = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query(params![R::KIND])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let value = match row.get_ref(1)?.as_blob() {
+            Ok(sealed) => open_record(keys, R::KIND, &id, sealed),
+            Err(_) => Err(VaultError::Integrity {
+                kind: R::KIND.to_string(),
+                id: id.clone(),
+            }),
+        };
+        out.push((id, value));
+    }
+    Ok(out)
+}
+
+fn delete_in(conn: &Connection, kind: &str, id: &str) -> Result<bool, VaultError> {
+    check_kind(kind)?;
+    check_id(id)?;
+    let n = conn
+        .prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2")?
+        .execute(params![kind, id])?;
+    Ok(n > 0)
+}
+
+impl WriteTxn<'_> {
+    /// Insert or replace a record (committed with the whole transaction).
+    pub fn put<R: Record>(&mut self, id: &str, value: &R) -> Result<(), VaultError> {
+        check_kind(R::KIND)?;
+        check_id(id)?;
+        let plain = encode(value)?;
+        let sealed = self.keys.seal(&plain, &record_aad(R::KIND, id));
+        put_sealed(&self.tx, R::KIND, id, &sealed)
+    }
+
+    /// Delete a record; `true` if it existed.
+    pub fn delete<R: Record>(&mut self, id: &str) -> Result<bool, VaultError> {
+        delete_in(&self.tx, R::KIND, id)
+    }
+
+    /// Read a record inside the transaction (sees this transaction's own writes).
+    pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, VaultError> {
+        get_in(&self.tx, self.keys, id)
+    }
+
+    /// List a kind inside the transaction, in insertion order (e.g. to extend a hash chain
+    /// atomically).
+    pub fn list<R: Record>(&self) -> Result<Vec<(RecordId, Result<R, VaultError>)>, VaultError> {
+        list_in(&self.tx, self.keys)
+    }
+}
+
+impl Vault {
+    /// Create a vault in `dir` and return it unlocked. `AlreadyExists` if `dir` has one.
+    ///
+    /// The file is built under a temporary name and linked into place only when complete,
+    /// so a crash during creation never leaves a half-made vault.
+    pub fn create(
+        dir: &Path,
+        pin: &Pin,
+        opts: VaultOptions,
+        device: Arc<dyn DeviceSecretStore>,
+    ) -> Result<Vault, VaultError> {
+        opts.kdf.validate()?;
+        opts.policy.validate().map_err(VaultError::InvalidPolicy)?;
+        if Self::exists(dir) {
+            return Err(VaultError::AlreadyExists);
+        }
+        std::fs::create_dir_all(dir)?;
+        let vault_id = hex::encode(random_16());
+        let secret = device.device_secret(&vault_id)?;
+        let made = Self::create_inner(dir, pin, opts, &vault_id, &secret);
+        if made.is_err() {
+            let _ = device.delete_device_secret(&vault_id);
+        }
+        let keys = made?;
+        let conn = schema::open_file(&db_path(dir))?;
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            device,
+            inner: Mutex::new(Inner {
+                conn: Some(conn),
+                keys: Some(keys),
+                vault_id,
+            }),
+        })
+    }
+
+    fn create_inner(
+        dir: &Path,
+        pin: &Pin,
+        opts: VaultOptions,
+        vault_id: &str,
+        secret: &[u8],
+    ) -> Result<DataKeys, VaultError> {
+        if secret.len() < DEVICE_SECRET_MIN_LEN {
+            return Err(DeviceSecretError::TooShort.into());
+        }
+        let salt = Salt::make();
+        let kek = Kek::derive(pin, &salt, &opts.kdf, secret)?;
+        let keys = DataKeys::from_dek(Dek::make());
+        let mut header = Header {
+            vault_id: vault_id.to_string(),
+            kdf: opts.kdf,
+            salt,
+            device_check: device_secret_check(secret, vault_id).to_vec(),
+            wrapped_dek: Vec::new(),
+            canary: keys.seal(CANARY_PLAINTEXT, &canary_aad(vault_id)),
+            policy: opts.policy,
+        };
+        header.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&header));
+
+        let tmp = dir.join(format!(".{DB_FILE}.creating-{}", hex::encode(random_16())));
+        let result = schema::create_file(&tmp, &header).and_then(|()| {
+            std::fs::hard_link(&tmp, db_path(dir)).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    VaultError::AlreadyExists
+                } else {
+                    e.into()
+                }
+            })
+        });
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = tmp.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        result?;
+        Ok(keys)
+    }
+
+    /// Open the vault in `dir`, locked. `NotFound` if there is none; `Corrupt` if the file is
+    /// not a readable vault.
+    pub fn open(dir: &Path, device: Arc<dyn DeviceSecretStore>) -> Result<Vault, VaultError> {
+        if !Self::exists(dir) {
+            return Err(VaultError::NotFound);
+        }
+        let conn = schema::open_file(&db_path(dir))?;
+        let header = schema::read_header(&conn)?;
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            device,
+            inner: Mutex::new(Inner {
+                conn: Some(conn),
+                keys: None,
+                vault_id: header.vault_id,
+            }),
+        })
+    }
+
+    /// Is there a vault file in `dir`?
+    pub fn exists(dir: &Path) -> bool {
+        db_path(dir).is_file()
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic in a caller's `write` closure poisons the mutex; the transaction was rolled
+        // back by then, so the state is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Unlock with the PIN. Wrong PINs are counted in the file and met with growing waits;
+    /// at the policy's limit the vault is wiped or locked for good.
+    pub fn unlock(&self, pin: &Pin) -> Result<(), VaultError> {
+        let (_, keys) = self.verify_pin(pin)?;
+        self.inner().keys = Some(keys);
+        Ok(())
+    }
+
+    /// Drop the DEK and every key derived from it (zeroized).
+    pub fn lock(&self) {
+        self.inner().keys = None;
+    }
+
+    /// Is the data key in memory?
+    pub fn is_unlocked(&self) -> bool {
+        self.inner().keys.is_some()
+    }
+
+    /// Check `old`, then rewrap the same DEK under a key derived from `new` with a fresh salt,
+    /// in one transaction. Records are not touched. Counts as a PIN attempt; leaves the vault
+    /// unlocked.
+    pub fn change_pin(&self, old: &Pin, new: &Pin) -> Result<(), VaultError> {
+        let (header, keys) = self.verify_pin(old)?;
+        let secret = self.device_secret(&header.vault_id)?;
+        let mut next = header.clone();
+        next.salt = Salt::make();
+        let kek = Kek::derive(new, &next.salt, &next.kdf, &secret)?;
+        next.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&next));
+        let mut g = self.inner();
+        let conn = g.conn.as_mut().ok_or(VaultError::Wiped)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Only rewrap what we verified: if another process changed the PIN meanwhile, stop.
+        let n = tx.execute(
+            "UPDATE header SET salt = ?1, wrapped_dek = ?2 WHERE singleton = 1 AND wrapped_dek = ?3",
+            params![next.salt.0.as_slice(), next.wrapped_dek, header.wrapped_dek],
+        )?;
+        if n != 1 {
+            return Err(VaultError::Busy);
+        }
+        tx.commit()?;
+        g.keys = Some(keys);
+        Ok(())
+    }
+
+    fn device_secret(&self, vault_id: &str) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let secret = self.device.device_secret(vault_id)?;
+        if secret.len() < DEVICE_SECRET_MIN_LEN {
+            return Err(DeviceSecretError::TooShort.into());
+        }
+        Ok(secret)
+    }
+
+    /// The attempt-guarded PIN check shared by `unlock` and `change_pin`.
+    fn verify_pin(&self, pin: &Pin) -> Result<(Header, DataKeys), VaultError> {
+        let vault_id = self.inner().vault_id.clone();
+        // The platform key store may prompt the user: do not hold the database meanwhile.
+        let secret = self.device_secret(&vault_id)?;
+        let now = unix_now();
+
+        // Gate and count the attempt *before* the slow derivation, in one write transaction.
+        let (header, failed_before) = {
+            let mut g = self.inner();
+            let conn = g.conn.as_mut().ok_or(VaultError::Wiped)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let header = schema::read_header(&tx)?;
+            let guard = schema::read_guard(&tx)?;
+            let policy = header.policy;
+            if policy.max_attempts.is_some_and(|max| guard.failed >= max) {
+                drop(tx);
+                return Err(self.apply_limit(&mut g, policy.on_limit));
+            }
+            let wait = policy.retry_after(guard.failed, guard.last_failure_unix, now);
+            if wait > 0 {
+                return Err(VaultError::LockedOut {
+                    retry_after_secs: wait,
+                });
+            }
+            if device_secret_check(&secret, &header.vault_id).as_slice()
+                != header.device_check.as_slice()
+            {
+                return Err(VaultError::DeviceKeyMismatch);
+            }
+            tx.execute(
+                "UPDATE pin_guard SET failed_attempts = failed_attempts + 1, last_failure_unix = ?1 WHERE singleton = 1",
+                params![now],
+            )?;
+            tx.commit()?;
+            (header, guard.failed)
+        };
+
+        let kek = Kek::derive(pin, &header.salt, &header.kdf, &secret)?;
+
+        let mut g = self.inner();
+        match kek.unwrap_dek(&header.wrapped_dek, &dek_aad(&header)) {
+            Ok(dek) => {
+                let keys = Self::check_canary(dek, &header)?;
+                let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+                conn.execute(
+                    "UPDATE pin_guard SET failed_attempts = 0, last_failure_unix = 0 WHERE singleton = 1",
+                    [],
+                )?;
+                Ok((header, keys))
+            }
+            Err(_) => {
+                let failed = failed_before.saturating_add(1);
+                let policy = header.policy;
+                if policy.max_attempts.is_some_and(|max| failed >= max) {
+                    return Err(self.apply_limit(&mut g, policy.on_limit));
+                }
+                Err(VaultError::WrongPin {
+                    attempts_left: policy.attempts_left(failed),
+                    retry_after_secs: policy.backoff_secs(failed),
+                })
+            }
+        }
+    }
+
+    /// The canary proves the unwrapped DEK is the one the records were sealed with.
+    fn check_canary(dek: Dek, header: &Header) -> Result<DataKeys, VaultError> {
+        let keys = DataKeys::from_dek(dek);
+        match keys.open(&header.canary, &canary_aad(&header.vault_id)) {
+            Ok(p) if p.as_slice() == CANARY_PLAINTEXT => Ok(keys),
+            _ => Err(VaultError::Corrupt(
+                "canary does not open with the data key".into(),
+            )),
+        }
+    }
+
+    fn apply_limit(&self, g: &mut Inner, on_limit: OnLimit) -> VaultError {
+        match on_limit {
+            OnLimit::Lockout => VaultError::LockedPermanently,
+            OnLimit::Wipe => match self.wipe_inner(g) {
+                Ok(()) => VaultError::Wiped,
+                Err(e) => e,
+            },
+        }
+    }
+
+    /// Destroy the key material first (header in the file, then the device secret), then
+    /// delete the files: even a wipe interrupted halfway leaves nothing decryptable.
+    fn wipe_inner(&self, g: &mut Inner) -> Result<(), VaultError> {
+        g.keys = None;
+        let mut first_err: Option<VaultError> = None;
+        if let Some(conn) = g.conn.take() {
+            if let Err(e) = conn.execute(
+                "UPDATE header SET wrapped_dek = zeroblob(length(wrapped_dek)), canary = zeroblob(length(canary))",
+                [],
+            ) {
+                first_err.get_or_insert(e.into());
+            }
+            let _ = conn.close();
+        }
+        if let Err(e) = self.device.delete_device_secret(&g.vault_id) {
+            first_err.get_or_insert(e.into());
+        }
+        let db = db_path(&self.dir);
+        let mut paths = vec![db.clone()];
+        for s in SIDE_SUFFIXES {
+            let mut p = db.clone().into_os_string();
+            p.push(s);
+            paths.push(PathBuf::from(p));
+        }
+        for p in paths {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    first_err.get_or_insert(e.into());
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Delete the vault: database, WAL, shared-memory file and the device secret.
+    pub fn wipe(self) -> Result<(), VaultError> {
+        let mut g = self.inner();
+        self.wipe_inner(&mut g)
+    }
+
+    /// Lock state, stored parameters, the wrong-PIN counter and record counts per kind.
+    /// Works while locked.
+    pub fn status(&self) -> Result<VaultStatus, VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let header = schema::read_header(conn)?;
+        let guard = schema::read_guard(conn)?;
+        let mut record_counts = std::collections::BTreeMap::new();
+        let mut stmt = conn.prepare_cached("SELECT kind, COUNT(*) FROM records GROUP BY kind")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            record_counts.insert(
+                row.get::<_, String>(0)?,
+                u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+            );
+        }
+        let policy = header.policy;
+        Ok(VaultStatus {
+            unlocked: g.keys.is_some(),
+            vault_id: header.vault_id,
+            format_version: FORMAT_VERSION,
+            kdf: header.kdf,
+            policy,
+            failed_attempts: guard.failed,
+            attempts_left: policy.attempts_left(guard.failed),
+            retry_after_secs: policy.retry_after(guard.failed, guard.last_failure_unix, unix_now()),
+            record_counts,
+        })
+    }
+
+    /// Insert or replace a record; returns after the commit.
+    pub fn put<R: Record>(&self, id: &str, value: &R) -> Result<(), VaultError> {
+        check_kind(R::KIND)?;
+        check_id(id)?;
+        let plain = encode(value)?;
+        let mut g = self.inner();
+        let Inner { conn, keys, .. } = &mut *g;
+        let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
+        let keys = keys.as_ref().ok_or(VaultError::Locked)?;
+        let sealed = keys.seal(&plain, &record_aad(R::KIND, id));
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        put_sealed(&tx, R::KIND, id, &sealed)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Read one record. `Integrity` if it fails to open.
+    pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
+        get_in(conn, keys, id)
+    }
+
+    /// All records of a kind, in insertion order. A record that fails to open is an `Err`
+    /// in its slot; it does not hide the others.
+    pub fn list<R: Record>(&self) -> Result<Vec<(RecordId, Result<R, VaultError>)>, VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
+        list_in(conn, keys)
+    }
+
+    /// Delete a record; `true` if it existed.
+    pub fn delete<R: Record>(&self, id: &str) -> Result<bool, VaultError> {
+        let mut g = self.inner();
+        let Inner { conn, keys, .. } = &mut *g;
+        let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
+        keys.as_ref().ok_or(VaultError::Locked)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existed = delete_in(&tx, R::KIND, id)?;
+        tx.commit()?;
+        Ok(existed)
+    }
+
+    /// Run `f` in one write transaction: all its puts and deletes commit together, or none
+    /// does if it returns an error.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        let mut g = self.inner();
+        let Inner { conn, keys, .. } = &mut *g;
+        let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
+        let keys = keys.as_ref().ok_or(VaultError::Locked)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut txn = WriteTxn { tx, keys };
+        let out = f(&mut txn)?;
+        txn.tx.commit()?;
+        Ok(out)
+    }
+
+    /// A stable opaque id for a natural key (e.g. an issuer id): HMAC-SHA256 under a key
+    /// derived from the DEK, so the natural key itself is never stored. Needs the vault
+    /// unlocked.
+    pub fn lookup_id(&self, kind: &str, natural_key: &str) -> Result<RecordId, VaultError> {
+        check_kind(kind)?;
+        let g = self.inner();
+        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
+        let tag = keys.lookup_tag(&[b"lookup-id", kind.as_bytes(), natural_key.as_bytes()]);
+        Ok(hex::encode(&tag[..16]))
+    }
+
+    /// A fresh random record id (32 hex characters, same shape as lookup ids).
+    pub fn new_record_id() -> RecordId {
+        hex::encode(random_16())
+    }
+
+    /// Benchmarks only: derive the KEK for `pin` (the slow Argon2id step) without counting an
+    /// attempt, so that the rest of unlock can be measured alone.
+    #[doc(hidden)]
+    pub fn dangerous_derive_kek(&self, pin: &Pin) -> Result<Kek, VaultError> {
+        let header = {
+            let g = self.inner();
+            schema::read_header(g.conn.as_ref().ok_or(VaultError::Wiped)?)?
+        };
+        let secret = self.device_secret(&header.vault_id)?;
+        Ok(Kek::derive(pin, &header.salt, &header.kdf, &secret)?)
+    }
+
+    /// Benchmarks only: unlock with an already derived KEK (read header, unwrap DEK, canary).
+    /// Not counted as a PIN attempt.
+    #[doc(hidden)]
+    pub fn dangerous_unlock_with_kek(&self, kek: &Kek) -> Result<(), VaultError> {
+        let mut g = self.inner();
+        let header = schema::read_header(g.conn.as_ref().ok_or(VaultError::Wiped)?)?;
+        let dek = kek
+            .unwrap_dek(&header.wrapped_dek, &dek_aad(&header))
+            .map_err(|_| VaultError::WrongPin {
+                attempts_left: None,
+                retry_after_secs: 0,
+            })?;
+        g.keys = Some(Self::check_canary(dek, &header)?);
+        Ok(())
+    }
+
+    /// Benchmarks and tests: change how hard commits are synced for this handle.
+    #[doc(hidden)]
+    pub fn dangerous_set_durability(&self, d: Durability) -> Result<(), VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let v = match d {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", v)?;
+        Ok(())
+    }
+
+    /// Checkpoint the WAL into the main file (also done automatically by SQLite).
+    pub fn checkpoint(&self) -> Result<(), VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .optional()?;
+        Ok(())
+    }
+}
+
+fn random_16() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_kind("credential").is_ok());
+        assert!(check_kind("holder_key").is_ok());
+        assert_eq!(check_kind(""), Err(VaultError::InvalidKind));
+        assert_eq!(check_kind("Credential"), Err(VaultError::InvalidKind));
+        assert!(check_id(&Vault::new_record_id()).is_ok());
+        assert_eq!(check_id("a b"), Err(VaultError::InvalidId));
+        assert_eq!(check_id(&"a".repeat(129)), Err(VaultError::InvalidId));
+    }
+
+    #[test]
+    fn aad_is_framed() {
+        assert_ne!(record_aad("ab", "c"), record_aad("a", "bc"));
+    }
+
+    #[test]
+    fn zeroizing_writer_grows() {
+        let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(2)));
+        w.write_all(b"hello world, longer than two").ok();
+        assert_eq!(w.0.as_slice(), b"hello world, longer than two");
+    }
+}
