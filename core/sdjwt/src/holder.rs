@@ -1,0 +1,230 @@
+//! Holder side: a fully verified issued SD-JWT VC ([`Credential`]) and building a
+//! presentation that discloses exactly the chosen claim paths, bound to the holder key.
+//!
+//! Selection rule (see docs/SDJWT.md): choosing a path discloses the claim at that path
+//! *with everything beneath it*, plus the disclosures of its ancestors (without which it
+//! could not be placed), and nothing else. Sibling claims of an ancestor stay hidden.
+
+use serde_json::{json, Value};
+
+use crate::keys::{b64, sign_compact};
+use crate::path::ClaimPath;
+use crate::process::{self, Disclosure, Node, TYP_KB_JWT};
+use crate::{IssuerKeys, Mode, PublicJwk, SdJwtError, SigningKey};
+use sha2::{Digest, Sha256};
+
+/// How an issued SD-JWT is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// SD-JWT VC (default: `typ` `dc+sd-jwt`, `vct` required) or plain SD-JWT.
+    pub mode: Mode,
+    /// Clock skew allowed on `exp`/`nbf`, in seconds.
+    pub skew_secs: i64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            mode: Mode::SdJwtVc,
+            skew_secs: 60,
+        }
+    }
+}
+
+impl VerifyOptions {
+    /// Plain SD-JWT (no `typ`/`vct` requirement), e.g. for the IETF reference vectors.
+    pub fn plain_sd_jwt() -> Self {
+        VerifyOptions {
+            mode: Mode::PlainSdJwt,
+            ..Self::default()
+        }
+    }
+}
+
+/// A fully verified issued SD-JWT VC, as the holder keeps it.
+pub struct Credential {
+    compact: String,
+    issuer: String,
+    vct: Option<String>,
+    iat: Option<i64>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    holder_jwk: Option<PublicJwk>,
+    status: Option<Value>,
+    claims: Value,
+    /// Length of the issuer-signed JWT prefix of `compact`.
+    jwt_len: usize,
+    disclosures: Vec<Disclosure>,
+    nodes: Vec<Node>,
+}
+
+impl std::fmt::Debug for Credential {
+    // Claims are personal data: only the envelope is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("issuer", &self.issuer)
+            .field("vct", &self.vct)
+            .field("disclosures", &self.disclosures.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credential {
+    /// Parses and fully verifies an issued SD-JWT (`<jwt>~<d>~…~`, no key-binding JWT):
+    /// issuer signature against `keys`, `typ`/`vct` (VC mode), `_sd_alg`, every disclosure
+    /// and digest rule, and `exp`/`nbf` at `now`.
+    pub fn verify_issued(
+        compact: &str,
+        keys: &dyn IssuerKeys,
+        now: i64,
+        options: &VerifyOptions,
+    ) -> Result<Credential, SdJwtError> {
+        let split = process::split(compact)?;
+        if split.kb.is_some() {
+            return Err(SdJwtError::UnexpectedKeyBinding);
+        }
+        let jwt =
+            process::verify_issuer_jwt(split.jwt, keys, now, options.skew_secs, options.mode)?;
+        let disclosures = process::parse_disclosures(&split.disclosures)?;
+        let (claims, nodes) =
+            process::apply_disclosures(&jwt.payload, &disclosures, options.mode, true)?;
+        Ok(Credential {
+            compact: compact.to_owned(),
+            jwt_len: split.jwt.len(),
+            issuer: jwt.iss,
+            vct: jwt.vct,
+            iat: jwt.iat,
+            exp: jwt.exp,
+            nbf: jwt.nbf,
+            holder_jwk: jwt.holder_jwk,
+            status: jwt.status,
+            claims,
+            disclosures,
+            nodes,
+        })
+    }
+
+    /// The issuer (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// The credential type (`vct`); empty for a plain SD-JWT without one.
+    pub fn vct(&self) -> &str {
+        self.vct.as_deref().unwrap_or_default()
+    }
+    /// Issued at (`iat`).
+    pub fn issued_at(&self) -> Option<i64> {
+        self.iat
+    }
+    /// Expiry (`exp`).
+    pub fn expires_at(&self) -> Option<i64> {
+        self.exp
+    }
+    /// Not before (`nbf`).
+    pub fn not_before(&self) -> Option<i64> {
+        self.nbf
+    }
+    /// The holder key the credential is bound to (`cnf.jwk`).
+    pub fn holder_jwk(&self) -> Option<&PublicJwk> {
+        self.holder_jwk.as_ref()
+    }
+    /// The status reference (`status`), e.g. a Token Status List entry.
+    pub fn status(&self) -> Option<&Value> {
+        self.status.as_ref()
+    }
+    /// All claims, fully processed: every disclosure applied, no `_sd`, `_sd_alg` or `...`.
+    /// Registered claims (`iss`, `vct`, `cnf`, …) are included as the issuer signed them.
+    pub fn claims(&self) -> &Value {
+        &self.claims
+    }
+    /// The compact issued form, which is what to store.
+    pub fn compact(&self) -> &str {
+        &self.compact
+    }
+
+    /// The paths the holder can choose to disclose, in document order. Paths not listed
+    /// (such as `/iss`) are always disclosed.
+    pub fn disclosable_paths(&self) -> Vec<ClaimPath> {
+        self.nodes.iter().map(|n| n.path.clone()).collect()
+    }
+
+    /// The presented SD-JWT without key binding (`<jwt>~<chosen disclosures>~`), for
+    /// credentials without `cnf` or test vectors with `key_binding: false`.
+    pub fn present_without_key_binding(&self, paths: &[ClaimPath]) -> Result<String, SdJwtError> {
+        let chosen = self.select(paths)?;
+        let jwt = &self.compact[..self.jwt_len];
+        let mut out = String::with_capacity(
+            jwt.len()
+                + 1
+                + chosen
+                    .iter()
+                    .map(|&i| self.disclosures[i].encoded.len() + 1)
+                    .sum::<usize>(),
+        );
+        out.push_str(jwt);
+        out.push('~');
+        for i in chosen {
+            out.push_str(&self.disclosures[i].encoded);
+            out.push('~');
+        }
+        Ok(out)
+    }
+
+    /// A presentation of exactly `paths` with a key-binding JWT (`typ` `kb+jwt`; `nonce`,
+    /// `aud`, `iat`, `sd_hash`) signed by `holder_key`, which must be the `cnf.jwk` key.
+    pub fn present(
+        &self,
+        paths: &[ClaimPath],
+        holder_key: &SigningKey,
+        nonce: &str,
+        aud: &str,
+        iat: i64,
+    ) -> Result<String, SdJwtError> {
+        let bound = self.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
+        if *bound != holder_key.public_jwk() {
+            return Err(SdJwtError::HolderKeyMismatch);
+        }
+        let mut presentation = self.present_without_key_binding(paths)?;
+        let kb = key_binding_jwt(&presentation, holder_key, nonce, aud, iat)?;
+        presentation.push_str(&kb);
+        Ok(presentation)
+    }
+
+    /// Indexes (in issued order) of the disclosures that `paths` need.
+    fn select(&self, paths: &[ClaimPath]) -> Result<Vec<usize>, SdJwtError> {
+        let mut chosen = vec![false; self.disclosures.len()];
+        for path in paths {
+            if path.resolve(&self.claims).is_none() {
+                return Err(SdJwtError::UnknownClaimPath(path.to_string()));
+            }
+            for node in &self.nodes {
+                // Ancestors (and the claim itself) and everything beneath the claim.
+                if node.path.is_prefix_of(path) || path.is_prefix_of(&node.path) {
+                    chosen[node.disclosure] = true;
+                }
+            }
+        }
+        Ok(chosen
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &c)| c.then_some(i))
+            .collect())
+    }
+}
+
+/// `sd_hash`: base64url SHA-256 over the presentation up to and including the last `~`.
+pub(crate) fn sd_hash(sd_part: &str) -> String {
+    b64(&Sha256::digest(sd_part.as_bytes()))
+}
+
+fn key_binding_jwt(
+    sd_part: &str,
+    key: &SigningKey,
+    nonce: &str,
+    aud: &str,
+    iat: i64,
+) -> Result<String, SdJwtError> {
+    let header = json!({"alg": "ES256", "typ": TYP_KB_JWT});
+    let payload = json!({"iat": iat, "aud": aud, "nonce": nonce, "sd_hash": sd_hash(sd_part)});
+    sign_compact(key, &header, &payload)
+}

@@ -1,0 +1,155 @@
+//! Verifier side: check a presentation end to end and return only what was disclosed.
+//! Order of checks: size and shape → issuer JWT (alg, typ, trust, signature, `_sd_alg`,
+//! validity) → disclosures → key binding (typ, signature against `cnf.jwk`, `sd_hash`,
+//! `nonce`, `aud`, freshness). Every rejection names the failed check.
+
+use serde_json::Value;
+
+use crate::holder::sd_hash;
+use crate::keys::parse_compact;
+use crate::process::{self, TYP_KB_JWT};
+use crate::{IssuerKeys, Mode, PublicJwk, SdJwtError};
+
+/// What the verifier expects of a presentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentationExpectations {
+    /// The nonce the verifier sent.
+    pub nonce: String,
+    /// The verifier's own identifier, expected as KB-JWT `aud`.
+    pub aud: String,
+    /// Current time (seconds since the epoch).
+    pub now: i64,
+    /// Maximum age of the key-binding JWT's `iat`.
+    pub max_age_secs: i64,
+    /// Allowed clock skew (KB `iat` in the future, credential `exp`/`nbf`).
+    pub skew_secs: i64,
+    /// Whether a key-binding JWT is required (it always is for SD-JWT VCs with `cnf`).
+    pub require_key_binding: bool,
+    /// SD-JWT VC (default) or plain SD-JWT.
+    pub mode: Mode,
+}
+
+impl PresentationExpectations {
+    /// SD-JWT VC with key binding required, 5 minutes maximum KB age, 60 s skew.
+    pub fn new(nonce: impl Into<String>, aud: impl Into<String>, now: i64) -> Self {
+        PresentationExpectations {
+            nonce: nonce.into(),
+            aud: aud.into(),
+            now,
+            max_age_secs: 300,
+            skew_secs: 60,
+            require_key_binding: true,
+            mode: Mode::SdJwtVc,
+        }
+    }
+}
+
+/// A presentation that passed every check: who issued what, and the disclosed claims.
+#[derive(Clone, PartialEq)]
+pub struct VerifiedPresentation {
+    /// Issuer (`iss`).
+    pub issuer: String,
+    /// Credential type (`vct`); empty for a plain SD-JWT without one.
+    pub vct: String,
+    /// The disclosed claims, processed (plus always-visible claims such as `iss`, `vct`).
+    pub claims: Value,
+    /// The holder key (`cnf.jwk`), if the credential is bound.
+    pub holder_jwk: Option<PublicJwk>,
+    /// Status reference, for the caller's status-list check.
+    pub status: Option<Value>,
+    /// Credential `iat`.
+    pub issued_at: Option<i64>,
+    /// Credential `exp`.
+    pub expires_at: Option<i64>,
+    /// Whether a key-binding JWT was present and verified.
+    pub key_bound: bool,
+}
+
+impl std::fmt::Debug for VerifiedPresentation {
+    // Claims are personal data: left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedPresentation")
+            .field("issuer", &self.issuer)
+            .field("vct", &self.vct)
+            .field("key_bound", &self.key_bound)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verifies a presentation (`<jwt>~<disclosures>~[<kb-jwt>]`) against trusted issuer keys
+/// and the verifier's expectations.
+pub fn verify_presentation(
+    presentation: &str,
+    keys: &dyn IssuerKeys,
+    expect: &PresentationExpectations,
+) -> Result<VerifiedPresentation, SdJwtError> {
+    let split = process::split(presentation)?;
+    let jwt =
+        process::verify_issuer_jwt(split.jwt, keys, expect.now, expect.skew_secs, expect.mode)?;
+    let disclosures = process::parse_disclosures(&split.disclosures)?;
+    let (claims, _) = process::apply_disclosures(&jwt.payload, &disclosures, expect.mode, false)?;
+
+    let key_bound = match split.kb {
+        None if expect.require_key_binding => return Err(SdJwtError::KeyBindingMissing),
+        None => false,
+        Some(kb) => {
+            let holder = jwt.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
+            verify_key_binding(kb, holder, split.sd_part, expect)?;
+            true
+        }
+    };
+    Ok(VerifiedPresentation {
+        issuer: jwt.iss,
+        vct: jwt.vct.unwrap_or_default(),
+        claims,
+        holder_jwk: jwt.holder_jwk,
+        status: jwt.status,
+        issued_at: jwt.iat,
+        expires_at: jwt.exp,
+        key_bound,
+    })
+}
+
+fn verify_key_binding(
+    kb: &str,
+    holder: &PublicJwk,
+    sd_part: &str,
+    expect: &PresentationExpectations,
+) -> Result<(), SdJwtError> {
+    let jws = parse_compact(kb, "key-binding JWT")?;
+    if jws.header.get("typ").and_then(Value::as_str) != Some(TYP_KB_JWT) {
+        return Err(SdJwtError::KeyBindingTyp);
+    }
+    if !holder.verify_es256(jws.signing_input.as_bytes(), &jws.signature) {
+        return Err(SdJwtError::BadKeyBindingSignature);
+    }
+    let p = &jws.payload;
+    let str_claim = |name: &'static str| {
+        p.get(name)
+            .and_then(Value::as_str)
+            .ok_or(SdJwtError::KeyBindingClaim(name))
+    };
+    if str_claim("sd_hash")? != sd_hash(sd_part) {
+        return Err(SdJwtError::SdHashMismatch);
+    }
+    if str_claim("nonce")? != expect.nonce {
+        return Err(SdJwtError::NonceMismatch);
+    }
+    if str_claim("aud")? != expect.aud {
+        return Err(SdJwtError::AudienceMismatch);
+    }
+    let iat = p
+        .get("iat")
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        })
+        .ok_or(SdJwtError::KeyBindingClaim("iat"))?;
+    if iat > expect.now.saturating_add(expect.skew_secs) {
+        return Err(SdJwtError::KeyBindingInFuture);
+    }
+    if expect.now.saturating_sub(iat) > expect.max_age_secs {
+        return Err(SdJwtError::KeyBindingStale);
+    }
+    Ok(())
+}
