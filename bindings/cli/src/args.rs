@@ -1,0 +1,137 @@
+//! The command contract (see docs/CLI.md in shared docs): names, flags and exit codes are relied on
+//! by scripts and checks outside this repository.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kluis: your own data wallet. Collect verified data, keep it encrypted, share only what is needed.
+#[derive(Debug, Parser)]
+#[command(name = "kluis", version, about, long_about = None)]
+pub struct Cli {
+    /// Vault directory (default: the platform data dir, e.g. ~/.local/share/kluis).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read the PIN from the first line of stdin instead of $KLUIS_PIN.
+    #[arg(long, global = true)]
+    pub pin_stdin: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new vault protected by the PIN.
+    Init(InitArgs),
+    /// Show whether the vault is locked, its KDF parameters and counts.
+    Status,
+    /// Change the PIN (new PIN from $KLUIS_NEW_PIN or stdin); only the data key is rewrapped.
+    ChangePin,
+    /// Destroy the vault and its device secret.
+    Wipe {
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Manage trusted issuers.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Verify credentials (compact SD-JWT VCs; FILE or - for stdin) and store them. With several
+    /// files, each is stored as soon as it is verified and reported on its own line; the first
+    /// failure stops the run.
+    Import {
+        /// Files with one credential each, or - for stdin.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List stored credentials (id, issuer, type, issued, expires).
+    List(LangArg),
+    /// Delete a credential.
+    Delete {
+        /// Credential id (from `kluis list`).
+        id: String,
+    },
+    /// This wallet's holder public key as a JWK.
+    Key,
+    /// Show all claims of a credential, with display names.
+    Show {
+        /// Credential id.
+        id: String,
+        #[command(flatten)]
+        lang: LangArg,
+    },
+    /// Make a presentation disclosing only the given claims, key-bound to NONCE and AUD.
+    Present(PresentArgs),
+    /// Verify a presentation (as a requesting party) and print the disclosed claims.
+    Verify(VerifyArgs),
+    /// Show the audit log (every issuance, disclosure, deletion), after checking its hash chain.
+    Log,
+    /// Run the main job end to end in a temporary vault: collect, keep, show, share, verify.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Cheap Argon2id and short back-off, for automated tests only. Never for real use.
+    #[arg(long, hide = true)]
+    pub dangerous_test_kdf: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LangArg {
+    /// Language for display names: nl or en.
+    #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+    pub lang: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a public P-256 JWK for credentials whose `iss` is ISSUER_ID.
+    AddIssuer {
+        /// Issuer identifier, as in the credentials' `iss`.
+        issuer_id: String,
+        /// File with the issuer's public JWK.
+        jwk_file: PathBuf,
+    },
+    /// List trusted issuers.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct PresentArgs {
+    /// Credential id.
+    pub id: String,
+    /// Claim paths to disclose, comma-separated: /given_name,/address/locality,/nationalities/0
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub claims: Vec<String>,
+    /// The requesting party's nonce.
+    #[arg(long)]
+    pub nonce: String,
+    /// The requesting party's identifier (audience).
+    #[arg(long)]
+    pub aud: String,
+    /// Write the presentation here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Presentation file (- for stdin); with --batch, one presentation per line.
+    pub file: PathBuf,
+    /// The file holds one presentation per line; print a JSON summary.
+    #[arg(long)]
+    pub batch: bool,
+    /// The nonce the verifier gave.
+    #[arg(long)]
+    pub nonce: String,
+    /// The verifier's identifier.
+    #[arg(long)]
+    pub aud: String,
+    /// Trusted issuer public JWK file(s); without any, the vault's trusted issuers are used (needs the PIN).
+    #[arg(long, value_name = "JWK_FILE")]
+    pub trust: Vec<PathBuf>,
+}

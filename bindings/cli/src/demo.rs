@@ -1,0 +1,313 @@
+//! `kluis demo`: the main job end to end in a fresh temporary vault, with nothing to set up.
+//! Collect credentials from the simulated holders, keep them encrypted, show the overview, share
+//! only what a landlord needs, verify it as the landlord, and prove the vault file holds no plaintext.
+
+use std::path::Path;
+
+use kluis_core::sdjwt::{MetadataRegistry, TypeMetadata};
+use kluis_core::trust::TrustList;
+use kluis_core::verifier::{self, Expectations};
+use kluis_core::{now_unix, Pin, VaultOptions, Wallet};
+use serde_json::json;
+
+use crate::commands::device_store;
+use crate::output::{date, print_json, CliError};
+
+const CITIZEN: &str = "sanne";
+const LANDLORD: &str = "https://woningcorporatie-eemland.verifiers.kluis.test";
+
+/// Display names for the simulated holders' credential types.
+pub fn type_metadata() -> MetadataRegistry {
+    let mut registry = MetadataRegistry::default();
+    for doc in kluis_fixtures::TYPE_METADATA {
+        if let Ok(m) = TypeMetadata::from_json(doc) {
+            registry.insert(m);
+        }
+    }
+    registry
+}
+
+fn fixture_err(e: kluis_fixtures::FixtureError) -> CliError {
+    CliError::other(format!("demo fixtures: {e}"))
+}
+
+fn step(json: bool, text: &str) {
+    if !json {
+        println!("\n== {text}");
+    }
+}
+
+pub fn run(json: bool) -> Result<(), CliError> {
+    let tmp = tempfile::tempdir()
+        .map_err(|e| CliError::other(format!("cannot make a temporary directory: {}", e.kind())))?;
+    let dir = tmp.path().join("vault");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::other(format!("cannot create the demo vault dir: {}", e.kind())))?;
+    let pin = Pin::new("482916");
+    let mut report = serde_json::Map::new();
+
+    step(json, "1. Keep: a new vault (Argon2id from the PIN + a device secret, XChaCha20-Poly1305 records)");
+    let started = std::time::Instant::now();
+    let wallet = Wallet::create(&dir, &pin, VaultOptions::default(), device_store(&dir))?;
+    wallet.set_type_metadata(type_metadata());
+    let st = wallet.status()?;
+    if !json {
+        println!(
+            "Vault in {} — Argon2id m={} KiB t={} p={}, created in {} ms.",
+            dir.display(),
+            st.kdf_m_kib,
+            st.kdf_t,
+            st.kdf_p,
+            started.elapsed().as_millis()
+        );
+    }
+
+    step(
+        json,
+        "2. Collect: the data holders issue SD-JWT VCs bound to this wallet's key",
+    );
+    let holder_jwk = kluis_core::sdjwt::PublicJwk::from_json(&wallet.holder_public_jwk()?)
+        .map_err(|e| CliError::other(format!("holder key: {e}")))?;
+    let mut landlord_trust = TrustList::new();
+    for h in kluis_fixtures::holders().map_err(fixture_err)? {
+        let jwk = h.public_jwk().map_err(fixture_err)?;
+        wallet.add_trusted_issuer(&h.iss, &jwk.to_value().to_string())?;
+        landlord_trust.add(&h.iss, jwk);
+    }
+    let samples =
+        kluis_fixtures::issue_all_for(CITIZEN, &holder_jwk, now_unix()).map_err(fixture_err)?;
+    for s in &samples {
+        let summary = wallet.import_credential(&s.compact)?;
+        if !json {
+            println!(
+                "  {:<42} from {}",
+                summary.name.as_deref().unwrap_or(&summary.vct),
+                s.holder.name.nl
+            );
+        }
+    }
+
+    step(json, "3. Overview: everything in one place");
+    let list = wallet.credentials("nl")?;
+    if !json {
+        for c in &list {
+            println!(
+                "  {}  {:<42} issued {}  expires {}",
+                &c.id[..12.min(c.id.len())],
+                c.name.as_deref().unwrap_or(&c.vct),
+                date(c.issued_at),
+                date(c.expires_at)
+            );
+        }
+    }
+    report.insert(
+        "credentials".into(),
+        serde_json::to_value(&list).unwrap_or_default(),
+    );
+
+    let find = |vct: &str| {
+        list.iter()
+            .find(|c| c.vct == vct)
+            .map(|c| c.id.clone())
+            .ok_or_else(|| CliError::other(format!("demo: no {vct}")))
+    };
+    let brp = find("urn:nl:gemeente:brp-address:1")?;
+    let income = find("urn:nl:uwv:income-statement:1")?;
+
+    step(json, "4. Show one credential with its display names");
+    let details = wallet.credential(&brp, "nl")?;
+    if !json {
+        for c in &details.claims {
+            println!(
+                "  {:<32} {}",
+                c.label.clone().unwrap_or_else(|| c.path.clone()),
+                c.value
+            );
+        }
+    }
+
+    step(
+        json,
+        "5. Share: a landlord asks for name, place of residence and yearly income — nothing else",
+    );
+    let nonce = format!("demo-{}", now_unix());
+    let requests: [(&str, Vec<String>); 2] = [
+        (
+            &brp,
+            vec![
+                "/given_name".into(),
+                "/family_name".into(),
+                "/address/locality".into(),
+            ],
+        ),
+        (
+            &income,
+            vec!["/year".into(), "/total_gross_income_eur".into()],
+        ),
+    ];
+    let mut shared = Vec::new();
+    for (id, claims) in &requests {
+        let presentation = wallet.present_for(
+            id,
+            claims,
+            &nonce,
+            LANDLORD,
+            Some("huurovereenkomst (rental agreement)"),
+        )?;
+        if !json {
+            println!(
+                "  presentation of {} ({} bytes) discloses {}",
+                id.get(..12).unwrap_or(id),
+                presentation.len(),
+                claims.join(", ")
+            );
+        }
+        shared.push(presentation);
+    }
+
+    step(json, "6. Verify, as the landlord: issuer signature, disclosures, key binding, nonce, audience, freshness");
+    let expect = Expectations::new(&nonce, LANDLORD);
+    let mut disclosed = Vec::new();
+    for p in &shared {
+        let v = verifier::verify(p, &landlord_trust, &expect)?;
+        if !json {
+            println!("  valid, from {}: {}", v.issuer, v.claims);
+        }
+        if let Some(obj) = v.claims.as_object() {
+            for secret in ["bsn", "birthdate", "employers"] {
+                if obj.contains_key(secret) {
+                    return Err(CliError::other(format!(
+                        "demo: '{secret}' was disclosed but not asked for"
+                    )));
+                }
+            }
+        }
+        disclosed.push(v.claims);
+    }
+    report.insert("disclosed".into(), json!(disclosed));
+    // A replay to another party, or with another nonce, must fail.
+    let replay = verifier::verify(
+        &shared[0],
+        &landlord_trust,
+        &Expectations::new("another-nonce", LANDLORD),
+    );
+    let other_party = verifier::verify(
+        &shared[0],
+        &landlord_trust,
+        &Expectations::new(&nonce, "https://bank.example"),
+    );
+    let (replay_err, other_err) = match (replay, other_party) {
+        (Err(a), Err(b)) => (a.to_string(), b.to_string()),
+        _ => {
+            return Err(CliError::other(
+                "demo: a replayed presentation was accepted",
+            ))
+        }
+    };
+    if !json {
+        println!("  replay with another nonce: rejected ({replay_err})");
+        println!("  replay to another party:   rejected ({other_err})");
+    }
+
+    step(json, "7. Proof: the vault directory holds no plaintext");
+    let citizen = kluis_fixtures::citizen(CITIZEN).map_err(fixture_err)?;
+    let mut needles = kluis_fixtures::plaintext_needles(&citizen);
+    for s in &samples {
+        needles.push(s.vct.clone());
+        needles.push(s.holder.iss.clone());
+        needles.push(s.holder.name.nl.clone());
+    }
+    needles.push(LANDLORD.to_string());
+    needles.sort();
+    needles.dedup();
+    let scan = scan_for_plaintext(&dir, &needles)?;
+    if !scan.found.is_empty() {
+        return Err(CliError::other(format!(
+            "demo: {} plaintext value(s) found in the vault files",
+            scan.found.len()
+        )));
+    }
+    if !json {
+        println!(
+            "  searched {} files ({} bytes) for {} claim values, issuer names and types: none found.",
+            scan.files, scan.bytes, needles.len()
+        );
+    }
+    report.insert(
+        "plaintext_scan".into(),
+        json!({ "files": scan.files, "bytes": scan.bytes, "needles": needles.len(), "found": 0 }),
+    );
+
+    step(
+        json,
+        "8. The audit log: every issuance and disclosure, hash-chained",
+    );
+    let log = wallet.audit_log()?;
+    if !json {
+        for e in log.iter().rev().take(3).rev() {
+            println!(
+                "  {:>3}  {}",
+                e.seq,
+                serde_json::to_string(&e.event).unwrap_or_default()
+            );
+        }
+        println!("  ... {} entries, chain intact.", log.len());
+    }
+    report.insert("audit_entries".into(), json!(log.len()));
+
+    step(json, "9. Lock: a wrong PIN is counted");
+    wallet.lock();
+    let wrong = wallet.unlock(&Pin::new("000000"));
+    if !json {
+        match &wrong {
+            Err(e) => println!("  {e}"),
+            Ok(()) => println!("  unexpected: a wrong PIN was accepted"),
+        }
+    }
+    if wrong.is_ok() {
+        return Err(CliError::other("demo: a wrong PIN unlocked the vault"));
+    }
+    wallet.unlock(&pin)?;
+    wallet.wipe()?;
+    if json {
+        print_json(&serde_json::Value::Object(report))?;
+    } else {
+        println!("\nDemo complete: collected, kept encrypted, shared minimally, verified, logged. Temporary vault wiped.");
+    }
+    Ok(())
+}
+
+/// What a raw scan of the vault files found.
+pub struct Scan {
+    pub files: usize,
+    pub bytes: usize,
+    pub found: Vec<String>,
+}
+
+/// Reads every file under `dir` (database, WAL, shared memory, device secret) as raw bytes and
+/// looks for each needle.
+pub fn scan_for_plaintext(dir: &Path, needles: &[String]) -> Result<Scan, CliError> {
+    let mut scan = Scan {
+        files: 0,
+        bytes: 0,
+        found: Vec::new(),
+    };
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CliError::other(format!("cannot read the vault dir: {}", e.kind())))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let data = std::fs::read(&path)
+            .map_err(|e| CliError::other(format!("cannot read a vault file: {}", e.kind())))?;
+        scan.files += 1;
+        scan.bytes += data.len();
+        for n in needles {
+            if data.windows(n.len()).any(|w| w == n.as_bytes()) {
+                scan.found.push(n.clone());
+            }
+        }
+    }
+    Ok(scan)
+}

@@ -1,0 +1,161 @@
+//! The consent and audit log: an append-only, hash-chained list of everything the wallet did with
+//! the citizen's data — issuance, disclosure (to whom, which claims, why), deletion, trust and PIN
+//! changes. Entries are sealed vault records like any other; the chain makes a removed, reordered
+//! or edited entry detectable even by someone holding the data key.
+
+use kluis_vault::{Record, VaultError, WriteTxn};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// The wallet's owner.
+    Citizen,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// The vault was created.
+    VaultCreated,
+    /// The PIN was changed.
+    PinChanged,
+    /// An issuer key was trusted by hand.
+    TrustedIssuerAdded {
+        issuer_id: String,
+        thumbprint: String,
+    },
+    /// A credential was verified and stored.
+    CredentialImported {
+        credential_id: String,
+        issuer: String,
+        vct: String,
+    },
+    /// A credential was deleted.
+    CredentialDeleted { credential_id: String },
+    /// Claims were disclosed in a presentation.
+    Disclosed {
+        credential_id: String,
+        /// The requesting party (`aud` of the key-binding JWT).
+        audience: String,
+        /// The claim paths disclosed, nothing else.
+        claims: Vec<String>,
+        /// The purpose the party stated, when it stated one.
+        purpose: Option<String>,
+    },
+}
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who acted.
+    pub actor: Actor,
+    /// What happened.
+    pub event: AuditEvent,
+    /// Hash of the previous entry (hex); all zeros for the first.
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and this entry's content (hex).
+    pub hash: String,
+}
+
+impl Record for AuditEntry {
+    const KIND: &'static str = "audit";
+}
+
+/// The head of the chain, kept so an append need not read the whole log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AuditHead {
+    seq: u64,
+    hash: String,
+}
+
+impl Record for AuditHead {
+    const KIND: &'static str = "audit_head";
+}
+
+const HEAD_ID: &str = "head";
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn entry_hash(
+    prev_hash: &str,
+    seq: u64,
+    at: i64,
+    actor: &Actor,
+    event: &AuditEvent,
+) -> Result<String, VaultError> {
+    // serde_json output of these types is deterministic (struct field order, no maps).
+    let body = serde_json::to_vec(&(seq, at, actor, event))
+        .map_err(|e| VaultError::Encoding(e.to_string()))?;
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(&body);
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Appends an entry inside the caller's write transaction, so the event and its record land together.
+pub(crate) fn append(
+    tx: &mut WriteTxn<'_>,
+    at: i64,
+    actor: Actor,
+    event: AuditEvent,
+) -> Result<AuditEntry, VaultError> {
+    let head: Option<AuditHead> = tx.get(HEAD_ID)?;
+    let (seq, prev_hash) = match head {
+        Some(h) => (h.seq + 1, h.hash),
+        None => (1, GENESIS.to_string()),
+    };
+    let hash = entry_hash(&prev_hash, seq, at, &actor, &event)?;
+    let entry = AuditEntry {
+        seq,
+        at,
+        actor,
+        event,
+        prev_hash,
+        hash: hash.clone(),
+    };
+    tx.put(&format!("{seq:016}"), &entry)?;
+    tx.put(HEAD_ID, &AuditHead { seq, hash })?;
+    Ok(entry)
+}
+
+/// Checks the chain: consecutive `seq`, each `prev_hash` the previous `hash`, each hash recomputed,
+/// and the last entry equal to the stored head. Returns the entries in order.
+pub(crate) fn verify_chain(
+    entries: Vec<AuditEntry>,
+    head: Option<(u64, String)>,
+) -> Result<Vec<AuditEntry>, crate::Error> {
+    let broken = |seq: u64| crate::Error::Integrity {
+        record: format!("audit log chain broken at entry {seq}"),
+    };
+    let mut prev = GENESIS.to_string();
+    for (i, e) in entries.iter().enumerate() {
+        let expected_seq = i as u64 + 1;
+        if e.seq != expected_seq || e.prev_hash != prev {
+            return Err(broken(expected_seq));
+        }
+        let h =
+            entry_hash(&e.prev_hash, e.seq, e.at, &e.actor, &e.event).map_err(|_| broken(e.seq))?;
+        if h != e.hash {
+            return Err(broken(e.seq));
+        }
+        prev = h;
+    }
+    let last = entries.last().map(|e| (e.seq, e.hash.clone()));
+    if last != head {
+        return Err(broken(entries.len() as u64 + 1));
+    }
+    Ok(entries)
+}
+
+/// Reads the head of the chain from the vault.
+pub(crate) fn read_head(vault: &kluis_vault::Vault) -> Result<Option<(u64, String)>, VaultError> {
+    Ok(vault.get::<AuditHead>(HEAD_ID)?.map(|h| (h.seq, h.hash)))
+}

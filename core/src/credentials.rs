@@ -1,0 +1,183 @@
+//! Credentials as the wallet keeps and shows them.
+//!
+//! The vault stores the issued compact SD-JWT VC (all disclosures) plus the few fields the overview
+//! needs, so that listing 10,000 credentials does not re-verify 10,000 signatures. Everything in the
+//! record is sealed; the record id is a keyed hash of the credential, so the same credential imported
+//! twice is found, and nothing about it shows in the database.
+
+use kluis_sdjwt::{ClaimPath, Credential, MetadataRegistry};
+use kluis_vault::Record;
+use serde::{Deserialize, Serialize};
+
+/// How a credential is bound to a holder key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolderBinding {
+    /// `cnf.jwk` is this wallet's holder key: it can be presented with key binding.
+    ThisWallet,
+    /// The credential names no holder key (bearer credential).
+    None,
+}
+
+/// The sealed record of one credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredCredential {
+    pub compact: String,
+    pub issuer: String,
+    pub vct: String,
+    pub issued_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub imported_at: i64,
+    pub binding: HolderBinding,
+}
+
+impl Record for StoredCredential {
+    const KIND: &'static str = "credential";
+}
+
+/// One line of the overview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialSummary {
+    /// Opaque id, stable for the life of the credential in this vault.
+    pub id: String,
+    /// The issuer (`iss`).
+    pub issuer: String,
+    /// The credential type (`vct`).
+    pub vct: String,
+    /// Display name of the type in the requested language, when type metadata names it.
+    pub name: Option<String>,
+    /// `iat`, Unix seconds.
+    pub issued_at: Option<i64>,
+    /// `exp`, Unix seconds.
+    pub expires_at: Option<i64>,
+    /// When it was stored in this vault.
+    pub imported_at: i64,
+    /// How it is bound to a holder key.
+    pub binding: HolderBinding,
+}
+
+/// One claim, as `kluis show` and the apps display it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimView {
+    /// Claim path, e.g. `/address/locality`.
+    pub path: String,
+    /// Display label from type metadata, in the requested language.
+    pub label: Option<String>,
+    /// The value as JSON.
+    pub value: serde_json::Value,
+    /// Whether the holder can choose to disclose or withhold it.
+    pub selectively_disclosable: bool,
+}
+
+/// A credential with all its claims.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialDetails {
+    /// The overview line.
+    pub summary: CredentialSummary,
+    /// Every leaf claim, in document order.
+    pub claims: Vec<ClaimView>,
+}
+
+impl StoredCredential {
+    pub(crate) fn from_verified(c: &Credential, binding: HolderBinding, imported_at: i64) -> Self {
+        StoredCredential {
+            compact: c.compact().to_string(),
+            issuer: c.issuer().to_string(),
+            vct: c.vct().to_string(),
+            issued_at: c.issued_at(),
+            expires_at: c.expires_at(),
+            imported_at,
+            binding,
+        }
+    }
+
+    pub(crate) fn summary(
+        &self,
+        id: &str,
+        metadata: &MetadataRegistry,
+        lang: &str,
+    ) -> CredentialSummary {
+        CredentialSummary {
+            id: id.to_string(),
+            issuer: self.issuer.clone(),
+            vct: self.vct.clone(),
+            name: metadata.credential_name(&self.vct, lang),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            imported_at: self.imported_at,
+            binding: self.binding,
+        }
+    }
+}
+
+/// Leaf claims of a processed claim set, with their paths, skipping the SD-JWT VC envelope claims
+/// that are not the citizen's data.
+pub(crate) fn claim_views(
+    credential: &Credential,
+    metadata: &MetadataRegistry,
+    lang: &str,
+) -> Vec<ClaimView> {
+    const ENVELOPE: &[&str] = &[
+        "iss",
+        "vct",
+        "iat",
+        "exp",
+        "nbf",
+        "cnf",
+        "status",
+        "sub",
+        "vct#integrity",
+    ];
+    let disclosable: Vec<String> = credential
+        .disclosable_paths()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut out = Vec::new();
+    if let serde_json::Value::Object(map) = credential.claims() {
+        for (k, v) in map {
+            if ENVELOPE.contains(&k.as_str()) {
+                continue;
+            }
+            let path = format!("/{}", escape(k));
+            walk(&path, v, &mut out);
+        }
+    }
+    for view in &mut out {
+        view.selectively_disclosable = disclosable
+            .iter()
+            .any(|d| view.path == *d || view.path.starts_with(&format!("{d}/")));
+        view.label = ClaimPath::parse(&view.path)
+            .ok()
+            .and_then(|p| metadata.claim_label(credential.vct(), &p, lang));
+    }
+    out
+}
+
+fn walk(path: &str, v: &serde_json::Value, out: &mut Vec<ClaimView>) {
+    match v {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (k, child) in map {
+                walk(&format!("{path}/{}", escape(k)), child, out);
+            }
+        }
+        serde_json::Value::Array(items)
+            if !items.is_empty() && items.iter().any(|i| i.is_object() || i.is_array()) =>
+        {
+            for (i, child) in items.iter().enumerate() {
+                walk(&format!("{path}/{i}"), child, out);
+            }
+        }
+        _ => out.push(ClaimView {
+            path: path.to_string(),
+            label: None,
+            value: v.clone(),
+            selectively_disclosable: false,
+        }),
+    }
+}
+
+/// JSON-pointer escaping of one path segment (RFC 6901).
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}

@@ -1,0 +1,197 @@
+//! The one public error of kluis-core.
+//!
+//! Inner layers have detailed errors (`VaultError`, `SdJwtError`); this module maps them, in one
+//! place, to variants an app or the CLI can act on. Messages never hold secrets or claim values:
+//! at most opaque record ids, issuer identifiers and the name of the check that failed.
+
+use kluis_sdjwt::SdJwtError;
+use kluis_vault::VaultError;
+
+/// What went wrong, in terms a user interface can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The PIN was wrong. `attempts_left` is `None` when the app set no limit.
+    #[error("wrong PIN ({})", attempts_text(*attempts_left, *retry_after_secs))]
+    WrongPin {
+        attempts_left: Option<u32>,
+        retry_after_secs: u64,
+    },
+    /// Too many wrong PINs: wait before the next attempt.
+    #[error("too many wrong PINs: try again in {retry_after_secs} s")]
+    LockedOut { retry_after_secs: u64 },
+    /// The wrong-PIN limit was reached and the vault was destroyed as its policy says.
+    #[error("the wrong-PIN limit was reached and the vault was wiped")]
+    Wiped,
+    /// The operation needs an unlocked vault.
+    #[error("the vault is locked: unlock it with the PIN first")]
+    Locked,
+    /// Another process holds the vault.
+    #[error("the vault is busy in another process: try again")]
+    Busy,
+    /// A record or the vault file failed its integrity check (tampered, moved, truncated).
+    #[error("vault integrity failure: {record}")]
+    Integrity { record: String },
+    /// There is no vault at the given place.
+    #[error("no vault found: create one first")]
+    NoVault,
+    /// A credential failed verification; `reason` names the check.
+    #[error("invalid credential: {reason}")]
+    InvalidCredential { reason: String },
+    /// The credential's issuer (or key) is not trusted by this wallet.
+    #[error("untrusted issuer {issuer}")]
+    UntrustedIssuer { issuer: String },
+    /// A presentation failed verification; `reason` names the check.
+    #[error("invalid presentation: {reason}")]
+    InvalidPresentation { reason: String },
+    /// No such credential, issuer or record.
+    #[error("not found: {what}")]
+    NotFound { what: String },
+    /// The thing exists already (a vault, the same credential).
+    #[error("already exists: {what}")]
+    AlreadyExists { what: String },
+    /// The caller's input is not acceptable (bad JWK, bad claim path, ...).
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// Storage or platform failure (disk, key store); no personal data in `reason`.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+fn attempts_text(attempts_left: Option<u32>, retry_after_secs: u64) -> String {
+    let left = match attempts_left {
+        Some(n) => format!("{n} attempts left"),
+        None => "try again".to_string(),
+    };
+    if retry_after_secs > 0 {
+        format!("{left}, wait {retry_after_secs} s")
+    } else {
+        left
+    }
+}
+
+/// Stable codes for apps and scripts; the CLI's exit codes derive from these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Wrong PIN, locked out, wiped after too many attempts, or locked.
+    Authentication,
+    /// The vault's integrity check failed.
+    Integrity,
+    /// A credential or presentation is invalid or untrusted.
+    InvalidCredential,
+    /// Bad input from the caller.
+    InvalidInput,
+    /// Anything else (busy, not found, storage).
+    Other,
+}
+
+impl Error {
+    /// The code class of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::WrongPin { .. } | Error::LockedOut { .. } | Error::Wiped | Error::Locked => {
+                ErrorCode::Authentication
+            }
+            Error::Integrity { .. } => ErrorCode::Integrity,
+            Error::InvalidCredential { .. }
+            | Error::UntrustedIssuer { .. }
+            | Error::InvalidPresentation { .. } => ErrorCode::InvalidCredential,
+            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::Busy
+            | Error::NoVault
+            | Error::NotFound { .. }
+            | Error::AlreadyExists { .. }
+            | Error::Internal { .. } => ErrorCode::Other,
+        }
+    }
+
+    pub(crate) fn invalid_input(reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+
+    /// Maps a credential-format error met while importing `compact`, an issued credential.
+    pub(crate) fn from_credential(e: SdJwtError, compact: &str) -> Self {
+        match e {
+            SdJwtError::UntrustedIssuer => Error::UntrustedIssuer {
+                issuer: claimed_issuer(compact),
+            },
+            other => Error::InvalidCredential {
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// Maps a credential-format error met while verifying `presentation`.
+    pub(crate) fn from_presentation(e: SdJwtError, presentation: &str) -> Self {
+        match e {
+            SdJwtError::UntrustedIssuer => Error::UntrustedIssuer {
+                issuer: claimed_issuer(presentation),
+            },
+            other => Error::InvalidPresentation {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The `iss` an (unverified) SD-JWT claims, to name an untrusted issuer to the user. Issuer
+/// identifiers are public; anything odd is replaced so no payload content leaks into the text.
+fn claimed_issuer(compact: &str) -> String {
+    use base64::Engine;
+    let iss = compact
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("iss").and_then(|i| i.as_str()).map(str::to_string));
+    match iss {
+        Some(i)
+            if i.len() <= 200
+                && (i.starts_with("https://") || i.starts_with("http://"))
+                && !i.contains(char::is_whitespace) =>
+        {
+            i
+        }
+        _ => "(unnamed)".to_string(),
+    }
+}
+
+impl From<VaultError> for Error {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::NotFound => Error::NoVault,
+            VaultError::AlreadyExists => Error::AlreadyExists {
+                what: "a vault".into(),
+            },
+            VaultError::Locked => Error::Locked,
+            VaultError::WrongPin {
+                attempts_left,
+                retry_after_secs,
+            } => Error::WrongPin {
+                attempts_left,
+                retry_after_secs,
+            },
+            VaultError::LockedOut { retry_after_secs } => Error::LockedOut { retry_after_secs },
+            VaultError::Wiped => Error::Wiped,
+            VaultError::Busy => Error::Busy,
+            VaultError::Integrity { kind, id } => Error::Integrity {
+                record: format!("{kind} record {id}"),
+            },
+            VaultError::Corrupt(what) => Error::Integrity {
+                record: format!("vault file ({what})"),
+            },
+            other => Error::Internal {
+                reason: other.to_string(),
+            },
+        }
+    }
+}

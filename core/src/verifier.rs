@@ -1,0 +1,147 @@
+//! The verifier library for requesting parties (landlords, banks, the simulated verifiers).
+//!
+//! A presentation is accepted only when every check holds: issuer signature by a trusted key,
+//! every disclosure, key binding to the credential's `cnf.jwk`, `sd_hash`, the expected `nonce` and
+//! `aud`, the freshness of the key-binding JWT and the credential's validity period. Each rejection
+//! says which check failed.
+
+use std::time::Instant;
+
+use kluis_sdjwt::{verify_presentation, PresentationExpectations, VerifiedPresentation};
+use serde::{Deserialize, Serialize};
+
+use crate::trust::TrustList;
+use crate::Error;
+
+/// How old a key-binding JWT may be when it arrives (seconds). Presentations are made on demand.
+pub const DEFAULT_MAX_AGE_SECS: i64 = 300;
+/// Tolerated clock difference between wallet and verifier (seconds).
+pub const DEFAULT_SKEW_SECS: i64 = 60;
+
+/// What the verifier expects of a presentation.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    /// The nonce this verifier gave the wallet.
+    pub nonce: String,
+    /// This verifier's identifier (the `aud` of the key-binding JWT).
+    pub audience: String,
+    /// Verification time, Unix seconds.
+    pub now: i64,
+    /// Maximum age of the key-binding JWT.
+    pub max_age_secs: i64,
+    /// Clock skew allowed.
+    pub skew_secs: i64,
+}
+
+impl Expectations {
+    /// Expectations with the default freshness window, at the current time.
+    pub fn new(nonce: &str, audience: &str) -> Self {
+        Expectations {
+            nonce: nonce.to_string(),
+            audience: audience.to_string(),
+            now: crate::now_unix(),
+            max_age_secs: DEFAULT_MAX_AGE_SECS,
+            skew_secs: DEFAULT_SKEW_SECS,
+        }
+    }
+
+    fn to_sdjwt(&self) -> PresentationExpectations {
+        PresentationExpectations {
+            max_age_secs: self.max_age_secs,
+            skew_secs: self.skew_secs,
+            require_key_binding: true,
+            ..PresentationExpectations::new(self.nonce.clone(), self.audience.clone(), self.now)
+        }
+    }
+}
+
+/// Verifies one presentation (compact SD-JWT with key-binding JWT) and returns what it discloses.
+pub fn verify(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &Expectations,
+) -> Result<VerifiedPresentation, Error> {
+    let presentation = presentation.trim();
+    verify_presentation(presentation, trust, &expect.to_sdjwt())
+        .map_err(|e| Error::from_presentation(e, presentation))
+}
+
+/// The outcome of a batch verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchSummary {
+    /// Presentations read.
+    pub count: usize,
+    /// Presentations that passed every check.
+    pub valid: usize,
+    /// Presentations rejected.
+    pub invalid: usize,
+    /// Wall-clock time for the verification, milliseconds.
+    pub elapsed_ms: f64,
+    /// For each rejected one: its line number (from 1) and the reason.
+    pub rejections: Vec<BatchRejection>,
+}
+
+/// One rejected presentation in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchRejection {
+    /// Line number in the input, from 1.
+    pub line: usize,
+    /// Which check failed.
+    pub reason: String,
+}
+
+/// Verifies many presentations (one per non-empty line), spreading them over the available cores.
+pub fn verify_batch(lines: &[&str], trust: &TrustList, expect: &Expectations) -> BatchSummary {
+    let start = Instant::now();
+    let items: Vec<(usize, &str)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, *l))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
+    let chunk = items.len().div_ceil(workers).max(1);
+    let mut rejections: Vec<BatchRejection> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                let handle = s.spawn(move || {
+                    part.iter()
+                        .filter_map(|(line, p)| {
+                            verify(p, trust, expect).err().map(|e| BatchRejection {
+                                line: *line,
+                                reason: e.to_string(),
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                });
+                (part, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(part, h)| {
+                // A worker that died verified nothing: count its whole share as rejected, never as valid.
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|(line, _)| BatchRejection {
+                            line: *line,
+                            reason: "internal error while verifying".into(),
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    });
+    rejections.sort_by_key(|r| r.line);
+    BatchSummary {
+        count: items.len(),
+        valid: items.len() - rejections.len(),
+        invalid: rejections.len(),
+        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        rejections,
+    }
+}
