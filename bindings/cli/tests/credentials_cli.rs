@@ -118,7 +118,8 @@ fn malformed_credentials_are_refused_and_change_nothing() {
             .unwrap(),
     )
     .unwrap();
-    payload["vct"] = "urn:nl:duo:student-debt:1".into();
+    payload["vct"] = "urn:nl:cak:care-arrears:1".into();
+    assert_ne!(payload.to_string().as_bytes(), base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap());
     let forged_payload = format!(
         "{}.{}.{}{}",
         parts[0],
@@ -214,6 +215,7 @@ fn malformed_credentials_are_refused_and_change_nothing() {
     ];
     for (name, cred) in &cases {
         let out = v.import(cred);
+        assert_eq!(code(&out), 5, "{name}: {}", stderr(&out));
         let err = assert_fails(&out, 5);
         assert!(
             !err.contains("999990019") && !err.contains("Sanne"),

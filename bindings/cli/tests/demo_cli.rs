@@ -1,0 +1,16 @@
+//! `kluis demo` runs the main job end to end with nothing set up, and says what it proved.
+#![allow(clippy::unwrap_used)]
+
+#[test]
+fn demo_runs_end_to_end() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kluis")).args(["--json", "demo"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["credentials"].as_array().unwrap().len(), 5);
+    let disclosed = report["disclosed"].as_array().unwrap();
+    assert_eq!(disclosed[0]["address"], serde_json::json!({"locality": "Utrecht"}));
+    assert!(disclosed[0].get("bsn").is_none());
+    assert_eq!(report["plaintext_scan"]["found"], 0);
+    assert!(report["plaintext_scan"]["needles"].as_u64().unwrap() > 30);
+    assert!(report["audit_entries"].as_u64().unwrap() >= 14);
+}
