@@ -38,6 +38,10 @@ use std::collections::BTreeMap;
 /// ([`Vault::lookup_id`]). Stored in plaintext, so never personal data.
 pub type RecordId = String;
 
+/// What `list` returns: each record's id with the record, or the error that record alone
+/// failed with, in insertion order.
+pub type Listed<R> = Vec<(RecordId, Result<R, VaultError>)>;
+
 /// A type stored in the vault. `KIND` names its category (e.g. `"credential"`); it is
 /// stored in plaintext and bound into each record's associated data.
 pub trait Record: serde::Serialize + serde::de::DeserializeOwned {

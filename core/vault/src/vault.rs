@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 use crate::policy::OnLimit;
 use crate::schema::{self, Header, FORMAT_VERSION};
 use crate::{
-    DeviceSecretError, DeviceSecretStore, Record, RecordId, VaultError, VaultOptions, VaultStatus,
+    DeviceSecretError, DeviceSecretStore, Listed, Record, RecordId, VaultError, VaultOptions,
+    VaultStatus,
 };
 
 /// The database file inside the vault directory.
@@ -208,13 +209,14 @@ fn get_in<R: Record>(
             let sealed = row
                 .get_ref(0)?
                 .as_blob()
-                .map_err(|_| VaultError::Corrupt("record column type".into()))?;
+                .map_err(|_| VaultError::Integrity {
+                    kind: R::KIND.to_string(),
+                    id: id.to_string(),
+                })?;
             open_record(keys, R::KIND, id, sealed).map(Some)
         }
     }
 }
-
-type Listed<R> = Vec<(RecordId, Result<R, VaultError>)>;
 
 fn list_in<R: Record>(conn: &Connection, keys: &DataKeys) -> Result<Listed<R>, VaultError> {
     check_kind(R::KIND)?;
@@ -267,7 +269,7 @@ impl WriteTxn<'_> {
 
     /// List a kind inside the transaction, in insertion order (e.g. to extend a hash chain
     /// atomically).
-    pub fn list<R: Record>(&self) -> Result<Vec<(RecordId, Result<R, VaultError>)>, VaultError> {
+    pub fn list<R: Record>(&self) -> Result<Listed<R>, VaultError> {
         list_in(&self.tx, self.keys)
     }
 }
@@ -435,7 +437,14 @@ impl Vault {
 
     /// The attempt-guarded PIN check shared by `unlock` and `change_pin`.
     fn verify_pin(&self, pin: &Pin) -> Result<(Header, DataKeys), VaultError> {
-        let vault_id = self.inner().vault_id.clone();
+        let vault_id = {
+            let g = self.inner();
+            if g.conn.is_none() {
+                // Wiped: do not ask the key store, which would make a fresh secret.
+                return Err(VaultError::Wiped);
+            }
+            g.vault_id.clone()
+        };
         // The platform key store may prompt the user: do not hold the database meanwhile.
         let secret = self.device_secret(&vault_id)?;
         let now = unix_now();
@@ -617,7 +626,7 @@ impl Vault {
 
     /// All records of a kind, in insertion order. A record that fails to open is an `Err`
     /// in its slot; it does not hide the others.
-    pub fn list<R: Record>(&self) -> Result<Vec<(RecordId, Result<R, VaultError>)>, VaultError> {
+    pub fn list<R: Record>(&self) -> Result<Listed<R>, VaultError> {
         let g = self.inner();
         let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
         let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
