@@ -1,5 +1,5 @@
 //! Helpers for tests that drive the real `kluis` binary against real vaults in temp dirs.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::new_without_default)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
