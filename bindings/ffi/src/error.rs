@@ -1,0 +1,122 @@
+//! The one error apps see, and the one function that maps the core's error onto it.
+//!
+//! Variants are what a user interface acts on (ask the PIN again, show a wait, offer a restore,
+//! name an untrusted issuer). Texts and fields carry no secrets and no claim values: the core's
+//! error already guarantees that, and the mapping adds nothing but the variant.
+
+/// What went wrong, in terms an app can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum KluisError {
+    /// The PIN was wrong. `attempts_left` is absent when the wallet has no attempt limit;
+    /// `retry_after_secs` is the wait before the next attempt is accepted (0: now).
+    #[error("wrong PIN")]
+    WrongPin {
+        attempts_left: Option<u32>,
+        retry_after_secs: u64,
+    },
+    /// Too many wrong PINs: no attempt is accepted for `retry_after_secs` seconds.
+    #[error("too many wrong PINs: try again in {retry_after_secs} s")]
+    LockedOut { retry_after_secs: u64 },
+    /// The wrong-PIN limit was reached and the vault was destroyed (or this handle was wiped).
+    #[error("the wallet was wiped")]
+    Wiped,
+    /// The operation needs an unlocked wallet: ask for the PIN.
+    #[error("the wallet is locked")]
+    Locked,
+    /// Another process holds the vault: try again shortly.
+    #[error("the wallet is busy")]
+    Busy,
+    /// A record or the vault file failed its integrity check (tampered, moved, truncated).
+    /// `record` names the record kind and opaque id only.
+    #[error("integrity failure: {record}")]
+    Integrity { record: String },
+    /// There is no wallet in the given directory: offer to create one.
+    #[error("no wallet found")]
+    NoWallet,
+    /// A credential failed verification; `reason` names the check that failed.
+    #[error("invalid credential: {reason}")]
+    InvalidCredential { reason: String },
+    /// The credential's issuer, or its key, is not trusted by this wallet.
+    #[error("untrusted issuer {issuer}")]
+    UntrustedIssuer { issuer: String },
+    /// A presentation failed verification; `reason` names the check that failed.
+    #[error("invalid presentation: {reason}")]
+    InvalidPresentation { reason: String },
+    /// No such credential, issuer or record (`what` is its kind and opaque id).
+    #[error("not found: {what}")]
+    NotFound { what: String },
+    /// It exists already (a wallet in that directory, the same credential).
+    #[error("already exists: {what}")]
+    AlreadyExists { what: String },
+    /// The app passed something unusable (bad JWK, bad claim path, weak KDF settings, ...).
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    /// Storage, platform key store or another failure the user cannot fix by retrying input.
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<kluis_core::Error> for KluisError {
+    /// The one mapping from the core's error. Exhaustive on purpose: a new core variant must be
+    /// given its FFI meaning here before the bindings build again.
+    fn from(e: kluis_core::Error) -> Self {
+        use kluis_core::Error as E;
+        match e {
+            E::WrongPin {
+                attempts_left,
+                retry_after_secs,
+            } => KluisError::WrongPin {
+                attempts_left,
+                retry_after_secs,
+            },
+            E::LockedOut { retry_after_secs } => KluisError::LockedOut { retry_after_secs },
+            E::Wiped => KluisError::Wiped,
+            E::Locked => KluisError::Locked,
+            E::Busy => KluisError::Busy,
+            E::Integrity { record } => KluisError::Integrity { record },
+            E::NoVault => KluisError::NoWallet,
+            E::InvalidCredential { reason } => KluisError::InvalidCredential { reason },
+            E::UntrustedIssuer { issuer } => KluisError::UntrustedIssuer { issuer },
+            E::InvalidPresentation { reason } => KluisError::InvalidPresentation { reason },
+            E::NotFound { what } => KluisError::NotFound { what },
+            E::AlreadyExists { what } => KluisError::AlreadyExists { what },
+            E::InvalidInput { reason } => KluisError::InvalidInput { reason },
+            E::Internal { reason } => KluisError::Internal { reason },
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for KluisError {
+    /// The blocking task panicked or was cancelled: a bug, not the user's input.
+    fn from(e: tokio::task::JoinError) -> Self {
+        let what = if e.is_panic() {
+            "panicked"
+        } else {
+            "was cancelled"
+        };
+        KluisError::Internal {
+            reason: format!("the background task {what}"),
+        }
+    }
+}
+
+/// Errors an app's key store reports (Android Keystore, Secure Enclave). Only the kind and a
+/// short reason travel: never key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum KeyStoreError {
+    /// The key store cannot be used now (device locked, no hardware, user authentication needed).
+    #[error("key store unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The secret could not be read, stored or deleted.
+    #[error("key store I/O: {reason}")]
+    Io { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
+    /// The app's implementation threw something other than a `KeyStoreError`.
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        KeyStoreError::Unavailable {
+            reason: format!("unexpected key store failure: {}", e.reason),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The device secret across the FFI: the foreign trait apps implement over their platform key
+//! store, its adapter to the core's [`DeviceSecretStore`], and the software store as a default.
+//!
+//! The device secret is the second factor of the vault's key (with the PIN): a copied vault file
+//! is useless without it. On Android it should come from the Keystore (StrongBox where present),
+//! on iOS from a Secure Enclave-protected key; see docs/BINDINGS.md for a sketch of each.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kluis_core::{DeviceSecretError, DeviceSecretStore, SoftwareDeviceSecretStore};
+use zeroize::Zeroizing;
+
+use crate::KeyStoreError;
+
+/// A platform key store that keeps one secret per vault. Implemented by the app (Kotlin, Swift,
+/// Python) or obtained from [`software_key_store`].
+///
+/// Calls arrive on a background thread, never on the UI thread, and may block.
+#[uniffi::export(with_foreign)]
+pub trait DeviceKeyStore: Send + Sync {
+    /// The secret for `vault_id` (at least 32 bytes), made and stored on first use. It must be
+    /// the same bytes on every later call, or the vault can no longer be opened.
+    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, KeyStoreError>;
+    /// Forgets the secret for `vault_id` (on wipe). Deleting a missing secret is not an error.
+    fn delete_device_secret(&self, vault_id: String) -> Result<(), KeyStoreError>;
+}
+
+/// The software key store: a random 32-byte secret per vault in a file (mode 0600) in `dir`,
+/// which must be outside the vault directory. For the CLI, tests and devices without a key store.
+#[uniffi::export]
+pub fn software_key_store(dir: String) -> Arc<dyn DeviceKeyStore> {
+    Arc::new(SoftwareKeyStore(SoftwareDeviceSecretStore::new(
+        PathBuf::from(dir),
+    )))
+}
+
+/// The core's software store seen as a [`DeviceKeyStore`].
+struct SoftwareKeyStore(SoftwareDeviceSecretStore);
+
+impl DeviceKeyStore for SoftwareKeyStore {
+    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, KeyStoreError> {
+        // Moves the bytes out of the Zeroizing wrapper without copying; the adapter below wraps
+        // them again before the core sees them.
+        let mut secret = self
+            .0
+            .device_secret(&vault_id)
+            .map_err(KeyStoreError::from)?;
+        Ok(std::mem::take(&mut *secret))
+    }
+
+    fn delete_device_secret(&self, vault_id: String) -> Result<(), KeyStoreError> {
+        self.0
+            .delete_device_secret(&vault_id)
+            .map_err(KeyStoreError::from)
+    }
+}
+
+impl From<DeviceSecretError> for KeyStoreError {
+    fn from(e: DeviceSecretError) -> Self {
+        match e {
+            DeviceSecretError::Unavailable(reason) => KeyStoreError::Unavailable { reason },
+            DeviceSecretError::TooShort => KeyStoreError::Unavailable {
+                reason: DeviceSecretError::TooShort.to_string(),
+            },
+            DeviceSecretError::Io(reason) => KeyStoreError::Io { reason },
+        }
+    }
+}
+
+impl From<KeyStoreError> for DeviceSecretError {
+    fn from(e: KeyStoreError) -> Self {
+        match e {
+            KeyStoreError::Unavailable { reason } => DeviceSecretError::Unavailable(reason),
+            KeyStoreError::Io { reason } => DeviceSecretError::Io(reason),
+        }
+    }
+}
+
+/// A [`DeviceKeyStore`] (usually the app's) as the core's [`DeviceSecretStore`].
+pub(crate) struct DeviceKeyStoreAdapter(pub(crate) Arc<dyn DeviceKeyStore>);
+
+impl DeviceSecretStore for DeviceKeyStoreAdapter {
+    fn device_secret(&self, vault_id: &str) -> Result<Zeroizing<Vec<u8>>, DeviceSecretError> {
+        Ok(Zeroizing::new(self.0.device_secret(vault_id.to_string())?))
+    }
+
+    fn delete_device_secret(&self, vault_id: &str) -> Result<(), DeviceSecretError> {
+        Ok(self.0.delete_device_secret(vault_id.to_string())?)
+    }
+}

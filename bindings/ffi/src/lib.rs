@@ -1,0 +1,32 @@
+//! kluis-ffi: the kluis core for Kotlin (Android), Swift (iOS) and Python, through uniffi.
+//!
+//! A thin shell over [`kluis_core::Wallet`]: every method converts its arguments, runs the core
+//! call on tokio's blocking pool (so an app never blocks its UI thread on Argon2id or SQLite), and
+//! converts the result. No domain decisions are made here; errors are mapped in one place
+//! ([`error`]). Apps supply the platform key store through the foreign trait [`DeviceKeyStore`];
+//! [`software_key_store`] is the software default (CLI, tests, devices without a key store).
+//!
+//! Generated bindings: see docs/BINDINGS.md (Kotlin and Python are generated in the build, the
+//! Swift sources are committed for SwiftPM and checked for freshness).
+
+uniffi::setup_scaffolding!();
+
+mod error;
+mod key_store;
+mod types;
+mod wallet;
+
+pub use error::{KeyStoreError, KluisError};
+pub use key_store::{software_key_store, DeviceKeyStore};
+pub use types::{
+    dangerous_test_wallet_options, recommended_wallet_options, AuditActor, AuditEntry, AuditEvent,
+    ClaimView, CredentialDetails, CredentialSummary, HolderBinding, KdfSettings, LimitAction,
+    PinPolicy, TrustedIssuer, WalletOptions, WalletStatus,
+};
+pub use wallet::{wallet_exists, Wallet};
+
+/// The version of kluis this library was built from (for an app's about screen and bug reports).
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,386 @@
+//! Records and enums that mirror the core's types at the FFI.
+//!
+//! Mirrors rather than uniffi derives on the core types: the core stays free of FFI concerns
+//! (DESIGN.md), and every conversion below is a plain field copy. JSON values (claim values) cross
+//! as JSON text, which every app platform parses natively.
+
+use kluis_core::{KdfParams, OnLimit, VaultOptions, VaultPolicy};
+
+/// Choices made when a wallet is created; stored in the vault.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct WalletOptions {
+    /// Argon2id cost of turning the PIN into a key.
+    pub kdf: KdfSettings,
+    /// What wrong PINs cost.
+    pub pin_policy: PinPolicy,
+}
+
+/// Argon2id parameters. Values below the core's floor are refused (`InvalidInput`), except the
+/// exact test profile of [`dangerous_test_wallet_options`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct KdfSettings {
+    /// Memory cost in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Parallel lanes.
+    pub lanes: u32,
+}
+
+/// The wrong-PIN policy: free attempts, then doubling waits, then `on_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct PinPolicy {
+    /// Wrong PINs in a row after which `on_limit` applies; absent: no limit (back-off only).
+    pub max_attempts: Option<u32>,
+    /// Wrong PINs in a row that cost no wait.
+    pub free_attempts: u32,
+    /// First wait after the free attempts, in seconds; each further wrong PIN doubles it.
+    pub backoff_base_secs: u64,
+    /// Longest wait, in seconds.
+    pub backoff_max_secs: u64,
+    /// What reaching the limit does.
+    pub on_limit: LimitAction,
+}
+
+/// What reaching the wrong-PIN limit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LimitAction {
+    /// Destroy the vault and its device secret.
+    Wipe,
+    /// Refuse every further attempt; the data stays on disk, unreadable.
+    Lockout,
+}
+
+/// The recommended options: Argon2id 64 MiB, 3 passes, 4 lanes; 3 free PIN attempts, then 30 s
+/// doubling to 1 h, wipe after 10 wrong PINs in a row.
+#[uniffi::export]
+pub fn recommended_wallet_options() -> WalletOptions {
+    VaultOptions::default().into()
+}
+
+/// Options for tests only: a KDF far below the floor (fast, and unsafe for real PINs) with the
+/// recommended PIN policy.
+#[uniffi::export]
+pub fn dangerous_test_wallet_options() -> WalletOptions {
+    VaultOptions {
+        kdf: KdfParams::dangerous_test_profile(),
+        policy: VaultPolicy::default(),
+    }
+    .into()
+}
+
+impl From<VaultOptions> for WalletOptions {
+    fn from(o: VaultOptions) -> Self {
+        WalletOptions {
+            kdf: KdfSettings {
+                memory_kib: o.kdf.m_kib,
+                iterations: o.kdf.t,
+                lanes: o.kdf.p,
+            },
+            pin_policy: PinPolicy {
+                max_attempts: o.policy.max_attempts,
+                free_attempts: o.policy.free_attempts,
+                backoff_base_secs: o.policy.backoff_base_secs,
+                backoff_max_secs: o.policy.backoff_max_secs,
+                on_limit: match o.policy.on_limit {
+                    OnLimit::Wipe => LimitAction::Wipe,
+                    OnLimit::Lockout => LimitAction::Lockout,
+                },
+            },
+        }
+    }
+}
+
+impl From<WalletOptions> for VaultOptions {
+    fn from(o: WalletOptions) -> Self {
+        let p = o.pin_policy;
+        VaultOptions {
+            kdf: KdfParams {
+                m_kib: o.kdf.memory_kib,
+                t: o.kdf.iterations,
+                p: o.kdf.lanes,
+            },
+            policy: VaultPolicy {
+                max_attempts: p.max_attempts,
+                free_attempts: p.free_attempts,
+                backoff_base_secs: p.backoff_base_secs,
+                backoff_max_secs: p.backoff_max_secs,
+                on_limit: match p.on_limit {
+                    LimitAction::Wipe => OnLimit::Wipe,
+                    LimitAction::Lockout => OnLimit::Lockout,
+                },
+            },
+        }
+    }
+}
+
+/// The wallet's state, for the lock screen and settings.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct WalletStatus {
+    /// Whether the data key is in memory.
+    pub unlocked: bool,
+    /// Wrong PINs since the last right one.
+    pub failed_attempts: u32,
+    /// Seconds until the next PIN attempt is accepted (0: now).
+    pub retry_after_secs: u64,
+    /// The vault's Argon2id settings.
+    pub kdf: KdfSettings,
+    /// Number of stored credentials (0 while locked).
+    pub credentials: u64,
+    /// Number of audit log entries (0 while locked).
+    pub audit_entries: u64,
+}
+
+impl From<kluis_core::WalletStatus> for WalletStatus {
+    fn from(s: kluis_core::WalletStatus) -> Self {
+        WalletStatus {
+            unlocked: s.unlocked,
+            failed_attempts: s.failed_attempts,
+            retry_after_secs: s.retry_after_secs,
+            kdf: KdfSettings {
+                memory_kib: s.kdf_m_kib,
+                iterations: s.kdf_t,
+                lanes: s.kdf_p,
+            },
+            credentials: s.credentials,
+            audit_entries: s.audit_entries,
+        }
+    }
+}
+
+/// An issuer this wallet trusts, with the key its credentials must be signed with.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TrustedIssuer {
+    /// The issuer identifier as in credentials' `iss`.
+    pub issuer_id: String,
+    /// The issuer's public P-256 JWK, as JSON.
+    pub jwk: String,
+    /// RFC 7638 thumbprint of the key, to show and compare.
+    pub thumbprint: String,
+    /// When it was added (Unix seconds).
+    pub added_at: i64,
+}
+
+impl From<kluis_core::trust::TrustedIssuer> for TrustedIssuer {
+    fn from(t: kluis_core::trust::TrustedIssuer) -> Self {
+        TrustedIssuer {
+            issuer_id: t.issuer_id,
+            jwk: t.jwk,
+            thumbprint: t.thumbprint,
+            added_at: t.added_at,
+        }
+    }
+}
+
+/// How a credential is bound to a holder key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum HolderBinding {
+    /// Bound to this wallet's holder key: it can be presented with key binding.
+    ThisWallet,
+    /// Names no holder key (a bearer credential).
+    None,
+}
+
+impl From<kluis_core::HolderBinding> for HolderBinding {
+    fn from(b: kluis_core::HolderBinding) -> Self {
+        match b {
+            kluis_core::HolderBinding::ThisWallet => HolderBinding::ThisWallet,
+            kluis_core::HolderBinding::None => HolderBinding::None,
+        }
+    }
+}
+
+/// One line of the overview.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CredentialSummary {
+    /// Opaque id, stable for the life of the credential in this wallet.
+    pub id: String,
+    /// The issuer (`iss`).
+    pub issuer: String,
+    /// The credential type (`vct`).
+    pub vct: String,
+    /// Display name of the type in the requested language, when type metadata names it.
+    pub name: Option<String>,
+    /// `iat`, Unix seconds.
+    pub issued_at: Option<i64>,
+    /// `exp`, Unix seconds.
+    pub expires_at: Option<i64>,
+    /// When it was stored in this wallet (Unix seconds).
+    pub imported_at: i64,
+    /// How it is bound to a holder key.
+    pub binding: HolderBinding,
+}
+
+impl From<kluis_core::CredentialSummary> for CredentialSummary {
+    fn from(s: kluis_core::CredentialSummary) -> Self {
+        CredentialSummary {
+            id: s.id,
+            issuer: s.issuer,
+            vct: s.vct,
+            name: s.name,
+            issued_at: s.issued_at,
+            expires_at: s.expires_at,
+            imported_at: s.imported_at,
+            binding: s.binding.into(),
+        }
+    }
+}
+
+/// One claim as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClaimView {
+    /// Claim path, e.g. `/address/locality`: what [`crate::Wallet::present`] takes.
+    pub path: String,
+    /// Display label from type metadata, in the requested language.
+    pub label: Option<String>,
+    /// The value as JSON text (a string value keeps its quotes).
+    pub value_json: String,
+    /// Whether the citizen can choose to disclose or withhold it.
+    pub selectively_disclosable: bool,
+}
+
+impl From<kluis_core::ClaimView> for ClaimView {
+    fn from(c: kluis_core::ClaimView) -> Self {
+        ClaimView {
+            path: c.path,
+            label: c.label,
+            value_json: c.value.to_string(),
+            selectively_disclosable: c.selectively_disclosable,
+        }
+    }
+}
+
+/// A credential with all its claims.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CredentialDetails {
+    /// The overview line.
+    pub summary: CredentialSummary,
+    /// Every leaf claim, in document order.
+    pub claims: Vec<ClaimView>,
+}
+
+impl From<kluis_core::CredentialDetails> for CredentialDetails {
+    fn from(d: kluis_core::CredentialDetails) -> Self {
+        CredentialDetails {
+            summary: d.summary.into(),
+            claims: d.claims.into_iter().map(ClaimView::from).collect(),
+        }
+    }
+}
+
+/// Who acted, in an audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum AuditActor {
+    /// The wallet's owner.
+    Citizen,
+}
+
+impl From<kluis_core::audit::Actor> for AuditActor {
+    fn from(a: kluis_core::audit::Actor) -> Self {
+        match a {
+            kluis_core::audit::Actor::Citizen => AuditActor::Citizen,
+        }
+    }
+}
+
+/// What happened, in an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AuditEvent {
+    /// The wallet was created.
+    WalletCreated,
+    /// The PIN was changed.
+    PinChanged,
+    /// An issuer key was trusted by hand.
+    TrustedIssuerAdded {
+        issuer_id: String,
+        thumbprint: String,
+    },
+    /// A credential was verified and stored.
+    CredentialImported {
+        credential_id: String,
+        issuer: String,
+        vct: String,
+    },
+    /// A credential was deleted.
+    CredentialDeleted { credential_id: String },
+    /// Claims were disclosed in a presentation.
+    Disclosed {
+        credential_id: String,
+        /// The requesting party (`aud` of the key-binding JWT).
+        audience: String,
+        /// The claim paths disclosed, nothing else.
+        claims: Vec<String>,
+        /// The purpose the party stated, when it stated one.
+        purpose: Option<String>,
+    },
+}
+
+impl From<kluis_core::audit::AuditEvent> for AuditEvent {
+    fn from(e: kluis_core::audit::AuditEvent) -> Self {
+        use kluis_core::audit::AuditEvent as E;
+        match e {
+            E::VaultCreated => AuditEvent::WalletCreated,
+            E::PinChanged => AuditEvent::PinChanged,
+            E::TrustedIssuerAdded {
+                issuer_id,
+                thumbprint,
+            } => AuditEvent::TrustedIssuerAdded {
+                issuer_id,
+                thumbprint,
+            },
+            E::CredentialImported {
+                credential_id,
+                issuer,
+                vct,
+            } => AuditEvent::CredentialImported {
+                credential_id,
+                issuer,
+                vct,
+            },
+            E::CredentialDeleted { credential_id } => {
+                AuditEvent::CredentialDeleted { credential_id }
+            }
+            E::Disclosed {
+                credential_id,
+                audience,
+                claims,
+                purpose,
+            } => AuditEvent::Disclosed {
+                credential_id,
+                audience,
+                claims,
+                purpose,
+            },
+        }
+    }
+}
+
+/// One entry of the hash-chained consent and audit log.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who acted.
+    pub actor: AuditActor,
+    /// What happened.
+    pub event: AuditEvent,
+    /// Hash of the previous entry (hex); all zeros for the first.
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash` and this entry's content (hex).
+    pub hash: String,
+}
+
+impl From<kluis_core::audit::AuditEntry> for AuditEntry {
+    fn from(a: kluis_core::audit::AuditEntry) -> Self {
+        AuditEntry {
+            seq: a.seq,
+            at: a.at,
+            actor: a.actor.into(),
+            event: a.event.into(),
+            prev_hash: a.prev_hash,
+            hash: a.hash,
+        }
+    }
+}

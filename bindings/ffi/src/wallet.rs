@@ -1,0 +1,230 @@
+//! The `Wallet` object: the core's wallet behind an FFI handle.
+//!
+//! Every call that derives a key or touches the vault file is `async` and runs on tokio's
+//! blocking pool, so a Kotlin coroutine, Swift task or Python event loop is never blocked by
+//! Argon2id or SQLite. `lock` and `is_unlocked` are instant and stay synchronous, so an app can
+//! lock from its "went to background" callback.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use kluis_core::Pin;
+
+use crate::key_store::DeviceKeyStoreAdapter;
+use crate::{
+    AuditEntry, CredentialDetails, CredentialSummary, DeviceKeyStore, KluisError, TrustedIssuer,
+    WalletOptions, WalletStatus,
+};
+
+type CoreWallet = kluis_core::Wallet;
+
+/// A citizen's wallet over one encrypted vault in a directory of the app's private storage.
+#[derive(uniffi::Object)]
+pub struct Wallet {
+    /// `None` once wiped: the core's `wipe` consumes the wallet.
+    inner: Mutex<Option<Arc<CoreWallet>>>,
+}
+
+/// Whether a wallet exists in `dir` (decides between the "create" and "unlock" screens).
+#[uniffi::export]
+pub fn wallet_exists(dir: String) -> bool {
+    CoreWallet::exists(Path::new(&dir))
+}
+
+/// Runs a blocking core call off the caller's thread and maps its error.
+async fn blocking<T, F>(f: F) -> Result<T, KluisError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, kluis_core::Error> + Send + 'static,
+{
+    Ok(tokio::task::spawn_blocking(f).await??)
+}
+
+impl Wallet {
+    fn wrap(core: CoreWallet) -> Arc<Self> {
+        Arc::new(Wallet {
+            inner: Mutex::new(Some(Arc::new(core))),
+        })
+    }
+
+    /// The core wallet, or `Wiped` after [`Wallet::wipe`].
+    fn core(&self) -> Result<Arc<CoreWallet>, KluisError> {
+        let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map(Arc::clone).ok_or(KluisError::Wiped)
+    }
+
+    /// Runs `f` on the core wallet on the blocking pool.
+    async fn with_core<T, F>(&self, f: F) -> Result<T, KluisError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&CoreWallet) -> Result<T, kluis_core::Error> + Send + 'static,
+    {
+        let core = self.core()?;
+        blocking(move || f(&core)).await
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Wallet {
+    /// Creates a wallet in `dir` (made if missing) protected by `pin` and the device secret from
+    /// `key_store`, with a fresh holder key. Returns it unlocked.
+    #[uniffi::constructor]
+    pub async fn create(
+        dir: String,
+        pin: String,
+        options: WalletOptions,
+        key_store: Arc<dyn DeviceKeyStore>,
+    ) -> Result<Arc<Self>, KluisError> {
+        let pin = Pin::new(pin);
+        let device = Arc::new(DeviceKeyStoreAdapter(key_store));
+        let core =
+            blocking(move || CoreWallet::create(Path::new(&dir), &pin, options.into(), device))
+                .await?;
+        Ok(Wallet::wrap(core))
+    }
+
+    /// Opens the wallet in `dir`, locked. `key_store` must be the one it was created with.
+    #[uniffi::constructor]
+    pub async fn open(
+        dir: String,
+        key_store: Arc<dyn DeviceKeyStore>,
+    ) -> Result<Arc<Self>, KluisError> {
+        let device = Arc::new(DeviceKeyStoreAdapter(key_store));
+        let core = blocking(move || CoreWallet::open(Path::new(&dir), device)).await?;
+        Ok(Wallet::wrap(core))
+    }
+
+    /// Unlocks with the PIN. A wrong PIN is counted (with back-off that survives restarts) and
+    /// fails with `WrongPin { attempts_left, retry_after_secs }`.
+    pub async fn unlock(&self, pin: String) -> Result<(), KluisError> {
+        let pin = Pin::new(pin);
+        self.with_core(move |w| w.unlock(&pin)).await
+    }
+
+    /// Drops the data key and every derived key from memory.
+    pub fn lock(&self) {
+        if let Ok(core) = self.core() {
+            core.lock();
+        }
+    }
+
+    /// Whether the wallet is unlocked (false once wiped).
+    pub fn is_unlocked(&self) -> bool {
+        self.core().map(|w| w.is_unlocked()).unwrap_or(false)
+    }
+
+    /// Changes the PIN (the old one is checked and counted like an unlock).
+    pub async fn change_pin(&self, old_pin: String, new_pin: String) -> Result<(), KluisError> {
+        let (old, new) = (Pin::new(old_pin), Pin::new(new_pin));
+        self.with_core(move |w| w.change_pin(&old, &new)).await
+    }
+
+    /// Destroys the wallet: the vault files and the device secret. Every later call on this
+    /// handle fails with `Wiped`. Fails with `Busy` while another call on it is still running.
+    pub async fn wipe(&self) -> Result<(), KluisError> {
+        let core = {
+            let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let shared = guard.take().ok_or(KluisError::Wiped)?;
+            match Arc::try_unwrap(shared) {
+                Ok(core) => core,
+                Err(shared) => {
+                    *guard = Some(shared);
+                    return Err(KluisError::Busy);
+                }
+            }
+        };
+        blocking(move || core.wipe()).await
+    }
+
+    /// The wallet's state; works while locked (counts are then 0).
+    pub async fn status(&self) -> Result<WalletStatus, KluisError> {
+        self.with_core(|w| w.status().map(WalletStatus::from)).await
+    }
+
+    /// The holder's public key (P-256 JWK as JSON), to which issuers bind credentials.
+    pub async fn holder_public_jwk(&self) -> Result<String, KluisError> {
+        self.with_core(|w| w.holder_public_jwk()).await
+    }
+
+    /// Trusts `jwk_json` (a public P-256 JWK) as the key of issuer `issuer_id` (its `iss`).
+    pub async fn add_trusted_issuer(
+        &self,
+        issuer_id: String,
+        jwk_json: String,
+    ) -> Result<TrustedIssuer, KluisError> {
+        self.with_core(move |w| {
+            w.add_trusted_issuer(&issuer_id, &jwk_json)
+                .map(TrustedIssuer::from)
+        })
+        .await
+    }
+
+    /// The issuers this wallet trusts.
+    pub async fn trusted_issuers(&self) -> Result<Vec<TrustedIssuer>, KluisError> {
+        self.with_core(|w| {
+            w.trusted_issuers()
+                .map(|v| v.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// Verifies an issued SD-JWT VC (compact form) fully and stores it.
+    pub async fn import_credential(
+        &self,
+        compact: String,
+    ) -> Result<CredentialSummary, KluisError> {
+        self.with_core(move |w| w.import_credential(&compact).map(CredentialSummary::from))
+            .await
+    }
+
+    /// The overview: every stored credential, oldest import first; display names in `lang`
+    /// (`nl` or `en`).
+    pub async fn credentials(&self, lang: String) -> Result<Vec<CredentialSummary>, KluisError> {
+        self.with_core(move |w| {
+            w.credentials(&lang)
+                .map(|v| v.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    /// One credential with all its claims, labels in `lang`.
+    pub async fn credential(
+        &self,
+        id: String,
+        lang: String,
+    ) -> Result<CredentialDetails, KluisError> {
+        self.with_core(move |w| w.credential(&id, &lang).map(CredentialDetails::from))
+            .await
+    }
+
+    /// Deletes a credential (logged).
+    pub async fn delete_credential(&self, id: String) -> Result<(), KluisError> {
+        self.with_core(move |w| w.delete_credential(&id)).await
+    }
+
+    /// A presentation of credential `id` disclosing exactly `claim_paths` (e.g. `/given_name`),
+    /// with a key-binding JWT for `nonce` and `audience`; logged with the stated `purpose`.
+    /// Returns the compact SD-JWT+KB.
+    pub async fn present(
+        &self,
+        id: String,
+        claim_paths: Vec<String>,
+        nonce: String,
+        audience: String,
+        purpose: Option<String>,
+    ) -> Result<String, KluisError> {
+        self.with_core(move |w| {
+            w.present_for(&id, &claim_paths, &nonce, &audience, purpose.as_deref())
+        })
+        .await
+    }
+
+    /// The consent and audit log, oldest first, after checking its hash chain.
+    pub async fn audit_log(&self) -> Result<Vec<AuditEntry>, KluisError> {
+        self.with_core(|w| {
+            w.audit_log()
+                .map(|v| v.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+}
