@@ -15,6 +15,7 @@ mod clock;
 mod credentials;
 pub mod error;
 mod holder_key;
+pub mod openid4vp;
 pub mod trust;
 pub mod verifier;
 mod wallet;
