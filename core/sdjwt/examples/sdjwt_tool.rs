@@ -9,8 +9,8 @@ use std::io::Read as _;
 use std::process::ExitCode;
 
 use kluis_sdjwt::{
-    issue, verify_presentation, ClaimPath, Credential, DisclosurePolicy, IssuerInput, IssuerKeys, Mode,
-    PresentationExpectations, PublicJwk, SdJwtError, SigningKey, VerifyOptions,
+    issue, verify_presentation, ClaimPath, Credential, DisclosurePolicy, IssuerInput, IssuerKeys,
+    Mode, PresentationExpectations, PublicJwk, SdJwtError, SigningKey, VerifyOptions,
 };
 use serde_json::{json, Value};
 
@@ -35,15 +35,21 @@ impl From<SdJwtError> for Failure {
 }
 
 fn field<'a>(input: &'a Value, name: &str) -> Result<&'a Value, Failure> {
-    input.get(name).ok_or_else(|| Failure::Usage(format!("missing field {name}")))
+    input
+        .get(name)
+        .ok_or_else(|| Failure::Usage(format!("missing field {name}")))
 }
 
 fn str_field<'a>(input: &'a Value, name: &str) -> Result<&'a str, Failure> {
-    field(input, name)?.as_str().ok_or_else(|| Failure::Usage(format!("{name} must be a string")))
+    field(input, name)?
+        .as_str()
+        .ok_or_else(|| Failure::Usage(format!("{name} must be a string")))
 }
 
 fn int_field(input: &Value, name: &str) -> Result<i64, Failure> {
-    field(input, name)?.as_i64().ok_or_else(|| Failure::Usage(format!("{name} must be an integer")))
+    field(input, name)?
+        .as_i64()
+        .ok_or_else(|| Failure::Usage(format!("{name} must be an integer")))
 }
 
 fn mode(input: &Value) -> Mode {
@@ -59,14 +65,19 @@ fn paths(v: &Value) -> Result<Vec<ClaimPath>, Failure> {
         .ok_or_else(|| Failure::Usage("paths must be an array".into()))?
         .iter()
         .map(|p| {
-            let s = p.as_str().ok_or_else(|| Failure::Usage("paths must be strings".into()))?;
+            let s = p
+                .as_str()
+                .ok_or_else(|| Failure::Usage("paths must be strings".into()))?;
             Ok(ClaimPath::parse(s)?)
         })
         .collect()
 }
 
 fn trust(input: &Value) -> Result<OneKey, Failure> {
-    Ok(OneKey(PublicJwk::from_value(field(input, "issuer_public_jwk")?)?))
+    Ok(OneKey(PublicJwk::from_value(field(
+        input,
+        "issuer_public_jwk",
+    )?)?))
 }
 
 fn cmd_issue(input: &Value) -> Result<Value, Failure> {
@@ -96,7 +107,11 @@ fn cmd_issue(input: &Value) -> Result<Value, Failure> {
         Some(Value::String(s)) if s == "all_leaves" => DisclosurePolicy::all_leaves(),
         Some(Value::String(s)) if s == "none" => DisclosurePolicy::none(),
         Some(v @ Value::Array(_)) => DisclosurePolicy::from_paths(&paths(v)?),
-        Some(_) => return Err(Failure::Usage("policy: all | all_leaves | none | [paths]".into())),
+        Some(_) => {
+            return Err(Failure::Usage(
+                "policy: all | all_leaves | none | [paths]".into(),
+            ))
+        }
     };
     if let Some(d) = input.get("decoys").and_then(Value::as_array) {
         let n = |i: usize| d.get(i).and_then(Value::as_u64).unwrap_or(0) as usize;
@@ -120,7 +135,11 @@ fn credential(input: &Value) -> Result<Credential, Failure> {
 
 fn cmd_show(input: &Value) -> Result<Value, Failure> {
     let c = credential(input)?;
-    let paths: Vec<String> = c.disclosable_paths().iter().map(ToString::to_string).collect();
+    let paths: Vec<String> = c
+        .disclosable_paths()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     Ok(json!({
         "issuer": c.issuer(), "vct": c.vct(), "claims": c.claims(), "disclosable_paths": paths,
         "holder_jwk": c.holder_jwk(), "status": c.status(), "iat": c.issued_at(), "exp": c.expires_at(),
@@ -148,7 +167,10 @@ fn cmd_present(input: &Value) -> Result<Value, Failure> {
 
 fn cmd_verify(input: &Value) -> Result<Value, Failure> {
     let mut expect = PresentationExpectations::new(
-        input.get("nonce").and_then(Value::as_str).unwrap_or_default(),
+        input
+            .get("nonce")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
         input.get("aud").and_then(Value::as_str).unwrap_or_default(),
         int_field(input, "now")?,
     );
@@ -190,7 +212,9 @@ fn main() -> ExitCode {
         "present" => cmd_present(&input),
         "verify" => cmd_verify(&input),
         "thumbprint" => cmd_thumbprint(&input),
-        _ => Err(Failure::Usage("usage: sdjwt_tool <issue|show|present|verify|thumbprint> < input.json".into())),
+        _ => Err(Failure::Usage(
+            "usage: sdjwt_tool <issue|show|present|verify|thumbprint> < input.json".into(),
+        )),
     };
     match result {
         Ok(out) => {
@@ -198,7 +222,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(Failure::Refused(e)) => {
-            println!("{}", json!({"ok": false, "error": e.code(), "message": e.to_string()}));
+            println!(
+                "{}",
+                json!({"ok": false, "error": e.code(), "message": e.to_string()})
+            );
             ExitCode::from(1)
         }
         Err(Failure::Usage(msg)) => {
