@@ -36,6 +36,30 @@ pub enum AuditEvent {
     },
     /// A credential was deleted.
     CredentialDeleted { credential_id: String },
+    /// A credential was collected from a data holder over OpenID4VCI, verified and stored.
+    CredentialCollected {
+        credential_id: String,
+        issuer: String,
+        vct: String,
+        /// Copies stored (batch issuance), each bound to its own holder key.
+        copies: u32,
+    },
+    /// A stored credential was replaced by a fresh one from its holder.
+    CredentialRefreshed {
+        credential_id: String,
+        issuer: String,
+        vct: String,
+    },
+    /// A status check found a credential revoked, suspended, expired or valid again.
+    CredentialStatusChanged {
+        credential_id: String,
+        status: String,
+    },
+    /// The scheme's key was pinned and its participant list fetched.
+    SchemePinned {
+        list_uri: String,
+        thumbprint: String,
+    },
     /// Claims were disclosed in a presentation.
     Disclosed {
         credential_id: String,

@@ -29,6 +29,12 @@ pub(crate) struct StoredCredential {
     pub expires_at: Option<i64>,
     pub imported_at: i64,
     pub binding: HolderBinding,
+    /// Extra copies from batch issuance, each bound to its own holder key (collecting issue).
+    #[serde(default)]
+    pub copies: Vec<crate::issuance::CredentialCopy>,
+    /// The last status check's result (collecting issue).
+    #[serde(default)]
+    pub freshness: Option<crate::status::Freshness>,
 }
 
 impl Record for StoredCredential {
@@ -54,6 +60,16 @@ pub struct CredentialSummary {
     pub imported_at: i64,
     /// How it is bound to a holder key.
     pub binding: HolderBinding,
+    /// Copies kept for unlinkable presentations (1 for an imported credential).
+    #[serde(default = "one")]
+    pub copies: u32,
+    /// Result of the last status check (`None`: never checked).
+    #[serde(default)]
+    pub status: Option<crate::status::CredentialState>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// One claim, as `kluis show` and the apps display it.
@@ -88,6 +104,8 @@ impl StoredCredential {
             expires_at: c.expires_at(),
             imported_at,
             binding,
+            copies: Vec::new(),
+            freshness: None,
         }
     }
 
@@ -106,6 +124,8 @@ impl StoredCredential {
             expires_at: self.expires_at,
             imported_at: self.imported_at,
             binding: self.binding,
+            copies: 1 + self.copies.len() as u32,
+            status: self.freshness.as_ref().map(|f| f.state),
         }
     }
 }

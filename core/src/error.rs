@@ -55,6 +55,14 @@ pub enum Error {
     /// Storage or platform failure (disk, key store); no personal data in `reason`.
     #[error("internal error: {reason}")]
     Internal { reason: String },
+    /// A data holder or the scheme could not be reached (down, too slow), after bounded retries.
+    /// Nothing was stored; trying again later may work.
+    #[error("network: {reason}")]
+    Network { reason: String },
+    /// A data holder refused the request (wrong transaction code, expired offer, ...) or answered
+    /// outside the protocol (malformed, oversized). Nothing was stored.
+    #[error("issuance failed: {reason}")]
+    Issuance { reason: String },
 }
 
 fn attempts_text(attempts_left: Option<u32>, retry_after_secs: u64) -> String {
@@ -100,7 +108,9 @@ impl Error {
             | Error::NoVault
             | Error::NotFound { .. }
             | Error::AlreadyExists { .. }
-            | Error::Internal { .. } => ErrorCode::Other,
+            | Error::Internal { .. }
+            | Error::Network { .. }
+            | Error::Issuance { .. } => ErrorCode::Other,
         }
     }
 

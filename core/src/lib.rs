@@ -19,6 +19,10 @@ pub mod openid4vp;
 pub mod trust;
 pub mod verifier;
 mod wallet;
+pub mod issuance;
+pub mod overview;
+pub mod scheme;
+pub mod status;
 
 pub use clock::now_unix;
 pub use credentials::{ClaimView, CredentialDetails, CredentialSummary, HolderBinding};

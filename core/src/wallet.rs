@@ -47,7 +47,7 @@ pub struct WalletStatus {
 
 /// A citizen's wallet over one encrypted vault.
 pub struct Wallet {
-    vault: Vault,
+    pub(crate) vault: Vault,
     metadata: RwLock<Arc<MetadataRegistry>>,
 }
 
@@ -142,14 +142,14 @@ impl Wallet {
         }
     }
 
-    fn metadata(&self) -> Arc<MetadataRegistry> {
+    pub(crate) fn metadata(&self) -> Arc<MetadataRegistry> {
         self.metadata
             .read()
             .map(|m| Arc::clone(&m))
             .unwrap_or_default()
     }
 
-    fn holder_key(&self) -> Result<SigningKey, Error> {
+    pub(crate) fn holder_key(&self) -> Result<SigningKey, Error> {
         let rec: HolderKeyRecord =
             self.vault
                 .get(PRIMARY_HOLDER_KEY_ID)?
@@ -197,8 +197,11 @@ impl Wallet {
         Ok(out)
     }
 
-    fn trust_list(&self) -> Result<TrustList, Error> {
-        Ok(TrustList::from_entries(&self.trusted_issuers()?))
+    pub(crate) fn trust_list(&self) -> Result<TrustList, Error> {
+        let mut list = TrustList::from_entries(&self.trusted_issuers()?);
+        // The scheme's participant list (collecting issue): its holders' keys count too.
+        self.add_scheme_holders(&mut list)?;
+        Ok(list)
     }
 
     /// Verifies an issued SD-JWT VC fully (issuer signature against the trust store, every
@@ -214,6 +217,7 @@ impl Wallet {
         let now = now_unix();
         let credential = Credential::verify_issued(compact, &trust, now, &VerifyOptions::default())
             .map_err(|e| Error::from_credential(e, compact))?;
+        self.check_listed_type(&credential)?;
         let binding = match credential.holder_jwk() {
             None => HolderBinding::None,
             Some(jwk) if *jwk == self.holder_key()?.public_jwk() => HolderBinding::ThisWallet,
@@ -260,7 +264,7 @@ impl Wallet {
         Ok(out)
     }
 
-    fn stored(&self, id: &str) -> Result<StoredCredential, Error> {
+    pub(crate) fn stored(&self, id: &str) -> Result<StoredCredential, Error> {
         self.vault
             .get::<StoredCredential>(id)?
             .ok_or_else(|| Error::not_found(format!("credential {id}")))
@@ -268,7 +272,7 @@ impl Wallet {
 
     /// Re-verifies a stored credential as at its import time: its signature and disclosures must
     /// still hold, but an expired credential can still be shown (freshness is a separate check).
-    fn parsed(&self, stored: &StoredCredential) -> Result<Credential, Error> {
+    pub(crate) fn parsed(&self, stored: &StoredCredential) -> Result<Credential, Error> {
         let trust = self.trust_list()?;
         Credential::verify_issued(
             &stored.compact,

@@ -71,6 +71,30 @@ pub enum Command {
     Log,
     /// Run the main job end to end in a temporary vault: collect, keep, show, share, verify.
     Demo,
+    /// Collect credentials from a data holder's offer (QR / deep link); shows who offers what.
+    Collect(CollectArgs),
+    /// One integrated overview: debts per holder and in total, income, address, vehicles.
+    Overview(LangArg),
+    /// Refresh stale credentials from their holders and pick up deferred ones.
+    Refresh {
+        /// Refresh every collected credential, stale or not.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check expiry and the holders' status lists; mark credentials revoked/suspended/expired.
+    StatusCheck,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The credential offer: openid-credential-offer://?credential_offer=... or ...credential_offer_uri=...
+    pub offer_uri: String,
+    /// The transaction code the holder sent (by letter or SMS).
+    #[arg(long)]
+    pub tx_code: Option<String>,
+    /// Copies per credential (batch issuance, each bound to its own key); at most 10.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub copies: u8,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +122,14 @@ pub enum TrustCommand {
     },
     /// List trusted issuers.
     List,
+    /// Pin the scheme key and fetch its signed participant list from URL.
+    Scheme {
+        /// Where the participant list is published.
+        url: String,
+        /// File with the scheme's public JWK.
+        #[arg(long, value_name = "JWK_FILE")]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

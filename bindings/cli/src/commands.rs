@@ -163,6 +163,13 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
                 Ok(())
             }
         }
+        Command::Collect(a) => crate::collect::collect(cli, a),
+        Command::Overview(lang) => crate::collect::overview(cli, &lang.lang),
+        Command::Refresh { force } => crate::collect::refresh(cli, *force),
+        Command::StatusCheck => crate::collect::status_check(cli),
+        Command::Trust(TrustCommand::Scheme { url, key }) => {
+            crate::collect::trust_scheme(cli, url, key)
+        }
         Command::Present(a) => present(cli, a),
         Command::Verify(a) => verify(cli, a),
         Command::Log => {
@@ -251,7 +258,7 @@ fn open(cli: &Cli) -> Result<Wallet, CliError> {
 }
 
 /// Opens the vault and unlocks it with the PIN, and loads the display-name metadata.
-fn unlocked(cli: &Cli) -> Result<Wallet, CliError> {
+pub(crate) fn unlocked(cli: &Cli) -> Result<Wallet, CliError> {
     let w = open(cli)?;
     let pin = read_pin(cli, &mut None)?;
     w.unlock(&pin)?;

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::commands::device_store;
 use crate::output::{date, print_json, CliError};
 
-const CITIZEN: &str = "sanne";
+const CITIZEN: &str = "daan";
 const LANDLORD: &str = "https://woningcorporatie-eemland.verifiers.kluis.test";
 
 /// Display names for the simulated holders' credential types.
@@ -64,32 +64,22 @@ pub fn run(json: bool) -> Result<(), CliError> {
 
     step(
         json,
-        "2. Collect: the data holders issue SD-JWT VCs bound to this wallet's key",
+        "2. Collect: six data holders on loopback issue over OpenID4VCI (pre-authorized code + tx_code, key proofs, batch copies, deferred, notification); the scheme's signed participant list decides whom to trust",
     );
-    let holder_jwk = kluis_core::sdjwt::PublicJwk::from_json(&wallet.holder_public_jwk()?)
-        .map_err(|e| CliError::other(format!("holder key: {e}")))?;
+    let (rt, net) = crate::collect::start_network()?;
+    let collected = crate::collect::collect_all(&rt, &net, &wallet, CITIZEN, json)?;
     let mut landlord_trust = TrustList::new();
-    for h in kluis_fixtures::holders().map_err(fixture_err)? {
-        let jwk = h.public_jwk().map_err(fixture_err)?;
-        wallet.add_trusted_issuer(&h.iss, &jwk.to_value().to_string())?;
-        landlord_trust.add(&h.iss, jwk);
+    for h in &net.holders {
+        landlord_trust.add(h.base_url(), h.public_jwk());
     }
-    let samples =
-        kluis_fixtures::issue_all_for(CITIZEN, &holder_jwk, now_unix()).map_err(fixture_err)?;
-    for s in &samples {
-        let summary = wallet.import_credential(&s.compact)?;
-        if !json {
-            println!(
-                "  {:<42} from {}",
-                summary.name.as_deref().unwrap_or(&summary.vct),
-                s.holder.name.nl
-            );
-        }
-    }
+    report.insert("collected".into(), collected);
 
     step(json, "3. Overview: everything in one place");
     let list = wallet.credentials("nl")?;
+    let overview = wallet.overview("nl")?;
     if !json {
+        crate::collect::print_overview(&overview);
+        println!("  -- the credentials behind it:");
         for c in &list {
             println!(
                 "  {}  {:<42} issued {}  expires {}",
@@ -104,6 +94,11 @@ pub fn run(json: bool) -> Result<(), CliError> {
         "credentials".into(),
         serde_json::to_value(&list).unwrap_or_default(),
     );
+    report.insert(
+        "overview".into(),
+        serde_json::to_value(&overview).unwrap_or_default(),
+    );
+    crate::collect::freshness(&rt, &net, &wallet, &mut report, json)?;
 
     let find = |vct: &str| {
         list.iter()
@@ -212,10 +207,10 @@ pub fn run(json: bool) -> Result<(), CliError> {
     step(json, "7. Proof: the vault directory holds no plaintext");
     let citizen = kluis_fixtures::citizen(CITIZEN).map_err(fixture_err)?;
     let mut needles = kluis_fixtures::plaintext_needles(&citizen);
-    for s in &samples {
-        needles.push(s.vct.clone());
-        needles.push(s.holder.iss.clone());
-        needles.push(s.holder.name.nl.clone());
+    for h in &net.holders {
+        needles.extend(h.holder().credential_types.iter().cloned());
+        needles.push(h.base_url().to_string());
+        needles.push(h.holder().name.nl.clone());
     }
     needles.push(LANDLORD.to_string());
     needles.sort();

@@ -2,6 +2,7 @@
 //! every decision about credentials, trust and the vault is the core's.
 
 mod args;
+mod collect;
 mod commands;
 mod demo;
 mod output;

@@ -1,0 +1,319 @@
+//! HTTP for the collecting flow: https only (plain http only to loopback hosts, for the simulated
+//! holders), no redirects, timeouts, bounded retries with exponential back-off, and a cap on
+//! every response body so a holder cannot exhaust the phone's memory.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+
+use crate::Error;
+
+/// How the wallet talks to holders and the scheme.
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Extra attempts after the first, for failures that are safe to retry.
+    pub retries: u32,
+    /// Wait before the first retry; doubles each time.
+    pub backoff: Duration,
+    /// Largest response body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        HttpPolicy {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A response read completely (within the size cap).
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as a JSON value; a clear error naming `what` otherwise.
+    pub fn json(&self, what: &str) -> Result<Value, Error> {
+        serde_json::from_slice(&self.body).map_err(|_| Error::Issuance {
+            reason: format!("the {what} is not valid JSON"),
+        })
+    }
+
+    /// An OAuth error response's `error` (and short `error_description`), for messages.
+    pub fn oauth_error(&self) -> String {
+        let v: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        let clean = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(120)
+                .collect::<String>()
+        };
+        match (
+            v.get("error").and_then(Value::as_str),
+            v.get("error_description").and_then(Value::as_str),
+        ) {
+            (Some(e), Some(d)) => format!("{}: {}", clean(e), clean(d)),
+            (Some(e), None) => clean(e),
+            _ => format!("HTTP {}", self.status.as_u16()),
+        }
+    }
+}
+
+/// Parses `url` and applies the transport rule: https, or http to a loopback host.
+pub(crate) fn checked_url(url: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url)
+        .map_err(|_| Error::invalid_input(format!("not a URL: {}", shorten(url))))?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(Error::invalid_input(format!(
+            "{} uses plain http: only https is allowed (http only to loopback hosts)",
+            shorten(url)
+        ))),
+        other => Err(Error::invalid_input(format!(
+            "unsupported URL scheme {other:?} in {}",
+            shorten(url)
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some(h) => {
+            let h = h.trim_start_matches('[').trim_end_matches(']');
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of `pairs`.
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str, out: &mut String) {
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    out.push(b as char)
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        enc(k, &mut out);
+        out.push('=');
+        enc(v, &mut out);
+    }
+    out
+}
+
+/// A URL cut to a length fit for an error message.
+pub(crate) fn shorten(url: &str) -> String {
+    let s: String = url.chars().filter(|c| !c.is_control()).take(100).collect();
+    if url.len() > 100 {
+        format!("{s}…")
+    } else {
+        s
+    }
+}
+
+/// The wallet's HTTP client for one collecting session.
+pub(crate) struct Http {
+    client: reqwest::Client,
+    policy: HttpPolicy,
+    /// Requests sent (attempts, including retries), for benchmarks and reports.
+    pub requests: std::sync::atomic::AtomicU64,
+}
+
+enum Body<'a> {
+    None,
+    Form(&'a [(&'a str, &'a str)]),
+    Json(&'a Value),
+}
+
+impl Http {
+    pub fn new(policy: HttpPolicy) -> Result<Http, Error> {
+        let client = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("kluis/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Internal {
+                reason: format!("HTTP client: {e}"),
+            })?;
+        Ok(Http {
+            client,
+            policy,
+            requests: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    pub async fn get(&self, url: &Url, accept: &str) -> Result<Reply, Error> {
+        self.send(url, accept, None, Body::None, true).await
+    }
+
+    pub async fn post_form(&self, url: &Url, form: &[(&str, &str)]) -> Result<Reply, Error> {
+        self.send(url, "application/json", None, Body::Form(form), false)
+            .await
+    }
+
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> Result<Reply, Error> {
+        self.send(url, "application/json", bearer, Body::Json(body), false)
+            .await
+    }
+
+    /// Sends with retries: connection failures and 502/503/504 are retried for every method (the
+    /// server did not act on them); timeouts only for GET, since a POST may have been acted on.
+    async fn send(
+        &self,
+        url: &Url,
+        accept: &str,
+        bearer: Option<&str>,
+        body: Body<'_>,
+        idempotent: bool,
+    ) -> Result<Reply, Error> {
+        let host = shorten(url.as_str());
+        let mut wait = self.policy.backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut req = match body {
+                Body::None => self.client.get(url.clone()),
+                Body::Form(f) => self
+                    .client
+                    .post(url.clone())
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(form_encode(f)),
+                Body::Json(v) => self.client.post(url.clone()).json(v),
+            }
+            .header(reqwest::header::ACCEPT, accept);
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            let last = attempt > self.policy.retries;
+            let outcome: Result<(), String> = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if matches!(status.as_u16(), 502..=504) && !last {
+                        Err(format!("HTTP {}", status.as_u16()))
+                    } else if matches!(status.as_u16(), 502..=504) {
+                        return Err(Error::Network {
+                            reason: format!(
+                                "{host} is unavailable (HTTP {}) after {attempt} attempts",
+                                status.as_u16()
+                            ),
+                        });
+                    } else {
+                        return self.read(resp, &host).await;
+                    }
+                }
+                Err(e) if e.is_connect() => Err("cannot connect".to_string()),
+                Err(e) if e.is_timeout() && idempotent => Err("timed out".to_string()),
+                Err(e) if e.is_timeout() => {
+                    return Err(Error::Network {
+                        reason: format!("{host} did not answer in time"),
+                    })
+                }
+                Err(_) => Err("request failed".to_string()),
+            };
+            if let Err(why) = outcome {
+                if last {
+                    return Err(Error::Network {
+                        reason: format!("{host}: {why} (after {attempt} attempts)"),
+                    });
+                }
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+            }
+        }
+    }
+
+    async fn read(&self, mut resp: reqwest::Response, host: &str) -> Result<Reply, Error> {
+        let status = resp.status();
+        let max = self.policy.max_body_bytes;
+        let too_big = || Error::Issuance {
+            reason: format!("{host} sent a response larger than {max} bytes"),
+        };
+        if resp.content_length().is_some_and(|n| n > max as u64) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > max {
+                        return Err(too_big());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => {
+                    return Err(Error::Network {
+                        reason: format!("{host} did not finish its answer in time"),
+                    })
+                }
+                Err(_) => {
+                    return Err(Error::Network {
+                        reason: format!("{host} broke off its answer"),
+                    })
+                }
+            }
+        }
+        Ok(Reply { status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn transport_rule() {
+        assert!(checked_url("https://duo.example/x").is_ok());
+        assert!(checked_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(checked_url("http://[::1]:8080/x").is_ok());
+        assert!(checked_url("http://localhost/x").is_ok());
+        for bad in [
+            "http://duo.example/x",
+            "http://127.0.0.1.evil.example/",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+            "not a url",
+        ] {
+            assert!(
+                matches!(checked_url(bad), Err(Error::InvalidInput { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

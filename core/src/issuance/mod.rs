@@ -1,0 +1,1169 @@
+//! The wallet's OpenID4VCI 1.0 client: collect credentials from data holders.
+//!
+//! 1. [`Wallet::preview_offer`]: parse the offer (QR / deep link, by value or by reference),
+//!    fetch and check the issuer's and authorization server's metadata, and say who offers what
+//!    (display names, whether the scheme lists the holder and each type) — nothing is stored.
+//! 2. [`Wallet::accept_offer`]: pre-authorized code + `tx_code` at the token endpoint, a
+//!    `c_nonce` from the nonce endpoint, one `jwt` key proof per copy (batch issuance: copy 0 is
+//!    bound to the wallet's primary holder key, every other copy to a fresh key of its own),
+//!    the credential request, deferred issuance (poll within a short wait, else keep the
+//!    transaction for [`Wallet::poll_deferred`]), full verification of every credential
+//!    received, one vault transaction for everything with its audit entries, and finally
+//!    `credential_accepted` at the notification endpoint.
+//!
+//! Any failure before the vault write leaves the vault unchanged. Departures from the spec are
+//! written down in docs/COLLECTING.md.
+
+mod http;
+mod jose;
+mod offer;
+mod refresh;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kluis_sdjwt::{Credential, PublicJwk, SigningKey, VerifyOptions};
+use kluis_vault::{Record, Vault};
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+pub use http::HttpPolicy;
+pub(crate) use http::{checked_url, shorten as short, Http};
+pub(crate) use jose::{header as jws_header, verify as jws_verify};
+pub use offer::{CredentialOffer, TxCodeSpec};
+pub use refresh::RefreshReport;
+
+use crate::audit::{self, Actor, AuditEvent};
+use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
+use crate::holder_key::HolderKeyRecord;
+use crate::{now_unix, Error, Wallet};
+
+/// `typ` of an OpenID4VCI key proof JWT.
+pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
+
+/// Largest batch the wallet asks for, whatever the issuer allows.
+pub const MAX_COPIES: usize = 10;
+
+/// One extra copy of a credential from batch issuance, bound to its own holder key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialCopy {
+    /// The compact SD-JWT VC.
+    pub compact: String,
+    /// Vault record id of the holder key it is bound to.
+    pub holder_key_id: String,
+}
+
+/// How to collect.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// Copies to ask for per credential (capped by the issuer's batch size and [`MAX_COPIES`]).
+    pub copies: usize,
+    /// Timeouts, retries, size cap.
+    pub http: HttpPolicy,
+    /// How long to keep polling a deferred credential before leaving it for later.
+    pub deferred_wait: Duration,
+    /// Language for display names.
+    pub lang: String,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        CollectOptions {
+            copies: 3,
+            http: HttpPolicy::default(),
+            deferred_wait: Duration::from_secs(5),
+            lang: "nl".into(),
+        }
+    }
+}
+
+/// One credential type in an offer, as shown to the citizen before accepting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfferedCredential {
+    /// The issuer's configuration id.
+    pub configuration_id: String,
+    /// The credential type.
+    pub vct: String,
+    /// Display name from the issuer metadata (or type metadata) in the chosen language.
+    pub name: Option<String>,
+    /// Whether the scheme lists this type for this holder.
+    pub listed: bool,
+}
+
+/// Who offers what: shown to the citizen before anything is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfferPreview {
+    /// The issuer identifier.
+    pub issuer: String,
+    /// The issuer's display name from its metadata.
+    pub issuer_name: Option<String>,
+    /// The holder's name as registered in the scheme, when the scheme lists it.
+    pub registered_name: Option<String>,
+    /// Whether the scheme lists this holder (with its key).
+    pub listed_in_scheme: bool,
+    /// Whether a key for this issuer was trusted by hand.
+    pub trusted_by_hand: bool,
+    /// The credentials offered.
+    pub credentials: Vec<OfferedCredential>,
+    /// Present when the holder asks for a transaction code.
+    pub tx_code: Option<TxCodeSpec>,
+    /// The issuer's batch size (copies per request).
+    pub batch_size: u32,
+}
+
+impl OfferPreview {
+    /// Whether the wallet would accept credentials from this offer (every type listed, or the
+    /// issuer trusted by hand).
+    pub fn trusted(&self) -> bool {
+        self.trusted_by_hand || (self.listed_in_scheme && self.credentials.iter().all(|c| c.listed))
+    }
+}
+
+/// A credential left with the holder for now (deferred issuance).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingSummary {
+    /// Opaque id of the pending transaction.
+    pub id: String,
+    /// The issuer.
+    pub issuer: String,
+    /// The type.
+    pub vct: String,
+}
+
+/// What [`Wallet::accept_offer`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectOutcome {
+    /// What was offered.
+    pub offer: OfferPreview,
+    /// Credentials verified and stored.
+    pub stored: Vec<CredentialSummary>,
+    /// Credentials the holder will deliver later ([`Wallet::poll_deferred`]).
+    pub pending: Vec<PendingSummary>,
+    /// HTTP requests sent (attempts, including retries).
+    pub requests: u64,
+}
+
+/// The issuer's metadata, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuerMetadata {
+    pub credential_issuer: String,
+    pub token_endpoint: Url,
+    pub credential_endpoint: Url,
+    pub nonce_endpoint: Option<Url>,
+    pub deferred_endpoint: Option<Url>,
+    pub notification_endpoint: Option<Url>,
+    pub batch_size: usize,
+    display: Vec<(String, String)>,
+    configs: HashMap<String, ConfigMetadata>,
+}
+
+#[derive(Debug, Clone)]
+struct ConfigMetadata {
+    vct: String,
+    display: Vec<(String, String)>,
+}
+
+fn pick_display(display: &[(String, String)], lang: &str) -> Option<String> {
+    display
+        .iter()
+        .find(|(l, _)| l.eq_ignore_ascii_case(lang))
+        .or_else(|| display.first())
+        .map(|(_, n)| n.clone())
+}
+
+fn displays(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    let name = d.get("name")?.as_str()?;
+                    let locale = d.get("locale").and_then(Value::as_str).unwrap_or("");
+                    Some((
+                        locale.chars().take(16).collect(),
+                        name.chars().take(200).collect(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The RFC 8615 well-known URL for `path` of `issuer` (`https://h/p` → `https://h/.well-known/x/p`).
+fn well_known(issuer: &str, name: &str) -> Result<Url, Error> {
+    let base = checked_url(issuer)?;
+    let path = base.path().trim_end_matches('/');
+    let mut url = base.clone();
+    url.set_path(&format!("/.well-known/{name}{path}"));
+    url.set_query(None);
+    Ok(url)
+}
+
+fn endpoint(meta: &Value, name: &str) -> Result<Option<Url>, Error> {
+    match meta.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => checked_url(s).map(Some),
+        Some(_) => Err(Error::Issuance {
+            reason: format!("the issuer metadata's {name} is not a URL"),
+        }),
+    }
+}
+
+impl IssuerMetadata {
+    /// Fetches the credential issuer metadata and the authorization server metadata and checks
+    /// them: `credential_issuer` and `issuer` must equal the identifiers they were fetched for.
+    pub(crate) async fn fetch(http: &Http, issuer: &str) -> Result<IssuerMetadata, Error> {
+        let bad = |what: String| Error::Issuance { reason: what };
+        let reply = http
+            .get(
+                &well_known(issuer, "openid-credential-issuer")?,
+                "application/json",
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Err(bad(format!(
+                "the issuer metadata of {issuer} is unavailable (HTTP {})",
+                reply.status.as_u16()
+            )));
+        }
+        let meta = reply.json("issuer metadata")?;
+        if meta.get("credential_issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(bad(format!(
+                "the issuer metadata of {issuer} names another credential_issuer"
+            )));
+        }
+        let credential_endpoint = endpoint(&meta, "credential_endpoint")?
+            .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
+        let auth_server = meta
+            .get("authorization_servers")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or(issuer)
+            .to_string();
+        let reply = http
+            .get(
+                &well_known(&auth_server, "oauth-authorization-server")?,
+                "application/json",
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Err(bad(format!(
+                "the authorization server metadata of {auth_server} is unavailable (HTTP {})",
+                reply.status.as_u16()
+            )));
+        }
+        let as_meta = reply.json("authorization server metadata")?;
+        if as_meta.get("issuer").and_then(Value::as_str) != Some(auth_server.as_str()) {
+            return Err(bad(
+                "the authorization server metadata names another issuer".into(),
+            ));
+        }
+        let token_endpoint = endpoint(&as_meta, "token_endpoint")?
+            .ok_or_else(|| bad("the authorization server has no token_endpoint".into()))?;
+        let batch_size = meta
+            .get("batch_credential_issuance")
+            .and_then(|b| b.get("batch_size"))
+            .and_then(Value::as_u64)
+            .map_or(1, |n| n.clamp(1, 1000) as usize);
+        let mut configs = HashMap::new();
+        if let Some(map) = meta
+            .get("credential_configurations_supported")
+            .and_then(Value::as_object)
+        {
+            for (id, c) in map {
+                if c.get("format").and_then(Value::as_str) != Some("dc+sd-jwt") {
+                    continue; // kluis holds SD-JWT VCs only
+                }
+                let Some(vct) = c.get("vct").and_then(Value::as_str) else {
+                    continue;
+                };
+                let display = displays(
+                    c.get("credential_metadata")
+                        .and_then(|m| m.get("display"))
+                        .or_else(|| c.get("display")),
+                );
+                configs.insert(
+                    id.clone(),
+                    ConfigMetadata {
+                        vct: vct.to_string(),
+                        display,
+                    },
+                );
+            }
+        }
+        Ok(IssuerMetadata {
+            credential_issuer: issuer.to_string(),
+            token_endpoint,
+            nonce_endpoint: endpoint(&meta, "nonce_endpoint")?,
+            deferred_endpoint: endpoint(&meta, "deferred_credential_endpoint")?,
+            notification_endpoint: endpoint(&meta, "notification_endpoint")?,
+            credential_endpoint,
+            batch_size,
+            display: displays(meta.get("display")),
+            configs,
+        })
+    }
+
+    fn vct_of(&self, config: &str) -> Result<&str, Error> {
+        self.configs
+            .get(config)
+            .map(|c| c.vct.as_str())
+            .ok_or_else(|| Error::Issuance {
+                reason: format!(
+                    "the issuer does not describe the offered configuration {config:?} as an SD-JWT VC"
+                ),
+            })
+    }
+}
+
+/// An offer being looked at: what the citizen sees, plus what accepting it needs.
+pub struct OfferSession {
+    /// What the citizen is shown.
+    pub preview: OfferPreview,
+    offer: CredentialOffer,
+    metadata: IssuerMetadata,
+    http: Arc<Http>,
+    options: CollectOptions,
+}
+
+/// Tokens from the token endpoint; bearer secrets, zeroized, never shown.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub(crate) struct Tokens {
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+/// What the wallet keeps to refresh a credential or pick up a deferred one later: the endpoints
+/// and the refresh token (a bearer secret: sealed in the vault, no `Debug`).
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct IssuanceGrant {
+    pub credential_issuer: String,
+    pub configuration_id: String,
+    pub vct: String,
+    pub refresh_token: Option<String>,
+    pub copies: u32,
+}
+
+impl Record for IssuanceGrant {
+    const KIND: &'static str = "issuance_grant";
+}
+
+/// A deferred credential: the transaction and the keys its copies will be bound to.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct PendingIssuance {
+    pub credential_issuer: String,
+    pub configuration_id: String,
+    pub vct: String,
+    pub transaction_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Holder key record ids, copy 0 first (the primary key's id for copy 0).
+    pub holder_key_ids: Vec<String>,
+    pub created_at: i64,
+}
+
+impl Record for PendingIssuance {
+    const KIND: &'static str = "pending_issuance";
+}
+
+/// Holder keys for one credential request: copy 0 the primary key, the rest fresh.
+pub(crate) struct CopyKeys {
+    pub keys: Vec<SigningKey>,
+    /// Record ids; `None` for the primary key (already stored).
+    pub ids: Vec<Option<String>>,
+}
+
+/// A verified set of copies of one credential, ready to store.
+pub(crate) struct Received {
+    pub primary: Credential,
+    pub copies: Vec<(String, Option<String>)>,
+    pub keys: CopyKeys,
+    pub configuration_id: String,
+    pub notification_id: Option<String>,
+}
+
+const PRIMARY_KEY_ID: &str = crate::holder_key::PRIMARY_HOLDER_KEY_ID;
+
+impl Wallet {
+    /// Reads an offer and shows who offers what, without storing anything. The scheme's list is
+    /// refreshed first if it is due.
+    pub async fn preview_offer(
+        &self,
+        offer_uri: &str,
+        options: CollectOptions,
+    ) -> Result<OfferSession, Error> {
+        let http = Arc::new(Http::new(options.http.clone())?);
+        let offer_json = match offer::parse_offer_uri(offer_uri)? {
+            offer::OfferSource::ByValue(v) => v,
+            offer::OfferSource::ByReference(url) => {
+                let reply = http.get(&url, "application/json").await?;
+                if !reply.status.is_success() {
+                    return Err(Error::Issuance {
+                        reason: format!(
+                            "the credential offer at {} is unavailable (HTTP {})",
+                            http::shorten(url.as_str()),
+                            reply.status.as_u16()
+                        ),
+                    });
+                }
+                reply.json("credential offer")?
+            }
+        };
+        let offer = CredentialOffer::from_json(&offer_json)?;
+        let metadata = IssuerMetadata::fetch(&http, &offer.credential_issuer).await?;
+        self.refresh_scheme_if_due(&http).await?;
+        let preview = self.describe(&offer, &metadata, &options.lang)?;
+        Ok(OfferSession {
+            preview,
+            offer,
+            metadata,
+            http,
+            options,
+        })
+    }
+
+    fn describe(
+        &self,
+        offer: &CredentialOffer,
+        meta: &IssuerMetadata,
+        lang: &str,
+    ) -> Result<OfferPreview, Error> {
+        let listed = self.listed_holder(&meta.credential_issuer)?;
+        let trusted_by_hand = self
+            .trusted_issuers()?
+            .iter()
+            .any(|t| t.issuer_id == meta.credential_issuer);
+        let type_names = self.metadata();
+        let mut credentials = Vec::new();
+        for id in &offer.credential_configuration_ids {
+            let vct = meta.vct_of(id)?.to_string();
+            let name = meta
+                .configs
+                .get(id)
+                .and_then(|c| pick_display(&c.display, lang))
+                .or_else(|| type_names.credential_name(&vct, lang));
+            credentials.push(OfferedCredential {
+                configuration_id: id.clone(),
+                listed: listed
+                    .as_ref()
+                    .is_some_and(|h| h.credential_types.contains(&vct)),
+                vct,
+                name,
+            });
+        }
+        Ok(OfferPreview {
+            issuer: meta.credential_issuer.clone(),
+            issuer_name: pick_display(&meta.display, lang),
+            registered_name: listed.as_ref().map(|h| h.name.get(lang).to_string()),
+            listed_in_scheme: listed.is_some(),
+            trusted_by_hand,
+            credentials,
+            tx_code: offer.tx_code.clone(),
+            batch_size: meta.batch_size as u32,
+        })
+    }
+
+    /// Parses, previews and accepts an offer in one go (the CLI prints the preview after).
+    pub async fn collect(
+        &self,
+        offer_uri: &str,
+        tx_code: Option<&str>,
+        options: CollectOptions,
+    ) -> Result<CollectOutcome, Error> {
+        let session = self.preview_offer(offer_uri, options).await?;
+        self.accept_offer(session, tx_code).await
+    }
+
+    /// Accepts an offer the citizen has seen: gets every offered credential, verifies each copy
+    /// fully, and stores them all in one vault transaction. On any failure nothing is stored.
+    pub async fn accept_offer(
+        &self,
+        session: OfferSession,
+        tx_code: Option<&str>,
+    ) -> Result<CollectOutcome, Error> {
+        let OfferSession {
+            preview,
+            offer,
+            metadata,
+            http,
+            options,
+        } = session;
+        // Refuse before asking the holder for anything: it would issue credentials for nothing.
+        if !preview.trusted_by_hand {
+            if !preview.listed_in_scheme {
+                return Err(Error::UntrustedIssuer {
+                    issuer: preview.issuer.clone(),
+                });
+            }
+            if let Some(c) = preview.credentials.iter().find(|c| !c.listed) {
+                return Err(Error::InvalidCredential {
+                    reason: format!(
+                        "the scheme does not list type {} for issuer {}",
+                        c.vct, preview.issuer
+                    ),
+                });
+            }
+        }
+        if offer.tx_code.is_some() && tx_code.is_none_or(str::is_empty) {
+            return Err(Error::invalid_input(
+                "this offer needs the transaction code the holder sent you (by letter or SMS)",
+            ));
+        }
+        let tokens = pre_authorized_token(&http, &metadata, &offer, tx_code).await?;
+        let copies = options.copies.clamp(1, MAX_COPIES).min(metadata.batch_size);
+        let mut received = Vec::new();
+        let mut pending = Vec::new();
+        for config in &offer.credential_configuration_ids {
+            let vct = metadata.vct_of(config)?.to_string();
+            let keys = self.make_copy_keys(copies)?;
+            match request_credential(&http, &metadata, &tokens.access, config, &keys).await? {
+                CredentialReply::Issued {
+                    credentials,
+                    notification_id,
+                } => {
+                    received.push(self.verify_received(
+                        &metadata.credential_issuer,
+                        &vct,
+                        config,
+                        credentials,
+                        keys,
+                        notification_id,
+                    )?);
+                }
+                CredentialReply::Deferred {
+                    transaction_id,
+                    interval,
+                } => {
+                    match poll_until(
+                        &http,
+                        &metadata,
+                        &tokens.access,
+                        &transaction_id,
+                        interval,
+                        options.deferred_wait,
+                    )
+                    .await?
+                    {
+                        Some((credentials, notification_id)) => {
+                            received.push(self.verify_received(
+                                &metadata.credential_issuer,
+                                &vct,
+                                config,
+                                credentials,
+                                keys,
+                                notification_id,
+                            )?)
+                        }
+                        None => pending.push((config.clone(), vct, transaction_id, keys)),
+                    }
+                }
+            }
+        }
+        let now = now_unix();
+        let mut pending_out = Vec::new();
+        let mut stored_ids = Vec::new();
+        let grant_copies = copies as u32;
+        let ids = received
+            .iter()
+            .map(|r| self.record_ids(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.vault.write(|tx| {
+            for (r, ids) in received.iter().zip(&ids) {
+                store_received(tx, r, ids, now, &tokens, grant_copies, &metadata)?;
+                stored_ids.push(ids.0.clone());
+            }
+            for (config, vct, transaction_id, keys) in &pending {
+                let ids = seal_new_keys(tx, keys)?;
+                let id = Vault::new_record_id();
+                tx.put(
+                    &id,
+                    &PendingIssuance {
+                        credential_issuer: metadata.credential_issuer.clone(),
+                        configuration_id: config.clone(),
+                        vct: vct.clone(),
+                        transaction_id: transaction_id.clone(),
+                        access_token: tokens.access.clone(),
+                        refresh_token: tokens.refresh.clone(),
+                        holder_key_ids: ids,
+                        created_at: now,
+                    },
+                )?;
+                pending_out.push(PendingSummary {
+                    id,
+                    issuer: metadata.credential_issuer.clone(),
+                    vct: vct.clone(),
+                });
+            }
+            Ok(())
+        })?;
+        // Tell the holder, after storing: failures here change nothing for the citizen.
+        for r in &received {
+            notify(
+                &http,
+                &metadata,
+                &tokens.access,
+                r.notification_id.as_deref(),
+            )
+            .await;
+        }
+        let meta = self.metadata();
+        let mut stored = Vec::new();
+        for id in &stored_ids {
+            stored.push(self.stored(id)?.summary(id, &meta, &options.lang));
+        }
+        Ok(CollectOutcome {
+            offer: preview,
+            stored,
+            pending: pending_out,
+            requests: http.requests.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Copy 0 is bound to the primary holder key (so the existing presentation flow can use it);
+    /// every further copy to a fresh key, so that presentations of different copies cannot be
+    /// linked through `cnf`.
+    pub(crate) fn make_copy_keys(&self, copies: usize) -> Result<CopyKeys, Error> {
+        let mut keys = vec![self.holder_key()?];
+        let mut ids = vec![None];
+        for _ in 1..copies {
+            keys.push(SigningKey::make_random().map_err(|_| Error::Internal {
+                reason: "making a holder key".into(),
+            })?);
+            ids.push(Some(format!("holder-key-{}", Vault::new_record_id())));
+        }
+        Ok(CopyKeys { keys, ids })
+    }
+
+    /// Verifies every copy: issuer trust and signature, every disclosure, validity, `iss` equal
+    /// to the issuer the offer came from, the requested `vct` (and that the scheme lists it), and
+    /// `cnf.jwk` equal to the key of the proof for that copy.
+    pub(crate) fn verify_received(
+        &self,
+        issuer: &str,
+        vct: &str,
+        config: &str,
+        credentials: Vec<String>,
+        keys: CopyKeys,
+        notification_id: Option<String>,
+    ) -> Result<Received, Error> {
+        if credentials.len() != keys.keys.len() {
+            return Err(Error::Issuance {
+                reason: format!(
+                    "asked for {} copies, the holder sent {}",
+                    keys.keys.len(),
+                    credentials.len()
+                ),
+            });
+        }
+        let trust = self.trust_list()?;
+        let now = now_unix();
+        let mut verified = Vec::new();
+        for (compact, key) in credentials.iter().zip(&keys.keys) {
+            if compact.len() > crate::sdjwt::MAX_COMPACT_LEN {
+                return Err(Error::InvalidCredential {
+                    reason: "the credential is too large".into(),
+                });
+            }
+            let c = Credential::verify_issued(compact, &trust, now, &VerifyOptions::default())
+                .map_err(|e| Error::from_credential(e, compact))?;
+            if c.issuer() != issuer {
+                return Err(Error::InvalidCredential {
+                    reason: format!(
+                        "the credential's iss {} is not the issuer that offered it ({issuer})",
+                        http::shorten(c.issuer())
+                    ),
+                });
+            }
+            if c.vct() != vct {
+                return Err(Error::InvalidCredential {
+                    reason: format!(
+                        "the holder sent type {} where {vct} was offered",
+                        http::shorten(c.vct())
+                    ),
+                });
+            }
+            self.check_listed_type(&c)?;
+            let bound: Option<&PublicJwk> = c.holder_jwk();
+            if bound != Some(&key.public_jwk()) {
+                return Err(Error::InvalidCredential {
+                    reason: "the credential is bound to another holder key (cnf.jwk is not the key this wallet proved)".into(),
+                });
+            }
+            verified.push(c);
+        }
+        let mut it = verified.into_iter();
+        let primary = it.next().ok_or_else(|| Error::Issuance {
+            reason: "the holder sent no credential".into(),
+        })?;
+        let copies = it
+            .zip(keys.ids.iter().skip(1))
+            .map(|(c, id)| (c.compact().to_string(), id.clone()))
+            .collect();
+        Ok(Received {
+            primary,
+            copies,
+            keys,
+            configuration_id: config.to_string(),
+            notification_id,
+        })
+    }
+
+    /// The record ids of a received credential and of its refresh grant (computed before the
+    /// write transaction: the vault's lookup key is not available inside one).
+    pub(crate) fn record_ids(&self, r: &Received) -> Result<(String, String), Error> {
+        let id = self.vault.lookup_id(
+            StoredCredential::KIND,
+            &hex::encode(Sha256::digest(r.primary.compact().as_bytes())),
+        )?;
+        let grant = self.vault.lookup_id(IssuanceGrant::KIND, &id)?;
+        Ok((id, grant))
+    }
+
+    /// Picks up deferred credentials that are ready; returns what was stored and what is still
+    /// pending. A transaction the holder no longer knows is dropped (and its keys with it).
+    pub async fn poll_deferred(
+        &self,
+        options: CollectOptions,
+    ) -> Result<(Vec<CredentialSummary>, Vec<PendingSummary>), Error> {
+        let http = Http::new(options.http.clone())?;
+        let mut stored = Vec::new();
+        let mut still = Vec::new();
+        let list = self.vault.list::<PendingIssuance>()?;
+        for (pid, p) in list {
+            let p = p?;
+            let metadata = IssuerMetadata::fetch(&http, &p.credential_issuer).await?;
+            let reply = deferred_once(&http, &metadata, &p.access_token, &p.transaction_id).await;
+            let (credentials, notification_id) = match reply {
+                Ok(DeferredReply::Ready(c, n)) => (c, n),
+                Ok(DeferredReply::Pending) => {
+                    still.push(PendingSummary {
+                        id: pid,
+                        issuer: p.credential_issuer.clone(),
+                        vct: p.vct.clone(),
+                    });
+                    continue;
+                }
+                Ok(DeferredReply::Unknown) => {
+                    self.vault.write(|tx| {
+                        tx.delete::<PendingIssuance>(&pid)?;
+                        for k in p.holder_key_ids.iter().filter(|k| *k != PRIMARY_KEY_ID) {
+                            tx.delete::<HolderKeyRecord>(k)?;
+                        }
+                        Ok(())
+                    })?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut keys = CopyKeys {
+                keys: Vec::new(),
+                ids: Vec::new(),
+            };
+            for k in &p.holder_key_ids {
+                let rec: HolderKeyRecord = self.vault.get(k)?.ok_or_else(|| Error::Integrity {
+                    record: "holder_key record missing".into(),
+                })?;
+                keys.keys.push(rec.signing_key()?);
+                keys.ids.push((k != PRIMARY_KEY_ID).then(|| k.clone()));
+            }
+            let received = self.verify_received(
+                &p.credential_issuer,
+                &p.vct,
+                &p.configuration_id,
+                credentials,
+                keys,
+                notification_id,
+            )?;
+            let tokens = Tokens {
+                access: p.access_token.clone(),
+                refresh: p.refresh_token.clone(),
+            };
+            let now = now_unix();
+            let copies = p.holder_key_ids.len() as u32;
+            let ids = self.record_ids(&received)?;
+            self.vault.write(|tx| {
+                store_received(tx, &received, &ids, now, &tokens, copies, &metadata)?;
+                tx.delete::<PendingIssuance>(&pid)?;
+                Ok(())
+            })?;
+            let new_id = ids.0;
+            notify(
+                &http,
+                &metadata,
+                &tokens.access,
+                received.notification_id.as_deref(),
+            )
+            .await;
+            stored.push(
+                self.stored(&new_id)?
+                    .summary(&new_id, &self.metadata(), &options.lang),
+            );
+        }
+        Ok((stored, still))
+    }
+
+    /// Deferred credentials not yet delivered.
+    pub fn pending_issuances(&self) -> Result<Vec<PendingSummary>, Error> {
+        let mut out = Vec::new();
+        for (id, p) in self.vault.list::<PendingIssuance>()? {
+            let p = p?;
+            out.push(PendingSummary {
+                id,
+                issuer: p.credential_issuer.clone(),
+                vct: p.vct.clone(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Writes one verified credential (its copies, their new keys, the refresh grant and the audit
+/// entry) inside the caller's transaction.
+fn store_received(
+    tx: &mut kluis_vault::WriteTxn<'_>,
+    r: &Received,
+    (id, grant_id): &(String, String),
+    now: i64,
+    tokens: &Tokens,
+    copies: u32,
+    meta: &IssuerMetadata,
+) -> Result<(), kluis_vault::VaultError> {
+    seal_new_keys(tx, &r.keys)?;
+    let mut stored = StoredCredential::from_verified(&r.primary, HolderBinding::ThisWallet, now);
+    stored.copies = r
+        .copies
+        .iter()
+        .filter_map(|(compact, key_id)| {
+            key_id.as_ref().map(|k| CredentialCopy {
+                compact: compact.clone(),
+                holder_key_id: k.clone(),
+            })
+        })
+        .collect();
+    tx.put(id, &stored)?;
+    tx.put(
+        grant_id,
+        &IssuanceGrant {
+            credential_issuer: meta.credential_issuer.clone(),
+            configuration_id: r.configuration_id.clone(),
+            vct: stored.vct.clone(),
+            refresh_token: tokens.refresh.clone(),
+            copies,
+        },
+    )?;
+    audit::append(
+        tx,
+        now,
+        Actor::Citizen,
+        AuditEvent::CredentialCollected {
+            credential_id: id.clone(),
+            issuer: stored.issuer.clone(),
+            vct: stored.vct.clone(),
+            copies: 1 + stored.copies.len() as u32,
+        },
+    )?;
+    Ok(())
+}
+
+/// Seals the fresh (non-primary) keys of `keys`; returns all key ids, the primary's included.
+fn seal_new_keys(
+    tx: &mut kluis_vault::WriteTxn<'_>,
+    keys: &CopyKeys,
+) -> Result<Vec<String>, kluis_vault::VaultError> {
+    let mut ids = Vec::new();
+    for (key, id) in keys.keys.iter().zip(&keys.ids) {
+        match id {
+            Some(id) => {
+                tx.put(id, &HolderKeyRecord::seal(key))?;
+                ids.push(id.clone());
+            }
+            None => ids.push(PRIMARY_KEY_ID.to_string()),
+        }
+    }
+    Ok(ids)
+}
+
+fn token_reply(reply: http::Reply, what: &str) -> Result<Tokens, Error> {
+    if !reply.status.is_success() {
+        return Err(Error::Issuance {
+            reason: format!("the holder refused the {what} ({})", reply.oauth_error()),
+        });
+    }
+    let v = reply.json("token response")?;
+    let access = v
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Issuance {
+            reason: "the token response has no access_token".into(),
+        })?;
+    if !v
+        .get("token_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(Error::Issuance {
+            reason: "the token response is not a Bearer token (DPoP is not supported)".into(),
+        });
+    }
+    Ok(Tokens {
+        access: access.to_string(),
+        refresh: v
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+async fn pre_authorized_token(
+    http: &Http,
+    meta: &IssuerMetadata,
+    offer: &CredentialOffer,
+    tx_code: Option<&str>,
+) -> Result<Tokens, Error> {
+    let mut form = vec![
+        ("grant_type", offer::PRE_AUTHORIZED_GRANT),
+        ("pre-authorized_code", offer.pre_authorized_code.as_str()),
+    ];
+    if let (Some(_), Some(code)) = (&offer.tx_code, tx_code) {
+        form.push(("tx_code", code));
+    }
+    let reply = http.post_form(&meta.token_endpoint, &form).await?;
+    token_reply(reply, "pre-authorized code or transaction code")
+}
+
+pub(crate) async fn refresh_token_grant(
+    http: &Http,
+    meta: &IssuerMetadata,
+    refresh_token: &str,
+) -> Result<Tokens, Error> {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    let reply = http.post_form(&meta.token_endpoint, &form).await?;
+    token_reply(reply, "refresh token")
+}
+
+pub(crate) enum CredentialReply {
+    Issued {
+        credentials: Vec<String>,
+        notification_id: Option<String>,
+    },
+    Deferred {
+        transaction_id: String,
+        interval: u64,
+    },
+}
+
+async fn fresh_nonce(http: &Http, meta: &IssuerMetadata) -> Result<Option<String>, Error> {
+    let Some(url) = &meta.nonce_endpoint else {
+        return Ok(None);
+    };
+    let reply = http.post_json(url, None, &json!({})).await?;
+    if !reply.status.is_success() {
+        return Err(Error::Issuance {
+            reason: format!("the nonce endpoint refused ({})", reply.oauth_error()),
+        });
+    }
+    let v = reply.json("nonce response")?;
+    v.get("c_nonce")
+        .and_then(Value::as_str)
+        .map(|n| Some(n.to_string()))
+        .ok_or_else(|| Error::Issuance {
+            reason: "the nonce response has no c_nonce".into(),
+        })
+}
+
+/// Signs one key proof per copy for `aud` = the issuer and the fresh `c_nonce`.
+fn key_proofs(
+    meta: &IssuerMetadata,
+    keys: &CopyKeys,
+    nonce: Option<&str>,
+) -> Result<Vec<String>, Error> {
+    let now = now_unix();
+    keys.keys
+        .iter()
+        .map(|k| {
+            let mut payload = json!({ "aud": meta.credential_issuer, "iat": now });
+            if let Some(n) = nonce {
+                payload["nonce"] = json!(n);
+            }
+            jose::sign(k, PROOF_TYP, true, &payload)
+        })
+        .collect()
+}
+
+pub(crate) async fn request_credential(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    config: &str,
+    keys: &CopyKeys,
+) -> Result<CredentialReply, Error> {
+    let nonce = fresh_nonce(http, meta).await?;
+    let proofs = key_proofs(meta, keys, nonce.as_deref())?;
+    let body = json!({
+        "credential_configuration_id": config,
+        "proofs": { "jwt": proofs },
+    });
+    let reply = http
+        .post_json(&meta.credential_endpoint, Some(access_token), &body)
+        .await?;
+    match reply.status {
+        StatusCode::OK => {
+            let v = reply.json("credential response")?;
+            Ok(CredentialReply::Issued {
+                credentials: credentials_of(&v)?,
+                notification_id: notification_of(&v),
+            })
+        }
+        StatusCode::ACCEPTED => {
+            let v = reply.json("credential response")?;
+            let transaction_id =
+                v.get("transaction_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::Issuance {
+                        reason: "a deferred credential response has no transaction_id".into(),
+                    })?;
+            if meta.deferred_endpoint.is_none() {
+                return Err(Error::Issuance {
+                    reason: "the holder defers issuance but has no deferred_credential_endpoint"
+                        .into(),
+                });
+            }
+            Ok(CredentialReply::Deferred {
+                transaction_id: transaction_id.to_string(),
+                interval: v.get("interval").and_then(Value::as_u64).unwrap_or(5),
+            })
+        }
+        _ => Err(Error::Issuance {
+            reason: format!(
+                "the holder refused the credential request ({})",
+                reply.oauth_error()
+            ),
+        }),
+    }
+}
+
+fn credentials_of(v: &Value) -> Result<Vec<String>, Error> {
+    let bad = || Error::Issuance {
+        reason: "the credential response has no credentials array of strings".into(),
+    };
+    v.get("credentials")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|c| {
+            c.get("credential")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+fn notification_of(v: &Value) -> Option<String> {
+    v.get("notification_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+pub(crate) enum DeferredReply {
+    Ready(Vec<String>, Option<String>),
+    Pending,
+    Unknown,
+}
+
+async fn deferred_once(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    transaction_id: &str,
+) -> Result<DeferredReply, Error> {
+    let Some(url) = &meta.deferred_endpoint else {
+        return Err(Error::Issuance {
+            reason: "the holder has no deferred_credential_endpoint".into(),
+        });
+    };
+    let reply = http
+        .post_json(
+            url,
+            Some(access_token),
+            &json!({ "transaction_id": transaction_id }),
+        )
+        .await?;
+    match reply.status {
+        StatusCode::OK => {
+            let v = reply.json("deferred credential response")?;
+            Ok(DeferredReply::Ready(
+                credentials_of(&v)?,
+                notification_of(&v),
+            ))
+        }
+        StatusCode::ACCEPTED => Ok(DeferredReply::Pending),
+        _ => {
+            let e = reply.oauth_error();
+            // Drafts before 1.0 said "issuance_pending" as a 400 error: accept that too.
+            if e.starts_with("issuance_pending") {
+                Ok(DeferredReply::Pending)
+            } else if e.starts_with("invalid_transaction_id") {
+                Ok(DeferredReply::Unknown)
+            } else {
+                Err(Error::Issuance {
+                    reason: format!("the holder refused the deferred credential request ({e})"),
+                })
+            }
+        }
+    }
+}
+
+async fn poll_until(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    transaction_id: &str,
+    interval: u64,
+    wait: Duration,
+) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
+    let deadline = Instant::now() + wait;
+    let step = Duration::from_secs(interval.clamp(1, 60));
+    loop {
+        if Instant::now() + step > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(step).await;
+        match deferred_once(http, meta, access_token, transaction_id).await? {
+            DeferredReply::Ready(c, n) => return Ok(Some((c, n))),
+            DeferredReply::Pending => continue,
+            DeferredReply::Unknown => {
+                return Err(Error::Issuance {
+                    reason: "the holder no longer knows the deferred transaction".into(),
+                })
+            }
+        }
+    }
+}
+
+/// Sends `credential_accepted`; best effort (the credential is stored either way).
+pub(crate) async fn notify(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    notification_id: Option<&str>,
+) {
+    if let (Some(url), Some(id)) = (&meta.notification_endpoint, notification_id) {
+        let _ = http
+            .post_json(
+                url,
+                Some(access_token),
+                &json!({ "notification_id": id, "event": "credential_accepted" }),
+            )
+            .await;
+    }
+}

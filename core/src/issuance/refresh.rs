@@ -1,0 +1,228 @@
+//! Refreshing stale credentials from their holders with the refresh token kept from issuance
+//! (RFC 6749 `refresh_token` grant at the holder's token endpoint), and picking up deferred
+//! credentials. The refreshed credential replaces the stale one under the same id, with fresh
+//! holder keys for its copies; the old copies' keys are deleted in the same transaction.
+
+use std::collections::HashMap;
+
+use kluis_vault::Record;
+use serde::Serialize;
+
+use super::{
+    notify, poll_until, refresh_token_grant, request_credential, seal_new_keys, CollectOptions,
+    CredentialCopy, CredentialReply, Http, IssuanceGrant, IssuerMetadata, PendingSummary,
+};
+use crate::audit::{self, Actor, AuditEvent};
+use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
+use crate::holder_key::HolderKeyRecord;
+use crate::status::CredentialState;
+use crate::{now_unix, Error, Wallet};
+
+/// What `kluis refresh` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshReport {
+    /// Credentials replaced by fresh ones.
+    pub refreshed: Vec<CredentialSummary>,
+    /// Deferred credentials delivered now.
+    pub delivered: Vec<CredentialSummary>,
+    /// Deferred credentials still pending.
+    pub pending: Vec<PendingSummary>,
+    /// Stale credentials that could not be refreshed, with the reason.
+    pub failed: Vec<RefreshFailure>,
+    /// Credentials that were still fresh.
+    pub fresh: usize,
+}
+
+/// A credential that could not be refreshed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshFailure {
+    /// Credential id.
+    pub id: String,
+    /// Why (no personal data).
+    pub reason: String,
+}
+
+/// Stale: expired, revoked or suspended at the last check, or in the last quarter of its validity.
+fn is_stale(s: &StoredCredential, now: i64) -> bool {
+    let flagged = s.freshness.as_ref().is_some_and(|f| {
+        matches!(
+            f.state,
+            CredentialState::Expired | CredentialState::Revoked | CredentialState::Suspended
+        )
+    });
+    let ageing = match (s.issued_at, s.expires_at) {
+        (Some(iat), Some(exp)) => exp - now < (exp - iat) / 4,
+        (_, Some(exp)) => exp < now,
+        _ => false,
+    };
+    flagged || ageing
+}
+
+impl Wallet {
+    /// Refreshes stale credentials (all with `force`) and picks up deferred ones.
+    pub async fn refresh(
+        &self,
+        force: bool,
+        options: CollectOptions,
+    ) -> Result<RefreshReport, Error> {
+        let (delivered, pending) = self.poll_deferred(options.clone()).await?;
+        let http = Http::new(options.http.clone())?;
+        let now = now_unix();
+        let mut metadata: HashMap<String, IssuerMetadata> = HashMap::new();
+        let mut report = RefreshReport {
+            refreshed: Vec::new(),
+            delivered,
+            pending,
+            failed: Vec::new(),
+            fresh: 0,
+        };
+        for (id, rec) in self.vault.list::<StoredCredential>()? {
+            let stored = rec?;
+            if !force && !is_stale(&stored, now) {
+                report.fresh += 1;
+                continue;
+            }
+            let grant_id = self.vault.lookup_id(IssuanceGrant::KIND, &id)?;
+            let Some(grant) = self.vault.get::<IssuanceGrant>(&grant_id)? else {
+                report.failed.push(RefreshFailure {
+                    id,
+                    reason: "imported by hand: no holder to refresh from".into(),
+                });
+                continue;
+            };
+            match self
+                .refresh_one(
+                    &http,
+                    &mut metadata,
+                    &id,
+                    &grant_id,
+                    &stored,
+                    &grant,
+                    &options,
+                )
+                .await
+            {
+                Ok(s) => report.refreshed.push(s),
+                Err(e) => report.failed.push(RefreshFailure {
+                    id,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh_one(
+        &self,
+        http: &Http,
+        metadata: &mut HashMap<String, IssuerMetadata>,
+        id: &str,
+        grant_id: &str,
+        stored: &StoredCredential,
+        grant: &IssuanceGrant,
+        options: &CollectOptions,
+    ) -> Result<CredentialSummary, Error> {
+        let Some(refresh_token) = grant.refresh_token.as_deref() else {
+            return Err(Error::Issuance {
+                reason: "the holder gave no refresh token".into(),
+            });
+        };
+        if !metadata.contains_key(&grant.credential_issuer) {
+            let m = IssuerMetadata::fetch(http, &grant.credential_issuer).await?;
+            metadata.insert(grant.credential_issuer.clone(), m);
+        }
+        let meta = metadata
+            .get(&grant.credential_issuer)
+            .ok_or_else(|| Error::Internal {
+                reason: "metadata cache".into(),
+            })?;
+        let tokens = refresh_token_grant(http, meta, refresh_token).await?;
+        let copies = (grant.copies as usize)
+            .clamp(1, super::MAX_COPIES)
+            .min(meta.batch_size);
+        let keys = self.make_copy_keys(copies)?;
+        let (credentials, notification_id) =
+            match request_credential(http, meta, &tokens.access, &grant.configuration_id, &keys)
+                .await?
+            {
+                CredentialReply::Issued {
+                    credentials,
+                    notification_id,
+                } => (credentials, notification_id),
+                CredentialReply::Deferred {
+                    transaction_id,
+                    interval,
+                } => poll_until(
+                    http,
+                    meta,
+                    &tokens.access,
+                    &transaction_id,
+                    interval,
+                    options.deferred_wait,
+                )
+                .await?
+                .ok_or_else(|| Error::Issuance {
+                    reason: "the holder deferred the refreshed credential; try again later".into(),
+                })?,
+            };
+        let received = self.verify_received(
+            &grant.credential_issuer,
+            &grant.vct,
+            &grant.configuration_id,
+            credentials,
+            keys,
+            notification_id,
+        )?;
+        let now = now_unix();
+        let mut fresh =
+            StoredCredential::from_verified(&received.primary, HolderBinding::ThisWallet, now);
+        fresh.copies = received
+            .copies
+            .iter()
+            .filter_map(|(compact, key_id)| {
+                key_id.as_ref().map(|k| CredentialCopy {
+                    compact: compact.clone(),
+                    holder_key_id: k.clone(),
+                })
+            })
+            .collect();
+        let new_grant = IssuanceGrant {
+            credential_issuer: grant.credential_issuer.clone(),
+            configuration_id: grant.configuration_id.clone(),
+            vct: grant.vct.clone(),
+            refresh_token: tokens
+                .refresh
+                .clone()
+                .or_else(|| grant.refresh_token.clone()),
+            copies: copies as u32,
+        };
+        self.vault.write(|tx| {
+            seal_new_keys(tx, &received.keys)?;
+            for old in &stored.copies {
+                tx.delete::<HolderKeyRecord>(&old.holder_key_id)?;
+            }
+            tx.put(id, &fresh)?;
+            tx.put(grant_id, &new_grant)?;
+            audit::append(
+                tx,
+                now,
+                Actor::Citizen,
+                AuditEvent::CredentialRefreshed {
+                    credential_id: id.to_string(),
+                    issuer: fresh.issuer.clone(),
+                    vct: fresh.vct.clone(),
+                },
+            )?;
+            Ok(())
+        })?;
+        notify(
+            http,
+            meta,
+            &tokens.access,
+            received.notification_id.as_deref(),
+        )
+        .await;
+        Ok(fresh.summary(id, &self.metadata(), &options.lang))
+    }
+}

@@ -1,0 +1,300 @@
+//! One integrated overview across holders (the Blauwe Knop "Centraal" idea): total debts to the
+//! government with a line per holder, income, address, vehicles and driving licence.
+//!
+//! Typed views are built from the verified claims of the newest credential of each type, with
+//! labels from type metadata. A credential found revoked, suspended or expired at the last status
+//! check is left out of totals and named in `warnings`. Amounts are summed in cents.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::credentials::StoredCredential;
+use crate::status::CredentialState;
+use crate::{CredentialSummary, Error, Wallet};
+
+/// Debt-bearing credential types and where their amount is.
+const DEBTS: &[(&str, &str)] = &[
+    ("urn:nl:duo:student-debt:1", "/debt/total_amount_eur"),
+    ("urn:nl:cak:care-arrears:1", "/arrears_eur"),
+    ("urn:nl:gemeente:municipal-debts:1", "/total_eur"),
+    (
+        "urn:nl:belastingdienst:income-assessment:1",
+        "/outstanding_tax_debt_eur",
+    ),
+];
+
+/// Income-bearing types: where the amount and the year are, and what kind of income it is.
+const INCOMES: &[(&str, &str, &str, &str)] = &[
+    (
+        "urn:nl:uwv:income-statement:1",
+        "/total_gross_income_eur",
+        "/year",
+        "gross_income",
+    ),
+    (
+        "urn:nl:belastingdienst:income-assessment:1",
+        "/taxable_income_box1_eur",
+        "/tax_year",
+        "taxable_income_box1",
+    ),
+];
+
+const ADDRESS: &str = "urn:nl:gemeente:brp-address:1";
+const VEHICLES: &str = "urn:nl:rdw:vehicles:1";
+const LICENCE: &str = "urn:nl:rdw:driving-licence:1";
+
+/// One holder's line in the debt total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DebtLine {
+    /// Holder name (registered in the scheme, else the issuer identifier).
+    pub holder: String,
+    /// What the debt is (the credential type's display name).
+    pub kind: String,
+    /// Amount owed, in euros.
+    pub amount_eur: f64,
+    /// The credential it comes from.
+    pub credential_id: String,
+    /// Monthly payment, when the holder states one.
+    pub monthly_payment_eur: Option<f64>,
+    /// Whether there is a payment arrangement, when the holder states it.
+    pub payment_arrangement: Option<bool>,
+}
+
+/// Debts to the government.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Debts {
+    /// Sum of all lines, in euros.
+    pub total_eur: f64,
+    /// One line per holder and type.
+    pub lines: Vec<DebtLine>,
+}
+
+/// One income figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncomeLine {
+    /// Holder name.
+    pub holder: String,
+    /// `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
+    pub kind: String,
+    /// The year it is about.
+    pub year: Option<i64>,
+    /// Amount in euros.
+    pub amount_eur: f64,
+    /// The credential it comes from.
+    pub credential_id: String,
+}
+
+/// The registered address.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressView {
+    /// Street and house number.
+    pub street: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// Place of residence.
+    pub locality: String,
+    /// Registered there since.
+    pub registered_since: Option<String>,
+    /// The credential it comes from.
+    pub credential_id: String,
+}
+
+/// A vehicle registered to the citizen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VehicleView {
+    /// Licence plate.
+    pub license_plate: String,
+    /// Make and model.
+    pub description: String,
+    /// First registration date.
+    pub first_registration: Option<String>,
+}
+
+/// The driving licence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LicenceView {
+    /// Categories, e.g. `["AM", "B"]`.
+    pub categories: Vec<String>,
+    /// Valid until.
+    pub expiry_date: Option<String>,
+}
+
+/// The integrated overview.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overview {
+    /// Debts to the government, per holder, with the total.
+    pub debts: Debts,
+    /// Income figures.
+    pub income: Vec<IncomeLine>,
+    /// Registered address.
+    pub address: Option<AddressView>,
+    /// Vehicles.
+    pub vehicles: Vec<VehicleView>,
+    /// Driving licence.
+    pub driving_licence: Option<LicenceView>,
+    /// Every credential, with its last known status.
+    pub credentials: Vec<CredentialSummary>,
+    /// Things the citizen should know (revoked, expired, unchecked data left out of totals).
+    pub warnings: Vec<String>,
+}
+
+fn at<'a>(claims: &'a Value, pointer: &str) -> Option<&'a Value> {
+    claims.pointer(pointer)
+}
+
+fn text(claims: &Value, pointer: &str) -> Option<String> {
+    at(claims, pointer).and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn cents(v: f64) -> i64 {
+    (v * 100.0).round() as i64
+}
+
+impl Wallet {
+    /// Builds the overview from the stored credentials (newest of each type per issuer), with
+    /// names in `lang`.
+    pub fn overview(&self, lang: &str) -> Result<Overview, Error> {
+        let metadata = self.metadata();
+        let scheme = self.participant_list()?;
+        // Newest credential per (issuer, vct).
+        let mut newest: BTreeMap<(String, String), (String, StoredCredential)> = BTreeMap::new();
+        let mut credentials = Vec::new();
+        for (id, rec) in self.vault.list::<StoredCredential>()? {
+            let s = rec?;
+            credentials.push(s.summary(&id, &metadata, lang));
+            let key = (s.issuer.clone(), s.vct.clone());
+            if newest
+                .get(&key)
+                .is_none_or(|(_, old)| old.imported_at <= s.imported_at)
+            {
+                newest.insert(key, (id, s));
+            }
+        }
+        let mut overview = Overview {
+            debts: Debts {
+                total_eur: 0.0,
+                lines: Vec::new(),
+            },
+            income: Vec::new(),
+            address: None,
+            vehicles: Vec::new(),
+            driving_licence: None,
+            credentials,
+            warnings: Vec::new(),
+        };
+        let mut total_cents = 0i64;
+        for ((issuer, vct), (id, stored)) in &newest {
+            let type_name = metadata
+                .credential_name(vct, lang)
+                .unwrap_or_else(|| vct.clone());
+            let holder = scheme
+                .as_ref()
+                .and_then(|l| l.holder(issuer))
+                .map(|h| h.name.get(lang).to_string())
+                .unwrap_or_else(|| issuer.clone());
+            match stored.freshness.as_ref().map(|f| f.state) {
+                Some(CredentialState::Valid) | None | Some(CredentialState::Unknown) => {}
+                Some(state) => {
+                    overview.warnings.push(format!(
+                        "{type_name} ({holder}) is {}: left out of the overview",
+                        state.as_str()
+                    ));
+                    continue;
+                }
+            }
+            let claims = match self.parsed(stored) {
+                Ok(c) => c.claims().clone(),
+                Err(e) => {
+                    overview
+                        .warnings
+                        .push(format!("{type_name} ({holder}) cannot be read: {e}"));
+                    continue;
+                }
+            };
+            if let Some((_, pointer)) = DEBTS.iter().find(|(t, _)| t == vct) {
+                if let Some(amount) = at(&claims, pointer).and_then(Value::as_f64) {
+                    total_cents += cents(amount);
+                    overview.debts.lines.push(DebtLine {
+                        holder: holder.clone(),
+                        kind: type_name.clone(),
+                        amount_eur: amount,
+                        credential_id: id.clone(),
+                        monthly_payment_eur: at(&claims, "/debt/monthly_payment_eur")
+                            .and_then(Value::as_f64),
+                        payment_arrangement: at(&claims, "/payment_arrangement")
+                            .and_then(Value::as_bool),
+                    });
+                }
+            }
+            for (t, amount, year, kind) in INCOMES {
+                if t != vct {
+                    continue;
+                }
+                if let Some(a) = at(&claims, amount).and_then(Value::as_f64) {
+                    overview.income.push(IncomeLine {
+                        holder: holder.clone(),
+                        kind: kind.to_string(),
+                        year: at(&claims, year).and_then(Value::as_i64),
+                        amount_eur: a,
+                        credential_id: id.clone(),
+                    });
+                }
+            }
+            if vct == ADDRESS {
+                overview.address = Some(AddressView {
+                    street: format!(
+                        "{} {}",
+                        text(&claims, "/address/street").unwrap_or_default(),
+                        text(&claims, "/address/house_number").unwrap_or_default()
+                    )
+                    .trim()
+                    .to_string(),
+                    postal_code: text(&claims, "/address/postal_code").unwrap_or_default(),
+                    locality: text(&claims, "/address/locality").unwrap_or_default(),
+                    registered_since: text(&claims, "/registered_since"),
+                    credential_id: id.clone(),
+                });
+            }
+            if vct == VEHICLES {
+                for v in at(&claims, "/vehicles")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    overview.vehicles.push(VehicleView {
+                        license_plate: text(v, "/license_plate").unwrap_or_default(),
+                        description: format!(
+                            "{} {}",
+                            text(v, "/make").unwrap_or_default(),
+                            text(v, "/model").unwrap_or_default()
+                        )
+                        .trim()
+                        .to_string(),
+                        first_registration: text(v, "/first_registration"),
+                    });
+                }
+            }
+            if vct == LICENCE {
+                overview.driving_licence = Some(LicenceView {
+                    categories: at(&claims, "/categories")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|c| c.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    expiry_date: text(&claims, "/expiry_date"),
+                });
+            }
+        }
+        overview.debts.total_eur = total_cents as f64 / 100.0;
+        Ok(overview)
+    }
+}
