@@ -20,8 +20,13 @@ fn wallet(dir: &std::path::Path) -> Wallet {
         kdf: KdfParams::dangerous_test_profile(),
         ..VaultOptions::default()
     };
-    Wallet::create(dir, &Pin::new("1234"), opts, Arc::new(SoftwareDeviceSecretStore::new(dir)))
-        .expect("wallet")
+    Wallet::create(
+        dir,
+        &Pin::new("1234"),
+        opts,
+        Arc::new(SoftwareDeviceSecretStore::new(dir)),
+    )
+    .expect("wallet")
 }
 
 /// Collects every offer for `citizen` concurrently; returns (holder, requests, stored).
@@ -53,7 +58,12 @@ async fn collect_all(net: &Network, wallet: Arc<Wallet>) -> Vec<(String, u64, us
 async fn fresh_wallet(net: &Network) -> (tempfile::TempDir, Arc<Wallet>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let w = wallet(dir.path());
-    let key = net.scheme.public_jwk().expect("scheme key").to_value().to_string();
+    let key = net
+        .scheme
+        .public_jwk()
+        .expect("scheme key")
+        .to_value()
+        .to_string();
     w.set_scheme(&net.scheme.list_uri(), &key, HttpPolicy::default())
         .await
         .expect("scheme");
@@ -86,7 +96,10 @@ fn bench(c: &mut Criterion) {
     let started = Instant::now();
     let rows = rt.block_on(collect_all(&immediate, w));
     let wall = started.elapsed();
-    eprintln!("collect, six holders concurrently, batch 10: {} ms wall", wall.as_millis());
+    eprintln!(
+        "collect, six holders concurrently, batch 10: {} ms wall",
+        wall.as_millis()
+    );
     for (holder, requests, stored) in &rows {
         eprintln!("  {holder:<18} {requests} requests, {stored} credential(s) × 10 copies");
     }

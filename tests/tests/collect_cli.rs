@@ -52,7 +52,12 @@ impl Cli {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.run(&all);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -88,13 +93,31 @@ fn collect_overview_status_check_and_refresh_from_the_fixture_holders() {
         .map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap())
         .collect();
     for o in &offers {
-        assert!(o["offer_uri"].as_str().unwrap().starts_with("openid-credential-offer://?credential_offer="));
+        assert!(o["offer_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("openid-credential-offer://?credential_offer="));
         assert_eq!(o["tx_code"].as_str().unwrap().len(), 6);
     }
-    let holders: Vec<&str> = offers.iter().map(|o| o["holder"].as_str().unwrap()).collect();
-    assert_eq!(holders, ["duo", "uwv", "cak", "rdw", "gemeente-utrecht", "belastingdienst"]);
+    let holders: Vec<&str> = offers
+        .iter()
+        .map(|o| o["holder"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            "duo",
+            "uwv",
+            "cak",
+            "rdw",
+            "gemeente-utrecht",
+            "belastingdienst"
+        ]
+    );
 
-    let cli = Cli { vault: tempfile::tempdir().unwrap() };
+    let cli = Cli {
+        vault: tempfile::tempdir().unwrap(),
+    };
     cli.json(&["init", "--dangerous-test-kdf"]);
     let scheme = cli.json(&[
         "trust",
@@ -107,15 +130,33 @@ fn collect_overview_status_check_and_refresh_from_the_fixture_holders() {
 
     // A wrong transaction code: exit 1, one sentence, nothing stored.
     let duo = &offers[0];
-    let out = cli.run(&["collect", duo["offer_uri"].as_str().unwrap(), "--tx-code", "12345x"]);
+    let out = cli.run(&[
+        "collect",
+        duo["offer_uri"].as_str().unwrap(),
+        "--tx-code",
+        "12345x",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("wrong transaction code") && err.trim_end().ends_with('.'), "{err}");
+    assert!(
+        err.contains("wrong transaction code") && err.trim_end().ends_with('.'),
+        "{err}"
+    );
     assert_eq!(cli.json(&["list"]).as_array().unwrap().len(), 0);
 
     // Human output shows who offers what before it says what was stored.
-    let out = cli.run(&["collect", duo["offer_uri"].as_str().unwrap(), "--tx-code", duo["tx_code"].as_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli.run(&[
+        "collect",
+        duo["offer_uri"].as_str().unwrap(),
+        "--tx-code",
+        duo["tx_code"].as_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let offered = text.find("listed in the scheme) offers:").unwrap();
     let stored = text.find("Stored Studieschuld").unwrap();
@@ -140,30 +181,67 @@ fn collect_overview_status_check_and_refresh_from_the_fixture_holders() {
     assert_eq!(overview["debts"]["lines"].as_array().unwrap().len(), 4);
     assert_eq!(overview["address"]["locality"], "Utrecht");
     let text = String::from_utf8_lossy(&cli.run(&["overview"]).stdout).to_string();
-    assert!(text.contains("Debts to the government: € 20.933,70 in total"), "{text}");
+    assert!(
+        text.contains("Debts to the government: € 20.933,70 in total"),
+        "{text}"
+    );
 
     let checked = cli.json(&["status-check"]);
-    assert!(checked.as_array().unwrap().iter().all(|r| r["status"] == "valid"), "{checked}");
+    assert!(
+        checked
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "valid"),
+        "{checked}"
+    );
 
     // The CAK revokes everything it issued; status-check shows it.
     let cak = offers.iter().find(|o| o["holder"] == "cak").unwrap();
-    let resp = post(&format!("{}/status", cak["admin"].as_str().unwrap()), r#"{"status":"revoked"}"#);
+    let resp = post(
+        &format!("{}/status", cak["admin"].as_str().unwrap()),
+        r#"{"status":"revoked"}"#,
+    );
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     let checked = cli.json(&["status-check"]);
-    let revoked: Vec<_> = checked.as_array().unwrap().iter().filter(|r| r["status"] == "revoked").collect();
+    let revoked: Vec<_> = checked
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "revoked")
+        .collect();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0]["vct"], "urn:nl:cak:care-arrears:1");
     let listed = cli.json(&["list"]);
-    assert!(listed.as_array().unwrap().iter().any(|c| c["status"] == "revoked"));
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["status"] == "revoked"));
 
     // refresh re-issues the revoked one from its holder.
     let refreshed = cli.json(&["refresh"]);
     assert_eq!(refreshed["refreshed"].as_array().unwrap().len(), 1);
     assert_eq!(refreshed["fresh"], 7);
     let checked = cli.json(&["status-check"]);
-    assert!(checked.as_array().unwrap().iter().all(|r| r["status"] == "valid"), "{checked}");
+    assert!(
+        checked
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "valid"),
+        "{checked}"
+    );
 
     // Plain http outside loopback: a usage error (exit 2).
-    let out = cli.run(&["collect", "openid-credential-offer://?credential_offer_uri=http%3A%2F%2Fduo.example.nl%2Fo"]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli.run(&[
+        "collect",
+        "openid-credential-offer://?credential_offer_uri=http%3A%2F%2Fduo.example.nl%2Fo",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

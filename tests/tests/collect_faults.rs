@@ -37,19 +37,44 @@ async fn wrong_or_missing_transaction_code() {
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let before = wallet.audit_log().unwrap().len();
     let offer = net.holder("duo").unwrap().offer(CITIZEN).unwrap();
-    let wrong = if offer.tx_code == "000000" { "111111" } else { "000000" };
-    let err = wallet.collect(&offer.offer_uri, Some(wrong), options()).await.unwrap_err();
-    assert!(matches!(&err, Error::Issuance { reason } if reason.contains("wrong transaction code")), "{err}");
+    let wrong = if offer.tx_code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let err = wallet
+        .collect(&offer.offer_uri, Some(wrong), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Issuance { reason } if reason.contains("wrong transaction code")),
+        "{err}"
+    );
     assert_unchanged(&wallet, before);
-    let err = wallet.collect(&offer.offer_uri, None, options()).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidInput { reason } if reason.contains("transaction code")), "{err}");
+    let err = wallet
+        .collect(&offer.offer_uri, None, options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput { reason } if reason.contains("transaction code")),
+        "{err}"
+    );
     assert_unchanged(&wallet, before);
     // The right code still works after one mistake.
-    let out = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), options()).await.unwrap();
+    let out = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap();
     assert_eq!(out.stored.len(), 1);
     // And the pre-authorized code is single use.
-    let err = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), options()).await.unwrap_err();
-    assert!(matches!(&err, Error::Issuance { reason } if reason.contains("invalid_grant")), "{err}");
+    let err = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Issuance { reason } if reason.contains("invalid_grant")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,9 +82,19 @@ async fn expired_offer() {
     let net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let before = wallet.audit_log().unwrap().len();
-    let offer = net.holder("uwv").unwrap().offer_with(CITIZEN, false, -1).unwrap();
-    let err = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), options()).await.unwrap_err();
-    assert!(matches!(&err, Error::Issuance { reason } if reason.contains("expired")), "{err}");
+    let offer = net
+        .holder("uwv")
+        .unwrap()
+        .offer_with(CITIZEN, false, -1)
+        .unwrap();
+    let err = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Issuance { reason } if reason.contains("expired")),
+        "{err}"
+    );
     assert_unchanged(&wallet, before);
 }
 
@@ -68,13 +103,23 @@ async fn holder_down() {
     let mut net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let before = wallet.audit_log().unwrap().len();
-    let i = net.holders.iter().position(|h| h.holder().id == "cak").unwrap();
+    let i = net
+        .holders
+        .iter()
+        .position(|h| h.holder().id == "cak")
+        .unwrap();
     let offer = net.holders[i].offer(CITIZEN).unwrap();
     drop(net.holders.remove(i)); // the CAK goes down: its port is closed
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = std::time::Instant::now();
-    let err = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), options()).await.unwrap_err();
-    assert!(matches!(&err, Error::Network { reason } if reason.contains("after 3 attempts")), "{err}");
+    let err = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Network { reason } if reason.contains("after 3 attempts")),
+        "{err}"
+    );
     assert_eq!(err.code(), ErrorCode::Other);
     // Bounded: 3 attempts with 20 + 40 ms back-off, not a hang.
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -86,7 +131,10 @@ async fn holder_too_slow() {
     let net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Slow { delay_ms: 3000 }).await;
-    assert!(matches!(&err, Error::Network { reason } if reason.contains("timed out")), "{err}");
+    assert!(
+        matches!(&err, Error::Network { reason } if reason.contains("timed out")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,15 +144,27 @@ async fn a_briefly_unavailable_holder_is_retried_with_back_off() {
     let h = net.holder("gemeente-utrecht").unwrap();
     let offer = h.offer(CITIZEN).unwrap();
     h.set_fault(Fault::Unavailable { remaining: 2 });
-    let out = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), options()).await.unwrap();
+    let out = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap();
     assert_eq!(out.stored.len(), 2);
     // Two metadata, token, 2 × (nonce, credential), 2 notifications = 9, plus 2 retried 503s.
     assert_eq!(out.requests, 11);
     assert_eq!(h.request_count(), 11);
     // More failures than retries: a clear network error, nothing stored.
     let (_dir2, fresh) = wallet_with_scheme(&net).await;
-    let err = collect_with_fault(&net, &fresh, "gemeente-utrecht", Fault::Unavailable { remaining: 10 }).await;
-    assert!(matches!(&err, Error::Network { reason } if reason.contains("HTTP 503")), "{err}");
+    let err = collect_with_fault(
+        &net,
+        &fresh,
+        "gemeente-utrecht",
+        Fault::Unavailable { remaining: 10 },
+    )
+    .await;
+    assert!(
+        matches!(&err, Error::Network { reason } if reason.contains("HTTP 503")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +172,10 @@ async fn credential_bound_to_another_holder_key() {
     let net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let err = collect_with_fault(&net, &wallet, "duo", Fault::ForeignHolderKey).await;
-    assert!(matches!(&err, Error::InvalidCredential { reason } if reason.contains("another holder key")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidCredential { reason } if reason.contains("another holder key")),
+        "{err}"
+    );
     assert_eq!(vault_record_count(&wallet), 0);
 }
 
@@ -129,7 +192,10 @@ async fn credential_of_a_type_other_than_offered() {
     let net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let err = collect_with_fault(&net, &wallet, "cak", Fault::WrongVct).await;
-    assert!(matches!(&err, Error::InvalidCredential { reason } if reason.contains("where urn:nl:cak:care-arrears:1 was offered")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidCredential { reason } if reason.contains("where urn:nl:cak:care-arrears:1 was offered")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,9 +211,15 @@ async fn oversized_and_malformed_responses() {
     let net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Oversized).await;
-    assert!(matches!(&err, Error::Issuance { reason } if reason.contains("larger than 1048576 bytes")), "{err}");
+    assert!(
+        matches!(&err, Error::Issuance { reason } if reason.contains("larger than 1048576 bytes")),
+        "{err}"
+    );
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Malformed).await;
-    assert!(matches!(&err, Error::Issuance { reason } if reason.contains("not valid JSON")), "{err}");
+    assert!(
+        matches!(&err, Error::Issuance { reason } if reason.contains("not valid JSON")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,15 +231,38 @@ async fn plain_http_outside_loopback_is_refused() {
         "credential_configuration_ids": ["student-debt"],
         "grants": { "urn:ietf:params:oauth:grant-type:pre-authorized_code": { "pre-authorized_code": "x" } }
     });
-    let by_value = format!("openid-credential-offer://?credential_offer={}", percent_encode(&offer.to_string()));
-    let by_ref = format!("openid-credential-offer://?credential_offer_uri={}", percent_encode("http://duo.example.nl/offer/1"));
+    let by_value = format!(
+        "openid-credential-offer://?credential_offer={}",
+        percent_encode(&offer.to_string())
+    );
+    let by_ref = format!(
+        "openid-credential-offer://?credential_offer_uri={}",
+        percent_encode("http://duo.example.nl/offer/1")
+    );
     for uri in [by_value, by_ref] {
         let err = wallet.collect(&uri, None, options()).await.unwrap_err();
-        assert!(matches!(&err, Error::InvalidInput { reason } if reason.contains("only https")), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidInput { reason } if reason.contains("only https")),
+            "{err}"
+        );
     }
-    let key = kluis_fixtures::servers::scheme_key().unwrap().public_jwk().to_value().to_string();
-    let err = wallet.set_scheme("http://scheme.example.nl/participants", &key, HttpPolicy::default()).await.unwrap_err();
-    assert!(matches!(&err, Error::InvalidInput { reason } if reason.contains("only https")), "{err}");
+    let key = kluis_fixtures::servers::scheme_key()
+        .unwrap()
+        .public_jwk()
+        .to_value()
+        .to_string();
+    let err = wallet
+        .set_scheme(
+            "http://scheme.example.nl/participants",
+            &key,
+            HttpPolicy::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput { reason } if reason.contains("only https")),
+        "{err}"
+    );
     assert_unchanged(&wallet, before);
 }
 
@@ -181,9 +276,18 @@ async fn garbage_offers_are_refused_before_any_request() {
         "openid-credential-offer://?credential_offer=not-json",
         "https://example.nl/?x=1",
     ] {
-        let err = wallet.collect(uri, None, CollectOptions::default()).await.unwrap_err();
+        let err = wallet
+            .collect(uri, None, CollectOptions::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidInput, "{uri}: {err}");
     }
-    let long = format!("openid-credential-offer://?credential_offer={}", "a".repeat(20_000));
-    assert!(wallet.collect(&long, None, CollectOptions::default()).await.is_err());
+    let long = format!(
+        "openid-credential-offer://?credential_offer={}",
+        "a".repeat(20_000)
+    );
+    assert!(wallet
+        .collect(&long, None, CollectOptions::default())
+        .await
+        .is_err());
 }

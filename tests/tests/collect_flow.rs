@@ -14,8 +14,8 @@ use kluis_core::issuance::CollectOptions;
 use kluis_core::status::CredentialState;
 use kluis_core::{Error, ErrorCode};
 use kluis_fixtures::servers::{
-    holder_entry, participant_list, scheme_key, sign_participant_list, HolderOptions,
-    HolderServer, SchemeServer, StatusValue,
+    holder_entry, participant_list, scheme_key, sign_participant_list, HolderOptions, HolderServer,
+    SchemeServer, StatusValue,
 };
 use support::*;
 
@@ -27,15 +27,28 @@ async fn collects_from_all_six_holders_with_batches_deferred_and_notifications()
     assert_eq!(offers.len(), 6);
     let mut stored = 0;
     for offer in &offers {
-        let session = wallet.preview_offer(&offer.offer_uri, options()).await.unwrap();
+        let session = wallet
+            .preview_offer(&offer.offer_uri, options())
+            .await
+            .unwrap();
         // The citizen sees who offers what before anything is stored.
         assert!(session.preview.listed_in_scheme && session.preview.trusted());
         assert!(session.preview.issuer_name.is_some());
-        assert!(session.preview.credentials.iter().all(|c| c.listed && c.name.is_some()));
+        assert!(session
+            .preview
+            .credentials
+            .iter()
+            .all(|c| c.listed && c.name.is_some()));
         assert_eq!(session.preview.tx_code.as_ref().unwrap().length, Some(6));
         assert!(wallet.credentials("nl").unwrap().len() == stored);
-        let outcome = wallet.accept_offer(session, Some(&offer.tx_code)).await.unwrap();
-        assert!(outcome.pending.is_empty(), "deferred must be delivered within the wait");
+        let outcome = wallet
+            .accept_offer(session, Some(&offer.tx_code))
+            .await
+            .unwrap();
+        assert!(
+            outcome.pending.is_empty(),
+            "deferred must be delivered within the wait"
+        );
         for s in &outcome.stored {
             assert_eq!(s.copies, 3);
         }
@@ -43,18 +56,31 @@ async fn collects_from_all_six_holders_with_batches_deferred_and_notifications()
     }
     assert_eq!(stored, 8);
     let primary = wallet.holder_public_jwk().unwrap();
-    let primary = kluis_core::sdjwt::PublicJwk::from_json(&primary).unwrap().thumbprint();
+    let primary = kluis_core::sdjwt::PublicJwk::from_json(&primary)
+        .unwrap()
+        .thumbprint();
     for h in &net.holders {
         let archive = h.archive();
         // Each copy is bound to its own key; copy 0 to the wallet's primary key.
-        let keys: HashSet<_> = archive.iter().map(|a| a.holder_key_thumbprint.clone()).collect();
+        let keys: HashSet<_> = archive
+            .iter()
+            .map(|a| a.holder_key_thumbprint.clone())
+            .collect();
         // n credentials × 3 copies: copy 0 shares the primary key, the others are all distinct.
         let n = archive.len() / 3;
         assert_eq!(keys.len(), 2 * n + 1, "{}", h.holder().id);
         assert!(keys.contains(&primary));
         // credential_accepted arrived for every credential (not every copy).
-        assert_eq!(h.notifications().len(), archive.len() / 3, "{}", h.holder().id);
-        assert!(h.notifications().iter().all(|(_, e)| e == "credential_accepted"));
+        assert_eq!(
+            h.notifications().len(),
+            archive.len() / 3,
+            "{}",
+            h.holder().id
+        );
+        assert!(h
+            .notifications()
+            .iter()
+            .all(|(_, e)| e == "credential_accepted"));
     }
     let log = wallet.audit_log().unwrap();
     let collected = log
@@ -62,18 +88,31 @@ async fn collects_from_all_six_holders_with_batches_deferred_and_notifications()
         .filter(|e| matches!(e.event, AuditEvent::CredentialCollected { copies: 3, .. }))
         .count();
     assert_eq!(collected, 8);
-    assert!(log.iter().any(|e| matches!(e.event, AuditEvent::SchemePinned { .. })));
+    assert!(log
+        .iter()
+        .any(|e| matches!(e.event, AuditEvent::SchemePinned { .. })));
 
     let o = wallet.overview("en").unwrap();
     assert_eq!(o.debts.lines.len(), 4);
-    assert!((o.debts.total_eur - 20933.70).abs() < 0.001, "{}", o.debts.total_eur);
+    assert!(
+        (o.debts.total_eur - 20933.70).abs() < 0.001,
+        "{}",
+        o.debts.total_eur
+    );
     assert_eq!(o.income.len(), 2);
     assert_eq!(o.address.as_ref().unwrap().locality, "Utrecht");
     assert_eq!(o.vehicles.len(), 1);
-    assert_eq!(o.driving_licence.as_ref().unwrap().categories, ["AM", "B", "BE"]);
+    assert_eq!(
+        o.driving_licence.as_ref().unwrap().categories,
+        ["AM", "B", "BE"]
+    );
     assert!(o.warnings.is_empty());
     // Holder names come from the scheme's registration.
-    assert!(o.debts.lines.iter().any(|l| l.holder == "Education Executive Agency (DUO)"));
+    assert!(o
+        .debts
+        .lines
+        .iter()
+        .any(|l| l.holder == "Education Executive Agency (DUO)"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,8 +121,14 @@ async fn batch_copies_match_the_requested_count_and_issuer_cap() {
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     let duo = net.holder("duo").unwrap();
     let offer = duo.offer(CITIZEN).unwrap();
-    let opts = CollectOptions { copies: 10, ..options() };
-    let out = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), opts).await.unwrap();
+    let opts = CollectOptions {
+        copies: 10,
+        ..options()
+    };
+    let out = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), opts)
+        .await
+        .unwrap();
     assert_eq!(out.stored[0].copies, 10);
     let archive = duo.archive();
     assert_eq!(archive.len(), 10);
@@ -97,9 +142,16 @@ async fn batch_copies_match_the_requested_count_and_issuer_cap() {
 async fn offer_by_reference() {
     let net = network().await;
     let (_dir, wallet) = wallet_with_scheme(&net).await;
-    let offer = net.holder("uwv").unwrap().offer_with(CITIZEN, true, 600).unwrap();
+    let offer = net
+        .holder("uwv")
+        .unwrap()
+        .offer_with(CITIZEN, true, 600)
+        .unwrap();
     assert!(offer.offer_uri.contains("credential_offer_uri="));
-    let out = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), options()).await.unwrap();
+    let out = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap();
     assert_eq!(out.stored.len(), 1);
     assert_eq!(out.stored[0].vct, "urn:nl:uwv:income-statement:1");
 }
@@ -119,15 +171,27 @@ async fn deferred_credential_is_kept_pending_then_delivered_by_refresh() {
     )
     .await
     .unwrap();
-    let scheme = SchemeServer::start(0, std::slice::from_ref(&server)).await.unwrap();
+    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
+        .await
+        .unwrap();
     let (_dir, wallet) = new_wallet();
     wallet
-        .set_scheme(&scheme.list_uri(), &scheme.public_jwk().unwrap().to_value().to_string(), quick_http())
+        .set_scheme(
+            &scheme.list_uri(),
+            &scheme.public_jwk().unwrap().to_value().to_string(),
+            quick_http(),
+        )
         .await
         .unwrap();
     let offer = server.offer(CITIZEN).unwrap();
-    let opts = CollectOptions { deferred_wait: Duration::ZERO, ..options() };
-    let out = wallet.collect(&offer.offer_uri, Some(&offer.tx_code), opts.clone()).await.unwrap();
+    let opts = CollectOptions {
+        deferred_wait: Duration::ZERO,
+        ..options()
+    };
+    let out = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), opts.clone())
+        .await
+        .unwrap();
     assert!(out.stored.is_empty());
     assert_eq!(out.pending.len(), 1);
     assert_eq!(wallet.pending_issuances().unwrap().len(), 1);
@@ -150,21 +214,40 @@ async fn status_check_marks_revoked_and_suspended_and_the_overview_leaves_them_o
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     for id in ["duo", "cak", "gemeente-utrecht"] {
         let o = net.holder(id).unwrap().offer(CITIZEN).unwrap();
-        wallet.collect(&o.offer_uri, Some(&o.tx_code), options()).await.unwrap();
+        wallet
+            .collect(&o.offer_uri, Some(&o.tx_code), options())
+            .await
+            .unwrap();
     }
     let first = wallet.check_status(quick_http()).await.unwrap();
     assert_eq!(first.len(), 4);
-    assert!(first.iter().all(|r| r.status == CredentialState::Valid), "{first:?}");
-    net.holder("duo").unwrap().set_status(None, StatusValue::Revoked);
-    net.holder("cak").unwrap().set_status(None, StatusValue::Suspended);
+    assert!(
+        first.iter().all(|r| r.status == CredentialState::Valid),
+        "{first:?}"
+    );
+    net.holder("duo")
+        .unwrap()
+        .set_status(None, StatusValue::Revoked);
+    net.holder("cak")
+        .unwrap()
+        .set_status(None, StatusValue::Suspended);
     let second = wallet.check_status(quick_http()).await.unwrap();
     let state = |vct: &str| second.iter().find(|r| r.vct == vct).unwrap().status;
     assert_eq!(state("urn:nl:duo:student-debt:1"), CredentialState::Revoked);
-    assert_eq!(state("urn:nl:cak:care-arrears:1"), CredentialState::Suspended);
-    assert_eq!(state("urn:nl:gemeente:municipal-debts:1"), CredentialState::Valid);
+    assert_eq!(
+        state("urn:nl:cak:care-arrears:1"),
+        CredentialState::Suspended
+    );
+    assert_eq!(
+        state("urn:nl:gemeente:municipal-debts:1"),
+        CredentialState::Valid
+    );
     // Stored with the credential: the list shows it without another check.
     let listed = wallet.credentials("nl").unwrap();
-    let duo = listed.iter().find(|c| c.vct == "urn:nl:duo:student-debt:1").unwrap();
+    let duo = listed
+        .iter()
+        .find(|c| c.vct == "urn:nl:duo:student-debt:1")
+        .unwrap();
     assert_eq!(duo.status, Some(CredentialState::Revoked));
     let o = wallet.overview("nl").unwrap();
     assert_eq!(o.warnings.len(), 2);
@@ -178,14 +261,24 @@ async fn status_check_marks_revoked_and_suspended_and_the_overview_leaves_them_o
     assert_eq!(changes, 2);
 
     // The holder lifts the suspension; a refresh replaces the revoked credential.
-    net.holder("cak").unwrap().set_status(None, StatusValue::Valid);
+    net.holder("cak")
+        .unwrap()
+        .set_status(None, StatusValue::Valid);
     let refreshed = wallet.refresh(false, options()).await.unwrap();
     assert_eq!(refreshed.refreshed.len(), 2, "{refreshed:?}");
     assert!(refreshed.failed.is_empty());
     let third = wallet.check_status(quick_http()).await.unwrap();
-    assert!(third.iter().all(|r| r.status == CredentialState::Valid), "{third:?}");
+    assert!(
+        third.iter().all(|r| r.status == CredentialState::Valid),
+        "{third:?}"
+    );
     // Same ids: the refreshed credential replaced the stale one.
-    let ids_after: HashSet<_> = wallet.credentials("nl").unwrap().into_iter().map(|c| c.id).collect();
+    let ids_after: HashSet<_> = wallet
+        .credentials("nl")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert!(ids_after.contains(&duo.id));
     assert_eq!(ids_after.len(), 4);
 }
@@ -194,15 +287,26 @@ async fn status_check_marks_revoked_and_suspended_and_the_overview_leaves_them_o
 async fn an_expired_credential_is_marked_expired() {
     let mut h = kluis_fixtures::holder("cak").unwrap();
     h.validity_days = 0; // exp = iat: accepted within the clock skew, expired a moment later
-    let server = HolderServer::start(h, 0, HolderOptions::default()).await.unwrap();
-    let scheme = SchemeServer::start(0, std::slice::from_ref(&server)).await.unwrap();
+    let server = HolderServer::start(h, 0, HolderOptions::default())
+        .await
+        .unwrap();
+    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
+        .await
+        .unwrap();
     let (_dir, wallet) = new_wallet();
     wallet
-        .set_scheme(&scheme.list_uri(), &scheme.public_jwk().unwrap().to_value().to_string(), quick_http())
+        .set_scheme(
+            &scheme.list_uri(),
+            &scheme.public_jwk().unwrap().to_value().to_string(),
+            quick_http(),
+        )
         .await
         .unwrap();
     let o = server.offer(CITIZEN).unwrap();
-    wallet.collect(&o.offer_uri, Some(&o.tx_code), options()).await.unwrap();
+    wallet
+        .collect(&o.offer_uri, Some(&o.tx_code), options())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = wallet.check_status(quick_http()).await.unwrap();
     assert_eq!(r[0].status, CredentialState::Expired);
@@ -214,44 +318,83 @@ async fn the_scheme_decides_whom_to_trust() {
     // A list signed by another key is refused; nothing is pinned.
     let (_dir, wallet) = new_wallet();
     let other = kluis_core::sdjwt::SigningKey::make_random().unwrap();
-    let list = participant_list(net.scheme.base_url(), net.holders.iter().map(holder_entry).collect(), kluis_core::now_unix()).unwrap();
-    net.scheme.publish(sign_participant_list(&other, &list).unwrap());
+    let list = participant_list(
+        net.scheme.base_url(),
+        net.holders.iter().map(holder_entry).collect(),
+        kluis_core::now_unix(),
+    )
+    .unwrap();
+    net.scheme
+        .publish(sign_participant_list(&other, &list).unwrap());
     let key = net.scheme.public_jwk().unwrap().to_value().to_string();
-    let err = wallet.set_scheme(&net.scheme.list_uri(), &key, quick_http()).await.unwrap_err();
+    let err = wallet
+        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidCredential, "{err}");
     assert!(wallet.scheme().unwrap().is_none());
     // An expired list is refused too.
     let mut expired = list.clone();
     expired["exp"] = serde_json::json!(kluis_core::now_unix() - 10);
-    net.scheme.publish(sign_participant_list(&scheme_key().unwrap(), &expired).unwrap());
-    assert!(wallet.set_scheme(&net.scheme.list_uri(), &key, quick_http()).await.is_err());
+    net.scheme
+        .publish(sign_participant_list(&scheme_key().unwrap(), &expired).unwrap());
+    assert!(wallet
+        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
+        .await
+        .is_err());
 
     // A list without the RDW: its offer is refused before anything is requested.
-    let without_rdw: Vec<_> = net.holders.iter().filter(|h| h.holder().id != "rdw").map(holder_entry).collect();
-    let list = participant_list(net.scheme.base_url(), without_rdw, kluis_core::now_unix()).unwrap();
-    net.scheme.publish(sign_participant_list(&scheme_key().unwrap(), &list).unwrap());
-    let s = wallet.set_scheme(&net.scheme.list_uri(), &key, quick_http()).await.unwrap();
+    let without_rdw: Vec<_> = net
+        .holders
+        .iter()
+        .filter(|h| h.holder().id != "rdw")
+        .map(holder_entry)
+        .collect();
+    let list =
+        participant_list(net.scheme.base_url(), without_rdw, kluis_core::now_unix()).unwrap();
+    net.scheme
+        .publish(sign_participant_list(&scheme_key().unwrap(), &list).unwrap());
+    let s = wallet
+        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
+        .await
+        .unwrap();
     assert_eq!(s.holders, 5);
     assert_eq!(s.requesting_parties, 3);
     let rdw = net.holder("rdw").unwrap();
     let o = rdw.offer(CITIZEN).unwrap();
     let session = wallet.preview_offer(&o.offer_uri, options()).await.unwrap();
     assert!(!session.preview.listed_in_scheme && !session.preview.trusted());
-    let err = wallet.accept_offer(session, Some(&o.tx_code)).await.unwrap_err();
+    let err = wallet
+        .accept_offer(session, Some(&o.tx_code))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::UntrustedIssuer { .. }), "{err}");
-    assert!(rdw.archive().is_empty(), "nothing was requested from an unlisted holder");
+    assert!(
+        rdw.archive().is_empty(),
+        "nothing was requested from an unlisted holder"
+    );
     assert!(wallet.credentials("nl").unwrap().is_empty());
 
     // Trusting the RDW by hand still works (tests and `kluis import`).
-    wallet.add_trusted_issuer(rdw.base_url(), &rdw.public_jwk().to_value().to_string()).unwrap();
+    wallet
+        .add_trusted_issuer(rdw.base_url(), &rdw.public_jwk().to_value().to_string())
+        .unwrap();
     let o = rdw.offer(CITIZEN).unwrap();
-    let out = wallet.collect(&o.offer_uri, Some(&o.tx_code), options()).await.unwrap();
+    let out = wallet
+        .collect(&o.offer_uri, Some(&o.tx_code), options())
+        .await
+        .unwrap();
     assert_eq!(out.stored.len(), 2);
 
     // The requesting parties' registrations are there for the presenting flow.
     let p = wallet.participant_list().unwrap().unwrap();
-    let landlord = p.requesting_party("https://woningcorporatie-eemland.verifiers.kluis.test").unwrap();
-    assert_eq!(landlord.purposes[0].claims["urn:nl:gemeente:brp-address:1"], ["/given_name", "/family_name", "/address/locality"]);
+    let landlord = p
+        .requesting_party("https://woningcorporatie-eemland.verifiers.kluis.test")
+        .unwrap();
+    assert_eq!(
+        landlord.purposes[0].claims["urn:nl:gemeente:brp-address:1"],
+        ["/given_name", "/family_name", "/address/locality"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,14 +403,35 @@ async fn import_refuses_a_type_the_scheme_does_not_list_for_the_issuer() {
     let (_dir, wallet) = wallet_with_scheme(&net).await;
     // The DUO's key, but a credential type the scheme lists only for the UWV.
     let duo = net.holder("duo").unwrap();
-    let key = kluis_core::sdjwt::PublicJwk::from_json(&wallet.holder_public_jwk().unwrap()).unwrap();
+    let key =
+        kluis_core::sdjwt::PublicJwk::from_json(&wallet.holder_public_jwk().unwrap()).unwrap();
     let citizen = kluis_fixtures::citizen(CITIZEN).unwrap();
     let mut as_uwv = duo.holder().clone();
-    as_uwv.credential_types.push("urn:nl:uwv:income-statement:1".into());
-    let compact = as_uwv.issue(&citizen, "urn:nl:uwv:income-statement:1", &key, kluis_core::now_unix()).unwrap();
+    as_uwv
+        .credential_types
+        .push("urn:nl:uwv:income-statement:1".into());
+    let compact = as_uwv
+        .issue(
+            &citizen,
+            "urn:nl:uwv:income-statement:1",
+            &key,
+            kluis_core::now_unix(),
+        )
+        .unwrap();
     let err = wallet.import_credential(&compact).unwrap_err();
-    assert!(matches!(&err, Error::InvalidCredential { reason } if reason.contains("does not list type")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidCredential { reason } if reason.contains("does not list type")),
+        "{err}"
+    );
     // The listed type from the same issuer imports fine.
-    let ok = duo.holder().issue(&citizen, "urn:nl:duo:student-debt:1", &key, kluis_core::now_unix()).unwrap();
+    let ok = duo
+        .holder()
+        .issue(
+            &citizen,
+            "urn:nl:duo:student-debt:1",
+            &key,
+            kluis_core::now_unix(),
+        )
+        .unwrap();
     wallet.import_credential(&ok).unwrap();
 }

@@ -45,7 +45,9 @@ pub fn options() -> CollectOptions {
 }
 
 pub async fn network() -> Network {
-    Network::start(None, HolderOptions::for_holder).await.unwrap()
+    Network::start(None, HolderOptions::for_holder)
+        .await
+        .unwrap()
 }
 
 /// A wallet that pinned the scheme of `net`.
@@ -61,8 +63,14 @@ pub async fn wallet_with_scheme(net: &Network) -> (tempfile::TempDir, Wallet) {
 
 /// What a failed collect must leave behind: no credential, nothing pending, no new log entry.
 pub fn assert_unchanged(wallet: &Wallet, audit_entries_before: usize) {
-    assert!(wallet.credentials("nl").unwrap().is_empty(), "a credential was stored");
-    assert!(wallet.pending_issuances().unwrap().is_empty(), "a transaction was kept");
+    assert!(
+        wallet.credentials("nl").unwrap().is_empty(),
+        "a credential was stored"
+    );
+    assert!(
+        wallet.pending_issuances().unwrap().is_empty(),
+        "a transaction was kept"
+    );
     let log = wallet.audit_log().unwrap();
     assert_eq!(log.len(), audit_entries_before, "the audit log changed");
     assert!(!log

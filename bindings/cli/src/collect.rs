@@ -26,7 +26,11 @@ pub fn block_on<F: Future>(f: F) -> Result<F::Output, CliError> {
 /// Euros the Dutch way: `€ 1.234,56`.
 pub fn euro(v: f64) -> String {
     let cents = (v * 100.0).round() as i64;
-    let (sign, cents) = if cents < 0 { ("-", -cents) } else { ("", cents) };
+    let (sign, cents) = if cents < 0 {
+        ("-", -cents)
+    } else {
+        ("", cents)
+    };
     let whole = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
@@ -146,7 +150,10 @@ pub fn overview(cli: &Cli, lang: &str) -> Result<(), CliError> {
 
 /// Prints the integrated overview for people.
 pub fn print_overview(o: &Overview) {
-    println!("Debts to the government: {} in total", euro(o.debts.total_eur));
+    println!(
+        "Debts to the government: {} in total",
+        euro(o.debts.total_eur)
+    );
     for l in &o.debts.lines {
         let mut extra = Vec::new();
         if let Some(m) = l.monthly_payment_eur {
@@ -164,7 +171,12 @@ pub fn print_overview(o: &Overview) {
         } else {
             format!("  ({})", extra.join(", "))
         };
-        println!("  {:<40} {:<34} {:>14}{extra}", l.holder, l.kind, euro(l.amount_eur));
+        println!(
+            "  {:<40} {:<34} {:>14}{extra}",
+            l.holder,
+            l.kind,
+            euro(l.amount_eur)
+        );
     }
     if !o.income.is_empty() {
         println!("Income:");
@@ -294,21 +306,7 @@ pub fn refresh(cli: &Cli, force: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::euro;
-
-    #[test]
-    fn euros_are_written_the_dutch_way() {
-        assert_eq!(euro(23418.77), "€ 23.418,77");
-        assert_eq!(euro(0.0), "€ 0,00");
-        assert_eq!(euro(1234567.5), "€ 1.234.567,50");
-        assert_eq!(euro(-12.3), "-€ 12,30");
-    }
-}
-
 // ---- `kluis demo`'s collecting steps: the six holders and the scheme on loopback ----
-
 
 fn fixture_err(e: kluis_fixtures::FixtureError) -> CliError {
     CliError::other(format!("demo fixtures: {e}"))
@@ -361,7 +359,10 @@ pub fn collect_all(
                 for line in describe_offer(&session.preview) {
                     println!("  {line}");
                 }
-                println!("    (transaction code from the letter/SMS: {})", offer.tx_code);
+                println!(
+                    "    (transaction code from the letter/SMS: {})",
+                    offer.tx_code
+                );
             }
             wallet.accept_offer(session, Some(&offer.tx_code)).await
         })?;
@@ -463,4 +464,17 @@ pub fn freshness(
         }),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::euro;
+
+    #[test]
+    fn euros_are_written_the_dutch_way() {
+        assert_eq!(euro(23418.77), "€ 23.418,77");
+        assert_eq!(euro(0.0), "€ 0,00");
+        assert_eq!(euro(1234567.5), "€ 1.234.567,50");
+        assert_eq!(euro(-12.3), "-€ 12,30");
+    }
 }

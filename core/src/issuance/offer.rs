@@ -122,24 +122,21 @@ impl CredentialOffer {
             .and_then(Value::as_str)
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| bad("has no usable pre-authorized_code"))?;
-        let tx_code = match grant.get("tx_code") {
-            None => None,
-            Some(t) => Some(TxCodeSpec {
-                input_mode: t
-                    .get("input_mode")
-                    .and_then(Value::as_str)
-                    .unwrap_or("numeric")
-                    .to_string(),
-                length: t
-                    .get("length")
-                    .and_then(Value::as_u64)
-                    .and_then(|n| u32::try_from(n).ok()),
-                description: t
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(|d| d.chars().take(300).collect()),
-            }),
-        };
+        let tx_code = grant.get("tx_code").map(|t| TxCodeSpec {
+            input_mode: t
+                .get("input_mode")
+                .and_then(Value::as_str)
+                .unwrap_or("numeric")
+                .to_string(),
+            length: t
+                .get("length")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
+            description: t
+                .get("description")
+                .and_then(Value::as_str)
+                .map(|d| d.chars().take(300).collect()),
+        });
         Ok(CredentialOffer {
             credential_issuer: issuer.to_string(),
             credential_configuration_ids: ids,
