@@ -16,19 +16,18 @@
 
 mod http;
 mod jose;
+mod metadata;
 mod offer;
+mod protocol;
 mod refresh;
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kluis_sdjwt::{Credential, PublicJwk, SigningKey, VerifyOptions};
 use kluis_vault::{Record, Vault};
-use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -37,6 +36,13 @@ pub(crate) use http::{checked_url, shorten as short, Http};
 pub(crate) use jose::{header as jws_header, verify as jws_verify};
 pub use offer::{CredentialOffer, TxCodeSpec};
 pub use refresh::RefreshReport;
+
+use metadata::pick_display;
+pub(crate) use metadata::IssuerMetadata;
+pub(crate) use protocol::{
+    deferred_once, notify, poll_until, pre_authorized_token, refresh_token_grant,
+    request_credential, CredentialReply, DeferredReply, Tokens,
+};
 
 use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
@@ -148,179 +154,6 @@ pub struct CollectOutcome {
     pub requests: u64,
 }
 
-/// The issuer's metadata, checked.
-#[derive(Debug, Clone)]
-pub(crate) struct IssuerMetadata {
-    pub credential_issuer: String,
-    pub token_endpoint: Url,
-    pub credential_endpoint: Url,
-    pub nonce_endpoint: Option<Url>,
-    pub deferred_endpoint: Option<Url>,
-    pub notification_endpoint: Option<Url>,
-    pub batch_size: usize,
-    display: Vec<(String, String)>,
-    configs: HashMap<String, ConfigMetadata>,
-}
-
-#[derive(Debug, Clone)]
-struct ConfigMetadata {
-    vct: String,
-    display: Vec<(String, String)>,
-}
-
-fn pick_display(display: &[(String, String)], lang: &str) -> Option<String> {
-    display
-        .iter()
-        .find(|(l, _)| l.eq_ignore_ascii_case(lang))
-        .or_else(|| display.first())
-        .map(|(_, n)| n.clone())
-}
-
-fn displays(v: Option<&Value>) -> Vec<(String, String)> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| {
-                    let name = d.get("name")?.as_str()?;
-                    let locale = d.get("locale").and_then(Value::as_str).unwrap_or("");
-                    Some((
-                        locale.chars().take(16).collect(),
-                        name.chars().take(200).collect(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The RFC 8615 well-known URL for `path` of `issuer` (`https://h/p` → `https://h/.well-known/x/p`).
-fn well_known(issuer: &str, name: &str) -> Result<Url, Error> {
-    let base = checked_url(issuer)?;
-    let path = base.path().trim_end_matches('/');
-    let mut url = base.clone();
-    url.set_path(&format!("/.well-known/{name}{path}"));
-    url.set_query(None);
-    Ok(url)
-}
-
-fn endpoint(meta: &Value, name: &str) -> Result<Option<Url>, Error> {
-    match meta.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => checked_url(s).map(Some),
-        Some(_) => Err(Error::Issuance {
-            reason: format!("the issuer metadata's {name} is not a URL"),
-        }),
-    }
-}
-
-impl IssuerMetadata {
-    /// Fetches the credential issuer metadata and the authorization server metadata and checks
-    /// them: `credential_issuer` and `issuer` must equal the identifiers they were fetched for.
-    pub(crate) async fn fetch(http: &Http, issuer: &str) -> Result<IssuerMetadata, Error> {
-        let bad = |what: String| Error::Issuance { reason: what };
-        let reply = http
-            .get(
-                &well_known(issuer, "openid-credential-issuer")?,
-                "application/json",
-            )
-            .await?;
-        if !reply.status.is_success() {
-            return Err(bad(format!(
-                "the issuer metadata of {issuer} is unavailable (HTTP {})",
-                reply.status.as_u16()
-            )));
-        }
-        let meta = reply.json("issuer metadata")?;
-        if meta.get("credential_issuer").and_then(Value::as_str) != Some(issuer) {
-            return Err(bad(format!(
-                "the issuer metadata of {issuer} names another credential_issuer"
-            )));
-        }
-        let credential_endpoint = endpoint(&meta, "credential_endpoint")?
-            .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
-        let auth_server = meta
-            .get("authorization_servers")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(Value::as_str)
-            .unwrap_or(issuer)
-            .to_string();
-        let reply = http
-            .get(
-                &well_known(&auth_server, "oauth-authorization-server")?,
-                "application/json",
-            )
-            .await?;
-        if !reply.status.is_success() {
-            return Err(bad(format!(
-                "the authorization server metadata of {auth_server} is unavailable (HTTP {})",
-                reply.status.as_u16()
-            )));
-        }
-        let as_meta = reply.json("authorization server metadata")?;
-        if as_meta.get("issuer").and_then(Value::as_str) != Some(auth_server.as_str()) {
-            return Err(bad(
-                "the authorization server metadata names another issuer".into(),
-            ));
-        }
-        let token_endpoint = endpoint(&as_meta, "token_endpoint")?
-            .ok_or_else(|| bad("the authorization server has no token_endpoint".into()))?;
-        let batch_size = meta
-            .get("batch_credential_issuance")
-            .and_then(|b| b.get("batch_size"))
-            .and_then(Value::as_u64)
-            .map_or(1, |n| n.clamp(1, 1000) as usize);
-        let mut configs = HashMap::new();
-        if let Some(map) = meta
-            .get("credential_configurations_supported")
-            .and_then(Value::as_object)
-        {
-            for (id, c) in map {
-                if c.get("format").and_then(Value::as_str) != Some("dc+sd-jwt") {
-                    continue; // kluis holds SD-JWT VCs only
-                }
-                let Some(vct) = c.get("vct").and_then(Value::as_str) else {
-                    continue;
-                };
-                let display = displays(
-                    c.get("credential_metadata")
-                        .and_then(|m| m.get("display"))
-                        .or_else(|| c.get("display")),
-                );
-                configs.insert(
-                    id.clone(),
-                    ConfigMetadata {
-                        vct: vct.to_string(),
-                        display,
-                    },
-                );
-            }
-        }
-        Ok(IssuerMetadata {
-            credential_issuer: issuer.to_string(),
-            token_endpoint,
-            nonce_endpoint: endpoint(&meta, "nonce_endpoint")?,
-            deferred_endpoint: endpoint(&meta, "deferred_credential_endpoint")?,
-            notification_endpoint: endpoint(&meta, "notification_endpoint")?,
-            credential_endpoint,
-            batch_size,
-            display: displays(meta.get("display")),
-            configs,
-        })
-    }
-
-    fn vct_of(&self, config: &str) -> Result<&str, Error> {
-        self.configs
-            .get(config)
-            .map(|c| c.vct.as_str())
-            .ok_or_else(|| Error::Issuance {
-                reason: format!(
-                    "the issuer does not describe the offered configuration {config:?} as an SD-JWT VC"
-                ),
-            })
-    }
-}
-
 /// An offer being looked at: what the citizen sees, plus what accepting it needs.
 pub struct OfferSession {
     /// What the citizen is shown.
@@ -329,13 +162,6 @@ pub struct OfferSession {
     metadata: IssuerMetadata,
     http: Arc<Http>,
     options: CollectOptions,
-}
-
-/// Tokens from the token endpoint; bearer secrets, zeroized, never shown.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub(crate) struct Tokens {
-    pub access: String,
-    pub refresh: Option<String>,
 }
 
 /// What the wallet keeps to refresh a credential or pick up a deferred one later: the endpoints
@@ -886,284 +712,4 @@ fn seal_new_keys(
         }
     }
     Ok(ids)
-}
-
-fn token_reply(reply: http::Reply, what: &str) -> Result<Tokens, Error> {
-    if !reply.status.is_success() {
-        return Err(Error::Issuance {
-            reason: format!("the holder refused the {what} ({})", reply.oauth_error()),
-        });
-    }
-    let v = reply.json("token response")?;
-    let access = v
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::Issuance {
-            reason: "the token response has no access_token".into(),
-        })?;
-    if !v
-        .get("token_type")
-        .and_then(Value::as_str)
-        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
-    {
-        return Err(Error::Issuance {
-            reason: "the token response is not a Bearer token (DPoP is not supported)".into(),
-        });
-    }
-    Ok(Tokens {
-        access: access.to_string(),
-        refresh: v
-            .get("refresh_token")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
-}
-
-async fn pre_authorized_token(
-    http: &Http,
-    meta: &IssuerMetadata,
-    offer: &CredentialOffer,
-    tx_code: Option<&str>,
-) -> Result<Tokens, Error> {
-    let mut form = vec![
-        ("grant_type", offer::PRE_AUTHORIZED_GRANT),
-        ("pre-authorized_code", offer.pre_authorized_code.as_str()),
-    ];
-    if let (Some(_), Some(code)) = (&offer.tx_code, tx_code) {
-        form.push(("tx_code", code));
-    }
-    let reply = http.post_form(&meta.token_endpoint, &form).await?;
-    token_reply(reply, "pre-authorized code or transaction code")
-}
-
-pub(crate) async fn refresh_token_grant(
-    http: &Http,
-    meta: &IssuerMetadata,
-    refresh_token: &str,
-) -> Result<Tokens, Error> {
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-    ];
-    let reply = http.post_form(&meta.token_endpoint, &form).await?;
-    token_reply(reply, "refresh token")
-}
-
-pub(crate) enum CredentialReply {
-    Issued {
-        credentials: Vec<String>,
-        notification_id: Option<String>,
-    },
-    Deferred {
-        transaction_id: String,
-        interval: u64,
-    },
-}
-
-async fn fresh_nonce(http: &Http, meta: &IssuerMetadata) -> Result<Option<String>, Error> {
-    let Some(url) = &meta.nonce_endpoint else {
-        return Ok(None);
-    };
-    let reply = http.post_json(url, None, &json!({})).await?;
-    if !reply.status.is_success() {
-        return Err(Error::Issuance {
-            reason: format!("the nonce endpoint refused ({})", reply.oauth_error()),
-        });
-    }
-    let v = reply.json("nonce response")?;
-    v.get("c_nonce")
-        .and_then(Value::as_str)
-        .map(|n| Some(n.to_string()))
-        .ok_or_else(|| Error::Issuance {
-            reason: "the nonce response has no c_nonce".into(),
-        })
-}
-
-/// Signs one key proof per copy for `aud` = the issuer and the fresh `c_nonce`.
-fn key_proofs(
-    meta: &IssuerMetadata,
-    keys: &CopyKeys,
-    nonce: Option<&str>,
-) -> Result<Vec<String>, Error> {
-    let now = now_unix();
-    keys.keys
-        .iter()
-        .map(|k| {
-            let mut payload = json!({ "aud": meta.credential_issuer, "iat": now });
-            if let Some(n) = nonce {
-                payload["nonce"] = json!(n);
-            }
-            jose::sign(k, PROOF_TYP, true, &payload)
-        })
-        .collect()
-}
-
-pub(crate) async fn request_credential(
-    http: &Http,
-    meta: &IssuerMetadata,
-    access_token: &str,
-    config: &str,
-    keys: &CopyKeys,
-) -> Result<CredentialReply, Error> {
-    let nonce = fresh_nonce(http, meta).await?;
-    let proofs = key_proofs(meta, keys, nonce.as_deref())?;
-    let body = json!({
-        "credential_configuration_id": config,
-        "proofs": { "jwt": proofs },
-    });
-    let reply = http
-        .post_json(&meta.credential_endpoint, Some(access_token), &body)
-        .await?;
-    match reply.status {
-        StatusCode::OK => {
-            let v = reply.json("credential response")?;
-            Ok(CredentialReply::Issued {
-                credentials: credentials_of(&v)?,
-                notification_id: notification_of(&v),
-            })
-        }
-        StatusCode::ACCEPTED => {
-            let v = reply.json("credential response")?;
-            let transaction_id =
-                v.get("transaction_id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| Error::Issuance {
-                        reason: "a deferred credential response has no transaction_id".into(),
-                    })?;
-            if meta.deferred_endpoint.is_none() {
-                return Err(Error::Issuance {
-                    reason: "the holder defers issuance but has no deferred_credential_endpoint"
-                        .into(),
-                });
-            }
-            Ok(CredentialReply::Deferred {
-                transaction_id: transaction_id.to_string(),
-                interval: v.get("interval").and_then(Value::as_u64).unwrap_or(5),
-            })
-        }
-        _ => Err(Error::Issuance {
-            reason: format!(
-                "the holder refused the credential request ({})",
-                reply.oauth_error()
-            ),
-        }),
-    }
-}
-
-fn credentials_of(v: &Value) -> Result<Vec<String>, Error> {
-    let bad = || Error::Issuance {
-        reason: "the credential response has no credentials array of strings".into(),
-    };
-    v.get("credentials")
-        .and_then(Value::as_array)
-        .ok_or_else(bad)?
-        .iter()
-        .map(|c| {
-            c.get("credential")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(bad)
-        })
-        .collect()
-}
-
-fn notification_of(v: &Value) -> Option<String> {
-    v.get("notification_id")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-pub(crate) enum DeferredReply {
-    Ready(Vec<String>, Option<String>),
-    Pending,
-    Unknown,
-}
-
-async fn deferred_once(
-    http: &Http,
-    meta: &IssuerMetadata,
-    access_token: &str,
-    transaction_id: &str,
-) -> Result<DeferredReply, Error> {
-    let Some(url) = &meta.deferred_endpoint else {
-        return Err(Error::Issuance {
-            reason: "the holder has no deferred_credential_endpoint".into(),
-        });
-    };
-    let reply = http
-        .post_json(
-            url,
-            Some(access_token),
-            &json!({ "transaction_id": transaction_id }),
-        )
-        .await?;
-    match reply.status {
-        StatusCode::OK => {
-            let v = reply.json("deferred credential response")?;
-            Ok(DeferredReply::Ready(
-                credentials_of(&v)?,
-                notification_of(&v),
-            ))
-        }
-        StatusCode::ACCEPTED => Ok(DeferredReply::Pending),
-        _ => {
-            let e = reply.oauth_error();
-            // Drafts before 1.0 said "issuance_pending" as a 400 error: accept that too.
-            if e.starts_with("issuance_pending") {
-                Ok(DeferredReply::Pending)
-            } else if e.starts_with("invalid_transaction_id") {
-                Ok(DeferredReply::Unknown)
-            } else {
-                Err(Error::Issuance {
-                    reason: format!("the holder refused the deferred credential request ({e})"),
-                })
-            }
-        }
-    }
-}
-
-async fn poll_until(
-    http: &Http,
-    meta: &IssuerMetadata,
-    access_token: &str,
-    transaction_id: &str,
-    interval: u64,
-    wait: Duration,
-) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
-    let deadline = Instant::now() + wait;
-    let step = Duration::from_secs(interval.clamp(1, 60));
-    loop {
-        if Instant::now() + step > deadline {
-            return Ok(None);
-        }
-        tokio::time::sleep(step).await;
-        match deferred_once(http, meta, access_token, transaction_id).await? {
-            DeferredReply::Ready(c, n) => return Ok(Some((c, n))),
-            DeferredReply::Pending => continue,
-            DeferredReply::Unknown => {
-                return Err(Error::Issuance {
-                    reason: "the holder no longer knows the deferred transaction".into(),
-                })
-            }
-        }
-    }
-}
-
-/// Sends `credential_accepted`; best effort (the credential is stored either way).
-pub(crate) async fn notify(
-    http: &Http,
-    meta: &IssuerMetadata,
-    access_token: &str,
-    notification_id: Option<&str>,
-) {
-    if let (Some(url), Some(id)) = (&meta.notification_endpoint, notification_id) {
-        let _ = http
-            .post_json(
-                url,
-                Some(access_token),
-                &json!({ "notification_id": id, "event": "credential_accepted" }),
-            )
-            .await;
-    }
 }

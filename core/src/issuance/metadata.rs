@@ -1,0 +1,185 @@
+//! The credential issuer's metadata (`/.well-known/openid-credential-issuer`) and its
+//! authorization server's (`/.well-known/oauth-authorization-server`, RFC 8414), fetched and
+//! checked: identifiers must match what they were fetched for, every endpoint obeys the
+//! transport rule, only `dc+sd-jwt` configurations are kept.
+
+use std::collections::HashMap;
+
+use reqwest::Url;
+use serde_json::Value;
+
+use super::http::{checked_url, Http};
+use crate::Error;
+
+/// The issuer's metadata, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuerMetadata {
+    pub credential_issuer: String,
+    pub token_endpoint: Url,
+    pub credential_endpoint: Url,
+    pub nonce_endpoint: Option<Url>,
+    pub deferred_endpoint: Option<Url>,
+    pub notification_endpoint: Option<Url>,
+    pub batch_size: usize,
+    pub display: Vec<(String, String)>,
+    pub configs: HashMap<String, ConfigMetadata>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigMetadata {
+    pub vct: String,
+    pub display: Vec<(String, String)>,
+}
+
+pub(crate) fn pick_display(display: &[(String, String)], lang: &str) -> Option<String> {
+    display
+        .iter()
+        .find(|(l, _)| l.eq_ignore_ascii_case(lang))
+        .or_else(|| display.first())
+        .map(|(_, n)| n.clone())
+}
+
+fn displays(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    let name = d.get("name")?.as_str()?;
+                    let locale = d.get("locale").and_then(Value::as_str).unwrap_or("");
+                    Some((
+                        locale.chars().take(16).collect(),
+                        name.chars().take(200).collect(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The RFC 8615 well-known URL for `path` of `issuer` (`https://h/p` → `https://h/.well-known/x/p`).
+fn well_known(issuer: &str, name: &str) -> Result<Url, Error> {
+    let base = checked_url(issuer)?;
+    let path = base.path().trim_end_matches('/');
+    let mut url = base.clone();
+    url.set_path(&format!("/.well-known/{name}{path}"));
+    url.set_query(None);
+    Ok(url)
+}
+
+fn endpoint(meta: &Value, name: &str) -> Result<Option<Url>, Error> {
+    match meta.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => checked_url(s).map(Some),
+        Some(_) => Err(Error::Issuance {
+            reason: format!("the issuer metadata's {name} is not a URL"),
+        }),
+    }
+}
+
+impl IssuerMetadata {
+    /// Fetches the credential issuer metadata and the authorization server metadata and checks
+    /// them: `credential_issuer` and `issuer` must equal the identifiers they were fetched for.
+    pub(crate) async fn fetch(http: &Http, issuer: &str) -> Result<IssuerMetadata, Error> {
+        let bad = |what: String| Error::Issuance { reason: what };
+        let reply = http
+            .get(
+                &well_known(issuer, "openid-credential-issuer")?,
+                "application/json",
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Err(bad(format!(
+                "the issuer metadata of {issuer} is unavailable (HTTP {})",
+                reply.status.as_u16()
+            )));
+        }
+        let meta = reply.json("issuer metadata")?;
+        if meta.get("credential_issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(bad(format!(
+                "the issuer metadata of {issuer} names another credential_issuer"
+            )));
+        }
+        let credential_endpoint = endpoint(&meta, "credential_endpoint")?
+            .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
+        let auth_server = meta
+            .get("authorization_servers")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or(issuer)
+            .to_string();
+        let reply = http
+            .get(
+                &well_known(&auth_server, "oauth-authorization-server")?,
+                "application/json",
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Err(bad(format!(
+                "the authorization server metadata of {auth_server} is unavailable (HTTP {})",
+                reply.status.as_u16()
+            )));
+        }
+        let as_meta = reply.json("authorization server metadata")?;
+        if as_meta.get("issuer").and_then(Value::as_str) != Some(auth_server.as_str()) {
+            return Err(bad(
+                "the authorization server metadata names another issuer".into(),
+            ));
+        }
+        let token_endpoint = endpoint(&as_meta, "token_endpoint")?
+            .ok_or_else(|| bad("the authorization server has no token_endpoint".into()))?;
+        let batch_size = meta
+            .get("batch_credential_issuance")
+            .and_then(|b| b.get("batch_size"))
+            .and_then(Value::as_u64)
+            .map_or(1, |n| n.clamp(1, 1000) as usize);
+        let mut configs = HashMap::new();
+        if let Some(map) = meta
+            .get("credential_configurations_supported")
+            .and_then(Value::as_object)
+        {
+            for (id, c) in map {
+                if c.get("format").and_then(Value::as_str) != Some("dc+sd-jwt") {
+                    continue; // kluis holds SD-JWT VCs only
+                }
+                let Some(vct) = c.get("vct").and_then(Value::as_str) else {
+                    continue;
+                };
+                let display = displays(
+                    c.get("credential_metadata")
+                        .and_then(|m| m.get("display"))
+                        .or_else(|| c.get("display")),
+                );
+                configs.insert(
+                    id.clone(),
+                    ConfigMetadata {
+                        vct: vct.to_string(),
+                        display,
+                    },
+                );
+            }
+        }
+        Ok(IssuerMetadata {
+            credential_issuer: issuer.to_string(),
+            token_endpoint,
+            nonce_endpoint: endpoint(&meta, "nonce_endpoint")?,
+            deferred_endpoint: endpoint(&meta, "deferred_credential_endpoint")?,
+            notification_endpoint: endpoint(&meta, "notification_endpoint")?,
+            credential_endpoint,
+            batch_size,
+            display: displays(meta.get("display")),
+            configs,
+        })
+    }
+
+    pub(crate) fn vct_of(&self, config: &str) -> Result<&str, Error> {
+        self.configs
+            .get(config)
+            .map(|c| c.vct.as_str())
+            .ok_or_else(|| Error::Issuance {
+                reason: format!(
+                    "the issuer does not describe the offered configuration {config:?} as an SD-JWT VC"
+                ),
+            })
+    }
+}

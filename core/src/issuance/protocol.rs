@@ -1,0 +1,305 @@
+//! The OpenID4VCI requests themselves: token (pre-authorized code or refresh token), nonce,
+//! key proofs, credential, deferred credential and notification, with their responses read
+//! strictly. No vault access here; the use cases in `mod.rs` decide what to keep.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::http::{self, Http};
+use super::metadata::IssuerMetadata;
+use super::offer::{self, CredentialOffer};
+use super::{jose, CopyKeys, PROOF_TYP};
+use crate::{now_unix, Error};
+
+/// Tokens from the token endpoint; bearer secrets, zeroized, never shown.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub(crate) struct Tokens {
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+pub(crate) fn token_reply(reply: http::Reply, what: &str) -> Result<Tokens, Error> {
+    if !reply.status.is_success() {
+        return Err(Error::Issuance {
+            reason: format!("the holder refused the {what} ({})", reply.oauth_error()),
+        });
+    }
+    let v = reply.json("token response")?;
+    let access = v
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Issuance {
+            reason: "the token response has no access_token".into(),
+        })?;
+    if !v
+        .get("token_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(Error::Issuance {
+            reason: "the token response is not a Bearer token (DPoP is not supported)".into(),
+        });
+    }
+    Ok(Tokens {
+        access: access.to_string(),
+        refresh: v
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+pub(crate) async fn pre_authorized_token(
+    http: &Http,
+    meta: &IssuerMetadata,
+    offer: &CredentialOffer,
+    tx_code: Option<&str>,
+) -> Result<Tokens, Error> {
+    let mut form = vec![
+        ("grant_type", offer::PRE_AUTHORIZED_GRANT),
+        ("pre-authorized_code", offer.pre_authorized_code.as_str()),
+    ];
+    if let (Some(_), Some(code)) = (&offer.tx_code, tx_code) {
+        form.push(("tx_code", code));
+    }
+    let reply = http.post_form(&meta.token_endpoint, &form).await?;
+    token_reply(reply, "pre-authorized code or transaction code")
+}
+
+pub(crate) async fn refresh_token_grant(
+    http: &Http,
+    meta: &IssuerMetadata,
+    refresh_token: &str,
+) -> Result<Tokens, Error> {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    let reply = http.post_form(&meta.token_endpoint, &form).await?;
+    token_reply(reply, "refresh token")
+}
+
+pub(crate) enum CredentialReply {
+    Issued {
+        credentials: Vec<String>,
+        notification_id: Option<String>,
+    },
+    Deferred {
+        transaction_id: String,
+        interval: u64,
+    },
+}
+
+pub(crate) async fn fresh_nonce(
+    http: &Http,
+    meta: &IssuerMetadata,
+) -> Result<Option<String>, Error> {
+    let Some(url) = &meta.nonce_endpoint else {
+        return Ok(None);
+    };
+    let reply = http.post_json(url, None, &json!({})).await?;
+    if !reply.status.is_success() {
+        return Err(Error::Issuance {
+            reason: format!("the nonce endpoint refused ({})", reply.oauth_error()),
+        });
+    }
+    let v = reply.json("nonce response")?;
+    v.get("c_nonce")
+        .and_then(Value::as_str)
+        .map(|n| Some(n.to_string()))
+        .ok_or_else(|| Error::Issuance {
+            reason: "the nonce response has no c_nonce".into(),
+        })
+}
+
+/// Signs one key proof per copy for `aud` = the issuer and the fresh `c_nonce`.
+pub(crate) fn key_proofs(
+    meta: &IssuerMetadata,
+    keys: &CopyKeys,
+    nonce: Option<&str>,
+) -> Result<Vec<String>, Error> {
+    let now = now_unix();
+    keys.keys
+        .iter()
+        .map(|k| {
+            let mut payload = json!({ "aud": meta.credential_issuer, "iat": now });
+            if let Some(n) = nonce {
+                payload["nonce"] = json!(n);
+            }
+            jose::sign(k, PROOF_TYP, true, &payload)
+        })
+        .collect()
+}
+
+pub(crate) async fn request_credential(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    config: &str,
+    keys: &CopyKeys,
+) -> Result<CredentialReply, Error> {
+    let nonce = fresh_nonce(http, meta).await?;
+    let proofs = key_proofs(meta, keys, nonce.as_deref())?;
+    let body = json!({
+        "credential_configuration_id": config,
+        "proofs": { "jwt": proofs },
+    });
+    let reply = http
+        .post_json(&meta.credential_endpoint, Some(access_token), &body)
+        .await?;
+    match reply.status {
+        StatusCode::OK => {
+            let v = reply.json("credential response")?;
+            Ok(CredentialReply::Issued {
+                credentials: credentials_of(&v)?,
+                notification_id: notification_of(&v),
+            })
+        }
+        StatusCode::ACCEPTED => {
+            let v = reply.json("credential response")?;
+            let transaction_id =
+                v.get("transaction_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::Issuance {
+                        reason: "a deferred credential response has no transaction_id".into(),
+                    })?;
+            if meta.deferred_endpoint.is_none() {
+                return Err(Error::Issuance {
+                    reason: "the holder defers issuance but has no deferred_credential_endpoint"
+                        .into(),
+                });
+            }
+            Ok(CredentialReply::Deferred {
+                transaction_id: transaction_id.to_string(),
+                interval: v.get("interval").and_then(Value::as_u64).unwrap_or(5),
+            })
+        }
+        _ => Err(Error::Issuance {
+            reason: format!(
+                "the holder refused the credential request ({})",
+                reply.oauth_error()
+            ),
+        }),
+    }
+}
+
+fn credentials_of(v: &Value) -> Result<Vec<String>, Error> {
+    let bad = || Error::Issuance {
+        reason: "the credential response has no credentials array of strings".into(),
+    };
+    v.get("credentials")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|c| {
+            c.get("credential")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+fn notification_of(v: &Value) -> Option<String> {
+    v.get("notification_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+pub(crate) enum DeferredReply {
+    Ready(Vec<String>, Option<String>),
+    Pending,
+    Unknown,
+}
+
+pub(crate) async fn deferred_once(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    transaction_id: &str,
+) -> Result<DeferredReply, Error> {
+    let Some(url) = &meta.deferred_endpoint else {
+        return Err(Error::Issuance {
+            reason: "the holder has no deferred_credential_endpoint".into(),
+        });
+    };
+    let reply = http
+        .post_json(
+            url,
+            Some(access_token),
+            &json!({ "transaction_id": transaction_id }),
+        )
+        .await?;
+    match reply.status {
+        StatusCode::OK => {
+            let v = reply.json("deferred credential response")?;
+            Ok(DeferredReply::Ready(
+                credentials_of(&v)?,
+                notification_of(&v),
+            ))
+        }
+        StatusCode::ACCEPTED => Ok(DeferredReply::Pending),
+        _ => {
+            let e = reply.oauth_error();
+            // Drafts before 1.0 said "issuance_pending" as a 400 error: accept that too.
+            if e.starts_with("issuance_pending") {
+                Ok(DeferredReply::Pending)
+            } else if e.starts_with("invalid_transaction_id") {
+                Ok(DeferredReply::Unknown)
+            } else {
+                Err(Error::Issuance {
+                    reason: format!("the holder refused the deferred credential request ({e})"),
+                })
+            }
+        }
+    }
+}
+
+pub(crate) async fn poll_until(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    transaction_id: &str,
+    interval: u64,
+    wait: Duration,
+) -> Result<Option<(Vec<String>, Option<String>)>, Error> {
+    let deadline = Instant::now() + wait;
+    let step = Duration::from_secs(interval.clamp(1, 60));
+    loop {
+        if Instant::now() + step > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(step).await;
+        match deferred_once(http, meta, access_token, transaction_id).await? {
+            DeferredReply::Ready(c, n) => return Ok(Some((c, n))),
+            DeferredReply::Pending => continue,
+            DeferredReply::Unknown => {
+                return Err(Error::Issuance {
+                    reason: "the holder no longer knows the deferred transaction".into(),
+                })
+            }
+        }
+    }
+}
+
+/// Sends `credential_accepted`; best effort (the credential is stored either way).
+pub(crate) async fn notify(
+    http: &Http,
+    meta: &IssuerMetadata,
+    access_token: &str,
+    notification_id: Option<&str>,
+) {
+    if let (Some(url), Some(id)) = (&meta.notification_endpoint, notification_id) {
+        let _ = http
+            .post_json(
+                url,
+                Some(access_token),
+                &json!({ "notification_id": id, "event": "credential_accepted" }),
+            )
+            .await;
+    }
+}
