@@ -291,3 +291,28 @@ async fn garbage_offers_are_refused_before_any_request() {
         .await
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_can_refuse_even_loopback_http() {
+    let net = network().await;
+    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let before = wallet.audit_log().unwrap().len();
+    let offer = net.holder("duo").unwrap().offer(CITIZEN).unwrap();
+    let strict = CollectOptions {
+        http: HttpPolicy {
+            allow_loopback_http: false,
+            ..quick_http()
+        },
+        ..options()
+    };
+    let err = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), strict)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput { reason } if reason.contains("only https")),
+        "{err}"
+    );
+    assert_unchanged(&wallet, before);
+    assert!(net.holder("duo").unwrap().archive().is_empty());
+}

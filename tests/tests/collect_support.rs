@@ -34,6 +34,7 @@ pub fn quick_http() -> HttpPolicy {
         retries: 2,
         backoff: Duration::from_millis(20),
         max_body_bytes: 1024 * 1024,
+        allow_loopback_http: true,
     }
 }
 

@@ -104,12 +104,16 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
                 }
                 for c in &list {
                     println!(
-                        "{}  {}  {}  issued {}  expires {}",
+                        "{}  {}  {}  issued {}  expires {}{}",
                         c.id,
                         c.issuer,
                         c.name.as_deref().unwrap_or(&c.vct),
                         date(c.issued_at),
-                        date(c.expires_at)
+                        date(c.expires_at),
+                        // The last `kluis status-check` result, when there was one.
+                        c.status
+                            .map(|s| format!("  [{}]", s.as_str()))
+                            .unwrap_or_default()
                     );
                 }
                 Ok(())

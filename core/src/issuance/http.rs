@@ -23,6 +23,9 @@ pub struct HttpPolicy {
     pub backoff: Duration,
     /// Largest response body accepted.
     pub max_body_bytes: usize,
+    /// Allow plain http to loopback hosts (the simulated holders). An app on a phone should
+    /// turn this off: a credential's status URI must not make it probe the phone's own ports.
+    pub allow_loopback_http: bool,
 }
 
 impl Default for HttpPolicy {
@@ -33,6 +36,7 @@ impl Default for HttpPolicy {
             retries: 3,
             backoff: Duration::from_millis(200),
             max_body_bytes: 1024 * 1024,
+            allow_loopback_http: true,
         }
     }
 }
@@ -197,6 +201,11 @@ impl Http {
         idempotent: bool,
     ) -> Result<Reply, Error> {
         let host = shorten(url.as_str());
+        if url.scheme() != "https" && !self.policy.allow_loopback_http {
+            return Err(Error::invalid_input(format!(
+                "{host} uses plain http: only https is allowed"
+            )));
+        }
         let mut wait = self.policy.backoff;
         let mut attempt = 0;
         loop {
