@@ -15,14 +15,14 @@ mod clock;
 mod credentials;
 pub mod error;
 mod holder_key;
-pub mod openid4vp;
-pub mod trust;
-pub mod verifier;
-mod wallet;
 pub mod issuance;
+pub mod openid4vp;
 pub mod overview;
 pub mod scheme;
 pub mod status;
+pub mod trust;
+pub mod verifier;
+mod wallet;
 
 pub use clock::now_unix;
 pub use credentials::{ClaimView, CredentialDetails, CredentialSummary, HolderBinding};

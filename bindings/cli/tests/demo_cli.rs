@@ -3,15 +3,26 @@
 
 #[test]
 fn demo_runs_end_to_end() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kluis")).args(["--json", "demo"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kluis"))
+        .args(["--json", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["credentials"].as_array().unwrap().len(), 8);
     assert_eq!(report["collected"].as_array().unwrap().len(), 6);
     assert_eq!(report["status"]["revoked"], 1);
     assert_eq!(report["status"]["valid_after"], 8);
     let disclosed = report["disclosed"].as_array().unwrap();
-    assert_eq!(disclosed[0]["address"], serde_json::json!({"locality": "Utrecht"}));
+    assert_eq!(
+        disclosed[0]["address"],
+        serde_json::json!({"locality": "Utrecht"})
+    );
     assert!(disclosed[0].get("bsn").is_none());
     assert_eq!(report["plaintext_scan"]["found"], 0);
     assert!(report["plaintext_scan"]["needles"].as_u64().unwrap() > 30);
