@@ -177,6 +177,10 @@ async fn credential_bound_to_another_holder_key() {
         "{err}"
     );
     assert_eq!(vault_record_count(&wallet), 0);
+    // The holder hears that nothing it sent was kept.
+    let events: Vec<_> = net.holder("duo").unwrap().notifications();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1, "credential_failure");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

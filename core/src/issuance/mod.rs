@@ -43,6 +43,7 @@ pub(crate) use protocol::{
     deferred_once, notify, poll_until, pre_authorized_token, refresh_token_grant,
     request_credential, CredentialReply, DeferredReply, Tokens,
 };
+pub(crate) use protocol::{ACCEPTED, FAILURE};
 
 use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
@@ -342,7 +343,9 @@ impl Wallet {
         }
         let tokens = pre_authorized_token(&http, &metadata, &offer, tx_code).await?;
         let copies = options.copies.clamp(1, MAX_COPIES).min(metadata.batch_size);
-        let mut received = Vec::new();
+        // First everything the holder sends, then verification of all of it: an offer is stored
+        // all or nothing.
+        let mut delivered = Vec::new();
         let mut pending = Vec::new();
         for config in &offer.credential_configuration_ids {
             let vct = metadata.vct_of(config)?.to_string();
@@ -351,16 +354,7 @@ impl Wallet {
                 CredentialReply::Issued {
                     credentials,
                     notification_id,
-                } => {
-                    received.push(self.verify_received(
-                        &metadata.credential_issuer,
-                        &vct,
-                        config,
-                        credentials,
-                        keys,
-                        notification_id,
-                    )?);
-                }
+                } => delivered.push((config.clone(), vct, credentials, keys, notification_id)),
                 CredentialReply::Deferred {
                     transaction_id,
                     interval,
@@ -375,21 +369,42 @@ impl Wallet {
                     )
                     .await?
                     {
-                        Some((credentials, notification_id)) => {
-                            received.push(self.verify_received(
-                                &metadata.credential_issuer,
-                                &vct,
-                                config,
-                                credentials,
-                                keys,
-                                notification_id,
-                            )?)
-                        }
+                        Some((credentials, notification_id)) => delivered.push((
+                            config.clone(),
+                            vct,
+                            credentials,
+                            keys,
+                            notification_id,
+                        )),
                         None => pending.push((config.clone(), vct, transaction_id, keys)),
                     }
                 }
             }
         }
+        let notification_ids: Vec<Option<String>> = delivered.iter().map(|d| d.4.clone()).collect();
+        let verified = delivered
+            .into_iter()
+            .map(|(config, vct, credentials, keys, notification_id)| {
+                self.verify_received(
+                    &metadata.credential_issuer,
+                    &vct,
+                    &config,
+                    credentials,
+                    keys,
+                    notification_id,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>();
+        let received = match verified {
+            Ok(r) => r,
+            Err(e) => {
+                // Tell the holder nothing it sent was kept (best effort), then the citizen why.
+                for id in &notification_ids {
+                    notify(&http, &metadata, &tokens.access, id.as_deref(), FAILURE).await;
+                }
+                return Err(e);
+            }
+        };
         let now = now_unix();
         let mut pending_out = Vec::new();
         let mut stored_ids = Vec::new();
@@ -434,6 +449,7 @@ impl Wallet {
                 &metadata,
                 &tokens.access,
                 r.notification_id.as_deref(),
+                ACCEPTED,
             )
             .await;
         }
@@ -623,6 +639,7 @@ impl Wallet {
                 &metadata,
                 &tokens.access,
                 received.notification_id.as_deref(),
+                ACCEPTED,
             )
             .await;
             stored.push(

@@ -286,19 +286,25 @@ pub(crate) async fn poll_until(
     }
 }
 
-/// Sends `credential_accepted`; best effort (the credential is stored either way).
+/// Notification event: the credential was stored.
+pub(crate) const ACCEPTED: &str = "credential_accepted";
+/// Notification event: the credential was received but not kept (it failed verification).
+pub(crate) const FAILURE: &str = "credential_failure";
+
+/// Sends a notification `event`; best effort (the citizen's outcome does not depend on it).
 pub(crate) async fn notify(
     http: &Http,
     meta: &IssuerMetadata,
     access_token: &str,
     notification_id: Option<&str>,
+    event: &str,
 ) {
     if let (Some(url), Some(id)) = (&meta.notification_endpoint, notification_id) {
         let _ = http
             .post_json(
                 url,
                 Some(access_token),
-                &json!({ "notification_id": id, "event": "credential_accepted" }),
+                &json!({ "notification_id": id, "event": event }),
             )
             .await;
     }

@@ -221,6 +221,7 @@ impl Wallet {
             meta,
             &tokens.access,
             received.notification_id.as_deref(),
+            super::ACCEPTED,
         )
         .await;
         Ok(fresh.summary(id, &self.metadata(), &options.lang))
