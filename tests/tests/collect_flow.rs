@@ -435,3 +435,50 @@ async fn import_refuses_a_type_the_scheme_does_not_list_for_the_issuer() {
         .unwrap();
     wallet.import_credential(&ok).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holder_keeps_an_archive_of_what_it_issued() {
+    let archive_dir = tempfile::tempdir().unwrap();
+    let server = HolderServer::start(
+        kluis_fixtures::holder("uwv").unwrap(),
+        0,
+        HolderOptions {
+            archive_dir: Some(archive_dir.path().to_path_buf()),
+            ..HolderOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
+        .await
+        .unwrap();
+    let (_dir, wallet) = new_wallet();
+    wallet
+        .set_scheme(
+            &scheme.list_uri(),
+            &scheme.public_jwk().unwrap().to_value().to_string(),
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let o = server.offer(CITIZEN).unwrap();
+    wallet
+        .collect(&o.offer_uri, Some(&o.tx_code), options())
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(archive_dir.path().join("uwv.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "one entry per copy");
+    let memory = server.archive();
+    for (line, entry) in lines.iter().zip(&memory) {
+        assert_eq!(line["credential_sha256"], entry.credential_sha256.as_str());
+        assert_eq!(line["citizen"], CITIZEN);
+        assert_eq!(line["vct"], "urn:nl:uwv:income-statement:1");
+        assert_eq!(line["compact"], entry.compact.as_str());
+    }
+    let idxs: HashSet<_> = lines.iter().map(|l| l["idx"].as_u64().unwrap()).collect();
+    assert_eq!(idxs.len(), 3, "each copy has its own status list entry");
+}
