@@ -482,3 +482,93 @@ async fn the_holder_keeps_an_archive_of_what_it_issued() {
     let idxs: HashSet<_> = lines.iter().map(|l| l["idx"].as_u64().unwrap()).collect();
     assert_eq!(idxs.len(), 3, "each copy has its own status list entry");
 }
+
+/// One deferring Belastingdienst and its scheme; the wallet has pinned the scheme.
+async fn deferring_holder(
+    opts: HolderOptions,
+) -> (
+    HolderServer,
+    SchemeServer,
+    tempfile::TempDir,
+    kluis_core::Wallet,
+) {
+    let server = HolderServer::start(
+        kluis_fixtures::holder("belastingdienst").unwrap(),
+        0,
+        HolderOptions {
+            deferred: true,
+            ..opts
+        },
+    )
+    .await
+    .unwrap();
+    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
+        .await
+        .unwrap();
+    let (dir, wallet) = new_wallet();
+    wallet
+        .set_scheme(
+            &scheme.list_uri(),
+            &scheme.public_jwk().unwrap().to_value().to_string(),
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    (server, scheme, dir, wallet)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_pickup_renews_an_expired_access_token() {
+    let (server, _scheme, _dir, wallet) = deferring_holder(HolderOptions {
+        deferred_delay: Duration::from_millis(200),
+        token_ttl_secs: 1,
+        ..HolderOptions::default()
+    })
+    .await;
+    let o = server.offer(CITIZEN).unwrap();
+    let opts = CollectOptions {
+        deferred_wait: Duration::ZERO,
+        ..options()
+    };
+    let out = wallet
+        .collect(&o.offer_uri, Some(&o.tx_code), opts.clone())
+        .await
+        .unwrap();
+    assert_eq!(out.pending.len(), 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await; // the access token has expired
+    let r = wallet.refresh(false, opts).await.unwrap();
+    assert_eq!(r.delivered.len(), 1, "{r:?}");
+    assert!(r.failed.is_empty() && r.pending.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferring_holder_that_is_down_stays_pending_without_failing_the_refresh() {
+    let (server, _scheme, _dir, wallet) = deferring_holder(HolderOptions {
+        deferred_delay: Duration::from_millis(100),
+        ..HolderOptions::default()
+    })
+    .await;
+    let o = server.offer(CITIZEN).unwrap();
+    let opts = CollectOptions {
+        deferred_wait: Duration::ZERO,
+        ..options()
+    };
+    wallet
+        .collect(&o.offer_uri, Some(&o.tx_code), opts.clone())
+        .await
+        .unwrap();
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let r = wallet.refresh(false, opts).await.unwrap();
+    assert!(r.delivered.is_empty());
+    assert_eq!(r.pending.len(), 1);
+    assert!(
+        r.pending[0].note.as_deref().unwrap().contains("attempts"),
+        "{r:?}"
+    );
+    assert_eq!(
+        wallet.pending_issuances().unwrap().len(),
+        1,
+        "kept for later"
+    );
+}

@@ -290,7 +290,15 @@ pub fn refresh(cli: &Cli, force: bool) -> Result<(), CliError> {
         );
     }
     for p in &report.pending {
-        println!("Still pending at the holder: {} ({}).", p.vct, p.id);
+        println!(
+            "Still pending at the holder: {} ({}){}.",
+            p.vct,
+            p.id,
+            p.note
+                .as_ref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
     }
     for f in &report.failed {
         println!("Not refreshed: {}: {}", f.id, f.reason);

@@ -35,7 +35,7 @@ pub use http::HttpPolicy;
 pub(crate) use http::{checked_url, shorten as short, Http};
 pub(crate) use jose::{header as jws_header, verify as jws_verify};
 pub use offer::{CredentialOffer, TxCodeSpec};
-pub use refresh::RefreshReport;
+pub use refresh::{RefreshFailure, RefreshReport};
 
 use metadata::pick_display;
 pub(crate) use metadata::IssuerMetadata;
@@ -140,6 +140,25 @@ pub struct PendingSummary {
     pub issuer: String,
     /// The type.
     pub vct: String,
+    /// Why it is still pending, when polling it failed (holder down, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What [`Wallet::poll_deferred`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeferredPoll {
+    /// Credentials delivered, verified and stored now.
+    pub delivered: Vec<CredentialSummary>,
+    /// Transactions still pending.
+    pub pending: Vec<PendingSummary>,
+    /// Transactions dropped: unknown to the holder, or the delivery failed verification.
+    pub failed: Vec<RefreshFailure>,
+}
+
+enum Polled {
+    Delivered(CredentialSummary),
+    Pending,
 }
 
 /// What [`Wallet::accept_offer`] did.
@@ -438,6 +457,7 @@ impl Wallet {
                     id,
                     issuer: metadata.credential_issuer.clone(),
                     vct: vct.clone(),
+                    note: None,
                 });
             }
             Ok(())
@@ -566,88 +586,136 @@ impl Wallet {
         Ok((id, grant))
     }
 
-    /// Picks up deferred credentials that are ready; returns what was stored and what is still
-    /// pending. A transaction the holder no longer knows is dropped (and its keys with it).
-    pub async fn poll_deferred(
-        &self,
-        options: CollectOptions,
-    ) -> Result<(Vec<CredentialSummary>, Vec<PendingSummary>), Error> {
+    /// Picks up deferred credentials that are ready. Each transaction is handled on its own: a
+    /// holder that is down leaves its transaction pending (with a note) without stopping the
+    /// others; an expired access token is renewed with the refresh token; a transaction the
+    /// holder no longer knows, or a delivery that fails verification, is dropped with its keys
+    /// and reported in `failed`.
+    pub async fn poll_deferred(&self, options: CollectOptions) -> Result<DeferredPoll, Error> {
         let http = Http::new(options.http.clone())?;
-        let mut stored = Vec::new();
-        let mut still = Vec::new();
-        let list = self.vault.list::<PendingIssuance>()?;
-        for (pid, p) in list {
+        let mut out = DeferredPoll::default();
+        for (pid, p) in self.vault.list::<PendingIssuance>()? {
             let p = p?;
-            let metadata = IssuerMetadata::fetch(&http, &p.credential_issuer).await?;
-            let reply = deferred_once(&http, &metadata, &p.access_token, &p.transaction_id).await;
-            let (credentials, notification_id) = match reply {
-                Ok(DeferredReply::Ready(c, n)) => (c, n),
-                Ok(DeferredReply::Pending) => {
-                    still.push(PendingSummary {
-                        id: pid,
-                        issuer: p.credential_issuer.clone(),
-                        vct: p.vct.clone(),
+            let summary = |note: Option<String>| PendingSummary {
+                id: pid.clone(),
+                issuer: p.credential_issuer.clone(),
+                vct: p.vct.clone(),
+                note,
+            };
+            match self.poll_one(&http, &pid, &p, &options.lang).await {
+                Ok(Polled::Delivered(s)) => out.delivered.push(s),
+                Ok(Polled::Pending) => out.pending.push(summary(None)),
+                Err(e @ (Error::Network { .. } | Error::Issuance { .. })) => {
+                    out.pending.push(summary(Some(e.to_string())))
+                }
+                Err(e) => {
+                    self.drop_pending(&pid, &p)?;
+                    out.failed.push(RefreshFailure {
+                        id: pid.clone(),
+                        reason: e.to_string(),
                     });
-                    continue;
                 }
-                Ok(DeferredReply::Unknown) => {
-                    self.vault.write(|tx| {
-                        tx.delete::<PendingIssuance>(&pid)?;
-                        for k in p.holder_key_ids.iter().filter(|k| *k != PRIMARY_KEY_ID) {
-                            tx.delete::<HolderKeyRecord>(k)?;
-                        }
-                        Ok(())
-                    })?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let mut keys = CopyKeys {
-                keys: Vec::new(),
-                ids: Vec::new(),
-            };
-            for k in &p.holder_key_ids {
-                let rec: HolderKeyRecord = self.vault.get(k)?.ok_or_else(|| Error::Integrity {
-                    record: "holder_key record missing".into(),
-                })?;
-                keys.keys.push(rec.signing_key()?);
-                keys.ids.push((k != PRIMARY_KEY_ID).then(|| k.clone()));
             }
-            let received = self.verify_received(
-                &p.credential_issuer,
-                &p.vct,
-                &p.configuration_id,
-                credentials,
-                keys,
-                notification_id,
-            )?;
-            let tokens = Tokens {
-                access: p.access_token.clone(),
-                refresh: p.refresh_token.clone(),
-            };
-            let now = now_unix();
-            let copies = p.holder_key_ids.len() as u32;
-            let ids = self.record_ids(&received)?;
-            self.vault.write(|tx| {
-                store_received(tx, &received, &ids, now, &tokens, copies, &metadata)?;
-                tx.delete::<PendingIssuance>(&pid)?;
-                Ok(())
-            })?;
-            let new_id = ids.0;
-            notify(
-                &http,
-                &metadata,
-                &tokens.access,
-                received.notification_id.as_deref(),
-                ACCEPTED,
-            )
-            .await;
-            stored.push(
-                self.stored(&new_id)?
-                    .summary(&new_id, &self.metadata(), &options.lang),
-            );
         }
-        Ok((stored, still))
+        Ok(out)
+    }
+
+    fn drop_pending(&self, pid: &str, p: &PendingIssuance) -> Result<(), Error> {
+        self.vault.write(|tx| {
+            tx.delete::<PendingIssuance>(pid)?;
+            for k in p.holder_key_ids.iter().filter(|k| *k != PRIMARY_KEY_ID) {
+                tx.delete::<HolderKeyRecord>(k)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    async fn poll_one(
+        &self,
+        http: &Http,
+        pid: &str,
+        p: &PendingIssuance,
+        lang: &str,
+    ) -> Result<Polled, Error> {
+        let metadata = IssuerMetadata::fetch(http, &p.credential_issuer).await?;
+        let mut tokens = Tokens {
+            access: p.access_token.clone(),
+            refresh: p.refresh_token.clone(),
+        };
+        let mut reply = deferred_once(http, &metadata, &tokens.access, &p.transaction_id).await?;
+        if matches!(reply, DeferredReply::Unauthorized) {
+            // The access token expired while the holder worked: renew it once.
+            let Some(refresh) = p.refresh_token.as_deref() else {
+                return Err(Error::InvalidCredential {
+                    reason: "the holder's access token expired and it gave no refresh token".into(),
+                });
+            };
+            tokens = refresh_token_grant(http, &metadata, refresh).await?;
+            reply = deferred_once(http, &metadata, &tokens.access, &p.transaction_id).await?;
+        }
+        let (credentials, notification_id) = match reply {
+            DeferredReply::Ready(c, n) => (c, n),
+            DeferredReply::Pending => return Ok(Polled::Pending),
+            DeferredReply::Unknown | DeferredReply::Unauthorized => {
+                return Err(Error::InvalidCredential {
+                    reason: "the holder no longer knows this deferred transaction".into(),
+                })
+            }
+        };
+        let mut keys = CopyKeys {
+            keys: Vec::new(),
+            ids: Vec::new(),
+        };
+        for k in &p.holder_key_ids {
+            let rec: HolderKeyRecord = self.vault.get(k)?.ok_or_else(|| Error::Integrity {
+                record: "holder_key record missing".into(),
+            })?;
+            keys.keys.push(rec.signing_key()?);
+            keys.ids.push((k != PRIMARY_KEY_ID).then(|| k.clone()));
+        }
+        let received = match self.verify_received(
+            &p.credential_issuer,
+            &p.vct,
+            &p.configuration_id,
+            credentials,
+            keys,
+            notification_id.clone(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                notify(
+                    http,
+                    &metadata,
+                    &tokens.access,
+                    notification_id.as_deref(),
+                    FAILURE,
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        let now = now_unix();
+        let copies = p.holder_key_ids.len() as u32;
+        let ids = self.record_ids(&received)?;
+        self.vault.write(|tx| {
+            store_received(tx, &received, &ids, now, &tokens, copies, &metadata)?;
+            tx.delete::<PendingIssuance>(pid)?;
+            Ok(())
+        })?;
+        notify(
+            http,
+            &metadata,
+            &tokens.access,
+            received.notification_id.as_deref(),
+            ACCEPTED,
+        )
+        .await;
+        Ok(Polled::Delivered(self.stored(&ids.0)?.summary(
+            &ids.0,
+            &self.metadata(),
+            lang,
+        )))
     }
 
     /// Deferred credentials not yet delivered.
@@ -659,6 +727,7 @@ impl Wallet {
                 id,
                 issuer: p.credential_issuer.clone(),
                 vct: p.vct.clone(),
+                note: None,
             });
         }
         Ok(out)

@@ -214,6 +214,8 @@ pub(crate) enum DeferredReply {
     Ready(Vec<String>, Option<String>),
     Pending,
     Unknown,
+    /// 401: the access token expired (or was never valid).
+    Unauthorized,
 }
 
 pub(crate) async fn deferred_once(
@@ -243,6 +245,7 @@ pub(crate) async fn deferred_once(
             ))
         }
         StatusCode::ACCEPTED => Ok(DeferredReply::Pending),
+        StatusCode::UNAUTHORIZED => Ok(DeferredReply::Unauthorized),
         _ => {
             let e = reply.oauth_error();
             // Drafts before 1.0 said "issuance_pending" as a 400 error: accept that too.
@@ -277,7 +280,7 @@ pub(crate) async fn poll_until(
         match deferred_once(http, meta, access_token, transaction_id).await? {
             DeferredReply::Ready(c, n) => return Ok(Some((c, n))),
             DeferredReply::Pending => continue,
-            DeferredReply::Unknown => {
+            DeferredReply::Unknown | DeferredReply::Unauthorized => {
                 return Err(Error::Issuance {
                     reason: "the holder no longer knows the deferred transaction".into(),
                 })

@@ -65,15 +65,15 @@ impl Wallet {
         force: bool,
         options: CollectOptions,
     ) -> Result<RefreshReport, Error> {
-        let (delivered, pending) = self.poll_deferred(options.clone()).await?;
+        let polled = self.poll_deferred(options.clone()).await?;
         let http = Http::new(options.http.clone())?;
         let now = now_unix();
         let mut metadata: HashMap<String, IssuerMetadata> = HashMap::new();
         let mut report = RefreshReport {
             refreshed: Vec::new(),
-            delivered,
-            pending,
-            failed: Vec::new(),
+            delivered: polled.delivered,
+            pending: polled.pending,
+            failed: polled.failed,
             fresh: 0,
         };
         for (id, rec) in self.vault.list::<StoredCredential>()? {
