@@ -320,3 +320,33 @@ async fn an_app_can_refuse_even_loopback_http() {
     assert_unchanged(&wallet, before);
     assert!(net.holder("duo").unwrap().archive().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_transaction_codes_burn_the_offer() {
+    let net = network().await;
+    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let before = wallet.audit_log().unwrap().len();
+    let offer = net.holder("cak").unwrap().offer(CITIZEN).unwrap();
+    let wrong = if offer.tx_code == "999999" {
+        "888888"
+    } else {
+        "999999"
+    };
+    for _ in 0..5 {
+        let err = wallet
+            .collect(&offer.offer_uri, Some(wrong), options())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Issuance { .. }), "{err}");
+    }
+    // The short code cannot be guessed: after five misses the right one no longer works either.
+    let err = wallet
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Issuance { reason } if reason.contains("unknown or used")),
+        "{err}"
+    );
+    assert_unchanged(&wallet, before);
+}
