@@ -22,7 +22,8 @@ floor_verify=$(awk -v s="$verify_s" 'BEGIN {printf "%.1f", 1e6 / s}')
 echo "openssl speed ecdsap256: sign ${floor_sign} µs, verify ${floor_verify} µs"
 
 # kluis (criterion; medians from its estimates).
-cargo bench -q -p kluis-sdjwt --bench sdjwt -- --noplot >/dev/null
+log="$target/sdjwt-bench.log"
+cargo bench -p kluis-sdjwt --bench sdjwt -- --noplot >"$log" 2>&1 || { cat "$log"; exit 1; }
 est() { python3 -c "import json,sys; print('%.1f' % (json.load(open(sys.argv[1]))['median']['point_estimate'] / 1000))" "$target/criterion/sdjwt/$1/new/estimates.json"; }
 k_issue=$(est issue); k_present=$(est present); k_verify=$(est verify_presentation)
 b_sign=$(est floor_ecdsa_p256_sign); b_verify=$(est floor_ecdsa_p256_verify)

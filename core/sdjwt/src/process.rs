@@ -265,8 +265,7 @@ pub(crate) fn apply_disclosures(
         mode,
         track,
     };
-    let mut claims = p.object(payload, 0)?;
-    claims.remove("_sd_alg");
+    let claims = p.object(payload, 0)?;
     if p.used != disclosures.len() {
         return Err(SdJwtError::DigestNotFound);
     }
@@ -310,6 +309,22 @@ impl<'a> Processor<'a> {
         }
     }
 
+    /// Runs `f` one level down; the path is only kept when tracking (the holder side), so
+    /// the verifier's hot path allocates no path segments.
+    fn child<T>(
+        &mut self,
+        segment: impl FnOnce() -> PathSegment,
+        f: impl FnOnce(&mut Self) -> Result<T, SdJwtError>,
+    ) -> Result<T, SdJwtError> {
+        if !self.track {
+            return f(self);
+        }
+        self.path.push(segment());
+        let r = f(self);
+        self.path.pop();
+        r
+    }
+
     fn value(&mut self, v: &'a Value, depth: usize) -> Result<Value, SdJwtError> {
         match v {
             Value::Object(m) => Ok(Value::Object(self.object(m, depth + 1)?)),
@@ -328,13 +343,12 @@ impl<'a> Processor<'a> {
         }
         let mut out = Map::with_capacity(m.len());
         for (k, v) in m {
-            if k == "_sd" {
+            // `_sd_alg` belongs to the envelope, not to the claims.
+            if k == "_sd" || (depth == 0 && k == "_sd_alg") {
                 continue;
             }
-            self.path.push(PathSegment::from_key(k));
-            let processed = self.value(v, depth);
-            self.path.pop();
-            out.insert(k.clone(), processed?);
+            let processed = self.child(|| PathSegment::from_key(k), |p| p.value(v, depth))?;
+            out.insert(k.clone(), processed);
         }
         let Some(sd) = m.get("_sd") else {
             return Ok(out);
@@ -367,11 +381,14 @@ impl<'a> Processor<'a> {
             if out.contains_key(name) {
                 return Err(SdJwtError::ClaimNameClash(name.to_owned()));
             }
-            self.path.push(PathSegment::from_key(name));
-            self.record_path(node_at);
-            let processed = self.value(&disclosure.value, depth);
-            self.path.pop();
-            out.insert(name.to_owned(), processed?);
+            let processed = self.child(
+                || PathSegment::from_key(name),
+                |p| {
+                    p.record_path(node_at);
+                    p.value(&disclosure.value, depth)
+                },
+            )?;
+            out.insert(name.to_owned(), processed);
         }
         Ok(out)
     }
@@ -392,16 +409,18 @@ impl<'a> Processor<'a> {
                         "object-property disclosure referenced from an array",
                     ));
                 }
-                self.path.push(PathSegment::Index(out.len()));
-                self.record_path(node_at);
-                let processed = self.value(&disclosure.value, depth);
-                self.path.pop();
-                out.push(processed?);
+                let at = out.len();
+                let processed = self.child(
+                    || PathSegment::Index(at),
+                    |p| {
+                        p.record_path(node_at);
+                        p.value(&disclosure.value, depth)
+                    },
+                )?;
+                out.push(processed);
             } else {
-                self.path.push(PathSegment::Index(out.len()));
-                let processed = self.value(item, depth);
-                self.path.pop();
-                out.push(processed?);
+                let at = out.len();
+                out.push(self.child(|| PathSegment::Index(at), |p| p.value(item, depth))?);
             }
         }
         Ok(Value::Array(out))
