@@ -1,5 +1,7 @@
 """Cross-checks kluis-sdjwt against the IETF reference implementation, sd-jwt 0.10.4 (PyPI),
 both ways: our presentations verified by its verifier, its presentations verified by ours.
+Also against @sd-jwt/sd-jwt-vc 0.19.0 on Node when bench/sdjwt-peers is installed (skipped
+otherwise, with the reason).
 
 Needs: pip install sd-jwt==0.10.4 pytest
 and the driver: cargo build -p kluis-sdjwt --example sdjwt_tool
@@ -68,7 +70,7 @@ def keys():
     return {"issuer": new_key(), "holder": new_key()}
 
 
-def our_issue(keys, claims=None, policy="all", now=None):
+def our_issue(keys, claims=None, policy="all", now=None, status=True):
     now = now or int(time.time())
     return tool(
         "issue",
@@ -78,7 +80,7 @@ def our_issue(keys, claims=None, policy="all", now=None):
             "vct": VCT,
             "claims": claims or citizen_claims(),
             "holder_jwk": public(keys["holder"]),
-            "status": {"status_list": {"idx": 7, "uri": "https://utrecht.holders.kluis.test/status/1"}},
+            "status": {"status_list": {"idx": 7, "uri": "https://utrecht.holders.kluis.test/status/1"}} if status else None,
             "iat": now - 60,
             "exp": now + 86400,
             "policy": policy,
@@ -248,3 +250,55 @@ def test_thumbprint_matches_jwcrypto(keys):
     jwk = keys["holder"]
     ours = tool("thumbprint", {"jwk": public(jwk)})["thumbprint"]
     assert ours == jwk.thumbprint()
+
+
+# ---- Node peer (@sd-jwt/sd-jwt-vc 0.19.0), when bench/sdjwt-peers is installed ----
+
+NODE_PEER = REPO / "bench" / "sdjwt-peers" / "node_modules" / "@sd-jwt" / "sd-jwt-vc"
+needs_node = pytest.mark.skipif(
+    not NODE_PEER.exists(), reason="Node peer not installed: (cd bench/sdjwt-peers && npm ci)"
+)
+
+
+def node(payload: dict) -> dict:
+    proc = subprocess.run(
+        ["node", str(REPO / "tests" / "interop" / "sdjwt_node.mjs")],
+        input=json.dumps(payload), capture_output=True, text=True, timeout=60,
+    )
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 0, f"node peer refused: {out} {proc.stderr}"
+    return out
+
+
+@needs_node
+def test_node_peer_verifies_our_presentations(keys):
+    # No status reference: the Node peer would try to fetch the status list.
+    sd_jwt = our_issue(keys, status=False)
+    presentation = our_present(keys, sd_jwt, ["/given_name", "/address/locality", "/nationalities/0"])
+    theirs = node({"cmd": "verify", "presentation": presentation,
+                   "issuer_public_jwk": public(keys["issuer"]), "nonce": NONCE})["payload"]
+    ours = our_verify(keys, presentation)["claims"]
+    assert {k: theirs[k] for k in ("given_name", "address", "nationalities")} == \
+        {k: ours[k] for k in ("given_name", "address", "nationalities")}
+    assert theirs["address"] == {"locality": "Utrecht"}
+    assert "family_name" not in theirs
+
+
+@needs_node
+def test_we_verify_node_peer_presentations(keys):
+    claims = citizen_claims()
+    now = int(time.time())
+    frame = {"_sd": list(claims), "address": {"_sd": list(claims["address"])}, "nationalities": {"_sd": [0]}}
+    presentation = node({
+        "cmd": "issue_present",
+        "issuer_private_jwk": private(keys["issuer"]), "issuer_public_jwk": public(keys["issuer"]),
+        "holder_private_jwk": private(keys["holder"]), "holder_public_jwk": public(keys["holder"]),
+        "payload": {"iss": ISS, "vct": VCT, "iat": now - 60, "exp": now + 3600, **claims},
+        "frame": frame, "present_frame": {"bsn": True, "address": {"postal_code": True}},
+        "nonce": NONCE, "aud": AUD,
+    })["presentation"]
+    ours = our_verify(keys, presentation)
+    assert ours["key_bound"] is True
+    assert ours["claims"]["bsn"] == claims["bsn"]
+    assert ours["claims"]["address"] == {"postal_code": claims["address"]["postal_code"]}
+    assert "given_name" not in ours["claims"]

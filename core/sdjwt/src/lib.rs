@@ -10,6 +10,8 @@
 //! Trust (which issuer keys count) is decided above this crate and handed in as
 //! [`IssuerKeys`]. See docs/SDJWT.md for the choices made.
 
+#![warn(missing_docs)]
+
 mod error;
 mod holder;
 mod issuer;
