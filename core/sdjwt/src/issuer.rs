@@ -243,8 +243,8 @@ pub fn issue(
     input: &IssuerInput,
     policy: &DisclosurePolicy,
 ) -> Result<String, SdJwtError> {
-    let claims = Value::Object(input.claims.clone());
     if let Rule::Paths(paths) = &policy.rule {
+        let claims = Value::Object(input.claims.clone());
         if let Some(missing) = paths.iter().find(|p| p.resolve(&claims).is_none()) {
             return Err(SdJwtError::UnknownClaimPath(missing.to_string()));
         }
