@@ -2,13 +2,14 @@
 //! sample credentials for a fictional citizen to a wallet's holder key, so those tests import
 //! real, freshly signed SD-JWT VCs through the binding.
 //!
-//! `sample_issuer CITIZEN HOLDER_JWK_JSON` prints one JSON object:
-//! `{"issuers": [{"issuer_id", "jwk"}], "credentials": [{"issuer_id", "vct", "compact"}]}`.
+//! `sample_issuer CITIZEN HOLDER_JWK_JSON` prints tab-separated lines (no JSON parser needed on
+//! the JVM; none of the fields can hold a tab or newline):
+//! `issuer <TAB> ISSUER_ID <TAB> PUBLIC_JWK_JSON` for every simulated holder, then
+//! `credential <TAB> ISSUER_ID <TAB> VCT <TAB> COMPACT_SD_JWT_VC` for every sample.
 
 use std::process::ExitCode;
 
 use kluis_core::sdjwt::PublicJwk;
-use serde_json::json;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,8 +18,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     match run(citizen, holder_jwk) {
-        Ok(out) => {
-            println!("{out}");
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -28,16 +31,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(citizen: &str, holder_jwk: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+fn run(citizen: &str, holder_jwk: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let holder_jwk = PublicJwk::from_json(holder_jwk)?;
     let samples = kluis_fixtures::issue_all_for(citizen, &holder_jwk, kluis_core::now_unix())?;
-    let mut issuers = Vec::new();
+    let mut lines = Vec::new();
     for h in kluis_fixtures::holders()? {
-        issuers.push(json!({ "issuer_id": h.iss, "jwk": h.public_jwk()?.to_value().to_string() }));
+        lines.push(format!("issuer\t{}\t{}", h.iss, h.public_jwk()?.to_value()));
     }
-    let credentials: Vec<_> = samples
-        .iter()
-        .map(|s| json!({ "issuer_id": s.holder.iss, "vct": s.vct, "compact": s.compact }))
-        .collect();
-    Ok(json!({ "issuers": issuers, "credentials": credentials }))
+    for s in samples {
+        lines.push(format!(
+            "credential\t{}\t{}\t{}",
+            s.holder.iss, s.vct, s.compact
+        ));
+    }
+    Ok(lines)
 }

@@ -1,0 +1,92 @@
+//! The FFI layer from Rust: the async wrappers, the error mapping and the key-store adapter.
+//! (The same story runs from Kotlin and Python in bindings/test-foreign.sh.)
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kluis_ffi::{
+    dangerous_test_wallet_options, software_key_store, wallet_exists, DeviceKeyStore,
+    KeyStoreError, KluisError, Wallet,
+};
+
+const PIN: &str = "246810";
+
+/// A "platform" key store written against the foreign trait, as an app would.
+#[derive(Default)]
+struct MapKeyStore {
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
+    unavailable: Mutex<bool>,
+}
+
+impl DeviceKeyStore for MapKeyStore {
+    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, KeyStoreError> {
+        if *self.unavailable.lock().unwrap() {
+            return Err(KeyStoreError::Unavailable {
+                reason: "locked device".into(),
+            });
+        }
+        let mut m = self.secrets.lock().unwrap();
+        Ok(m.entry(vault_id).or_insert_with(|| vec![7u8; 32]).clone())
+    }
+
+    fn delete_device_secret(&self, vault_id: String) -> Result<(), KeyStoreError> {
+        self.secrets.lock().unwrap().remove(&vault_id);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pin_maps_with_attempts_left_and_wipe_retires_the_handle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vault").to_string_lossy().into_owned();
+    let keys = software_key_store(tmp.path().join("keys").to_string_lossy().into_owned());
+    let wallet = Wallet::create(
+        dir.clone(),
+        PIN.into(),
+        dangerous_test_wallet_options(),
+        keys,
+    )
+    .await
+    .unwrap();
+    wallet.lock();
+    assert_eq!(
+        wallet.unlock("000000".into()).await,
+        Err(KluisError::WrongPin {
+            attempts_left: Some(9),
+            retry_after_secs: 0
+        })
+    );
+    wallet.unlock(PIN.into()).await.unwrap();
+    assert!(wallet.is_unlocked());
+    wallet.wipe().await.unwrap();
+    assert!(!wallet_exists(dir));
+    assert_eq!(wallet.status().await, Err(KluisError::Wiped));
+    assert_eq!(wallet.wipe().await, Err(KluisError::Wiped));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_key_store_supplies_and_deletes_the_device_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vault").to_string_lossy().into_owned();
+    let store = Arc::new(MapKeyStore::default());
+    let wallet = Wallet::create(
+        dir.clone(),
+        PIN.into(),
+        dangerous_test_wallet_options(),
+        store.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.secrets.lock().unwrap().len(), 1);
+    wallet.lock();
+    *store.unavailable.lock().unwrap() = true;
+    assert!(matches!(
+        wallet.unlock(PIN.into()).await,
+        Err(KluisError::Internal { .. })
+    ));
+    *store.unavailable.lock().unwrap() = false;
+    wallet.unlock(PIN.into()).await.unwrap();
+    wallet.wipe().await.unwrap();
+    assert!(store.secrets.lock().unwrap().is_empty());
+}
