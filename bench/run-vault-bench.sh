@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the vault benchmark (kluis-core, criterion) and the same workload on SQLCipher
+# (bench/sqlcipher-compare), then prints a table of medians, ratios and file sizes.
+# Usage: bench/run-vault-bench.sh            (both; ~6 minutes on 2 cores after the build)
+#        bench/run-vault-bench.sh --table    (only print the table from the last run)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="$root/target/vault-bench"
+mkdir -p "$out"
+
+if [[ "${1:-}" != "--table" ]]; then
+  (cd "$root" && KLUIS_BENCH_OUT="$out/kluis-size.json" cargo bench -p kluis-core --bench vault)
+  (cd "$root/bench/sqlcipher-compare" && KLUIS_BENCH_OUT="$out/sqlcipher-size.json" cargo bench --bench sqlcipher)
+fi
+
+python3 - "$root" "$out" <<'PY'
+import json, os, sys
+root, out = sys.argv[1], sys.argv[2]
+def est(base, group, name):
+    p = os.path.join(base, "criterion", group, name, "new", "estimates.json")
+    try:
+        with open(p) as f:
+            return json.load(f)["median"]["point_estimate"]  # ns
+    except FileNotFoundError:
+        return None
+def fmt(ns):
+    if ns is None: return "-"
+    if ns >= 1e6: return f"{ns/1e6:.2f} ms"
+    if ns >= 1e3: return f"{ns/1e3:.1f} µs"
+    return f"{ns:.0f} ns"
+def size(name):
+    try:
+        with open(os.path.join(out, name)) as f: return json.load(f)
+    except FileNotFoundError: return None
+k_base = os.path.join(root, "target")
+s_base = os.path.join(root, "bench", "sqlcipher-compare", "target")
+rows = [("unlock without KDF", "unlock_no_kdf", None),
+        ("put (committed, sync FULL)", "put", 1e6),
+        ("put (committed, sync NORMAL)", "put_sync_normal", None),
+        ("get by id", "get", 50e3),
+        ("list all 10k (decrypt+decode)", "list_10k", 30e6),
+        ("unlock with Argon2id m=64MiB t=3 p=4", "unlock_full_recommended_kdf", None)]
+print(f"{'operation':40} {'kluis':>11} {'SQLCipher':>11} {'kluis/SQLC':>10} {'target':>9}")
+for label, name, target in rows:
+    k, s = est(k_base, "vault", name), est(s_base, "sqlcipher", name)
+    ratio = f"{k/s:.2f}x" if k and s else "-"
+    t = ("<" + fmt(target)) if target else ""
+    ok = "" if not (target and k) else (" ok" if k < target else " MISS")
+    print(f"{label:40} {fmt(k):>11} {fmt(s):>11} {ratio:>10} {t:>9}{ok}")
+ks, ss = size("kluis-size.json"), size("sqlcipher-size.json")
+def ratio(x): return f"{x['ratio']:.3f}x ({x['file_bytes']/1e6:.1f} MB)" if x else "-"
+print(f"{'file size / plaintext (10k records)':40} {ratio(ks):>11} {ratio(ss):>11}  target <1.25x")
+if ks: print(f"plaintext: {ks['plaintext_bytes']} bytes, {ks['plaintext_bytes']//ks['records']} B/record")
+PY
