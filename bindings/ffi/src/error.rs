@@ -54,6 +54,14 @@ pub enum KluisError {
     /// Storage, platform key store or another failure the user cannot fix by retrying input.
     #[error("internal error: {reason}")]
     Internal { reason: String },
+    /// A data holder or the scheme could not be reached (after bounded retries). Nothing was
+    /// stored: offer "try again later".
+    #[error("network: {reason}")]
+    Network { reason: String },
+    /// A data holder refused the request (wrong transaction code, expired offer) or answered
+    /// outside the protocol. Nothing was stored.
+    #[error("issuance failed: {reason}")]
+    Issuance { reason: String },
 }
 
 impl From<kluis_core::Error> for KluisError {
@@ -82,6 +90,8 @@ impl From<kluis_core::Error> for KluisError {
             E::AlreadyExists { what } => KluisError::AlreadyExists { what },
             E::InvalidInput { reason } => KluisError::InvalidInput { reason },
             E::Internal { reason } => KluisError::Internal { reason },
+            E::Network { reason } => KluisError::Network { reason },
+            E::Issuance { reason } => KluisError::Issuance { reason },
         }
     }
 }

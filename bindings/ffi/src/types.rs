@@ -303,6 +303,30 @@ pub enum AuditEvent {
     },
     /// A credential was deleted.
     CredentialDeleted { credential_id: String },
+    /// A credential was collected from a data holder over OpenID4VCI, verified and stored.
+    CredentialCollected {
+        credential_id: String,
+        issuer: String,
+        vct: String,
+        /// Copies stored (batch issuance), each bound to its own holder key.
+        copies: u32,
+    },
+    /// A stored credential was replaced by a fresh one from its holder.
+    CredentialRefreshed {
+        credential_id: String,
+        issuer: String,
+        vct: String,
+    },
+    /// A status check found a credential revoked, suspended, expired or valid again.
+    CredentialStatusChanged {
+        credential_id: String,
+        status: String,
+    },
+    /// The scheme's key was pinned and its participant list fetched.
+    SchemePinned {
+        list_uri: String,
+        thumbprint: String,
+    },
     /// Claims were disclosed in a presentation.
     Disclosed {
         credential_id: String,
@@ -340,6 +364,40 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
             E::CredentialDeleted { credential_id } => {
                 AuditEvent::CredentialDeleted { credential_id }
             }
+            E::CredentialCollected {
+                credential_id,
+                issuer,
+                vct,
+                copies,
+            } => AuditEvent::CredentialCollected {
+                credential_id,
+                issuer,
+                vct,
+                copies,
+            },
+            E::CredentialRefreshed {
+                credential_id,
+                issuer,
+                vct,
+            } => AuditEvent::CredentialRefreshed {
+                credential_id,
+                issuer,
+                vct,
+            },
+            E::CredentialStatusChanged {
+                credential_id,
+                status,
+            } => AuditEvent::CredentialStatusChanged {
+                credential_id,
+                status,
+            },
+            E::SchemePinned {
+                list_uri,
+                thumbprint,
+            } => AuditEvent::SchemePinned {
+                list_uri,
+                thumbprint,
+            },
             E::Disclosed {
                 credential_id,
                 audience,

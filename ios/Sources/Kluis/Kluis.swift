@@ -2308,6 +2308,29 @@ public enum AuditEvent: Equatable, Hashable {
     case credentialDeleted(credentialId: String
     )
     /**
+     * A credential was collected from a data holder over OpenID4VCI, verified and stored.
+     */
+    case credentialCollected(credentialId: String, issuer: String, vct: String, 
+        /**
+         * Copies stored (batch issuance), each bound to its own holder key.
+         */copies: UInt32
+    )
+    /**
+     * A stored credential was replaced by a fresh one from its holder.
+     */
+    case credentialRefreshed(credentialId: String, issuer: String, vct: String
+    )
+    /**
+     * A status check found a credential revoked, suspended, expired or valid again.
+     */
+    case credentialStatusChanged(credentialId: String, status: String
+    )
+    /**
+     * The scheme's key was pinned and its participant list fetched.
+     */
+    case schemePinned(listUri: String, thumbprint: String
+    )
+    /**
      * Claims were disclosed in a presentation.
      */
     case disclosed(credentialId: String, 
@@ -2355,7 +2378,19 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case 5: return .credentialDeleted(credentialId: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf)
+        case 6: return .credentialCollected(credentialId: try FfiConverterString.read(from: &buf), issuer: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf), copies: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 7: return .credentialRefreshed(credentialId: try FfiConverterString.read(from: &buf), issuer: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 8: return .credentialStatusChanged(credentialId: try FfiConverterString.read(from: &buf), status: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .schemePinned(listUri: try FfiConverterString.read(from: &buf), thumbprint: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -2392,8 +2427,35 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterString.write(credentialId, into: &buf)
             
         
-        case let .disclosed(credentialId,audience,claims,purpose):
+        case let .credentialCollected(credentialId,issuer,vct,copies):
             writeInt(&buf, Int32(6))
+            FfiConverterString.write(credentialId, into: &buf)
+            FfiConverterString.write(issuer, into: &buf)
+            FfiConverterString.write(vct, into: &buf)
+            FfiConverterUInt32.write(copies, into: &buf)
+            
+        
+        case let .credentialRefreshed(credentialId,issuer,vct):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(credentialId, into: &buf)
+            FfiConverterString.write(issuer, into: &buf)
+            FfiConverterString.write(vct, into: &buf)
+            
+        
+        case let .credentialStatusChanged(credentialId,status):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(credentialId, into: &buf)
+            FfiConverterString.write(status, into: &buf)
+            
+        
+        case let .schemePinned(listUri,thumbprint):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(listUri, into: &buf)
+            FfiConverterString.write(thumbprint, into: &buf)
+            
+        
+        case let .disclosed(credentialId,audience,claims,purpose):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(credentialId, into: &buf)
             FfiConverterString.write(audience, into: &buf)
             FfiConverterSequenceString.write(claims, into: &buf)
@@ -2666,6 +2728,18 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Internal(reason: String
     )
+    /**
+     * A data holder or the scheme could not be reached (after bounded retries). Nothing was
+     * stored: offer "try again later".
+     */
+    case Network(reason: String
+    )
+    /**
+     * A data holder refused the request (wrong transaction code, expired offer) or answered
+     * outside the protocol. Nothing was stored.
+     */
+    case Issuance(reason: String
+    )
 
     
 
@@ -2728,6 +2802,12 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 14: return .Internal(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 15: return .Network(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 16: return .Issuance(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2806,6 +2886,16 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         
         case let .Internal(reason):
             writeInt(&buf, Int32(14))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Network(reason):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Issuance(reason):
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(reason, into: &buf)
             
         }
