@@ -20,8 +20,8 @@ pub use error::{KeyStoreError, KluisError};
 pub use key_store::{software_key_store, DeviceKeyStore};
 pub use types::{
     dangerous_test_wallet_options, recommended_wallet_options, AuditActor, AuditEntry, AuditEvent,
-    ClaimView, CredentialDetails, CredentialSummary, HolderBinding, KdfSettings, LimitAction,
-    PinPolicy, TrustedIssuer, WalletOptions, WalletStatus,
+    ClaimView, CredentialDetails, CredentialState, CredentialSummary, HolderBinding, KdfSettings,
+    LimitAction, PinPolicy, TrustedIssuer, WalletOptions, WalletStatus,
 };
 pub use wallet::{wallet_exists, Wallet};
 

@@ -209,6 +209,38 @@ pub struct CredentialSummary {
     pub imported_at: i64,
     /// How it is bound to a holder key.
     pub binding: HolderBinding,
+    /// Copies kept for unlinkable presentations (1 for an imported credential).
+    pub copies: u32,
+    /// Result of the last status check (absent: never checked).
+    pub status: Option<CredentialState>,
+}
+
+/// A credential's state after a status check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CredentialState {
+    /// Not expired and its status list entry is 0.
+    Valid,
+    /// The holder revoked it.
+    Revoked,
+    /// The holder suspended it.
+    Suspended,
+    /// Past its expiry.
+    Expired,
+    /// Could not be determined.
+    Unknown,
+}
+
+impl From<kluis_core::status::CredentialState> for CredentialState {
+    fn from(s: kluis_core::status::CredentialState) -> Self {
+        use kluis_core::status::CredentialState as S;
+        match s {
+            S::Valid => CredentialState::Valid,
+            S::Revoked => CredentialState::Revoked,
+            S::Suspended => CredentialState::Suspended,
+            S::Expired => CredentialState::Expired,
+            S::Unknown => CredentialState::Unknown,
+        }
+    }
 }
 
 impl From<kluis_core::CredentialSummary> for CredentialSummary {
@@ -222,6 +254,8 @@ impl From<kluis_core::CredentialSummary> for CredentialSummary {
             expires_at: s.expires_at,
             imported_at: s.imported_at,
             binding: s.binding.into(),
+            copies: s.copies,
+            status: s.status.map(CredentialState::from),
         }
     }
 }

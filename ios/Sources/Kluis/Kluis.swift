@@ -1674,6 +1674,14 @@ public struct CredentialSummary: Equatable, Hashable {
      * How it is bound to a holder key.
      */
     public var binding: HolderBinding
+    /**
+     * Copies kept for unlinkable presentations (1 for an imported credential).
+     */
+    public var copies: UInt32
+    /**
+     * Result of the last status check (absent: never checked).
+     */
+    public var status: CredentialState?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1701,7 +1709,13 @@ public struct CredentialSummary: Equatable, Hashable {
          */importedAt: Int64, 
         /**
          * How it is bound to a holder key.
-         */binding: HolderBinding) {
+         */binding: HolderBinding, 
+        /**
+         * Copies kept for unlinkable presentations (1 for an imported credential).
+         */copies: UInt32, 
+        /**
+         * Result of the last status check (absent: never checked).
+         */status: CredentialState?) {
         self.id = id
         self.issuer = issuer
         self.vct = vct
@@ -1710,6 +1724,8 @@ public struct CredentialSummary: Equatable, Hashable {
         self.expiresAt = expiresAt
         self.importedAt = importedAt
         self.binding = binding
+        self.copies = copies
+        self.status = status
     }
 
     
@@ -1735,7 +1751,9 @@ public struct FfiConverterTypeCredentialSummary: FfiConverterRustBuffer {
                 issuedAt: FfiConverterOptionInt64.read(from: &buf), 
                 expiresAt: FfiConverterOptionInt64.read(from: &buf), 
                 importedAt: FfiConverterInt64.read(from: &buf), 
-                binding: FfiConverterTypeHolderBinding.read(from: &buf)
+                binding: FfiConverterTypeHolderBinding.read(from: &buf), 
+                copies: FfiConverterUInt32.read(from: &buf), 
+                status: FfiConverterOptionTypeCredentialState.read(from: &buf)
         )
     }
 
@@ -1748,6 +1766,8 @@ public struct FfiConverterTypeCredentialSummary: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.expiresAt, into: &buf)
         FfiConverterInt64.write(value.importedAt, into: &buf)
         FfiConverterTypeHolderBinding.write(value.binding, into: &buf)
+        FfiConverterUInt32.write(value.copies, into: &buf)
+        FfiConverterOptionTypeCredentialState.write(value.status, into: &buf)
     }
 }
 
@@ -2483,6 +2503,111 @@ public func FfiConverterTypeAuditEvent_lower(_ value: AuditEvent) -> RustBuffer 
 
 
 /**
+ * A credential's state after a status check.
+ */
+
+public enum CredentialState: Equatable, Hashable {
+    
+    /**
+     * Not expired and its status list entry is 0.
+     */
+    case valid
+    /**
+     * The holder revoked it.
+     */
+    case revoked
+    /**
+     * The holder suspended it.
+     */
+    case suspended
+    /**
+     * Past its expiry.
+     */
+    case expired
+    /**
+     * Could not be determined.
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CredentialState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCredentialState: FfiConverterRustBuffer {
+    typealias SwiftType = CredentialState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CredentialState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .valid
+        
+        case 2: return .revoked
+        
+        case 3: return .suspended
+        
+        case 4: return .expired
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CredentialState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .valid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .suspended:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCredentialState_lift(_ buf: RustBuffer) throws -> CredentialState {
+    return try FfiConverterTypeCredentialState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCredentialState_lower(_ value: CredentialState) -> RustBuffer {
+    return FfiConverterTypeCredentialState.lower(value)
+}
+
+
+
+/**
  * How a credential is bound to a holder key.
  */
 
@@ -3059,6 +3184,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCredentialState: FfiConverterRustBuffer {
+    typealias SwiftType = CredentialState?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCredentialState.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCredentialState.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -29,6 +29,8 @@ class CredentialsTest {
                 assertEquals(s.issuerId, summary.issuer)
                 assertEquals(s.vct, summary.vct)
                 assertEquals(HolderBinding.THIS_WALLET, summary.binding)
+                assertEquals(1u, summary.copies)
+                assertEquals("never status-checked", null, summary.status)
             }
             val overview = it.credentials("nl")
             assertEquals(samples.credentials.map { s -> s.vct }, overview.map { c -> c.vct })
