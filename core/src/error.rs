@@ -22,6 +22,13 @@ pub enum Error {
     /// The wrong-PIN limit was reached and the vault was destroyed as its policy says.
     #[error("the wrong-PIN limit was reached and the vault was wiped")]
     Wiped,
+    /// The wrong-PIN limit was reached and the vault refuses every further attempt (lockout policy).
+    #[error("too many wrong PINs: this vault is locked for good")]
+    LockedPermanently,
+    /// The platform key store no longer has this vault's device secret (e.g. Android invalidated
+    /// the key after the screen lock changed): the vault cannot be opened on this device.
+    #[error("the device key of this vault is gone or changed: the vault cannot be opened here")]
+    DeviceKeyChanged,
     /// The operation needs an unlocked vault.
     #[error("the vault is locked: unlock it with the PIN first")]
     Locked,
@@ -96,9 +103,12 @@ impl Error {
     /// The code class of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::WrongPin { .. } | Error::LockedOut { .. } | Error::Wiped | Error::Locked => {
-                ErrorCode::Authentication
-            }
+            Error::WrongPin { .. }
+            | Error::LockedOut { .. }
+            | Error::LockedPermanently
+            | Error::DeviceKeyChanged
+            | Error::Wiped
+            | Error::Locked => ErrorCode::Authentication,
             Error::Integrity { .. } => ErrorCode::Integrity,
             Error::InvalidCredential { .. }
             | Error::UntrustedIssuer { .. }
@@ -192,6 +202,14 @@ impl From<VaultError> for Error {
             },
             VaultError::LockedOut { retry_after_secs } => Error::LockedOut { retry_after_secs },
             VaultError::Wiped => Error::Wiped,
+            VaultError::LockedPermanently => Error::LockedPermanently,
+            VaultError::DeviceKeyMismatch => Error::DeviceKeyChanged,
+            VaultError::KdfParams(reason) => Error::InvalidInput {
+                reason: format!("key derivation parameters: {reason}"),
+            },
+            VaultError::InvalidPolicy(reason) => Error::InvalidInput {
+                reason: format!("wrong-PIN policy: {reason}"),
+            },
             VaultError::Busy => Error::Busy,
             VaultError::Integrity { kind, id } => Error::Integrity {
                 record: format!("{kind} record {id}"),

@@ -20,6 +20,13 @@ pub enum KluisError {
     /// The wrong-PIN limit was reached and the vault was destroyed (or this handle was wiped).
     #[error("the wallet was wiped")]
     Wiped,
+    /// The wrong-PIN limit was reached under the lockout policy: no attempt is accepted any more.
+    #[error("the wallet is locked for good after too many wrong PINs")]
+    LockedPermanently,
+    /// The key store lost or changed this wallet's device key (e.g. Android invalidated it after
+    /// the screen lock changed): the wallet cannot be opened on this device.
+    #[error("the device key of this wallet is gone or changed")]
+    DeviceKeyChanged,
     /// The operation needs an unlocked wallet: ask for the PIN.
     #[error("the wallet is locked")]
     Locked,
@@ -79,6 +86,8 @@ impl From<kluis_core::Error> for KluisError {
             },
             E::LockedOut { retry_after_secs } => KluisError::LockedOut { retry_after_secs },
             E::Wiped => KluisError::Wiped,
+            E::LockedPermanently => KluisError::LockedPermanently,
+            E::DeviceKeyChanged => KluisError::DeviceKeyChanged,
             E::Locked => KluisError::Locked,
             E::Busy => KluisError::Busy,
             E::Integrity { record } => KluisError::Integrity { record },

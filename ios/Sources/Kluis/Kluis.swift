@@ -2801,6 +2801,15 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Wiped
     /**
+     * The wrong-PIN limit was reached under the lockout policy: no attempt is accepted any more.
+     */
+    case LockedPermanently
+    /**
+     * The key store lost or changed this wallet's device key (e.g. Android invalidated it after
+     * the screen lock changed): the wallet cannot be opened on this device.
+     */
+    case DeviceKeyChanged
+    /**
      * The operation needs an unlocked wallet: ask for the PIN.
      */
     case Locked
@@ -2902,37 +2911,39 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             retryAfterSecs: try FfiConverterUInt64.read(from: &buf)
             )
         case 3: return .Wiped
-        case 4: return .Locked
-        case 5: return .Busy
-        case 6: return .Integrity(
+        case 4: return .LockedPermanently
+        case 5: return .DeviceKeyChanged
+        case 6: return .Locked
+        case 7: return .Busy
+        case 8: return .Integrity(
             record: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .NoWallet
-        case 8: return .InvalidCredential(
+        case 9: return .NoWallet
+        case 10: return .InvalidCredential(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .UntrustedIssuer(
+        case 11: return .UntrustedIssuer(
             issuer: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .InvalidPresentation(
+        case 12: return .InvalidPresentation(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .NotFound(
+        case 13: return .NotFound(
             what: try FfiConverterString.read(from: &buf)
             )
-        case 12: return .AlreadyExists(
+        case 14: return .AlreadyExists(
             what: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .InvalidInput(
+        case 15: return .InvalidInput(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .Internal(
+        case 16: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 15: return .Network(
+        case 17: return .Network(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .Issuance(
+        case 18: return .Issuance(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -2962,65 +2973,73 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(3))
         
         
-        case .Locked:
+        case .LockedPermanently:
             writeInt(&buf, Int32(4))
         
         
-        case .Busy:
+        case .DeviceKeyChanged:
             writeInt(&buf, Int32(5))
         
         
-        case let .Integrity(record):
+        case .Locked:
             writeInt(&buf, Int32(6))
+        
+        
+        case .Busy:
+            writeInt(&buf, Int32(7))
+        
+        
+        case let .Integrity(record):
+            writeInt(&buf, Int32(8))
             FfiConverterString.write(record, into: &buf)
             
         
         case .NoWallet:
-            writeInt(&buf, Int32(7))
+            writeInt(&buf, Int32(9))
         
         
         case let .InvalidCredential(reason):
-            writeInt(&buf, Int32(8))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .UntrustedIssuer(issuer):
-            writeInt(&buf, Int32(9))
-            FfiConverterString.write(issuer, into: &buf)
-            
-        
-        case let .InvalidPresentation(reason):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .NotFound(what):
+        case let .UntrustedIssuer(issuer):
             writeInt(&buf, Int32(11))
+            FfiConverterString.write(issuer, into: &buf)
+            
+        
+        case let .InvalidPresentation(reason):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .NotFound(what):
+            writeInt(&buf, Int32(13))
             FfiConverterString.write(what, into: &buf)
             
         
         case let .AlreadyExists(what):
-            writeInt(&buf, Int32(12))
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(what, into: &buf)
             
         
         case let .InvalidInput(reason):
-            writeInt(&buf, Int32(13))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Internal(reason):
-            writeInt(&buf, Int32(14))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Network(reason):
             writeInt(&buf, Int32(15))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Issuance(reason):
+        case let .Internal(reason):
             writeInt(&buf, Int32(16))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Network(reason):
+            writeInt(&buf, Int32(17))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Issuance(reason):
+            writeInt(&buf, Int32(18))
             FfiConverterString.write(reason, into: &buf)
             
         }

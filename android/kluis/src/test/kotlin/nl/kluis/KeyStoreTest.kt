@@ -56,8 +56,9 @@ class KeyStoreTest {
         val e = assertThrows(KluisException::class.java) {
             runBlocking { Wallet.open(dir.path, stolen).use { w -> w.unlock(PIN) } }
         }
-        // The right PIN alone is not enough. The core reports the device-key mismatch as Internal.
-        assertTrue("${e::class.simpleName}", e is KluisException.Internal)
+        // The right PIN alone is not enough: the app is told the device key is gone, so it can
+        // offer recovery instead of asking for the PIN again.
+        assertTrue("${e::class.simpleName}", e is KluisException.DeviceKeyChanged)
     }
 
     @Test

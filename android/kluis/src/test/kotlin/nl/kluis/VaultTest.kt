@@ -100,12 +100,12 @@ class VaultTest {
     @Test
     fun kdfBelowTheFloorIsRefused() {
         val weak = recommendedWalletOptions().let { it.copy(kdf = it.kdf.copy(memoryKib = 1024u)) }
-        // The core reports this as Internal today; InvalidInput would suit it better (reported).
         val e = assertThrows(KluisException::class.java) {
             runBlocking {
                 Wallet.create(TestSupport.tempDir("weak").path, PIN, weak, softwareKeyStore(TestSupport.tempDir("keys").path))
             }
         }
+        assertTrue("${e::class.simpleName}", e is KluisException.InvalidInput)
         assertNotNull(e.message)
     }
 }
