@@ -9,13 +9,27 @@ use kluis_tests::TestWallet;
 #[test]
 fn offline_payload_round_trips_and_verifies() {
     let t = TestWallet::new();
-    let brp = t.collect("sanne").into_iter().find(|c| c.vct == "urn:nl:gemeente:brp-address:1").unwrap();
-    let claims: Vec<String> = ["/given_name", "/family_name", "/address/street", "/address/house_number", "/address/postal_code", "/address/locality"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let brp = t
+        .collect("sanne")
+        .into_iter()
+        .find(|c| c.vct == "urn:nl:gemeente:brp-address:1")
+        .unwrap();
+    let claims: Vec<String> = [
+        "/given_name",
+        "/family_name",
+        "/address/street",
+        "/address/house_number",
+        "/address/postal_code",
+        "/address/locality",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let aud = "https://verhuurder.example";
-    let p = t.wallet.present(&brp.id, &claims, "offline-nonce", aud).unwrap();
+    let p = t
+        .wallet
+        .present(&brp.id, &claims, "offline-nonce", aud)
+        .unwrap();
     let qr_text = kluis_qr::offline::encode(&p).unwrap();
     let decoded = kluis_qr::offline::decode(&qr_text).unwrap();
     assert_eq!(decoded, p);

@@ -119,7 +119,12 @@ fn malformed_credentials_are_refused_and_change_nothing() {
     )
     .unwrap();
     payload["vct"] = "urn:nl:cak:care-arrears:1".into();
-    assert_ne!(payload.to_string().as_bytes(), base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap());
+    assert_ne!(
+        payload.to_string().as_bytes(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap()
+    );
     let forged_payload = format!(
         "{}.{}.{}{}",
         parts[0],
