@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 N=${N:-2000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build -q --release -p kluis-cli -p kluis-tests --example make_presentations
+cargo build -q --release -p kluis-cli
+cargo build -q --release -p kluis-tests --example make_presentations
 ./target/release/examples/make_presentations "$work" "$N" bench-nonce https://verhuurder.example
 for run in 1 2 3; do
   start=$(date +%s.%N)
