@@ -148,11 +148,7 @@ pub(crate) fn claim_views(
         "sub",
         "vct#integrity",
     ];
-    let disclosable: Vec<String> = credential
-        .disclosable_paths()
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let disclosable = credential.disclosable_paths();
     let mut out = Vec::new();
     if let serde_json::Value::Object(map) = credential.claims() {
         for (k, v) in map {
@@ -164,12 +160,12 @@ pub(crate) fn claim_views(
         }
     }
     for view in &mut out {
-        view.selectively_disclosable = disclosable
-            .iter()
-            .any(|d| view.path == *d || view.path.starts_with(&format!("{d}/")));
-        view.label = ClaimPath::parse(&view.path)
-            .ok()
-            .and_then(|p| metadata.claim_label(credential.vct(), &p, lang));
+        // A leaf is the holder's to withhold when it, or a claim above it, is disclosable.
+        let Ok(path) = ClaimPath::parse(&view.path) else {
+            continue;
+        };
+        view.selectively_disclosable = disclosable.iter().any(|d| d.is_prefix_of(&path));
+        view.label = metadata.claim_label(credential.vct(), &path, lang);
     }
     out
 }
