@@ -5,11 +5,15 @@
 //!   deflate, and Base45 so the QR can use alphanumeric mode (as the EU Digital COVID
 //!   Certificate did). Verification stays the SD-JWT verifier's job: decoding gives back the exact
 //!   compact presentation.
-//! - [`render`]: QR version and error-correction level for a payload, PNG and terminal output.
+//! - [`engagement`]: the session QR (`KS1:`), an ephemeral key and how to reach the wallet, for
+//!   the replay-safe in-person mode.
+//! - [`render`]: QR version and error-correction level for a payload, PNG and terminal output,
+//!   and reading a PNG back (rqrr) for verifiers that receive an image.
 //!
 //! No I/O and no cryptography here: the bytes that were signed are carried unchanged.
 
 pub mod base45;
+pub mod engagement;
 pub mod offline;
 pub mod render;
 
@@ -37,4 +41,7 @@ pub enum QrError {
     /// PNG encoding failed.
     #[error("cannot render the QR image")]
     Render,
+    /// The image is not a PNG, or no readable QR code was found in it.
+    #[error("no readable QR code in the image: {0}")]
+    Unreadable(&'static str),
 }

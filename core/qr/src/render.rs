@@ -127,6 +127,74 @@ impl Qr {
     }
 }
 
+/// Largest PNG accepted for reading (a phone photo scaled down; bounds memory).
+pub const MAX_PNG_BYTES: usize = 16 * 1024 * 1024;
+const MAX_PIXELS: u64 = 16_000_000;
+
+/// Reads the QR code in a PNG (any colour type; the first code found) and returns its text.
+/// For a verifier that receives an image instead of a camera frame.
+pub fn read_png(png_bytes: &[u8]) -> Result<String, QrError> {
+    if png_bytes.len() > MAX_PNG_BYTES {
+        return Err(QrError::Unreadable("the image is too large"));
+    }
+    let mut decoder = png::Decoder::new_with_limits(
+        std::io::Cursor::new(png_bytes),
+        png::Limits {
+            bytes: 256 * 1024 * 1024,
+        },
+    );
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder
+        .read_info()
+        .map_err(|_| QrError::Unreadable("not a PNG image"))?;
+    let (w, h) = {
+        let info = reader.info();
+        (info.width as usize, info.height as usize)
+    };
+    if (w as u64) * (h as u64) > MAX_PIXELS {
+        return Err(QrError::Unreadable("the image has too many pixels"));
+    }
+    let size = reader
+        .output_buffer_size()
+        .ok_or(QrError::Unreadable("the image is too large"))?;
+    let mut buf = vec![0u8; size];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|_| QrError::Unreadable("the PNG data is damaged"))?;
+    let channels = match frame.color_type {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        png::ColorType::Indexed => return Err(QrError::Unreadable("unsupported PNG colours")),
+    };
+    let line = frame.line_size;
+    let grey = |x: usize, y: usize| -> u8 {
+        let px = &buf[y * line + x * channels..];
+        let v = match channels {
+            1 | 2 => px[0] as u32,
+            // ITU-R BT.601 luma, integer weights.
+            _ => (299 * px[0] as u32 + 587 * px[1] as u32 + 114 * px[2] as u32) / 1000,
+        };
+        // Transparent pixels count as white paper.
+        if channels == 2 || channels == 4 {
+            let a = px[channels - 1] as u32;
+            ((v * a + 255 * (255 - a)) / 255) as u8
+        } else {
+            v as u8
+        }
+    };
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, grey);
+    let grids = img.detect_grids();
+    let grid = grids
+        .first()
+        .ok_or(QrError::Unreadable("no QR code found"))?;
+    let (_, text) = grid
+        .decode()
+        .map_err(|_| QrError::Unreadable("the QR code does not decode"))?;
+    Ok(text)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -145,5 +213,19 @@ mod tests {
             small.to_terminal().lines().count(),
             (small.width() + 4).div_ceil(2)
         );
+    }
+
+    #[test]
+    fn png_reads_back() {
+        let text = format!("KL1:{}", "ABC123".repeat(120));
+        let qr = Qr::new(&text, Ec::M).unwrap();
+        assert_eq!(read_png(&qr.to_png(4).unwrap()).unwrap(), text);
+        assert!(matches!(
+            read_png(b"not a png"),
+            Err(QrError::Unreadable(_))
+        ));
+        let blank = Qr::new("x", Ec::M).unwrap().to_png(1).unwrap();
+        // A 1-pixel-per-module image of version 1 is still readable; a truncated PNG is not.
+        assert!(read_png(&blank[..blank.len() / 2]).is_err());
     }
 }
