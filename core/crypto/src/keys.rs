@@ -66,6 +66,23 @@ impl Kek {
         })
     }
 
+    /// Memory tests only: the bytes of the Argon2id output and of the KEK that [`Kek::derive`]
+    /// would make from these inputs, to search a memory dump for them. Never use otherwise.
+    #[doc(hidden)]
+    pub fn dangerous_derive_bytes(
+        pin: &Pin,
+        salt: &Salt,
+        params: &KdfParams,
+        device_secret: &[u8],
+    ) -> Result<(Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>), CryptoError> {
+        if device_secret.len() < DEVICE_SECRET_MIN_LEN {
+            return Err(CryptoError::InvalidSecretLength);
+        }
+        let stretched = params.stretch(pin.as_bytes(), salt)?;
+        let kek = hazmat::hkdf_32(device_secret, stretched.as_ref(), KEK_LABEL);
+        Ok((stretched, kek))
+    }
+
     /// Seal the DEK. `aad` should bind the vault id and everything the KEK was derived with.
     pub fn wrap_dek(&self, dek: &Dek, aad: &[u8]) -> Vec<u8> {
         hazmat::seal(&self.cipher, dek.0.as_ref(), aad)
@@ -90,6 +107,12 @@ impl Dek {
     /// A fresh random DEK.
     pub fn make() -> Self {
         Dek(hazmat::random_32())
+    }
+
+    /// Memory tests only: a copy of the key bytes, to search a memory dump for them.
+    #[doc(hidden)]
+    pub fn dangerous_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.0.to_vec())
     }
 }
 

@@ -94,20 +94,7 @@ impl IssuerMetadata {
             )));
         }
         let meta = reply.json("issuer metadata")?;
-        if meta.get("credential_issuer").and_then(Value::as_str) != Some(issuer) {
-            return Err(bad(format!(
-                "the issuer metadata of {issuer} names another credential_issuer"
-            )));
-        }
-        let credential_endpoint = endpoint(&meta, "credential_endpoint")?
-            .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
-        let auth_server = meta
-            .get("authorization_servers")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(Value::as_str)
-            .unwrap_or(issuer)
-            .to_string();
+        let auth_server = Self::check_issuer_document(issuer, &meta)?;
         let reply = http
             .get(
                 &well_known(&auth_server, "oauth-authorization-server")?,
@@ -121,12 +108,46 @@ impl IssuerMetadata {
             )));
         }
         let as_meta = reply.json("authorization server metadata")?;
-        if as_meta.get("issuer").and_then(Value::as_str) != Some(auth_server.as_str()) {
+        Self::from_documents(issuer, &meta, &auth_server, &as_meta)
+    }
+
+    /// Checks the issuer metadata document fetched for `issuer`; returns the authorization
+    /// server to ask next.
+    pub(crate) fn check_issuer_document(issuer: &str, meta: &Value) -> Result<String, Error> {
+        let bad = |what: String| Error::Issuance { reason: what };
+        if meta.get("credential_issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(bad(format!(
+                "the issuer metadata of {issuer} names another credential_issuer"
+            )));
+        }
+        endpoint(meta, "credential_endpoint")?
+            .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
+        Ok(meta
+            .get("authorization_servers")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or(issuer)
+            .to_string())
+    }
+
+    /// Builds the checked metadata from the two documents (no I/O, so it can be fuzzed).
+    pub(crate) fn from_documents(
+        issuer: &str,
+        meta: &Value,
+        auth_server: &str,
+        as_meta: &Value,
+    ) -> Result<IssuerMetadata, Error> {
+        let bad = |what: String| Error::Issuance { reason: what };
+        Self::check_issuer_document(issuer, meta)?;
+        let credential_endpoint = endpoint(meta, "credential_endpoint")?
+            .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
+        if as_meta.get("issuer").and_then(Value::as_str) != Some(auth_server) {
             return Err(bad(
                 "the authorization server metadata names another issuer".into(),
             ));
         }
-        let token_endpoint = endpoint(&as_meta, "token_endpoint")?
+        let token_endpoint = endpoint(as_meta, "token_endpoint")?
             .ok_or_else(|| bad("the authorization server has no token_endpoint".into()))?;
         let batch_size = meta
             .get("batch_credential_issuance")
@@ -162,9 +183,9 @@ impl IssuerMetadata {
         Ok(IssuerMetadata {
             credential_issuer: issuer.to_string(),
             token_endpoint,
-            nonce_endpoint: endpoint(&meta, "nonce_endpoint")?,
-            deferred_endpoint: endpoint(&meta, "deferred_credential_endpoint")?,
-            notification_endpoint: endpoint(&meta, "notification_endpoint")?,
+            nonce_endpoint: endpoint(meta, "nonce_endpoint")?,
+            deferred_endpoint: endpoint(meta, "deferred_credential_endpoint")?,
+            notification_endpoint: endpoint(meta, "notification_endpoint")?,
             credential_endpoint,
             batch_size,
             display: displays(meta.get("display")),

@@ -14,6 +14,8 @@
 //! Any failure before the vault write leaves the vault unchanged. Departures from the spec are
 //! written down in docs/COLLECTING.md.
 
+#[doc(hidden)]
+pub mod fuzz_hooks;
 mod http;
 mod jose;
 mod metadata;

@@ -690,6 +690,27 @@ impl Vault {
         Ok(Kek::derive(pin, &header.salt, &header.kdf, &secret)?)
     }
 
+    /// Memory tests only: the Argon2id output and KEK bytes for `pin` with the stored salt and
+    /// parameters (not counted as an attempt), to search a memory dump for them.
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    pub fn dangerous_derive_kek_bytes(
+        &self,
+        pin: &Pin,
+    ) -> Result<(Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>), VaultError> {
+        let header = {
+            let g = self.inner();
+            schema::read_header(g.conn.as_ref().ok_or(VaultError::Wiped)?)?
+        };
+        let secret = self.device_secret(&header.vault_id)?;
+        Ok(Kek::dangerous_derive_bytes(
+            pin,
+            &header.salt,
+            &header.kdf,
+            &secret,
+        )?)
+    }
+
     /// Benchmarks only: unlock with an already derived KEK (read header, unwrap DEK, canary).
     /// Not counted as a PIN attempt.
     #[doc(hidden)]
@@ -704,6 +725,40 @@ impl Vault {
             })?;
         g.keys = Some(Self::check_canary(dek, &header)?);
         Ok(())
+    }
+
+    /// Fuzzing and tests only: store `bytes` under (`kind`, `id`) as they are (`seal` false:
+    /// they are taken as the sealed envelope, as if the file had been edited) or sealed as the
+    /// record's plaintext encoding (`seal` true: as if a buggy writer had stored them), so that
+    /// `get`/`list` decode outside input. Needs the vault unlocked.
+    #[doc(hidden)]
+    pub fn dangerous_put_raw(
+        &self,
+        kind: &str,
+        id: &str,
+        bytes: &[u8],
+        seal: bool,
+    ) -> Result<(), VaultError> {
+        check_kind(kind)?;
+        check_id(id)?;
+        let g = self.inner();
+        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let sealed = if seal {
+            keys.seal(bytes, &record_aad(kind, id))
+        } else {
+            bytes.to_vec()
+        };
+        put_sealed(conn, kind, id, &sealed)
+    }
+
+    /// Memory tests only: a copy of the data key's bytes, to search a memory dump for them
+    /// after `lock()`. The copy is the caller's to zeroize.
+    #[doc(hidden)]
+    pub fn dangerous_dek_bytes(&self) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let g = self.inner();
+        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
+        Ok(keys.dek().dangerous_bytes())
     }
 
     /// Benchmarks and tests: change how hard commits are synced for this handle.
