@@ -190,6 +190,39 @@ impl Credential {
         Ok(presentation)
     }
 
+    /// A presentation of exactly `paths` whose key-binding JWT is signed by `signer`, a key
+    /// other than `cnf.jwk`, with `extra_claims` added to the KB-JWT payload. This is the
+    /// delegation extension (docs/DELEGATION.md): a helper signs with their own key and puts the
+    /// citizen's mandate in the KB-JWT. A standard verifier rejects such a presentation (the
+    /// KB-JWT is not signed by `cnf`); only a verifier that understands the extra claims accepts
+    /// it. The registered KB claims (`iat`, `aud`, `nonce`, `sd_hash`) cannot be overridden.
+    pub fn present_delegated(
+        &self,
+        paths: &[ClaimPath],
+        signer: &SigningKey,
+        nonce: &str,
+        aud: &str,
+        iat: i64,
+        extra_claims: &serde_json::Map<String, Value>,
+    ) -> Result<String, SdJwtError> {
+        self.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
+        let mut presentation = self.present_without_key_binding(paths)?;
+        let mut payload = serde_json::Map::new();
+        for (k, v) in extra_claims {
+            if !matches!(k.as_str(), "iat" | "aud" | "nonce" | "sd_hash") {
+                payload.insert(k.clone(), v.clone());
+            }
+        }
+        payload.insert("iat".into(), json!(iat));
+        payload.insert("aud".into(), json!(aud));
+        payload.insert("nonce".into(), json!(nonce));
+        payload.insert("sd_hash".into(), json!(sd_hash(&presentation)));
+        let header = json!({"alg": "ES256", "typ": TYP_KB_JWT});
+        let kb = sign_compact(signer, &header, &Value::Object(payload))?;
+        presentation.push_str(&kb);
+        Ok(presentation)
+    }
+
     /// Indexes (in issued order) of the disclosures that `paths` need.
     fn select(&self, paths: &[ClaimPath]) -> Result<Vec<usize>, SdJwtError> {
         let mut chosen = vec![false; self.disclosures.len()];

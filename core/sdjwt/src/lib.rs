@@ -30,7 +30,10 @@ pub use keys::{PublicJwk, SigningKey};
 pub use metadata::{MetadataError, MetadataRegistry, TypeMetadata};
 pub use path::{ClaimPath, PathSegment};
 pub use process::{MAX_COMPACT_LEN, MAX_DEPTH, MAX_DISCLOSURES, TYP_KB_JWT, TYP_SD_JWT_VC};
-pub use verifier::{verify_presentation, PresentationExpectations, VerifiedPresentation};
+pub use verifier::{
+    verify_presentation, verify_presentation_with, KeyBindingDetails, OnBehalf,
+    PresentationExpectations, VerifiedPresentation,
+};
 
 /// Which flavour of SD-JWT is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -3,12 +3,12 @@
 //! validity) → disclosures → key binding (typ, signature against `cnf.jwk`, `sd_hash`,
 //! `nonce`, `aud`, freshness). Every rejection names the failed check.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::holder::sd_hash;
-use crate::keys::parse_compact;
+use crate::keys::{parse_compact, ParsedJws};
 use crate::process::{self, TYP_KB_JWT};
-use crate::{IssuerKeys, Mode, PublicJwk, SdJwtError};
+use crate::{ClaimPath, IssuerKeys, Mode, PublicJwk, SdJwtError};
 
 /// What the verifier expects of a presentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,38 @@ pub struct VerifiedPresentation {
     pub expires_at: Option<i64>,
     /// Whether a key-binding JWT was present and verified.
     pub key_bound: bool,
+    /// Set when a helper presented on the citizen's behalf (delegation, docs/DELEGATION.md).
+    /// kluis-sdjwt never sets it: kluis-core's delegation verifier fills it once the whole chain
+    /// (mandate, scope, revocation) holds, so every caller of the core verifier sees who acted.
+    pub on_behalf: Option<OnBehalf>,
+}
+
+/// Who presented, when it was not the holder: a helper under a mandate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnBehalf {
+    /// The mandate's id (`jti`).
+    pub mandate_id: String,
+    /// The helper's key (the mandate's `cnf.jwk`, which signed the key-binding JWT).
+    pub helper_jwk: PublicJwk,
+    /// RFC 7638 thumbprint of the helper's key.
+    pub helper_thumbprint: String,
+    /// The mandate's `exp`.
+    pub mandate_expires_at: i64,
+    /// The mandate's `scope`, as signed.
+    pub scope: Value,
+}
+
+/// What [`verify_presentation_with`] returns besides the presentation: the verified key-binding
+/// JWT and what the presentation disclosed.
+#[derive(Debug, Clone)]
+pub struct KeyBindingDetails {
+    /// The key that signed the key-binding JWT (the one the chooser named).
+    pub signer: PublicJwk,
+    /// The KB-JWT payload, signature verified (standard and extra claims).
+    pub claims: Map<String, Value>,
+    /// The paths of the claims revealed by disclosures in this presentation (not the claims the
+    /// issuer left always visible), in document order.
+    pub disclosed_paths: Vec<ClaimPath>,
 }
 
 impl std::fmt::Debug for VerifiedPresentation {
@@ -107,7 +139,56 @@ pub fn verify_presentation(
         issued_at: jwt.iat,
         expires_at: jwt.exp,
         key_bound,
+        on_behalf: None,
     })
+}
+
+/// As [`verify_presentation`], but the caller chooses the key that must have signed the
+/// key-binding JWT: `choose_kb_key` gets the credential's `cnf.jwk` and the KB-JWT payload
+/// (not yet verified) and returns the key, or its own rejection. Every other check is the same;
+/// key binding is required. This is the hook for delegated presentations, where a helper's key
+/// named in a mandate inside the KB-JWT signs it (docs/DELEGATION.md).
+pub fn verify_presentation_with<E, F>(
+    presentation: &str,
+    keys: &dyn IssuerKeys,
+    expect: &PresentationExpectations,
+    choose_kb_key: F,
+) -> Result<(VerifiedPresentation, KeyBindingDetails), E>
+where
+    E: From<SdJwtError>,
+    F: FnOnce(&PublicJwk, &Map<String, Value>) -> Result<PublicJwk, E>,
+{
+    let split = process::split(presentation)?;
+    let jwt =
+        process::verify_issuer_jwt(split.jwt, keys, expect.now, expect.skew_secs, expect.mode)?;
+    let disclosures = process::parse_disclosures(&split.disclosures)?;
+    // Tracking paths costs a little; only this entry point needs them (for scope checks).
+    let (claims, nodes) =
+        process::apply_disclosures(&jwt.payload, &disclosures, expect.mode, true)?;
+    let kb = split.kb.ok_or(SdJwtError::KeyBindingMissing)?;
+    let holder = jwt.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
+    let jws = parse_kb(kb)?;
+    let signer = choose_kb_key(holder, &jws.payload)?;
+    check_key_binding(&jws, &signer, split.sd_part, expect)?;
+    let details = KeyBindingDetails {
+        signer,
+        claims: jws.payload,
+        disclosed_paths: nodes.into_iter().map(|n| n.path).collect(),
+    };
+    Ok((
+        VerifiedPresentation {
+            issuer: jwt.iss,
+            vct: jwt.vct.unwrap_or_default(),
+            claims,
+            holder_jwk: jwt.holder_jwk,
+            status: jwt.status,
+            issued_at: jwt.iat,
+            expires_at: jwt.exp,
+            key_bound: true,
+            on_behalf: None,
+        },
+        details,
+    ))
 }
 
 fn verify_key_binding(
@@ -116,10 +197,23 @@ fn verify_key_binding(
     sd_part: &str,
     expect: &PresentationExpectations,
 ) -> Result<(), SdJwtError> {
+    check_key_binding(&parse_kb(kb)?, holder, sd_part, expect)
+}
+
+fn parse_kb(kb: &str) -> Result<ParsedJws<'_>, SdJwtError> {
     let jws = parse_compact(kb, "key-binding JWT")?;
     if jws.header.get("typ").and_then(Value::as_str) != Some(TYP_KB_JWT) {
         return Err(SdJwtError::KeyBindingTyp);
     }
+    Ok(jws)
+}
+
+fn check_key_binding(
+    jws: &ParsedJws<'_>,
+    holder: &PublicJwk,
+    sd_part: &str,
+    expect: &PresentationExpectations,
+) -> Result<(), SdJwtError> {
     if !holder.verify_es256(jws.signing_input.as_bytes(), &jws.signature) {
         return Err(SdJwtError::BadKeyBindingSignature);
     }
