@@ -1,0 +1,225 @@
+// The landlord's page in headless Chromium (Debian `chromium`, driven by playwright-core), with
+// the real wallet core answering through the `kluis` command:
+//   1. remote: the page shows an OpenID4VP QR + link; `kluis present-request LINK --yes` answers;
+//      the page shows the verified claims, their issuers, and what was not disclosed;
+//   2. in person: `kluis qr --offline --preset rental --to <landlord> --png F`; the PNG is uploaded
+//      (standing in for the camera), decoded in the page by jsQR and verified by the server;
+//      a replayed QR, a QR for another party and an altered payload are rejected with a reason.
+// Run: `./dev test` (or `npm ci && node --test` here after `cargo build -p kluis-cli -p
+// kluis-fixtures`). Env: KLUIS_BIN_DIR (default ../../target/debug), CHROMIUM (default
+// /usr/bin/chromium), BROWSER_TEST_SHOTS=DIR to keep screenshots.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { createInterface } from "node:readline";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const binDir = process.env.KLUIS_BIN_DIR || join(root, "target/debug");
+const kluisBin = join(binDir, "kluis");
+const fixturesBin = join(binDir, "kluis-fixtures");
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const PIN = "582046";
+const CITIZEN = "daan";
+
+const citizen = JSON.parse(readFileSync(join(root, "fixtures/data/citizens.json"), "utf8"))
+  .citizens.find((c) => c.id === CITIZEN);
+
+function run(bin, args, env = {}) {
+  return new Promise((resolveRun) => {
+    execFile(bin, args, { env: { ...process.env, KLUIS_PIN: PIN, ...env }, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => resolveRun({ code: error ? error.code ?? 1 : 0, stdout, stderr }));
+  });
+}
+
+async function kluis(vault, args) {
+  const r = await run(kluisBin, ["--vault", vault, ...args]);
+  assert.equal(r.code, 0, `kluis ${args[0]} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+// Starts `kluis-fixtures verifiers --json` and reads its lines: holders' offers and parties.
+async function startFixtures() {
+  const child = spawn(fixturesBin, ["verifiers", "--json", "--citizen", CITIZEN],
+    { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  const offers = [];
+  const parties = new Map();
+  const lines = createInterface({ input: child.stdout });
+  await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`kluis-fixtures gave no parties: ${stderr}`)), 30000);
+    child.on("exit", (code) => fail(new Error(`kluis-fixtures exited ${code}: ${stderr}`)));
+    lines.on("line", (line) => {
+      const v = JSON.parse(line);
+      if (v.holder) offers.push(v);
+      if (v.party) parties.set(v.party, v);
+      if (parties.size >= 2 && offers.length > 0) { clearTimeout(timer); ok(); }
+    });
+  });
+  return { child, offers, parties };
+}
+
+// Every claim the page shows must be the citizen's own data at that path (formatted).
+function expectedText(value) {
+  if (typeof value === "boolean") return value ? "ja" : "nee";
+  return String(value);
+}
+function valueAt(obj, path) {
+  return path.split("/").slice(1).reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+function asNumber(text) {
+  // "€ 2.990,00" → 2990, "2025" → 2025 (the page is in Dutch).
+  return Number(text.replace(/[^\d,-]/g, "").replace(",", "."));
+}
+
+async function shownCredentials(box) {
+  return box.locator("article.credential").evaluateAll((arts) => arts.map((a) => ({
+    vct: a.dataset.vct,
+    issuer: a.querySelector(".issuer").textContent,
+    claims: Array.from(a.querySelectorAll("tr[data-path]"))
+      .map((tr) => ({ path: tr.dataset.path, value: tr.querySelector("td").textContent })),
+    notDisclosed: Array.from(a.querySelectorAll("ul.not-disclosed li[data-path]"))
+      .map((li) => li.dataset.path),
+  })));
+}
+
+function assertVerifiedRental(creds) {
+  const byVct = Object.fromEntries(creds.map((c) => [c.vct, c]));
+  const brp = byVct["urn:nl:gemeente:brp-address:1"];
+  assert.ok(brp, `no BRP address among ${Object.keys(byVct)}`);
+  const paths = brp.claims.map((c) => c.path);
+  for (const p of ["/given_name", "/family_name", "/address/locality"]) {
+    assert.ok(paths.includes(p), `${p} not shown: ${paths}`);
+  }
+  // Asked for neither: not shown, and named as not disclosed.
+  assert.ok(!paths.includes("/bsn") && !paths.includes("/birthdate"), `over-disclosure: ${paths}`);
+  assert.ok(brp.notDisclosed.includes("/bsn"), `BSN not listed as not disclosed: ${brp.notDisclosed}`);
+  assert.match(brp.issuer, /Utrecht/);
+  for (const c of creds) {
+    const data = citizen.credentials[c.vct];
+    assert.ok(data, `unexpected credential type ${c.vct}`);
+    for (const { path, value } of c.claims) {
+      const want = valueAt(data, path);
+      if (typeof want === "number") assert.equal(asNumber(value), want, `${c.vct} ${path}`);
+      else assert.equal(value, expectedText(want), `${c.vct} ${path}`);
+    }
+  }
+}
+
+let chromium = null;
+try {
+  ({ chromium } = await import("playwright-core"));
+} catch {
+  chromium = null;
+}
+const skip = !existsSync(chromiumPath)
+  ? `Chromium is not installed at ${chromiumPath} (apt-get install chromium failed?): browser test skipped`
+  : chromium === null ? "playwright-core is not installed (npm ci in tests/browser): browser test skipped" : false;
+if (skip) console.log(`# SKIP ${skip}`);
+
+test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless Chromium", { skip, timeout: 120000 }, async (t) => {
+  for (const b of [kluisBin, fixturesBin]) {
+    assert.ok(existsSync(b), `${b} is not built: cargo build -p kluis-cli -p kluis-fixtures`);
+  }
+  const work = mkdtempSync(join(tmpdir(), "kluis-browser-"));
+  const vault = join(work, "vault");
+  const shots = process.env.BROWSER_TEST_SHOTS;
+  const { child, offers, parties } = await startFixtures();
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  t.after(async () => {
+    await browser.close().catch(() => {});
+    child.kill();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const landlord = parties.get("woningcorporatie-eemland") ?? [...parties.values()][0];
+  const bank = [...parties.values()].find((p) => p !== landlord);
+
+  await t.test("the citizen's wallet collects from the holders", async () => {
+    await kluis(vault, ["init", "--dangerous-test-kdf"]);
+    await kluis(vault, ["trust", "scheme", offers[0].scheme, "--key", offers[0].scheme_key_file]);
+    for (const o of offers) {
+      await kluis(vault, ["collect", o.offer_uri, "--tx-code", o.tx_code]);
+    }
+  });
+
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  t.after(() => assert.deepEqual(pageErrors, [], "script errors on the page"));
+
+  await t.test("remote: the page's QR link, answered by the wallet, shows the verified claims", async () => {
+    await page.goto(landlord.page_url);
+    assert.equal(await page.getAttribute("html", "lang"), "nl");
+    const link = await page.getAttribute("#remote", "data-openid4vp-link");
+    assert.match(link, /^openid4vp:\/\/.*request_uri=/);
+    assert.equal(await page.inputValue("#request-link"), link);
+    const qrWidth = await page.$eval("#request-qr", (img) => img.naturalWidth);
+    assert.ok(qrWidth > 100, `QR image not rendered (${qrWidth} px)`);
+
+    await kluis(vault, ["present-request", link, "--yes"]);
+    const box = page.locator('#remote-result[data-status="verified"]');
+    await box.waitFor({ timeout: 15000 });
+    assertVerifiedRental(await shownCredentials(box));
+    const text = await page.textContent("#remote-result");
+    assert.ok(!text.includes(valueAt(citizen.credentials["urn:nl:gemeente:brp-address:1"], "/bsn")),
+      "the BSN is on the page");
+    if (shots) await page.screenshot({ path: join(shots, "remote-verified.png"), fullPage: true });
+  });
+
+  const qrPng = join(work, "citizen-qr.png");
+  await t.test("in person: an uploaded photo of the citizen's QR is decoded and verified", async () => {
+    await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", landlord.client_id ?? landlord.party,
+      "--png", qrPng]);
+    await page.setInputFiles("#qr-file", qrPng);
+    const box = page.locator('#qr-result[data-status="verified"]');
+    await box.waitFor({ timeout: 15000 });
+    assertVerifiedRental(await shownCredentials(box));
+    if (shots) await page.screenshot({ path: join(shots, "qr-verified.png"), fullPage: true });
+  });
+
+  await t.test("in person: the same QR shown again is rejected as a replay", async () => {
+    await page.setInputFiles("#qr-file", qrPng);
+    await page.locator('#qr-result[data-status="rejected"]').waitFor({ timeout: 15000 });
+    assert.ok((await page.textContent("#qr-result .reason")).length > 0);
+  });
+
+  await t.test("in person: an altered payload is rejected with a reason", async () => {
+    const payload = (await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to",
+      landlord.client_id ?? landlord.party])).trim().split("\n")[0];
+    const i = Math.floor(payload.length / 2);
+    const altered = payload.slice(0, i) + (payload[i] === "A" ? "B" : "A") + payload.slice(i + 1);
+    await page.fill("#qr-text", altered);
+    await page.click("#qr-text-form button[type=submit]");
+    await page.locator('#qr-result[data-status="rejected"]').waitFor({ timeout: 15000 });
+    assert.ok((await page.textContent("#qr-result .reason")).length > 0);
+    if (shots) await page.screenshot({ path: join(shots, "qr-rejected.png"), fullPage: true });
+  });
+
+  if (bank) {
+    await t.test("in person: a QR made for another party is rejected", async () => {
+      const other = join(work, "for-bank.png");
+      await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", bank.client_id ?? bank.party,
+        "--png", other]);
+      await page.setInputFiles("#qr-file", other);
+      await page.locator('#qr-result[data-status="rejected"]').waitFor({ timeout: 15000 });
+    });
+  }
+
+  await t.test("the page reads in English too, and serves the same jsQR as npm's", async () => {
+    await page.goto(new URL("/?lang=en", landlord.page_url).href);
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+    const served = await (await fetch(new URL("/page/static/jsQR.js", landlord.page_url))).text();
+    const npm = readFileSync(join(here, "node_modules/jsqr/dist/jsQR.js"), "utf8");
+    assert.equal(served, npm, "fixtures/web/vendor/jsQR.js differs from the pinned npm jsqr");
+  });
+});
