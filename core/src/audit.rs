@@ -69,7 +69,55 @@ pub enum AuditEvent {
         claims: Vec<String>,
         /// The purpose the party stated, when it stated one.
         purpose: Option<String>,
+        /// How long the party said it keeps the data (days), when it said so. Absent in entries
+        /// written before OpenID4VP presenting (skipped when empty, so their hashes still hold).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retention_days: Option<u32>,
+        /// How the presentation travelled: `remote`, `session-qr` or `offline-qr`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<Channel>,
     },
+    /// The citizen declined a presentation request (the party was told `access_denied`).
+    PresentationDeclined {
+        /// The requesting party's client identifier.
+        audience: String,
+        /// The purpose the party stated.
+        purpose: Option<String>,
+        /// How the request arrived.
+        channel: Channel,
+    },
+    /// The wallet refused a presentation request as invalid or untrusted; nothing was sent.
+    PresentationRefused {
+        /// The client identifier the request claimed (not verified; shortened).
+        audience: String,
+        /// A short reason code (e.g. `bad_signature`), no personal data.
+        reason: String,
+        /// How the request arrived.
+        channel: Channel,
+    },
+}
+
+/// How a presentation travelled to the requesting party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// OpenID4VP cross-device: the party's QR or link, answered over HTTPS.
+    Remote,
+    /// In person, through the citizen's session QR and the session channel.
+    SessionQr,
+    /// In person, a self-contained offline QR.
+    OfflineQr,
+}
+
+impl Channel {
+    /// The name used in the log and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Remote => "remote",
+            Channel::SessionQr => "session-qr",
+            Channel::OfflineQr => "offline-qr",
+        }
+    }
 }
 
 /// One entry of the log.

@@ -50,6 +50,11 @@ pub enum Error {
     /// A presentation failed verification; `reason` names the check.
     #[error("invalid presentation: {reason}")]
     InvalidPresentation { reason: String },
+    /// A requesting party's presentation request is invalid or untrusted (bad signature, unknown
+    /// party, response URI off its registered origins, expired, replayed, malformed query ...).
+    /// Nothing was sent.
+    #[error("presentation request refused: {reason}")]
+    InvalidRequest { reason: String },
     /// No such credential, issuer or record.
     #[error("not found: {what}")]
     NotFound { what: String },
@@ -112,7 +117,8 @@ impl Error {
             Error::Integrity { .. } => ErrorCode::Integrity,
             Error::InvalidCredential { .. }
             | Error::UntrustedIssuer { .. }
-            | Error::InvalidPresentation { .. } => ErrorCode::InvalidCredential,
+            | Error::InvalidPresentation { .. }
+            | Error::InvalidRequest { .. } => ErrorCode::InvalidCredential,
             Error::InvalidInput { .. } => ErrorCode::InvalidInput,
             Error::Busy
             | Error::NoVault

@@ -86,13 +86,35 @@ pub struct RegisteredPurpose {
 pub struct RequestingParty {
     /// Short id.
     pub id: String,
-    /// Its OpenID4VP client id / audience.
+    /// Its OpenID4VP client identifier without prefix (pre-registered), e.g.
+    /// `woningcorporatie-eemland`; with `verifier_attestation:` the part after the prefix.
     pub client_id: String,
     /// Registered name.
     pub name: LocalizedName,
     /// Registered purposes.
     #[serde(default)]
     pub purposes: Vec<RegisteredPurpose>,
+    /// Public JWKs that sign its request objects.
+    #[serde(default)]
+    pub keys: Vec<Value>,
+    /// Origins its `response_uri` may use (`https://…`, or `http://` on loopback).
+    #[serde(default)]
+    pub response_origins: Vec<String>,
+}
+
+impl RequestingParty {
+    /// Its request-signing keys that parse as P-256 public JWKs.
+    pub fn public_keys(&self) -> Vec<PublicJwk> {
+        self.keys
+            .iter()
+            .filter_map(|k| PublicJwk::from_value(k).ok())
+            .collect()
+    }
+
+    /// The registered purpose `id`.
+    pub fn purpose(&self, id: &str) -> Option<&RegisteredPurpose> {
+        self.purposes.iter().find(|p| p.id == id)
+    }
 }
 
 /// The verified participant list.
@@ -306,6 +328,18 @@ impl Wallet {
             record: "scheme_config record (key)".into(),
         })?;
         Ok(Some(summary(&config, &key, &cached.list)))
+    }
+
+    /// The pinned scheme key, if a scheme is pinned (it signs Verifier Attestations too).
+    pub(crate) fn scheme_key(&self) -> Result<Option<PublicJwk>, Error> {
+        let Some(config) = self.vault.get::<SchemeConfig>(CONFIG_ID)? else {
+            return Ok(None);
+        };
+        PublicJwk::from_json(&config.key)
+            .map(Some)
+            .map_err(|_| Error::Integrity {
+                record: "scheme_config record (key)".into(),
+            })
     }
 
     /// The listed holder for issuer `iss`, if the scheme lists it.

@@ -367,6 +367,8 @@ impl Wallet {
                     audience: aud.to_string(),
                     claims: paths.iter().map(|p| p.to_string()).collect(),
                     purpose: purpose.map(str::to_string),
+                    retention_days: None,
+                    channel: None,
                 },
             )?;
             Ok(())

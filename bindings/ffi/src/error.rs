@@ -95,6 +95,9 @@ impl From<kluis_core::Error> for KluisError {
             E::InvalidCredential { reason } => KluisError::InvalidCredential { reason },
             E::UntrustedIssuer { issuer } => KluisError::UntrustedIssuer { issuer },
             E::InvalidPresentation { reason } => KluisError::InvalidPresentation { reason },
+            // Until the bindings wrap the presentation session, a refused request travels as an
+            // invalid presentation (same class, same exit code).
+            E::InvalidRequest { reason } => KluisError::InvalidPresentation { reason },
             E::NotFound { what } => KluisError::NotFound { what },
             E::AlreadyExists { what } => KluisError::AlreadyExists { what },
             E::InvalidInput { reason } => KluisError::InvalidInput { reason },

@@ -371,6 +371,24 @@ pub enum AuditEvent {
         /// The purpose the party stated, when it stated one.
         purpose: Option<String>,
     },
+    /// The citizen declined a presentation request.
+    PresentationDeclined {
+        /// The requesting party's client identifier.
+        audience: String,
+        /// The purpose it stated.
+        purpose: Option<String>,
+        /// `remote`, `session-qr` or `offline-qr`.
+        channel: String,
+    },
+    /// The wallet refused an invalid or untrusted presentation request; nothing was sent.
+    PresentationRefused {
+        /// The client identifier the request claimed.
+        audience: String,
+        /// Short reason code.
+        reason: String,
+        /// `remote`, `session-qr` or `offline-qr`.
+        channel: String,
+    },
 }
 
 impl From<kluis_core::audit::AuditEvent> for AuditEvent {
@@ -437,11 +455,30 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 audience,
                 claims,
                 purpose,
+                ..
             } => AuditEvent::Disclosed {
                 credential_id,
                 audience,
                 claims,
                 purpose,
+            },
+            E::PresentationDeclined {
+                audience,
+                purpose,
+                channel,
+            } => AuditEvent::PresentationDeclined {
+                audience,
+                purpose,
+                channel: channel.as_str().to_string(),
+            },
+            E::PresentationRefused {
+                audience,
+                reason,
+                channel,
+            } => AuditEvent::PresentationRefused {
+                audience,
+                reason,
+                channel: channel.as_str().to_string(),
             },
         }
     }

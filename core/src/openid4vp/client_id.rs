@@ -1,0 +1,191 @@
+//! Client identifier prefixes (OpenID4VP 1.0 §5.9): how the wallet finds the key that must have
+//! signed a request object, and the response origins the party may use.
+//!
+//! Accepted: no prefix (pre-registered: the party is in the scheme's participant list with its
+//! keys and origins) and `verifier_attestation:` (a Verifier Attestation JWT in the request's
+//! JOSE header `jwt`, signed by the pinned scheme key). Everything else is refused: this wallet
+//! answers only signed requests from parties the scheme vouches for (docs/PRESENTING.md).
+
+use kluis_sdjwt::PublicJwk;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::issuance::{jws_header, jws_verify};
+use crate::Error;
+
+/// `typ` of a Verifier Attestation JWT.
+pub const VERIFIER_ATTESTATION_TYP: &str = "verifier-attestation+jwt";
+
+/// The prefix of the `verifier_attestation` client identifier scheme.
+pub const VERIFIER_ATTESTATION_PREFIX: &str = "verifier_attestation:";
+
+/// Tolerated clock difference (seconds) for `exp`/`iat` checks.
+pub(crate) const SKEW_SECS: i64 = 60;
+
+/// How the client identifier binds the party to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIdPrefix {
+    /// No prefix: pre-registered in the scheme's participant list.
+    PreRegistered,
+    /// `verifier_attestation:`: vouched for by a scheme-signed attestation.
+    VerifierAttestation,
+}
+
+/// A parsed client identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientId {
+    /// As sent (with prefix): the KB-JWT `aud`.
+    pub full: String,
+    /// The prefix.
+    pub prefix: ClientIdPrefix,
+    /// Without prefix: the party's id in the participant list.
+    pub id: String,
+}
+
+pub(crate) fn refused(reason: impl Into<String>) -> Error {
+    Error::InvalidRequest {
+        reason: reason.into(),
+    }
+}
+
+/// Text from a request fit for an error message: no control characters, at most 80 chars.
+pub(crate) fn clean(s: &str) -> String {
+    let t: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
+    if s.chars().count() > 80 {
+        format!("{t}…")
+    } else {
+        t
+    }
+}
+
+/// Parses a client identifier; unsupported prefixes are refused.
+pub fn parse_client_id(client_id: &str) -> Result<ClientId, Error> {
+    if client_id.is_empty() || client_id.len() > 255 {
+        return Err(refused("the client_id is empty or too long"));
+    }
+    if let Some(id) = client_id.strip_prefix(VERIFIER_ATTESTATION_PREFIX) {
+        if id.is_empty() {
+            return Err(refused("the verifier_attestation client_id names no party"));
+        }
+        return Ok(ClientId {
+            full: client_id.to_string(),
+            prefix: ClientIdPrefix::VerifierAttestation,
+            id: id.to_string(),
+        });
+    }
+    if let Some((prefix, _)) = client_id.split_once(':') {
+        return Err(refused(format!(
+            "client identifier prefix '{}' is not accepted: only pre-registered parties and verifier_attestation",
+            clean(prefix)
+        )));
+    }
+    Ok(ClientId {
+        full: client_id.to_string(),
+        prefix: ClientIdPrefix::PreRegistered,
+        id: client_id.to_string(),
+    })
+}
+
+/// A verified Verifier Attestation.
+#[derive(Debug, Clone)]
+pub struct Attestation {
+    /// The party it vouches for (`sub`).
+    pub sub: String,
+    /// The key that signs the party's request objects (`cnf.jwk`).
+    pub cnf: PublicJwk,
+    /// Response URIs the party may use (`redirect_uris`).
+    pub redirect_uris: Vec<String>,
+    /// Valid until.
+    pub exp: i64,
+}
+
+/// Verifies a Verifier Attestation JWT: `typ`, ES256 signature by `scheme_key`, `iss` equal to
+/// the scheme's identifier (when known), `sub` equal to `party_id`, not expired, `cnf.jwk`.
+pub fn verify_attestation(
+    jwt: &str,
+    scheme_key: &PublicJwk,
+    scheme_iss: Option<&str>,
+    party_id: &str,
+    now: i64,
+) -> Result<Attestation, Error> {
+    let header = jws_header(jwt).ok_or_else(|| refused("the verifier attestation is not a JWT"))?;
+    if header.get("typ").and_then(Value::as_str) != Some(VERIFIER_ATTESTATION_TYP) {
+        return Err(refused("the verifier attestation has the wrong typ"));
+    }
+    let v = jws_verify(jwt, std::slice::from_ref(scheme_key)).ok_or_else(|| {
+        refused("the verifier attestation is not signed by the pinned scheme key")
+    })?;
+    let p = v.payload;
+    if let Some(iss) = scheme_iss {
+        if p.get("iss").and_then(Value::as_str) != Some(iss) {
+            return Err(refused(
+                "the verifier attestation is not issued by the scheme",
+            ));
+        }
+    }
+    let sub = p.get("sub").and_then(Value::as_str).unwrap_or_default();
+    if sub != party_id {
+        return Err(refused(
+            "the verifier attestation is for another party than the client_id",
+        ));
+    }
+    let exp = p
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| refused("the verifier attestation has no exp"))?;
+    if exp + SKEW_SECS < now {
+        return Err(refused("the verifier attestation has expired"));
+    }
+    let cnf = p
+        .get("cnf")
+        .and_then(|c| c.get("jwk"))
+        .and_then(|j| PublicJwk::from_value(j).ok())
+        .ok_or_else(|| refused("the verifier attestation has no usable cnf.jwk"))?;
+    let redirect_uris = p
+        .get("redirect_uris")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Attestation {
+        sub: sub.to_string(),
+        cnf,
+        redirect_uris,
+        exp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        let c = parse_client_id("woningcorporatie-eemland").unwrap();
+        assert_eq!(c.prefix, ClientIdPrefix::PreRegistered);
+        let c = parse_client_id("verifier_attestation:bank-utrecht").unwrap();
+        assert_eq!(c.prefix, ClientIdPrefix::VerifierAttestation);
+        assert_eq!(c.id, "bank-utrecht");
+        for bad in [
+            "redirect_uri:https://x.example/cb",
+            "x509_san_dns:x.example",
+            "x509_hash:abc",
+            "decentralized_identifier:did:web:x",
+            "openid_federation:https://x",
+            "https://x.example",
+            "verifier_attestation:",
+            "",
+        ] {
+            assert!(
+                matches!(parse_client_id(bad), Err(Error::InvalidRequest { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

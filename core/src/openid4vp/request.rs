@@ -1,0 +1,456 @@
+//! The presentation request on the wallet side: the `openid4vp://` link, fetching the signed
+//! request object, and verifying it (OpenID4VP 1.0 §5, JWT-secured authorization request).
+//!
+//! [`verify_request_object`] takes the request object JWT as a string and does no HTTP, so the
+//! in-person flow (request over the session channel) uses the same checks.
+
+use kluis_sdjwt::PublicJwk;
+use reqwest::Url;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::client_id::{
+    clean, parse_client_id, refused, verify_attestation, ClientId, ClientIdPrefix, SKEW_SECS,
+};
+use super::dcql::{DcqlError, DcqlQuery};
+use crate::issuance::{checked_url, jws_header, jws_verify, Http};
+use crate::scheme::{ParticipantList, RequestingParty};
+use crate::Error;
+
+/// `typ` of a request object.
+pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
+/// Largest request object accepted.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Longest validity (`exp` − `iat`) accepted.
+pub const MAX_REQUEST_LIFETIME_SECS: i64 = 600;
+/// The JWE content encryptions this wallet can produce.
+pub const SUPPORTED_ENC: &[&str] = &["A128GCM", "A256GCM"];
+
+/// A request link (`openid4vp://?client_id=…&request_uri=…`), parsed, nothing fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestLink {
+    /// The client identifier in the link (with prefix).
+    pub client_id: String,
+    /// Where the signed request object is.
+    pub request_uri: String,
+}
+
+/// Parses an `openid4vp://`, `openid4vp://authorize`, `haip-vp://` or `https://…` request link.
+/// Only request objects by reference are accepted (an unsigned request by value is refused).
+pub fn parse_request_link(uri: &str) -> Result<RequestLink, Error> {
+    let uri = uri.trim();
+    if uri.len() > 4096 {
+        return Err(refused("the request link is too long"));
+    }
+    let url = Url::parse(uri).map_err(|_| refused("the request link is not a URI"))?;
+    if !matches!(url.scheme(), "openid4vp" | "haip-vp" | "https") {
+        return Err(refused(format!(
+            "the request link has the unsupported scheme {:?}",
+            clean(url.scheme())
+        )));
+    }
+    let mut client_id = None;
+    let mut request_uri = None;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "client_id" => client_id = Some(v.into_owned()),
+            "request_uri" => request_uri = Some(v.into_owned()),
+            "request" => {
+                return Err(refused(
+                    "request objects by value are not accepted: the link needs a request_uri",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let client_id = client_id.ok_or_else(|| refused("the request link has no client_id"))?;
+    let request_uri = request_uri.ok_or_else(|| {
+        refused("the request link has no request_uri (unsigned requests are not accepted)")
+    })?;
+    Ok(RequestLink {
+        client_id,
+        request_uri,
+    })
+}
+
+/// How the response is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// Form POST of `vp_token` and `state`.
+    DirectPost,
+    /// Form POST of `response`, a JWE to the party's key.
+    DirectPostJwt,
+}
+
+/// The party's response encryption key (`direct_post.jwt`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseEncryption {
+    /// The public JWK (P-256, ECDH-ES).
+    pub jwk: Value,
+    /// Its `kid`, echoed in the JWE header.
+    pub kid: Option<String>,
+    /// Content encryption (`A128GCM` by default).
+    pub enc: String,
+}
+
+/// The purpose and retention the party states (`kluis_purpose`, a departure: OpenID4VP 1.0 has
+/// no field for them; see docs/PRESENTING.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatedPurpose {
+    /// One of the party's registered purpose ids.
+    pub id: String,
+    /// How long it says it keeps the data.
+    pub retention_days: Option<u32>,
+}
+
+/// A request object whose every check passed.
+#[derive(Debug, Clone)]
+pub struct VerifiedRequest {
+    /// The client identifier.
+    pub client_id: ClientId,
+    /// The party as the scheme lists it (`None`: attested but not listed).
+    pub party: Option<RequestingParty>,
+    /// Where to send the response.
+    pub response_uri: String,
+    /// How.
+    pub response_mode: ResponseMode,
+    /// The nonce for the key-binding JWTs.
+    pub nonce: String,
+    /// Echoed in the response.
+    pub state: String,
+    /// The query, parsed.
+    pub dcql: DcqlQuery,
+    /// The stated purpose.
+    pub purpose: Option<StatedPurpose>,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// For `direct_post.jwt`.
+    pub encryption: Option<ResponseEncryption>,
+}
+
+/// What decides trust in a request: the scheme's list and its pinned key.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTrust<'a> {
+    /// The verified participant list.
+    pub list: Option<&'a ParticipantList>,
+    /// The pinned scheme key (verifies Verifier Attestations).
+    pub scheme_key: Option<&'a PublicJwk>,
+    /// Accept `http://` response URIs on loopback (the simulated parties).
+    pub allow_loopback_http: bool,
+}
+
+/// A short machine reason for the audit log (`PresentationRefused`), from a refusal's text.
+pub fn reason_code(e: &Error) -> &'static str {
+    let text = e.to_string();
+    let pairs: &[(&str, &str)] = &[
+        ("signature", "bad_signature"),
+        ("not signed", "bad_signature"),
+        ("does not match the link", "client_id_mismatch"),
+        ("not listed", "unknown_party"),
+        ("prefix", "unsupported_client_id"),
+        ("plain http", "insecure_response_uri"),
+        ("registered origin", "foreign_response_uri"),
+        ("expired", "expired"),
+        ("already answered", "replayed_nonce"),
+        ("too large", "oversized"),
+        ("DCQL", "malformed_query"),
+        ("typ", "wrong_typ"),
+    ];
+    pairs
+        .iter()
+        .find(|(needle, _)| text.contains(needle))
+        .map(|(_, code)| *code)
+        .unwrap_or("invalid_request")
+}
+
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Verifies a request object JWT. `expected_client_id` is the link's `client_id` (None when the
+/// request came without a link, e.g. over the in-person channel).
+pub fn verify_request_object(
+    jwt: &str,
+    expected_client_id: Option<&str>,
+    trust: &RequestTrust<'_>,
+    now: i64,
+) -> Result<VerifiedRequest, Error> {
+    let jwt = jwt.trim();
+    if jwt.len() > MAX_REQUEST_BYTES {
+        return Err(refused(format!(
+            "the request object is too large (over {MAX_REQUEST_BYTES} bytes)"
+        )));
+    }
+    let header = jws_header(jwt).ok_or_else(|| refused("the request object is not a JWT"))?;
+    if header.get("typ").and_then(Value::as_str) != Some(REQUEST_OBJECT_TYP) {
+        return Err(refused(format!(
+            "the request object's typ is not {REQUEST_OBJECT_TYP}"
+        )));
+    }
+    let claimed = unverified_payload(jwt)
+        .and_then(|p| {
+            p.get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .ok_or_else(|| refused("the request object has no client_id"))?;
+    if let Some(expected) = expected_client_id {
+        if expected != claimed {
+            return Err(refused(format!(
+                "the request object's client_id '{}' does not match the link's '{}'",
+                clean(&claimed),
+                clean(expected)
+            )));
+        }
+    }
+    let client_id = parse_client_id(&claimed)?;
+    let listed = trust
+        .list
+        .and_then(|l| l.requesting_party(&client_id.id).cloned());
+    // Which keys may have signed it, and where the response may go.
+    let (keys, origins): (Vec<PublicJwk>, Vec<String>) = match client_id.prefix {
+        ClientIdPrefix::PreRegistered => {
+            let party = listed.as_ref().ok_or_else(|| {
+                refused(format!(
+                    "the requesting party '{}' is not listed in the scheme",
+                    clean(&client_id.id)
+                ))
+            })?;
+            (party.public_keys(), party.response_origins.clone())
+        }
+        ClientIdPrefix::VerifierAttestation => {
+            let att_jwt = header.get("jwt").and_then(Value::as_str).ok_or_else(|| {
+                refused("a verifier_attestation request needs the attestation in its header 'jwt'")
+            })?;
+            let scheme_key = trust.scheme_key.ok_or_else(|| {
+                refused("no scheme is pinned: a verifier attestation cannot be checked")
+            })?;
+            let att = verify_attestation(
+                att_jwt,
+                scheme_key,
+                trust.list.map(|l| l.iss.as_str()),
+                &client_id.id,
+                now,
+            )?;
+            let origins = att
+                .redirect_uris
+                .iter()
+                .filter_map(|u| Url::parse(u).ok())
+                .map(|u| origin_of(&u))
+                .collect();
+            (vec![att.cnf], origins)
+        }
+    };
+    if keys.is_empty() {
+        return Err(refused(
+            "the scheme lists no request-signing key for this party",
+        ));
+    }
+    let verified = jws_verify(jwt, &keys).ok_or_else(|| {
+        refused("the request object's signature does not verify with the party's key")
+    })?;
+    let p = verified.payload;
+    let s = |name: &str| -> Result<String, Error> {
+        p.get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| refused(format!("the request object has no '{name}'")))
+    };
+    if s("response_type")? != "vp_token" {
+        return Err(refused("response_type must be vp_token"));
+    }
+    let response_mode = match s("response_mode")?.as_str() {
+        "direct_post" => ResponseMode::DirectPost,
+        "direct_post.jwt" => ResponseMode::DirectPostJwt,
+        other => {
+            return Err(refused(format!(
+                "response_mode '{}' is not supported (direct_post, direct_post.jwt)",
+                clean(other)
+            )))
+        }
+    };
+    let iat = p
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| refused("the request object has no 'iat'"))?;
+    let exp = p
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| refused("the request object has no 'exp'"))?;
+    if exp + SKEW_SECS < now {
+        return Err(refused("the request has expired"));
+    }
+    if iat > now + SKEW_SECS || exp - iat > MAX_REQUEST_LIFETIME_SECS || exp < iat {
+        return Err(refused(format!(
+            "the request's validity is out of bounds (iat in the future, or longer than {MAX_REQUEST_LIFETIME_SECS} s)"
+        )));
+    }
+    let response_uri = s("response_uri")?;
+    let url = checked_url(&response_uri).map_err(|_| {
+        refused(format!(
+            "the response_uri {} is not https (plain http only to loopback hosts)",
+            clean(&response_uri)
+        ))
+    })?;
+    if url.scheme() == "http" && !trust.allow_loopback_http {
+        return Err(refused(format!(
+            "the response_uri {} uses plain http",
+            clean(&response_uri)
+        )));
+    }
+    if !origins.iter().any(|o| *o == origin_of(&url)) {
+        return Err(refused(format!(
+            "the response_uri {} is not on the party's registered origin",
+            clean(&response_uri)
+        )));
+    }
+    let nonce = s("nonce")?;
+    let state = s("state")?;
+    if nonce.len() > 256 || state.len() > 256 {
+        return Err(refused("nonce or state too large"));
+    }
+    let dcql_value = p
+        .get("dcql_query")
+        .ok_or_else(|| refused("the request object has no 'dcql_query'"))?;
+    let dcql = DcqlQuery::parse(dcql_value).map_err(|e| match e {
+        DcqlError::TooLarge(m) => refused(format!("the DCQL query is too large: {m}")),
+        other => refused(other.to_string()),
+    })?;
+    let purpose = match p.get("kluis_purpose") {
+        None => None,
+        Some(v) => Some(StatedPurpose {
+            id: v
+                .get("id")
+                .and_then(Value::as_str)
+                .map(|s| clean(s))
+                .ok_or_else(|| refused("kluis_purpose needs an 'id'"))?,
+            retention_days: v
+                .get("retention_days")
+                .and_then(Value::as_u64)
+                .and_then(|d| u32::try_from(d).ok()),
+        }),
+    };
+    let encryption = match response_mode {
+        ResponseMode::DirectPost => None,
+        ResponseMode::DirectPostJwt => Some(encryption_key(&p)?),
+    };
+    Ok(VerifiedRequest {
+        client_id,
+        party: listed,
+        response_uri,
+        response_mode,
+        nonce,
+        state,
+        dcql,
+        purpose,
+        iat,
+        exp,
+        encryption,
+    })
+}
+
+/// The response encryption key from `client_metadata.jwks`: an EC P-256 key for `ECDH-ES`.
+fn encryption_key(p: &serde_json::Map<String, Value>) -> Result<ResponseEncryption, Error> {
+    let meta = p.get("client_metadata");
+    let keys = meta
+        .and_then(|m| m.get("jwks"))
+        .and_then(|j| j.get("keys"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| refused("direct_post.jwt needs client_metadata.jwks"))?;
+    let key = keys
+        .iter()
+        .find(|k| {
+            k.get("kty").and_then(Value::as_str) == Some("EC")
+                && k.get("crv").and_then(Value::as_str) == Some("P-256")
+                && k.get("d").is_none()
+                && k.get("use").and_then(Value::as_str).unwrap_or("enc") == "enc"
+                && k.get("alg").and_then(Value::as_str).unwrap_or("ECDH-ES") == "ECDH-ES"
+        })
+        .ok_or_else(|| refused("client_metadata.jwks has no P-256 ECDH-ES encryption key"))?;
+    let offered: Vec<&str> = meta
+        .and_then(|m| m.get("encrypted_response_enc_values_supported"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_else(|| vec!["A128GCM"]);
+    let enc = offered
+        .iter()
+        .find(|e| SUPPORTED_ENC.contains(e))
+        .ok_or_else(|| refused("no supported response encryption (A128GCM, A256GCM) offered"))?;
+    Ok(ResponseEncryption {
+        jwk: key.clone(),
+        kid: key.get("kid").and_then(Value::as_str).map(str::to_string),
+        enc: (*enc).to_string(),
+    })
+}
+
+fn unverified_payload(jwt: &str) -> Option<serde_json::Map<String, Value>> {
+    use base64::Engine;
+    let p = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(p)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Fetches the request object at the link's `request_uri` (GET, bounded, transport rule).
+pub(crate) async fn fetch_request_object(http: &Http, link: &RequestLink) -> Result<String, Error> {
+    let url = checked_url(&link.request_uri).map_err(|_| {
+        refused(format!(
+            "the request_uri {} is not https (plain http only to loopback hosts)",
+            clean(&link.request_uri)
+        ))
+    })?;
+    let reply = http.get(&url, "application/oauth-authz-req+jwt").await?;
+    if !reply.status.is_success() {
+        return Err(Error::Network {
+            reason: format!(
+                "the requesting party did not hand out its request (HTTP {})",
+                reply.status.as_u16()
+            ),
+        });
+    }
+    if reply.body.len() > MAX_REQUEST_BYTES {
+        return Err(refused(format!(
+            "the request object is too large (over {MAX_REQUEST_BYTES} bytes)"
+        )));
+    }
+    String::from_utf8(reply.body)
+        .map(|s| s.trim().to_string())
+        .map_err(|_| refused("the request object is not text"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn links() {
+        let l = parse_request_link(
+            "openid4vp://?client_id=woningcorporatie-eemland&request_uri=http%3A%2F%2F127.0.0.1%3A7107%2Frequest%2Fabc",
+        )
+        .unwrap();
+        assert_eq!(l.client_id, "woningcorporatie-eemland");
+        assert_eq!(l.request_uri, "http://127.0.0.1:7107/request/abc");
+        assert!(parse_request_link(
+            "openid4vp://authorize?client_id=a&request_uri=https%3A%2F%2Fa.example%2Fr"
+        )
+        .is_ok());
+        for bad in [
+            "openid4vp://?client_id=a",
+            "openid4vp://?request_uri=https%3A%2F%2Fa.example",
+            "openid4vp://?client_id=a&request=eyJ",
+            "mailto:x@y",
+            "not a link",
+        ] {
+            assert!(
+                matches!(parse_request_link(bad), Err(Error::InvalidRequest { .. })),
+                "{bad}"
+            );
+        }
+    }
+}

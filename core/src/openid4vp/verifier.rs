@@ -1,0 +1,522 @@
+//! The requesting party's side of OpenID4VP 1.0: what a bank's or landlord's back end calls.
+//!
+//! [`new_request`] makes a signed request object (`typ` `oauth-authz-req+jwt`, ES256, with the
+//! Verifier Attestation in the header for `verifier_attestation:` client ids) plus the pending
+//! state to keep: `state`, `nonce`, the DCQL query and, for `direct_post.jwt`, a fresh ECDH-ES
+//! key pair whose public half goes into `client_metadata.jwks`. [`verify_response`] takes the
+//! posted form and checks everything: decryption, `state`, each presentation (issuer trusted by
+//! the scheme for that type, signature, disclosures, key binding to `cnf` with this request's
+//! `nonce` and this party's client id as `aud`, KB freshness), that each answer satisfies its
+//! query, that nothing beyond what was asked is disclosed, and that the credential sets are met.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use josekit::jwe::ECDH_ES;
+use josekit::jwk::alg::ec::EcCurve;
+use josekit::jwk::Jwk;
+use josekit::jws::{JwsHeader, ES256};
+use kluis_sdjwt::{ClaimPath, PathSegment, SigningKey};
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::dcql::DcqlQuery;
+use super::request::{ResponseMode, StatedPurpose, REQUEST_OBJECT_TYP};
+use super::session::{answers, asked_paths, sets_satisfied};
+use crate::scheme::ParticipantList;
+use crate::trust::TrustList;
+use crate::verifier::{verify, Expectations, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
+use crate::Error;
+
+/// Default validity of a request object.
+pub const DEFAULT_REQUEST_LIFETIME_SECS: i64 = 300;
+
+/// Claims of every SD-JWT VC that are not the citizen's data (never counted as over-disclosure).
+const ENVELOPE: &[&str] = &[
+    "iss",
+    "vct",
+    "iat",
+    "exp",
+    "nbf",
+    "cnf",
+    "status",
+    "sub",
+    "vct#integrity",
+];
+
+/// Who the party is and how it wants its answers.
+pub struct VerifierConfig {
+    /// Its client identifier with prefix (`woningcorporatie-eemland`,
+    /// `verifier_attestation:bank-utrecht`).
+    pub client_id: String,
+    /// The key that signs its request objects.
+    pub signing_key: SigningKey,
+    /// A Verifier Attestation JWT (for `verifier_attestation:`), put in the JOSE header `jwt`.
+    pub attestation: Option<String>,
+    /// Where wallets post responses.
+    pub response_uri: String,
+    /// `direct_post` or `direct_post.jwt`.
+    pub response_mode: ResponseMode,
+    /// Purpose and retention it states (`kluis_purpose`).
+    pub purpose: Option<StatedPurpose>,
+    /// Request validity in seconds (≤ 600).
+    pub lifetime_secs: i64,
+}
+
+/// A request handed out and not yet answered: keep it server-side, keyed by `state`.
+#[derive(Clone)]
+pub struct PendingRequest {
+    /// Echoed by the wallet.
+    pub state: String,
+    /// Expected in every key-binding JWT.
+    pub nonce: String,
+    /// Expected as key-binding `aud`.
+    pub client_id: String,
+    /// The query.
+    pub dcql: DcqlQuery,
+    /// The request object's claims (before signing).
+    pub claims: Value,
+    /// The signed request object.
+    pub request_object: String,
+    /// When the request expires.
+    pub expires_at: i64,
+    decryption_key: Option<Jwk>,
+}
+
+impl std::fmt::Debug for PendingRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRequest")
+            .field("state", &self.state)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_token() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn internal(what: &str) -> Error {
+    Error::Internal {
+        reason: format!("verifier: {what}"),
+    }
+}
+
+/// Signs request object `claims` (ES256, `typ` `oauth-authz-req+jwt`, the attestation in `jwt`).
+pub fn sign_request(
+    key: &SigningKey,
+    attestation: Option<&str>,
+    claims: &Value,
+) -> Result<String, Error> {
+    let signer = ES256
+        .signer_from_der(&key.to_pkcs8_der()[..])
+        .map_err(|_| internal("signing key"))?;
+    let mut header = JwsHeader::new();
+    header.set_token_type(REQUEST_OBJECT_TYP);
+    if let Some(a) = attestation {
+        header
+            .set_claim("jwt", Some(Value::String(a.to_string())))
+            .map_err(|_| internal("attestation header"))?;
+    }
+    let body = serde_json::to_vec(claims).map_err(|_| internal("claims"))?;
+    josekit::jws::serialize_compact(&body, &header, &signer).map_err(|_| internal("signing"))
+}
+
+/// Makes a new request: fresh `state` and `nonce`, the DCQL query, and for `direct_post.jwt` a
+/// fresh response encryption key. `dcql` is validated first.
+pub fn new_request(
+    config: &VerifierConfig,
+    dcql: &Value,
+    now: i64,
+) -> Result<PendingRequest, Error> {
+    let parsed = DcqlQuery::parse(dcql).map_err(|e| Error::invalid_input(e.to_string()))?;
+    let state = random_token();
+    let nonce = random_token();
+    let exp = now
+        + config
+            .lifetime_secs
+            .clamp(1, super::request::MAX_REQUEST_LIFETIME_SECS);
+    let mut claims = json!({
+        "iss": config.client_id,
+        "aud": "https://self-issued.me/v2",
+        "client_id": config.client_id,
+        "response_type": "vp_token",
+        "response_mode": match config.response_mode {
+            ResponseMode::DirectPost => "direct_post",
+            ResponseMode::DirectPostJwt => "direct_post.jwt",
+        },
+        "response_uri": config.response_uri,
+        "nonce": nonce,
+        "state": state,
+        "dcql_query": dcql,
+        "iat": now,
+        "exp": exp,
+    });
+    if let Some(p) = &config.purpose {
+        claims["kluis_purpose"] = json!({ "id": p.id, "retention_days": p.retention_days });
+    }
+    let mut decryption_key = None;
+    if config.response_mode == ResponseMode::DirectPostJwt {
+        let pair = ECDH_ES
+            .generate_ec_key_pair(EcCurve::P256)
+            .map_err(|_| internal("response key"))?;
+        let mut public = pair.to_jwk_public_key();
+        let kid = format!("resp-{}", &state[..8]);
+        public.set_key_use("enc");
+        public.set_algorithm("ECDH-ES");
+        public.set_key_id(&kid);
+        let mut private = pair.to_jwk_private_key();
+        private.set_key_id(&kid);
+        claims["client_metadata"] = json!({
+            "jwks": { "keys": [ Value::Object(public.as_ref().clone()) ] },
+            "encrypted_response_enc_values_supported": ["A128GCM"],
+            "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
+        });
+        decryption_key = Some(private);
+    }
+    let request_object = sign_request(&config.signing_key, config.attestation.as_deref(), &claims)?;
+    Ok(PendingRequest {
+        state,
+        nonce,
+        client_id: config.client_id.clone(),
+        dcql: parsed,
+        claims,
+        request_object,
+        expires_at: exp,
+        decryption_key,
+    })
+}
+
+impl PendingRequest {
+    /// Replaces the request object by one signed over `claims` (tests: a tampered request);
+    /// `state`, `nonce` and the decryption key are kept from the claims given.
+    pub fn resign(
+        &mut self,
+        key: &SigningKey,
+        attestation: Option<&str>,
+        claims: Value,
+    ) -> Result<(), Error> {
+        if let Some(n) = claims.get("nonce").and_then(Value::as_str) {
+            self.nonce = n.to_string();
+        }
+        if let Some(e) = claims.get("exp").and_then(Value::as_i64) {
+            self.expires_at = e;
+        }
+        self.request_object = sign_request(key, attestation, &claims)?;
+        self.claims = claims;
+        Ok(())
+    }
+}
+
+/// The `openid4vp://` link a wallet scans: `client_id` and `request_uri`.
+pub fn request_link(client_id: &str, request_uri: &str) -> String {
+    format!(
+        "openid4vp://?client_id={}&request_uri={}",
+        percent_encode(client_id),
+        percent_encode(request_uri)
+    )
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body.
+pub fn parse_form(body: &str) -> Result<Vec<(String, String)>, Error> {
+    let bad = || Error::InvalidPresentation {
+        reason: "the response is not a valid form".into(),
+    };
+    let dec = |s: &str| -> Result<String, Error> {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' => {
+                    let h = s.get(i + 1..i + 3).ok_or_else(bad)?;
+                    out.push(u8::from_str_radix(h, 16).map_err(|_| bad())?);
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).map_err(|_| bad())
+    };
+    body.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Ok((dec(k)?, dec(v)?))
+        })
+        .collect()
+}
+
+/// Whom the party trusts: issuer keys, and (from the scheme's list) the types each may issue.
+#[derive(Debug, Clone, Default)]
+pub struct VerifierTrust {
+    /// Issuer keys by `iss`.
+    pub issuers: TrustList,
+    /// Types each issuer may issue; empty = any type (keys given by hand).
+    pub types: BTreeMap<String, Vec<String>>,
+}
+
+impl VerifierTrust {
+    /// Trust exactly the holders the scheme's participant list names, for their listed types.
+    pub fn from_participant_list(list: &ParticipantList) -> Self {
+        let mut t = VerifierTrust::default();
+        for h in &list.holders {
+            for k in &h.keys {
+                if let Ok(jwk) = kluis_sdjwt::PublicJwk::from_value(k) {
+                    t.issuers.add(&h.credential_issuer, jwk);
+                }
+            }
+            t.types
+                .insert(h.credential_issuer.clone(), h.credential_types.clone());
+        }
+        t
+    }
+}
+
+/// One verified credential in a response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifiedCredential {
+    /// Issuer.
+    pub issuer: String,
+    /// Type.
+    pub vct: String,
+    /// The disclosed claims (without the SD-JWT VC envelope).
+    pub claims: Value,
+}
+
+/// What a response said.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ResponseOutcome {
+    /// Every check passed: per query id, the verified credentials.
+    Verified {
+        /// Per DCQL query id.
+        credentials: BTreeMap<String, Vec<VerifiedCredential>>,
+    },
+    /// The wallet declined (`error`, e.g. `access_denied`).
+    Declined {
+        /// The OAuth error code.
+        error: String,
+    },
+}
+
+fn reject(reason: impl Into<String>) -> Error {
+    Error::InvalidPresentation {
+        reason: reason.into(),
+    }
+}
+
+fn leaf_paths(v: &Value, prefix: &mut Vec<PathSegment>, out: &mut Vec<ClaimPath>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, child) in m {
+                if prefix.is_empty() && ENVELOPE.contains(&k.as_str()) {
+                    continue;
+                }
+                prefix.push(PathSegment::from_key(k));
+                leaf_paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+            for (i, child) in a.iter().enumerate() {
+                prefix.push(PathSegment::Index(i));
+                leaf_paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ if !prefix.is_empty() => out.push(ClaimPath::from_segments(prefix.clone())),
+        _ => {}
+    }
+}
+
+fn without_envelope(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !ENVELOPE.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Map<String, Value>>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Verifies a posted response (`form`, decoded) against `pending`. A decline is not an error.
+pub fn verify_response(
+    form: &[(String, String)],
+    pending: &PendingRequest,
+    trust: &VerifierTrust,
+    now: i64,
+) -> Result<ResponseOutcome, Error> {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if now > pending.expires_at + DEFAULT_SKEW_SECS {
+        return Err(reject("the request has expired"));
+    }
+    if let Some(error) = field("error") {
+        if field("state") != Some(pending.state.as_str()) {
+            return Err(reject("the state does not match the request"));
+        }
+        return Ok(ResponseOutcome::Declined {
+            error: error
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect(),
+        });
+    }
+    let (vp_token, state): (Value, String) = match (&pending.decryption_key, field("response")) {
+        (Some(key), Some(jwe)) => {
+            let decrypter = ECDH_ES
+                .decrypter_from_jwk(key)
+                .map_err(|_| internal("decryption key"))?;
+            let (payload, header) =
+                josekit::jwe::deserialize_compact(jwe, &decrypter).map_err(|_| {
+                    reject("the encrypted response does not decrypt with this request's key")
+                })?;
+            if header.algorithm() != Some("ECDH-ES") {
+                return Err(reject("the encrypted response does not use ECDH-ES"));
+            }
+            let v: Value = serde_json::from_slice(&payload)
+                .map_err(|_| reject("the decrypted response is not JSON"))?;
+            let state = v
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            (v.get("vp_token").cloned().unwrap_or(Value::Null), state)
+        }
+        (Some(_), None) => {
+            return Err(reject(
+                "the response must be encrypted (direct_post.jwt): no 'response' field",
+            ))
+        }
+        (None, _) => {
+            let token = field("vp_token").ok_or_else(|| reject("the response has no vp_token"))?;
+            let v: Value =
+                serde_json::from_str(token).map_err(|_| reject("the vp_token is not JSON"))?;
+            (v, field("state").unwrap_or_default().to_string())
+        }
+    };
+    if state != pending.state {
+        return Err(reject("the state does not match the request"));
+    }
+    let Value::Object(token) = vp_token else {
+        return Err(reject("the vp_token is not a JSON object"));
+    };
+    let expect = Expectations {
+        nonce: pending.nonce.clone(),
+        audience: pending.client_id.clone(),
+        now,
+        max_age_secs: DEFAULT_MAX_AGE_SECS,
+        skew_secs: DEFAULT_SKEW_SECS,
+    };
+    let mut out: BTreeMap<String, Vec<VerifiedCredential>> = BTreeMap::new();
+    let mut answered = BTreeSet::new();
+    for (qid, presentations) in &token {
+        let q = pending
+            .dcql
+            .credentials
+            .iter()
+            .find(|q| q.id == *qid)
+            .ok_or_else(|| {
+                reject(format!(
+                    "the vp_token answers a query that was not asked ('{}')",
+                    super::client_id::clean(qid)
+                ))
+            })?;
+        let items = presentations
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                reject(format!(
+                    "query '{qid}': expected a non-empty array of presentations"
+                ))
+            })?;
+        if items.len() > 1 && !q.multiple {
+            return Err(reject(format!(
+                "query '{qid}' allows one credential, got {}",
+                items.len()
+            )));
+        }
+        for item in items {
+            let p = item
+                .as_str()
+                .ok_or_else(|| reject(format!("query '{qid}': a presentation is not a string")))?;
+            let v = verify(p, &trust.issuers, &expect)?;
+            if let Some(types) = trust.types.get(&v.issuer) {
+                if !types.iter().any(|t| *t == v.vct) {
+                    return Err(reject(format!(
+                        "the scheme does not list type {} for issuer {}",
+                        v.vct, v.issuer
+                    )));
+                }
+            } else if !trust.types.is_empty() {
+                return Err(Error::UntrustedIssuer {
+                    issuer: v.issuer.clone(),
+                });
+            }
+            if !q.vct_values.is_empty() && !q.vct_values.contains(&v.vct) {
+                return Err(reject(format!(
+                    "query '{qid}': type {} was not asked",
+                    v.vct
+                )));
+            }
+            let claims = without_envelope(&v.claims);
+            if answers(q, &v.vct, &claims).is_none() {
+                return Err(reject(format!(
+                    "query '{qid}': the presentation does not satisfy the query"
+                )));
+            }
+            let asked = asked_paths(q, &v.vct, &claims);
+            let mut leaves = Vec::new();
+            leaf_paths(&claims, &mut Vec::new(), &mut leaves);
+            if let Some(extra) = leaves
+                .iter()
+                .find(|l| !asked.iter().any(|a| a.is_prefix_of(l)))
+            {
+                return Err(reject(format!(
+                    "query '{qid}': the presentation discloses {extra}, which was not asked"
+                )));
+            }
+            out.entry(qid.clone())
+                .or_default()
+                .push(VerifiedCredential {
+                    issuer: v.issuer.clone(),
+                    vct: v.vct.clone(),
+                    claims,
+                });
+        }
+        answered.insert(qid.clone());
+    }
+    if !sets_satisfied(&pending.dcql, &answered) {
+        return Err(reject("the response does not answer every required query"));
+    }
+    Ok(ResponseOutcome::Verified { credentials: out })
+}
