@@ -95,6 +95,46 @@ pub enum AuditEvent {
         /// How the request arrived.
         channel: Channel,
     },
+    /// The citizen gave a helper a mandate (delegation).
+    MandateIssued {
+        mandate_id: String,
+        /// Thumbprint of the helper's key.
+        helper: String,
+        /// Credential types in scope.
+        types: Vec<String>,
+        /// Actions allowed (`present`, `view`, `refresh`).
+        actions: Vec<String>,
+        /// The mandate's `exp`.
+        expires_at: i64,
+    },
+    /// This wallet accepted a mandate package from a citizen (helper's side).
+    MandateAccepted {
+        mandate_id: String,
+        /// Thumbprint of the citizen's status key (their main holder key).
+        citizen: String,
+        /// Credential types received.
+        types: Vec<String>,
+    },
+    /// This wallet presented on a citizen's behalf under a mandate (helper's side).
+    MandateUsed {
+        mandate_id: String,
+        /// The requesting party (`aud`).
+        audience: String,
+        /// The credential type presented.
+        vct: String,
+        /// The claim paths disclosed.
+        claims: Vec<String>,
+        /// The purpose the party stated.
+        purpose: Option<String>,
+    },
+    /// The citizen revoked a mandate (published in its status list).
+    MandateRevoked { mandate_id: String },
+    /// The helper's wallet dropped a mandate package (revoked or expired).
+    MandateDropped {
+        mandate_id: String,
+        /// `revoked` or `expired`.
+        reason: String,
+    },
 }
 
 /// How a presentation travelled to the requesting party.

@@ -13,6 +13,7 @@
 pub mod audit;
 mod clock;
 mod credentials;
+pub mod delegation;
 pub mod error;
 mod holder_key;
 pub mod issuance;

@@ -7,9 +7,10 @@
 
 use std::time::Instant;
 
-use kluis_sdjwt::{verify_presentation, PresentationExpectations, VerifiedPresentation};
+use kluis_sdjwt::{PresentationExpectations, VerifiedPresentation};
 use serde::{Deserialize, Serialize};
 
+use crate::delegation::{DelegationContext, MandateStatusLists};
 use crate::trust::TrustList;
 use crate::Error;
 
@@ -56,14 +57,51 @@ impl Expectations {
 }
 
 /// Verifies one presentation (compact SD-JWT with key-binding JWT) and returns what it discloses.
+/// A presentation made by a helper under a mandate (docs/DELEGATION.md) is checked end to end
+/// too, but its revocation can only be checked with the mandate's status list: without one it is
+/// rejected ("verify online"); use [`verify_online`] or [`verify_with`].
 pub fn verify(
     presentation: &str,
     trust: &TrustList,
     expect: &Expectations,
 ) -> Result<VerifiedPresentation, Error> {
+    verify_with(presentation, trust, expect, &DelegationContext::default())
+}
+
+/// As [`verify`], with what delegated presentations need: the mandates' status lists (fetched
+/// beforehand) and the purpose this verifier stated. `on_behalf` in the result names the helper
+/// and the mandate when a helper presented.
+pub fn verify_with(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &Expectations,
+    ctx: &DelegationContext,
+) -> Result<VerifiedPresentation, Error> {
     let presentation = presentation.trim();
-    verify_presentation(presentation, trust, &expect.to_sdjwt())
-        .map_err(|e| Error::from_presentation(e, presentation))
+    crate::delegation::verify::verify_presentation(presentation, trust, &expect.to_sdjwt(), ctx)
+        .map_err(|e| e.into_presentation_error(presentation))
+}
+
+/// As [`verify`], fetching the status list of a mandate the presentation carries first (https,
+/// or http to loopback per `policy`), so that a helper's presentation can be accepted.
+pub async fn verify_online(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &Expectations,
+    purpose: Option<&str>,
+    policy: crate::issuance::HttpPolicy,
+) -> Result<VerifiedPresentation, Error> {
+    let uris = crate::delegation::verify::status_uris(presentation);
+    let status_lists = if uris.is_empty() {
+        MandateStatusLists::new()
+    } else {
+        MandateStatusLists::fetch(&uris, policy).await?
+    };
+    let ctx = DelegationContext {
+        status_lists,
+        purpose: purpose.map(str::to_string),
+    };
+    verify_with(presentation, trust, expect, &ctx)
 }
 
 /// The outcome of a batch verification.

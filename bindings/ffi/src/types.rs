@@ -389,6 +389,34 @@ pub enum AuditEvent {
         /// `remote`, `session-qr` or `offline-qr`.
         channel: String,
     },
+    /// The citizen gave a helper a mandate.
+    MandateIssued {
+        mandate_id: String,
+        /// Thumbprint of the helper's key.
+        helper: String,
+        types: Vec<String>,
+        actions: Vec<String>,
+        expires_at: i64,
+    },
+    /// This wallet accepted a mandate package (helper's side).
+    MandateAccepted {
+        mandate_id: String,
+        /// Thumbprint of the citizen's status key.
+        citizen: String,
+        types: Vec<String>,
+    },
+    /// This wallet presented on a citizen's behalf (helper's side).
+    MandateUsed {
+        mandate_id: String,
+        audience: String,
+        vct: String,
+        claims: Vec<String>,
+        purpose: Option<String>,
+    },
+    /// The citizen revoked a mandate.
+    MandateRevoked { mandate_id: String },
+    /// A received mandate package was dropped (`revoked` or `expired`).
+    MandateDropped { mandate_id: String, reason: String },
 }
 
 impl From<kluis_core::audit::AuditEvent> for AuditEvent {
@@ -480,6 +508,45 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 reason,
                 channel: channel.as_str().to_string(),
             },
+            E::MandateIssued {
+                mandate_id,
+                helper,
+                types,
+                actions,
+                expires_at,
+            } => AuditEvent::MandateIssued {
+                mandate_id,
+                helper,
+                types,
+                actions,
+                expires_at,
+            },
+            E::MandateAccepted {
+                mandate_id,
+                citizen,
+                types,
+            } => AuditEvent::MandateAccepted {
+                mandate_id,
+                citizen,
+                types,
+            },
+            E::MandateUsed {
+                mandate_id,
+                audience,
+                vct,
+                claims,
+                purpose,
+            } => AuditEvent::MandateUsed {
+                mandate_id,
+                audience,
+                vct,
+                claims,
+                purpose,
+            },
+            E::MandateRevoked { mandate_id } => AuditEvent::MandateRevoked { mandate_id },
+            E::MandateDropped { mandate_id, reason } => {
+                AuditEvent::MandateDropped { mandate_id, reason }
+            }
         }
     }
 }

@@ -1,0 +1,269 @@
+//! The mandate: a JWT (`typ` `kluis-mandate+jwt`, ES256) signed by a credential's holder key
+//! (`cnf.jwk`), naming the helper's key (`cnf.jwk` of the mandate), the scope, the validity
+//! window and where its revocation is published. See docs/DELEGATION.md for the format.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use josekit::jws::{JwsHeader, ES256};
+use kluis_sdjwt::{PublicJwk, SigningKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::DelegationError;
+
+/// `typ` of a mandate JWT.
+pub const MANDATE_TYP: &str = "kluis-mandate+jwt";
+
+/// Largest mandate JWT accepted (a mandate is a few hundred bytes; this bounds parsing).
+pub const MAX_MANDATE_BYTES: usize = 16 * 1024;
+
+/// What a helper may do with the credentials in scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Present (selected claims of) the credentials to requesting parties.
+    Present,
+    /// See the citizen's data in the helper's wallet.
+    View,
+    /// Re-fetch the in-scope credentials from their holders, when holders allow it.
+    Refresh,
+}
+
+impl Action {
+    /// The name used in the mandate and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Present => "present",
+            Action::View => "view",
+            Action::Refresh => "refresh",
+        }
+    }
+
+    /// Parses `present`, `view` or `refresh`.
+    pub fn parse(s: &str) -> Option<Action> {
+        match s.trim() {
+            "present" => Some(Action::Present),
+            "view" => Some(Action::View),
+            "refresh" => Some(Action::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// What a mandate allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Credential types (`vct`) the helper may use.
+    pub vct: Vec<String>,
+    /// Claim paths (`/address/locality`) the helper may disclose; absent: every claim of the
+    /// types in `vct`. A path covers everything beneath it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<String>>,
+    /// The actions allowed.
+    pub actions: Vec<Action>,
+    /// Requesting parties (their OpenID4VP `client_id`, the KB-JWT `aud`) the helper may present
+    /// to; absent: any party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parties: Option<Vec<String>>,
+    /// Purposes (the ids requesting parties state) the helper may present for; absent: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purposes: Option<Vec<String>>,
+}
+
+impl Scope {
+    /// Whether `action` is allowed.
+    pub fn allows(&self, action: Action) -> bool {
+        self.actions.contains(&action)
+    }
+}
+
+/// Where the mandate's revocation bit lives: a Token Status List entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRef {
+    /// Index of the mandate's bit.
+    pub idx: usize,
+    /// URI of the `statuslist+jwt`.
+    pub uri: String,
+}
+
+/// A mandate's claims, as signed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mandate {
+    /// Mandate id (`jti`); the same for every credential of one package.
+    pub id: String,
+    /// `iat`.
+    pub issued_at: i64,
+    /// `nbf`.
+    pub not_before: i64,
+    /// `exp`.
+    pub expires_at: i64,
+    /// The helper's public key (`cnf.jwk`): the key that must sign the key-binding JWT.
+    pub helper: PublicJwk,
+    /// What the helper may do.
+    pub scope: Scope,
+    /// Whether the helper may delegate further (`redelegation`, default false).
+    pub redelegation: bool,
+    /// The revocation entry (`status.status_list`).
+    pub status: StatusRef,
+    /// The key that signs the status list (`status_key`): the citizen wallet's main holder key.
+    pub status_key: PublicJwk,
+}
+
+impl Mandate {
+    /// The JWT payload.
+    pub fn to_claims(&self) -> Value {
+        json!({
+            "jti": self.id,
+            "iat": self.issued_at,
+            "nbf": self.not_before,
+            "exp": self.expires_at,
+            "cnf": { "jwk": self.helper.to_value() },
+            "scope": self.scope,
+            "redelegation": self.redelegation,
+            "status": { "status_list": self.status },
+            "status_key": self.status_key.to_value(),
+        })
+    }
+
+    /// Signs the mandate with `key` (the credential's `cnf` key) as a compact JWS.
+    pub fn sign(&self, key: &SigningKey) -> Result<String, DelegationError> {
+        sign_jws(key, MANDATE_TYP, false, &self.to_claims())
+    }
+
+    /// Parses a mandate JWT and verifies its signature with `signer` (the credential's `cnf.jwk`).
+    /// Checks `typ`, `alg`, the signature and the shape of every claim; not the time window,
+    /// the scope against a use, or revocation (see [`super::verify`]).
+    pub fn verify(jwt: &str, signer: &PublicJwk) -> Result<Mandate, DelegationError> {
+        let payload = verified_payload(jwt, signer)?;
+        Mandate::from_claims(&payload)
+    }
+
+    /// Reads the claims of a mandate JWT without checking its signature: only to find where to
+    /// fetch its status list before verifying, or to tell a re-delegated mandate apart.
+    pub fn peek(jwt: &str) -> Result<Map<String, Value>, DelegationError> {
+        if jwt.len() > MAX_MANDATE_BYTES {
+            return Err(DelegationError::Malformed("the mandate is too large"));
+        }
+        let mut parts = jwt.split('.');
+        let (Some(_), Some(p), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(DelegationError::Malformed(
+                "the mandate is not a compact JWS",
+            ));
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(p)
+            .map_err(|_| DelegationError::Malformed("the mandate payload is not base64url"))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| DelegationError::Malformed("the mandate payload is not a JSON object"))
+    }
+
+    fn from_claims(p: &Map<String, Value>) -> Result<Mandate, DelegationError> {
+        let int = |name: &'static str| {
+            p.get(name)
+                .and_then(Value::as_i64)
+                .ok_or(DelegationError::MissingClaim(name))
+        };
+        let id = p
+            .get("jti")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.len() <= 128)
+            .ok_or(DelegationError::MissingClaim("jti"))?
+            .to_string();
+        let helper = p
+            .get("cnf")
+            .and_then(|c| c.get("jwk"))
+            .ok_or(DelegationError::MissingClaim("cnf.jwk"))
+            .and_then(|j| {
+                PublicJwk::from_value(j).map_err(|_| DelegationError::Malformed("cnf.jwk"))
+            })?;
+        let scope: Scope = p
+            .get("scope")
+            .cloned()
+            .ok_or(DelegationError::MissingClaim("scope"))
+            .and_then(|s| {
+                serde_json::from_value(s).map_err(|_| DelegationError::Malformed("scope"))
+            })?;
+        if scope.vct.is_empty() || scope.actions.is_empty() {
+            return Err(DelegationError::Malformed(
+                "scope needs at least one type and one action",
+            ));
+        }
+        let redelegation = match p.get("redelegation") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(DelegationError::Malformed("redelegation")),
+        };
+        let status: StatusRef = p
+            .get("status")
+            .and_then(|s| s.get("status_list"))
+            .cloned()
+            .ok_or(DelegationError::MissingClaim("status.status_list"))
+            .and_then(|s| {
+                serde_json::from_value(s).map_err(|_| DelegationError::Malformed("status"))
+            })?;
+        let status_key = p
+            .get("status_key")
+            .ok_or(DelegationError::MissingClaim("status_key"))
+            .and_then(|j| {
+                PublicJwk::from_value(j).map_err(|_| DelegationError::Malformed("status_key"))
+            })?;
+        let m = Mandate {
+            id,
+            issued_at: int("iat")?,
+            not_before: int("nbf")?,
+            expires_at: int("exp")?,
+            helper,
+            scope,
+            redelegation,
+            status,
+            status_key,
+        };
+        if m.expires_at <= m.not_before {
+            return Err(DelegationError::Malformed("exp is not after nbf"));
+        }
+        Ok(m)
+    }
+}
+
+/// Signs `payload` as a compact ES256 JWS with header `typ` and, if asked, the public `jwk`
+/// (josekit over OpenSSL).
+pub(crate) fn sign_jws(
+    key: &SigningKey,
+    typ: &str,
+    with_jwk: bool,
+    payload: &Value,
+) -> Result<String, DelegationError> {
+    let signer = ES256
+        .signer_from_der(&key.to_pkcs8_der()[..])
+        .map_err(|_| DelegationError::Internal("signing key"))?;
+    let mut header = JwsHeader::new();
+    header.set_token_type(typ);
+    if with_jwk {
+        let Value::Object(map) = key.public_jwk().to_value() else {
+            return Err(DelegationError::Internal("public key"));
+        };
+        let jwk = josekit::jwk::Jwk::from_map(map)
+            .map_err(|_| DelegationError::Internal("public key"))?;
+        header.set_jwk(jwk);
+    }
+    let body = serde_json::to_vec(payload).map_err(|_| DelegationError::Internal("payload"))?;
+    josekit::jws::serialize_compact(&body, &header, &signer)
+        .map_err(|_| DelegationError::Internal("signing"))
+}
+
+/// Checks `typ` and the ES256 signature of a mandate JWT by `signer`; returns the payload.
+fn verified_payload(jwt: &str, signer: &PublicJwk) -> Result<Map<String, Value>, DelegationError> {
+    if jwt.len() > MAX_MANDATE_BYTES {
+        return Err(DelegationError::Malformed("the mandate is too large"));
+    }
+    let header =
+        crate::issuance::jws_header(jwt).ok_or(DelegationError::Malformed("the mandate header"))?;
+    if header.get("typ").and_then(Value::as_str) != Some(MANDATE_TYP) {
+        return Err(DelegationError::WrongTyp);
+    }
+    crate::issuance::jws_verify(jwt, std::slice::from_ref(signer))
+        .map(|v| v.payload)
+        .ok_or(DelegationError::MandateSignature)
+}

@@ -1,0 +1,115 @@
+//! Delegation (machtigen): a citizen authorises a helper with a scoped, time-limited, revocable
+//! mandate; the helper presents on the citizen's behalf; verifiers check the whole chain.
+//!
+//! - [`mandate`]: the mandate JWT (`kluis-mandate+jwt`), signed by the credential's `cnf` key;
+//! - [`package`]: the credentials in scope with their mandates, encrypted to the helper (JWE);
+//! - [`revocation`]: the citizen wallet's mandate status list and its publication;
+//! - [`verify`]: the verifier rules, used by [`crate::verifier::verify`];
+//! - `wallet`: the [`crate::Wallet`] use cases on both sides.
+//!
+//! The format and the rules are written down in docs/DELEGATION.md.
+
+pub mod mandate;
+pub mod package;
+pub mod revocation;
+pub mod verify;
+mod wallet;
+
+pub use mandate::{Action, Mandate, Scope, StatusRef, MANDATE_TYP};
+pub use package::{MandatePackage, PackagedCredential, PACKAGE_TYP};
+pub use revocation::{MandateStatusLists, MANDATE_LIST_BITS};
+pub use verify::DelegationContext;
+pub use wallet::{
+    DelegateRequest, DelegationOutcome, MandateCredential, MandateRole, MandateState,
+    MandateSummary,
+};
+
+use kluis_sdjwt::SdJwtError;
+
+/// Why a delegated presentation, mandate or package was rejected. Each variant is one check;
+/// messages name the check, never a claim value.
+#[derive(Debug, thiserror::Error)]
+pub enum DelegationError {
+    /// The mandate or package is not well formed.
+    #[error("malformed mandate: {0}")]
+    Malformed(&'static str),
+    /// A required mandate claim is missing.
+    #[error("the mandate has no {0}")]
+    MissingClaim(&'static str),
+    /// The mandate's `typ` is not `kluis-mandate+jwt`.
+    #[error("the mandate's typ is not kluis-mandate+jwt")]
+    WrongTyp,
+    /// The mandate's signature does not verify with the credential's `cnf` key (forged, signed by
+    /// another key, or tampered with after signing).
+    #[error("the mandate is not signed by the credential's holder key (cnf), or was altered")]
+    MandateSignature,
+    /// The key-binding JWT is not signed by the helper key the mandate names.
+    #[error("the key-binding JWT is not signed by the helper key the mandate names")]
+    KeyBindingSigner,
+    /// Now is past the mandate's `exp`.
+    #[error("the mandate has expired")]
+    Expired,
+    /// Now is before the mandate's `nbf`.
+    #[error("the mandate is not valid yet")]
+    NotYetValid,
+    /// The credential's type is not in the mandate's scope.
+    #[error("credential type {0} is outside the mandate's scope")]
+    TypeOutOfScope(String),
+    /// A disclosed claim is not in the mandate's scope.
+    #[error("claim {0} is outside the mandate's scope")]
+    ClaimOutOfScope(String),
+    /// The mandate does not allow this action.
+    #[error("the mandate does not allow the action {0}")]
+    ActionNotAllowed(&'static str),
+    /// The requesting party is not in the mandate's list.
+    #[error("the mandate does not allow presenting to {0}")]
+    PartyNotAllowed(String),
+    /// The mandate limits purposes and this one is not among them (or none was stated).
+    #[error("the mandate does not allow this purpose")]
+    PurposeNotAllowed,
+    /// The citizen revoked the mandate.
+    #[error("the mandate has been revoked")]
+    Revoked,
+    /// Whether the mandate is revoked could not be established; fail closed.
+    #[error("the mandate's revocation status could not be checked: {0}")]
+    StatusUnchecked(String),
+    /// A mandate derived from another mandate (re-delegation) or a chain of mandates.
+    #[error("re-delegation: {0}")]
+    Redelegation(&'static str),
+    /// The SD-JWT presentation itself failed a check.
+    #[error("{0}")]
+    Presentation(#[from] SdJwtError),
+    /// The package could not be opened or is not what it claims.
+    #[error("mandate package: {0}")]
+    Package(&'static str),
+    /// Something failed inside (signing, encoding), not the input.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl DelegationError {
+    /// The public error for a rejected presentation.
+    pub(crate) fn into_presentation_error(self, presentation: &str) -> crate::Error {
+        match self {
+            DelegationError::Presentation(e) => crate::Error::from_presentation(e, presentation),
+            DelegationError::Internal(what) => crate::Error::Internal {
+                reason: what.to_string(),
+            },
+            other => crate::Error::InvalidPresentation {
+                reason: format!("delegation: {other}"),
+            },
+        }
+    }
+
+    /// The public error for a rejected mandate or package (on the helper's side).
+    pub(crate) fn into_mandate_error(self) -> crate::Error {
+        match self {
+            DelegationError::Internal(what) => crate::Error::Internal {
+                reason: what.to_string(),
+            },
+            other => crate::Error::InvalidCredential {
+                reason: format!("delegation: {other}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Revocation: the citizen's wallet keeps one Token Status List per registry (1 bit per mandate:
+//! 0 valid, 1 revoked), sealed in its vault, and publishes it signed with its main holder key as
+//! a `statuslist+jwt` to a publication endpoint (`PUT {registry}/lists/{id}`; the first writer's
+//! key owns a list). Verifiers and the helper's wallet fetch it (`GET`) and check it with the
+//! mandate's `status_key`.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use kluis_sdjwt::{PublicJwk, SigningKey};
+use kluis_vault::Record;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::mandate::sign_jws;
+use super::DelegationError;
+use crate::issuance::{checked_url, jws_header, jws_verify, Http, HttpPolicy};
+use crate::status::{StatusList, STATUS_LIST_TYP};
+use crate::Error;
+
+/// Bits per mandate: revoked or not.
+pub const MANDATE_LIST_BITS: u8 = 1;
+
+/// Smallest list published (entries): hides how many mandates a citizen issued, roughly.
+const MIN_ENTRIES: usize = 1024;
+
+/// How long a published list is valid; the wallet republishes on every change and on each
+/// delegation, so a verifier never relies on a list older than this.
+pub const LIST_VALIDITY_SECS: i64 = 24 * 3600;
+
+/// Status lists fetched for the mandates of presentations: list URI → the `statuslist+jwt`, or
+/// why it could not be fetched. Filled by [`MandateStatusLists::fetch`] (or by hand, offline).
+#[derive(Debug, Clone, Default)]
+pub struct MandateStatusLists {
+    lists: HashMap<String, Result<String, String>>,
+}
+
+impl MandateStatusLists {
+    /// An empty set: a delegated presentation is then rejected as "status not checked".
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a list token fetched by the caller.
+    pub fn insert(&mut self, uri: &str, jwt: &str) {
+        self.lists
+            .insert(uri.to_string(), Ok(jwt.trim().to_string()));
+    }
+
+    /// Fetches each URI once (https, or http to loopback), keeping failures as reasons.
+    pub async fn fetch(uris: &[String], policy: HttpPolicy) -> Result<Self, Error> {
+        let http = Http::new(policy)?;
+        let mut out = Self::default();
+        for uri in uris {
+            if out.lists.contains_key(uri) {
+                continue;
+            }
+            let got = fetch_one(&http, uri).await;
+            out.lists.insert(uri.clone(), got);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn get(&self, uri: &str) -> Option<&Result<String, String>> {
+        self.lists.get(uri)
+    }
+}
+
+async fn fetch_one(http: &Http, uri: &str) -> Result<String, String> {
+    let url = checked_url(uri).map_err(|e| e.to_string())?;
+    let reply = http
+        .get(&url, "application/statuslist+jwt")
+        .await
+        .map_err(|e| e.to_string())?;
+    if !reply.status.is_success() {
+        return Err(format!("status list HTTP {}", reply.status.as_u16()));
+    }
+    String::from_utf8(reply.body)
+        .map(|s| s.trim().to_string())
+        .map_err(|_| "the status list is not text".to_string())
+}
+
+/// Verifies a mandate status list token: `typ`, ES256 signature by `key` (the mandate's
+/// `status_key`), `sub` equal to `uri`, not expired at `now`; returns the decoded list.
+pub fn verify_status_list(
+    jwt: &str,
+    uri: &str,
+    key: &PublicJwk,
+    now: i64,
+) -> Result<StatusList, String> {
+    let header = jws_header(jwt).ok_or("the status list is not a JWT")?;
+    if header.get("typ").and_then(Value::as_str) != Some(STATUS_LIST_TYP) {
+        return Err("the status list has the wrong typ".into());
+    }
+    let p = jws_verify(jwt, std::slice::from_ref(key))
+        .ok_or("the status list is not signed by the mandate's status key")?
+        .payload;
+    if p.get("sub").and_then(Value::as_str) != Some(uri) {
+        return Err("the status list's sub is not its URI".into());
+    }
+    if p.get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|e| e < now)
+    {
+        return Err("the status list has expired".into());
+    }
+    let sl = p.get("status_list").ok_or("no status_list")?;
+    let bits = sl
+        .get("bits")
+        .and_then(Value::as_u64)
+        .and_then(|b| u8::try_from(b).ok())
+        .ok_or("status_list has no bits")?;
+    let lst = sl
+        .get("lst")
+        .and_then(Value::as_str)
+        .ok_or("status_list has no lst")?;
+    StatusList::decode(bits, lst)
+}
+
+/// Whether the mandate at `idx` is revoked, per a verified list.
+pub(crate) fn is_revoked(list: &StatusList, idx: usize) -> Result<bool, DelegationError> {
+    match list.get(idx) {
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(_) => Err(DelegationError::StatusUnchecked(
+            "unknown status value".into(),
+        )),
+        None => Err(DelegationError::StatusUnchecked(
+            "the index is beyond the status list".into(),
+        )),
+    }
+}
+
+/// The citizen wallet's mandate status list for one registry, sealed in the vault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MandateStatusListRecord {
+    /// The registry's base URL.
+    pub registry: String,
+    /// The URI the list is published at (`{registry}/lists/{id}`), its `sub`.
+    pub uri: String,
+    /// Revoked flags, one per index handed out.
+    pub revoked: Vec<bool>,
+}
+
+impl Record for MandateStatusListRecord {
+    const KIND: &'static str = "mandate_status_list";
+}
+
+impl MandateStatusListRecord {
+    pub(crate) fn new(registry: &str) -> Result<Self, Error> {
+        let base = registry.trim_end_matches('/');
+        checked_url(base)?;
+        let mut id = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+        Ok(MandateStatusListRecord {
+            registry: base.to_string(),
+            uri: format!("{base}/lists/{}", hex::encode(id)),
+            revoked: Vec::new(),
+        })
+    }
+
+    /// Hands out the next index (valid).
+    pub(crate) fn allocate(&mut self) -> usize {
+        self.revoked.push(false);
+        self.revoked.len() - 1
+    }
+
+    /// `base64url(zlib(bits))`, one bit per entry, least significant bit first.
+    fn lst(&self) -> Result<String, DelegationError> {
+        let entries = self.revoked.len().max(MIN_ENTRIES);
+        let mut bytes = vec![0u8; entries.div_ceil(8)];
+        for (i, r) in self.revoked.iter().enumerate() {
+            if *r {
+                bytes[i / 8] |= 1 << (i % 8);
+            }
+        }
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&bytes)
+            .map_err(|_| DelegationError::Internal("status list compression"))?;
+        let compressed = z
+            .finish()
+            .map_err(|_| DelegationError::Internal("status list compression"))?;
+        Ok(URL_SAFE_NO_PAD.encode(compressed))
+    }
+
+    /// The signed `statuslist+jwt` (header `jwk`: the registry pins the first writer's key).
+    pub(crate) fn to_jwt(&self, key: &SigningKey, now: i64) -> Result<String, DelegationError> {
+        let payload = json!({
+            "sub": self.uri,
+            "iat": now,
+            "exp": now + LIST_VALIDITY_SECS,
+            "ttl": 300,
+            "status_list": { "bits": MANDATE_LIST_BITS, "lst": self.lst()? },
+        });
+        sign_jws(key, STATUS_LIST_TYP, true, &payload)
+    }
+
+    /// Publishes the signed list at its URI (`PUT`).
+    pub(crate) async fn publish(&self, jwt: &str, policy: &HttpPolicy) -> Result<(), Error> {
+        let url = checked_url(&self.uri)?;
+        let client = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Internal {
+                reason: format!("HTTP client: {e}"),
+            })?;
+        let reply = client
+            .put(url)
+            .header("content-type", "application/statuslist+jwt")
+            .body(jwt.to_string())
+            .send()
+            .await
+            .map_err(|e| Error::Network {
+                reason: format!(
+                    "publishing the mandate status list to {}: {}",
+                    crate::issuance::short(&self.registry),
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection failed"
+                    }
+                ),
+            })?;
+        if !reply.status().is_success() {
+            return Err(Error::Network {
+                reason: format!(
+                    "the mandate registry refused the status list (HTTP {})",
+                    reply.status().as_u16()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_published_list_reads_back_bit_by_bit() {
+        let key = SigningKey::make_random().unwrap();
+        let mut rec = MandateStatusListRecord::new("http://127.0.0.1:9/").unwrap();
+        for _ in 0..10 {
+            rec.allocate();
+        }
+        rec.revoked[3] = true;
+        rec.revoked[9] = true;
+        let jwt = rec.to_jwt(&key, 1_000).unwrap();
+        let list = verify_status_list(&jwt, &rec.uri, &key.public_jwk(), 1_000).unwrap();
+        let got: Vec<bool> = (0..10).map(|i| is_revoked(&list, i).unwrap()).collect();
+        assert_eq!(got, rec.revoked);
+        assert!(!is_revoked(&list, 1000).unwrap());
+        assert!(is_revoked(&list, 5000).is_err());
+        // Another key, another URI, or too late: refused.
+        let other = SigningKey::make_random().unwrap();
+        assert!(verify_status_list(&jwt, &rec.uri, &other.public_jwk(), 1_000).is_err());
+        assert!(
+            verify_status_list(&jwt, "http://127.0.0.1:9/lists/x", &key.public_jwk(), 1_000)
+                .is_err()
+        );
+        assert!(verify_status_list(
+            &jwt,
+            &rec.uri,
+            &key.public_jwk(),
+            1_000 + LIST_VALIDITY_SECS + 1
+        )
+        .is_err());
+    }
+}

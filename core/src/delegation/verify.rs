@@ -1,0 +1,275 @@
+//! The verifier rules for a presentation made on a citizen's behalf (docs/DELEGATION.md,
+//! "Verifier rules"). A presentation whose key-binding JWT carries a `mandate` claim is accepted
+//! only if the whole chain holds:
+//!
+//! 1. the SD-JWT VC itself (issuer trust and signature, disclosures, validity);
+//! 2. the mandate: one compact JWS, `typ` `kluis-mandate+jwt`, ES256, signed by the credential's
+//!    `cnf.jwk`; no `parent` (re-delegation) and not a chain;
+//! 3. the key-binding JWT signed by the mandate's `cnf.jwk` (the helper), with the usual
+//!    `nonce`, `aud`, `iat`, `sd_hash`;
+//! 4. now inside `nbf`..`exp` (with the usual clock skew);
+//! 5. the credential's `vct` in `scope.vct`; `present` in `scope.actions`; the party (`aud`) in
+//!    `scope.parties` if present; the stated purpose in `scope.purposes` if present;
+//! 6. every claim revealed by a disclosure inside `scope.claims` (if present);
+//! 7. the mandate's status list entry (signed by `status_key`) is 0.
+//!
+//! Without a `mandate` claim the presentation is an ordinary one, checked against `cnf`.
+
+use kluis_sdjwt::{
+    verify_presentation_with, ClaimPath, OnBehalf, PathSegment, PresentationExpectations,
+    PublicJwk, SdJwtError, VerifiedPresentation,
+};
+use serde_json::Value;
+
+use super::mandate::{Action, Mandate};
+use super::revocation::{is_revoked, verify_status_list, MandateStatusLists};
+use super::DelegationError;
+use crate::trust::TrustList;
+
+/// Name of the key-binding JWT claim that carries the mandate.
+pub const KB_MANDATE_CLAIM: &str = "mandate";
+
+/// What a verifier knows beyond the presentation, for delegated presentations.
+#[derive(Debug, Clone, Default)]
+pub struct DelegationContext {
+    /// The mandates' status lists, fetched before verifying (see [`MandateStatusLists::fetch`]).
+    pub status_lists: MandateStatusLists,
+    /// The purpose the verifier stated in its request, if any.
+    pub purpose: Option<String>,
+}
+
+/// Verifies a presentation, delegated or not.
+pub fn verify_presentation(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &PresentationExpectations,
+    ctx: &DelegationContext,
+) -> Result<VerifiedPresentation, DelegationError> {
+    let mut mandate: Option<Mandate> = None;
+    let result = verify_presentation_with(presentation, trust, expect, |cnf, kb| {
+        choose_key(cnf, kb, &mut mandate)
+    });
+    let (mut verified, kb) = match result {
+        Err(DelegationError::Presentation(SdJwtError::BadKeyBindingSignature))
+            if mandate.is_some() =>
+        {
+            return Err(DelegationError::KeyBindingSigner)
+        }
+        other => other?,
+    };
+    let Some(m) = mandate else {
+        return Ok(verified);
+    };
+    check_use(
+        &m,
+        &verified.vct,
+        &verified.claims,
+        &kb.disclosed_paths,
+        Action::Present,
+        &expect.aud,
+        ctx.purpose.as_deref(),
+        expect.now,
+        expect.skew_secs,
+    )?;
+    check_not_revoked(&m, &ctx.status_lists, expect.now)?;
+    verified.on_behalf = Some(OnBehalf {
+        mandate_id: m.id.clone(),
+        helper_thumbprint: m.helper.thumbprint(),
+        helper_jwk: m.helper.clone(),
+        mandate_expires_at: m.expires_at,
+        scope: serde_json::to_value(&m.scope).unwrap_or(Value::Null),
+    });
+    Ok(verified)
+}
+
+/// The KB-JWT key: `cnf` for an ordinary presentation, the mandate's helper key when the KB-JWT
+/// carries a mandate signed by `cnf`.
+fn choose_key(
+    cnf: &PublicJwk,
+    kb: &serde_json::Map<String, Value>,
+    out: &mut Option<Mandate>,
+) -> Result<PublicJwk, DelegationError> {
+    match kb.get(KB_MANDATE_CLAIM) {
+        None => Ok(cnf.clone()),
+        Some(Value::String(jwt)) => {
+            let m = verify_mandate(jwt, cnf)?;
+            let helper = m.helper.clone();
+            *out = Some(m);
+            Ok(helper)
+        }
+        Some(Value::Array(_)) => Err(DelegationError::Redelegation(
+            "a chain of mandates is not accepted",
+        )),
+        Some(_) => Err(DelegationError::Malformed(
+            "the KB-JWT's mandate is not a compact JWS",
+        )),
+    }
+}
+
+/// Verifies a mandate's signature by `cnf`, refusing re-delegated mandates with a reason.
+pub(crate) fn verify_mandate(jwt: &str, cnf: &PublicJwk) -> Result<Mandate, DelegationError> {
+    let claims = Mandate::peek(jwt)?;
+    if let Some(parent) = claims.get("parent") {
+        // A mandate derived from another one: only meaningful if the parent allows it, and
+        // kluis verifiers accept no chains at all (docs/DELEGATION.md).
+        let allowed = parent
+            .as_str()
+            .and_then(|p| Mandate::peek(p).ok())
+            .and_then(|p| p.get("redelegation").and_then(Value::as_bool))
+            .unwrap_or(false);
+        return Err(DelegationError::Redelegation(if allowed {
+            "chains of mandates are not supported"
+        } else {
+            "the original mandate does not allow re-delegation"
+        }));
+    }
+    Mandate::verify(jwt, cnf)
+}
+
+/// Scope and time checks for one use of a mandate on one credential.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_use(
+    m: &Mandate,
+    vct: &str,
+    claims: &Value,
+    disclosed: &[ClaimPath],
+    action: Action,
+    party: &str,
+    purpose: Option<&str>,
+    now: i64,
+    skew: i64,
+) -> Result<(), DelegationError> {
+    check_time(m, now, skew)?;
+    if !m.scope.vct.iter().any(|t| t == vct) {
+        return Err(DelegationError::TypeOutOfScope(vct.to_string()));
+    }
+    if !m.scope.allows(action) {
+        return Err(DelegationError::ActionNotAllowed(action.as_str()));
+    }
+    if let Some(parties) = &m.scope.parties {
+        if !parties.iter().any(|p| p == party) {
+            return Err(DelegationError::PartyNotAllowed(short(party)));
+        }
+    }
+    if let Some(purposes) = &m.scope.purposes {
+        if !purpose.is_some_and(|p| purposes.iter().any(|x| x == p)) {
+            return Err(DelegationError::PurposeNotAllowed);
+        }
+    }
+    if let Some(allowed) = &m.scope.claims {
+        let allowed = parse_paths(allowed)?;
+        // Every leaf revealed by a disclosure (including plain members inside a disclosed
+        // object) must lie under an allowed path. Leaves no disclosure revealed are the ones
+        // the issuer made always visible; the helper cannot withhold those.
+        let mut leaves = Vec::new();
+        collect_leaves(claims, &mut Vec::new(), &mut leaves);
+        for leaf in leaves {
+            let revealed = disclosed.iter().any(|d| d.is_prefix_of(&leaf));
+            if revealed && !allowed.iter().any(|a| a.is_prefix_of(&leaf)) {
+                return Err(DelegationError::ClaimOutOfScope(leaf.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationError> {
+    if now.saturating_add(skew) < m.not_before {
+        return Err(DelegationError::NotYetValid);
+    }
+    if now.saturating_sub(skew) >= m.expires_at {
+        return Err(DelegationError::Expired);
+    }
+    Ok(())
+}
+
+pub(crate) fn check_not_revoked(
+    m: &Mandate,
+    lists: &MandateStatusLists,
+    now: i64,
+) -> Result<(), DelegationError> {
+    let jwt = match lists.get(&m.status.uri) {
+        None => {
+            return Err(DelegationError::StatusUnchecked(
+                "its status list was not fetched (verify online)".into(),
+            ))
+        }
+        Some(Err(reason)) => return Err(DelegationError::StatusUnchecked(reason.clone())),
+        Some(Ok(jwt)) => jwt,
+    };
+    let list = verify_status_list(jwt, &m.status.uri, &m.status_key, now)
+        .map_err(DelegationError::StatusUnchecked)?;
+    if is_revoked(&list, m.status.idx)? {
+        return Err(DelegationError::Revoked);
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_paths(paths: &[String]) -> Result<Vec<ClaimPath>, DelegationError> {
+    paths
+        .iter()
+        .map(|p| ClaimPath::parse(p).map_err(|_| DelegationError::Malformed("scope.claims")))
+        .collect()
+}
+
+/// Leaf paths of `v` (empty objects and arrays count as leaves).
+fn collect_leaves(v: &Value, at: &mut Vec<PathSegment>, out: &mut Vec<ClaimPath>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, child) in m {
+                at.push(PathSegment::from_key(k));
+                collect_leaves(child, at, out);
+                at.pop();
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, child) in a.iter().enumerate() {
+                at.push(PathSegment::Index(i));
+                collect_leaves(child, at, out);
+                at.pop();
+            }
+        }
+        _ => out.push(ClaimPath::from_segments(at.clone())),
+    }
+}
+
+/// The status list URIs of the mandates in a presentation (unverified; only to know what to
+/// fetch before verifying).
+pub fn status_uris(presentation: &str) -> Vec<String> {
+    let Some(kb) = presentation
+        .trim()
+        .rsplit('~')
+        .next()
+        .filter(|s| !s.is_empty())
+    else {
+        return Vec::new();
+    };
+    let Some(payload) = kb.split('.').nth(1) else {
+        return Vec::new();
+    };
+    use base64::Engine as _;
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+        return Vec::new();
+    };
+    let Ok(Value::Object(kb)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Vec::new();
+    };
+    let Some(Value::String(jwt)) = kb.get(KB_MANDATE_CLAIM) else {
+        return Vec::new();
+    };
+    Mandate::peek(jwt)
+        .ok()
+        .and_then(|c| {
+            c.get("status")?
+                .get("status_list")?
+                .get("uri")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .into_iter()
+        .collect()
+}
+
+fn short(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
+}
