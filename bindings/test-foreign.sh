@@ -45,11 +45,14 @@ install_tools() {
 }
 
 build_and_generate() {
-  log "building kluis-ffi (host cdylib), uniffi-bindgen and the sample issuer"
+  log "building kluis-ffi (host cdylib), uniffi-bindgen, the sample issuer and kluis-fixtures"
   cargo build -q -p kluis-ffi --lib --example sample_issuer
   cargo build -q -p uniffi-bindgen
+  # The simulated holders (and requesting parties) the collecting tests run as child processes.
+  cargo build -q -p kluis-fixtures --bin kluis-fixtures
   LIB=$ROOT/target/debug/libkluis_ffi.so
   ISSUER=$ROOT/target/debug/examples/sample_issuer
+  FIXTURES=$ROOT/target/debug/kluis-fixtures
   rm -rf "$OUT/kotlin-src" "$OUT/python"
   # --no-format: output must not depend on whether ktlint/swift-format happen to be installed.
   for lang in kotlin python; do
@@ -82,12 +85,13 @@ run_kotlin() {
   while IFS= read -r f; do tests+=("nl.kluis.$(basename "$f" .kt)"); done < <(
     find android/kluis/src/test/kotlin -name '*Test.kt' | sort)
   java -Djna.library.path="$ROOT/target/debug" -Dkluis.sampleIssuer="$ISSUER" \
+    -Dkluis.fixtures="$FIXTURES" -Dkluis.typeMetadataDir="$ROOT/fixtures/metadata" \
     -cp "$classes:$cp_compile:$K/kotlin-stdlib.jar" nl.kluis.JvmTestMain "${tests[@]}"
 }
 
 run_python() {
   log "Python: pytest against the same library (bindings/python/tests)"
-  KLUIS_PY_BINDINGS=$OUT/python KLUIS_SAMPLE_ISSUER=$ISSUER \
+  KLUIS_PY_BINDINGS=$OUT/python KLUIS_SAMPLE_ISSUER=$ISSUER KLUIS_FIXTURES=$FIXTURES \
     python3 -m pytest -q -p no:cacheprovider bindings/python/tests
 }
 

@@ -28,6 +28,9 @@ android {
         // JVM unit tests load the host build of the library (cargo build -p kluis-ffi).
         it.systemProperty("jna.library.path", File(repoRoot, "target/debug").path)
         it.systemProperty("kluis.sampleIssuer", File(repoRoot, "target/debug/examples/sample_issuer").path)
+        // The simulated holders and requesting parties (cargo build -p kluis-fixtures).
+        it.systemProperty("kluis.fixtures", File(repoRoot, "target/debug/kluis-fixtures").path)
+        it.systemProperty("kluis.typeMetadataDir", File(repoRoot, "fixtures/metadata").path)
     }
 }
 

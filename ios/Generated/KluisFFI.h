@@ -267,6 +267,26 @@ typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
 } UniffiVTableCallbackInterfaceDeviceKeyStore;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_OFFERSESSION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_OFFERSESSION
+uint64_t uniffi_kluis_ffi_fn_clone_offersession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_OFFERSESSION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_OFFERSESSION
+void uniffi_kluis_ffi_fn_free_offersession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_IS_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_IS_OPEN
+int8_t uniffi_kluis_ffi_fn_method_offersession_is_open(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_PREVIEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_PREVIEW
+RustBuffer uniffi_kluis_ffi_fn_method_offersession_preview(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_DEVICEKEYSTORE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_DEVICEKEYSTORE
 uint64_t uniffi_kluis_ffi_fn_clone_devicekeystore(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -310,6 +330,61 @@ uint64_t uniffi_kluis_ffi_fn_constructor_wallet_create(RustBuffer dir, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_WALLET_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_WALLET_OPEN
 uint64_t uniffi_kluis_ffi_fn_constructor_wallet_open(RustBuffer dir, uint64_t key_store
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_offer(uint64_t ptr, uint64_t session, RustBuffer tx_code
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_CHECK_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_CHECK_STATUS
+uint64_t uniffi_kluis_ffi_fn_method_wallet_check_status(uint64_t ptr, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_OVERVIEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_OVERVIEW
+uint64_t uniffi_kluis_ffi_fn_method_wallet_overview(uint64_t ptr, RustBuffer lang
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PENDING_CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PENDING_CREDENTIALS
+uint64_t uniffi_kluis_ffi_fn_method_wallet_pending_credentials(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_POLL_DEFERRED
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_POLL_DEFERRED
+uint64_t uniffi_kluis_ffi_fn_method_wallet_poll_deferred(uint64_t ptr, RustBuffer settings
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PREVIEW_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PREVIEW_OFFER
+uint64_t uniffi_kluis_ffi_fn_method_wallet_preview_offer(uint64_t ptr, RustBuffer offer_uri, RustBuffer settings
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH
+uint64_t uniffi_kluis_ffi_fn_method_wallet_refresh(uint64_t ptr, int8_t force, RustBuffer settings
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH_SCHEME
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH_SCHEME
+uint64_t uniffi_kluis_ffi_fn_method_wallet_refresh_scheme(uint64_t ptr, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SCHEME
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SCHEME
+uint64_t uniffi_kluis_ffi_fn_method_wallet_scheme(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_SCHEME
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_SCHEME
+uint64_t uniffi_kluis_ffi_fn_method_wallet_set_scheme(uint64_t ptr, RustBuffer list_uri, RustBuffer key_jwk_json, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_TYPE_METADATA
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_TYPE_METADATA
+void uniffi_kluis_ffi_fn_method_wallet_set_type_metadata(uint64_t ptr, RustBuffer documents, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ADD_TRUSTED_ISSUER
@@ -390,6 +465,18 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_wipe(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_CORE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_kluis_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_COLLECT_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_COLLECT_SETTINGS
+RustBuffer uniffi_kluis_ffi_fn_func_recommended_collect_settings(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_HTTP_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_HTTP_SETTINGS
+RustBuffer uniffi_kluis_ffi_fn_func_recommended_http_settings(RustCallStatus *_Nonnull out_status
     
 );
 #endif
@@ -681,6 +768,18 @@ uint16_t uniffi_kluis_ffi_checksum_func_core_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_COLLECT_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_COLLECT_SETTINGS
+uint16_t uniffi_kluis_ffi_checksum_func_recommended_collect_settings(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_HTTP_SETTINGS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_HTTP_SETTINGS
+uint16_t uniffi_kluis_ffi_checksum_func_recommended_http_settings(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_SOFTWARE_KEY_STORE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_SOFTWARE_KEY_STORE
 uint16_t uniffi_kluis_ffi_checksum_func_software_key_store(void
@@ -705,6 +804,18 @@ uint16_t uniffi_kluis_ffi_checksum_func_wallet_exists(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_IS_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_IS_OPEN
+uint16_t uniffi_kluis_ffi_checksum_method_offersession_is_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_PREVIEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_PREVIEW
+uint16_t uniffi_kluis_ffi_checksum_method_offersession_preview(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_DEVICE_SECRET
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_DEVICE_SECRET
 uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret(void
@@ -714,6 +825,72 @@ uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_DELETE_DEVICE_SECRET
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_DELETE_DEVICE_SECRET
 uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_OFFER
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_offer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_CHECK_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_CHECK_STATUS
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_check_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_OVERVIEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_OVERVIEW
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_overview(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PENDING_CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PENDING_CREDENTIALS
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_pending_credentials(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_POLL_DEFERRED
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_POLL_DEFERRED
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_poll_deferred(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PREVIEW_OFFER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PREVIEW_OFFER
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_preview_offer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REFRESH
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REFRESH
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_refresh(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REFRESH_SCHEME
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REFRESH_SCHEME
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_refresh_scheme(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SCHEME
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SCHEME
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_scheme(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_SCHEME
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_SCHEME
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_scheme(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_TYPE_METADATA
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_TYPE_METADATA
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_type_metadata(void
     
 );
 #endif

@@ -108,6 +108,15 @@ impl From<kluis_core::Error> for KluisError {
     }
 }
 
+impl From<kluis_core::sdjwt::MetadataError> for KluisError {
+    /// Type metadata handed in by the app does not parse or validate: the app's input.
+    fn from(e: kluis_core::sdjwt::MetadataError) -> Self {
+        KluisError::InvalidInput {
+            reason: e.to_string(),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for KluisError {
     /// The blocking task panicked or was cancelled: a bug, not the user's input.
     fn from(e: tokio::task::JoinError) -> Self {

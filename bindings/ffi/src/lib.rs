@@ -11,11 +11,18 @@
 
 uniffi::setup_scaffolding!();
 
+mod collect;
 mod error;
 mod key_store;
 mod types;
 mod wallet;
 
+pub use collect::{
+    recommended_collect_settings, recommended_http_settings, AddressView, CollectOutcome,
+    CollectSettings, DebtLine, Debts, DeferredPoll, HttpSettings, IncomeLine, LicenceView,
+    OfferPreview, OfferSession, OfferedCredential, Overview, PendingCredential, RefreshFailure,
+    RefreshReport, SchemeSummary, StatusReport, TxCodeSpec, VehicleView,
+};
 pub use error::{KeyStoreError, KluisError};
 pub use key_store::{software_key_store, DeviceKeyStore};
 pub use types::{

@@ -48,13 +48,13 @@ impl Wallet {
     }
 
     /// The core wallet, or `Wiped` after [`Wallet::wipe`].
-    fn core(&self) -> Result<Arc<CoreWallet>, KluisError> {
+    pub(crate) fn core(&self) -> Result<Arc<CoreWallet>, KluisError> {
         let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         guard.as_ref().map(Arc::clone).ok_or(KluisError::Wiped)
     }
 
     /// Runs `f` on the core wallet on the blocking pool.
-    async fn with_core<T, F>(&self, f: F) -> Result<T, KluisError>
+    pub(crate) async fn with_core<T, F>(&self, f: F) -> Result<T, KluisError>
     where
         T: Send + 'static,
         F: FnOnce(&CoreWallet) -> Result<T, kluis_core::Error> + Send + 'static,

@@ -519,6 +519,22 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -870,9 +886,228 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 
 
 /**
+ * An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
+ * after a failed accept, e.g. a wrong transaction code) preview the offer again.
+ */
+public protocol OfferSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Whether this session can still be accepted.
+     */
+    func isOpen()  -> Bool
+    
+    /**
+     * What to show: who offers what, trusted or not, whether a transaction code is needed.
+     */
+    func preview()  -> OfferPreview
+    
+}
+/**
+ * An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
+ * after a failed accept, e.g. a wrong transaction code) preview the offer again.
+ */
+open class OfferSession: OfferSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_offersession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_offersession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Whether this session can still be accepted.
+     */
+open func isOpen() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_offersession_is_open(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What to show: who offers what, trusted or not, whether a transaction code is needed.
+     */
+open func preview() -> OfferPreview  {
+    return try!  FfiConverterTypeOfferPreview_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_offersession_preview(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfferSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = OfferSession
+
+    public static func lift(_ handle: UInt64) throws -> OfferSession {
+        return OfferSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: OfferSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfferSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: OfferSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferSession_lift(_ handle: UInt64) throws -> OfferSession {
+    return try FfiConverterTypeOfferSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferSession_lower(_ value: OfferSession) -> UInt64 {
+    return FfiConverterTypeOfferSession.lower(value)
+}
+
+
+
+
+
+
+/**
  * A citizen's wallet over one encrypted vault in a directory of the app's private storage.
  */
 public protocol WalletProtocol: AnyObject, Sendable {
+    
+    /**
+     * Accepts a previewed offer with the transaction code the holder sent (letter, SMS):
+     * collects every offered credential, verifies every copy and stores them all in one
+     * transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
+     * unlisted holder `UntrustedIssuer`, a missing code `InvalidInput`. The session is used up
+     * either way (`InvalidInput` if given again).
+     */
+    func acceptOffer(session: OfferSession, txCode: String?) async throws  -> CollectOutcome
+    
+    /**
+     * Checks every credential against its holder's signed Token Status List and its expiry;
+     * the result is kept ([`CredentialSummary::status`]) and changes are logged.
+     */
+    func checkStatus(http: HttpSettings) async throws  -> [StatusReport]
+    
+    /**
+     * The integrated overview (debts with their total, income, address, vehicles, driving
+     * licence), names in `lang`; credentials found revoked, suspended or expired are left out
+     * of the totals and named in `warnings`.
+     */
+    func overview(lang: String) async throws  -> Overview
+    
+    /**
+     * Deferred credentials not yet delivered.
+     */
+    func pendingCredentials() async throws  -> [PendingCredential]
+    
+    /**
+     * Picks up deferred credentials that are ready (each transaction on its own; a holder that
+     * is down leaves its transaction pending with a note).
+     */
+    func pollDeferred(settings: CollectSettings) async throws  -> DeferredPoll
+    
+    /**
+     * Reads a credential offer (QR code or deep link) and says who offers what, before
+     * anything is stored: fetches and checks the holder's metadata and refreshes the scheme
+     * list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
+     * then [`Wallet::accept_offer`].
+     */
+    func previewOffer(offerUri: String, settings: CollectSettings) async throws  -> OfferSession
+    
+    /**
+     * Re-fetches stale credentials from their holders (all with `force`) and picks up
+     * deferred ones. Stale: expired, revoked or suspended at the last check, or in the last
+     * quarter of its validity.
+     */
+    func refresh(force: Bool, settings: CollectSettings) async throws  -> RefreshReport
+    
+    /**
+     * Fetches the pinned scheme's participant list again now (absent: no scheme pinned).
+     */
+    func refreshScheme(http: HttpSettings) async throws  -> SchemeSummary?
+    
+    /**
+     * The pinned scheme (absent: none pinned yet).
+     */
+    func scheme() async throws  -> SchemeSummary?
+    
+    /**
+     * Pins the scheme: its participant list at `list_uri`, signed with `key_jwk_json` (a public
+     * P-256 JWK). Fetches and verifies the list now; replaces any earlier scheme (logged).
+     */
+    func setScheme(listUri: String, keyJwkJson: String, http: HttpSettings) async throws  -> SchemeSummary
+    
+    /**
+     * Sets the SD-JWT VC type metadata documents (JSON, one per type) that give credential
+     * types and claims their display names. Replaces the earlier set; nothing is changed if
+     * any document is invalid (`InvalidInput`).
+     */
+    func setTypeMetadata(documents: [String]) throws 
     
     /**
      * Trusts `jwk_json` (a public P-256 JWK) as the key of issuer `issuer_id` (its `iss`).
@@ -1047,6 +1282,224 @@ public static func `open`(dir: String, keyStore: DeviceKeyStore)async throws  ->
 }
     
 
+    
+    /**
+     * Accepts a previewed offer with the transaction code the holder sent (letter, SMS):
+     * collects every offered credential, verifies every copy and stores them all in one
+     * transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
+     * unlisted holder `UntrustedIssuer`, a missing code `InvalidInput`. The session is used up
+     * either way (`InvalidInput` if given again).
+     */
+open func acceptOffer(session: OfferSession, txCode: String?)async throws  -> CollectOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_offer(
+                        self.uniffiCloneHandle(),FfiConverterTypeOfferSession_lower(session),FfiConverterOptionString.lower(txCode)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCollectOutcome_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Checks every credential against its holder's signed Token Status List and its expiry;
+     * the result is kept ([`CredentialSummary::status`]) and changes are logged.
+     */
+open func checkStatus(http: HttpSettings)async throws  -> [StatusReport]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_check_status(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeStatusReport.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * The integrated overview (debts with their total, income, address, vehicles, driving
+     * licence), names in `lang`; credentials found revoked, suspended or expired are left out
+     * of the totals and named in `warnings`.
+     */
+open func overview(lang: String)async throws  -> Overview  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_overview(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(lang)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOverview_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Deferred credentials not yet delivered.
+     */
+open func pendingCredentials()async throws  -> [PendingCredential]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_pending_credentials(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypePendingCredential.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Picks up deferred credentials that are ready (each transaction on its own; a holder that
+     * is down leaves its transaction pending with a note).
+     */
+open func pollDeferred(settings: CollectSettings)async throws  -> DeferredPoll  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_poll_deferred(
+                        self.uniffiCloneHandle(),FfiConverterTypeCollectSettings_lower(settings)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeferredPoll_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Reads a credential offer (QR code or deep link) and says who offers what, before
+     * anything is stored: fetches and checks the holder's metadata and refreshes the scheme
+     * list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
+     * then [`Wallet::accept_offer`].
+     */
+open func previewOffer(offerUri: String, settings: CollectSettings)async throws  -> OfferSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_preview_offer(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUri),FfiConverterTypeCollectSettings_lower(settings)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_u64,
+            freeFunc: ffi_kluis_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeOfferSession_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Re-fetches stale credentials from their holders (all with `force`) and picks up
+     * deferred ones. Stale: expired, revoked or suspended at the last check, or in the last
+     * quarter of its validity.
+     */
+open func refresh(force: Bool, settings: CollectSettings)async throws  -> RefreshReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_refresh(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(force),FfiConverterTypeCollectSettings_lower(settings)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRefreshReport_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Fetches the pinned scheme's participant list again now (absent: no scheme pinned).
+     */
+open func refreshScheme(http: HttpSettings)async throws  -> SchemeSummary?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_refresh_scheme(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeSchemeSummary.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * The pinned scheme (absent: none pinned yet).
+     */
+open func scheme()async throws  -> SchemeSummary?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_scheme(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeSchemeSummary.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Pins the scheme: its participant list at `list_uri`, signed with `key_jwk_json` (a public
+     * P-256 JWK). Fetches and verifies the list now; replaces any earlier scheme (logged).
+     */
+open func setScheme(listUri: String, keyJwkJson: String, http: HttpSettings)async throws  -> SchemeSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_set_scheme(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(listUri),FfiConverterString.lower(keyJwkJson),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSchemeSummary_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Sets the SD-JWT VC type metadata documents (JSON, one per type) that give credential
+     * types and claims their display names. Replaces the earlier set; nothing is changed if
+     * any document is invalid (`InvalidInput`).
+     */
+open func setTypeMetadata(documents: [String])throws   {try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_wallet_set_type_metadata(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(documents),uniffiCallStatus
+    )
+}
+}
     
     /**
      * Trusts `jwk_json` (a public P-256 JWK) as the key of issuer `issuer_id` (its `iss`).
@@ -1372,6 +1825,105 @@ public func FfiConverterTypeWallet_lower(_ value: Wallet) -> UInt64 {
 
 
 /**
+ * The registered address.
+ */
+public struct AddressView: Equatable, Hashable {
+    /**
+     * Street and house number.
+     */
+    public var street: String
+    /**
+     * Postal code.
+     */
+    public var postalCode: String
+    /**
+     * Place of residence.
+     */
+    public var locality: String
+    /**
+     * Registered there since.
+     */
+    public var registeredSince: String?
+    /**
+     * The credential it comes from.
+     */
+    public var credentialId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Street and house number.
+         */street: String, 
+        /**
+         * Postal code.
+         */postalCode: String, 
+        /**
+         * Place of residence.
+         */locality: String, 
+        /**
+         * Registered there since.
+         */registeredSince: String?, 
+        /**
+         * The credential it comes from.
+         */credentialId: String) {
+        self.street = street
+        self.postalCode = postalCode
+        self.locality = locality
+        self.registeredSince = registeredSince
+        self.credentialId = credentialId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AddressView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAddressView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AddressView {
+        return
+            try AddressView(
+                street: FfiConverterString.read(from: &buf), 
+                postalCode: FfiConverterString.read(from: &buf), 
+                locality: FfiConverterString.read(from: &buf), 
+                registeredSince: FfiConverterOptionString.read(from: &buf), 
+                credentialId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AddressView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.street, into: &buf)
+        FfiConverterString.write(value.postalCode, into: &buf)
+        FfiConverterString.write(value.locality, into: &buf)
+        FfiConverterOptionString.write(value.registeredSince, into: &buf)
+        FfiConverterString.write(value.credentialId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddressView_lift(_ buf: RustBuffer) throws -> AddressView {
+    return try FfiConverterTypeAddressView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddressView_lower(_ value: AddressView) -> RustBuffer {
+    return FfiConverterTypeAddressView.lower(value)
+}
+
+
+/**
  * One entry of the hash-chained consent and audit log.
  */
 public struct AuditEntry: Equatable, Hashable {
@@ -1566,6 +2118,188 @@ public func FfiConverterTypeClaimView_lift(_ buf: RustBuffer) throws -> ClaimVie
 #endif
 public func FfiConverterTypeClaimView_lower(_ value: ClaimView) -> RustBuffer {
     return FfiConverterTypeClaimView.lower(value)
+}
+
+
+/**
+ * What accepting an offer did.
+ */
+public struct CollectOutcome: Equatable, Hashable {
+    /**
+     * What was offered.
+     */
+    public var offer: OfferPreview
+    /**
+     * Credentials verified and stored.
+     */
+    public var stored: [CredentialSummary]
+    /**
+     * Credentials the holder delivers later ([`Wallet::poll_deferred`], [`Wallet::refresh`]).
+     */
+    public var pending: [PendingCredential]
+    /**
+     * HTTP requests sent, retries included.
+     */
+    public var requests: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What was offered.
+         */offer: OfferPreview, 
+        /**
+         * Credentials verified and stored.
+         */stored: [CredentialSummary], 
+        /**
+         * Credentials the holder delivers later ([`Wallet::poll_deferred`], [`Wallet::refresh`]).
+         */pending: [PendingCredential], 
+        /**
+         * HTTP requests sent, retries included.
+         */requests: UInt64) {
+        self.offer = offer
+        self.stored = stored
+        self.pending = pending
+        self.requests = requests
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CollectOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectOutcome {
+        return
+            try CollectOutcome(
+                offer: FfiConverterTypeOfferPreview.read(from: &buf), 
+                stored: FfiConverterSequenceTypeCredentialSummary.read(from: &buf), 
+                pending: FfiConverterSequenceTypePendingCredential.read(from: &buf), 
+                requests: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CollectOutcome, into buf: inout [UInt8]) {
+        FfiConverterTypeOfferPreview.write(value.offer, into: &buf)
+        FfiConverterSequenceTypeCredentialSummary.write(value.stored, into: &buf)
+        FfiConverterSequenceTypePendingCredential.write(value.pending, into: &buf)
+        FfiConverterUInt64.write(value.requests, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectOutcome_lift(_ buf: RustBuffer) throws -> CollectOutcome {
+    return try FfiConverterTypeCollectOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectOutcome_lower(_ value: CollectOutcome) -> RustBuffer {
+    return FfiConverterTypeCollectOutcome.lower(value)
+}
+
+
+/**
+ * How to collect.
+ */
+public struct CollectSettings: Equatable, Hashable {
+    /**
+     * Copies to ask for per credential, for unlinkable presentations (capped by the holder's
+     * batch size and the core's maximum, 10).
+     */
+    public var copies: UInt32
+    /**
+     * How long to keep polling a deferred credential before leaving it for
+     * [`Wallet::poll_deferred`], in milliseconds.
+     */
+    public var deferredWaitMs: UInt64
+    /**
+     * Language of display names (`nl` or `en`).
+     */
+    public var lang: String
+    /**
+     * Network settings.
+     */
+    public var http: HttpSettings
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Copies to ask for per credential, for unlinkable presentations (capped by the holder's
+         * batch size and the core's maximum, 10).
+         */copies: UInt32, 
+        /**
+         * How long to keep polling a deferred credential before leaving it for
+         * [`Wallet::poll_deferred`], in milliseconds.
+         */deferredWaitMs: UInt64, 
+        /**
+         * Language of display names (`nl` or `en`).
+         */lang: String, 
+        /**
+         * Network settings.
+         */http: HttpSettings) {
+        self.copies = copies
+        self.deferredWaitMs = deferredWaitMs
+        self.lang = lang
+        self.http = http
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CollectSettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectSettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectSettings {
+        return
+            try CollectSettings(
+                copies: FfiConverterUInt32.read(from: &buf), 
+                deferredWaitMs: FfiConverterUInt64.read(from: &buf), 
+                lang: FfiConverterString.read(from: &buf), 
+                http: FfiConverterTypeHttpSettings.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CollectSettings, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.copies, into: &buf)
+        FfiConverterUInt64.write(value.deferredWaitMs, into: &buf)
+        FfiConverterString.write(value.lang, into: &buf)
+        FfiConverterTypeHttpSettings.write(value.http, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectSettings_lift(_ buf: RustBuffer) throws -> CollectSettings {
+    return try FfiConverterTypeCollectSettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectSettings_lower(_ value: CollectSettings) -> RustBuffer {
+    return FfiConverterTypeCollectSettings.lower(value)
 }
 
 
@@ -1788,6 +2522,473 @@ public func FfiConverterTypeCredentialSummary_lower(_ value: CredentialSummary) 
 
 
 /**
+ * One holder's line in the debt total.
+ */
+public struct DebtLine: Equatable, Hashable {
+    /**
+     * Holder name (as registered in the scheme, else the issuer identifier).
+     */
+    public var holder: String
+    /**
+     * What the debt is (the credential type's display name).
+     */
+    public var kind: String
+    /**
+     * Amount owed, in euros.
+     */
+    public var amountEur: Double
+    /**
+     * The credential it comes from.
+     */
+    public var credentialId: String
+    /**
+     * Monthly payment, when the holder states one.
+     */
+    public var monthlyPaymentEur: Double?
+    /**
+     * Whether there is a payment arrangement, when the holder states it.
+     */
+    public var paymentArrangement: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Holder name (as registered in the scheme, else the issuer identifier).
+         */holder: String, 
+        /**
+         * What the debt is (the credential type's display name).
+         */kind: String, 
+        /**
+         * Amount owed, in euros.
+         */amountEur: Double, 
+        /**
+         * The credential it comes from.
+         */credentialId: String, 
+        /**
+         * Monthly payment, when the holder states one.
+         */monthlyPaymentEur: Double?, 
+        /**
+         * Whether there is a payment arrangement, when the holder states it.
+         */paymentArrangement: Bool?) {
+        self.holder = holder
+        self.kind = kind
+        self.amountEur = amountEur
+        self.credentialId = credentialId
+        self.monthlyPaymentEur = monthlyPaymentEur
+        self.paymentArrangement = paymentArrangement
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DebtLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDebtLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DebtLine {
+        return
+            try DebtLine(
+                holder: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                amountEur: FfiConverterDouble.read(from: &buf), 
+                credentialId: FfiConverterString.read(from: &buf), 
+                monthlyPaymentEur: FfiConverterOptionDouble.read(from: &buf), 
+                paymentArrangement: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DebtLine, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.holder, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterDouble.write(value.amountEur, into: &buf)
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterOptionDouble.write(value.monthlyPaymentEur, into: &buf)
+        FfiConverterOptionBool.write(value.paymentArrangement, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDebtLine_lift(_ buf: RustBuffer) throws -> DebtLine {
+    return try FfiConverterTypeDebtLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDebtLine_lower(_ value: DebtLine) -> RustBuffer {
+    return FfiConverterTypeDebtLine.lower(value)
+}
+
+
+/**
+ * Debts to the government.
+ */
+public struct Debts: Equatable, Hashable {
+    /**
+     * Sum of all lines, in euros (summed in cents).
+     */
+    public var totalEur: Double
+    /**
+     * One line per holder and type.
+     */
+    public var lines: [DebtLine]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Sum of all lines, in euros (summed in cents).
+         */totalEur: Double, 
+        /**
+         * One line per holder and type.
+         */lines: [DebtLine]) {
+        self.totalEur = totalEur
+        self.lines = lines
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Debts: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDebts: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Debts {
+        return
+            try Debts(
+                totalEur: FfiConverterDouble.read(from: &buf), 
+                lines: FfiConverterSequenceTypeDebtLine.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Debts, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.totalEur, into: &buf)
+        FfiConverterSequenceTypeDebtLine.write(value.lines, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDebts_lift(_ buf: RustBuffer) throws -> Debts {
+    return try FfiConverterTypeDebts.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDebts_lower(_ value: Debts) -> RustBuffer {
+    return FfiConverterTypeDebts.lower(value)
+}
+
+
+/**
+ * What [`Wallet::poll_deferred`] did.
+ */
+public struct DeferredPoll: Equatable, Hashable {
+    /**
+     * Delivered, verified and stored now.
+     */
+    public var delivered: [CredentialSummary]
+    /**
+     * Still pending.
+     */
+    public var pending: [PendingCredential]
+    /**
+     * Dropped: unknown to the holder, or the delivery failed verification.
+     */
+    public var failed: [RefreshFailure]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Delivered, verified and stored now.
+         */delivered: [CredentialSummary], 
+        /**
+         * Still pending.
+         */pending: [PendingCredential], 
+        /**
+         * Dropped: unknown to the holder, or the delivery failed verification.
+         */failed: [RefreshFailure]) {
+        self.delivered = delivered
+        self.pending = pending
+        self.failed = failed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeferredPoll: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeferredPoll: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeferredPoll {
+        return
+            try DeferredPoll(
+                delivered: FfiConverterSequenceTypeCredentialSummary.read(from: &buf), 
+                pending: FfiConverterSequenceTypePendingCredential.read(from: &buf), 
+                failed: FfiConverterSequenceTypeRefreshFailure.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeferredPoll, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeCredentialSummary.write(value.delivered, into: &buf)
+        FfiConverterSequenceTypePendingCredential.write(value.pending, into: &buf)
+        FfiConverterSequenceTypeRefreshFailure.write(value.failed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeferredPoll_lift(_ buf: RustBuffer) throws -> DeferredPoll {
+    return try FfiConverterTypeDeferredPoll.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeferredPoll_lower(_ value: DeferredPoll) -> RustBuffer {
+    return FfiConverterTypeDeferredPoll.lower(value)
+}
+
+
+/**
+ * How the wallet talks to data holders and the scheme.
+ */
+public struct HttpSettings: Equatable, Hashable {
+    /**
+     * Whole-request timeout, in milliseconds.
+     */
+    public var timeoutMs: UInt64
+    /**
+     * Connect timeout, in milliseconds.
+     */
+    public var connectTimeoutMs: UInt64
+    /**
+     * Extra attempts after the first, for failures that are safe to retry.
+     */
+    public var retries: UInt32
+    /**
+     * Wait before the first retry, in milliseconds; doubles each time.
+     */
+    public var backoffMs: UInt64
+    /**
+     * Largest response body accepted, in bytes.
+     */
+    public var maxBodyBytes: UInt64
+    /**
+     * Allow plain http to loopback hosts. Only for tests against the simulated holders: on a
+     * phone a credential's status URI must not make the wallet probe the phone's own ports.
+     */
+    public var allowLoopbackHttp: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whole-request timeout, in milliseconds.
+         */timeoutMs: UInt64, 
+        /**
+         * Connect timeout, in milliseconds.
+         */connectTimeoutMs: UInt64, 
+        /**
+         * Extra attempts after the first, for failures that are safe to retry.
+         */retries: UInt32, 
+        /**
+         * Wait before the first retry, in milliseconds; doubles each time.
+         */backoffMs: UInt64, 
+        /**
+         * Largest response body accepted, in bytes.
+         */maxBodyBytes: UInt64, 
+        /**
+         * Allow plain http to loopback hosts. Only for tests against the simulated holders: on a
+         * phone a credential's status URI must not make the wallet probe the phone's own ports.
+         */allowLoopbackHttp: Bool) {
+        self.timeoutMs = timeoutMs
+        self.connectTimeoutMs = connectTimeoutMs
+        self.retries = retries
+        self.backoffMs = backoffMs
+        self.maxBodyBytes = maxBodyBytes
+        self.allowLoopbackHttp = allowLoopbackHttp
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HttpSettings: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHttpSettings: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HttpSettings {
+        return
+            try HttpSettings(
+                timeoutMs: FfiConverterUInt64.read(from: &buf), 
+                connectTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                retries: FfiConverterUInt32.read(from: &buf), 
+                backoffMs: FfiConverterUInt64.read(from: &buf), 
+                maxBodyBytes: FfiConverterUInt64.read(from: &buf), 
+                allowLoopbackHttp: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HttpSettings, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.timeoutMs, into: &buf)
+        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
+        FfiConverterUInt32.write(value.retries, into: &buf)
+        FfiConverterUInt64.write(value.backoffMs, into: &buf)
+        FfiConverterUInt64.write(value.maxBodyBytes, into: &buf)
+        FfiConverterBool.write(value.allowLoopbackHttp, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpSettings_lift(_ buf: RustBuffer) throws -> HttpSettings {
+    return try FfiConverterTypeHttpSettings.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHttpSettings_lower(_ value: HttpSettings) -> RustBuffer {
+    return FfiConverterTypeHttpSettings.lower(value)
+}
+
+
+/**
+ * One income figure.
+ */
+public struct IncomeLine: Equatable, Hashable {
+    /**
+     * Holder name.
+     */
+    public var holder: String
+    /**
+     * `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
+     */
+    public var kind: String
+    /**
+     * The year it is about.
+     */
+    public var year: Int64?
+    /**
+     * Amount in euros.
+     */
+    public var amountEur: Double
+    /**
+     * The credential it comes from.
+     */
+    public var credentialId: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Holder name.
+         */holder: String, 
+        /**
+         * `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
+         */kind: String, 
+        /**
+         * The year it is about.
+         */year: Int64?, 
+        /**
+         * Amount in euros.
+         */amountEur: Double, 
+        /**
+         * The credential it comes from.
+         */credentialId: String) {
+        self.holder = holder
+        self.kind = kind
+        self.year = year
+        self.amountEur = amountEur
+        self.credentialId = credentialId
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IncomeLine: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIncomeLine: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IncomeLine {
+        return
+            try IncomeLine(
+                holder: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                year: FfiConverterOptionInt64.read(from: &buf), 
+                amountEur: FfiConverterDouble.read(from: &buf), 
+                credentialId: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IncomeLine, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.holder, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterOptionInt64.write(value.year, into: &buf)
+        FfiConverterDouble.write(value.amountEur, into: &buf)
+        FfiConverterString.write(value.credentialId, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIncomeLine_lift(_ buf: RustBuffer) throws -> IncomeLine {
+    return try FfiConverterTypeIncomeLine.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIncomeLine_lower(_ value: IncomeLine) -> RustBuffer {
+    return FfiConverterTypeIncomeLine.lower(value)
+}
+
+
+/**
  * Argon2id parameters. Values below the core's floor are refused (`InvalidInput`), except the
  * exact test profile of [`dangerous_test_wallet_options`].
  */
@@ -1864,6 +3065,513 @@ public func FfiConverterTypeKdfSettings_lift(_ buf: RustBuffer) throws -> KdfSet
 #endif
 public func FfiConverterTypeKdfSettings_lower(_ value: KdfSettings) -> RustBuffer {
     return FfiConverterTypeKdfSettings.lower(value)
+}
+
+
+/**
+ * The driving licence.
+ */
+public struct LicenceView: Equatable, Hashable {
+    /**
+     * Categories, e.g. `["AM", "B"]`.
+     */
+    public var categories: [String]
+    /**
+     * Valid until.
+     */
+    public var expiryDate: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Categories, e.g. `["AM", "B"]`.
+         */categories: [String], 
+        /**
+         * Valid until.
+         */expiryDate: String?) {
+        self.categories = categories
+        self.expiryDate = expiryDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LicenceView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLicenceView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LicenceView {
+        return
+            try LicenceView(
+                categories: FfiConverterSequenceString.read(from: &buf), 
+                expiryDate: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LicenceView, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.categories, into: &buf)
+        FfiConverterOptionString.write(value.expiryDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceView_lift(_ buf: RustBuffer) throws -> LicenceView {
+    return try FfiConverterTypeLicenceView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLicenceView_lower(_ value: LicenceView) -> RustBuffer {
+    return FfiConverterTypeLicenceView.lower(value)
+}
+
+
+/**
+ * Who offers what: shown to the citizen before anything is stored.
+ */
+public struct OfferPreview: Equatable, Hashable {
+    /**
+     * The issuer identifier.
+     */
+    public var issuer: String
+    /**
+     * The issuer's display name from its own metadata.
+     */
+    public var issuerName: String?
+    /**
+     * The holder's name as registered in the scheme (prefer this one when present).
+     */
+    public var registeredName: String?
+    /**
+     * Whether the scheme lists this holder.
+     */
+    public var listedInScheme: Bool
+    /**
+     * Whether a key for this issuer was trusted by hand.
+     */
+    public var trustedByHand: Bool
+    /**
+     * Whether accepting would be allowed: every type listed for a listed holder, or the issuer
+     * trusted by hand. When false, show the offer as untrusted; accepting fails.
+     */
+    public var trusted: Bool
+    /**
+     * The credentials offered.
+     */
+    public var credentials: [OfferedCredential]
+    /**
+     * Present when the holder asks for a transaction code.
+     */
+    public var txCode: TxCodeSpec?
+    /**
+     * Copies the holder issues per request.
+     */
+    public var batchSize: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The issuer identifier.
+         */issuer: String, 
+        /**
+         * The issuer's display name from its own metadata.
+         */issuerName: String?, 
+        /**
+         * The holder's name as registered in the scheme (prefer this one when present).
+         */registeredName: String?, 
+        /**
+         * Whether the scheme lists this holder.
+         */listedInScheme: Bool, 
+        /**
+         * Whether a key for this issuer was trusted by hand.
+         */trustedByHand: Bool, 
+        /**
+         * Whether accepting would be allowed: every type listed for a listed holder, or the issuer
+         * trusted by hand. When false, show the offer as untrusted; accepting fails.
+         */trusted: Bool, 
+        /**
+         * The credentials offered.
+         */credentials: [OfferedCredential], 
+        /**
+         * Present when the holder asks for a transaction code.
+         */txCode: TxCodeSpec?, 
+        /**
+         * Copies the holder issues per request.
+         */batchSize: UInt32) {
+        self.issuer = issuer
+        self.issuerName = issuerName
+        self.registeredName = registeredName
+        self.listedInScheme = listedInScheme
+        self.trustedByHand = trustedByHand
+        self.trusted = trusted
+        self.credentials = credentials
+        self.txCode = txCode
+        self.batchSize = batchSize
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfferPreview: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfferPreview: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfferPreview {
+        return
+            try OfferPreview(
+                issuer: FfiConverterString.read(from: &buf), 
+                issuerName: FfiConverterOptionString.read(from: &buf), 
+                registeredName: FfiConverterOptionString.read(from: &buf), 
+                listedInScheme: FfiConverterBool.read(from: &buf), 
+                trustedByHand: FfiConverterBool.read(from: &buf), 
+                trusted: FfiConverterBool.read(from: &buf), 
+                credentials: FfiConverterSequenceTypeOfferedCredential.read(from: &buf), 
+                txCode: FfiConverterOptionTypeTxCodeSpec.read(from: &buf), 
+                batchSize: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfferPreview, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterOptionString.write(value.issuerName, into: &buf)
+        FfiConverterOptionString.write(value.registeredName, into: &buf)
+        FfiConverterBool.write(value.listedInScheme, into: &buf)
+        FfiConverterBool.write(value.trustedByHand, into: &buf)
+        FfiConverterBool.write(value.trusted, into: &buf)
+        FfiConverterSequenceTypeOfferedCredential.write(value.credentials, into: &buf)
+        FfiConverterOptionTypeTxCodeSpec.write(value.txCode, into: &buf)
+        FfiConverterUInt32.write(value.batchSize, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferPreview_lift(_ buf: RustBuffer) throws -> OfferPreview {
+    return try FfiConverterTypeOfferPreview.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferPreview_lower(_ value: OfferPreview) -> RustBuffer {
+    return FfiConverterTypeOfferPreview.lower(value)
+}
+
+
+/**
+ * One credential type in an offer.
+ */
+public struct OfferedCredential: Equatable, Hashable {
+    /**
+     * The holder's configuration id.
+     */
+    public var configurationId: String
+    /**
+     * The credential type.
+     */
+    public var vct: String
+    /**
+     * Display name in the requested language (issuer metadata, else type metadata).
+     */
+    public var name: String?
+    /**
+     * Whether the scheme lists this type for this holder.
+     */
+    public var listed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The holder's configuration id.
+         */configurationId: String, 
+        /**
+         * The credential type.
+         */vct: String, 
+        /**
+         * Display name in the requested language (issuer metadata, else type metadata).
+         */name: String?, 
+        /**
+         * Whether the scheme lists this type for this holder.
+         */listed: Bool) {
+        self.configurationId = configurationId
+        self.vct = vct
+        self.name = name
+        self.listed = listed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfferedCredential: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfferedCredential: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfferedCredential {
+        return
+            try OfferedCredential(
+                configurationId: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                listed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfferedCredential, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.configurationId, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterBool.write(value.listed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferedCredential_lift(_ buf: RustBuffer) throws -> OfferedCredential {
+    return try FfiConverterTypeOfferedCredential.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferedCredential_lower(_ value: OfferedCredential) -> RustBuffer {
+    return FfiConverterTypeOfferedCredential.lower(value)
+}
+
+
+/**
+ * The integrated overview across holders.
+ */
+public struct Overview: Equatable, Hashable {
+    /**
+     * Debts to the government, per holder, with the total.
+     */
+    public var debts: Debts
+    /**
+     * Income figures.
+     */
+    public var income: [IncomeLine]
+    /**
+     * Registered address.
+     */
+    public var address: AddressView?
+    /**
+     * Vehicles.
+     */
+    public var vehicles: [VehicleView]
+    /**
+     * Driving licence.
+     */
+    public var drivingLicence: LicenceView?
+    /**
+     * Every credential, with its last known status.
+     */
+    public var credentials: [CredentialSummary]
+    /**
+     * What the citizen should know (revoked, expired or unreadable data left out of totals).
+     */
+    public var warnings: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Debts to the government, per holder, with the total.
+         */debts: Debts, 
+        /**
+         * Income figures.
+         */income: [IncomeLine], 
+        /**
+         * Registered address.
+         */address: AddressView?, 
+        /**
+         * Vehicles.
+         */vehicles: [VehicleView], 
+        /**
+         * Driving licence.
+         */drivingLicence: LicenceView?, 
+        /**
+         * Every credential, with its last known status.
+         */credentials: [CredentialSummary], 
+        /**
+         * What the citizen should know (revoked, expired or unreadable data left out of totals).
+         */warnings: [String]) {
+        self.debts = debts
+        self.income = income
+        self.address = address
+        self.vehicles = vehicles
+        self.drivingLicence = drivingLicence
+        self.credentials = credentials
+        self.warnings = warnings
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Overview: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOverview: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Overview {
+        return
+            try Overview(
+                debts: FfiConverterTypeDebts.read(from: &buf), 
+                income: FfiConverterSequenceTypeIncomeLine.read(from: &buf), 
+                address: FfiConverterOptionTypeAddressView.read(from: &buf), 
+                vehicles: FfiConverterSequenceTypeVehicleView.read(from: &buf), 
+                drivingLicence: FfiConverterOptionTypeLicenceView.read(from: &buf), 
+                credentials: FfiConverterSequenceTypeCredentialSummary.read(from: &buf), 
+                warnings: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Overview, into buf: inout [UInt8]) {
+        FfiConverterTypeDebts.write(value.debts, into: &buf)
+        FfiConverterSequenceTypeIncomeLine.write(value.income, into: &buf)
+        FfiConverterOptionTypeAddressView.write(value.address, into: &buf)
+        FfiConverterSequenceTypeVehicleView.write(value.vehicles, into: &buf)
+        FfiConverterOptionTypeLicenceView.write(value.drivingLicence, into: &buf)
+        FfiConverterSequenceTypeCredentialSummary.write(value.credentials, into: &buf)
+        FfiConverterSequenceString.write(value.warnings, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOverview_lift(_ buf: RustBuffer) throws -> Overview {
+    return try FfiConverterTypeOverview.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOverview_lower(_ value: Overview) -> RustBuffer {
+    return FfiConverterTypeOverview.lower(value)
+}
+
+
+/**
+ * A credential the holder will deliver later (deferred issuance).
+ */
+public struct PendingCredential: Equatable, Hashable {
+    /**
+     * Opaque id of the pending transaction.
+     */
+    public var id: String
+    /**
+     * The issuer.
+     */
+    public var issuer: String
+    /**
+     * The type.
+     */
+    public var vct: String
+    /**
+     * Why it is still pending, when the last poll failed (holder down, ...).
+     */
+    public var note: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Opaque id of the pending transaction.
+         */id: String, 
+        /**
+         * The issuer.
+         */issuer: String, 
+        /**
+         * The type.
+         */vct: String, 
+        /**
+         * Why it is still pending, when the last poll failed (holder down, ...).
+         */note: String?) {
+        self.id = id
+        self.issuer = issuer
+        self.vct = vct
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PendingCredential: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePendingCredential: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PendingCredential {
+        return
+            try PendingCredential(
+                id: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                note: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PendingCredential, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterOptionString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePendingCredential_lift(_ buf: RustBuffer) throws -> PendingCredential {
+    return try FfiConverterTypePendingCredential.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePendingCredential_lower(_ value: PendingCredential) -> RustBuffer {
+    return FfiConverterTypePendingCredential.lower(value)
 }
 
 
@@ -1967,6 +3675,372 @@ public func FfiConverterTypePinPolicy_lower(_ value: PinPolicy) -> RustBuffer {
 
 
 /**
+ * A credential that could not be refreshed or picked up, with the reason (no personal data).
+ */
+public struct RefreshFailure: Equatable, Hashable {
+    /**
+     * Credential or pending transaction id.
+     */
+    public var id: String
+    /**
+     * Why.
+     */
+    public var reason: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Credential or pending transaction id.
+         */id: String, 
+        /**
+         * Why.
+         */reason: String) {
+        self.id = id
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RefreshFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRefreshFailure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RefreshFailure {
+        return
+            try RefreshFailure(
+                id: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RefreshFailure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefreshFailure_lift(_ buf: RustBuffer) throws -> RefreshFailure {
+    return try FfiConverterTypeRefreshFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefreshFailure_lower(_ value: RefreshFailure) -> RustBuffer {
+    return FfiConverterTypeRefreshFailure.lower(value)
+}
+
+
+/**
+ * What [`Wallet::refresh`] did.
+ */
+public struct RefreshReport: Equatable, Hashable {
+    /**
+     * Credentials replaced by fresh ones from their holder.
+     */
+    public var refreshed: [CredentialSummary]
+    /**
+     * Deferred credentials delivered now.
+     */
+    public var delivered: [CredentialSummary]
+    /**
+     * Deferred credentials still pending.
+     */
+    public var pending: [PendingCredential]
+    /**
+     * Stale credentials that could not be refreshed.
+     */
+    public var failed: [RefreshFailure]
+    /**
+     * Credentials that were still fresh.
+     */
+    public var fresh: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Credentials replaced by fresh ones from their holder.
+         */refreshed: [CredentialSummary], 
+        /**
+         * Deferred credentials delivered now.
+         */delivered: [CredentialSummary], 
+        /**
+         * Deferred credentials still pending.
+         */pending: [PendingCredential], 
+        /**
+         * Stale credentials that could not be refreshed.
+         */failed: [RefreshFailure], 
+        /**
+         * Credentials that were still fresh.
+         */fresh: UInt64) {
+        self.refreshed = refreshed
+        self.delivered = delivered
+        self.pending = pending
+        self.failed = failed
+        self.fresh = fresh
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RefreshReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRefreshReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RefreshReport {
+        return
+            try RefreshReport(
+                refreshed: FfiConverterSequenceTypeCredentialSummary.read(from: &buf), 
+                delivered: FfiConverterSequenceTypeCredentialSummary.read(from: &buf), 
+                pending: FfiConverterSequenceTypePendingCredential.read(from: &buf), 
+                failed: FfiConverterSequenceTypeRefreshFailure.read(from: &buf), 
+                fresh: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RefreshReport, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeCredentialSummary.write(value.refreshed, into: &buf)
+        FfiConverterSequenceTypeCredentialSummary.write(value.delivered, into: &buf)
+        FfiConverterSequenceTypePendingCredential.write(value.pending, into: &buf)
+        FfiConverterSequenceTypeRefreshFailure.write(value.failed, into: &buf)
+        FfiConverterUInt64.write(value.fresh, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefreshReport_lift(_ buf: RustBuffer) throws -> RefreshReport {
+    return try FfiConverterTypeRefreshReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRefreshReport_lower(_ value: RefreshReport) -> RustBuffer {
+    return FfiConverterTypeRefreshReport.lower(value)
+}
+
+
+/**
+ * The pinned scheme and its participant list.
+ */
+public struct SchemeSummary: Equatable, Hashable {
+    /**
+     * Where the participant list is published.
+     */
+    public var listUri: String
+    /**
+     * RFC 7638 thumbprint of the pinned scheme key.
+     */
+    public var keyThumbprint: String
+    /**
+     * Data holders listed.
+     */
+    public var holders: UInt64
+    /**
+     * Requesting parties listed.
+     */
+    public var requestingParties: UInt64
+    /**
+     * The list is valid until (Unix seconds).
+     */
+    public var expiresAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where the participant list is published.
+         */listUri: String, 
+        /**
+         * RFC 7638 thumbprint of the pinned scheme key.
+         */keyThumbprint: String, 
+        /**
+         * Data holders listed.
+         */holders: UInt64, 
+        /**
+         * Requesting parties listed.
+         */requestingParties: UInt64, 
+        /**
+         * The list is valid until (Unix seconds).
+         */expiresAt: Int64) {
+        self.listUri = listUri
+        self.keyThumbprint = keyThumbprint
+        self.holders = holders
+        self.requestingParties = requestingParties
+        self.expiresAt = expiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SchemeSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSchemeSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SchemeSummary {
+        return
+            try SchemeSummary(
+                listUri: FfiConverterString.read(from: &buf), 
+                keyThumbprint: FfiConverterString.read(from: &buf), 
+                holders: FfiConverterUInt64.read(from: &buf), 
+                requestingParties: FfiConverterUInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SchemeSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.listUri, into: &buf)
+        FfiConverterString.write(value.keyThumbprint, into: &buf)
+        FfiConverterUInt64.write(value.holders, into: &buf)
+        FfiConverterUInt64.write(value.requestingParties, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSchemeSummary_lift(_ buf: RustBuffer) throws -> SchemeSummary {
+    return try FfiConverterTypeSchemeSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSchemeSummary_lower(_ value: SchemeSummary) -> RustBuffer {
+    return FfiConverterTypeSchemeSummary.lower(value)
+}
+
+
+/**
+ * One credential's state after a status check.
+ */
+public struct StatusReport: Equatable, Hashable {
+    /**
+     * Credential id.
+     */
+    public var id: String
+    /**
+     * The issuer.
+     */
+    public var issuer: String
+    /**
+     * The type.
+     */
+    public var vct: String
+    /**
+     * The state found.
+     */
+    public var status: CredentialState
+    /**
+     * Why it is `Unknown`, when it is.
+     */
+    public var note: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Credential id.
+         */id: String, 
+        /**
+         * The issuer.
+         */issuer: String, 
+        /**
+         * The type.
+         */vct: String, 
+        /**
+         * The state found.
+         */status: CredentialState, 
+        /**
+         * Why it is `Unknown`, when it is.
+         */note: String?) {
+        self.id = id
+        self.issuer = issuer
+        self.vct = vct
+        self.status = status
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StatusReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatusReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatusReport {
+        return
+            try StatusReport(
+                id: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeCredentialState.read(from: &buf), 
+                note: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StatusReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterTypeCredentialState.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusReport_lift(_ buf: RustBuffer) throws -> StatusReport {
+    return try FfiConverterTypeStatusReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatusReport_lower(_ value: StatusReport) -> RustBuffer {
+    return FfiConverterTypeStatusReport.lower(value)
+}
+
+
+/**
  * An issuer this wallet trusts, with the key its credentials must be signed with.
  */
 public struct TrustedIssuer: Equatable, Hashable {
@@ -2052,6 +4126,164 @@ public func FfiConverterTypeTrustedIssuer_lift(_ buf: RustBuffer) throws -> Trus
 #endif
 public func FfiConverterTypeTrustedIssuer_lower(_ value: TrustedIssuer) -> RustBuffer {
     return FfiConverterTypeTrustedIssuer.lower(value)
+}
+
+
+/**
+ * How the holder wants the transaction code entered.
+ */
+public struct TxCodeSpec: Equatable, Hashable {
+    /**
+     * `numeric` or `text`.
+     */
+    public var inputMode: String
+    /**
+     * Expected length, if the holder says.
+     */
+    public var length: UInt32?
+    /**
+     * What to tell the citizen (where the code is: letter, SMS).
+     */
+    public var description: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `numeric` or `text`.
+         */inputMode: String, 
+        /**
+         * Expected length, if the holder says.
+         */length: UInt32?, 
+        /**
+         * What to tell the citizen (where the code is: letter, SMS).
+         */description: String?) {
+        self.inputMode = inputMode
+        self.length = length
+        self.description = description
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TxCodeSpec: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTxCodeSpec: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TxCodeSpec {
+        return
+            try TxCodeSpec(
+                inputMode: FfiConverterString.read(from: &buf), 
+                length: FfiConverterOptionUInt32.read(from: &buf), 
+                description: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TxCodeSpec, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.inputMode, into: &buf)
+        FfiConverterOptionUInt32.write(value.length, into: &buf)
+        FfiConverterOptionString.write(value.description, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTxCodeSpec_lift(_ buf: RustBuffer) throws -> TxCodeSpec {
+    return try FfiConverterTypeTxCodeSpec.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTxCodeSpec_lower(_ value: TxCodeSpec) -> RustBuffer {
+    return FfiConverterTypeTxCodeSpec.lower(value)
+}
+
+
+/**
+ * A vehicle registered to the citizen.
+ */
+public struct VehicleView: Equatable, Hashable {
+    /**
+     * Licence plate.
+     */
+    public var licensePlate: String
+    /**
+     * Make and model.
+     */
+    public var description: String
+    /**
+     * First registration date.
+     */
+    public var firstRegistration: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Licence plate.
+         */licensePlate: String, 
+        /**
+         * Make and model.
+         */description: String, 
+        /**
+         * First registration date.
+         */firstRegistration: String?) {
+        self.licensePlate = licensePlate
+        self.description = description
+        self.firstRegistration = firstRegistration
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VehicleView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVehicleView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VehicleView {
+        return
+            try VehicleView(
+                licensePlate: FfiConverterString.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf), 
+                firstRegistration: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VehicleView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.licensePlate, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterOptionString.write(value.firstRegistration, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVehicleView_lift(_ buf: RustBuffer) throws -> VehicleView {
+    return try FfiConverterTypeVehicleView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVehicleView_lower(_ value: VehicleView) -> RustBuffer {
+    return FfiConverterTypeVehicleView.lower(value)
 }
 
 
@@ -2364,6 +4596,65 @@ public enum AuditEvent: Equatable, Hashable {
          * The purpose the party stated, when it stated one.
          */purpose: String?
     )
+    /**
+     * The citizen declined a presentation request.
+     */
+    case presentationDeclined(
+        /**
+         * The requesting party's client identifier.
+         */audience: String, 
+        /**
+         * The purpose it stated.
+         */purpose: String?, 
+        /**
+         * `remote`, `session-qr` or `offline-qr`.
+         */channel: String
+    )
+    /**
+     * The wallet refused an invalid or untrusted presentation request; nothing was sent.
+     */
+    case presentationRefused(
+        /**
+         * The client identifier the request claimed.
+         */audience: String, 
+        /**
+         * Short reason code.
+         */reason: String, 
+        /**
+         * `remote`, `session-qr` or `offline-qr`.
+         */channel: String
+    )
+    /**
+     * The citizen gave a helper a mandate.
+     */
+    case mandateIssued(mandateId: String, 
+        /**
+         * Thumbprint of the helper's key.
+         */helper: String, types: [String], actions: [String], expiresAt: Int64
+    )
+    /**
+     * This wallet accepted a mandate package (helper's side).
+     */
+    case mandateAccepted(mandateId: String, 
+        /**
+         * Thumbprint of the citizen's status key.
+         */citizen: String, types: [String]
+    )
+    /**
+     * This wallet presented on a citizen's behalf (helper's side).
+     */
+    case mandateUsed(mandateId: String, audience: String, vct: String, claims: [String], purpose: String?
+    )
+    /**
+     * The citizen revoked a mandate.
+     */
+    case mandateRevoked(mandateId: String
+    )
+    /**
+     * A received mandate package was dropped (`revoked` or `expired`).
+     */
+    case mandateDropped(mandateId: String, reason: String
+    )
 
 
 
@@ -2411,6 +4702,27 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         )
         
         case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 11: return .presentationDeclined(audience: try FfiConverterString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), channel: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 12: return .presentationRefused(audience: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf), channel: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 13: return .mandateIssued(mandateId: try FfiConverterString.read(from: &buf), helper: try FfiConverterString.read(from: &buf), types: try FfiConverterSequenceString.read(from: &buf), actions: try FfiConverterSequenceString.read(from: &buf), expiresAt: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 14: return .mandateAccepted(mandateId: try FfiConverterString.read(from: &buf), citizen: try FfiConverterString.read(from: &buf), types: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 15: return .mandateUsed(mandateId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 16: return .mandateRevoked(mandateId: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 17: return .mandateDropped(mandateId: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -2480,6 +4792,56 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterString.write(audience, into: &buf)
             FfiConverterSequenceString.write(claims, into: &buf)
             FfiConverterOptionString.write(purpose, into: &buf)
+            
+        
+        case let .presentationDeclined(audience,purpose,channel):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(audience, into: &buf)
+            FfiConverterOptionString.write(purpose, into: &buf)
+            FfiConverterString.write(channel, into: &buf)
+            
+        
+        case let .presentationRefused(audience,reason,channel):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(audience, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterString.write(channel, into: &buf)
+            
+        
+        case let .mandateIssued(mandateId,helper,types,actions,expiresAt):
+            writeInt(&buf, Int32(13))
+            FfiConverterString.write(mandateId, into: &buf)
+            FfiConverterString.write(helper, into: &buf)
+            FfiConverterSequenceString.write(types, into: &buf)
+            FfiConverterSequenceString.write(actions, into: &buf)
+            FfiConverterInt64.write(expiresAt, into: &buf)
+            
+        
+        case let .mandateAccepted(mandateId,citizen,types):
+            writeInt(&buf, Int32(14))
+            FfiConverterString.write(mandateId, into: &buf)
+            FfiConverterString.write(citizen, into: &buf)
+            FfiConverterSequenceString.write(types, into: &buf)
+            
+        
+        case let .mandateUsed(mandateId,audience,vct,claims,purpose):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(mandateId, into: &buf)
+            FfiConverterString.write(audience, into: &buf)
+            FfiConverterString.write(vct, into: &buf)
+            FfiConverterSequenceString.write(claims, into: &buf)
+            FfiConverterOptionString.write(purpose, into: &buf)
+            
+        
+        case let .mandateRevoked(mandateId):
+            writeInt(&buf, Int32(16))
+            FfiConverterString.write(mandateId, into: &buf)
+            
+        
+        case let .mandateDropped(mandateId,reason):
+            writeInt(&buf, Int32(17))
+            FfiConverterString.write(mandateId, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         }
     }
@@ -3187,6 +5549,54 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
+    typealias SwiftType = Double?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDouble.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -3203,6 +5613,102 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAddressView: FfiConverterRustBuffer {
+    typealias SwiftType = AddressView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAddressView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAddressView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLicenceView: FfiConverterRustBuffer {
+    typealias SwiftType = LicenceView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLicenceView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLicenceView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSchemeSummary: FfiConverterRustBuffer {
+    typealias SwiftType = SchemeSummary?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSchemeSummary.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSchemeSummary.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeTxCodeSpec: FfiConverterRustBuffer {
+    typealias SwiftType = TxCodeSpec?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTxCodeSpec.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTxCodeSpec.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3335,6 +5841,156 @@ fileprivate struct FfiConverterSequenceTypeCredentialSummary: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDebtLine: FfiConverterRustBuffer {
+    typealias SwiftType = [DebtLine]
+
+    public static func write(_ value: [DebtLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDebtLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DebtLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DebtLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDebtLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeIncomeLine: FfiConverterRustBuffer {
+    typealias SwiftType = [IncomeLine]
+
+    public static func write(_ value: [IncomeLine], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeIncomeLine.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [IncomeLine] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [IncomeLine]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeIncomeLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOfferedCredential: FfiConverterRustBuffer {
+    typealias SwiftType = [OfferedCredential]
+
+    public static func write(_ value: [OfferedCredential], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOfferedCredential.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OfferedCredential] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OfferedCredential]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOfferedCredential.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePendingCredential: FfiConverterRustBuffer {
+    typealias SwiftType = [PendingCredential]
+
+    public static func write(_ value: [PendingCredential], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePendingCredential.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PendingCredential] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PendingCredential]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePendingCredential.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRefreshFailure: FfiConverterRustBuffer {
+    typealias SwiftType = [RefreshFailure]
+
+    public static func write(_ value: [RefreshFailure], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRefreshFailure.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RefreshFailure] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RefreshFailure]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRefreshFailure.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeStatusReport: FfiConverterRustBuffer {
+    typealias SwiftType = [StatusReport]
+
+    public static func write(_ value: [StatusReport], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStatusReport.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StatusReport] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StatusReport]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStatusReport.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTrustedIssuer: FfiConverterRustBuffer {
     typealias SwiftType = [TrustedIssuer]
 
@@ -3352,6 +6008,31 @@ fileprivate struct FfiConverterSequenceTypeTrustedIssuer: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeTrustedIssuer.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeVehicleView: FfiConverterRustBuffer {
+    typealias SwiftType = [VehicleView]
+
+    public static func write(_ value: [VehicleView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeVehicleView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [VehicleView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [VehicleView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeVehicleView.read(from: &buf))
         }
         return seq
     }
@@ -3411,6 +6092,28 @@ public func coreVersion() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_kluis_ffi_fn_func_core_version(uniffiCallStatus
+    )
+})
+}
+/**
+ * The core's collecting defaults (3 copies, 5 s deferred wait, Dutch names) with
+ * [`recommended_http_settings`].
+ */
+public func recommendedCollectSettings() -> CollectSettings  {
+    return try!  FfiConverterTypeCollectSettings_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_func_recommended_collect_settings(uniffiCallStatus
+    )
+})
+}
+/**
+ * The core's timeouts, retries and size cap, with plain http to loopback **off** (what an app on
+ * a phone wants). Tests against the simulated holders turn `allow_loopback_http` on.
+ */
+public func recommendedHttpSettings() -> HttpSettings  {
+    return try!  FfiConverterTypeHttpSettings_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_func_recommended_http_settings(uniffiCallStatus
     )
 })
 }
@@ -3478,6 +6181,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_core_version() != 41986) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_func_recommended_collect_settings() != 26930) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_func_recommended_http_settings() != 44205) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_func_software_key_store() != 47308) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3490,10 +6199,49 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_wallet_exists() != 178) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_method_offersession_is_open() != 63954) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_offersession_preview() != 61355) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret() != 314) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret() != 47981) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 29391) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_check_status() != 1610) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_overview() != 6924) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_pending_credentials() != 13230) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_poll_deferred() != 6092) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_preview_offer() != 33532) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_refresh() != 7121) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_refresh_scheme() != 57681) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_scheme() != 60979) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_set_scheme() != 46820) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_set_type_metadata() != 50895) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_add_trusted_issuer() != 13915) {

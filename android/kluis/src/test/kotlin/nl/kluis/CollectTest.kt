@@ -1,0 +1,203 @@
+package nl.kluis
+
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import nl.kluis.TestSupport.newWallet
+import org.junit.AfterClass
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
+import org.junit.BeforeClass
+import org.junit.Test
+import java.io.File
+
+/**
+ * Collecting through the binding, from the real simulated holders: `kluis-fixtures holders` runs
+ * as a child process (six OpenID4VCI holders and the scheme on loopback HTTP), and the wallet pins
+ * the scheme, previews offers, collects with the transaction code, picks up a deferred credential,
+ * refreshes, checks status lists and builds the overview. Each test collects from its own holder:
+ * an offer's pre-authorized code works once.
+ */
+class CollectTest {
+    companion object {
+        private lateinit var holders: FixtureProcess
+
+        @BeforeClass
+        @JvmStatic
+        fun startHolders() {
+            holders = FixtureProcess.start("holders", "--citizen", "daan")
+        }
+
+        @AfterClass
+        @JvmStatic
+        fun stopHolders() {
+            if (::holders.isInitialized) holders.close()
+        }
+
+        /** Plain http to loopback is allowed here only: the simulated holders are not https. */
+        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
+        val settings = recommendedCollectSettings().copy(http = http, lang = "nl")
+    }
+
+    private fun offer(holder: String) = holders.line { it["holder"] == holder }
+
+    private fun typeMetadata(): List<String> {
+        val dir = File(System.getProperty("kluis.typeMetadataDir") ?: error("kluis.typeMetadataDir is not set"))
+        return dir.listFiles { f -> f.name.endsWith(".json") }!!.sorted().map { it.readText() }
+    }
+
+    /** A new wallet with the fixtures' type metadata and the scheme pinned. */
+    private suspend fun walletWithScheme(): Wallet {
+        val (wallet, _) = newWallet()
+        wallet.setTypeMetadata(typeMetadata())
+        val any = offer("duo")
+        val key = File(any["scheme_key_file"] as String).readText()
+        val scheme = wallet.setScheme(any["scheme"] as String, key, http)
+        assertEquals(6uL, scheme.holders)
+        assertTrue(scheme.keyThumbprint.isNotBlank())
+        assertEquals(scheme, wallet.scheme())
+        return wallet
+    }
+
+    @Test
+    fun previewThenCollectWithTheTransactionCode() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            val duo = offer("duo")
+            val session = wallet.previewOffer(duo["offer_uri"] as String, settings)
+            val preview = session.preview()
+            assertEquals("Dienst Uitvoering Onderwijs (DUO)", preview.registeredName)
+            assertTrue(preview.listedInScheme)
+            assertTrue(preview.trusted)
+            assertFalse(preview.trustedByHand)
+            assertEquals(duo["issuer"], preview.issuer)
+            assertEquals(listOf("urn:nl:duo:student-debt:1"), preview.credentials.map { it.vct })
+            assertTrue(preview.credentials.all { it.listed && !it.name.isNullOrBlank() })
+            assertEquals("numeric", preview.txCode?.inputMode)
+            assertEquals(6u, preview.txCode?.length)
+            // Nothing is stored by looking.
+            assertTrue(wallet.credentials("nl").isEmpty())
+
+            val outcome = wallet.acceptOffer(session, duo["tx_code"] as String)
+            assertFalse(session.isOpen())
+            assertEquals(1, outcome.stored.size)
+            assertTrue(outcome.pending.isEmpty())
+            assertTrue(outcome.requests >= 4uL)
+            val stored = outcome.stored.single()
+            assertEquals(settings.copies, stored.copies)
+            assertEquals(stored, wallet.credentials("nl").single())
+            assertEquals("urn:nl:duo:student-debt:1", stored.vct)
+            assertNotNull(stored.name)
+
+            // Freshness: the holder's signed status list says valid, kept on the summary; a
+            // forced refresh re-issues it under the same id.
+            val reports = wallet.checkStatus(http)
+            assertEquals(listOf(stored.id to CredentialState.VALID), reports.map { it.id to it.status })
+            assertEquals(CredentialState.VALID, wallet.credential(stored.id, "nl").summary.status)
+            val refreshed = wallet.refresh(true, settings)
+            assertEquals(refreshed.failed.toString(), listOf(stored.id), refreshed.refreshed.map { it.id })
+            assertEquals(0uL, refreshed.fresh)
+
+            // A second holder, two types in one offer: the overview joins them.
+            val gemeente = offer("gemeente-utrecht")
+            val both = wallet.acceptOffer(wallet.previewOffer(gemeente["offer_uri"] as String, settings), gemeente["tx_code"] as String)
+            assertEquals(2, both.stored.size)
+
+            val overview = wallet.overview("nl")
+            assertEquals(3, overview.credentials.size)
+            assertEquals(setOf("Dienst Uitvoering Onderwijs (DUO)", "Gemeente Utrecht"), overview.debts.lines.map { it.holder }.toSet())
+            assertTrue(overview.debts.lines.any { it.credentialId == stored.id && it.amountEur > 0.0 })
+            assertEquals(overview.debts.lines.sumOf { it.amountEur }, overview.debts.totalEur, 0.005)
+            assertNotNull(overview.address)
+            assertTrue(overview.address!!.locality.isNotBlank())
+            assertTrue(overview.warnings.isEmpty())
+
+            val collected = wallet.auditLog().map { it.event }.filterIsInstance<AuditEvent.CredentialCollected>()
+            assertEquals(3, collected.size)
+            assertEquals(AuditEvent.CredentialCollected(stored.id, stored.issuer, stored.vct, settings.copies), collected.first())
+            assertTrue(wallet.auditLog().any { it.event == AuditEvent.CredentialRefreshed(stored.id, stored.issuer, stored.vct) })
+
+        }
+    }
+
+    @Test
+    fun aWrongTransactionCodeIsTypedAndStoresNothing() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            val cak = offer("cak")
+            val right = cak["tx_code"] as String
+            val wrong = if (right == "000000") "111111" else "000000"
+            val session = wallet.previewOffer(cak["offer_uri"] as String, settings)
+            val before = wallet.auditLog().size
+            val e = assertThrows(KluisException.Issuance::class.java) { runBlocking { wallet.acceptOffer(session, wrong) } }
+            assertFalse("no code in the error", e.reason.contains(right) || e.reason.contains(wrong))
+            assertTrue(wallet.credentials("nl").isEmpty())
+            assertEquals(before, wallet.auditLog().size)
+            // The session is used up; a fresh preview with the right code works.
+            assertThrows(KluisException.InvalidInput::class.java) { runBlocking { wallet.acceptOffer(session, right) } }
+            val again = wallet.previewOffer(cak["offer_uri"] as String, settings)
+            assertThrows(KluisException.InvalidInput::class.java) { runBlocking { wallet.acceptOffer(again, null) } }
+            val ok = wallet.acceptOffer(wallet.previewOffer(cak["offer_uri"] as String, settings), right)
+            assertEquals(listOf("urn:nl:cak:care-arrears:1"), ok.stored.map { it.vct })
+        }
+    }
+
+    @Test
+    fun withoutTheSchemeAHolderIsNotTrusted() = runBlocking<Unit> {
+        val (wallet, _) = newWallet()
+        wallet.use {
+            assertNull(it.scheme())
+            val uwv = offer("uwv")
+            val session = it.previewOffer(uwv["offer_uri"] as String, settings)
+            val preview = session.preview()
+            assertFalse(preview.trusted)
+            assertFalse(preview.listedInScheme)
+            assertNull(preview.registeredName)
+            val e = assertThrows(KluisException.UntrustedIssuer::class.java) {
+                runBlocking { it.acceptOffer(session, uwv["tx_code"] as String) }
+            }
+            assertEquals(preview.issuer, e.issuer)
+            assertTrue(it.credentials("nl").isEmpty())
+        }
+    }
+
+    @Test
+    fun aDeferredCredentialIsPickedUpLater() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            val bd = offer("belastingdienst")
+            // No waiting at accept: the Belastingdienst's assessment stays pending.
+            val quick = settings.copy(deferredWaitMs = 0uL)
+            val outcome = wallet.acceptOffer(wallet.previewOffer(bd["offer_uri"] as String, quick), bd["tx_code"] as String)
+            assertTrue(outcome.stored.isEmpty())
+            val pending = outcome.pending.single()
+            assertEquals("urn:nl:belastingdienst:income-assessment:1", pending.vct)
+            assertEquals(listOf(pending.id), wallet.pendingCredentials().map { it.id })
+            var delivered = emptyList<CredentialSummary>()
+            for (i in 1..20) {
+                delivered = wallet.pollDeferred(settings).delivered
+                if (delivered.isNotEmpty()) break
+                delay(250)
+            }
+            assertEquals(listOf("urn:nl:belastingdienst:income-assessment:1"), delivered.map { it.vct })
+            assertTrue(wallet.pendingCredentials().isEmpty())
+            assertEquals(delivered, wallet.credentials("nl"))
+            assertTrue(wallet.overview("en").income.any { it.kind == "taxable_income_box1" })
+        }
+    }
+
+    @Test
+    fun badInputIsInvalidInput() = runBlocking<Unit> {
+        val (wallet, _) = newWallet()
+        wallet.use {
+            assertThrows(KluisException.InvalidInput::class.java) { it.setTypeMetadata(listOf("{not json")) }
+            assertThrows(KluisException.InvalidInput::class.java) { runBlocking { it.previewOffer("https://", settings) } }
+            assertThrows(KluisException.InvalidInput::class.java) { runBlocking { it.setScheme("http://127.0.0.1:1/x", "{}", http) } }
+            // Loopback http is refused with the settings an app ships with.
+            val duo = offer("duo")
+            val strict = recommendedCollectSettings()
+            assertFalse(strict.http.allowLoopbackHttp)
+            assertThrows(KluisException.InvalidInput::class.java) { runBlocking { it.previewOffer(duo["offer_uri"] as String, strict) } }
+        }
+    }
+}
