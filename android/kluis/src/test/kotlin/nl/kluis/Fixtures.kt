@@ -45,8 +45,11 @@ class FixtureProcess private constructor(private val process: Process) : AutoClo
     }
 
     companion object {
-        /** Runs `kluis-fixtures <args> --json --port-base N` on [ports] consecutive free ports. */
-        fun start(vararg args: String, ports: Int = 8): FixtureProcess {
+        /**
+         * Runs `kluis-fixtures <args> --json --port-base N` with N..N+[ports]-1 free on loopback
+         * (the network uses N..N+10: holders, scheme, landlord, bank, relay, mandate registry).
+         */
+        fun start(vararg args: String, ports: Int = 12): FixtureProcess {
             val binary = System.getProperty("kluis.fixtures")
                 ?: error("system property kluis.fixtures (path of the kluis-fixtures binary) is not set")
             check(File(binary).canExecute()) { "$binary is not executable: build it with cargo build -p kluis-fixtures" }
