@@ -388,13 +388,12 @@ async fn the_scheme_decides_whom_to_trust() {
 
     // The requesting parties' registrations are there for the presenting flow.
     let p = wallet.participant_list().unwrap().unwrap();
-    let landlord = p
-        .requesting_party("https://woningcorporatie-eemland.verifiers.kluis.test")
-        .unwrap();
+    let landlord = p.requesting_party("woningcorporatie-eemland").unwrap();
     assert_eq!(
         landlord.purposes[0].claims["urn:nl:gemeente:brp-address:1"],
-        ["/given_name", "/family_name", "/address/locality"]
+        ["/given_name", "/family_name", "/address"]
     );
+    assert_eq!(landlord.public_keys().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -420,6 +420,11 @@ impl Wallet {
         };
         let http = Http::new(policy)?;
         self.refresh_scheme_if_due(&http).await?;
+        // Before contacting anyone: a prefix this wallet does not accept, or a pre-registered
+        // party the scheme does not list, is refused without a request leaving the phone.
+        if let Err(e) = self.precheck_client_id(&link.client_id) {
+            return Err(self.log_refusal(&link.client_id, e, Channel::Remote));
+        }
         let jwt = match fetch_request_object(&http, &link).await {
             Ok(j) => j,
             Err(e @ Error::InvalidRequest { .. }) => {
@@ -445,6 +450,22 @@ impl Wallet {
             Err(e @ Error::InvalidRequest { .. }) => Err(self.log_refusal(&claimed, e, channel)),
             Err(e) => Err(e),
         }
+    }
+
+    fn precheck_client_id(&self, client_id: &str) -> Result<(), Error> {
+        let id = super::client_id::parse_client_id(client_id)?;
+        if id.prefix == super::client_id::ClientIdPrefix::PreRegistered {
+            let listed = self
+                .participant_list()?
+                .is_some_and(|l| l.requesting_party(&id.id).is_some());
+            if !listed {
+                return Err(refused(format!(
+                    "the requesting party '{}' is not listed in the scheme",
+                    clean(&id.id)
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn log_refusal(&self, audience: &str, e: Error, channel: Channel) -> Error {
