@@ -228,8 +228,8 @@ impl Mandate {
 }
 
 /// Signs `payload` as a compact ES256 JWS with header `typ` and, if asked, the public `jwk`
-/// (josekit over OpenSSL).
-pub(crate) fn sign_jws(
+/// (josekit over OpenSSL). Public for tests and tools that build mandates by hand.
+pub fn sign_jws(
     key: &SigningKey,
     typ: &str,
     with_jwk: bool,

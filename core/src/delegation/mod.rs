@@ -17,7 +17,10 @@ mod wallet;
 
 pub use mandate::{Action, Mandate, Scope, StatusRef, MANDATE_TYP};
 pub use package::{MandatePackage, PackagedCredential, PACKAGE_TYP};
-pub use revocation::{MandateStatusLists, MANDATE_LIST_BITS};
+pub use revocation::{
+    publish_status_list, sign_status_list, verify_status_list, MandateStatusLists,
+    MANDATE_LIST_BITS,
+};
 pub use verify::DelegationContext;
 pub use wallet::{
     DelegateRequest, DelegationOutcome, MandateCredential, MandateRole, MandateState,

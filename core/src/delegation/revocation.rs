@@ -167,74 +167,90 @@ impl MandateStatusListRecord {
         self.revoked.len() - 1
     }
 
-    /// `base64url(zlib(bits))`, one bit per entry, least significant bit first.
-    fn lst(&self) -> Result<String, DelegationError> {
-        let entries = self.revoked.len().max(MIN_ENTRIES);
-        let mut bytes = vec![0u8; entries.div_ceil(8)];
-        for (i, r) in self.revoked.iter().enumerate() {
-            if *r {
-                bytes[i / 8] |= 1 << (i % 8);
-            }
-        }
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-        z.write_all(&bytes)
-            .map_err(|_| DelegationError::Internal("status list compression"))?;
-        let compressed = z
-            .finish()
-            .map_err(|_| DelegationError::Internal("status list compression"))?;
-        Ok(URL_SAFE_NO_PAD.encode(compressed))
-    }
-
     /// The signed `statuslist+jwt` (header `jwk`: the registry pins the first writer's key).
     pub(crate) fn to_jwt(&self, key: &SigningKey, now: i64) -> Result<String, DelegationError> {
-        let payload = json!({
-            "sub": self.uri,
-            "iat": now,
-            "exp": now + LIST_VALIDITY_SECS,
-            "ttl": 300,
-            "status_list": { "bits": MANDATE_LIST_BITS, "lst": self.lst()? },
-        });
-        sign_jws(key, STATUS_LIST_TYP, true, &payload)
+        sign_status_list(key, &self.uri, &self.revoked, now)
     }
 
     /// Publishes the signed list at its URI (`PUT`).
     pub(crate) async fn publish(&self, jwt: &str, policy: &HttpPolicy) -> Result<(), Error> {
-        let url = checked_url(&self.uri)?;
-        let client = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Internal {
-                reason: format!("HTTP client: {e}"),
-            })?;
-        let reply = client
-            .put(url)
-            .header("content-type", "application/statuslist+jwt")
-            .body(jwt.to_string())
-            .send()
-            .await
-            .map_err(|e| Error::Network {
-                reason: format!(
-                    "publishing the mandate status list to {}: {}",
-                    crate::issuance::short(&self.registry),
-                    if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "connection failed"
-                    }
-                ),
-            })?;
-        if !reply.status().is_success() {
-            return Err(Error::Network {
-                reason: format!(
-                    "the mandate registry refused the status list (HTTP {})",
-                    reply.status().as_u16()
-                ),
-            });
-        }
-        Ok(())
+        publish_status_list(&self.uri, jwt, policy).await
     }
+}
+
+/// `base64url(zlib(bits))`, one bit per entry, least significant bit first.
+fn encode_lst(revoked: &[bool]) -> Result<String, DelegationError> {
+    let entries = revoked.len().max(MIN_ENTRIES);
+    let mut bytes = vec![0u8; entries.div_ceil(8)];
+    for (i, r) in revoked.iter().enumerate() {
+        if *r {
+            bytes[i / 8] |= 1 << (i % 8);
+        }
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&bytes)
+        .map_err(|_| DelegationError::Internal("status list compression"))?;
+    let compressed = z
+        .finish()
+        .map_err(|_| DelegationError::Internal("status list compression"))?;
+    Ok(URL_SAFE_NO_PAD.encode(compressed))
+}
+
+/// A mandate status list token for `uri` (its `sub`): one bit per mandate, signed by `key` (the
+/// mandates' `status_key`) with the public key in the header for the registry.
+pub fn sign_status_list(
+    key: &SigningKey,
+    uri: &str,
+    revoked: &[bool],
+    now: i64,
+) -> Result<String, DelegationError> {
+    let payload = json!({
+        "sub": uri,
+        "iat": now,
+        "exp": now + LIST_VALIDITY_SECS,
+        "ttl": 300,
+        "status_list": { "bits": MANDATE_LIST_BITS, "lst": encode_lst(revoked)? },
+    });
+    sign_jws(key, STATUS_LIST_TYP, true, &payload)
+}
+
+/// Publishes a signed list at `uri` with `PUT` (https, or http to loopback).
+pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<(), Error> {
+    let url = checked_url(uri)?;
+    let client = reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .connect_timeout(policy.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Internal {
+            reason: format!("HTTP client: {e}"),
+        })?;
+    let reply = client
+        .put(url)
+        .header("content-type", "application/statuslist+jwt")
+        .body(jwt.to_string())
+        .send()
+        .await
+        .map_err(|e| Error::Network {
+            reason: format!(
+                "publishing the mandate status list to {}: {}",
+                crate::issuance::short(uri),
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "connection failed"
+                }
+            ),
+        })?;
+    if !reply.status().is_success() {
+        return Err(Error::Network {
+            reason: format!(
+                "the mandate registry refused the status list (HTTP {})",
+                reply.status().as_u16()
+            ),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,650 @@
+//! Delegation over real loopback: a citizen's wallet collects from a simulated holder, gives a
+//! helper a mandate (package encrypted to the helper's key, revocation bit published to the
+//! mandate registry), the helper's wallet accepts it and presents on the citizen's behalf, the
+//! verifier checks the whole chain; revocation and expiry reach the verifier and the helper's
+//! wallet. Then every attack of issue 5, each rejected with its reason.
+#![allow(clippy::unwrap_used)]
+
+#[path = "collect_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use kluis_core::audit::AuditEvent;
+use kluis_core::delegation::{
+    publish_status_list, sign_status_list, Action, DelegateRequest, Mandate, MandateRole,
+    MandateState, Scope, StatusRef,
+};
+use kluis_core::sdjwt::{
+    verify_presentation, ClaimPath, Credential, PresentationExpectations, PublicJwk, SdJwtError,
+    SigningKey, VerifyOptions,
+};
+use kluis_core::trust::TrustList;
+use kluis_core::verifier::{self, Expectations};
+use kluis_core::{now_unix, Error, Wallet};
+use kluis_fixtures::servers::Network;
+use serde_json::{json, Map, Value};
+use support::*;
+
+const VCT: &str = "urn:nl:uwv:income-statement:1";
+const LANDLORD: &str = "https://woningcorporatie-eemland.verifiers.kluis.test";
+const BANK: &str = "https://bank-utrecht.verifiers.kluis.test";
+const NONCE: &str = "n-0S6_WzA2Mj";
+
+/// The citizen's wallet with the UWV credentials collected (3 copies each).
+async fn citizen_with_income(net: &Network) -> (tempfile::TempDir, Wallet) {
+    let (dir, wallet) = wallet_with_scheme(net).await;
+    let offer = net.holder("uwv").unwrap().offer(CITIZEN).unwrap();
+    let session = wallet
+        .preview_offer(&offer.offer_uri, options())
+        .await
+        .unwrap();
+    wallet
+        .accept_offer(session, Some(&offer.tx_code))
+        .await
+        .unwrap();
+    assert!(wallet
+        .credentials("nl")
+        .unwrap()
+        .iter()
+        .any(|c| c.vct == VCT));
+    (dir, wallet)
+}
+
+fn verifier_trust(net: &Network) -> TrustList {
+    let mut t = TrustList::new();
+    for h in &net.holders {
+        t.add(h.base_url(), h.public_jwk());
+    }
+    t
+}
+
+fn request(helper: &Wallet, net: &Network) -> DelegateRequest {
+    DelegateRequest {
+        helper_jwk: helper.holder_public_jwk().unwrap(),
+        types: vec![VCT.into()],
+        claims: Some(vec!["/monthly_gross_income_eur".into(), "/year".into()]),
+        actions: vec![Action::Present, Action::View],
+        not_before: None,
+        until: now_unix() + 3600,
+        parties: Some(vec![LANDLORD.into()]),
+        purposes: None,
+        label: "Mama (budgetcoach: Sanne)".into(),
+        registry: net.mandate_registry.base_url().to_string(),
+    }
+}
+
+fn events(w: &Wallet) -> Vec<AuditEvent> {
+    w.audit_log()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect()
+}
+
+fn reason(e: Error) -> String {
+    e.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_presents_for_the_citizen_until_revoked() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+
+    let outcome = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    assert_eq!(outcome.mandate.role, MandateRole::Issued);
+    assert_eq!(outcome.mandate.state, MandateState::Active);
+    assert_eq!(net.mandate_registry.list_count(), 1);
+    // The package is a compact JWE (ECDH-ES, A256GCM): five parts, nothing readable.
+    assert_eq!(outcome.package.split('.').count(), 5);
+    assert!(!outcome.package.contains("monthly_gross_income_eur"));
+
+    // Anyone but the helper cannot open it: the citizen's own wallet, a third wallet.
+    let (_o, other) = wallet_with_scheme(&net).await;
+    let e = other
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap_err();
+    assert!(reason(e).contains("does not decrypt with this wallet's key"));
+    assert!(citizen
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .is_err());
+
+    let received = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(received.role, MandateRole::Received);
+    assert_eq!(received.id, outcome.mandate.id);
+    assert_eq!(received.label, "Mama (budgetcoach: Sanne)");
+    assert_eq!(received.credentials.len(), 1);
+    assert_eq!(received.credentials[0].vct, VCT);
+    // Kept apart from the helper's own credentials.
+    assert!(helper.credentials("nl").unwrap().is_empty());
+    // Accepting twice is refused.
+    assert!(helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .is_err());
+
+    let presentation = helper
+        .present_on_behalf(
+            &received.id,
+            VCT,
+            &["/monthly_gross_income_eur".into()],
+            NONCE,
+            LANDLORD,
+            Some("rental-application"),
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let trust = verifier_trust(&net);
+    let expect = Expectations::new(NONCE, LANDLORD);
+    let v = verifier::verify_online(&presentation, &trust, &expect, None, quick_http())
+        .await
+        .unwrap();
+    let on_behalf = v
+        .on_behalf
+        .as_ref()
+        .expect("a helper acting for the citizen");
+    assert_eq!(on_behalf.mandate_id, received.id);
+    let helper_key = PublicJwk::from_json(&helper.holder_public_jwk().unwrap()).unwrap();
+    assert_eq!(on_behalf.helper_thumbprint, helper_key.thumbprint());
+    assert_eq!(on_behalf.scope["vct"], json!([VCT]));
+    assert!(v.claims.get("monthly_gross_income_eur").is_some());
+    assert!(v.claims.get("given_name").is_none());
+
+    // The offline entry point cannot know the revocation state: it refuses.
+    let e = verifier::verify(&presentation, &trust, &expect).unwrap_err();
+    assert!(reason(e).contains("revocation status could not be checked"));
+    // A standard SD-JWT VC verifier refuses it too: the KB-JWT is not signed by cnf.
+    let plain = verify_presentation(
+        &presentation,
+        &trust,
+        &PresentationExpectations::new(NONCE, LANDLORD, now_unix()),
+    )
+    .unwrap_err();
+    assert_eq!(plain, SdJwtError::BadKeyBindingSignature);
+
+    // The helper's wallet refuses what the mandate does not allow, before anything is sent.
+    let e = helper
+        .present_on_behalf(
+            &received.id,
+            VCT,
+            &["/given_name".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap_err();
+    assert!(reason(e).contains("claim /given_name is outside the mandate's scope"));
+    let e = helper
+        .present_on_behalf(
+            &received.id,
+            VCT,
+            &["/year".into()],
+            NONCE,
+            BANK,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap_err();
+    assert!(reason(e).contains("does not allow presenting to"));
+
+    // Revocation: published at once; the verifier and the helper's wallet see it.
+    let revoked = citizen
+        .revoke_mandate(&received.id, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(revoked.state, MandateState::Revoked);
+    let e = verifier::verify_online(&presentation, &trust, &expect, None, quick_http())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("the mandate has been revoked"),
+        "{e}"
+    );
+    let listed = helper.mandates(quick_http()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, MandateState::Revoked);
+    // Dropped: gone on the next listing, and cannot be used.
+    assert!(helper.mandates(quick_http()).await.unwrap().is_empty());
+    assert!(helper
+        .present_on_behalf(
+            &received.id,
+            VCT,
+            &["/year".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http()
+        )
+        .await
+        .is_err());
+    let c = citizen.mandates(quick_http()).await.unwrap();
+    assert_eq!(c[0].state, MandateState::Revoked);
+
+    // Both logs.
+    let ce = events(&citizen);
+    assert!(ce
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateIssued { mandate_id, types, .. } if *mandate_id == received.id && types == &vec![VCT.to_string()])));
+    assert!(ce.iter().any(
+        |e| matches!(e, AuditEvent::MandateRevoked { mandate_id } if *mandate_id == received.id)
+    ));
+    let he = events(&helper);
+    assert!(he
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateAccepted { .. })));
+    let used: Vec<_> = he
+        .iter()
+        .filter_map(|e| match e {
+            AuditEvent::MandateUsed {
+                audience, claims, ..
+            } => Some((audience.clone(), claims.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        used,
+        vec![(
+            LANDLORD.to_string(),
+            vec!["/monthly_gross_income_eur".to_string()]
+        )]
+    );
+    assert!(he
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateDropped { reason, .. } if reason == "revoked")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_mandate_is_dropped_without_any_action() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let mut req = request(&helper, &net);
+    req.until = now_unix() + 2;
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let received = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let e = helper
+        .present_on_behalf(
+            &received.id,
+            VCT,
+            &["/year".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap_err();
+    assert!(reason(e).contains("the mandate has expired"));
+    assert!(helper.mandates(quick_http()).await.unwrap().is_empty());
+    assert!(events(&helper)
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateDropped { reason, .. } if reason == "expired")));
+}
+
+// ---- Attacks on the verifier, with presentations built by hand ----
+
+/// A citizen (holder key), a helper, a credential bound to the citizen's key by the UWV
+/// fixture holder, and a mandate status list published to the loopback registry.
+struct Scene {
+    _net: Network,
+    citizen: SigningKey,
+    helper: SigningKey,
+    credential: Credential,
+    status_uri: String,
+}
+
+impl Scene {
+    async fn new() -> Scene {
+        let net = network().await;
+        let citizen = SigningKey::make_random().unwrap();
+        let helper = SigningKey::make_random().unwrap();
+        let uwv = kluis_fixtures::holder("uwv").unwrap();
+        let person = kluis_fixtures::citizen(CITIZEN).unwrap();
+        let mut trust = TrustList::new();
+        trust.add(&uwv.iss, uwv.public_jwk().unwrap());
+        let compact = uwv
+            .issue(&person, VCT, &citizen.public_jwk(), now_unix())
+            .unwrap();
+        let credential =
+            Credential::verify_issued(&compact, &trust, now_unix(), &VerifyOptions::default())
+                .unwrap();
+        let status_uri = format!(
+            "{}/lists/{}",
+            net.mandate_registry.base_url(),
+            "00c0ffee00c0ffee"
+        );
+        let s = Scene {
+            _net: net,
+            citizen,
+            helper,
+            credential,
+            status_uri,
+        };
+        s.publish(&[false, false]).await;
+        s
+    }
+
+    fn trust(&self) -> TrustList {
+        let uwv = kluis_fixtures::holder("uwv").unwrap();
+        let mut t = TrustList::new();
+        t.add(&uwv.iss, uwv.public_jwk().unwrap());
+        t
+    }
+
+    async fn publish(&self, revoked: &[bool]) {
+        let jwt = sign_status_list(&self.citizen, &self.status_uri, revoked, now_unix()).unwrap();
+        publish_status_list(&self.status_uri, &jwt, &quick_http())
+            .await
+            .unwrap();
+    }
+
+    /// A valid mandate for the helper: the income type, two claims, present, the landlord.
+    fn mandate(&self) -> Mandate {
+        let now = now_unix();
+        Mandate {
+            id: "m-test-1".into(),
+            issued_at: now,
+            not_before: now - 60,
+            expires_at: now + 3600,
+            helper: self.helper.public_jwk(),
+            scope: Scope {
+                vct: vec![VCT.into()],
+                claims: Some(vec!["/monthly_gross_income_eur".into(), "/year".into()]),
+                actions: vec![Action::Present],
+                parties: Some(vec![LANDLORD.into()]),
+                purposes: None,
+            },
+            redelegation: false,
+            status: StatusRef {
+                idx: 1,
+                uri: self.status_uri.clone(),
+            },
+            status_key: self.citizen.public_jwk(),
+        }
+    }
+
+    fn present(&self, mandate: Value, kb_key: &SigningKey, claims: &[&str], aud: &str) -> String {
+        let paths: Vec<ClaimPath> = claims
+            .iter()
+            .map(|p| ClaimPath::parse(p).unwrap())
+            .collect();
+        let mut extra = Map::new();
+        extra.insert("mandate".into(), mandate);
+        self.credential
+            .present_delegated(&paths, kb_key, NONCE, aud, now_unix(), &extra)
+            .unwrap()
+    }
+
+    async fn verify(&self, presentation: &str, aud: &str) -> Result<String, String> {
+        verifier::verify_online(
+            presentation,
+            &self.trust(),
+            &Expectations::new(NONCE, aud),
+            Some("rental-application"),
+            quick_http(),
+        )
+        .await
+        .map(|v| v.on_behalf.unwrap().mandate_id)
+        .map_err(|e| e.to_string())
+    }
+
+    /// Signs `m` with the citizen's key, has the helper present `claims` to `aud`, verifies.
+    async fn check(&self, m: &Mandate, claims: &[&str], aud: &str) -> Result<String, String> {
+        let jwt = m.sign(&self.citizen).unwrap();
+        let p = self.present(Value::String(jwt), &self.helper, claims, aud);
+        self.verify(&p, aud).await
+    }
+}
+
+fn rejected(r: Result<String, String>, expected: &str) {
+    let e = r.expect_err("must be rejected");
+    assert!(e.contains(expected), "expected {expected:?}, got {e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_rejects_every_attack_with_its_reason() {
+    let s = Scene::new().await;
+    let income = ["/monthly_gross_income_eur"];
+
+    // The honest case passes.
+    assert_eq!(
+        s.check(&s.mandate(), &income, LANDLORD).await.unwrap(),
+        "m-test-1"
+    );
+
+    // Expired, not yet valid.
+    let mut m = s.mandate();
+    m.not_before = now_unix() - 7200;
+    m.expires_at = now_unix() - 3600;
+    rejected(
+        s.check(&m, &income, LANDLORD).await,
+        "the mandate has expired",
+    );
+    let mut m = s.mandate();
+    m.not_before = now_unix() + 3600;
+    m.expires_at = now_unix() + 7200;
+    rejected(
+        s.check(&m, &income, LANDLORD).await,
+        "the mandate is not valid yet",
+    );
+
+    // Claims outside the scope: a claim not listed, or an object above a listed leaf.
+    rejected(
+        s.check(&s.mandate(), &["/given_name"], LANDLORD).await,
+        "claim /given_name is outside the mandate's scope",
+    );
+    let mut m = s.mandate();
+    m.scope.claims = Some(vec!["/employers/0/name".into()]);
+    rejected(
+        s.check(&m, &["/employers/0"], LANDLORD).await,
+        "is outside the mandate's scope",
+    );
+    // A type outside the scope.
+    let mut m = s.mandate();
+    m.scope.vct = vec!["urn:nl:duo:student-debt:1".into()];
+    rejected(
+        s.check(&m, &income, LANDLORD).await,
+        "credential type urn:nl:uwv:income-statement:1 is outside the mandate's scope",
+    );
+    // Action outside the scope: a view mandate used to present.
+    let mut m = s.mandate();
+    m.scope.actions = vec![Action::View];
+    rejected(
+        s.check(&m, &income, LANDLORD).await,
+        "the mandate does not allow the action present",
+    );
+    // A party outside the allowed list.
+    rejected(
+        s.check(&s.mandate(), &income, BANK).await,
+        &format!("the mandate does not allow presenting to {BANK}"),
+    );
+    // A purpose outside the allowed list.
+    let mut m = s.mandate();
+    m.scope.purposes = Some(vec!["mortgage".into()]);
+    rejected(
+        s.check(&m, &income, LANDLORD).await,
+        "the mandate does not allow this purpose",
+    );
+
+    // A mandate signed by a key other than the credential's cnf (the helper's own).
+    let forged = s.mandate().sign(&s.helper).unwrap();
+    rejected(
+        s.verify(
+            &s.present(Value::String(forged), &s.helper, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "the mandate is not signed by the credential's holder key",
+    );
+    // The KB-JWT signed by the citizen's key while the mandate names the helper.
+    let jwt = s.mandate().sign(&s.citizen).unwrap();
+    rejected(
+        s.verify(
+            &s.present(Value::String(jwt), &s.citizen, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "the key-binding JWT is not signed by the helper key the mandate names",
+    );
+    // ... and the other way round: the mandate names the citizen, the helper signs the KB-JWT.
+    let mut m = s.mandate();
+    m.helper = s.citizen.public_jwk();
+    let jwt = m.sign(&s.citizen).unwrap();
+    rejected(
+        s.verify(
+            &s.present(Value::String(jwt), &s.helper, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "the key-binding JWT is not signed by the helper key the mandate names",
+    );
+
+    // Re-delegation: the helper derives a mandate for a second helper from its own.
+    let second = SigningKey::make_random().unwrap();
+    let original = s.mandate().sign(&s.citizen).unwrap();
+    let mut sub = s.mandate().to_claims();
+    sub["cnf"] = json!({ "jwk": second.public_jwk().to_value() });
+    sub["parent"] = Value::String(original.clone());
+    let sub = sign_raw(&s.helper, &sub);
+    rejected(
+        s.verify(
+            &s.present(Value::String(sub), &second, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "re-delegation: the original mandate does not allow re-delegation",
+    );
+    // Without naming its parent it is simply not signed by cnf.
+    let mut sub = s.mandate();
+    sub.helper = second.public_jwk();
+    let sub = sub.sign(&s.helper).unwrap();
+    rejected(
+        s.verify(
+            &s.present(Value::String(sub.clone()), &second, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "the mandate is not signed by the credential's holder key",
+    );
+    // A chain of mandates.
+    rejected(
+        s.verify(
+            &s.present(json!([original.clone(), sub]), &second, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "re-delegation: a chain of mandates is not accepted",
+    );
+
+    // A tampered mandate: the scope widened after signing.
+    let jwt = s.mandate().sign(&s.citizen).unwrap();
+    let mut claims = s.mandate().to_claims();
+    claims["scope"]["claims"] = json!(["/"]);
+    claims["scope"]["parties"] = json!([LANDLORD, BANK]);
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let tampered = format!("{}.{}.{}", parts[0], b64(&claims.to_string()), parts[2]);
+    rejected(
+        s.verify(
+            &s.present(Value::String(tampered), &s.helper, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "the mandate is not signed by the credential's holder key (cnf), or was altered",
+    );
+    // Another typ.
+    let other_typ = sign_raw_typ(&s.citizen, &s.mandate().to_claims(), "JWT");
+    rejected(
+        s.verify(
+            &s.present(Value::String(other_typ), &s.helper, &income, LANDLORD),
+            LANDLORD,
+        )
+        .await,
+        "typ is not kluis-mandate+jwt",
+    );
+
+    // Revoked: the citizen sets the bit and republishes.
+    s.publish(&[false, true]).await;
+    rejected(
+        s.check(&s.mandate(), &income, LANDLORD).await,
+        "the mandate has been revoked",
+    );
+    // A status list signed by another key than status_key (a registry or attacker swapping it).
+    let other = SigningKey::make_random().unwrap();
+    let fake = sign_status_list(&other, &s.status_uri, &[false, false], now_unix()).unwrap();
+    let mut lists = kluis_core::delegation::MandateStatusLists::new();
+    lists.insert(&s.status_uri, &fake);
+    let p = s.present(
+        Value::String(s.mandate().sign(&s.citizen).unwrap()),
+        &s.helper,
+        &income,
+        LANDLORD,
+    );
+    let e = verifier::verify_with(
+        &p,
+        &s.trust(),
+        &Expectations::new(NONCE, LANDLORD),
+        &kluis_core::delegation::DelegationContext {
+            status_lists: lists,
+            purpose: None,
+        },
+    )
+    .unwrap_err();
+    assert!(e
+        .to_string()
+        .contains("not signed by the mandate's status key"));
+    // The registry itself refuses a list from another key than the first writer's.
+    assert!(publish_status_list(&s.status_uri, &fake, &quick_http())
+        .await
+        .is_err());
+}
+
+fn b64(s: &str) -> String {
+    use base64_lite::encode;
+    encode(s.as_bytes())
+}
+
+fn sign_raw(key: &SigningKey, claims: &Value) -> String {
+    sign_raw_typ(key, claims, "kluis-mandate+jwt")
+}
+
+/// A compact ES256 JWS over `claims` with header `typ` (for mandates the wallet would not make).
+fn sign_raw_typ(key: &SigningKey, claims: &Value, typ: &str) -> String {
+    kluis_core::delegation::mandate::sign_jws(key, typ, false, claims).unwrap()
+}
+
+/// Base64url without padding (the tests crate has no base64 dependency).
+mod base64_lite {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..=chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+}
