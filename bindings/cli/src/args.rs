@@ -83,6 +83,20 @@ pub enum Command {
     },
     /// Check expiry and the holders' status lists; mark credentials revoked/suspended/expired.
     StatusCheck,
+    /// Give a helper a mandate: the credentials in scope, encrypted to the helper's key.
+    Delegate(DelegateArgs),
+    /// Accept a mandate package (as the helper): verified, stored apart from your own credentials.
+    AcceptMandate {
+        /// The package file from `kluis delegate`.
+        file: PathBuf,
+    },
+    /// Mandates given and received; received ones that are revoked or expired are dropped.
+    Mandates,
+    /// Revoke a mandate you gave; the revocation is published at once.
+    RevokeMandate {
+        /// Mandate id (from `kluis mandates`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +162,47 @@ pub struct PresentArgs {
     /// Write the presentation here instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Present as a helper under this mandate; ID is then a credential under it (its id from
+    /// `kluis mandates`, or its type).
+    #[arg(long, value_name = "MANDATE_ID")]
+    pub on_behalf_of: Option<String>,
+    /// The purpose the requesting party stated (logged; checked against a mandate's purposes).
+    #[arg(long)]
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DelegateArgs {
+    /// File with the helper's public key (their `kluis key --json`).
+    #[arg(long, value_name = "KEY_FILE")]
+    pub to: PathBuf,
+    /// Credential types in scope, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub types: Vec<String>,
+    /// Claim paths in scope, comma-separated (default: every claim of those types).
+    #[arg(long, value_delimiter = ',')]
+    pub claims: Option<Vec<String>>,
+    /// Actions allowed, comma-separated: present, view, refresh.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub actions: Vec<String>,
+    /// Last day of validity (YYYY-MM-DD, through the end of that day UTC), or YYYY-MM-DDTHH:MM:SSZ.
+    #[arg(long)]
+    pub until: String,
+    /// Requesting parties (client ids) the helper may present to, comma-separated (default: any).
+    #[arg(long, value_delimiter = ',')]
+    pub parties: Option<Vec<String>>,
+    /// Purposes the helper may present for, comma-separated (default: any).
+    #[arg(long, value_delimiter = ',')]
+    pub purposes: Option<Vec<String>>,
+    /// Whom the package is for, shown in both wallets (e.g. "Mama").
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The mandate registry where the revocation list is published.
+    #[arg(long, env = "KLUIS_MANDATE_REGISTRY", value_name = "URL")]
+    pub registry: String,
+    /// Where to write the encrypted package.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

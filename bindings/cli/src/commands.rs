@@ -22,6 +22,10 @@ const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 pub fn run(cli: &Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Demo => crate::demo::run(cli.json),
+        Command::Delegate(a) => crate::delegate::delegate(cli, a),
+        Command::AcceptMandate { file } => crate::delegate::accept(cli, file),
+        Command::Mandates => crate::delegate::list(cli),
+        Command::RevokeMandate { id } => crate::delegate::revoke(cli, id),
         Command::Init(a) => init(cli, a.dangerous_test_kdf),
         Command::Status => status(cli),
         Command::ChangePin => change_pin(cli),
@@ -377,8 +381,12 @@ fn wipe(cli: &Cli, yes: bool) -> Result<(), CliError> {
 }
 
 fn present(cli: &Cli, a: &PresentArgs) -> Result<(), CliError> {
-    let w = unlocked(cli)?;
-    let presentation = w.present(&a.id, &a.claims, &a.nonce, &a.aud)?;
+    let presentation = match &a.on_behalf_of {
+        Some(mandate) => crate::delegate::present_on_behalf(cli, a, mandate)?,
+        None => {
+            unlocked(cli)?.present_for(&a.id, &a.claims, &a.nonce, &a.aud, a.purpose.as_deref())?
+        }
+    };
     match &a.out {
         Some(path) => {
             std::fs::write(path, format!("{presentation}\n")).map_err(|e| {
@@ -428,10 +436,16 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
             )))
         };
     }
-    let v = verifier::verify(&text, &trust, &expect)?;
+    // A helper's presentation needs its mandate's status list: fetched when it carries one.
+    let v = crate::delegate::verify_one(&text, &trust, &expect)?;
     if cli.json {
-        print_json(&json!({ "valid": true, "issuer": v.issuer, "vct": v.vct, "claims": v.claims }))
+        print_json(
+            &json!({ "valid": true, "issuer": v.issuer, "vct": v.vct, "claims": v.claims, "on_behalf": crate::delegate::on_behalf_json(&v) }),
+        )
     } else {
+        if let Some(line) = crate::delegate::on_behalf_text(&v) {
+            println!("{line}");
+        }
         println!(
             "Valid presentation from issuer {} of type {}. Disclosed claims:",
             v.issuer, v.vct

@@ -4,6 +4,7 @@
 mod args;
 mod collect;
 mod commands;
+mod delegate;
 mod demo;
 mod output;
 
