@@ -250,6 +250,21 @@ pub fn run(json: bool) -> Result<(), CliError> {
     }
     report.insert("audit_entries".into(), json!(log.len()));
 
+    step(
+        json,
+        "8b. Delegate: a helper acts for the citizen under a scoped, time-limited, revocable mandate",
+    );
+    let delegated = crate::delegate::demo(
+        &rt,
+        &net,
+        &wallet,
+        &landlord_trust,
+        LANDLORD,
+        &tmp.path().join("helper"),
+        json,
+    )?;
+    report.insert("delegation".into(), delegated);
+
     step(json, "9. Lock: a wrong PIN is counted");
     wallet.lock();
     let wrong = wallet.unlock(&Pin::new("000000"));
