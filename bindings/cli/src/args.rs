@@ -97,6 +97,27 @@ pub enum Command {
         /// Mandate id (from `kluis mandates`).
         id: String,
     },
+    /// Answer a requesting party's OpenID4VP request (their QR / openid4vp:// link): shows who
+    /// asks, why, for how long and which claims; shares only that, or declines.
+    PresentRequest(PresentRequestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PresentRequestArgs {
+    /// The request: openid4vp://?client_id=...&request_uri=...
+    pub uri: String,
+    /// Share only these claim paths (and what is under them), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Option<Vec<String>>,
+    /// Share without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Decline without asking (the party is told).
+    #[arg(long)]
+    pub decline: bool,
+    /// Language for names: nl or en.
+    #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+    pub lang: String,
 }
 
 #[derive(Debug, Args)]

@@ -175,6 +175,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Overview(lang) => crate::collect::overview(cli, &lang.lang),
         Command::Refresh { force } => crate::collect::refresh(cli, *force),
         Command::StatusCheck => crate::collect::status_check(cli),
+        Command::PresentRequest(a) => crate::present_request::run(cli, a),
         Command::Trust(TrustCommand::Scheme { url, key }) => {
             crate::collect::trust_scheme(cli, url, key)
         }

@@ -7,6 +7,7 @@ mod commands;
 mod delegate;
 mod demo;
 mod output;
+mod present_request;
 
 use std::process::ExitCode;
 

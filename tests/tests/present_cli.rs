@@ -1,0 +1,300 @@
+//! `kluis present-request` as a user runs it: `kluis-fixtures verifiers --json` as a child process
+//! (holders, scheme, landlord, bank), `kluis` collecting from the holders, then answering the
+//! landlord's and the bank's requests: share, decline, a replay, a bad signature, a network
+//! failure, `--select`, and a non-interactive stdin (which declines). Exit codes per the contract.
+//!
+//! Needs the `kluis` and `kluis-fixtures` binaries built in the same target directory
+//! (`cargo build -p kluis-cli -p kluis-fixtures`; a workspace `cargo test` builds them).
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures` first",
+        path.display()
+    );
+    path
+}
+
+struct Fixtures(Child);
+
+impl Drop for Fixtures {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http(method: &str, url: &str, body: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
+fn get_json(url: &str) -> Value {
+    serde_json::from_str(&http("GET", url, "")).unwrap()
+}
+
+struct Cli {
+    vault: tempfile::TempDir,
+}
+
+impl Cli {
+    fn run_with(&self, args: &[&str], stdin: Stdio) -> Output {
+        Command::new(bin("kluis"))
+            .arg("--vault")
+            .arg(self.vault.path())
+            .args(args)
+            .env("KLUIS_PIN", "271828")
+            .stdin(stdin)
+            .output()
+            .unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, Stdio::null())
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+#[test]
+fn present_request_from_the_command_line() {
+    let mut child = Command::new(bin("kluis-fixtures"))
+        .args(["verifiers", "--json", "--citizen", "daan"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let _guard = Fixtures(child);
+    let mut parties = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        parties.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let landlord = parties
+        .iter()
+        .find(|p| p["party"] == "woningcorporatie-eemland")
+        .unwrap()
+        .clone();
+    let bank = parties
+        .iter()
+        .find(|p| p["party"] == "bank-utrecht")
+        .unwrap()
+        .clone();
+    assert!(landlord["page_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    assert!(landlord["request_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("openid4vp://?client_id=woningcorporatie-eemland&request_uri="));
+
+    // The holders' offers are on stderr: one per holder with data about daan.
+    let citizen = kluis_fixtures::citizen("daan").unwrap();
+    let holders_with_data = kluis_fixtures::holders()
+        .unwrap()
+        .into_iter()
+        .filter(|h| {
+            h.credential_types
+                .iter()
+                .any(|t| citizen.credentials.contains_key(t))
+        })
+        .count();
+    let mut offers = Vec::new();
+    while offers.len() < holders_with_data {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "fixtures ended early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("offer ") {
+            let (_, rest) = rest.split_once(": ").unwrap();
+            let (uri, code) = rest.split_once(" (tx_code ").unwrap();
+            offers.push((uri.to_string(), code.trim_end_matches(')').to_string()));
+        }
+    }
+
+    let cli = Cli {
+        vault: tempfile::tempdir().unwrap(),
+    };
+    cli.ok(&["init", "--dangerous-test-kdf"]);
+    cli.ok(&[
+        "trust",
+        "scheme",
+        landlord["scheme"].as_str().unwrap(),
+        "--key",
+        landlord["scheme_key_file"].as_str().unwrap(),
+    ]);
+    for (uri, code) in &offers {
+        cli.ok(&["collect", uri, "--tx-code", code]);
+    }
+
+    // Share with the landlord (--yes): exit 0, the landlord verified it.
+    let link = landlord["request_uri"].as_str().unwrap();
+    let out = cli.ok(&["--json", "present-request", link, "--yes", "--lang", "en"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "shared");
+    assert_eq!(v["request"]["party"]["name"], "Eemland Housing Association");
+    assert_eq!(v["outcome"]["disclosed"].as_array().unwrap().len(), 3);
+    let result = get_json(landlord["result_url"].as_str().unwrap());
+    assert_eq!(result["status"], "verified", "{result}");
+
+    // The same link again: a replayed nonce, refused with exit 5.
+    let out = cli.run(&["present-request", link, "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already answered"));
+
+    // Text output and an explicit decline: the landlord is told.
+    let base = landlord["page_url"].as_str().unwrap().trim_end_matches('/');
+    let s = get_json(&format!("{base}/api/session/new"));
+    let out = cli.ok(&[
+        "present-request",
+        s["request_uri"].as_str().unwrap(),
+        "--decline",
+        "--lang",
+        "en",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Eemland Housing Association"), "{text}");
+    assert!(text.contains("keeps the data 30 days"), "{text}");
+    assert!(text.contains("Declined"), "{text}");
+    let r = get_json(&format!(
+        "{base}/api/result/{}",
+        s["state"].as_str().unwrap()
+    ));
+    assert_eq!(r["status"], "declined");
+
+    // No --yes / --decline and a stdin that is not a terminal: declines.
+    let s = get_json(&format!("{base}/api/session/new"));
+    let out = cli.run_with(
+        &["present-request", s["request_uri"].as_str().unwrap()],
+        Stdio::piped(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let r = get_json(&format!(
+        "{base}/api/result/{}",
+        s["state"].as_str().unwrap()
+    ));
+    assert_eq!(r["status"], "declined");
+
+    // --select leaving out a required query: refused (usage), nothing sent.
+    let s = get_json(&format!("{base}/api/session/new"));
+    let out = cli.run(&[
+        "present-request",
+        s["request_uri"].as_str().unwrap(),
+        "--select",
+        "/given_name,/family_name,/address",
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = get_json(&format!(
+        "{base}/api/result/{}",
+        s["state"].as_str().unwrap()
+    ));
+    assert_eq!(r["status"], "pending");
+
+    // The bank (verifier_attestation), sharing only the person and income with --select.
+    let bank_link = bank["request_uri"].as_str().unwrap();
+    let out = cli.ok(&[
+        "--json",
+        "present-request",
+        bank_link,
+        "--select",
+        "/given_name,/family_name,/birthdate,/address,/year,/total_gross_income_eur",
+        "--yes",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["request"]["party"]["client_id"],
+        "verifier_attestation:bank-utrecht"
+    );
+    let r = get_json(bank["result_url"].as_str().unwrap());
+    assert_eq!(r["status"], "verified", "{r}");
+
+    // A bad signature: exit 5.
+    http(
+        "POST",
+        &format!("{base}/admin/fault"),
+        r#"{"fault":"bad_signature"}"#,
+    );
+    let s = get_json(&format!("{base}/api/session/new"));
+    let out = cli.run(&[
+        "present-request",
+        s["request_uri"].as_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    http(
+        "POST",
+        &format!("{base}/admin/fault"),
+        r#"{"fault":"none"}"#,
+    );
+
+    // Nobody listening at the request_uri: exit 1 (network).
+    let out = cli.run(&[
+        "present-request",
+        "openid4vp://?client_id=woningcorporatie-eemland&request_uri=http%3A%2F%2F127.0.0.1%3A9%2Frequest%2Fx",
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The log shows the disclosures, the decline and the refusals.
+    let out = cli.ok(&["--json", "log"]);
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("presentation_declined"));
+    assert!(log.contains("presentation_refused"));
+    assert!(log.contains("\"channel\":\"remote\"") || log.contains("\"channel\": \"remote\""));
+}
