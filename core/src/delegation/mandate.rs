@@ -267,3 +267,91 @@ fn verified_payload(jwt: &str, signer: &PublicJwk) -> Result<Map<String, Value>,
         .map(|v| v.payload)
         .ok_or(DelegationError::MandateSignature)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sample(helper: &SigningKey, status_key: &SigningKey) -> Mandate {
+        Mandate {
+            id: "m-1".into(),
+            issued_at: 100,
+            not_before: 100,
+            expires_at: 200,
+            helper: helper.public_jwk(),
+            scope: Scope {
+                vct: vec!["urn:t:1".into()],
+                claims: Some(vec!["/a/b".into()]),
+                actions: vec![Action::Present, Action::View],
+                parties: None,
+                purposes: Some(vec!["rent".into()]),
+            },
+            redelegation: false,
+            status: StatusRef {
+                idx: 7,
+                uri: "https://r.example/lists/ab".into(),
+            },
+            status_key: status_key.public_jwk(),
+        }
+    }
+
+    #[test]
+    fn signs_and_verifies_with_the_cnf_key_only() {
+        let cnf = SigningKey::make_random().unwrap();
+        let helper = SigningKey::make_random().unwrap();
+        let m = sample(&helper, &cnf);
+        let jwt = m.sign(&cnf).unwrap();
+        assert_eq!(Mandate::verify(&jwt, &cnf.public_jwk()).unwrap(), m);
+        assert!(matches!(
+            Mandate::verify(&jwt, &helper.public_jwk()),
+            Err(DelegationError::MandateSignature)
+        ));
+        // Absent optional members stay absent on the wire.
+        let claims = Mandate::peek(&jwt).unwrap();
+        assert!(claims["scope"].get("parties").is_none());
+        assert_eq!(claims["scope"]["actions"], json!(["present", "view"]));
+    }
+
+    #[test]
+    fn refuses_bad_shapes() {
+        let cnf = SigningKey::make_random().unwrap();
+        let helper = SigningKey::make_random().unwrap();
+        let good = sample(&helper, &cnf).to_claims();
+        let check = |edit: &dyn Fn(&mut Value)| {
+            let mut c = good.clone();
+            edit(&mut c);
+            let jwt = sign_jws(&cnf, MANDATE_TYP, false, &c).unwrap();
+            Mandate::verify(&jwt, &cnf.public_jwk()).unwrap_err()
+        };
+        assert!(matches!(
+            check(&|c| c["exp"] = json!(50)),
+            DelegationError::Malformed(_)
+        ));
+        assert!(matches!(
+            check(&|c| c["scope"]["actions"] = json!(["delete"])),
+            DelegationError::Malformed(_)
+        ));
+        assert!(matches!(
+            check(&|c| c["scope"]["vct"] = json!([])),
+            DelegationError::Malformed(_)
+        ));
+        assert!(matches!(
+            check(&|c| {
+                c.as_object_mut().unwrap().remove("status_key");
+            }),
+            DelegationError::MissingClaim("status_key")
+        ));
+        assert!(matches!(
+            check(&|c| c["redelegation"] = json!("no")),
+            DelegationError::Malformed(_)
+        ));
+        let other_typ = sign_jws(&cnf, "JWT", false, &good).unwrap();
+        assert!(matches!(
+            Mandate::verify(&other_typ, &cnf.public_jwk()),
+            Err(DelegationError::WrongTyp)
+        ));
+        assert!(Mandate::peek("a.b").is_err());
+        assert!(Mandate::peek(&"x".repeat(MAX_MANDATE_BYTES + 1)).is_err());
+    }
+}

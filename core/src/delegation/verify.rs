@@ -273,3 +273,126 @@ pub fn status_uris(presentation: &str) -> Vec<String> {
 fn short(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(100).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::delegation::mandate::{Scope, StatusRef};
+    use kluis_sdjwt::SigningKey;
+    use serde_json::json;
+
+    fn mandate(claims: Option<Vec<&str>>) -> Mandate {
+        let k = SigningKey::make_random().unwrap();
+        Mandate {
+            id: "m".into(),
+            issued_at: 0,
+            not_before: 1_000,
+            expires_at: 2_000,
+            helper: k.public_jwk(),
+            scope: Scope {
+                vct: vec!["t".into()],
+                claims: claims.map(|c| c.into_iter().map(str::to_string).collect()),
+                actions: vec![Action::Present],
+                parties: Some(vec!["party".into()]),
+                purposes: None,
+            },
+            redelegation: false,
+            status: StatusRef {
+                idx: 0,
+                uri: "u".into(),
+            },
+            status_key: k.public_jwk(),
+        }
+    }
+
+    fn p(s: &str) -> ClaimPath {
+        ClaimPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn claims_revealed_by_disclosures_must_be_in_scope() {
+        let claims = json!({
+            "iss": "x", "vct": "t",
+            "address": { "locality": "Utrecht", "street": "Oudegracht" },
+            "nationalities": ["NL"]
+        });
+        let m = mandate(Some(vec!["/address/locality", "/nationalities"]));
+        let ok = |disclosed: &[&str]| {
+            let d: Vec<ClaimPath> = disclosed.iter().map(|s| p(s)).collect();
+            check_use(
+                &m,
+                "t",
+                &claims,
+                &d,
+                Action::Present,
+                "party",
+                None,
+                1_500,
+                0,
+            )
+        };
+        // Only the locality disclosed (street always visible would not count, but here it is
+        // revealed by the /address disclosure): the object disclosure reveals the street too.
+        assert!(matches!(
+            ok(&["/address"]),
+            Err(DelegationError::ClaimOutOfScope(c)) if c == "/address/street"
+        ));
+        let only_locality = json!({ "iss": "x", "address": { "locality": "Utrecht" } });
+        let d = [p("/address"), p("/address/locality")];
+        assert!(check_use(
+            &m,
+            "t",
+            &only_locality,
+            &d,
+            Action::Present,
+            "party",
+            None,
+            1_500,
+            0
+        )
+        .is_ok());
+        assert!(ok(&["/nationalities/0"]).is_ok());
+        // Always-visible claims (not under any disclosure) do not count.
+        assert!(ok(&[]).is_ok());
+    }
+
+    #[test]
+    fn time_type_action_party() {
+        let m = mandate(None);
+        let c = json!({});
+        let run = |vct: &str, a: Action, party: &str, now: i64| {
+            check_use(&m, vct, &c, &[], a, party, None, now, 0)
+        };
+        assert!(run("t", Action::Present, "party", 1_500).is_ok());
+        assert!(matches!(
+            run("t", Action::Present, "party", 999),
+            Err(DelegationError::NotYetValid)
+        ));
+        assert!(matches!(
+            run("t", Action::Present, "party", 2_000),
+            Err(DelegationError::Expired)
+        ));
+        assert!(matches!(
+            run("u", Action::Present, "party", 1_500),
+            Err(DelegationError::TypeOutOfScope(_))
+        ));
+        assert!(matches!(
+            run("t", Action::View, "party", 1_500),
+            Err(DelegationError::ActionNotAllowed("view"))
+        ));
+        assert!(matches!(
+            run("t", Action::Present, "other", 1_500),
+            Err(DelegationError::PartyNotAllowed(_))
+        ));
+        // The skew widens the window on both ends.
+        assert!(check_use(&m, "t", &c, &[], Action::Present, "party", None, 2_030, 60).is_ok());
+    }
+
+    #[test]
+    fn status_uris_reads_only_what_it_can() {
+        assert!(status_uris("").is_empty());
+        assert!(status_uris("a.b.c~d~").is_empty());
+        assert!(status_uris("a.b.c~not-a-jwt").is_empty());
+    }
+}
