@@ -326,7 +326,7 @@ pub fn verify_request_object(
             id: v
                 .get("id")
                 .and_then(Value::as_str)
-                .map(|s| clean(s))
+                .map(clean)
                 .ok_or_else(|| refused("kluis_purpose needs an 'id'"))?,
             retention_days: v
                 .get("retention_days")

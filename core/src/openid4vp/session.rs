@@ -510,7 +510,7 @@ impl Wallet {
                 "this request's nonce was already answered (a replayed request)",
             ));
         }
-        Ok(self.describe_request(request, channel, lang, now)?)
+        self.describe_request(request, channel, lang, now)
     }
 
     fn nonce_key(request: &VerifiedRequest) -> String {

@@ -471,7 +471,7 @@ pub fn verify_response(
                 .ok_or_else(|| reject(format!("query '{qid}': a presentation is not a string")))?;
             let v = verify(p, &trust.issuers, &expect)?;
             if let Some(types) = trust.types.get(&v.issuer) {
-                if !types.iter().any(|t| *t == v.vct) {
+                if !types.contains(&v.vct) {
                     return Err(reject(format!(
                         "the scheme does not list type {} for issuer {}",
                         v.vct, v.issuer
