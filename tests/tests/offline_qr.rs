@@ -1,49 +1,292 @@
-//! The offline QR payload carries a real wallet's presentation losslessly: decoded, it verifies as
-//! the original; altered, it does not. Also prints the size figures for the README.
+//! The offline QR (in person, no network): a real wallet's presentations travel losslessly in one
+//! `KL2:` payload; the verifier accepts it once, only for itself, only within two minutes; altered
+//! or truncated payloads are rejected with the reason. Also prints the size figures for the README
+//! (`cargo test -p kluis-tests --test offline_qr -- --nocapture`).
 #![allow(clippy::unwrap_used)]
 
+use kluis_core::openid4vp::offline::{
+    self, rental_query, verify_offline, MemoryReplayCache, OfflineExpectations,
+};
 use kluis_core::verifier::{self, Expectations};
+use kluis_core::Error;
 use kluis_qr::render::{Ec, Qr};
 use kluis_tests::TestWallet;
 
+const LANDLORD: &str = "woningcorporatie-eemland";
+
+fn version(text: &str, ec: Ec) -> String {
+    match Qr::new(text, ec) {
+        Ok(q) => format!("v{}@{ec}", q.version()),
+        Err(_) => format!("too large for any QR at {ec}"),
+    }
+}
+
+/// The most alphanumeric characters a QR of `version` holds at `ec`.
+fn capacity(version: i16, ec: Ec) -> usize {
+    let (mut lo, mut hi) = (1usize, 4296usize);
+    while lo < hi {
+        let mid = (lo + hi + 1) / 2;
+        if Qr::new(&"A".repeat(mid), ec).is_ok_and(|q| q.version() <= version) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+/// Prints the size with each technique added in turn.
+fn techniques(refs: &[&str], payload: &str) {
+    use kluis_qr::offline::{encode_set_with, EncodeOptions};
+    let plain = refs.join("\n");
+    println!(
+        "  plain compact SD-JWT presentations: {} B -> {} / {}",
+        plain.len(),
+        version(&plain, Ec::L),
+        version(&plain, Ec::M)
+    );
+    let steps = [
+        ("binary re-encoding + Base45", false, false, false),
+        ("+ deflate", true, false, false),
+        ("+ signatures outside deflate", true, true, false),
+        ("+ static vocabulary tokens", true, true, true),
+    ];
+    for (name, deflate, signatures_apart, tokens) in steps {
+        let t = encode_set_with(
+            refs,
+            EncodeOptions {
+                deflate,
+                signatures_apart,
+                tokens,
+            },
+        )
+        .unwrap();
+        println!("  {name}: {} chars -> {}", t.len(), version(&t, Ec::M));
+    }
+    assert_eq!(
+        payload,
+        encode_set_with(refs, EncodeOptions::default()).unwrap()
+    );
+}
+
 #[test]
-fn offline_payload_round_trips_and_verifies() {
+fn v1_payload_round_trips_and_verifies() {
     let t = TestWallet::new();
     let brp = t
         .collect("sanne")
         .into_iter()
         .find(|c| c.vct == "urn:nl:gemeente:brp-address:1")
         .unwrap();
-    let claims: Vec<String> = [
-        "/given_name",
-        "/family_name",
-        "/address/street",
-        "/address/house_number",
-        "/address/postal_code",
-        "/address/locality",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let aud = "https://verhuurder.example";
+    let claims: Vec<String> = ["/given_name", "/family_name", "/address"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let p = t
         .wallet
-        .present(&brp.id, &claims, "offline-nonce", aud)
+        .present(&brp.id, &claims, "offline-nonce", LANDLORD)
         .unwrap();
     let qr_text = kluis_qr::offline::encode(&p).unwrap();
-    let decoded = kluis_qr::offline::decode(&qr_text).unwrap();
-    assert_eq!(decoded, p);
+    assert_eq!(kluis_qr::offline::decode(&qr_text).unwrap(), p);
     let trust = TestWallet::verifier_trust();
-    let v = verifier::verify(&decoded, &trust, &Expectations::new("offline-nonce", aud)).unwrap();
+    let v = verifier::verify(
+        &kluis_qr::offline::decode(&qr_text).unwrap(),
+        &trust,
+        &Expectations::new("offline-nonce", LANDLORD),
+    )
+    .unwrap();
     assert_eq!(v.claims["address"]["locality"], "Utrecht");
-    let plain = Qr::new(&p, Ec::L).unwrap();
-    let ours = Qr::new(&qr_text, Ec::M).unwrap();
+    // v1 payloads still verify through the offline verifier (their nonce is read from the KB-JWT).
+    let cache = MemoryReplayCache::default();
+    let out = verify_offline(
+        &qr_text,
+        &trust,
+        &OfflineExpectations::new(LANDLORD),
+        &cache,
+    )
+    .unwrap();
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn rental_offline_qr_verifies_once_for_its_party_within_two_minutes() {
+    let t = TestWallet::new();
+    t.collect("daan");
+    let items = t.wallet.offline_items_for(&rental_query()).unwrap();
+    assert_eq!(items.len(), 3, "name and address, income, arrears");
+    let qr = t
+        .wallet
+        .offline_presentation(&items, LANDLORD, Some("rental"))
+        .unwrap();
+    assert!(qr.payload.starts_with("KL2:"));
+    let trust = TestWallet::verifier_trust();
+    let cache = MemoryReplayCache::default();
+    let expect = OfflineExpectations::new(LANDLORD);
+
+    let verified = verify_offline(&qr.payload, &trust, &expect, &cache).unwrap();
+    assert_eq!(verified.len(), 3);
+    let all = offline::disclosed_json(&verified);
+    let text = all.to_string();
+    assert!(text.contains("\"family_name\":\"Visser\""));
+    assert!(text.contains("monthly_gross_income_eur"));
+    assert!(text.contains("\"registered_payment_arrears\":false"));
+    // Nothing beyond the rental disclosure: no BSN, no birth date, no employers.
+    for never in ["bsn", "birthdate", "employers", "arrears_eur"] {
+        assert!(!text.contains(never), "{never} disclosed");
+    }
+    // The disclosure is in the citizen's log, channel offline-qr.
+    let log = t.wallet.audit_log().unwrap();
+    let disclosed = log
+        .iter()
+        .filter(|e| {
+            serde_json::to_string(&e.event)
+                .unwrap()
+                .contains("offline-qr")
+        })
+        .count();
+    assert_eq!(disclosed, 3);
+
+    // Replayed: the same QR a second time.
+    let e = verify_offline(&qr.payload, &trust, &expect, &cache).unwrap_err();
+    assert!(e.to_string().contains("replay"), "{e}");
+    // Another party: aud is not itself (and its own cache is empty).
+    let other = MemoryReplayCache::default();
+    let e = verify_offline(
+        &qr.payload,
+        &trust,
+        &OfflineExpectations::new("bank-utrecht"),
+        &other,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("aud"), "{e}");
+    // Stale: read two minutes and a bit later.
+    let mut late = OfflineExpectations::new(LANDLORD);
+    late.now += offline::MAX_AGE_SECS + offline::SKEW_SECS + 1;
+    let e = verify_offline(&qr.payload, &trust, &late, &MemoryReplayCache::default()).unwrap_err();
+    assert!(matches!(e, Error::InvalidPresentation { .. }), "{e}");
+    // An untrusted verifier trust list: the issuers are unknown.
+    let e = verify_offline(
+        &qr.payload,
+        &kluis_core::trust::TrustList::new(),
+        &expect,
+        &MemoryReplayCache::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::UntrustedIssuer { .. }), "{e}");
+}
+
+#[test]
+fn altered_or_truncated_offline_qr_is_rejected_with_the_reason() {
+    let t = TestWallet::new();
+    t.collect("daan");
+    let items = t.wallet.offline_items_for(&rental_query()).unwrap();
+    let qr = t
+        .wallet
+        .offline_presentation(&items, LANDLORD, None)
+        .unwrap();
+    let trust = TestWallet::verifier_trust();
+    let expect = OfflineExpectations::new(LANDLORD);
+    let check = |text: &str| {
+        verify_offline(text, &trust, &expect, &MemoryReplayCache::default()).unwrap_err()
+    };
+    // Truncated anywhere: a clear reason, never a panic or an acceptance.
+    for cut in [
+        qr.payload.len() - 1,
+        qr.payload.len() - 40,
+        qr.payload.len() / 2,
+        6,
+    ] {
+        let e = check(&qr.payload[..cut]);
+        assert!(matches!(e, Error::InvalidPresentation { .. }), "{e}");
+        assert!(
+            e.to_string().contains("offline QR") || e.to_string().contains("signature"),
+            "{e}"
+        );
+    }
+    // Altered characters: rejected each time (decode failure or a failed signature/digest check).
+    let alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+    for i in (4..qr.payload.len()).step_by(97) {
+        let c = qr.payload.as_bytes()[i] as char;
+        let r = alphabet.chars().find(|&x| x != c).unwrap();
+        let mut altered = qr.payload.clone();
+        altered.replace_range(i..i + 1, &r.to_string());
+        let e = check(&altered);
+        assert_eq!(e.code(), kluis_core::ErrorCode::InvalidCredential, "{e}");
+    }
+    // Not a kluis payload at all.
+    assert!(check("HC1:ABC")
+        .to_string()
+        .contains("not a kluis QR payload"));
+}
+
+/// The figures for the README: what each technique contributes for the rental disclosure.
+#[test]
+fn rental_offline_qr_sizes() {
+    let t = TestWallet::new();
+    t.collect("daan");
+    let items = t.wallet.offline_items_for(&rental_query()).unwrap();
+    let qr = t
+        .wallet
+        .offline_presentation(&items, LANDLORD, None)
+        .unwrap();
+    let presentations = kluis_qr::offline::decode_set(&qr.payload).unwrap();
+    let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
+    let plain = refs.join("\n");
+    println!("offline QR, rental disclosure (BRP name + address, UWV monthly income, CAK arrears), standard credentials:");
+    techniques(&refs, &qr.payload);
+    for (p, item) in presentations.iter().zip(&items) {
+        println!(
+            "  one credential: {} B compact, {} chars alone ({:?})",
+            p.len(),
+            kluis_qr::offline::encode_set(&[p]).unwrap().len(),
+            item.claims
+        );
+    }
+    assert!(qr.payload.len() < plain.len());
+}
+
+/// The same disclosure from the holders' small rental-purpose credentials: the wallet picks them
+/// because they give the smaller QR. This is what reaches the goal (≤ v25 at M).
+#[test]
+fn rental_offline_qr_with_purpose_credentials_meets_the_goal() {
+    let t = TestWallet::new();
+    t.collect("daan");
+    let jwk =
+        kluis_core::sdjwt::PublicJwk::from_json(&t.wallet.holder_public_jwk().unwrap()).unwrap();
+    for s in
+        kluis_fixtures::purpose::issue_rental_for("daan", &jwk, kluis_core::now_unix()).unwrap()
+    {
+        t.wallet.import_credential(&s.compact).unwrap();
+    }
+    let items = t.wallet.offline_items_for(&rental_query()).unwrap();
+    let qr = t
+        .wallet
+        .offline_presentation(&items, LANDLORD, Some("rental"))
+        .unwrap();
+    let presentations = kluis_qr::offline::decode_set(&qr.payload).unwrap();
+    let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
+    let plain = refs.join("\n");
+    if let Ok(path) = std::env::var("KLUIS_DUMP_OFFLINE") {
+        std::fs::write(path, &plain).unwrap();
+    }
+    println!("offline QR, rental disclosure, rental-purpose credentials:");
+    techniques(&refs, &qr.payload);
+    let trust = TestWallet::verifier_trust();
+    let verified = verify_offline(
+        &qr.payload,
+        &trust,
+        &OfflineExpectations::new(LANDLORD),
+        &MemoryReplayCache::default(),
+    )
+    .unwrap();
+    let vcts: Vec<&str> = verified.iter().map(|v| v.vct.as_str()).collect();
+    assert!(vcts.iter().all(|v| v.contains("rental")), "{vcts:?}");
+    assert!(offline::disclosed_json(&verified)
+        .to_string()
+        .contains("\"registered_payment_arrears\":false"));
+    let v = Qr::new(&qr.payload, Ec::M).unwrap().version();
     println!(
-        "offline QR, BRP name + address (6 of 11 claims): compact {} B -> QR v{} at L; payload {} chars -> QR v{} at M",
-        p.len(),
-        plain.version(),
-        qr_text.len(),
-        ours.version()
+        "  (a v25 QR at level M holds {} alphanumeric characters)",
+        capacity(25, Ec::M)
     );
-    assert!(ours.version() <= plain.version());
+    assert!(v <= 25, "offline rental QR is v{v} at M");
 }

@@ -8,6 +8,7 @@
 
 pub mod client_id;
 pub mod dcql;
+pub mod offline;
 pub mod request;
 pub mod response;
 pub mod session;

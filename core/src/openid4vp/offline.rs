@@ -1,0 +1,446 @@
+//! In person without network: the offline QR. The wallet puts one or more complete presentations in
+//! one compact payload (`kluis_qr::offline`, `KL2:`), each with a key-binding JWT whose `aud` is the
+//! chosen party, whose `nonce` the wallet picks, and whose `iat` is now. The verifier accepts it
+//! only within [`MAX_AGE_SECS`] of `iat`, only with its own identifier as `aud`, and only once:
+//! it keeps every `(nonce, sd_hash)` it accepted in a [`ReplayCache`] until it would be stale anyway.
+//!
+//! This is the weaker mode (docs/PRESENTING.md "In person"): with no verifier nonce, a QR that is
+//! photographed can be shown again to the same party within the window by someone else, unless that
+//! party's replay cache already saw it; and it is bound to the party only by `aud`. The session QR
+//! ([`super::proximity`]) has neither weakness and is the default.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use kluis_sdjwt::{verify_presentation, ClaimPath, PresentationExpectations, VerifiedPresentation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::dcql::{self, Candidate, DcqlQuery};
+use crate::audit::{self, Actor, AuditEvent, Channel};
+use crate::credentials::{HolderBinding, StoredCredential};
+use crate::trust::TrustList;
+use crate::{now_unix, Error, Wallet};
+
+/// How old an offline QR's key-binding JWT may be when the verifier reads it (the issue: ≤ 2 min).
+pub const MAX_AGE_SECS: i64 = 120;
+/// Clock difference tolerated between the phone and the verifier.
+pub const SKEW_SECS: i64 = 15;
+/// Default capacity of [`MemoryReplayCache`]: far more QR codes than a desk scans in 2 minutes.
+pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
+
+/// The holders' small rental-purpose credential types, each an alternative to the full type the
+/// rental query asks (fewer claims and decoys: a smaller QR).
+pub const RENTAL_PURPOSE_TYPES: &[(&str, &str)] = &[
+    (
+        "urn:nl:gemeente:brp-address:1",
+        "urn:nl:gemeente:brp-rental:1",
+    ),
+    (
+        "urn:nl:uwv:income-statement:1",
+        "urn:nl:uwv:income-rental:1",
+    ),
+    ("urn:nl:cak:care-arrears:1", "urn:nl:cak:arrears-rental:1"),
+];
+
+/// The standard rental-application disclosure ([`super::rental_dcql`]: name and current address,
+/// monthly income, no registered payment arrears), each query also accepting the holder's small
+/// rental-purpose type; the offline QR then uses whichever credential gives the smaller QR.
+pub fn rental_query() -> DcqlQuery {
+    let mut q = super::rental_dcql();
+    if let Some(creds) = q.get_mut("credentials").and_then(Value::as_array_mut) {
+        for c in creds {
+            if let Some(vcts) = c
+                .pointer_mut("/meta/vct_values")
+                .and_then(Value::as_array_mut)
+            {
+                let extra: Vec<Value> = RENTAL_PURPOSE_TYPES
+                    .iter()
+                    .filter(|(full, _)| vcts.iter().any(|v| v == full))
+                    .map(|(_, small)| Value::String(small.to_string()))
+                    .collect();
+                vcts.extend(extra);
+            }
+        }
+    }
+    // A constant: a failure here is a programming error, caught by the unit test.
+    DcqlQuery::parse(&q).expect("the rental query is valid DCQL")
+}
+
+/// One credential and the claims to disclose from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineItem {
+    /// The wallet's credential id.
+    pub credential_id: String,
+    /// Claim paths, e.g. `/address`.
+    pub claims: Vec<String>,
+}
+
+/// An offline QR the wallet made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfflineQr {
+    /// The QR text (`KL2:...`).
+    pub payload: String,
+    /// The party it is bound to (`aud`).
+    pub audience: String,
+    /// The nonce the wallet picked.
+    pub nonce: String,
+    /// `iat` of the key-binding JWTs; the QR is stale [`MAX_AGE_SECS`] later.
+    pub issued_at: i64,
+    /// What it discloses.
+    pub items: Vec<OfflineItem>,
+}
+
+fn fresh_nonce() -> String {
+    // 128 bits: a collision with another wallet's QR within two minutes is out of reach.
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+impl Wallet {
+    /// Chooses, for each credential query of `query` the wallet should answer, the stored
+    /// credential whose presentation is smallest (the QR must stay small), and the claims to
+    /// disclose. Fails when the vault cannot answer the query.
+    pub fn offline_items_for(&self, query: &DcqlQuery) -> Result<Vec<OfflineItem>, Error> {
+        let mut stored: Vec<(String, StoredCredential, Value)> = Vec::new();
+        for (id, r) in self.vault.list::<StoredCredential>()? {
+            let s = r?;
+            if s.binding != HolderBinding::ThisWallet {
+                continue;
+            }
+            let claims = self.parsed(&s)?.claims().clone();
+            stored.push((id, s, claims));
+        }
+        let candidates: Vec<Candidate<'_>> = stored
+            .iter()
+            .map(|(id, s, claims)| Candidate {
+                id,
+                vct: &s.vct,
+                claims,
+                holder_bound: true,
+            })
+            .collect();
+        let m = dcql::match_query(query, &candidates);
+        let selection = m.selection.clone().ok_or_else(|| Error::NotFound {
+            what: "credentials that answer the request".into(),
+        })?;
+        let size_of = |id: &str| {
+            stored
+                .iter()
+                .find(|(i, _, _)| i == id)
+                .map(|(_, s, _)| s.compact.len())
+                .unwrap_or(usize::MAX)
+        };
+        let mut items = Vec::new();
+        for qid in selection {
+            let Some(best) = m
+                .candidates
+                .get(&qid)
+                .and_then(|c| c.iter().min_by_key(|c| size_of(&c.credential_id)))
+            else {
+                continue;
+            };
+            items.push(OfflineItem {
+                credential_id: best.credential_id.clone(),
+                claims: best.claims.iter().map(ClaimPath::to_string).collect(),
+            });
+        }
+        Ok(items)
+    }
+
+    /// Makes the offline QR disclosing `items` to `audience` (the party's client identifier), with a
+    /// fresh nonce and `iat` = now, and logs each disclosure (channel `offline-qr`).
+    pub fn offline_presentation(
+        &self,
+        items: &[OfflineItem],
+        audience: &str,
+        purpose: Option<&str>,
+    ) -> Result<OfflineQr, Error> {
+        if audience.trim().is_empty() {
+            return Err(Error::invalid_input(
+                "an offline QR must name the party it is for",
+            ));
+        }
+        if items.is_empty() || items.len() > kluis_qr::offline::MAX_PRESENTATIONS {
+            return Err(Error::invalid_input(format!(
+                "an offline QR carries 1 to {} credentials",
+                kluis_qr::offline::MAX_PRESENTATIONS
+            )));
+        }
+        let nonce = fresh_nonce();
+        let now = now_unix();
+        let key = self.holder_key()?;
+        let mut presentations = Vec::with_capacity(items.len());
+        let mut parsed_paths = Vec::with_capacity(items.len());
+        for item in items {
+            let paths = item
+                .claims
+                .iter()
+                .map(|p| {
+                    ClaimPath::parse(p)
+                        .map_err(|e| Error::invalid_input(format!("claim path {p:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let stored = self.stored(&item.credential_id)?;
+            if stored.binding != HolderBinding::ThisWallet {
+                return Err(Error::InvalidCredential {
+                    reason: "the credential is not bound to this wallet's key".into(),
+                });
+            }
+            let credential = self.parsed(&stored)?;
+            presentations.push(
+                credential
+                    .present(&paths, &key, &nonce, audience, now)
+                    .map_err(|e| Error::invalid_input(e.to_string()))?,
+            );
+            parsed_paths.push(paths);
+        }
+        let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
+        let payload = kluis_qr::offline::encode_set(&refs)
+            .map_err(|e| Error::invalid_input(format!("offline QR: {e}")))?;
+        self.vault.write(|tx| {
+            for (item, paths) in items.iter().zip(&parsed_paths) {
+                audit::append(
+                    tx,
+                    now,
+                    Actor::Citizen,
+                    AuditEvent::Disclosed {
+                        credential_id: item.credential_id.clone(),
+                        audience: audience.to_string(),
+                        claims: paths.iter().map(|p| p.to_string()).collect(),
+                        purpose: purpose.map(str::to_string),
+                        retention_days: None,
+                        channel: Some(Channel::OfflineQr),
+                    },
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(OfflineQr {
+            payload,
+            audience: audience.to_string(),
+            nonce,
+            issued_at: now,
+            items: items.to_vec(),
+        })
+    }
+}
+
+/// Remembers which offline presentations a verifier accepted, until they would be stale anyway.
+/// Implement it over a database to share it between a party's desks or keep it across restarts.
+pub trait ReplayCache: Send + Sync {
+    /// Records `key` as seen until `expires_at`. Returns `Ok(false)` when it was already seen and
+    /// has not expired (a replay); `Err` when it cannot record (the verifier must then refuse).
+    fn check_and_insert(&self, key: &[u8; 32], expires_at: i64, now: i64) -> Result<bool, Error>;
+}
+
+/// A bounded in-memory [`ReplayCache`]: expired entries are dropped as new ones come in; when it
+/// is full of live entries it refuses (fails closed) rather than forgetting one.
+pub struct MemoryReplayCache {
+    capacity: usize,
+    entries: Mutex<HashMap<[u8; 32], i64>>,
+}
+
+impl MemoryReplayCache {
+    /// A cache holding at most `capacity` live entries.
+    pub fn new(capacity: usize) -> Self {
+        MemoryReplayCache {
+            capacity: capacity.max(1),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Live entries (for tests and monitoring).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for MemoryReplayCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_REPLAY_CAPACITY)
+    }
+}
+
+impl ReplayCache for MemoryReplayCache {
+    fn check_and_insert(&self, key: &[u8; 32], expires_at: i64, now: i64) -> Result<bool, Error> {
+        let mut entries = self.entries.lock().map_err(|_| Error::Internal {
+            reason: "replay cache poisoned".into(),
+        })?;
+        if entries.get(key).is_some_and(|&exp| exp >= now) {
+            return Ok(false);
+        }
+        if entries.len() >= self.capacity {
+            entries.retain(|_, exp| *exp >= now);
+            if entries.len() >= self.capacity {
+                return Err(Error::Internal {
+                    reason: "the replay cache is full: try again in a minute".into(),
+                });
+            }
+        }
+        entries.insert(*key, expires_at);
+        Ok(true)
+    }
+}
+
+/// What a verifier expects of an offline QR.
+#[derive(Debug, Clone)]
+pub struct OfflineExpectations {
+    /// This verifier's client identifier: the `aud` the QR must carry.
+    pub audience: String,
+    /// Verification time, Unix seconds.
+    pub now: i64,
+    /// Maximum age of the key-binding JWTs (at most [`MAX_AGE_SECS`] is sensible).
+    pub max_age_secs: i64,
+    /// Clock skew tolerated.
+    pub skew_secs: i64,
+}
+
+impl OfflineExpectations {
+    /// The defaults (2 minutes, 15 s skew) at the current time.
+    pub fn new(audience: &str) -> Self {
+        OfflineExpectations {
+            audience: audience.to_string(),
+            now: now_unix(),
+            max_age_secs: MAX_AGE_SECS,
+            skew_secs: SKEW_SECS,
+        }
+    }
+}
+
+/// The claims of the key-binding JWT at the end of a compact presentation, unverified: only to
+/// learn which nonce to check it against.
+fn kb_claims(presentation: &str) -> Option<Value> {
+    let kb = presentation.rsplit('~').next()?;
+    let payload = kb.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+fn invalid(reason: impl Into<String>) -> Error {
+    Error::InvalidPresentation {
+        reason: reason.into(),
+    }
+}
+
+/// Decodes an offline QR (`KL1:` or `KL2:`) and verifies every presentation in it: issuer trusted,
+/// signatures, disclosures, key binding, `aud` = this verifier, `iat` within the window, one nonce
+/// for all, and not seen before (the replay cache). Returns the verified presentations in order.
+pub fn verify_offline(
+    text: &str,
+    trust: &TrustList,
+    expect: &OfflineExpectations,
+    cache: &dyn ReplayCache,
+) -> Result<Vec<VerifiedPresentation>, Error> {
+    let presentations =
+        kluis_qr::offline::decode_set(text).map_err(|e| invalid(format!("offline QR: {e}")))?;
+    let mut nonce: Option<String> = None;
+    let mut verified = Vec::with_capacity(presentations.len());
+    let mut keys = Vec::with_capacity(presentations.len());
+    for p in &presentations {
+        let kb = kb_claims(p).ok_or_else(|| invalid("offline QR: unreadable key-binding JWT"))?;
+        let this_nonce = kb
+            .get("nonce")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty() && n.len() <= 256)
+            .ok_or_else(|| invalid("offline QR: the key-binding JWT has no usable nonce"))?;
+        match &nonce {
+            None => nonce = Some(this_nonce.to_string()),
+            Some(n) if n == this_nonce => {}
+            Some(_) => {
+                return Err(invalid(
+                    "offline QR: the presentations carry different nonces",
+                ))
+            }
+        }
+        let sdx = PresentationExpectations {
+            max_age_secs: expect.max_age_secs,
+            skew_secs: expect.skew_secs,
+            require_key_binding: true,
+            ..PresentationExpectations::new(this_nonce, expect.audience.clone(), expect.now)
+        };
+        let v = verify_presentation(p, trust, &sdx).map_err(|e| Error::from_presentation(e, p))?;
+        // Verified above: the KB-JWT's sd_hash is that of this presentation.
+        let sd_hash = kb.get("sd_hash").and_then(Value::as_str).unwrap_or("");
+        let mut h = Sha256::new();
+        h.update(this_nonce.as_bytes());
+        h.update([0]);
+        h.update(sd_hash.as_bytes());
+        keys.push(<[u8; 32]>::from(h.finalize()));
+        verified.push(v);
+    }
+    // Only a QR that passed every check enters the cache; it stays until it is stale anyway.
+    let expires_at = expect.now + expect.max_age_secs + 2 * expect.skew_secs;
+    for key in &keys {
+        if !cache.check_and_insert(key, expires_at, expect.now)? {
+            return Err(invalid(
+                "offline QR already used: this presentation was shown before (replay)",
+            ));
+        }
+    }
+    Ok(verified)
+}
+
+/// The disclosed claims of verified presentations as one JSON object per credential
+/// (`issuer`, `vct`, `claims`), for printing and pages.
+pub fn disclosed_json(verified: &[VerifiedPresentation]) -> Value {
+    Value::Array(
+        verified
+            .iter()
+            .map(|v| {
+                let mut claims = v.claims.clone();
+                if let Value::Object(m) = &mut claims {
+                    // Registered claims are shown as fields of their own or not at all.
+                    for k in [
+                        "iss", "vct", "cnf", "iat", "exp", "nbf", "status", "_sd_alg",
+                    ] {
+                        m.remove(k);
+                    }
+                }
+                let mut o = BTreeMap::new();
+                o.insert("issuer", Value::String(v.issuer.clone()));
+                o.insert("vct", Value::String(v.vct.clone()));
+                o.insert("claims", claims);
+                json!(o)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rental_query_parses() {
+        let q = rental_query();
+        assert_eq!(q.credentials.len(), 3);
+    }
+
+    #[test]
+    fn replay_cache_remembers_expires_and_fails_closed() {
+        let c = MemoryReplayCache::new(2);
+        let (a, b, d) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        assert!(c.check_and_insert(&a, 100, 0).unwrap());
+        assert!(!c.check_and_insert(&a, 100, 50).unwrap(), "replay");
+        assert!(c.check_and_insert(&b, 100, 50).unwrap());
+        assert!(
+            c.check_and_insert(&d, 300, 60).is_err(),
+            "full of live entries"
+        );
+        // Once a and b are stale they make room, and a is new again.
+        assert!(c.check_and_insert(&d, 300, 101).unwrap());
+        assert!(c.check_and_insert(&a, 300, 101).unwrap());
+        assert_eq!(c.len(), 2);
+    }
+}
