@@ -267,22 +267,6 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn until_dates() {
-        assert_eq!(parse_until("1970-01-01").unwrap(), 86_400);
-        assert_eq!(parse_until("2026-11-23T12:00:00Z").unwrap(), 1_795_435_200);
-        assert_eq!(parse_until("1795435200").unwrap(), 1_795_435_200);
-        assert!(parse_until("2026-13-01").is_err());
-        assert!(parse_until("tomorrow").is_err());
-        assert!(parse_until("2026-11-23T12:00:00").is_err());
-    }
-}
-
 /// The helper part of `kluis demo`: a second wallet (the helper's) in `dir` receives a mandate for
 /// one claim of the citizen's income statement, presents it to the landlord, who accepts it as a
 /// helper acting for the citizen; the citizen revokes; the landlord rejects; the helper's wallet
@@ -442,4 +426,20 @@ pub fn demo(
         "rejected_after_revocation": after,
         "helper_log": helper_log,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn until_dates() {
+        assert_eq!(parse_until("1970-01-01").unwrap(), 86_400);
+        assert_eq!(parse_until("2026-11-23T12:00:00Z").unwrap(), 1_795_435_200);
+        assert_eq!(parse_until("1795435200").unwrap(), 1_795_435_200);
+        assert!(parse_until("2026-13-01").is_err());
+        assert!(parse_until("tomorrow").is_err());
+        assert!(parse_until("2026-11-23T12:00:00").is_err());
+    }
 }
