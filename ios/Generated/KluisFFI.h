@@ -312,6 +312,26 @@ RustBuffer uniffi_kluis_ffi_fn_method_devicekeystore_device_secret(uint64_t ptr,
 void uniffi_kluis_ffi_fn_method_devicekeystore_delete_device_secret(uint64_t ptr, RustBuffer vault_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_PRESENTATIONSESSION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_PRESENTATIONSESSION
+uint64_t uniffi_kluis_ffi_fn_clone_presentationsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_PRESENTATIONSESSION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_PRESENTATIONSESSION
+void uniffi_kluis_ffi_fn_free_presentationsession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_PRESENTATIONSESSION_DEFAULT_CHOICE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_PRESENTATIONSESSION_DEFAULT_CHOICE
+RustBuffer uniffi_kluis_ffi_fn_method_presentationsession_default_choice(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_PRESENTATIONSESSION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_PRESENTATIONSESSION_REQUEST
+RustBuffer uniffi_kluis_ffi_fn_method_presentationsession_request(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_WALLET
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_WALLET
 uint64_t uniffi_kluis_ffi_fn_clone_wallet(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -385,6 +405,21 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_set_scheme(uint64_t ptr, RustBuffer l
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_TYPE_METADATA
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_TYPE_METADATA
 void uniffi_kluis_ffi_fn_method_wallet_set_type_metadata(uint64_t ptr, RustBuffer documents, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_presentation(uint64_t ptr, uint64_t session, RustBuffer choice, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_presentation(uint64_t ptr, uint64_t session, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_start_presentation(uint64_t ptr, RustBuffer uri, RustBuffer lang, RustBuffer http
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ADD_TRUSTED_ISSUER
@@ -828,6 +863,18 @@ uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_DEFAULT_CHOICE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_DEFAULT_CHOICE
+uint16_t uniffi_kluis_ffi_checksum_method_presentationsession_default_choice(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_REQUEST
+uint16_t uniffi_kluis_ffi_checksum_method_presentationsession_request(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_OFFER
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_offer(void
@@ -891,6 +938,24 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_scheme(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_TYPE_METADATA
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_TYPE_METADATA
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_type_metadata(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_START_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_START_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_start_presentation(void
     
 );
 #endif

@@ -49,6 +49,11 @@ pub enum KluisError {
     /// A presentation failed verification; `reason` names the check that failed.
     #[error("invalid presentation: {reason}")]
     InvalidPresentation { reason: String },
+    /// A requesting party's presentation request was refused (bad signature, party not in the
+    /// scheme, response address off its registered origins, expired, replayed, malformed
+    /// query); `reason` names the check. Nothing was sent; the refusal is in the audit log.
+    #[error("request refused: {reason}")]
+    InvalidRequest { reason: String },
     /// No such credential, issuer or record (`what` is its kind and opaque id).
     #[error("not found: {what}")]
     NotFound { what: String },
@@ -95,9 +100,7 @@ impl From<kluis_core::Error> for KluisError {
             E::InvalidCredential { reason } => KluisError::InvalidCredential { reason },
             E::UntrustedIssuer { issuer } => KluisError::UntrustedIssuer { issuer },
             E::InvalidPresentation { reason } => KluisError::InvalidPresentation { reason },
-            // Until the bindings wrap the presentation session, a refused request travels as an
-            // invalid presentation (same class, same exit code).
-            E::InvalidRequest { reason } => KluisError::InvalidPresentation { reason },
+            E::InvalidRequest { reason } => KluisError::InvalidRequest { reason },
             E::NotFound { what } => KluisError::NotFound { what },
             E::AlreadyExists { what } => KluisError::AlreadyExists { what },
             E::InvalidInput { reason } => KluisError::InvalidInput { reason },

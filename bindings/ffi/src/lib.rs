@@ -14,6 +14,7 @@ uniffi::setup_scaffolding!();
 mod collect;
 mod error;
 mod key_store;
+mod present;
 mod types;
 mod wallet;
 
@@ -25,6 +26,11 @@ pub use collect::{
 };
 pub use error::{KeyStoreError, KluisError};
 pub use key_store::{software_key_store, DeviceKeyStore};
+pub use present::{
+    CandidateStatus, CandidateView, ClaimRequest, DisclosedCredential, PartyView,
+    PresentationChannel, PresentationChoice, PresentationFlag, PresentationOutcome,
+    PresentationRequest, PresentationSession, PurposeView, QueryChoice, QueryView, ResponseAck,
+};
 pub use types::{
     dangerous_test_wallet_options, recommended_wallet_options, AuditActor, AuditEntry, AuditEvent,
     ClaimView, CredentialDetails, CredentialState, CredentialSummary, HolderBinding, KdfSettings,

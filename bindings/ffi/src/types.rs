@@ -370,6 +370,11 @@ pub enum AuditEvent {
         claims: Vec<String>,
         /// The purpose the party stated, when it stated one.
         purpose: Option<String>,
+        /// How long the party said it keeps the data (days), when it said so.
+        retention_days: Option<u32>,
+        /// `remote`, `session-qr` or `offline-qr`; absent for presentations made with
+        /// [`crate::Wallet::present`] (no requesting party session).
+        channel: Option<String>,
     },
     /// The citizen declined a presentation request.
     PresentationDeclined {
@@ -483,12 +488,15 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 audience,
                 claims,
                 purpose,
-                ..
+                retention_days,
+                channel,
             } => AuditEvent::Disclosed {
                 credential_id,
                 audience,
                 claims,
                 purpose,
+                retention_days,
+                channel: channel.map(|c| c.as_str().to_string()),
             },
             E::PresentationDeclined {
                 audience,

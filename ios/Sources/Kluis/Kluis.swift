@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -1034,6 +1050,156 @@ public func FfiConverterTypeOfferSession_lower(_ value: OfferSession) -> UInt64 
 
 
 /**
+ * A verified request the citizen is deciding on. It can be accepted or declined once; the
+ * party refuses a second answer.
+ */
+public protocol PresentationSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * The data-minimising starting point: for each required query the first valid (or stale)
+     * candidate with only the claims asked within the party's registration.
+     */
+    func defaultChoice()  -> PresentationChoice
+    
+    /**
+     * What to show on the consent screen.
+     */
+    func request()  -> PresentationRequest
+    
+}
+/**
+ * A verified request the citizen is deciding on. It can be accepted or declined once; the
+ * party refuses a second answer.
+ */
+open class PresentationSession: PresentationSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_presentationsession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_presentationsession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The data-minimising starting point: for each required query the first valid (or stale)
+     * candidate with only the claims asked within the party's registration.
+     */
+open func defaultChoice() -> PresentationChoice  {
+    return try!  FfiConverterTypePresentationChoice_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_presentationsession_default_choice(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What to show on the consent screen.
+     */
+open func request() -> PresentationRequest  {
+    return try!  FfiConverterTypePresentationRequest_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_presentationsession_request(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PresentationSession
+
+    public static func lift(_ handle: UInt64) throws -> PresentationSession {
+        return PresentationSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PresentationSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PresentationSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationSession_lift(_ handle: UInt64) throws -> PresentationSession {
+    return try FfiConverterTypePresentationSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationSession_lower(_ value: PresentationSession) -> UInt64 {
+    return FfiConverterTypePresentationSession.lower(value)
+}
+
+
+
+
+
+
+/**
  * A citizen's wallet over one encrypted vault in a directory of the app's private storage.
  */
 public protocol WalletProtocol: AnyObject, Sendable {
@@ -1108,6 +1274,26 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * any document is invalid (`InvalidInput`).
      */
     func setTypeMetadata(documents: [String]) throws 
+    
+    /**
+     * Sends exactly the chosen claims to the party and logs the disclosure. A choice the core
+     * refuses (a claim not asked, a required query unanswered, claims outside the registration
+     * without `allow_outside_registration`) is `InvalidInput`, and nothing is sent.
+     */
+    func acceptPresentation(session: PresentationSession, choice: PresentationChoice, http: HttpSettings) async throws  -> PresentationOutcome
+    
+    /**
+     * Tells the party the citizen declined (`access_denied`) and logs it. The decline is logged
+     * even when the party cannot be reached (the error is then `Network`).
+     */
+    func declinePresentation(session: PresentationSession, http: HttpSettings) async throws  -> ResponseAck
+    
+    /**
+     * Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
+     * the signed request, verifies it against the scheme and matches it against the wallet.
+     * Nothing is sent. A refused request is `InvalidRequest` (logged as refused).
+     */
+    func startPresentation(uri: String, lang: String, http: HttpSettings) async throws  -> PresentationSession
     
     /**
      * Trusts `jwk_json` (a public P-256 JWK) as the key of issuer `issuer_id` (its `iss`).
@@ -1499,6 +1685,68 @@ open func setTypeMetadata(documents: [String])throws   {try rustCallWithError(Ff
         FfiConverterSequenceString.lower(documents),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Sends exactly the chosen claims to the party and logs the disclosure. A choice the core
+     * refuses (a claim not asked, a required query unanswered, claims outside the registration
+     * without `allow_outside_registration`) is `InvalidInput`, and nothing is sent.
+     */
+open func acceptPresentation(session: PresentationSession, choice: PresentationChoice, http: HttpSettings)async throws  -> PresentationOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypePresentationChoice_lower(choice),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePresentationOutcome_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Tells the party the citizen declined (`access_denied`) and logs it. The decline is logged
+     * even when the party cannot be reached (the error is then `Network`).
+     */
+open func declinePresentation(session: PresentationSession, http: HttpSettings)async throws  -> ResponseAck  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_decline_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeResponseAck_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
+     * the signed request, verifies it against the scheme and matches it against the wallet.
+     * Nothing is sent. A refused request is `InvalidRequest` (logged as refused).
+     */
+open func startPresentation(uri: String, lang: String, http: HttpSettings)async throws  -> PresentationSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_start_presentation(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(uri),FfiConverterString.lower(lang),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_u64,
+            freeFunc: ffi_kluis_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePresentationSession_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
 }
     
     /**
@@ -2029,6 +2277,206 @@ public func FfiConverterTypeAuditEntry_lift(_ buf: RustBuffer) throws -> AuditEn
 #endif
 public func FfiConverterTypeAuditEntry_lower(_ value: AuditEntry) -> RustBuffer {
     return FfiConverterTypeAuditEntry.lower(value)
+}
+
+
+/**
+ * A stored credential that can answer a query.
+ */
+public struct CandidateView: Equatable, Hashable {
+    /**
+     * Wallet credential id.
+     */
+    public var credentialId: String
+    /**
+     * Display name of its type.
+     */
+    public var title: String?
+    /**
+     * The credential type.
+     */
+    public var vct: String
+    /**
+     * The issuer.
+     */
+    public var issuer: String
+    /**
+     * Its state.
+     */
+    public var status: CandidateStatus
+    /**
+     * The claim paths it would disclose by default.
+     */
+    public var claims: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Wallet credential id.
+         */credentialId: String, 
+        /**
+         * Display name of its type.
+         */title: String?, 
+        /**
+         * The credential type.
+         */vct: String, 
+        /**
+         * The issuer.
+         */issuer: String, 
+        /**
+         * Its state.
+         */status: CandidateStatus, 
+        /**
+         * The claim paths it would disclose by default.
+         */claims: [String]) {
+        self.credentialId = credentialId
+        self.title = title
+        self.vct = vct
+        self.issuer = issuer
+        self.status = status
+        self.claims = claims
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CandidateView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCandidateView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CandidateView {
+        return
+            try CandidateView(
+                credentialId: FfiConverterString.read(from: &buf), 
+                title: FfiConverterOptionString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeCandidateStatus.read(from: &buf), 
+                claims: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CandidateView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterOptionString.write(value.title, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterTypeCandidateStatus.write(value.status, into: &buf)
+        FfiConverterSequenceString.write(value.claims, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCandidateView_lift(_ buf: RustBuffer) throws -> CandidateView {
+    return try FfiConverterTypeCandidateView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCandidateView_lower(_ value: CandidateView) -> RustBuffer {
+    return FfiConverterTypeCandidateView.lower(value)
+}
+
+
+/**
+ * One claim a query asks.
+ */
+public struct ClaimRequest: Equatable, Hashable {
+    /**
+     * Claim path (e.g. `/address`), as [`QueryChoice::claims`] takes it.
+     */
+    public var path: String
+    /**
+     * Display label from type metadata.
+     */
+    public var label: String?
+    /**
+     * Whether the citizen can leave it out and still answer the query.
+     */
+    public var optional: Bool
+    /**
+     * Whether the party's registration for the stated purpose covers it (claims outside it are
+     * left out of the default choice).
+     */
+    public var withinRegistration: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Claim path (e.g. `/address`), as [`QueryChoice::claims`] takes it.
+         */path: String, 
+        /**
+         * Display label from type metadata.
+         */label: String?, 
+        /**
+         * Whether the citizen can leave it out and still answer the query.
+         */optional: Bool, 
+        /**
+         * Whether the party's registration for the stated purpose covers it (claims outside it are
+         * left out of the default choice).
+         */withinRegistration: Bool) {
+        self.path = path
+        self.label = label
+        self.optional = optional
+        self.withinRegistration = withinRegistration
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClaimRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClaimRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClaimRequest {
+        return
+            try ClaimRequest(
+                path: FfiConverterString.read(from: &buf), 
+                label: FfiConverterOptionString.read(from: &buf), 
+                optional: FfiConverterBool.read(from: &buf), 
+                withinRegistration: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClaimRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterOptionString.write(value.label, into: &buf)
+        FfiConverterBool.write(value.optional, into: &buf)
+        FfiConverterBool.write(value.withinRegistration, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimRequest_lift(_ buf: RustBuffer) throws -> ClaimRequest {
+    return try FfiConverterTypeClaimRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimRequest_lower(_ value: ClaimRequest) -> RustBuffer {
+    return FfiConverterTypeClaimRequest.lower(value)
 }
 
 
@@ -2779,6 +3227,95 @@ public func FfiConverterTypeDeferredPoll_lower(_ value: DeferredPoll) -> RustBuf
 
 
 /**
+ * One credential disclosed.
+ */
+public struct DisclosedCredential: Equatable, Hashable {
+    /**
+     * The query it answered.
+     */
+    public var queryId: String
+    /**
+     * Wallet credential id.
+     */
+    public var credentialId: String
+    /**
+     * The claim paths disclosed, nothing else.
+     */
+    public var claims: [String]
+    /**
+     * Which batch copy was presented (0: the first).
+     */
+    public var copy: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The query it answered.
+         */queryId: String, 
+        /**
+         * Wallet credential id.
+         */credentialId: String, 
+        /**
+         * The claim paths disclosed, nothing else.
+         */claims: [String], 
+        /**
+         * Which batch copy was presented (0: the first).
+         */copy: UInt32) {
+        self.queryId = queryId
+        self.credentialId = credentialId
+        self.claims = claims
+        self.copy = copy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DisclosedCredential: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDisclosedCredential: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DisclosedCredential {
+        return
+            try DisclosedCredential(
+                queryId: FfiConverterString.read(from: &buf), 
+                credentialId: FfiConverterString.read(from: &buf), 
+                claims: FfiConverterSequenceString.read(from: &buf), 
+                copy: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DisclosedCredential, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.queryId, into: &buf)
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterSequenceString.write(value.claims, into: &buf)
+        FfiConverterUInt32.write(value.copy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedCredential_lift(_ buf: RustBuffer) throws -> DisclosedCredential {
+    return try FfiConverterTypeDisclosedCredential.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedCredential_lower(_ value: DisclosedCredential) -> RustBuffer {
+    return FfiConverterTypeDisclosedCredential.lower(value)
+}
+
+
+/**
  * How the wallet talks to data holders and the scheme.
  */
 public struct HttpSettings: Equatable, Hashable {
@@ -3487,6 +4024,105 @@ public func FfiConverterTypeOverview_lower(_ value: Overview) -> RustBuffer {
 
 
 /**
+ * The requesting party as the citizen sees it.
+ */
+public struct PartyView: Equatable, Hashable {
+    /**
+     * Client identifier as sent, with its prefix (e.g. `verifier_attestation:bank-utrecht`).
+     */
+    public var clientId: String
+    /**
+     * The identifier without prefix.
+     */
+    public var id: String
+    /**
+     * Its registered name in the requested language, when the scheme lists it.
+     */
+    public var name: String?
+    /**
+     * Whether the scheme lists it.
+     */
+    public var registered: Bool
+    /**
+     * Its registered purposes.
+     */
+    public var purposes: [PurposeView]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Client identifier as sent, with its prefix (e.g. `verifier_attestation:bank-utrecht`).
+         */clientId: String, 
+        /**
+         * The identifier without prefix.
+         */id: String, 
+        /**
+         * Its registered name in the requested language, when the scheme lists it.
+         */name: String?, 
+        /**
+         * Whether the scheme lists it.
+         */registered: Bool, 
+        /**
+         * Its registered purposes.
+         */purposes: [PurposeView]) {
+        self.clientId = clientId
+        self.id = id
+        self.name = name
+        self.registered = registered
+        self.purposes = purposes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PartyView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePartyView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PartyView {
+        return
+            try PartyView(
+                clientId: FfiConverterString.read(from: &buf), 
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                registered: FfiConverterBool.read(from: &buf), 
+                purposes: FfiConverterSequenceTypePurposeView.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PartyView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterBool.write(value.registered, into: &buf)
+        FfiConverterSequenceTypePurposeView.write(value.purposes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePartyView_lift(_ buf: RustBuffer) throws -> PartyView {
+    return try FfiConverterTypePartyView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePartyView_lower(_ value: PartyView) -> RustBuffer {
+    return FfiConverterTypePartyView.lower(value)
+}
+
+
+/**
  * A credential the holder will deliver later (deferred issuance).
  */
 public struct PendingCredential: Equatable, Hashable {
@@ -3675,6 +4311,551 @@ public func FfiConverterTypePinPolicy_lower(_ value: PinPolicy) -> RustBuffer {
 
 
 /**
+ * The citizen's choice for the whole request.
+ */
+public struct PresentationChoice: Equatable, Hashable {
+    /**
+     * Per query id; a query left out is not answered.
+     */
+    public var queries: [String: QueryChoice]
+    /**
+     * Allow claims outside the party's registration (off unless the citizen says so).
+     */
+    public var allowOutsideRegistration: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Per query id; a query left out is not answered.
+         */queries: [String: QueryChoice], 
+        /**
+         * Allow claims outside the party's registration (off unless the citizen says so).
+         */allowOutsideRegistration: Bool) {
+        self.queries = queries
+        self.allowOutsideRegistration = allowOutsideRegistration
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationChoice: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationChoice: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationChoice {
+        return
+            try PresentationChoice(
+                queries: FfiConverterDictionaryStringTypeQueryChoice.read(from: &buf), 
+                allowOutsideRegistration: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationChoice, into buf: inout [UInt8]) {
+        FfiConverterDictionaryStringTypeQueryChoice.write(value.queries, into: &buf)
+        FfiConverterBool.write(value.allowOutsideRegistration, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationChoice_lift(_ buf: RustBuffer) throws -> PresentationChoice {
+    return try FfiConverterTypePresentationChoice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationChoice_lower(_ value: PresentationChoice) -> RustBuffer {
+    return FfiConverterTypePresentationChoice.lower(value)
+}
+
+
+/**
+ * What accepting did.
+ */
+public struct PresentationOutcome: Equatable, Hashable {
+    /**
+     * The party's client identifier.
+     */
+    public var clientId: String
+    /**
+     * What was disclosed (also in the audit log).
+     */
+    public var disclosed: [DisclosedCredential]
+    /**
+     * The party's answer.
+     */
+    public var ack: ResponseAck
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The party's client identifier.
+         */clientId: String, 
+        /**
+         * What was disclosed (also in the audit log).
+         */disclosed: [DisclosedCredential], 
+        /**
+         * The party's answer.
+         */ack: ResponseAck) {
+        self.clientId = clientId
+        self.disclosed = disclosed
+        self.ack = ack
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationOutcome {
+        return
+            try PresentationOutcome(
+                clientId: FfiConverterString.read(from: &buf), 
+                disclosed: FfiConverterSequenceTypeDisclosedCredential.read(from: &buf), 
+                ack: FfiConverterTypeResponseAck.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationOutcome, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.clientId, into: &buf)
+        FfiConverterSequenceTypeDisclosedCredential.write(value.disclosed, into: &buf)
+        FfiConverterTypeResponseAck.write(value.ack, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationOutcome_lift(_ buf: RustBuffer) throws -> PresentationOutcome {
+    return try FfiConverterTypePresentationOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationOutcome_lower(_ value: PresentationOutcome) -> RustBuffer {
+    return FfiConverterTypePresentationOutcome.lower(value)
+}
+
+
+/**
+ * What the consent screen shows: who asks, why, for how long, which claims, from which
+ * credentials.
+ */
+public struct PresentationRequest: Equatable, Hashable {
+    /**
+     * The party.
+     */
+    public var party: PartyView
+    /**
+     * The purpose it states, as registered (absent: none stated, or not registered).
+     */
+    public var purpose: PurposeView?
+    /**
+     * The purpose id it states.
+     */
+    public var statedPurpose: String?
+    /**
+     * The retention it states, in days.
+     */
+    public var retentionDays: UInt32?
+    /**
+     * The credential queries.
+     */
+    public var queries: [QueryView]
+    /**
+     * Warnings to show.
+     */
+    public var flags: [PresentationFlag]
+    /**
+     * Whether the required queries can be answered at all.
+     */
+    public var satisfiable: Bool
+    /**
+     * How the request arrived.
+     */
+    public var channel: PresentationChannel
+    /**
+     * The request expires at (Unix seconds).
+     */
+    public var expiresAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The party.
+         */party: PartyView, 
+        /**
+         * The purpose it states, as registered (absent: none stated, or not registered).
+         */purpose: PurposeView?, 
+        /**
+         * The purpose id it states.
+         */statedPurpose: String?, 
+        /**
+         * The retention it states, in days.
+         */retentionDays: UInt32?, 
+        /**
+         * The credential queries.
+         */queries: [QueryView], 
+        /**
+         * Warnings to show.
+         */flags: [PresentationFlag], 
+        /**
+         * Whether the required queries can be answered at all.
+         */satisfiable: Bool, 
+        /**
+         * How the request arrived.
+         */channel: PresentationChannel, 
+        /**
+         * The request expires at (Unix seconds).
+         */expiresAt: Int64) {
+        self.party = party
+        self.purpose = purpose
+        self.statedPurpose = statedPurpose
+        self.retentionDays = retentionDays
+        self.queries = queries
+        self.flags = flags
+        self.satisfiable = satisfiable
+        self.channel = channel
+        self.expiresAt = expiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PresentationRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationRequest {
+        return
+            try PresentationRequest(
+                party: FfiConverterTypePartyView.read(from: &buf), 
+                purpose: FfiConverterOptionTypePurposeView.read(from: &buf), 
+                statedPurpose: FfiConverterOptionString.read(from: &buf), 
+                retentionDays: FfiConverterOptionUInt32.read(from: &buf), 
+                queries: FfiConverterSequenceTypeQueryView.read(from: &buf), 
+                flags: FfiConverterSequenceTypePresentationFlag.read(from: &buf), 
+                satisfiable: FfiConverterBool.read(from: &buf), 
+                channel: FfiConverterTypePresentationChannel.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PresentationRequest, into buf: inout [UInt8]) {
+        FfiConverterTypePartyView.write(value.party, into: &buf)
+        FfiConverterOptionTypePurposeView.write(value.purpose, into: &buf)
+        FfiConverterOptionString.write(value.statedPurpose, into: &buf)
+        FfiConverterOptionUInt32.write(value.retentionDays, into: &buf)
+        FfiConverterSequenceTypeQueryView.write(value.queries, into: &buf)
+        FfiConverterSequenceTypePresentationFlag.write(value.flags, into: &buf)
+        FfiConverterBool.write(value.satisfiable, into: &buf)
+        FfiConverterTypePresentationChannel.write(value.channel, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequest_lift(_ buf: RustBuffer) throws -> PresentationRequest {
+    return try FfiConverterTypePresentationRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequest_lower(_ value: PresentationRequest) -> RustBuffer {
+    return FfiConverterTypePresentationRequest.lower(value)
+}
+
+
+/**
+ * A purpose a party registered in the scheme.
+ */
+public struct PurposeView: Equatable, Hashable {
+    /**
+     * Purpose id (e.g. `rental`).
+     */
+    public var id: String
+    /**
+     * Registered name in the requested language.
+     */
+    public var name: String
+    /**
+     * Registered retention, in days.
+     */
+    public var retentionDays: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Purpose id (e.g. `rental`).
+         */id: String, 
+        /**
+         * Registered name in the requested language.
+         */name: String, 
+        /**
+         * Registered retention, in days.
+         */retentionDays: UInt32?) {
+        self.id = id
+        self.name = name
+        self.retentionDays = retentionDays
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PurposeView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePurposeView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PurposeView {
+        return
+            try PurposeView(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                retentionDays: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PurposeView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionUInt32.write(value.retentionDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePurposeView_lift(_ buf: RustBuffer) throws -> PurposeView {
+    return try FfiConverterTypePurposeView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePurposeView_lower(_ value: PurposeView) -> RustBuffer {
+    return FfiConverterTypePurposeView.lower(value)
+}
+
+
+/**
+ * The citizen's answer to one query.
+ */
+public struct QueryChoice: Equatable, Hashable {
+    /**
+     * The chosen credentials (one unless the query allows several).
+     */
+    public var credentialIds: [String]
+    /**
+     * The claim paths to disclose: a subset of what the query asks.
+     */
+    public var claims: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The chosen credentials (one unless the query allows several).
+         */credentialIds: [String], 
+        /**
+         * The claim paths to disclose: a subset of what the query asks.
+         */claims: [String]) {
+        self.credentialIds = credentialIds
+        self.claims = claims
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QueryChoice: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQueryChoice: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QueryChoice {
+        return
+            try QueryChoice(
+                credentialIds: FfiConverterSequenceString.read(from: &buf), 
+                claims: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QueryChoice, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.credentialIds, into: &buf)
+        FfiConverterSequenceString.write(value.claims, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQueryChoice_lift(_ buf: RustBuffer) throws -> QueryChoice {
+    return try FfiConverterTypeQueryChoice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQueryChoice_lower(_ value: QueryChoice) -> RustBuffer {
+    return FfiConverterTypeQueryChoice.lower(value)
+}
+
+
+/**
+ * One credential query of the request, with the credentials that can answer it.
+ */
+public struct QueryView: Equatable, Hashable {
+    /**
+     * The DCQL credential query id (the key of [`PresentationChoice::queries`]).
+     */
+    public var queryId: String
+    /**
+     * Whether it must be answered.
+     */
+    public var required: Bool
+    /**
+     * Whether several credentials may answer it.
+     */
+    public var multiple: Bool
+    /**
+     * Acceptable credential types.
+     */
+    public var vctValues: [String]
+    /**
+     * The claims asked.
+     */
+    public var claims: [ClaimRequest]
+    /**
+     * Credentials that can answer it (empty: none in the wallet).
+     */
+    public var candidates: [CandidateView]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The DCQL credential query id (the key of [`PresentationChoice::queries`]).
+         */queryId: String, 
+        /**
+         * Whether it must be answered.
+         */required: Bool, 
+        /**
+         * Whether several credentials may answer it.
+         */multiple: Bool, 
+        /**
+         * Acceptable credential types.
+         */vctValues: [String], 
+        /**
+         * The claims asked.
+         */claims: [ClaimRequest], 
+        /**
+         * Credentials that can answer it (empty: none in the wallet).
+         */candidates: [CandidateView]) {
+        self.queryId = queryId
+        self.required = required
+        self.multiple = multiple
+        self.vctValues = vctValues
+        self.claims = claims
+        self.candidates = candidates
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QueryView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQueryView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QueryView {
+        return
+            try QueryView(
+                queryId: FfiConverterString.read(from: &buf), 
+                required: FfiConverterBool.read(from: &buf), 
+                multiple: FfiConverterBool.read(from: &buf), 
+                vctValues: FfiConverterSequenceString.read(from: &buf), 
+                claims: FfiConverterSequenceTypeClaimRequest.read(from: &buf), 
+                candidates: FfiConverterSequenceTypeCandidateView.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QueryView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.queryId, into: &buf)
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterBool.write(value.multiple, into: &buf)
+        FfiConverterSequenceString.write(value.vctValues, into: &buf)
+        FfiConverterSequenceTypeClaimRequest.write(value.claims, into: &buf)
+        FfiConverterSequenceTypeCandidateView.write(value.candidates, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQueryView_lift(_ buf: RustBuffer) throws -> QueryView {
+    return try FfiConverterTypeQueryView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQueryView_lower(_ value: QueryView) -> RustBuffer {
+    return FfiConverterTypeQueryView.lower(value)
+}
+
+
+/**
  * A credential that could not be refreshed or picked up, with the reason (no personal data).
  */
 public struct RefreshFailure: Equatable, Hashable {
@@ -3839,6 +5020,75 @@ public func FfiConverterTypeRefreshReport_lift(_ buf: RustBuffer) throws -> Refr
 #endif
 public func FfiConverterTypeRefreshReport_lower(_ value: RefreshReport) -> RustBuffer {
     return FfiConverterTypeRefreshReport.lower(value)
+}
+
+
+/**
+ * The party's answer to a posted response.
+ */
+public struct ResponseAck: Equatable, Hashable {
+    /**
+     * HTTP status.
+     */
+    public var status: UInt16
+    /**
+     * Where the party asks the app to send the citizen next, if anywhere.
+     */
+    public var redirectUri: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * HTTP status.
+         */status: UInt16, 
+        /**
+         * Where the party asks the app to send the citizen next, if anywhere.
+         */redirectUri: String?) {
+        self.status = status
+        self.redirectUri = redirectUri
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ResponseAck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResponseAck: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ResponseAck {
+        return
+            try ResponseAck(
+                status: FfiConverterUInt16.read(from: &buf), 
+                redirectUri: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ResponseAck, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.redirectUri, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResponseAck_lift(_ buf: RustBuffer) throws -> ResponseAck {
+    return try FfiConverterTypeResponseAck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResponseAck_lower(_ value: ResponseAck) -> RustBuffer {
+    return FfiConverterTypeResponseAck.lower(value)
 }
 
 
@@ -4594,7 +5844,14 @@ public enum AuditEvent: Equatable, Hashable {
          */claims: [String], 
         /**
          * The purpose the party stated, when it stated one.
-         */purpose: String?
+         */purpose: String?, 
+        /**
+         * How long the party said it keeps the data (days), when it said so.
+         */retentionDays: UInt32?, 
+        /**
+         * `remote`, `session-qr` or `offline-qr`; absent for presentations made with
+         * [`crate::Wallet::present`] (no requesting party session).
+         */channel: String?
     )
     /**
      * The citizen declined a presentation request.
@@ -4701,7 +5958,7 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case 9: return .schemePinned(listUri: try FfiConverterString.read(from: &buf), thumbprint: try FfiConverterString.read(from: &buf)
         )
         
-        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf)
+        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), retentionDays: try FfiConverterOptionUInt32.read(from: &buf), channel: try FfiConverterOptionString.read(from: &buf)
         )
         
         case 11: return .presentationDeclined(audience: try FfiConverterString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), channel: try FfiConverterString.read(from: &buf)
@@ -4786,12 +6043,14 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterString.write(thumbprint, into: &buf)
             
         
-        case let .disclosed(credentialId,audience,claims,purpose):
+        case let .disclosed(credentialId,audience,claims,purpose,retentionDays,channel):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(credentialId, into: &buf)
             FfiConverterString.write(audience, into: &buf)
             FfiConverterSequenceString.write(claims, into: &buf)
             FfiConverterOptionString.write(purpose, into: &buf)
+            FfiConverterOptionUInt32.write(retentionDays, into: &buf)
+            FfiConverterOptionString.write(channel, into: &buf)
             
         
         case let .presentationDeclined(audience,purpose,channel):
@@ -4860,6 +6119,111 @@ public func FfiConverterTypeAuditEvent_lift(_ buf: RustBuffer) throws -> AuditEv
 #endif
 public func FfiConverterTypeAuditEvent_lower(_ value: AuditEvent) -> RustBuffer {
     return FfiConverterTypeAuditEvent.lower(value)
+}
+
+
+
+/**
+ * The state of a candidate credential.
+ */
+
+public enum CandidateStatus: Equatable, Hashable {
+    
+    /**
+     * Status-checked recently and valid.
+     */
+    case valid
+    /**
+     * Not status-checked recently (or never): offer a check first.
+     */
+    case stale
+    /**
+     * Revoked by its holder.
+     */
+    case revoked
+    /**
+     * Suspended by its holder.
+     */
+    case suspended
+    /**
+     * Past its expiry.
+     */
+    case expired
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CandidateStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCandidateStatus: FfiConverterRustBuffer {
+    typealias SwiftType = CandidateStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CandidateStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .valid
+        
+        case 2: return .stale
+        
+        case 3: return .revoked
+        
+        case 4: return .suspended
+        
+        case 5: return .expired
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CandidateStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .valid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .stale:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .suspended:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCandidateStatus_lift(_ buf: RustBuffer) throws -> CandidateStatus {
+    return try FfiConverterTypeCandidateStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCandidateStatus_lower(_ value: CandidateStatus) -> RustBuffer {
+    return FfiConverterTypeCandidateStatus.lower(value)
 }
 
 
@@ -5205,6 +6569,13 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case InvalidPresentation(reason: String
     )
     /**
+     * A requesting party's presentation request was refused (bad signature, party not in the
+     * scheme, response address off its registered origins, expired, replayed, malformed
+     * query); `reason` names the check. Nothing was sent; the refusal is in the audit log.
+     */
+    case InvalidRequest(reason: String
+    )
+    /**
      * No such credential, issuer or record (`what` is its kind and opaque id).
      */
     case NotFound(what: String
@@ -5290,22 +6661,25 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         case 12: return .InvalidPresentation(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .NotFound(
+        case 13: return .InvalidRequest(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 14: return .NotFound(
             what: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .AlreadyExists(
+        case 15: return .AlreadyExists(
             what: try FfiConverterString.read(from: &buf)
             )
-        case 15: return .InvalidInput(
+        case 16: return .InvalidInput(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .Internal(
+        case 17: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .Network(
+        case 18: return .Network(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 18: return .Issuance(
+        case 19: return .Issuance(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -5375,33 +6749,38 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .NotFound(what):
+        case let .InvalidRequest(reason):
             writeInt(&buf, Int32(13))
-            FfiConverterString.write(what, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .AlreadyExists(what):
+        case let .NotFound(what):
             writeInt(&buf, Int32(14))
             FfiConverterString.write(what, into: &buf)
             
         
-        case let .InvalidInput(reason):
+        case let .AlreadyExists(what):
             writeInt(&buf, Int32(15))
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterString.write(what, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .InvalidInput(reason):
             writeInt(&buf, Int32(16))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Network(reason):
+        case let .Internal(reason):
             writeInt(&buf, Int32(17))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Issuance(reason):
+        case let .Network(reason):
             writeInt(&buf, Int32(18))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Issuance(reason):
+            writeInt(&buf, Int32(19))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -5495,6 +6874,226 @@ public func FfiConverterTypeLimitAction_lift(_ buf: RustBuffer) throws -> LimitA
 #endif
 public func FfiConverterTypeLimitAction_lower(_ value: LimitAction) -> RustBuffer {
     return FfiConverterTypeLimitAction.lower(value)
+}
+
+
+
+/**
+ * How a presentation travels.
+ */
+
+public enum PresentationChannel: Equatable, Hashable {
+    
+    /**
+     * The party's QR code or link, answered over HTTPS.
+     */
+    case remote
+    /**
+     * In person, through the citizen's session QR.
+     */
+    case sessionQr
+    /**
+     * In person, a self-contained offline QR.
+     */
+    case offlineQr
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PresentationChannel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationChannel: FfiConverterRustBuffer {
+    typealias SwiftType = PresentationChannel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationChannel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .remote
+        
+        case 2: return .sessionQr
+        
+        case 3: return .offlineQr
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PresentationChannel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .remote:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .sessionQr:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .offlineQr:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationChannel_lift(_ buf: RustBuffer) throws -> PresentationChannel {
+    return try FfiConverterTypePresentationChannel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationChannel_lower(_ value: PresentationChannel) -> RustBuffer {
+    return FfiConverterTypePresentationChannel.lower(value)
+}
+
+
+
+/**
+ * Something the citizen should know before deciding.
+ */
+
+public enum PresentationFlag: Equatable, Hashable {
+    
+    /**
+     * The party is not in the scheme's list (attested only).
+     */
+    case unregistered
+    /**
+     * It asks claims outside its registration for the purpose (left out by default).
+     */
+    case outsideRegistration
+    /**
+     * It states a longer retention than it registered.
+     */
+    case longerRetention
+    /**
+     * It states no purpose, or one it did not register.
+     */
+    case unknownPurpose
+    /**
+     * Nothing in the wallet answers the required queries.
+     */
+    case nothingMatches
+    /**
+     * A candidate has not been status-checked recently.
+     */
+    case staleCredentials
+    /**
+     * A candidate is revoked, suspended or expired.
+     */
+    case invalidCredentials
+    /**
+     * It asks formats this wallet does not hold.
+     */
+    case unsupportedFormats
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PresentationFlag: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationFlag: FfiConverterRustBuffer {
+    typealias SwiftType = PresentationFlag
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationFlag {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .unregistered
+        
+        case 2: return .outsideRegistration
+        
+        case 3: return .longerRetention
+        
+        case 4: return .unknownPurpose
+        
+        case 5: return .nothingMatches
+        
+        case 6: return .staleCredentials
+        
+        case 7: return .invalidCredentials
+        
+        case 8: return .unsupportedFormats
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PresentationFlag, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .unregistered:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .outsideRegistration:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .longerRetention:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .unknownPurpose:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .nothingMatches:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .staleCredentials:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .invalidCredentials:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .unsupportedFormats:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationFlag_lift(_ buf: RustBuffer) throws -> PresentationFlag {
+    return try FfiConverterTypePresentationFlag.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationFlag_lower(_ value: PresentationFlag) -> RustBuffer {
+    return FfiConverterTypePresentationFlag.lower(value)
 }
 
 
@@ -5669,6 +7268,30 @@ fileprivate struct FfiConverterOptionTypeLicenceView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePurposeView: FfiConverterRustBuffer {
+    typealias SwiftType = PurposeView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePurposeView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePurposeView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSchemeSummary: FfiConverterRustBuffer {
     typealias SwiftType = SchemeSummary?
 
@@ -5791,6 +7414,56 @@ fileprivate struct FfiConverterSequenceTypeAuditEntry: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCandidateView: FfiConverterRustBuffer {
+    typealias SwiftType = [CandidateView]
+
+    public static func write(_ value: [CandidateView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCandidateView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CandidateView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CandidateView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCandidateView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer {
+    typealias SwiftType = [ClaimRequest]
+
+    public static func write(_ value: [ClaimRequest], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeClaimRequest.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ClaimRequest] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ClaimRequest]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeClaimRequest.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeClaimView: FfiConverterRustBuffer {
     typealias SwiftType = [ClaimView]
 
@@ -5866,6 +7539,31 @@ fileprivate struct FfiConverterSequenceTypeDebtLine: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDisclosedCredential: FfiConverterRustBuffer {
+    typealias SwiftType = [DisclosedCredential]
+
+    public static func write(_ value: [DisclosedCredential], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDisclosedCredential.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DisclosedCredential] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DisclosedCredential]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDisclosedCredential.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeIncomeLine: FfiConverterRustBuffer {
     typealias SwiftType = [IncomeLine]
 
@@ -5933,6 +7631,56 @@ fileprivate struct FfiConverterSequenceTypePendingCredential: FfiConverterRustBu
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypePendingCredential.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePurposeView: FfiConverterRustBuffer {
+    typealias SwiftType = [PurposeView]
+
+    public static func write(_ value: [PurposeView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePurposeView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PurposeView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PurposeView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePurposeView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeQueryView: FfiConverterRustBuffer {
+    typealias SwiftType = [QueryView]
+
+    public static func write(_ value: [QueryView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeQueryView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [QueryView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [QueryView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeQueryView.read(from: &buf))
         }
         return seq
     }
@@ -6035,6 +7783,57 @@ fileprivate struct FfiConverterSequenceTypeVehicleView: FfiConverterRustBuffer {
             seq.append(try FfiConverterTypeVehicleView.read(from: &buf))
         }
         return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePresentationFlag: FfiConverterRustBuffer {
+    typealias SwiftType = [PresentationFlag]
+
+    public static func write(_ value: [PresentationFlag], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePresentationFlag.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PresentationFlag] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PresentationFlag]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePresentationFlag.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringTypeQueryChoice: FfiConverterRustBuffer {
+    public static func write(_ value: [String: QueryChoice], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterTypeQueryChoice.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: QueryChoice] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: QueryChoice]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterTypeQueryChoice.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
     }
 }
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
@@ -6211,6 +8010,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret() != 47981) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_method_presentationsession_default_choice() != 898) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_presentationsession_request() != 25781) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 29391) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6242,6 +8047,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_set_type_metadata() != 50895) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation() != 41039) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_decline_presentation() != 22433) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_start_presentation() != 10606) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_add_trusted_issuer() != 13915) {

@@ -12,14 +12,14 @@ import kotlin.concurrent.thread
  * bindings/test-foreign.sh) as a child process: simulated data holders or requesting parties on
  * loopback, announced as one JSON object per line on stdout. [close] kills it.
  */
-class FixtureProcess private constructor(private val process: Process) : AutoCloseable {
+class FixtureProcess private constructor(private val process: Process, val portBase: Int) : AutoCloseable {
     private val lines = LinkedBlockingQueue<Map<String, Any?>>()
     private val seen = mutableListOf<Map<String, Any?>>()
 
     init {
         thread(isDaemon = true, name = "kluis-fixtures stdout") {
             process.inputStream.bufferedReader().forEachLine { line ->
-                if (line.isNotBlank()) lines.put(FlatJson.parse(line))
+                if (line.isNotBlank()) lines.put(MiniJson.obj(line))
             }
         }
     }
@@ -59,7 +59,7 @@ class FixtureProcess private constructor(private val process: Process) : AutoClo
                 val p = ProcessBuilder(listOf(binary) + args + listOf("--json", "--port-base", base.toString()))
                     .redirectError(ProcessBuilder.Redirect.INHERIT)
                     .start()
-                val fixture = FixtureProcess(p)
+                val fixture = FixtureProcess(p, base)
                 // Wait for the first line: a bind failure exits instead of announcing.
                 val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30)
                 while (System.nanoTime() < deadline) {
@@ -92,17 +92,38 @@ class FixtureProcess private constructor(private val process: Process) : AutoClo
     }
 }
 
-/** Parses one flat JSON object (string, number, boolean and null values), as the fixtures print. */
-object FlatJson {
-    fun parse(text: String): Map<String, Any?> {
+/** A small JSON reader for the fixtures' answers: objects as maps, arrays as lists, numbers as Long or Double. */
+object MiniJson {
+    fun parse(text: String): Any? {
         val p = Parser(text.trim())
-        val out = p.obj()
+        val out = p.value()
         p.end()
         return out
     }
 
+    /** Parses a JSON object. */
+    @Suppress("UNCHECKED_CAST")
+    fun obj(text: String): Map<String, Any?> = parse(text) as? Map<String, Any?> ?: error("not a JSON object")
+
     private class Parser(val s: String) {
         var i = 0
+
+        fun value(): Any? {
+            ws()
+            return when (peek()) {
+                '{' -> obj()
+                '[' -> arr()
+                '"' -> string()
+                't' -> word("true", true)
+                'f' -> word("false", false)
+                'n' -> word("null", null)
+                else -> {
+                    val start = i
+                    while (i < s.length && s[i] in "+-.eE0123456789") i++
+                    s.substring(start, i).let { it.toLongOrNull() ?: it.toDouble() }
+                }
+            }
+        }
 
         fun obj(): Map<String, Any?> {
             expect('{')
@@ -110,26 +131,30 @@ object FlatJson {
             ws()
             if (peek() == '}') { i++; return out }
             while (true) {
-                ws(); val key = string(); ws(); expect(':'); ws()
+                ws(); val key = string(); ws(); expect(':')
                 out[key] = value()
                 ws()
                 when (s[i++]) {
                     ',' -> continue
                     '}' -> return out
-                    else -> error("bad JSON at $i")
+                    else -> error("bad JSON at ${i - 1}")
                 }
             }
         }
 
-        fun value(): Any? = when (peek()) {
-            '"' -> string()
-            't' -> word("true", true)
-            'f' -> word("false", false)
-            'n' -> word("null", null)
-            else -> {
-                val start = i
-                while (i < s.length && s[i] in "+-.eE0123456789") i++
-                s.substring(start, i).let { it.toLongOrNull() ?: it.toDouble() }
+        fun arr(): List<Any?> {
+            expect('[')
+            val out = ArrayList<Any?>()
+            ws()
+            if (peek() == ']') { i++; return out }
+            while (true) {
+                out += value()
+                ws()
+                when (s[i++]) {
+                    ',' -> continue
+                    ']' -> return out
+                    else -> error("bad JSON at ${i - 1}")
+                }
             }
         }
 
@@ -159,6 +184,29 @@ object FlatJson {
         fun peek() = s[i]
         fun ws() { while (i < s.length && s[i].isWhitespace()) i++ }
         fun expect(c: Char) { check(s[i++] == c) { "expected '$c' at ${i - 1}" } }
-        fun end() { ws(); check(i == s.length) { "trailing text after the JSON object" } }
+        fun end() { ws(); check(i == s.length) { "trailing text after the JSON value" } }
+    }
+}
+
+/** Plain HTTP to the fixtures' loopback servers (their web and admin routes). */
+object LoopbackHttp {
+    fun get(url: String): Pair<Int, String> = call("GET", url, null)
+
+    fun postJson(url: String, body: String): Pair<Int, String> = call("POST", url, body)
+
+    private fun call(method: String, url: String, body: String?): Pair<Int, String> {
+        val c = java.net.URI(url).toURL().openConnection() as java.net.HttpURLConnection
+        c.requestMethod = method
+        c.connectTimeout = 5000
+        c.readTimeout = 10000
+        if (body != null) {
+            c.doOutput = true
+            c.setRequestProperty("Content-Type", "application/json")
+            c.outputStream.use { it.write(body.toByteArray()) }
+        }
+        val status = c.responseCode
+        val text = (if (status < 400) c.inputStream else c.errorStream)?.bufferedReader()?.readText() ?: ""
+        c.disconnect()
+        return status to text
     }
 }

@@ -1,0 +1,213 @@
+package nl.kluis
+
+import kotlinx.coroutines.runBlocking
+import nl.kluis.TestSupport.newWallet
+import org.junit.After
+import org.junit.AfterClass
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertThrows
+import org.junit.Assert.assertTrue
+import org.junit.BeforeClass
+import org.junit.Test
+import java.io.File
+
+/**
+ * A presentation session through the binding (OpenID4VP 1.0 + DCQL), against the real simulated
+ * parties: `kluis-fixtures holders` runs the six holders, the scheme and the requesting parties on
+ * loopback (the landlord on port N+7, docs/PRESENTING.md). The wallet collects from the holders,
+ * then answers the landlord's rental request; the landlord's result endpoint shows what it
+ * verified.
+ */
+class PresentTest {
+    companion object {
+        private lateinit var fixtures: FixtureProcess
+        private const val LANDLORD = "woningcorporatie-eemland"
+
+        @BeforeClass
+        @JvmStatic
+        fun startNetwork() {
+            fixtures = FixtureProcess.start("holders", "--citizen", "daan")
+        }
+
+        @AfterClass
+        @JvmStatic
+        fun stopNetwork() {
+            if (::fixtures.isInitialized) fixtures.close()
+        }
+
+        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
+        val settings = recommendedCollectSettings().copy(http = http)
+    }
+
+    /** The landlord's back end (port N+7 of the network). */
+    private val landlord get() = "http://127.0.0.1:${fixtures.portBase + 7}"
+
+    @After
+    fun landlordBehavesAgain() {
+        LoopbackHttp.postJson("$landlord/admin/dcql", """{"dcql": null}""")
+        LoopbackHttp.postJson("$landlord/admin/fault", """{"fault": "none"}""")
+    }
+
+    /** A fresh request from the landlord: (state, openid4vp link). */
+    private fun newRequest(): Pair<String, String> {
+        val (status, body) = LoopbackHttp.get("$landlord/api/session/new")
+        assertEquals(body, 200, status)
+        val s = MiniJson.obj(body)
+        return s["state"] as String to s["request_uri"] as String
+    }
+
+    private fun result(state: String): Map<String, Any?> {
+        val (status, body) = LoopbackHttp.get("$landlord/api/result/$state")
+        assertEquals(body, 200, status)
+        return MiniJson.obj(body)
+    }
+
+    /** What the landlord verified for query [query]: the disclosed claims object. */
+    @Suppress("UNCHECKED_CAST")
+    private fun verifiedClaims(r: Map<String, Any?>, query: String): Map<String, Any?> {
+        val perQuery = r["claims"] as Map<String, Any?>
+        val creds = perQuery[query] as List<Map<String, Any?>>
+        return creds.single()["claims"] as Map<String, Any?>
+    }
+
+    private suspend fun walletWithScheme(): Wallet {
+        val (wallet, _) = newWallet()
+        val dir = File(System.getProperty("kluis.typeMetadataDir") ?: error("kluis.typeMetadataDir is not set"))
+        wallet.setTypeMetadata(dir.listFiles { f -> f.name.endsWith(".json") }!!.sorted().map { it.readText() })
+        val line = fixtures.line { it["holder"] == "duo" }
+        wallet.setScheme(line["scheme"] as String, File(line["scheme_key_file"] as String).readText(), http)
+        return wallet
+    }
+
+    /** A wallet holding Daan's address (municipality), income (UWV) and care arrears (CAK), status-checked. */
+    private suspend fun collectedWallet(): Wallet {
+        val wallet = walletWithScheme()
+        for (holder in listOf("gemeente-utrecht", "uwv", "cak")) {
+            // A fresh offer per wallet from the holder's admin route: an offer's code works once.
+            val admin = fixtures.line { it["holder"] == holder }["admin"] as String
+            val (status, body) = LoopbackHttp.postJson("$admin/offer", """{"citizen": "daan"}""")
+            assertEquals(body, 200, status)
+            val offer = MiniJson.obj(body)
+            wallet.acceptOffer(wallet.previewOffer(offer["offer_uri"] as String, settings), offer["tx_code"] as String)
+        }
+        assertTrue(wallet.checkStatus(http).all { it.status == CredentialState.VALID })
+        return wallet
+    }
+
+    @Test
+    fun aFullSessionDisclosesExactlyTheChosenClaimsAndLogsThem() = runBlocking<Unit> {
+        collectedWallet().use { wallet ->
+            // The landlord accepts the name without the given names (a second claim set), so the
+            // given names become optional for the citizen.
+            val dcql = """{"credentials": [
+                {"id": "person", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:nl:gemeente:brp-address:1"]},
+                 "claims": [{"id": "given", "path": ["given_name"]}, {"id": "family", "path": ["family_name"]},
+                            {"id": "address", "path": ["address"]}],
+                 "claim_sets": [["given", "family", "address"], ["family", "address"]]},
+                {"id": "income", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:nl:uwv:income-statement:1"]},
+                 "claims": [{"path": ["monthly_gross_income_eur"]}]},
+                {"id": "arrears", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:nl:cak:care-arrears:1"]},
+                 "claims": [{"path": ["registered_payment_arrears"], "values": [false]}]}]}"""
+            assertEquals(200, LoopbackHttp.postJson("$landlord/admin/dcql", """{"dcql": $dcql}""").first)
+            val (state, link) = newRequest()
+
+            val session = wallet.startPresentation(link, "en", http)
+            val req = session.request()
+            assertEquals(LANDLORD, req.party.clientId)
+            assertEquals("Eemland Housing Association", req.party.name)
+            assertTrue(req.party.registered)
+            assertEquals("Rental application", req.purpose?.name)
+            assertEquals("rental", req.statedPurpose)
+            assertEquals(30u, req.retentionDays)
+            assertEquals(PresentationChannel.REMOTE, req.channel)
+            assertTrue(req.satisfiable)
+            assertTrue(req.flags.toString(), req.flags.isEmpty())
+            assertEquals(listOf("person", "income", "arrears"), req.queries.map { it.queryId })
+            assertTrue(req.queries.all { it.required && it.candidates.size == 1 })
+            assertTrue(req.queries.all { q -> q.candidates.all { it.status == CandidateStatus.VALID } })
+            val person = req.queries.first()
+            assertEquals(listOf("/given_name", "/family_name", "/address"), person.claims.map { it.path })
+            assertEquals(listOf(true, false, false), person.claims.map { it.optional })
+            assertEquals("Given names", person.claims.first().label)
+            assertTrue(person.claims.all { it.withinRegistration })
+
+            // Data minimisation by default: what was asked, from the one candidate each.
+            val default = session.defaultChoice()
+            assertEquals(setOf("person", "income", "arrears"), default.queries.keys)
+            val personChoice = default.queries.getValue("person")
+            assertEquals(listOf("/given_name", "/family_name", "/address"), personChoice.claims)
+
+            // Adding a claim that was not asked is refused, and nothing is sent.
+            val overAsk = default.copy(queries = default.queries + ("person" to personChoice.copy(claims = personChoice.claims + "/bsn")))
+            assertThrows(KluisException.InvalidInput::class.java) { runBlocking { wallet.acceptPresentation(session, overAsk, http) } }
+            assertEquals("pending", result(state)["status"])
+
+            // The citizen leaves out the optional given names and accepts.
+            val chosen = default.copy(queries = default.queries + ("person" to personChoice.copy(claims = listOf("/family_name", "/address"))))
+            val outcome = wallet.acceptPresentation(session, chosen, http)
+            assertEquals(LANDLORD, outcome.clientId)
+            assertEquals(200.toUShort(), outcome.ack.status)
+            assertEquals(listOf("/family_name", "/address"), outcome.disclosed.single { it.queryId == "person" }.claims)
+
+            // The landlord verified exactly the chosen claims.
+            val r = result(state)
+            assertEquals(r["reason"]?.toString(), "verified", r["status"])
+            val personClaims = verifiedClaims(r, "person")
+            assertEquals(setOf("family_name", "address"), personClaims.keys)
+            assertEquals("Utrecht", (personClaims["address"] as Map<*, *>)["locality"])
+            assertEquals(setOf("monthly_gross_income_eur"), verifiedClaims(r, "income").keys)
+            assertEquals(mapOf("registered_payment_arrears" to false), verifiedClaims(r, "arrears"))
+
+            // Every disclosure is in the audit log, with party, purpose, retention and channel.
+            val disclosed = wallet.auditLog().map { it.event }.filterIsInstance<AuditEvent.Disclosed>()
+            assertEquals(3, disclosed.size)
+            assertTrue(disclosed.all { it.audience == LANDLORD && it.purpose == "rental" && it.retentionDays == 30u && it.channel == "remote" })
+            val personId = req.queries.first().candidates.single().credentialId
+            assertEquals(listOf("/family_name", "/address"), disclosed.single { it.credentialId == personId }.claims)
+
+            // The same request again is a replay: refused before anything is sent, and logged.
+            assertThrows(KluisException.InvalidRequest::class.java) { runBlocking { wallet.startPresentation(link, "en", http) } }
+            val refused = wallet.auditLog().last().event
+            assertTrue(refused.toString(), refused is AuditEvent.PresentationRefused && refused.reason == "replayed_nonce")
+        }
+    }
+
+    @Test
+    fun declineTellsThePartyAndIsLogged() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            val (state, link) = newRequest()
+            val session = wallet.startPresentation(link, "nl", http)
+            val req = session.request()
+            assertEquals("Woningcorporatie Eemland", req.party.name)
+            // An empty wallet: nothing answers, which the app shows before the citizen declines.
+            assertFalse(req.satisfiable)
+            assertTrue(PresentationFlag.NOTHING_MATCHES in req.flags)
+            assertTrue(req.queries.all { it.candidates.isEmpty() })
+            assertTrue(session.defaultChoice().queries.isEmpty())
+
+            val ack = wallet.declinePresentation(session, http)
+            assertEquals(200.toUShort(), ack.status)
+            assertEquals("declined", result(state)["status"])
+            val log = wallet.auditLog().map { it.event }
+            assertEquals(AuditEvent.PresentationDeclined(LANDLORD, "rental", "remote"), log.last())
+            assertTrue(log.none { it is AuditEvent.Disclosed })
+        }
+    }
+
+    @Test
+    fun aBadRequestIsRefusedWithNothingSent() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            assertEquals(200, LoopbackHttp.postJson("$landlord/admin/fault", """{"fault": "bad_signature"}""").first)
+            val (state, link) = newRequest()
+            val e = assertThrows(KluisException.InvalidRequest::class.java) { runBlocking { wallet.startPresentation(link, "en", http) } }
+            assertTrue(e.reason.isNotBlank())
+            assertEquals("pending", result(state)["status"])
+            val last = wallet.auditLog().last().event
+            assertTrue(last.toString(), last is AuditEvent.PresentationRefused && last.audience == LANDLORD)
+            assertThrows(KluisException.InvalidRequest::class.java) {
+                runBlocking { wallet.startPresentation("openid4vp://?client_id=redirect_uri:https://evil.example&request_uri=https://evil.example/r", "en", http) }
+            }
+        }
+    }
+}
