@@ -16,7 +16,11 @@ class FixtureProcess private constructor(private val process: Process, val portB
     private val lines = LinkedBlockingQueue<Map<String, Any?>>()
     private val seen = mutableListOf<Map<String, Any?>>()
 
+    /** Kills the child if the JVM exits without [close] (a crashed or interrupted test run). */
+    private val killer = Thread { process.destroyForcibly() }
+
     init {
+        Runtime.getRuntime().addShutdownHook(killer)
         thread(isDaemon = true, name = "kluis-fixtures stdout") {
             process.inputStream.bufferedReader().forEachLine { line ->
                 if (line.isNotBlank()) lines.put(MiniJson.obj(line))
@@ -42,6 +46,7 @@ class FixtureProcess private constructor(private val process: Process, val portB
     override fun close() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor()
+        runCatching { Runtime.getRuntime().removeShutdownHook(killer) }
     }
 
     companion object {
