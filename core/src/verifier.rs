@@ -97,10 +97,7 @@ pub async fn verify_online(
     } else {
         MandateStatusLists::fetch(&uris, policy).await?
     };
-    let ctx = DelegationContext {
-        status_lists,
-        purpose: purpose.map(str::to_string),
-    };
+    let ctx = DelegationContext::new(status_lists, purpose.map(str::to_string));
     verify_with(presentation, trust, expect, &ctx)
 }
 

@@ -600,10 +600,7 @@ async fn the_verifier_rejects_every_attack_with_its_reason() {
         &p,
         &s.trust(),
         &Expectations::new(NONCE, LANDLORD),
-        &kluis_core::delegation::DelegationContext {
-            status_lists: lists,
-            purpose: None,
-        },
+        &kluis_core::delegation::DelegationContext::new(lists, None),
     )
     .unwrap_err();
     assert!(e
@@ -647,4 +644,77 @@ mod base64_lite {
         }
         out
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
+    let landlord_id = kluis_fixtures::servers::LANDLORD;
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let mut req = request(&helper, &net);
+    req.parties = Some(vec![landlord_id.into()]);
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+
+    let landlord = net.verifier(landlord_id).unwrap().shared();
+    let ask = |claims: Value| {
+        json!({ "credentials": [ { "id": "income", "format": "dc+sd-jwt",
+            "meta": { "vct_values": [VCT] }, "claims": claims } ] })
+    };
+    landlord.set_dcql(Some(ask(json!([{ "path": ["monthly_gross_income_eur"] }]))));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let sent = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(sent.disclosed[0].claims, vec!["/monthly_gross_income_eur"]);
+    // The landlord's server (the core's verifier library) fetched the mandate's status list and
+    // sees a helper acting for the citizen.
+    let r = landlord.result(&s.state).unwrap();
+    assert_eq!(r.status, "verified", "{:?}", r.reason);
+    let v = &r.claims.unwrap()["income"][0];
+    assert_eq!(v["on_behalf"]["mandate_id"], json!(m.id));
+    assert!(v["claims"].get("monthly_gross_income_eur").is_some());
+
+    // Asking more than the mandate covers: nothing is sent.
+    landlord.set_dcql(Some(ask(
+        json!([{ "path": ["monthly_gross_income_eur"] }, { "path": ["given_name"] }]),
+    )));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let e = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("does not cover what the party asks"),
+        "{e}"
+    );
+    assert_eq!(landlord.result(&s.state).unwrap().status, "pending");
+
+    // Revoked: the helper's wallet refuses before sending and drops the package.
+    citizen.revoke_mandate(&m.id, quick_http()).await.unwrap();
+    landlord.set_dcql(Some(ask(json!([{ "path": ["monthly_gross_income_eur"] }]))));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let e = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("revoked"), "{e}");
+    assert!(helper.mandates(quick_http()).await.unwrap().is_empty());
 }

@@ -11,6 +11,7 @@
 
 pub mod mandate;
 pub mod package;
+mod remote;
 pub mod revocation;
 pub mod verify;
 mod wallet;
@@ -21,7 +22,7 @@ pub use revocation::{
     publish_status_list, sign_status_list, verify_status_list, MandateStatusLists,
     MANDATE_LIST_BITS,
 };
-pub use verify::DelegationContext;
+pub use verify::{with_mandate_status, DelegationContext};
 pub use wallet::{
     DelegateRequest, DelegationOutcome, MandateCredential, MandateRole, MandateState,
     MandateSummary,

@@ -30,12 +30,61 @@ use crate::trust::TrustList;
 pub const KB_MANDATE_CLAIM: &str = "mandate";
 
 /// What a verifier knows beyond the presentation, for delegated presentations.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct DelegationContext {
     /// The mandates' status lists, fetched before verifying (see [`MandateStatusLists::fetch`]).
     pub status_lists: MandateStatusLists,
     /// The purpose the verifier stated in its request, if any.
     pub purpose: Option<String>,
+    /// Status list URIs a verification needed but did not find in `status_lists` (so that a
+    /// caller can fetch them and verify again: [`with_mandate_status`]).
+    wanted: std::sync::Mutex<Vec<String>>,
+}
+
+impl DelegationContext {
+    /// A context with lists fetched by the caller and the purpose the verifier stated.
+    pub fn new(status_lists: MandateStatusLists, purpose: Option<String>) -> Self {
+        DelegationContext {
+            status_lists,
+            purpose,
+            wanted: Default::default(),
+        }
+    }
+
+    /// The status list URIs verifications with this context asked for and did not find.
+    pub fn wanted(&self) -> Vec<String> {
+        self.wanted.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    fn want(&self, uri: &str) {
+        if let Ok(mut w) = self.wanted.lock() {
+            if !w.iter().any(|u| u == uri) {
+                w.push(uri.to_string());
+            }
+        }
+    }
+}
+
+/// Runs a synchronous verification `verify` (any entry point that takes a [`DelegationContext`],
+/// such as an OpenID4VP response check) and, if it was missing a mandate's status list, fetches
+/// the lists it named and runs it once more. For verifiers that cannot pre-read what they verify
+/// (encrypted responses). Ordinary presentations are verified once.
+pub async fn with_mandate_status<T, E>(
+    purpose: Option<&str>,
+    policy: crate::issuance::HttpPolicy,
+    verify: impl Fn(&DelegationContext) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<crate::Error>,
+{
+    let first = DelegationContext::new(MandateStatusLists::new(), purpose.map(str::to_string));
+    let result = verify(&first);
+    let wanted = first.wanted();
+    if result.is_ok() || wanted.is_empty() {
+        return result;
+    }
+    let lists = MandateStatusLists::fetch(&wanted, policy).await?;
+    verify(&DelegationContext::new(lists, purpose.map(str::to_string)))
 }
 
 /// Verifies a presentation, delegated or not.
@@ -71,6 +120,9 @@ pub fn verify_presentation(
         expect.now,
         expect.skew_secs,
     )?;
+    if ctx.status_lists.get(&m.status.uri).is_none() {
+        ctx.want(&m.status.uri);
+    }
     check_not_revoked(&m, &ctx.status_lists, expect.now)?;
     verified.on_behalf = Some(OnBehalf {
         mandate_id: m.id.clone(),

@@ -150,25 +150,25 @@ impl Record for IssuedMandate {
 
 /// The helper's record of a received package: separate from its own credentials.
 #[derive(Clone, Serialize, Deserialize)]
-struct ReceivedMandate {
-    id: String,
-    label: String,
-    accepted_at: i64,
-    not_before: i64,
-    expires_at: i64,
-    scope: Scope,
-    status: StatusRef,
-    status_key: Value,
-    credentials: Vec<ReceivedCredential>,
+pub(crate) struct ReceivedMandate {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) accepted_at: i64,
+    pub(crate) not_before: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) scope: Scope,
+    pub(crate) status: StatusRef,
+    pub(crate) status_key: Value,
+    pub(crate) credentials: Vec<ReceivedCredential>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
-struct ReceivedCredential {
-    id: String,
-    vct: String,
-    issuer: String,
-    compact: String,
-    mandate: String,
+pub(crate) struct ReceivedCredential {
+    pub(crate) id: String,
+    pub(crate) vct: String,
+    pub(crate) issuer: String,
+    pub(crate) compact: String,
+    pub(crate) mandate: String,
 }
 
 impl Record for ReceivedMandate {
@@ -707,12 +707,7 @@ impl Wallet {
                     .map_err(|e| Error::invalid_input(format!("claim path {p:?}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let now = now_unix();
-        let record_id = self.vault.lookup_id(ReceivedMandate::KIND, mandate_id)?;
-        let r: ReceivedMandate = self
-            .vault
-            .get(&record_id)?
-            .ok_or_else(|| Error::not_found(format!("mandate {}", short_id(mandate_id))))?;
+        let (record_id, r) = self.received_mandate(mandate_id)?;
         let matching: Vec<&ReceivedCredential> = r
             .credentials
             .iter()
@@ -733,28 +728,146 @@ impl Wallet {
                 ))
             }
         };
+        self.ensure_usable(&record_id, &r, policy).await?;
+        let now = now_unix();
+        let presentation = self.on_behalf(&r, rc)?.present(
+            &paths,
+            nonce,
+            aud,
+            purpose,
+            &self.holder_key()?,
+            now,
+        )?;
+        self.log_use(&r, &[(rc.vct.clone(), &paths)], aud, purpose, now)?;
+        Ok(presentation)
+    }
+
+    /// The received mandate `mandate_id` and its record id.
+    pub(crate) fn received_mandate(
+        &self,
+        mandate_id: &str,
+    ) -> Result<(String, ReceivedMandate), Error> {
+        let record_id = self.vault.lookup_id(ReceivedMandate::KIND, mandate_id)?;
+        let r: ReceivedMandate = self
+            .vault
+            .get(&record_id)?
+            .ok_or_else(|| Error::not_found(format!("mandate {}", short_id(mandate_id))))?;
+        Ok((record_id, r))
+    }
+
+    /// Fails (and drops the package) when the mandate has expired or been revoked; fails when
+    /// its status cannot be checked.
+    pub(crate) async fn ensure_usable(
+        &self,
+        record_id: &str,
+        r: &ReceivedMandate,
+        policy: HttpPolicy,
+    ) -> Result<(), Error> {
+        let now = now_unix();
+        if now >= r.expires_at {
+            self.drop_received(record_id, r, MandateState::Expired, now)?;
+            return Err(delegation_err(DelegationError::Expired));
+        }
+        let lists = MandateStatusLists::fetch(std::slice::from_ref(&r.status.uri), policy).await?;
+        match self.received_state(r, &lists, now)? {
+            MandateState::Revoked => {
+                self.drop_received(record_id, r, MandateState::Revoked, now)?;
+                Err(delegation_err(DelegationError::Revoked))
+            }
+            MandateState::Unknown => Err(delegation_err(DelegationError::StatusUnchecked(
+                "the mandate registry could not be reached or its list did not verify".into(),
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// One credential under a received mandate, re-verified with its mandate.
+    pub(crate) fn on_behalf(
+        &self,
+        r: &ReceivedMandate,
+        rc: &ReceivedCredential,
+    ) -> Result<OnBehalfCredential, Error> {
         let trust = self.trust_list()?;
-        let c = Credential::verify_issued(
+        let credential = Credential::verify_issued(
             &rc.compact,
             &trust,
             r.accepted_at,
             &VerifyOptions::default(),
         )
         .map_err(|e| Error::from_credential(e, &rc.compact))?;
-        let cnf = c.holder_jwk().ok_or(Error::Integrity {
+        let cnf = credential.holder_jwk().ok_or(Error::Integrity {
             record: "mandate_received record (credential)".into(),
         })?;
-        let m = verify::verify_mandate(&rc.mandate, cnf).map_err(delegation_err)?;
-        if let Err(e) = check_time(&m, now, 0) {
-            if matches!(e, DelegationError::Expired) {
-                self.drop_received(&record_id, &r, MandateState::Expired, now)?;
+        let mandate = verify::verify_mandate(&rc.mandate, cnf).map_err(delegation_err)?;
+        Ok(OnBehalfCredential {
+            credential,
+            mandate,
+            mandate_jwt: rc.mandate.clone(),
+        })
+    }
+
+    /// Logs one use of a mandate (one entry per credential presented).
+    pub(crate) fn log_use(
+        &self,
+        r: &ReceivedMandate,
+        used: &[(String, &Vec<ClaimPath>)],
+        aud: &str,
+        purpose: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
+        self.vault.write(|tx| {
+            for (vct, paths) in used {
+                audit::append(
+                    tx,
+                    now,
+                    Actor::Citizen,
+                    AuditEvent::MandateUsed {
+                        mandate_id: r.id.clone(),
+                        audience: aud.to_string(),
+                        vct: vct.clone(),
+                        claims: paths.iter().map(|p| p.to_string()).collect(),
+                        purpose: purpose.map(str::to_string),
+                    },
+                )?;
             }
-            return Err(delegation_err(e));
-        }
-        // The same scope rules the verifier applies, on what would be disclosed.
-        if let Some(allowed) = &m.scope.claims {
-            let allowed = parse_paths(allowed).map_err(delegation_err)?;
-            for p in &paths {
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
+
+/// A credential under a received mandate, with its verified mandate.
+pub(crate) struct OnBehalfCredential {
+    pub credential: Credential,
+    pub mandate: Mandate,
+    pub mandate_jwt: String,
+}
+
+impl OnBehalfCredential {
+    /// The scope paths the mandate allows (`None`: all).
+    pub(crate) fn allowed_paths(&self) -> Result<Option<Vec<ClaimPath>>, Error> {
+        self.mandate
+            .scope
+            .claims
+            .as_ref()
+            .map(|c| parse_paths(c).map_err(delegation_err))
+            .transpose()
+    }
+
+    /// Checks the use against the mandate (the same rules as the verifier, on what would be
+    /// disclosed) and makes the presentation with the helper's key and the mandate in the KB-JWT.
+    pub(crate) fn present(
+        &self,
+        paths: &[ClaimPath],
+        nonce: &str,
+        aud: &str,
+        purpose: Option<&str>,
+        helper_key: &SigningKey,
+        now: i64,
+    ) -> Result<String, Error> {
+        check_time(&self.mandate, now, 0).map_err(delegation_err)?;
+        if let Some(allowed) = self.allowed_paths()? {
+            for p in paths {
                 if !allowed.iter().any(|a| a.is_prefix_of(p)) {
                     return Err(delegation_err(DelegationError::ClaimOutOfScope(
                         p.to_string(),
@@ -763,8 +876,8 @@ impl Wallet {
             }
         }
         verify::check_use(
-            &m,
-            c.vct(),
+            &self.mandate,
+            self.credential.vct(),
             &Value::Null,
             &[],
             Action::Present,
@@ -774,42 +887,17 @@ impl Wallet {
             0,
         )
         .map_err(delegation_err)?;
-        let lists = MandateStatusLists::fetch(std::slice::from_ref(&m.status.uri), policy).await?;
-        match check_not_revoked(&m, &lists, now) {
-            Ok(()) => {}
-            Err(DelegationError::Revoked) => {
-                self.drop_received(&record_id, &r, MandateState::Revoked, now)?;
-                return Err(delegation_err(DelegationError::Revoked));
-            }
-            Err(e) => return Err(delegation_err(e)),
-        }
         let mut extra = serde_json::Map::new();
         extra.insert(
             verify::KB_MANDATE_CLAIM.to_string(),
-            Value::String(rc.mandate.clone()),
+            Value::String(self.mandate_jwt.clone()),
         );
-        let presentation = c
-            .present_delegated(&paths, &self.holder_key()?, nonce, aud, now, &extra)
-            .map_err(|e| Error::invalid_input(e.to_string()))?;
-        self.vault.write(|tx| {
-            audit::append(
-                tx,
-                now,
-                Actor::Citizen,
-                AuditEvent::MandateUsed {
-                    mandate_id: r.id.clone(),
-                    audience: aud.to_string(),
-                    vct: rc.vct.clone(),
-                    claims: paths.iter().map(|p| p.to_string()).collect(),
-                    purpose: purpose.map(str::to_string),
-                },
-            )?;
-            Ok(())
-        })?;
-        Ok(presentation)
+        self.credential
+            .present_delegated(paths, helper_key, nonce, aud, now, &extra)
+            .map_err(|e| Error::invalid_input(e.to_string()))
     }
 }
 
-fn short_id(s: &str) -> String {
+pub(crate) fn short_id(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(80).collect()
 }

@@ -25,7 +25,7 @@ use super::request::{ResponseMode, StatedPurpose, REQUEST_OBJECT_TYP};
 use super::session::{answers, asked_paths, sets_satisfied};
 use crate::scheme::ParticipantList;
 use crate::trust::TrustList;
-use crate::verifier::{verify, Expectations, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
+use crate::verifier::{Expectations, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::Error;
 
 /// Default validity of a request object.
@@ -304,6 +304,19 @@ pub struct VerifiedCredential {
     pub vct: String,
     /// The disclosed claims (without the SD-JWT VC envelope).
     pub claims: Value,
+    /// When a helper presented under a mandate (docs/DELEGATION.md): the mandate id and the
+    /// helper's key thumbprint. Absent for the citizen's own presentations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf: Option<OnBehalfView>,
+}
+
+/// A helper acting for the citizen, as the party sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnBehalfView {
+    /// The mandate id.
+    pub mandate_id: String,
+    /// RFC 7638 thumbprint of the helper's key.
+    pub helper_thumbprint: String,
 }
 
 /// What a response said.
@@ -365,11 +378,30 @@ fn without_envelope(v: &Value) -> Value {
 }
 
 /// Verifies a posted response (`form`, decoded) against `pending`. A decline is not an error.
+/// A helper's presentation is rejected here for want of its mandate's status list: use
+/// [`verify_response_with`] inside [`crate::delegation::with_mandate_status`].
 pub fn verify_response(
     form: &[(String, String)],
     pending: &PendingRequest,
     trust: &VerifierTrust,
     now: i64,
+) -> Result<ResponseOutcome, Error> {
+    verify_response_with(
+        form,
+        pending,
+        trust,
+        now,
+        &crate::delegation::DelegationContext::default(),
+    )
+}
+
+/// As [`verify_response`], with the mandates' status lists (delegated presentations).
+pub fn verify_response_with(
+    form: &[(String, String)],
+    pending: &PendingRequest,
+    trust: &VerifierTrust,
+    now: i64,
+    ctx: &crate::delegation::DelegationContext,
 ) -> Result<ResponseOutcome, Error> {
     let field = |name: &str| {
         form.iter()
@@ -469,7 +501,7 @@ pub fn verify_response(
             let p = item
                 .as_str()
                 .ok_or_else(|| reject(format!("query '{qid}': a presentation is not a string")))?;
-            let v = verify(p, &trust.issuers, &expect)?;
+            let v = crate::verifier::verify_with(p, &trust.issuers, &expect, ctx)?;
             if let Some(types) = trust.types.get(&v.issuer) {
                 if !types.contains(&v.vct) {
                     return Err(reject(format!(
@@ -511,6 +543,10 @@ pub fn verify_response(
                     issuer: v.issuer.clone(),
                     vct: v.vct.clone(),
                     claims,
+                    on_behalf: v.on_behalf.as_ref().map(|o| OnBehalfView {
+                        mandate_id: o.mandate_id.clone(),
+                        helper_thumbprint: o.helper_thumbprint.clone(),
+                    }),
                 });
         }
         answered.insert(qid.clone());

@@ -1,0 +1,107 @@
+//! Answering a requesting party's OpenID4VP request on a citizen's behalf: the helper's wallet
+//! takes a request verified by [`Wallet::start_presentation`] (signature, scheme listing,
+//! response URI — all as for the citizen's own presentations) and answers each DCQL query with a
+//! credential under the mandate, disclosing exactly what the query asks, provided all of it is
+//! inside the mandate's scope. Queries the mandate does not cover are left unanswered; if a
+//! required one is among them nothing is sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kluis_sdjwt::ClaimPath;
+
+use super::wallet::short_id;
+use crate::issuance::{Http, HttpPolicy};
+use crate::openid4vp::response::{post_response, response_form, vp_token};
+use crate::openid4vp::session::{answers, asked_paths, sets_satisfied};
+use crate::openid4vp::{DisclosedCredential, PresentationOutcome, PresentationRequest};
+use crate::{now_unix, Error, Wallet};
+
+/// Clock skew tolerated on the request's `exp` (as for the citizen's own answers).
+const SKEW_SECS: i64 = 60;
+
+impl Wallet {
+    /// Answers a verified presentation request as a helper under mandate `mandate_id`, and logs
+    /// each credential presented (`MandateUsed`). The party's `client_id` must be allowed by the
+    /// mandate, and its stated purpose too when the mandate lists purposes.
+    pub async fn accept_presentation_on_behalf(
+        &self,
+        mandate_id: &str,
+        req: &PresentationRequest,
+        policy: HttpPolicy,
+    ) -> Result<PresentationOutcome, Error> {
+        let now = now_unix();
+        if req.request.exp + SKEW_SECS < now {
+            return Err(Error::InvalidRequest {
+                reason: "the request has expired".into(),
+            });
+        }
+        let (record_id, r) = self.received_mandate(mandate_id)?;
+        self.ensure_usable(&record_id, &r, policy.clone()).await?;
+        let key = self.holder_key()?;
+        let aud = req.request.client_id.full.as_str();
+        let nonce = req.request.nonce.as_str();
+        let purpose = req.stated_purpose.as_deref();
+        let creds = r
+            .credentials
+            .iter()
+            .map(|rc| Ok((rc, self.on_behalf(&r, rc)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+
+        let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut disclosed = Vec::new();
+        let mut answered = BTreeSet::new();
+        let mut used: Vec<(String, Vec<ClaimPath>)> = Vec::new();
+        for q in &req.request.dcql.credentials {
+            for (rc, c) in &creds {
+                let vct = c.credential.vct();
+                if !q.vct_values.is_empty() && !q.vct_values.iter().any(|v| v == vct) {
+                    continue;
+                }
+                if answers(q, vct, c.credential.claims()).is_none() {
+                    continue;
+                }
+                let asked = asked_paths(q, vct, c.credential.claims());
+                if let Some(allowed) = c.allowed_paths()? {
+                    if !asked
+                        .iter()
+                        .all(|p| allowed.iter().any(|a| a.is_prefix_of(p)))
+                    {
+                        continue; // the party asks more than the mandate allows
+                    }
+                }
+                // Party, purpose, action and time are checked here; a refusal stops everything.
+                let p = c.present(&asked, nonce, aud, purpose, &key, now)?;
+                tokens.entry(q.id.clone()).or_default().push(p);
+                disclosed.push(DisclosedCredential {
+                    query_id: q.id.clone(),
+                    credential_id: rc.id.clone(),
+                    claims: asked.iter().map(|p| p.to_string()).collect(),
+                    copy: 0,
+                });
+                used.push((vct.to_string(), asked));
+                answered.insert(q.id.clone());
+                if !q.multiple {
+                    break;
+                }
+            }
+        }
+        if !sets_satisfied(&req.request.dcql, &answered) {
+            return Err(Error::invalid_input(format!(
+                "mandate {} does not cover what the party asks: nothing was sent",
+                short_id(mandate_id)
+            )));
+        }
+        let vp = vp_token(&tokens);
+        let form = response_form(&req.request, &vp)?;
+        let http = Http::new(policy)?;
+        let ack = post_response(&http, &req.request.response_uri, &form).await?;
+        let used: Vec<(String, &Vec<ClaimPath>)> =
+            used.iter().map(|(v, p)| (v.clone(), p)).collect();
+        self.log_use(&r, &used, aud, purpose, now)?;
+        Ok(PresentationOutcome {
+            client_id: req.request.client_id.full.clone(),
+            disclosed,
+            ack,
+        })
+    }
+}
