@@ -25,7 +25,7 @@ fn version(text: &str, ec: Ec) -> String {
 fn capacity(version: i16, ec: Ec) -> usize {
     let (mut lo, mut hi) = (1usize, 4296usize);
     while lo < hi {
-        let mid = (lo + hi + 1) / 2;
+        let mid = (lo + hi).div_ceil(2);
         if Qr::new(&"A".repeat(mid), ec).is_ok_and(|q| q.version() <= version) {
             lo = mid;
         } else {

@@ -9,6 +9,7 @@
 pub mod client_id;
 pub mod dcql;
 pub mod offline;
+pub mod proximity;
 pub mod request;
 pub mod response;
 pub mod session;

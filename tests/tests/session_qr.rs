@@ -1,0 +1,376 @@
+//! The session QR (in person, replay-safe) end to end over the real loopback relay: the citizen's
+//! wallet shows a `KS1:` engagement, the landlord's verifier library sends its signed request
+//! encrypted to the wallet's ephemeral key, the wallet verifies it as a remote request, the
+//! citizen consents, and the encrypted answer comes back over the relay. Attacks: a request
+//! replayed in the same session or moved to another one, an altered request, an unknown party,
+//! a request encrypted to the wrong key, a damaged QR.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kluis_core::audit::{AuditEvent, Channel};
+use kluis_core::issuance::{CollectOptions, HttpPolicy};
+use kluis_core::openid4vp::proximity::{
+    run_verifier_session, seal_request, start_verifier_session, HttpRelay, VerifierChannel,
+    WalletEngagement,
+};
+use kluis_core::openid4vp::rental_dcql;
+use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
+use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig, VerifierTrust};
+use kluis_core::{Error, Pin, SoftwareDeviceSecretStore, Wallet};
+use kluis_fixtures::servers::{
+    requesting_party_key, trust_from_holders, HolderOptions, Network, LANDLORD,
+};
+use kluis_qr::engagement::Engagement;
+use kluis_qr::render::{Ec, Qr};
+use serde_json::Value;
+
+const CITIZEN: &str = "daan";
+const WAIT: Duration = Duration::from_secs(5);
+
+fn quick_http() -> HttpPolicy {
+    HttpPolicy {
+        timeout: Duration::from_millis(2000),
+        connect_timeout: Duration::from_millis(300),
+        retries: 1,
+        backoff: Duration::from_millis(20),
+        max_body_bytes: 1024 * 1024,
+        allow_loopback_http: true,
+    }
+}
+
+async fn collected_wallet(net: &Network) -> (tempfile::TempDir, Wallet) {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::create(
+        dir.path(),
+        &Pin::new(kluis_tests::PIN),
+        kluis_tests::test_options(),
+        Arc::new(SoftwareDeviceSecretStore::new(dir.path())),
+    )
+    .unwrap();
+    let key = net.scheme.public_jwk().unwrap().to_value().to_string();
+    wallet
+        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
+        .await
+        .unwrap();
+    for offer in net.offers_for(CITIZEN) {
+        wallet
+            .collect(
+                &offer.offer_uri,
+                Some(&offer.tx_code),
+                CollectOptions {
+                    http: quick_http(),
+                    ..CollectOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    (dir, wallet)
+}
+
+fn landlord_config(net: &Network) -> VerifierConfig {
+    VerifierConfig {
+        client_id: LANDLORD.into(),
+        signing_key: requesting_party_key(LANDLORD).unwrap(),
+        attestation: None,
+        response_uri: format!("{}/response", net.verifier(LANDLORD).unwrap().origin()),
+        response_mode: ResponseMode::DirectPostJwt,
+        purpose: Some(StatedPurpose {
+            id: "rental".into(),
+            retention_days: Some(30),
+        }),
+        lifetime_secs: 300,
+    }
+}
+
+fn trust(net: &Network) -> VerifierTrust {
+    trust_from_holders(&net.holders)
+}
+
+fn refusals(wallet: &Wallet) -> Vec<String> {
+    wallet
+        .audit_log()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.event {
+            AuditEvent::PresentationRefused {
+                reason, channel, ..
+            } => {
+                assert_eq!(*channel, Channel::SessionQr);
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rental_application_in_person_over_the_relay() {
+    let net = Network::start(None, |_| HolderOptions::default())
+        .await
+        .unwrap();
+    let (_d, wallet) = collected_wallet(&net).await;
+
+    // The wallet shows a small QR.
+    let session = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let qr = session.qr_text().to_string();
+    let version = Qr::new(&qr, Ec::M).unwrap().version();
+    println!(
+        "session QR: {} bytes -> QR v{version} at M ({qr})",
+        qr.len()
+    );
+    assert!(qr.len() <= 200 && version <= 10);
+
+    // The landlord scans it and sends its request; the answer comes back over the relay.
+    let v = start_verifier_session(
+        &qr,
+        &landlord_config(&net),
+        &rental_dcql(),
+        kluis_core::now_unix(),
+    )
+    .unwrap();
+    let verifier_trust = trust(&net);
+    let verifier = tokio::spawn(async move {
+        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
+        run_verifier_session(&v, &relay, &verifier_trust, WAIT).await
+    });
+
+    let channel = session.relay().unwrap();
+    let req = wallet
+        .receive_session_request(&session, &channel, WAIT, "en")
+        .await
+        .unwrap();
+    assert!(req.party.registered);
+    assert_eq!(req.channel, Channel::SessionQr);
+    assert_eq!(req.stated_purpose.as_deref(), Some("rental"));
+    let disclosed = wallet
+        .accept_session_presentation(&req, &req.default_choice(), &channel)
+        .await
+        .unwrap();
+    assert_eq!(disclosed.len(), 3);
+
+    let outcome = verifier.await.unwrap().unwrap();
+    let ResponseOutcome::Verified { credentials } = outcome else {
+        panic!("not verified: {outcome:?}");
+    };
+    let text = serde_json::to_string(&credentials).unwrap();
+    assert!(text.contains("\"family_name\":\"Visser\""), "{text}");
+    assert!(text.contains("monthly_gross_income_eur"));
+    assert!(text.contains("\"registered_payment_arrears\":false"));
+    assert!(!text.contains("bsn") && !text.contains("birthdate"));
+
+    // In the citizen's log: three disclosures over the session QR.
+    let log = wallet.audit_log().unwrap();
+    let n = log
+        .iter()
+        .filter(|e| {
+            matches!(&e.event, AuditEvent::Disclosed { channel: Some(Channel::SessionQr), audience, .. } if audience == LANDLORD)
+        })
+        .count();
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn declined_in_person_tells_the_verifier() {
+    let net = Network::start(None, |_| HolderOptions::default())
+        .await
+        .unwrap();
+    let (_d, wallet) = collected_wallet(&net).await;
+    let session = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let v = start_verifier_session(
+        session.qr_text(),
+        &landlord_config(&net),
+        &rental_dcql(),
+        kluis_core::now_unix(),
+    )
+    .unwrap();
+    let verifier_trust = trust(&net);
+    let verifier = tokio::spawn(async move {
+        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
+        run_verifier_session(&v, &relay, &verifier_trust, WAIT).await
+    });
+    let channel = session.relay().unwrap();
+    let req = wallet
+        .receive_session_request(&session, &channel, WAIT, "en")
+        .await
+        .unwrap();
+    wallet
+        .decline_session_presentation(&req, &channel)
+        .await
+        .unwrap();
+    let outcome = verifier.await.unwrap().unwrap();
+    assert!(
+        matches!(&outcome, ResponseOutcome::Declined { error } if error == "access_denied"),
+        "{outcome:?}"
+    );
+    assert!(wallet.audit_log().unwrap().iter().any(|e| matches!(
+        e.event,
+        AuditEvent::PresentationDeclined {
+            channel: Channel::SessionQr,
+            ..
+        }
+    )));
+}
+
+/// The wallet receives on `session`; whatever happens, it leaves nothing on the channel.
+async fn receive(
+    wallet: &Wallet,
+    session: &WalletEngagement,
+) -> Result<kluis_core::openid4vp::PresentationRequest, Error> {
+    let channel = session.relay().unwrap();
+    let r = wallet
+        .receive_session_request(session, &channel, WAIT, "en")
+        .await;
+    let left = VerifierChannel::receive_response(&channel, Duration::from_millis(0)).await;
+    assert!(left.is_err(), "the wallet sent something");
+    r
+}
+
+/// Puts `message` in the session's request mailbox, as a verifier (or an attacker) would.
+async fn deliver(session: &WalletEngagement, message: Vec<u8>) {
+    let relay = HttpRelay::for_engagement(session.engagement()).unwrap();
+    VerifierChannel::send_request(&relay, message)
+        .await
+        .unwrap();
+}
+
+fn payload(jwt: &str) -> Value {
+    use base64::Engine;
+    let p = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bad_session_requests_are_refused_and_nothing_is_sent() {
+    let net = Network::start(None, |_| HolderOptions::default())
+        .await
+        .unwrap();
+    let (_d, wallet) = collected_wallet(&net).await;
+    let config = landlord_config(&net);
+    let now = kluis_core::now_unix();
+    // 1. Answered once, then the same request again in the same session: the nonce is answered.
+    let a = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let va = start_verifier_session(a.qr_text(), &config, &rental_dcql(), now).unwrap();
+    deliver(&a, va.message.clone()).await;
+    let req = receive(&wallet, &a).await.unwrap();
+    let ch = a.relay().unwrap();
+    wallet
+        .accept_session_presentation(&req, &req.default_choice(), &ch)
+        .await
+        .unwrap();
+    // The verifier takes its answer; then someone sends the same request again.
+    VerifierChannel::receive_response(&ch, WAIT).await.unwrap();
+    deliver(&a, va.message.clone()).await;
+    let e = receive(&wallet, &a).await.unwrap_err();
+    assert!(e.to_string().contains("already answered"), "{e}");
+
+    // 2. The same signed request moved to another session (re-encrypted to its key): not bound.
+    let b = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let moved = seal_request(&va.pending.request_object, b.engagement()).unwrap();
+    deliver(&b, moved).await;
+    let e = receive(&wallet, &b).await.unwrap_err();
+    assert!(e.to_string().contains("not bound to this session"), "{e}");
+
+    // 3. Encrypted to another wallet's key (the wrong ephemeral key).
+    let c = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let other = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let vc = start_verifier_session(other.qr_text(), &config, &rental_dcql(), now).unwrap();
+    deliver(&c, vc.message).await;
+    let e = receive(&wallet, &c).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not encrypted to this session's key"),
+        "{e}"
+    );
+
+    // 4. Altered: the nonce changed after signing.
+    let d = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let vd = start_verifier_session(d.qr_text(), &config, &rental_dcql(), now).unwrap();
+    let jws = vd.pending.request_object.clone();
+    let mut claims = payload(&jws);
+    claims["nonce"] = Value::String("attacker-chosen".into());
+    let forged_payload = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+    };
+    let parts: Vec<&str> = jws.split('.').collect();
+    let altered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+    deliver(&d, seal_request(&altered, d.engagement()).unwrap()).await;
+    let e = receive(&wallet, &d).await.unwrap_err();
+    assert!(matches!(e, Error::InvalidRequest { .. }), "{e}");
+    assert!(e.to_string().contains("signature"), "{e}");
+
+    // 5. A party the scheme does not list, signing with its own key.
+    let f = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let stranger = VerifierConfig {
+        client_id: "malafide-verhuur".into(),
+        signing_key: kluis_core::sdjwt::SigningKey::make_random().unwrap(),
+        ..landlord_config(&net)
+    };
+    let vf = start_verifier_session(f.qr_text(), &stranger, &rental_dcql(), now).unwrap();
+    deliver(&f, vf.message).await;
+    let e = receive(&wallet, &f).await.unwrap_err();
+    assert!(matches!(e, Error::InvalidRequest { .. }), "{e}");
+
+    // Each refusal is in the log (channel session-qr); the one disclosure is the first request's.
+    let reasons = refusals(&wallet);
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    assert!(
+        reasons.contains(&"replayed_nonce".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"not_for_this_session".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"bad_signature".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"unknown_party".to_string()),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn damaged_session_qr_is_rejected_by_the_verifier() {
+    let w = WalletEngagement::new("http://127.0.0.1:9/relay").unwrap();
+    let qr = w.qr_text();
+    let net_free_config = VerifierConfig {
+        client_id: LANDLORD.into(),
+        signing_key: requesting_party_key(LANDLORD).unwrap(),
+        attestation: None,
+        response_uri: "http://127.0.0.1:1/response".into(),
+        response_mode: ResponseMode::DirectPostJwt,
+        purpose: None,
+        lifetime_secs: 60,
+    };
+    for cut in [qr.len() - 1, qr.len() - 5, 10] {
+        let e = start_verifier_session(&qr[..cut], &net_free_config, &rental_dcql(), 0)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("session QR"), "{e}");
+    }
+    // A key that is not on the curve.
+    let mut e = Engagement::decode(qr).unwrap();
+    e.key[1..].fill(0xFF);
+    let bad = e.encode().unwrap();
+    let err = start_verifier_session(&bad, &net_free_config, &rental_dcql(), 0)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("not a P-256 public key"), "{err}");
+    // A plain direct_post request cannot go over the relay.
+    let plain = VerifierConfig {
+        response_mode: ResponseMode::DirectPost,
+        ..net_free_config
+    };
+    assert!(start_verifier_session(qr, &plain, &rental_dcql(), 0).is_err());
+}
