@@ -118,6 +118,10 @@ pub struct PresentRequestArgs {
     /// Language for names: nl or en.
     #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
     pub lang: String,
+    /// Answer as a helper under this mandate (`kluis mandates`): the credentials under it
+    /// answer the queries the mandate fully covers; --select does not apply.
+    #[arg(long, value_name = "MANDATE_ID")]
+    pub on_behalf_of: Option<String>,
 }
 
 #[derive(Debug, Args)]

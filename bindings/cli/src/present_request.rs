@@ -195,7 +195,17 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
             }
             return Ok(());
         }
-        let out = w.accept_presentation(&req, &choice).await?;
+        let out = match &a.on_behalf_of {
+            Some(mandate) => {
+                w.accept_presentation_on_behalf(
+                    mandate,
+                    &req,
+                    kluis_core::issuance::HttpPolicy::default(),
+                )
+                .await?
+            }
+            None => w.accept_presentation(&req, &choice).await?,
+        };
         if cli.json {
             print_json(&json!({
                 "request": req,
