@@ -42,25 +42,31 @@ async function kluis(vault, args) {
   return r.stdout;
 }
 
-// Starts `kluis-fixtures verifiers --json` and reads its lines: holders' offers and parties.
+// Starts `kluis-fixtures verifiers --json`: the parties on stdout (one JSON object per line), the
+// holders' offers for the citizen on stderr (`offer HOLDER: URI (tx_code CODE)`).
 async function startFixtures() {
   const child = spawn(fixturesBin, ["verifiers", "--json", "--citizen", CITIZEN],
     { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
-  child.stderr.on("data", (d) => { stderr += d; });
   const offers = [];
   const parties = new Map();
+  createInterface({ input: child.stderr }).on("line", (line) => {
+    stderr += line + "\n";
+    const m = /^offer (\S+): (\S+) \(tx_code (\S+)\)$/.exec(line);
+    if (m) offers.push({ holder: m[1], offer_uri: m[2], tx_code: m[3] });
+  });
   const lines = createInterface({ input: child.stdout });
   await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`kluis-fixtures gave no parties: ${stderr}`)), 30000);
     child.on("exit", (code) => fail(new Error(`kluis-fixtures exited ${code}: ${stderr}`)));
     lines.on("line", (line) => {
       const v = JSON.parse(line);
-      if (v.holder) offers.push(v);
       if (v.party) parties.set(v.party, v);
-      if (parties.size >= 2 && offers.length > 0) { clearTimeout(timer); ok(); }
+      // Offers are written to stderr before the parties to stdout.
+      if (parties.size >= 2) { clearTimeout(timer); ok(); }
     });
   });
+  assert.ok(offers.length >= 5, `offers for ${CITIZEN} missing: ${stderr}`);
   return { child, offers, parties };
 }
 
@@ -141,12 +147,13 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     rmSync(work, { recursive: true, force: true });
   });
 
-  const landlord = parties.get("woningcorporatie-eemland") ?? [...parties.values()][0];
-  const bank = [...parties.values()].find((p) => p !== landlord);
+  const landlord = parties.get("woningcorporatie-eemland");
+  const bank = parties.get("bank-utrecht");
+  assert.ok(landlord && bank, `parties: ${[...parties.keys()]}`);
 
   await t.test("the citizen's wallet collects from the holders", async () => {
     await kluis(vault, ["init", "--dangerous-test-kdf"]);
-    await kluis(vault, ["trust", "scheme", offers[0].scheme, "--key", offers[0].scheme_key_file]);
+    await kluis(vault, ["trust", "scheme", landlord.scheme, "--key", landlord.scheme_key_file]);
     for (const o of offers) {
       await kluis(vault, ["collect", o.offer_uri, "--tx-code", o.tx_code]);
     }
@@ -178,7 +185,7 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
 
   const qrPng = join(work, "citizen-qr.png");
   await t.test("in person: an uploaded photo of the citizen's QR is decoded and verified", async () => {
-    await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", landlord.client_id ?? landlord.party,
+    await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", landlord.party,
       "--png", qrPng]);
     await page.setInputFiles("#qr-file", qrPng);
     const box = page.locator('#qr-result[data-status="verified"]');
@@ -195,7 +202,7 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
 
   await t.test("in person: an altered payload is rejected with a reason", async () => {
     const payload = (await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to",
-      landlord.client_id ?? landlord.party])).trim().split("\n")[0];
+      landlord.party])).trim().split("\n")[0];
     const i = Math.floor(payload.length / 2);
     const altered = payload.slice(0, i) + (payload[i] === "A" ? "B" : "A") + payload.slice(i + 1);
     await page.fill("#qr-text", altered);
@@ -208,7 +215,7 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
   if (bank) {
     await t.test("in person: a QR made for another party is rejected", async () => {
       const other = join(work, "for-bank.png");
-      await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", bank.client_id ?? bank.party,
+      await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", bank.party,
         "--png", other]);
       await page.setInputFiles("#qr-file", other);
       await page.locator('#qr-result[data-status="rejected"]').waitFor({ timeout: 15000 });
