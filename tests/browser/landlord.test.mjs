@@ -94,20 +94,37 @@ async function shownCredentials(box) {
   })));
 }
 
+// The holders' small rental-purpose types carry a projection of the full type's data.
+const BASE_TYPE = {
+  "urn:nl:gemeente:brp-rental:1": "urn:nl:gemeente:brp-address:1",
+  "urn:nl:uwv:income-rental:1": "urn:nl:uwv:income-statement:1",
+  "urn:nl:cak:arrears-rental:1": "urn:nl:cak:care-arrears:1",
+};
+const BRP = "urn:nl:gemeente:brp-address:1";
+
+// The standard rental application: name and current address, monthly income, no registered
+// payment arrears, each verified; every value shown is the citizen's own; nothing else is shown.
 function assertVerifiedRental(creds) {
-  const byVct = Object.fromEntries(creds.map((c) => [c.vct, c]));
-  const brp = byVct["urn:nl:gemeente:brp-address:1"];
-  assert.ok(brp, `no BRP address among ${Object.keys(byVct)}`);
-  const paths = brp.claims.map((c) => c.path);
-  for (const p of ["/given_name", "/family_name", "/address/locality"]) {
-    assert.ok(paths.includes(p), `${p} not shown: ${paths}`);
+  const base = (vct) => BASE_TYPE[vct] ?? vct;
+  const byBase = Object.fromEntries(creds.map((c) => [base(c.vct), c]));
+  const brp = byBase[BRP];
+  assert.ok(brp, `no BRP address among ${creds.map((c) => c.vct)}`);
+  const shown = creds.flatMap((c) => c.claims.map((x) => `${base(c.vct)}${x.path}`));
+  for (const want of [`${BRP}/given_name`, `${BRP}/family_name`, `${BRP}/address/locality`,
+    "urn:nl:uwv:income-statement:1/monthly_gross_income_eur",
+    "urn:nl:cak:care-arrears:1/registered_payment_arrears"]) {
+    assert.ok(shown.includes(want), `${want} not shown: ${shown}`);
   }
-  // Asked for neither: not shown, and named as not disclosed.
-  assert.ok(!paths.includes("/bsn") && !paths.includes("/birthdate"), `over-disclosure: ${paths}`);
-  assert.ok(brp.notDisclosed.includes("/bsn"), `BSN not listed as not disclosed: ${brp.notDisclosed}`);
+  // Asked for neither: never shown; the full BRP type names the BSN as not disclosed.
+  for (const never of [`${BRP}/bsn`, `${BRP}/birthdate`, "urn:nl:uwv:income-statement:1/employers/0/name"]) {
+    assert.ok(!shown.includes(never), `over-disclosure: ${never}`);
+  }
+  if (brp.vct === BRP) {
+    assert.ok(brp.notDisclosed.includes("/bsn"), `BSN not listed as not disclosed: ${brp.notDisclosed}`);
+  }
   assert.match(brp.issuer, /Utrecht/);
   for (const c of creds) {
-    const data = citizen.credentials[c.vct];
+    const data = citizen.credentials[base(c.vct)];
     assert.ok(data, `unexpected credential type ${c.vct}`);
     for (const { path, value } of c.claims) {
       const want = valueAt(data, path);
@@ -177,8 +194,7 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     const box = page.locator('#remote-result[data-status="verified"]');
     await box.waitFor({ timeout: 15000 });
     assertVerifiedRental(await shownCredentials(box));
-    const text = await page.textContent("#remote-result");
-    assert.ok(!text.includes(valueAt(citizen.credentials["urn:nl:gemeente:brp-address:1"], "/bsn")),
+    assert.ok(!(await page.textContent("body")).includes(citizen.credentials[BRP].bsn),
       "the BSN is on the page");
     if (shots) await page.screenshot({ path: join(shots, "remote-verified.png"), fullPage: true });
   });
@@ -191,6 +207,8 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     const box = page.locator('#qr-result[data-status="verified"]');
     await box.waitFor({ timeout: 15000 });
     assertVerifiedRental(await shownCredentials(box));
+    assert.ok(!(await page.textContent("body")).includes(citizen.credentials[BRP].bsn),
+      "the BSN is on the page");
     if (shots) await page.screenshot({ path: join(shots, "qr-verified.png"), fullPage: true });
   });
 
