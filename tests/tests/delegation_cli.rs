@@ -1,0 +1,295 @@
+//! Delegation as people run it: `kluis-fixtures verifiers --json` as a child process (holders,
+//! scheme, landlord, bank, mandate registry), a citizen's and a helper's `kluis` vaults:
+//! `key` → `delegate` → `accept-mandate` → `mandates` → `present --on-behalf-of` → `verify`
+//! (helper acting for the citizen) → `present-request --on-behalf-of` to the landlord →
+//! `revoke-mandate` → `verify` rejected (exit 5) → the helper's `mandates` drops it.
+//!
+//! Needs the `kluis` and `kluis-fixtures` binaries built in the same target directory
+//! (`cargo build -p kluis-cli -p kluis-fixtures`; a workspace `cargo test` builds them).
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+const NONCE: &str = "cli-n0nce-4711";
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures` first",
+        path.display()
+    );
+    path
+}
+
+struct Fixtures(Child);
+
+impl Drop for Fixtures {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get_json(url: &str) -> Value {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    serde_json::from_str(body).unwrap()
+}
+
+struct Vault {
+    dir: tempfile::TempDir,
+}
+
+impl Vault {
+    fn new() -> Vault {
+        let v = Vault {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        v.ok(&["init", "--dangerous-test-kdf"]);
+        v
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin("kluis"))
+            .arg("--vault")
+            .arg(self.dir.path().join("v"))
+            .args(args)
+            .env("KLUIS_PIN", "271828")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_slice(&self.ok(&all).stdout).unwrap()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn delegation_from_the_command_line() {
+    let mut child = Command::new(bin("kluis-fixtures"))
+        .args(["verifiers", "--json", "--citizen", "daan"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let _guard = Fixtures(child);
+    let mut parties = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        parties.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let landlord = parties
+        .iter()
+        .find(|p| p["party"] == "woningcorporatie-eemland")
+        .unwrap()
+        .clone();
+    let registry = landlord["mandate_registry"].as_str().unwrap().to_string();
+    assert!(registry.starts_with("http://127.0.0.1:"));
+    let citizen_data = kluis_fixtures::citizen("daan").unwrap();
+    let holders_with_data = kluis_fixtures::holders()
+        .unwrap()
+        .into_iter()
+        .filter(|h| {
+            h.credential_types
+                .iter()
+                .any(|t| citizen_data.credentials.contains_key(t))
+        })
+        .count();
+    let mut offers = Vec::new();
+    while offers.len() < holders_with_data {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "fixtures ended early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("offer ") {
+            let (_, rest) = rest.split_once(": ").unwrap();
+            let (uri, code) = rest.split_once(" (tx_code ").unwrap();
+            offers.push((uri.to_string(), code.trim_end_matches(')').to_string()));
+        }
+    }
+    let scheme = landlord["scheme"].as_str().unwrap();
+    let scheme_key = landlord["scheme_key_file"].as_str().unwrap();
+
+    let citizen = Vault::new();
+    citizen.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    for (uri, code) in &offers {
+        citizen.ok(&["collect", uri, "--tx-code", code]);
+    }
+    let types: Vec<String> = citizen
+        .json(&["list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["vct"].as_str().unwrap().to_string())
+        .collect();
+    let helper = Vault::new();
+    helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+
+    // The helper shows its key; the citizen delegates everything, present only, to the landlord.
+    let key_file = citizen.path("helper.jwk");
+    std::fs::write(&key_file, &helper.ok(&["key", "--json"]).stdout).unwrap();
+    let package = citizen.path("package.jwe");
+    let until = (kluis_core::now_unix() + 300 * 86_400).to_string();
+    let m = citizen.json(&[
+        "delegate",
+        "--to",
+        s(&key_file),
+        "--types",
+        &types.join(","),
+        "--actions",
+        "present",
+        "--until",
+        &until,
+        "--parties",
+        "woningcorporatie-eemland",
+        "--label",
+        "Daan",
+        "--registry",
+        &registry,
+        "--out",
+        s(&package),
+    ]);
+    let id = m["id"].as_str().unwrap().to_string();
+    assert_eq!(m["role"], "issued");
+
+    // Another wallet cannot open the package (exit 5: invalid).
+    let stranger = Vault::new();
+    let out = stranger.run(&["accept-mandate", s(&package)]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not decrypt"));
+
+    let accepted = helper.json(&["accept-mandate", s(&package)]);
+    assert_eq!(accepted["id"], id.as_str());
+    assert_eq!(accepted["label"], "Daan");
+    let listed = helper.json(&["mandates"]);
+    assert_eq!(listed[0]["state"], "active");
+    assert!(helper.json(&["list"]).as_array().unwrap().is_empty());
+
+    // present --on-behalf-of, verified as a helper acting for the citizen.
+    let p = helper.path("p.txt");
+    helper.ok(&[
+        "present",
+        "urn:nl:uwv:income-statement:1",
+        "--on-behalf-of",
+        &id,
+        "--claims",
+        "/monthly_gross_income_eur",
+        "--nonce",
+        NONCE,
+        "--aud",
+        "woningcorporatie-eemland",
+        "--out",
+        s(&p),
+    ]);
+    let uwv_key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/data/keys/uwv.public.jwk.json"
+    );
+    let verify = |file: &Path| {
+        Command::new(bin("kluis"))
+            .args([
+                "--json",
+                "verify",
+                s(file),
+                "--nonce",
+                NONCE,
+                "--aud",
+                "woningcorporatie-eemland",
+                "--trust",
+                uwv_key,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&p);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["on_behalf"]["mandate_id"], id.as_str());
+
+    // present-request --on-behalf-of: the landlord's own request, answered by the helper.
+    let base = landlord["new_session_url"].as_str().unwrap();
+    let session = get_json(base);
+    let out = helper.ok(&[
+        "--json",
+        "present-request",
+        session["request_uri"].as_str().unwrap(),
+        "--on-behalf-of",
+        &id,
+        "--yes",
+    ]);
+    let shared: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shared["decision"], "shared");
+    let result_url = base.replace(
+        "/api/session/new",
+        &format!("/api/result/{}", session["state"].as_str().unwrap()),
+    );
+    let r = get_json(&result_url);
+    assert_eq!(r["status"], "verified", "{r}");
+
+    // Revoke: the same presentation is now rejected (exit 5), and the helper's wallet drops it.
+    let revoked = citizen.json(&["revoke-mandate", &id]);
+    assert_eq!(revoked["state"], "revoked");
+    let out = verify(&p);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+    assert_eq!(helper.json(&["mandates"])[0]["state"], "revoked");
+    assert!(helper.json(&["mandates"]).as_array().unwrap().is_empty());
+    let log = String::from_utf8_lossy(&helper.ok(&["--json", "log"]).stdout).to_string();
+    assert!(log.contains("mandate_used") && log.contains("mandate_dropped"));
+    let log = String::from_utf8_lossy(&citizen.ok(&["--json", "log"]).stdout).to_string();
+    assert!(log.contains("mandate_issued") && log.contains("mandate_revoked"));
+}
