@@ -31,6 +31,22 @@ impl Pin {
     }
 }
 
+/// How much stack [`scrub_stack`] overwrites: more than the deepest key-handling call chain
+/// (Argon2id, HKDF, AEAD, SQLite) uses.
+const SCRUB_STACK_BYTES: usize = 64 * 1024;
+
+/// Overwrites the stack just below the caller's frame. Key handles are moved by value
+/// (`memcpy`), and a moved-from copy is not dropped, so it is not zeroized either: after a
+/// function that derived or unwrapped keys returns, its dead frames may still hold key bytes.
+/// Call this right after such a function returns, from a frame that holds no key itself.
+/// Found by core/vault/tests/memory.rs (the DEK stayed on the stack after `lock()`).
+#[inline(never)]
+pub fn scrub_stack() {
+    let mut area = [0u8; SCRUB_STACK_BYTES];
+    area.zeroize(); // volatile writes: not optimised away
+    std::hint::black_box(&area);
+}
+
 /// Minimum length of a device secret, in bytes.
 pub const DEVICE_SECRET_MIN_LEN: usize = 32;
 

@@ -15,7 +15,8 @@ mod keys;
 
 pub use kdf::{KdfParams, Salt};
 pub use keys::{
-    device_secret_check, DataKeys, Dek, Kek, Pin, DEVICE_SECRET_MIN_LEN, ENVELOPE_OVERHEAD,
+    device_secret_check, scrub_stack, DataKeys, Dek, Kek, Pin, DEVICE_SECRET_MIN_LEN,
+    ENVELOPE_OVERHEAD,
 };
 
 /// What can go wrong in the crypto layer. Messages hold no key material or plaintext.

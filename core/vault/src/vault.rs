@@ -40,8 +40,9 @@ pub enum Durability {
 struct Inner {
     /// `None` after a wipe.
     conn: Option<Connection>,
-    /// `Some` while unlocked; dropping it zeroizes the DEK and derived keys.
-    keys: Option<DataKeys>,
+    /// `Some` while unlocked; dropping it zeroizes the DEK and derived keys. Boxed, so moving
+    /// a `Vault` (out of a `Result`, into an `Arc`) moves a pointer, not copies of the keys.
+    keys: Option<Box<DataKeys>>,
     vault_id: String,
 }
 
@@ -294,6 +295,7 @@ impl Vault {
         let vault_id = hex::encode(random_16());
         let secret = device.device_secret(&vault_id)?;
         let made = Self::create_inner(dir, pin, opts, &vault_id, &secret);
+        kluis_crypto::scrub_stack();
         if made.is_err() {
             let _ = device.delete_device_secret(&vault_id);
         }
@@ -310,13 +312,14 @@ impl Vault {
         })
     }
 
+    #[inline(never)]
     fn create_inner(
         dir: &Path,
         pin: &Pin,
         opts: VaultOptions,
         vault_id: &str,
         secret: &[u8],
-    ) -> Result<DataKeys, VaultError> {
+    ) -> Result<Box<DataKeys>, VaultError> {
         if secret.len() < DEVICE_SECRET_MIN_LEN {
             return Err(DeviceSecretError::TooShort.into());
         }
@@ -350,7 +353,7 @@ impl Vault {
             let _ = std::fs::remove_file(PathBuf::from(p));
         }
         result?;
-        Ok(keys)
+        Ok(Box::new(keys))
     }
 
     /// Open the vault in `dir`, locked. `NotFound` if there is none; `Corrupt` if the file is
@@ -386,8 +389,16 @@ impl Vault {
     /// Unlock with the PIN. Wrong PINs are counted in the file and met with growing waits;
     /// at the policy's limit the vault is wiped or locked for good.
     pub fn unlock(&self, pin: &Pin) -> Result<(), VaultError> {
+        let result = self.unlock_keys(pin);
+        // Key copies moved through the frames below must not outlive `lock()`.
+        kluis_crypto::scrub_stack();
+        result
+    }
+
+    #[inline(never)]
+    fn unlock_keys(&self, pin: &Pin) -> Result<(), VaultError> {
         let (_, keys) = self.verify_pin(pin)?;
-        self.inner().keys = Some(keys);
+        self.inner().keys = Some(Box::new(keys));
         Ok(())
     }
 
@@ -405,6 +416,13 @@ impl Vault {
     /// in one transaction. Records are not touched. Counts as a PIN attempt; leaves the vault
     /// unlocked.
     pub fn change_pin(&self, old: &Pin, new: &Pin) -> Result<(), VaultError> {
+        let result = self.change_pin_keys(old, new);
+        kluis_crypto::scrub_stack();
+        result
+    }
+
+    #[inline(never)]
+    fn change_pin_keys(&self, old: &Pin, new: &Pin) -> Result<(), VaultError> {
         let (header, keys) = self.verify_pin(old)?;
         let secret = self.device_secret(&header.vault_id)?;
         let mut next = header.clone();
@@ -423,7 +441,7 @@ impl Vault {
             return Err(VaultError::Busy);
         }
         tx.commit()?;
-        g.keys = Some(keys);
+        g.keys = Some(Box::new(keys));
         Ok(())
     }
 
@@ -723,7 +741,7 @@ impl Vault {
                 attempts_left: None,
                 retry_after_secs: 0,
             })?;
-        g.keys = Some(Self::check_canary(dek, &header)?);
+        g.keys = Some(Box::new(Self::check_canary(dek, &header)?));
         Ok(())
     }
 
