@@ -31,6 +31,7 @@ pub use error::{Error, ErrorCode};
 pub use wallet::{Wallet, WalletStatus};
 
 pub use kluis_crypto::{KdfParams, Pin};
+pub use kluis_qr as qr;
 pub use kluis_sdjwt as sdjwt;
 pub use kluis_vault::{
     DeviceSecretError, DeviceSecretStore, OnLimit, SoftwareDeviceSecretStore, VaultOptions,

@@ -5,12 +5,22 @@
 #![allow(clippy::unwrap_used)]
 
 use kluis_core::openid4vp::offline::{
-    self, rental_query, verify_offline, MemoryReplayCache, OfflineExpectations,
+    self, rental_query, verify_offline_with as verify_offline, MemoryReplayCache,
+    OfflineExpectations,
 };
+use kluis_core::openid4vp::verifier::VerifierTrust;
 use kluis_core::verifier::{self, Expectations};
 use kluis_core::Error;
 use kluis_qr::render::{Ec, Qr};
 use kluis_tests::TestWallet;
+
+/// The landlord's trust: the holders' keys (any type).
+fn verifier_trust() -> VerifierTrust {
+    VerifierTrust {
+        issuers: TestWallet::verifier_trust(),
+        ..VerifierTrust::default()
+    }
+}
 
 const LANDLORD: &str = "woningcorporatie-eemland";
 
@@ -99,7 +109,7 @@ fn v1_payload_round_trips_and_verifies() {
     let cache = MemoryReplayCache::default();
     let out = verify_offline(
         &qr_text,
-        &trust,
+        &verifier_trust(),
         &OfflineExpectations::new(LANDLORD),
         &cache,
     )
@@ -118,7 +128,7 @@ fn rental_offline_qr_verifies_once_for_its_party_within_two_minutes() {
         .offline_presentation(&items, LANDLORD, Some("rental"))
         .unwrap();
     assert!(qr.payload.starts_with("KL2:"));
-    let trust = TestWallet::verifier_trust();
+    let trust = verifier_trust();
     let cache = MemoryReplayCache::default();
     let expect = OfflineExpectations::new(LANDLORD);
 
@@ -166,12 +176,22 @@ fn rental_offline_qr_verifies_once_for_its_party_within_two_minutes() {
     // An untrusted verifier trust list: the issuers are unknown.
     let e = verify_offline(
         &qr.payload,
-        &kluis_core::trust::TrustList::new(),
+        &VerifierTrust::default(),
         &expect,
         &MemoryReplayCache::default(),
     )
     .unwrap_err();
     assert!(matches!(e, Error::UntrustedIssuer { .. }), "{e}");
+    // A scheme list that lists the issuers for other types only.
+    let mut listed = verifier_trust();
+    for h in kluis_fixtures::holders().unwrap() {
+        listed
+            .types
+            .insert(h.iss.clone(), vec!["urn:nl:other:1".into()]);
+    }
+    let e =
+        verify_offline(&qr.payload, &listed, &expect, &MemoryReplayCache::default()).unwrap_err();
+    assert!(e.to_string().contains("not listed as an issuer of"), "{e}");
 }
 
 #[test]
@@ -183,7 +203,7 @@ fn altered_or_truncated_offline_qr_is_rejected_with_the_reason() {
         .wallet
         .offline_presentation(&items, LANDLORD, None)
         .unwrap();
-    let trust = TestWallet::verifier_trust();
+    let trust = verifier_trust();
     let expect = OfflineExpectations::new(LANDLORD);
     let check = |text: &str| {
         verify_offline(text, &trust, &expect, &MemoryReplayCache::default()).unwrap_err()
@@ -270,7 +290,7 @@ fn rental_offline_qr_with_purpose_credentials_meets_the_goal() {
     }
     println!("offline QR, rental disclosure, rental-purpose credentials:");
     techniques(&refs, &qr.payload);
-    let trust = TestWallet::verifier_trust();
+    let trust = verifier_trust();
     let verified = verify_offline(
         &qr.payload,
         &trust,

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::dcql::{self, Candidate, DcqlQuery};
+use super::verifier::VerifierTrust;
 use crate::audit::{self, Actor, AuditEvent, Channel};
 use crate::credentials::{HolderBinding, StoredCredential};
 use crate::trust::TrustList;
@@ -293,6 +294,104 @@ impl ReplayCache for MemoryReplayCache {
     }
 }
 
+/// A [`ReplayCache`] kept in a file, so that a verifier that runs once per QR (the `kluis verify-qr`
+/// command, a desk's scanner script) still sees a replay. One process at a time; the file holds
+/// only hashes and expiry times. Written whole on each insert (a temporary file, then a rename).
+pub struct FileReplayCache {
+    path: std::path::PathBuf,
+    memory: MemoryReplayCache,
+}
+
+impl FileReplayCache {
+    /// Opens (or starts) the cache at `path`; an unreadable file is an error, not an empty cache.
+    pub fn open(path: &std::path::Path) -> Result<FileReplayCache, Error> {
+        let memory = MemoryReplayCache::default();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let entries: Vec<(String, i64)> =
+                    serde_json::from_slice(&bytes).map_err(|_| Error::Internal {
+                        reason: "the replay cache file is damaged".into(),
+                    })?;
+                let mut map = memory.entries.lock().map_err(|_| Error::Internal {
+                    reason: "replay cache poisoned".into(),
+                })?;
+                for (k, exp) in entries {
+                    let mut key = [0u8; 32];
+                    if hex::decode_to_slice(&k, &mut key).is_ok() {
+                        map.insert(key, exp);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Internal {
+                    reason: format!("the replay cache file cannot be read ({})", e.kind()),
+                })
+            }
+        }
+        Ok(FileReplayCache {
+            path: path.to_path_buf(),
+            memory,
+        })
+    }
+
+    fn save(&self, now: i64) -> Result<(), Error> {
+        let entries: Vec<(String, i64)> = {
+            let map = self.memory.entries.lock().map_err(|_| Error::Internal {
+                reason: "replay cache poisoned".into(),
+            })?;
+            map.iter()
+                .filter(|(_, exp)| **exp >= now)
+                .map(|(k, exp)| (hex::encode(k), *exp))
+                .collect()
+        };
+        let body = serde_json::to_vec(&entries).map_err(|_| Error::Internal {
+            reason: "replay cache".into(),
+        })?;
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, body)
+            .and_then(|_| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| Error::Internal {
+                reason: format!("the replay cache file cannot be written ({})", e.kind()),
+            })
+    }
+}
+
+impl ReplayCache for FileReplayCache {
+    fn check_and_insert(&self, key: &[u8; 32], expires_at: i64, now: i64) -> Result<bool, Error> {
+        if !self.memory.check_and_insert(key, expires_at, now)? {
+            return Ok(false);
+        }
+        self.save(now)?;
+        Ok(true)
+    }
+}
+
+/// The verifier's trust from the scheme: fetches the participant list at `list_uri`, verifies it
+/// with the pinned scheme key, and trusts exactly its holders for their listed types.
+pub async fn scheme_trust(
+    list_uri: &str,
+    scheme_key: &kluis_sdjwt::PublicJwk,
+    policy: crate::issuance::HttpPolicy,
+) -> Result<super::verifier::VerifierTrust, Error> {
+    let http = crate::issuance::Http::new(policy)?;
+    let url = crate::issuance::checked_url(list_uri)?;
+    let reply = http.get(&url, "application/jwt").await?;
+    if !reply.status.is_success() {
+        return Err(Error::Network {
+            reason: format!(
+                "the scheme's participant list is unavailable (HTTP {})",
+                reply.status.as_u16()
+            ),
+        });
+    }
+    let jwt = String::from_utf8(reply.body).map_err(|_| Error::UntrustedIssuer {
+        issuer: "scheme participant list (not text)".into(),
+    })?;
+    let list = crate::scheme::verify_participant_list(jwt.trim(), scheme_key, now_unix())?;
+    Ok(super::verifier::VerifierTrust::from_participant_list(&list))
+}
+
 /// What a verifier expects of an offline QR.
 #[derive(Debug, Clone)]
 pub struct OfflineExpectations {
@@ -341,6 +440,26 @@ pub fn verify_offline(
     expect: &OfflineExpectations,
     cache: &dyn ReplayCache,
 ) -> Result<Vec<VerifiedPresentation>, Error> {
+    verify_offline_listed(text, trust, &BTreeMap::new(), expect, cache)
+}
+
+/// As [`verify_offline`] with the scheme's trust: each issuer only for the types it is listed for.
+pub fn verify_offline_with(
+    text: &str,
+    trust: &VerifierTrust,
+    expect: &OfflineExpectations,
+    cache: &dyn ReplayCache,
+) -> Result<Vec<VerifiedPresentation>, Error> {
+    verify_offline_listed(text, &trust.issuers, &trust.types, expect, cache)
+}
+
+fn verify_offline_listed(
+    text: &str,
+    issuers: &TrustList,
+    types: &BTreeMap<String, Vec<String>>,
+    expect: &OfflineExpectations,
+    cache: &dyn ReplayCache,
+) -> Result<Vec<VerifiedPresentation>, Error> {
     let presentations =
         kluis_qr::offline::decode_set(text).map_err(|e| invalid(format!("offline QR: {e}")))?;
     let mut nonce: Option<String> = None;
@@ -368,7 +487,21 @@ pub fn verify_offline(
             require_key_binding: true,
             ..PresentationExpectations::new(this_nonce, expect.audience.clone(), expect.now)
         };
-        let v = verify_presentation(p, trust, &sdx).map_err(|e| Error::from_presentation(e, p))?;
+        let v =
+            verify_presentation(p, issuers, &sdx).map_err(|e| Error::from_presentation(e, p))?;
+        // With the scheme's list, an issuer is trusted only for the types it is listed for.
+        if let Some(listed) = types.get(&v.issuer) {
+            if !listed.contains(&v.vct) {
+                return Err(invalid(format!(
+                    "offline QR: {} is not listed as an issuer of {}",
+                    v.issuer, v.vct
+                )));
+            }
+        } else if !types.is_empty() {
+            return Err(Error::UntrustedIssuer {
+                issuer: v.issuer.clone(),
+            });
+        }
         // Verified above: the KB-JWT's sd_hash is that of this presentation.
         let sd_hash = kb.get("sd_hash").and_then(Value::as_str).unwrap_or("");
         let mut h = Sha256::new();
@@ -442,5 +575,24 @@ mod tests {
         assert!(c.check_and_insert(&d, 300, 101).unwrap());
         assert!(c.check_and_insert(&a, 300, 101).unwrap());
         assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn file_replay_cache_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replay.json");
+        let c = FileReplayCache::open(&path).unwrap();
+        assert!(c.check_and_insert(&[7u8; 32], 100, 0).unwrap());
+        let again = FileReplayCache::open(&path).unwrap();
+        assert!(
+            !again.check_and_insert(&[7u8; 32], 100, 10).unwrap(),
+            "replay after restart"
+        );
+        assert!(
+            again.check_and_insert(&[7u8; 32], 300, 101).unwrap(),
+            "expired"
+        );
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(FileReplayCache::open(&path).is_err());
     }
 }
