@@ -473,6 +473,7 @@ async fn bad_requests_are_refused_and_nothing_is_sent() {
         (RequestFault::ReplayNonce, "replayed_nonce"),
         (RequestFault::MalformedDcql, "malformed_query"),
         (RequestFault::Oversized, "oversized"),
+        (RequestFault::Redirect, "redirect"),
     ];
     for (fault, code) in cases {
         landlord.set_fault(fault);

@@ -158,6 +158,7 @@ pub fn reason_code(e: &Error) -> &'static str {
         ("too large", "oversized"),
         ("DCQL", "malformed_query"),
         ("typ", "wrong_typ"),
+        ("redirect", "redirect"),
     ];
     pairs
         .iter()
@@ -405,6 +406,12 @@ pub(crate) async fn fetch_request_object(http: &Http, link: &RequestLink) -> Res
         ))
     })?;
     let reply = http.get(&url, "application/oauth-authz-req+jwt").await?;
+    if reply.status.is_redirection() {
+        return Err(refused(format!(
+            "the request_uri answered with a redirect (HTTP {}): redirects are not followed",
+            reply.status.as_u16()
+        )));
+    }
     if !reply.status.is_success() {
         return Err(Error::Network {
             reason: format!(
