@@ -926,7 +926,16 @@ impl Wallet {
     ) -> Result<PresentationOutcome, Error> {
         let built = self.build_presentation_response(req, choice)?;
         let http = Http::new(policy)?;
-        let ack = post_response(&http, &req.request.response_uri, &built.form).await?;
+        let ack = match post_response(&http, &req.request.response_uri, &built.form).await {
+            Ok(ack) => ack,
+            // The party answered with an error: it did receive the data, so the disclosure is
+            // logged all the same.
+            Err(e @ Error::InvalidPresentation { .. }) => {
+                self.record_presentation(req, &built)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         self.record_presentation(req, &built)?;
         Ok(PresentationOutcome {
             client_id: req.request.client_id.full.clone(),
