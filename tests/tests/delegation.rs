@@ -172,6 +172,15 @@ async fn helper_presents_for_the_citizen_until_revoked() {
     .unwrap_err();
     assert_eq!(plain, SdJwtError::BadKeyBindingSignature);
 
+    // `view`: the helper reads exactly the claims in scope.
+    let seen = helper
+        .view_on_behalf(&received.id, VCT, "en", quick_http())
+        .await
+        .unwrap();
+    let mut paths: Vec<&str> = seen.iter().map(|v| v.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/monthly_gross_income_eur", "/year"]);
+
     // The helper's wallet refuses what the mandate does not allow, before anything is sent.
     let e = helper
         .present_on_behalf(
@@ -254,12 +263,19 @@ async fn helper_presents_for_the_citizen_until_revoked() {
             _ => None,
         })
         .collect();
+    // One presentation to the landlord, one `view` by the helper.
     assert_eq!(
         used,
-        vec![(
-            LANDLORD.to_string(),
-            vec!["/monthly_gross_income_eur".to_string()]
-        )]
+        vec![
+            (
+                LANDLORD.to_string(),
+                vec!["/monthly_gross_income_eur".to_string()]
+            ),
+            (
+                "view".to_string(),
+                vec!["/year".to_string(), "/monthly_gross_income_eur".to_string()]
+            )
+        ]
     );
     assert!(he
         .iter()

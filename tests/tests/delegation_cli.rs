@@ -214,6 +214,21 @@ fn delegation_from_the_command_line() {
     assert_eq!(listed[0]["state"], "active");
     assert!(helper.json(&["list"]).as_array().unwrap().is_empty());
 
+    // A present-only mandate does not let the helper view the data (exit 5).
+    let out = helper.run(&[
+        "show",
+        "urn:nl:uwv:income-statement:1",
+        "--on-behalf-of",
+        &id,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not allow the action view"));
+
     // present --on-behalf-of, verified as a helper acting for the citizen.
     let p = helper.path("p.txt");
     helper.ok(&[

@@ -58,10 +58,13 @@ pub enum Command {
     Key,
     /// Show all claims of a credential, with display names.
     Show {
-        /// Credential id.
+        /// Credential id (with --on-behalf-of: a credential under the mandate, or its type).
         id: String,
         #[command(flatten)]
         lang: LangArg,
+        /// As a helper: the claims the mandate covers (needs `view` in its actions).
+        #[arg(long, value_name = "MANDATE_ID")]
+        on_behalf_of: Option<String>,
     },
     /// Make a presentation disclosing only the given claims, key-bound to NONCE and AUD.
     Present(PresentArgs),

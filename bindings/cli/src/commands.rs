@@ -146,7 +146,12 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Show { id, lang } => {
+        Command::Show {
+            id,
+            lang,
+            on_behalf_of: Some(mandate),
+        } => crate::delegate::view(cli, mandate, id, &lang.lang),
+        Command::Show { id, lang, .. } => {
             let w = unlocked(cli)?;
             let d = w.credential(id, &lang.lang)?;
             if cli.json {

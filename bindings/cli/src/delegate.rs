@@ -155,6 +155,25 @@ pub fn present_on_behalf(cli: &Cli, a: &PresentArgs, mandate_id: &str) -> Result
     ))??)
 }
 
+/// `kluis show ID --on-behalf-of MANDATE_ID`: the claims a `view` mandate covers.
+pub fn view(cli: &Cli, mandate_id: &str, credential: &str, lang: &str) -> Result<(), CliError> {
+    let w = unlocked(cli)?;
+    let claims = block_on(w.view_on_behalf(mandate_id, credential, lang, HttpPolicy::default()))??;
+    if cli.json {
+        return print_json(&claims);
+    }
+    println!("Under mandate {mandate_id} (viewed as a helper; logged):");
+    for c in &claims {
+        let label = c.label.clone().unwrap_or_else(|| c.path.clone());
+        let value = match &c.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!("  {label:<32} {value}");
+    }
+    Ok(())
+}
+
 /// Verifies one presentation, fetching a mandate's status list when it carries one.
 pub fn verify_one(
     text: &str,

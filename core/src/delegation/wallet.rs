@@ -742,6 +742,53 @@ impl Wallet {
         Ok(presentation)
     }
 
+    /// The `view` action: the claims of a credential under a received mandate that the mandate
+    /// covers, with display names in `lang`, for the helper to read. Needs `view` in the scope and
+    /// the mandate valid and not revoked; logged as a use with the audience `view`.
+    pub async fn view_on_behalf(
+        &self,
+        mandate_id: &str,
+        credential: &str,
+        lang: &str,
+        policy: HttpPolicy,
+    ) -> Result<Vec<crate::ClaimView>, Error> {
+        let (record_id, r) = self.received_mandate(mandate_id)?;
+        let rc = r
+            .credentials
+            .iter()
+            .find(|c| c.id == credential || c.vct == credential)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "credential {} under mandate {}",
+                    short_id(credential),
+                    short_id(mandate_id)
+                ))
+            })?;
+        self.ensure_usable(&record_id, &r, policy).await?;
+        let c = self.on_behalf(&r, rc)?;
+        let now = now_unix();
+        check_time(&c.mandate, now, 0).map_err(delegation_err)?;
+        if !c.mandate.scope.allows(Action::View) {
+            return Err(delegation_err(DelegationError::ActionNotAllowed("view")));
+        }
+        let allowed = c.allowed_paths()?;
+        let views: Vec<crate::ClaimView> =
+            crate::credentials::claim_views(&c.credential, &self.metadata(), lang)
+                .into_iter()
+                .filter(|v| match (&allowed, ClaimPath::parse(&v.path)) {
+                    (None, _) => true,
+                    (Some(a), Ok(p)) => a.iter().any(|x| x.is_prefix_of(&p)),
+                    (Some(_), Err(_)) => false,
+                })
+                .collect();
+        let paths: Vec<ClaimPath> = views
+            .iter()
+            .filter_map(|v| ClaimPath::parse(&v.path).ok())
+            .collect();
+        self.log_use(&r, &[(rc.vct.clone(), &paths)], "view", None, now)?;
+        Ok(views)
+    }
+
     /// The received mandate `mandate_id` and its record id.
     pub(crate) fn received_mandate(
         &self,
