@@ -14,7 +14,7 @@ use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
 use kluis_core::openid4vp::verifier::{
     new_request, verify_response, ResponseOutcome, VerifierConfig, VerifierTrust,
 };
-use kluis_core::openid4vp::{Flag, PresentationChoice, QueryChoice};
+use kluis_core::openid4vp::{CandidateStatus, Flag, PresentationChoice, QueryChoice};
 use kluis_core::{Error, Pin, SoftwareDeviceSecretStore, Wallet};
 use kluis_fixtures::servers::{
     requesting_party_key, trust_from_holders, HolderOptions, Network, RequestFault, BANK, LANDLORD,
@@ -694,4 +694,66 @@ async fn verifier_library_rejects_what_it_must() {
             error: "access_denied".into()
         }
     );
+}
+
+/// Candidate status: after a status check the candidates are valid (no stale flag); a revoked
+/// credential is shown as revoked with a flag, never picked, and the request cannot be answered.
+#[tokio::test]
+async fn revoked_and_stale_candidates_are_flagged() {
+    let net = network().await;
+    let (_d, wallet) = collected_wallet(&net, CITIZEN).await;
+    let landlord = net.verifier(LANDLORD).unwrap().shared();
+
+    // Never checked: stale, still offered by default.
+    let s = landlord.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    assert!(req.flags.contains(&Flag::StaleCredentials));
+    assert_eq!(req.default_choice().queries.len(), 3);
+
+    wallet.check_status(quick_http()).await.unwrap();
+    let s = landlord.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    assert!(
+        !req.flags.contains(&Flag::StaleCredentials),
+        "{:?}",
+        req.flags
+    );
+    assert!(req
+        .queries
+        .iter()
+        .all(|q| q.candidates[0].status == CandidateStatus::Valid));
+
+    net.holder("cak")
+        .unwrap()
+        .set_status(None, kluis_fixtures::servers::StatusValue::Revoked);
+    wallet.check_status(quick_http()).await.unwrap();
+    let s = landlord.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    assert!(
+        req.flags.contains(&Flag::InvalidCredentials),
+        "{:?}",
+        req.flags
+    );
+    let arrears = req
+        .queries
+        .iter()
+        .find(|q| q.query_id == "arrears")
+        .unwrap();
+    assert_eq!(arrears.candidates[0].status, CandidateStatus::Revoked);
+    let choice = req.default_choice();
+    assert!(!choice.queries.contains_key("arrears"));
+    assert!(wallet
+        .accept_presentation_with(&req, &choice, quick_http())
+        .await
+        .is_err());
+    assert_eq!(landlord.result(&s.state).unwrap().status, "pending");
 }
