@@ -434,6 +434,220 @@ pub(crate) async fn fetch_request_object(http: &Http, link: &RequestLink) -> Res
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::openid4vp::verifier::sign_request;
+    use crate::scheme::{LocalizedName, RequestingParty};
+    use josekit::jws::{JwsHeader, ES256};
+    use kluis_sdjwt::SigningKey;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+    const SCHEME: &str = "https://scheme.test";
+
+    fn jws(key: &SigningKey, typ: &str, payload: &Value) -> String {
+        let signer = ES256.signer_from_der(&key.to_pkcs8_der()[..]).unwrap();
+        let mut h = JwsHeader::new();
+        h.set_token_type(typ);
+        josekit::jws::serialize_compact(&serde_json::to_vec(payload).unwrap(), &h, &signer).unwrap()
+    }
+
+    struct World {
+        scheme: SigningKey,
+        landlord: SigningKey,
+        bank: SigningKey,
+        list: ParticipantList,
+    }
+
+    fn world() -> World {
+        let landlord = SigningKey::make_random().unwrap();
+        let list = ParticipantList {
+            iss: SCHEME.into(),
+            iat: NOW,
+            exp: NOW + 3600,
+            holders: Vec::new(),
+            requesting_parties: vec![RequestingParty {
+                id: "landlord".into(),
+                client_id: "landlord".into(),
+                name: LocalizedName::default(),
+                purposes: Vec::new(),
+                keys: vec![landlord.public_jwk().to_value()],
+                response_origins: vec!["https://landlord.test".into()],
+            }],
+        };
+        World {
+            scheme: SigningKey::make_random().unwrap(),
+            landlord,
+            bank: SigningKey::make_random().unwrap(),
+            list,
+        }
+    }
+
+    fn claims(client_id: &str, response_uri: &str) -> Value {
+        json!({
+            "client_id": client_id, "response_type": "vp_token", "response_mode": "direct_post",
+            "response_uri": response_uri, "nonce": "n-1", "state": "s-1",
+            "dcql_query": { "credentials": [ { "id": "a", "format": "dc+sd-jwt" } ] },
+            "iat": NOW - 10, "exp": NOW + 290,
+        })
+    }
+
+    fn attestation(w: &World, signer: &SigningKey, edit: impl Fn(&mut Value)) -> String {
+        let mut a = json!({
+            "iss": SCHEME, "sub": "bank", "iat": NOW - 60, "exp": NOW + 3600,
+            "cnf": { "jwk": w.bank.public_jwk().to_value() },
+            "redirect_uris": ["https://bank.test/response"],
+        });
+        edit(&mut a);
+        jws(signer, "verifier-attestation+jwt", &a)
+    }
+
+    fn check(w: &World, jwt: &str, link_client_id: &str) -> Result<VerifiedRequest, Error> {
+        let key = w.scheme.public_jwk();
+        let trust = RequestTrust {
+            list: Some(&w.list),
+            scheme_key: Some(&key),
+            allow_loopback_http: false,
+        };
+        verify_request_object(jwt, Some(link_client_id), &trust, NOW)
+    }
+
+    fn refused_with(r: Result<VerifiedRequest, Error>, needle: &str) {
+        match r {
+            Err(Error::InvalidRequest { reason }) => {
+                assert!(reason.contains(needle), "{reason:?} lacks {needle:?}")
+            }
+            other => panic!("expected a refusal ({needle}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pre_registered_requests() {
+        let w = world();
+        let ok = sign_request(
+            &w.landlord,
+            None,
+            &claims("landlord", "https://landlord.test/r"),
+        )
+        .unwrap();
+        let r = check(&w, &ok, "landlord").unwrap();
+        assert!(r.party.is_some());
+        assert_eq!(r.response_mode, ResponseMode::DirectPost);
+
+        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+            (
+                "response_type",
+                Box::new(|c| c["response_type"] = json!("id_token")),
+            ),
+            (
+                "response_mode",
+                Box::new(|c| c["response_mode"] = json!("fragment")),
+            ),
+            ("out of bounds", Box::new(|c| c["exp"] = json!(NOW + 1000))),
+            ("out of bounds", Box::new(|c| c["iat"] = json!(NOW + 200))),
+            ("expired", Box::new(|c| c["exp"] = json!(NOW - 61))),
+            (
+                "registered origin",
+                Box::new(|c| c["response_uri"] = json!("https://evil.test/r")),
+            ),
+            (
+                "plain http",
+                Box::new(|c| c["response_uri"] = json!("http://landlord.test/r")),
+            ),
+            (
+                "client_metadata",
+                Box::new(|c| c["response_mode"] = json!("direct_post.jwt")),
+            ),
+            (
+                "malformed DCQL",
+                Box::new(|c| c["dcql_query"] = json!({ "credentials": [] })),
+            ),
+            ("no 'nonce'", Box::new(|c| c["nonce"] = json!(""))),
+        ];
+        for (needle, edit) in edits {
+            let mut c = claims("landlord", "https://landlord.test/r");
+            edit(&mut c);
+            let jwt = sign_request(&w.landlord, None, &c).unwrap();
+            refused_with(check(&w, &jwt, "landlord"), needle);
+        }
+        // Signed by another key; the wrong typ; a link naming someone else.
+        let jwt = sign_request(
+            &w.bank,
+            None,
+            &claims("landlord", "https://landlord.test/r"),
+        )
+        .unwrap();
+        refused_with(check(&w, &jwt, "landlord"), "signature");
+        let jwt = jws(
+            &w.landlord,
+            "JWT",
+            &claims("landlord", "https://landlord.test/r"),
+        );
+        refused_with(check(&w, &jwt, "landlord"), "typ");
+        refused_with(check(&w, &ok, "bank"), "does not match the link");
+        let jwt = sign_request(
+            &w.landlord,
+            None,
+            &claims("stranger", "https://landlord.test/r"),
+        )
+        .unwrap();
+        refused_with(check(&w, &jwt, "stranger"), "not listed");
+    }
+
+    #[test]
+    fn verifier_attestation_requests() {
+        let w = world();
+        let cid = "verifier_attestation:bank";
+        let c = claims(cid, "https://bank.test/response");
+        let att = attestation(&w, &w.scheme, |_| {});
+        let ok = sign_request(&w.bank, Some(&att), &c).unwrap();
+        let r = check(&w, &ok, cid).unwrap();
+        assert!(
+            r.party.is_none(),
+            "attested, not listed: shown as unregistered"
+        );
+        assert_eq!(r.client_id.id, "bank");
+
+        // No attestation; one signed by another key; for another party; expired; from another
+        // issuer; the request signed by a key other than cnf; a response_uri off redirect_uris.
+        refused_with(
+            check(&w, &sign_request(&w.bank, None, &c).unwrap(), cid),
+            "header 'jwt'",
+        );
+        let cases: Vec<(String, &str)> = vec![
+            (attestation(&w, &w.bank, |_| {}), "pinned scheme key"),
+            (
+                attestation(&w, &w.scheme, |a| a["sub"] = json!("landlord")),
+                "another party",
+            ),
+            (
+                attestation(&w, &w.scheme, |a| a["exp"] = json!(NOW - 100)),
+                "expired",
+            ),
+            (
+                attestation(&w, &w.scheme, |a| a["iss"] = json!("https://other.test")),
+                "not issued by the scheme",
+            ),
+            (attestation(&w, &w.scheme, |a| a["cnf"] = json!({})), "cnf"),
+        ];
+        for (att, needle) in cases {
+            let jwt = sign_request(&w.bank, Some(&att), &c).unwrap();
+            refused_with(check(&w, &jwt, cid), needle);
+        }
+        let jwt = sign_request(&w.landlord, Some(&att), &c).unwrap();
+        refused_with(check(&w, &jwt, cid), "signature");
+        let off = claims(cid, "https://elsewhere.test/response");
+        let jwt = sign_request(&w.bank, Some(&att), &off).unwrap();
+        refused_with(check(&w, &jwt, cid), "registered origin");
+        // Without a pinned scheme no attestation can be checked.
+        let trust = RequestTrust {
+            list: Some(&w.list),
+            scheme_key: None,
+            allow_loopback_http: false,
+        };
+        refused_with(
+            verify_request_object(&ok, Some(cid), &trust, NOW),
+            "no scheme is pinned",
+        );
+    }
 
     #[test]
     fn links() {
