@@ -103,6 +103,93 @@ pub enum Command {
     /// Answer a requesting party's OpenID4VP request (their QR / openid4vp:// link): shows who
     /// asks, why, for how long and which claims; shares only that, or declines.
     PresentRequest(PresentRequestArgs),
+    /// Show your QR code to a party in person: a session QR (replay-safe; the party sends its
+    /// request over the relay and you consent) or an offline QR (no network; valid 2 minutes).
+    Qr(QrArgs),
+    /// As a requesting party: verify a citizen's QR (payload text, a text file or a PNG).
+    VerifyQr(VerifyQrArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["session", "offline"])))]
+pub struct QrArgs {
+    /// A session QR: the party scans it and sends its own request (the default to prefer).
+    #[arg(long)]
+    pub session: bool,
+    /// An offline QR: the whole presentation in the code, for one party, valid 2 minutes.
+    #[arg(long)]
+    pub offline: bool,
+    /// What to disclose (offline): a DCQL query file, or the party's openid4vp:// link.
+    #[arg(long, value_name = "FILE_OR_URI", conflicts_with = "preset")]
+    pub request: Option<String>,
+    /// A standard disclosure (offline): `rental` = name, current address, monthly income,
+    /// no registered payment arrears.
+    #[arg(long, value_parser = ["rental"])]
+    pub preset: Option<String>,
+    /// The party the offline QR is for (its client identifier, the key-binding `aud`).
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub to: Option<String>,
+    /// Also write the QR as a PNG image.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Draw the QR on stderr even when it is not a terminal.
+    #[arg(long)]
+    pub show: bool,
+    /// The relay that carries the session (base URL).
+    #[arg(long, env = "KLUIS_RELAY", value_name = "URL")]
+    pub relay: Option<String>,
+    /// Session: share without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Session: decline without asking (the party is told).
+    #[arg(long)]
+    pub decline: bool,
+    /// Session: how long to wait for the party, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub wait: u64,
+    /// Language for names: nl or en.
+    #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+    pub lang: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyQrArgs {
+    /// The QR: its text, a file with the text or a PNG image, or - for stdin.
+    pub input: String,
+    /// This party's client identifier: the audience an offline QR must carry; the client_id a
+    /// session request is signed as.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub aud: Option<String>,
+    /// Trusted issuer public JWK file(s).
+    #[arg(long, value_name = "JWK_FILE")]
+    pub trust: Vec<PathBuf>,
+    /// Trust the scheme's participant list at URL (its holders, for their listed types).
+    #[arg(long, value_name = "URL")]
+    pub scheme: Option<String>,
+    /// The scheme's public key, pinned.
+    #[arg(long, value_name = "JWK_FILE")]
+    pub scheme_key: Option<PathBuf>,
+    /// Offline: remember accepted QR codes in this file, so a replay is seen across runs.
+    #[arg(long, value_name = "FILE")]
+    pub replay_cache: Option<PathBuf>,
+    /// Session: the private JWK that signs this party's request objects.
+    #[arg(long, value_name = "JWK_FILE")]
+    pub key: Option<PathBuf>,
+    /// Session: the request's response_uri (on this party's registered origin).
+    #[arg(long, value_name = "URL")]
+    pub response_uri: Option<String>,
+    /// Session: the DCQL query file to ask.
+    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    pub request: Option<String>,
+    /// Session: a standard query (`rental`).
+    #[arg(long, value_parser = ["rental"])]
+    pub preset: Option<String>,
+    /// Session: the purpose id to state with --request.
+    #[arg(long, value_name = "ID")]
+    pub purpose: Option<String>,
+    /// Session: how long to wait for the citizen, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]

@@ -181,6 +181,8 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Refresh { force } => crate::collect::refresh(cli, *force),
         Command::StatusCheck => crate::collect::status_check(cli),
         Command::PresentRequest(a) => crate::present_request::run(cli, a),
+        Command::Qr(a) => crate::qr::run(cli, a),
+        Command::VerifyQr(a) => crate::qr::verify(cli, a),
         Command::Trust(TrustCommand::Scheme { url, key }) => {
             crate::collect::trust_scheme(cli, url, key)
         }

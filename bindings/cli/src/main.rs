@@ -8,6 +8,7 @@ mod delegate;
 mod demo;
 mod output;
 mod present_request;
+mod qr;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,249 @@
+//! `kluis qr` and `kluis verify-qr` as a citizen and a landlord's desk run them, against the
+//! simulated holders, scheme, landlord and relay on loopback (started in this process): the
+//! offline rental QR (PNG read back with rqrr, verified once, refused when replayed, for another
+//! party, or truncated: exit 5) and the session QR (two processes meeting over the relay).
+//!
+//! Needs the `kluis` binary built in the same target directory (`cargo build -p kluis-cli`; a
+//! workspace `cargo test` builds it).
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use kluis_fixtures::servers::{HolderOptions, Network, LANDLORD};
+use serde_json::Value;
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p kluis-cli` first",
+        path.display()
+    );
+    path
+}
+
+struct Cli {
+    vault: tempfile::TempDir,
+}
+
+impl Cli {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("kluis"));
+        c.arg("--vault")
+            .arg(self.vault.path())
+            .args(args)
+            .env("KLUIS_PIN", "271828")
+            .env_remove("KLUIS_RELAY")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+fn landlord_key_file() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/data/keys/verifier-woningcorporatie-eemland.private.jwk.json")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn qr_and_verify_qr_from_the_command_line() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let net = rt
+        .block_on(Network::start(None, |_| HolderOptions::default()))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let scheme_key = work.path().join("scheme.jwk");
+    std::fs::write(
+        &scheme_key,
+        net.scheme.public_jwk().unwrap().to_value().to_string(),
+    )
+    .unwrap();
+    let scheme_key = scheme_key.display().to_string();
+    let list = net.scheme.list_uri();
+
+    // The citizen: a vault, the scheme pinned, everything collected, and the holders' small
+    // rental-purpose credentials imported.
+    let cli = Cli {
+        vault: tempfile::tempdir().unwrap(),
+    };
+    cli.ok(&["init", "--dangerous-test-kdf"]);
+    cli.ok(&["trust", "scheme", &list, "--key", &scheme_key]);
+    for offer in net.offers_for("daan") {
+        cli.ok(&["collect", &offer.offer_uri, "--tx-code", &offer.tx_code]);
+    }
+    let jwk = String::from_utf8(cli.ok(&["--json", "key"]).stdout).unwrap();
+    let jwk = kluis_core::sdjwt::PublicJwk::from_json(jwk.trim()).unwrap();
+    let running: Vec<_> = net.holders.iter().map(|h| h.holder().clone()).collect();
+    for (i, s) in
+        kluis_fixtures::purpose::issue_rental_by(&running, "daan", &jwk, kluis_core::now_unix())
+            .unwrap()
+            .iter()
+            .enumerate()
+    {
+        let f = work.path().join(format!("rental-{i}.sdjwt"));
+        std::fs::write(&f, &s.compact).unwrap();
+        cli.ok(&["import", f.to_str().unwrap()]);
+    }
+
+    // Offline: payload on stdout, a PNG; the landlord's desk reads the PNG and verifies it once.
+    let png = work.path().join("offline.png");
+    let out = cli.ok(&[
+        "--json",
+        "qr",
+        "--offline",
+        "--preset",
+        "rental",
+        "--to",
+        LANDLORD,
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["kind"], "offline");
+    assert_eq!(line["ec"], "M");
+    assert!(line["qr_version"].as_i64().unwrap() <= 25, "{line}");
+    let payload = line["payload"].as_str().unwrap().to_string();
+    let cache = work.path().join("replay.json");
+    let desk = |input: &str, aud: &str| {
+        cli.run(&[
+            "--json",
+            "verify-qr",
+            input,
+            "--aud",
+            aud,
+            "--scheme",
+            &list,
+            "--scheme-key",
+            &scheme_key,
+            "--replay-cache",
+            cache.to_str().unwrap(),
+        ])
+    };
+    let out = desk(png.to_str().unwrap(), LANDLORD);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    let text = v["credentials"].to_string();
+    assert!(text.contains("Visser") && text.contains("registered_payment_arrears"));
+    // The same QR again (another run of the desk: the replay cache file remembers): exit 5.
+    let out = desk(&payload, LANDLORD);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replay"));
+    // For another party, or cut short: exit 5 with the reason.
+    let out = desk(&payload, "bank-utrecht");
+    assert_eq!(out.status.code(), Some(5));
+    let out = desk(&payload[..payload.len() - 30], LANDLORD);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("offline QR"));
+    // Not a kluis payload.
+    assert_eq!(desk("HC1:NCFOXN", LANDLORD).status.code(), Some(5));
+
+    // Session: the citizen shows a session QR and waits; the desk scans it (here: reads the PNG),
+    // sends the landlord's request over the relay and verifies the answer.
+    let session_png = work.path().join("session.png");
+    let mut citizen = cli
+        .command(&[
+            "--json",
+            "qr",
+            "--session",
+            "--relay",
+            net.relay.base_url(),
+            "--yes",
+            "--wait",
+            "30",
+            "--png",
+            session_png.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(citizen.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let shown: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(shown["kind"], "session");
+    assert!(shown["chars"].as_u64().unwrap() <= 200);
+    assert!(shown["qr_version"].as_i64().unwrap() <= 10);
+    let response_uri = format!("{}/response", net.verifier(LANDLORD).unwrap().origin());
+    let key = landlord_key_file();
+    let out = cli.run(&[
+        "--json",
+        "verify-qr",
+        session_png.to_str().unwrap(),
+        "--aud",
+        LANDLORD,
+        "--key",
+        &key,
+        "--response-uri",
+        &response_uri,
+        "--preset",
+        "rental",
+        "--scheme",
+        &list,
+        "--scheme-key",
+        &scheme_key,
+        "--wait",
+        "30",
+    ]);
+    let mut rest = String::new();
+    stdout.read_line(&mut rest).unwrap();
+    let status = citizen.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut citizen.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "citizen: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "desk: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "session");
+    assert!(v["credentials"].to_string().contains("Visser"));
+    let decided: Value = serde_json::from_str(&rest).unwrap();
+    assert_eq!(decided["decision"], "shared");
+
+    // Usage errors: no mode, both answers, offline without a party.
+    assert_eq!(
+        cli.run(&["qr", "--preset", "rental"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        cli.run(&["qr", "--offline", "--preset", "rental"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        cli.run(&["qr", "--session", "--yes", "--decline"])
+            .status
+            .code(),
+        Some(2)
+    );
+    drop(net);
+}
