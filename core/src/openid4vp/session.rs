@@ -533,13 +533,20 @@ impl Wallet {
             .flat_map(|q| q.vct_values.iter().map(String::as_str))
             .collect();
         let mut out = Vec::new();
+        let trust = self.trust_list()?;
         for (id, r) in self.vault.list::<StoredCredential>()? {
             let stored = r?;
             if !any_type && !wanted.contains(stored.vct.as_str()) {
                 continue;
             }
-            // A credential that no longer verifies (trust removed) is simply not a candidate.
-            if let Ok(credential) = self.parsed(&stored) {
+            // Re-verified as at import (as `Wallet::parsed`); a credential that no longer
+            // verifies (trust removed) is simply not a candidate.
+            if let Ok(credential) = Credential::verify_issued(
+                &stored.compact,
+                &trust,
+                stored.imported_at,
+                &VerifyOptions::default(),
+            ) {
                 out.push(Loaded {
                     id,
                     stored,
