@@ -14,10 +14,11 @@ import java.io.File
 
 /**
  * A presentation session through the binding (OpenID4VP 1.0 + DCQL), against the real simulated
- * parties: `kluis-fixtures holders` runs the six holders, the scheme and the requesting parties on
- * loopback (the landlord on port N+7, docs/PRESENTING.md). The wallet collects from the holders,
- * then answers the landlord's rental request; the landlord's result endpoint shows what it
- * verified.
+ * parties: `kluis-fixtures verifiers --json` runs the six holders (ports N..N+5), the scheme and
+ * the requesting parties on loopback and announces each party (`party`, `request_uri`,
+ * `result_url`, `new_session_url`, `scheme`, `scheme_key_file`). The wallet collects from the
+ * holders, then answers the landlord's rental request; the landlord's result endpoint shows what
+ * it verified.
  */
 class PresentTest {
     companion object {
@@ -27,7 +28,7 @@ class PresentTest {
         @BeforeClass
         @JvmStatic
         fun startNetwork() {
-            fixtures = FixtureProcess.start("holders", "--citizen", "daan")
+            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
         }
 
         @AfterClass
@@ -40,8 +41,11 @@ class PresentTest {
         val settings = recommendedCollectSettings().copy(http = http)
     }
 
-    /** The landlord's back end (port N+7 of the network). */
-    private val landlord get() = "http://127.0.0.1:${fixtures.portBase + 7}"
+    /** The landlord as announced: its first request, result and new-session URLs. */
+    private val announced get() = fixtures.line { it["party"] == LANDLORD }
+
+    /** The landlord's back end (its admin test hooks are beside the session routes). */
+    private val landlord get() = (announced["new_session_url"] as String).removeSuffix("/api/session/new")
 
     @After
     fun landlordBehavesAgain() {
@@ -49,18 +53,29 @@ class PresentTest {
         LoopbackHttp.postJson("$landlord/admin/fault", """{"fault": "none"}""")
     }
 
-    /** A fresh request from the landlord: (state, openid4vp link). */
+    /** A fresh request from the landlord: (result URL, openid4vp link). */
     private fun newRequest(): Pair<String, String> {
-        val (status, body) = LoopbackHttp.get("$landlord/api/session/new")
+        val (status, body) = LoopbackHttp.get(announced["new_session_url"] as String)
         assertEquals(body, 200, status)
         val s = MiniJson.obj(body)
-        return s["state"] as String to s["request_uri"] as String
+        return "$landlord/api/result/${s["state"]}" to s["request_uri"] as String
     }
 
-    private fun result(state: String): Map<String, Any?> {
-        val (status, body) = LoopbackHttp.get("$landlord/api/result/$state")
+    private fun result(resultUrl: String): Map<String, Any?> {
+        val (status, body) = LoopbackHttp.get(resultUrl)
         assertEquals(body, 200, status)
         return MiniJson.obj(body)
+    }
+
+    /** A fresh offer from [holder] (its admin route; an offer's code works once). */
+    private fun freshOffer(holder: String): Map<String, Any?> {
+        for (i in 0 until 6) { // the holders listen on N..N+5 (docs/PRESENTING.md)
+            val (status, body) = LoopbackHttp.postJson("http://127.0.0.1:${fixtures.portBase + i}/admin/offer", """{"citizen": "daan"}""")
+            if (status != 200) continue // this holder has nothing about the citizen
+            val offer = MiniJson.obj(body)
+            if (offer["holder"] == holder) return offer
+        }
+        error("no holder $holder on ports N..N+5")
     }
 
     /** What the landlord verified for query [query]: the disclosed claims object. */
@@ -75,7 +90,7 @@ class PresentTest {
         val (wallet, _) = newWallet()
         val dir = File(System.getProperty("kluis.typeMetadataDir") ?: error("kluis.typeMetadataDir is not set"))
         wallet.setTypeMetadata(dir.listFiles { f -> f.name.endsWith(".json") }!!.sorted().map { it.readText() })
-        val line = fixtures.line { it["holder"] == "duo" }
+        val line = announced
         wallet.setScheme(line["scheme"] as String, File(line["scheme_key_file"] as String).readText(), http)
         return wallet
     }
@@ -84,11 +99,7 @@ class PresentTest {
     private suspend fun collectedWallet(): Wallet {
         val wallet = walletWithScheme()
         for (holder in listOf("gemeente-utrecht", "uwv", "cak")) {
-            // A fresh offer per wallet from the holder's admin route: an offer's code works once.
-            val admin = fixtures.line { it["holder"] == holder }["admin"] as String
-            val (status, body) = LoopbackHttp.postJson("$admin/offer", """{"citizen": "daan"}""")
-            assertEquals(body, 200, status)
-            val offer = MiniJson.obj(body)
+            val offer = freshOffer(holder)
             wallet.acceptOffer(wallet.previewOffer(offer["offer_uri"] as String, settings), offer["tx_code"] as String)
         }
         assertTrue(wallet.checkStatus(http).all { it.status == CredentialState.VALID })
@@ -110,7 +121,7 @@ class PresentTest {
                 {"id": "arrears", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:nl:cak:care-arrears:1"]},
                  "claims": [{"path": ["registered_payment_arrears"], "values": [false]}]}]}"""
             assertEquals(200, LoopbackHttp.postJson("$landlord/admin/dcql", """{"dcql": $dcql}""").first)
-            val (state, link) = newRequest()
+            val (resultUrl, link) = newRequest()
 
             val session = wallet.startPresentation(link, "en", http)
             val req = session.request()
@@ -141,7 +152,7 @@ class PresentTest {
             // Adding a claim that was not asked is refused, and nothing is sent.
             val overAsk = default.copy(queries = default.queries + ("person" to personChoice.copy(claims = personChoice.claims + "/bsn")))
             assertThrows(KluisException.InvalidInput::class.java) { runBlocking { wallet.acceptPresentation(session, overAsk, http) } }
-            assertEquals("pending", result(state)["status"])
+            assertEquals("pending", result(resultUrl)["status"])
 
             // The citizen leaves out the optional given names and accepts.
             val chosen = default.copy(queries = default.queries + ("person" to personChoice.copy(claims = listOf("/family_name", "/address"))))
@@ -151,7 +162,7 @@ class PresentTest {
             assertEquals(listOf("/family_name", "/address"), outcome.disclosed.single { it.queryId == "person" }.claims)
 
             // The landlord verified exactly the chosen claims.
-            val r = result(state)
+            val r = result(resultUrl)
             assertEquals(r["reason"]?.toString(), "verified", r["status"])
             val personClaims = verifiedClaims(r, "person")
             assertEquals(setOf("family_name", "address"), personClaims.keys)
@@ -176,7 +187,9 @@ class PresentTest {
     @Test
     fun declineTellsThePartyAndIsLogged() = runBlocking<Unit> {
         walletWithScheme().use { wallet ->
-            val (state, link) = newRequest()
+            // The request the landlord announced at start-up, as a QR code on its page.
+            val resultUrl = announced["result_url"] as String
+            val link = announced["request_uri"] as String
             val session = wallet.startPresentation(link, "nl", http)
             val req = session.request()
             assertEquals("Woningcorporatie Eemland", req.party.name)
@@ -188,7 +201,7 @@ class PresentTest {
 
             val ack = wallet.declinePresentation(session, http)
             assertEquals(200.toUShort(), ack.status)
-            assertEquals("declined", result(state)["status"])
+            assertEquals("declined", result(resultUrl)["status"])
             val log = wallet.auditLog().map { it.event }
             assertEquals(AuditEvent.PresentationDeclined(LANDLORD, "rental", "remote"), log.last())
             assertTrue(log.none { it is AuditEvent.Disclosed })
@@ -199,10 +212,10 @@ class PresentTest {
     fun aBadRequestIsRefusedWithNothingSent() = runBlocking<Unit> {
         walletWithScheme().use { wallet ->
             assertEquals(200, LoopbackHttp.postJson("$landlord/admin/fault", """{"fault": "bad_signature"}""").first)
-            val (state, link) = newRequest()
+            val (resultUrl, link) = newRequest()
             val e = assertThrows(KluisException.InvalidRequest::class.java) { runBlocking { wallet.startPresentation(link, "en", http) } }
             assertTrue(e.reason.isNotBlank())
-            assertEquals("pending", result(state)["status"])
+            assertEquals("pending", result(resultUrl)["status"])
             val last = wallet.auditLog().last().event
             assertTrue(last.toString(), last is AuditEvent.PresentationRefused && last.audience == LANDLORD)
             assertThrows(KluisException.InvalidRequest::class.java) {
