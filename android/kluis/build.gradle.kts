@@ -62,3 +62,14 @@ val generateBindings by tasks.registering(Exec::class) {
 }
 
 tasks.named("preBuild") { dependsOn(generateBindings, buildRust) }
+
+// The host tools the JVM unit tests run: the sample issuer and the simulated holders and parties.
+val buildTestTools by tasks.registering(Exec::class) {
+    workingDir = repoRoot
+    commandLine(
+        "sh", "-c",
+        "cargo build -q -p kluis-ffi --example sample_issuer && cargo build -q -p kluis-fixtures --bin kluis-fixtures",
+    )
+}
+
+tasks.withType<Test>().configureEach { dependsOn(buildTestTools) }
