@@ -162,6 +162,58 @@ fn qr_and_verify_qr_from_the_command_line() {
     // Not a kluis payload.
     assert_eq!(desk("HC1:NCFOXN", LANDLORD).status.code(), Some(5));
 
+    // --request with a DCQL file: only the income, for the bank.
+    let dcql = work.path().join("income.json");
+    std::fs::write(
+        &dcql,
+        r#"{"credentials":[{"id":"income","format":"dc+sd-jwt","meta":{"vct_values":["urn:nl:uwv:income-statement:1"]},"claims":[{"path":["monthly_gross_income_eur"]}]}]}"#,
+    )
+    .unwrap();
+    let out = cli.ok(&[
+        "qr",
+        "--offline",
+        "--request",
+        dcql.to_str().unwrap(),
+        "--to",
+        "bank-utrecht",
+    ]);
+    let payload = String::from_utf8(out.stdout).unwrap();
+    let out = desk(payload.trim(), "bank-utrecht");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let creds = v["credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), 1);
+    assert!(
+        creds[0]["claims"]["monthly_gross_income_eur"].is_number(),
+        "{v}"
+    );
+    assert!(creds[0]["claims"].get("employers").is_none());
+
+    // --request with the landlord's openid4vp:// link: its verified request decides the query
+    // and the audience (no --to).
+    let link = net
+        .verifier(LANDLORD)
+        .unwrap()
+        .shared()
+        .new_session()
+        .unwrap()
+        .request_uri;
+    let out = cli.ok(&["--json", "qr", "--offline", "--request", &link]);
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["audience"], LANDLORD);
+    let out = desk(line["payload"].as_str().unwrap(), LANDLORD);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Session: the citizen shows a session QR and waits; the desk scans it (here: reads the PNG),
     // sends the landlord's request over the relay and verifies the answer.
     let session_png = work.path().join("session.png");
