@@ -57,7 +57,10 @@ async function startFixtures() {
   });
   const lines = createInterface({ input: child.stdout });
   await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`kluis-fixtures gave no parties: ${stderr}`)), 30000);
+    const timer = setTimeout(() => {
+      child.kill();
+      fail(new Error(`kluis-fixtures gave no parties: ${stderr}`));
+    }, 30000);
     child.on("exit", (code) => fail(new Error(`kluis-fixtures exited ${code}: ${stderr}`)));
     lines.on("line", (line) => {
       const v = JSON.parse(line);
@@ -197,6 +200,14 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     assert.ok(!(await page.textContent("body")).includes(citizen.credentials[BRP].bsn),
       "the BSN is on the page");
     if (shots) await page.screenshot({ path: join(shots, "remote-verified.png"), fullPage: true });
+  });
+
+  await t.test("remote: a declined request shows that nothing was received", async () => {
+    await page.goto(landlord.page_url);
+    const link = await page.getAttribute("#remote", "data-openid4vp-link");
+    await kluis(vault, ["present-request", link, "--decline"]);
+    await page.locator('#remote-result[data-status="declined"]').waitFor({ timeout: 15000 });
+    assert.equal(await page.locator("#remote-result article.credential").count(), 0);
   });
 
   const qrPng = join(work, "citizen-qr.png");
