@@ -137,4 +137,28 @@ write("scheme_list", "raw-not-a-jwt", b"\x00a.b.c")
 # --- status_list: the Token Status List draft's examples (bits, lst)
 write("status_list", "draft-1bit", b"\x01" + b"eNrbuRgAAhcBXQ")
 write("status_list", "draft-2bit", b"\x02" + b"eNo76fITAAPfAgc")
+# --- openid4vp (mode byte first); engagement and KL2 seeds come from the target's init hook
+write("openid4vp", "link", b"\x00openid4vp://?client_id=woningcorporatie-eemland&request_uri=http%3A%2F%2F127.0.0.1%3A7107%2Frequest%2Fabc")
+write("openid4vp", "link-authorize", b"\x00openid4vp://authorize?client_id=x509_san_dns%3Aa.example&request_uri=https%3A%2F%2Fa.example%2Fr")
+write("openid4vp", "client-id", b"\x02verifier_attestation:bank-utrecht")
+write("openid4vp", "form", b"\x05vp_token=%7B%22q%22%3A%5B%22a~b~%22%5D%7D&state=xyz")
+import base64
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+req_payload = {"client_id": "woningcorporatie-eemland", "response_type": "vp_token", "response_mode": "direct_post",
+               "response_uri": "http://127.0.0.1:7107/response", "nonce": "n", "state": "s",
+               "dcql_query": {"credentials": [{"id": "brp", "format": "dc+sd-jwt"}]}}
+jwt = b64(json.dumps({"alg": "ES256", "typ": "oauth-authz-req+jwt"}).encode()) + "." + b64(json.dumps(req_payload).encode()) + "." + b64(bytes(64))
+write("openid4vp", "request-object", b"\x01" + jwt.encode())
+
+# --- mandate: payloads the harness signs (mode 1), a raw JWT (mode 0)
+jwk = {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+mandate = {"jti": "m-1", "iat": 1749990000, "nbf": 1749990000, "exp": 1790000000, "cnf": {"jwk": jwk},
+           "scope": {"vct": ["urn:nl:duo:student-debt:1"], "claims": ["/debt"], "actions": ["present", "view"],
+                     "parties": ["woningcorporatie-eemland"], "purposes": ["rental"]},
+           "redelegation": False, "status": {"status_list": {"idx": 3, "uri": "https://wallet.kluis.test/status/1"}},
+           "status_key": jwk}
+write("mandate", "signed-mandate", b"\x01" + json.dumps(mandate).encode())
+write("mandate", "raw-mandate", b"\x00" + (b64(json.dumps({"alg": "ES256", "typ": "kluis-mandate+jwt"}).encode()) + "." + b64(json.dumps(mandate).encode()) + "." + b64(bytes(64))).encode())
+write("mandate", "package", b"\x02" + b"eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSJ9..aaaa.bbbb.cccc")
+write("mandate", "status-list", b"\x03" + (b64(json.dumps({"alg": "ES256", "typ": "statuslist+jwt"}).encode()) + "." + b64(json.dumps({"sub": "https://wallet.kluis.test/status/1", "exp": 1790000000, "status_list": {"bits": 1, "lst": "eNrbuRgAAhcBXQ"}}).encode()) + "." + b64(bytes(64))).encode())
 print("seeds written", file=sys.stderr)
