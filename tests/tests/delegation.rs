@@ -241,6 +241,36 @@ async fn helper_presents_for_the_citizen_until_revoked() {
         .is_err());
     let c = citizen.mandates(quick_http()).await.unwrap();
     assert_eq!(c[0].state, MandateState::Revoked);
+    // The citizen's log shows what the helper did, from the helper's sealed usage receipts
+    // (logged once, however often the citizen looks).
+    citizen.mandates(quick_http()).await.unwrap();
+    let reported: Vec<(String, Vec<String>)> = events(&citizen)
+        .into_iter()
+        .filter_map(|e| match e {
+            AuditEvent::MandateUsed {
+                audience,
+                mut claims,
+                ..
+            } => {
+                claims.sort();
+                Some((audience, claims))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        vec![
+            (
+                LANDLORD.to_string(),
+                vec!["/monthly_gross_income_eur".to_string()]
+            ),
+            (
+                "view".to_string(),
+                vec!["/monthly_gross_income_eur".to_string(), "/year".to_string()]
+            )
+        ]
+    );
 
     // Both logs.
     let ce = events(&citizen);
@@ -259,7 +289,11 @@ async fn helper_presents_for_the_citizen_until_revoked() {
         .filter_map(|e| match e {
             AuditEvent::MandateUsed {
                 audience, claims, ..
-            } => Some((audience.clone(), claims.clone())),
+            } => {
+                let mut claims = claims.clone();
+                claims.sort();
+                Some((audience.clone(), claims))
+            }
             _ => None,
         })
         .collect();
@@ -273,7 +307,7 @@ async fn helper_presents_for_the_citizen_until_revoked() {
             ),
             (
                 "view".to_string(),
-                vec!["/year".to_string(), "/monthly_gross_income_eur".to_string()]
+                vec!["/monthly_gross_income_eur".to_string(), "/year".to_string()]
             )
         ]
     );

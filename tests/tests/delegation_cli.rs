@@ -305,6 +305,9 @@ fn delegation_from_the_command_line() {
     assert!(helper.json(&["mandates"]).as_array().unwrap().is_empty());
     let log = String::from_utf8_lossy(&helper.ok(&["--json", "log"]).stdout).to_string();
     assert!(log.contains("mandate_used") && log.contains("mandate_dropped"));
+    // The citizen's `mandates` picks up the helper's usage receipts into the citizen's log.
+    assert_eq!(citizen.json(&["mandates"])[0]["state"], "revoked");
     let log = String::from_utf8_lossy(&citizen.ok(&["--json", "log"]).stdout).to_string();
     assert!(log.contains("mandate_issued") && log.contains("mandate_revoked"));
+    assert!(log.contains("mandate_used"), "{log}");
 }

@@ -433,6 +433,21 @@ pub fn demo(
         })
         .collect();
     say(format!("helper's log: {}", helper_log.join(", ")));
+    // The citizen's wallet picks up the helper's sealed usage receipts.
+    rt.block_on(citizen.mandates(HttpPolicy::default()))?;
+    let citizen_log: Vec<String> = citizen
+        .audit_log()?
+        .iter()
+        .filter_map(|e| match &e.event {
+            kluis_core::audit::AuditEvent::MandateIssued { .. } => Some("mandate_issued".into()),
+            kluis_core::audit::AuditEvent::MandateRevoked { .. } => Some("mandate_revoked".into()),
+            kluis_core::audit::AuditEvent::MandateUsed {
+                audience, claims, ..
+            } => Some(format!("mandate_used ({audience}: {})", claims.join(","))),
+            _ => None,
+        })
+        .collect();
+    say(format!("citizen's log: {}", citizen_log.join(", ")));
     if after.is_none() || !dropped {
         return Err(CliError::other(
             "demo: a revoked mandate was still accepted",
@@ -444,6 +459,7 @@ pub fn demo(
         "accepted_on_behalf": v.on_behalf.is_some(),
         "rejected_after_revocation": after,
         "helper_log": helper_log,
+        "citizen_log": citizen_log,
     }))
 }
 

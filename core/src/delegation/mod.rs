@@ -11,6 +11,7 @@
 
 pub mod mandate;
 pub mod package;
+pub mod receipts;
 mod remote;
 pub mod revocation;
 pub mod verify;

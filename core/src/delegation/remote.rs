@@ -93,11 +93,12 @@ impl Wallet {
         }
         let vp = vp_token(&tokens);
         let form = response_form(&req.request, &vp)?;
-        let http = Http::new(policy)?;
+        let http = Http::new(policy.clone())?;
         let ack = post_response(&http, &req.request.response_uri, &form).await?;
         let used: Vec<(String, &Vec<ClaimPath>)> =
             used.iter().map(|(v, p)| (v.clone(), p)).collect();
         self.log_use(&r, &used, aud, purpose, now)?;
+        self.report_use(&r, &used, aud, purpose, now, &policy).await;
         Ok(PresentationOutcome {
             client_id: req.request.client_id.full.clone(),
             disclosed,

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::mandate::{Action, Mandate, Scope, StatusRef};
 use super::package::{MandatePackage, PackagedCredential};
+use super::receipts;
 use super::revocation::{MandateStatusListRecord, MandateStatusLists};
 use super::verify::{self, check_not_revoked, check_time, parse_paths};
 use super::DelegationError;
@@ -129,19 +130,25 @@ pub struct DelegationOutcome {
 
 /// The citizen's record of a mandate it gave.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct IssuedMandate {
-    id: String,
-    label: String,
-    helper_thumbprint: String,
-    scope: Scope,
-    issued_at: i64,
-    not_before: i64,
-    expires_at: i64,
-    status: StatusRef,
-    list_record: String,
-    credential_ids: Vec<String>,
-    vcts: Vec<String>,
-    revoked_at: Option<i64>,
+pub(crate) struct IssuedMandate {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) helper_thumbprint: String,
+    /// The helper's key, to check its usage receipts.
+    #[serde(default)]
+    pub(crate) helper_jwk: Option<Value>,
+    pub(crate) scope: Scope,
+    pub(crate) issued_at: i64,
+    pub(crate) not_before: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) status: StatusRef,
+    pub(crate) list_record: String,
+    pub(crate) credential_ids: Vec<String>,
+    pub(crate) vcts: Vec<String>,
+    pub(crate) revoked_at: Option<i64>,
+    /// Ids of the usage receipts already logged.
+    #[serde(default)]
+    pub(crate) receipts_seen: Vec<String>,
 }
 
 impl Record for IssuedMandate {
@@ -403,6 +410,8 @@ impl Wallet {
             id: mandate.id.clone(),
             label: label.to_string(),
             helper_thumbprint: helper.thumbprint(),
+            helper_jwk: Some(helper.to_value()),
+            receipts_seen: Vec::new(),
             scope: scope.clone(),
             issued_at: now,
             not_before,
@@ -597,6 +606,8 @@ impl Wallet {
     /// status lists and expiry; revoked or expired ones are dropped (and logged) and listed one
     /// last time with that state.
     pub async fn mandates(&self, policy: HttpPolicy) -> Result<Vec<MandateSummary>, Error> {
+        // What the helpers reported since the last time (citizen's side).
+        self.collect_receipts(&policy).await?;
         let now = now_unix();
         let mut out = Vec::new();
         for (_, rec) in self.vault.list::<IssuedMandate>()? {
@@ -728,7 +739,7 @@ impl Wallet {
                 ))
             }
         };
-        self.ensure_usable(&record_id, &r, policy).await?;
+        self.ensure_usable(&record_id, &r, policy.clone()).await?;
         let now = now_unix();
         let presentation = self.on_behalf(&r, rc)?.present(
             &paths,
@@ -738,7 +749,9 @@ impl Wallet {
             &self.holder_key()?,
             now,
         )?;
-        self.log_use(&r, &[(rc.vct.clone(), &paths)], aud, purpose, now)?;
+        let used = [(rc.vct.clone(), &paths)];
+        self.log_use(&r, &used, aud, purpose, now)?;
+        self.report_use(&r, &used, aud, purpose, now, &policy).await;
         Ok(presentation)
     }
 
@@ -764,7 +777,7 @@ impl Wallet {
                     short_id(mandate_id)
                 ))
             })?;
-        self.ensure_usable(&record_id, &r, policy).await?;
+        self.ensure_usable(&record_id, &r, policy.clone()).await?;
         let c = self.on_behalf(&r, rc)?;
         let now = now_unix();
         check_time(&c.mandate, now, 0).map_err(delegation_err)?;
@@ -785,7 +798,9 @@ impl Wallet {
             .iter()
             .filter_map(|v| ClaimPath::parse(&v.path).ok())
             .collect();
-        self.log_use(&r, &[(rc.vct.clone(), &paths)], "view", None, now)?;
+        let used = [(rc.vct.clone(), &paths)];
+        self.log_use(&r, &used, "view", None, now)?;
+        self.report_use(&r, &used, "view", None, now, &policy).await;
         Ok(views)
     }
 
@@ -851,6 +866,114 @@ impl Wallet {
             mandate,
             mandate_jwt: rc.mandate.clone(),
         })
+    }
+
+    /// Reports uses to the citizen as sealed receipts (best effort: the use happened whether or
+    /// not the registry takes the receipt; the helper's own log has it).
+    pub(crate) async fn report_use(
+        &self,
+        r: &ReceivedMandate,
+        used: &[(String, &Vec<ClaimPath>)],
+        aud: &str,
+        purpose: Option<&str>,
+        now: i64,
+        policy: &HttpPolicy,
+    ) {
+        let (Ok(key), Ok(citizen)) = (self.holder_key(), r.status_key()) else {
+            return;
+        };
+        for (vct, paths) in used {
+            let receipt = receipts::Receipt {
+                id: kluis_vault::Vault::new_record_id(),
+                mandate_id: r.id.clone(),
+                at: now,
+                audience: aud.to_string(),
+                vct: vct.clone(),
+                claims: paths.iter().map(|p| p.to_string()).collect(),
+                purpose: purpose.map(str::to_string),
+            };
+            if let Ok(sealed) = receipts::seal_receipt(&key, &citizen, &receipt) {
+                let _ = receipts::post_receipt(&r.status.uri, &sealed, policy).await;
+            }
+        }
+    }
+
+    /// The citizen's side: fetches the helpers' receipts for every mandate this wallet gave,
+    /// and logs each new one (checked against the helper's key) as `MandateUsed`. Best effort:
+    /// an unreachable registry leaves them for the next time.
+    async fn collect_receipts(&self, policy: &HttpPolicy) -> Result<(), Error> {
+        let mut issued: Vec<(String, IssuedMandate)> = Vec::new();
+        for (id, rec) in self.vault.list::<IssuedMandate>()? {
+            issued.push((id, rec?));
+        }
+        let mut uris: Vec<String> = issued.iter().map(|(_, m)| m.status.uri.clone()).collect();
+        uris.sort();
+        uris.dedup();
+        let key = self.holder_key()?;
+        let mut new: Vec<receipts::Receipt> = Vec::new();
+        for uri in uris {
+            let Ok(sealed) = receipts::fetch_receipts(&uri, policy.clone()).await else {
+                continue;
+            };
+            for jwe in sealed {
+                let Ok(jws) = receipts::open_receipt(&jwe, &key) else {
+                    continue;
+                };
+                let Some(mid) = receipts::claimed_mandate(&jws) else {
+                    continue;
+                };
+                let Some((_, m)) = issued.iter().find(|(_, m)| m.id == mid) else {
+                    continue;
+                };
+                let Some(helper) = m
+                    .helper_jwk
+                    .as_ref()
+                    .and_then(|j| PublicJwk::from_value(j).ok())
+                else {
+                    continue;
+                };
+                let Ok(receipt) = receipts::verify_receipt(&jws, &helper) else {
+                    continue;
+                };
+                if receipt.mandate_id == m.id
+                    && !m.receipts_seen.contains(&receipt.id)
+                    && !new.iter().any(|n| n.id == receipt.id)
+                {
+                    new.push(receipt);
+                }
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        new.sort_by_key(|r| r.at);
+        self.vault.write(|tx| {
+            for (record_id, m) in issued.iter_mut() {
+                let mine: Vec<&receipts::Receipt> =
+                    new.iter().filter(|r| r.mandate_id == m.id).collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                for r in mine {
+                    m.receipts_seen.push(r.id.clone());
+                    audit::append(
+                        tx,
+                        r.at,
+                        Actor::Citizen,
+                        AuditEvent::MandateUsed {
+                            mandate_id: m.id.clone(),
+                            audience: r.audience.clone(),
+                            vct: r.vct.clone(),
+                            claims: r.claims.clone(),
+                            purpose: r.purpose.clone(),
+                        },
+                    )?;
+                }
+                tx.put(record_id, &*m)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
     }
 
     /// Logs one use of a mandate (one entry per credential presented).

@@ -1,0 +1,233 @@
+//! Usage receipts: how the citizen's wallet learns what the helper did. After each use, the
+//! helper's wallet signs a receipt (JWS, `typ` `kluis-mandate-receipt+jwt`, helper key: mandate id,
+//! party, type, claim paths, purpose, time), encrypts it to the citizen's `status_key` (JWE
+//! ECDH-ES + A256GCM, so the registry learns nothing) and posts it next to the mandate's status
+//! list (`POST {list}/receipts`). The citizen's wallet fetches them (`GET {list}/receipts`),
+//! decrypts, checks the helper's signature against the key it gave the mandate to, and logs each
+//! once as `MandateUsed`. A receipt only shows what an honest helper's wallet reports.
+
+use josekit::jwe::{JweHeader, ECDH_ES};
+use josekit::jwk::Jwk;
+use kluis_sdjwt::{PublicJwk, SigningKey};
+use serde_json::{json, Value};
+
+use super::mandate::{sign_jws, Mandate};
+use super::DelegationError;
+use crate::issuance::{checked_url, Http, HttpPolicy};
+use crate::Error;
+
+/// `typ` of the signed receipt inside the JWE.
+pub const RECEIPT_TYP: &str = "kluis-mandate-receipt+jwt";
+
+/// Largest receipt accepted.
+const MAX_RECEIPT_BYTES: usize = 16 * 1024;
+
+/// One use of a mandate, as the helper's wallet reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Receipt id (`jti`), for de-duplication.
+    pub id: String,
+    /// The mandate used.
+    pub mandate_id: String,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The requesting party (`aud`), or `view`.
+    pub audience: String,
+    /// The credential type.
+    pub vct: String,
+    /// The claim paths disclosed.
+    pub claims: Vec<String>,
+    /// The purpose the party stated.
+    pub purpose: Option<String>,
+}
+
+/// Where a list's receipts are posted and fetched.
+pub(crate) fn receipts_uri(status_uri: &str) -> String {
+    format!("{status_uri}/receipts")
+}
+
+/// Signs a receipt with the helper's key and encrypts it to the citizen's status key.
+pub(crate) fn seal_receipt(
+    helper: &SigningKey,
+    citizen: &PublicJwk,
+    r: &Receipt,
+) -> Result<String, DelegationError> {
+    let jws = sign_jws(
+        helper,
+        RECEIPT_TYP,
+        false,
+        &json!({
+            "jti": r.id, "mandate": r.mandate_id, "iat": r.at, "aud": r.audience,
+            "vct": r.vct, "claims": r.claims, "purpose": r.purpose,
+        }),
+    )?;
+    let Value::Object(map) = citizen.to_value() else {
+        return Err(DelegationError::Internal("citizen key"));
+    };
+    let jwk = Jwk::from_map(map).map_err(|_| DelegationError::Internal("citizen key"))?;
+    let encrypter = ECDH_ES
+        .encrypter_from_jwk(&jwk)
+        .map_err(|_| DelegationError::Internal("receipt encrypter"))?;
+    let mut header = JweHeader::new();
+    header.set_content_encryption("A256GCM");
+    header.set_content_type("JWT");
+    josekit::jwe::serialize_compact(jws.as_bytes(), &header, &encrypter)
+        .map_err(|_| DelegationError::Internal("receipt encryption"))
+}
+
+/// Decrypts a receipt with the citizen's key; returns the inner JWS (not yet verified).
+pub(crate) fn open_receipt(jwe: &str, citizen: &SigningKey) -> Result<String, DelegationError> {
+    if jwe.len() > MAX_RECEIPT_BYTES {
+        return Err(DelegationError::Malformed("the receipt is too large"));
+    }
+    let decrypter = ECDH_ES
+        .decrypter_from_der(&citizen.to_pkcs8_der()[..])
+        .map_err(|_| DelegationError::Internal("receipt decrypter"))?;
+    let (body, _) = josekit::jwe::deserialize_compact(jwe, &decrypter)
+        .map_err(|_| DelegationError::Malformed("the receipt does not decrypt"))?;
+    String::from_utf8(body).map_err(|_| DelegationError::Malformed("the receipt is not text"))
+}
+
+/// The mandate id a decrypted receipt claims (unverified: to find the helper key to check it).
+pub(crate) fn claimed_mandate(jws: &str) -> Option<String> {
+    Mandate::peek(jws)
+        .ok()?
+        .get("mandate")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Verifies a decrypted receipt with the helper's key.
+pub(crate) fn verify_receipt(jws: &str, helper: &PublicJwk) -> Result<Receipt, DelegationError> {
+    let header =
+        crate::issuance::jws_header(jws).ok_or(DelegationError::Malformed("receipt header"))?;
+    if header.get("typ").and_then(Value::as_str) != Some(RECEIPT_TYP) {
+        return Err(DelegationError::Malformed("receipt typ"));
+    }
+    let p = crate::issuance::jws_verify(jws, std::slice::from_ref(helper))
+        .ok_or(DelegationError::Malformed(
+            "the receipt is not signed by the helper",
+        ))?
+        .payload;
+    let text = |k: &'static str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .map(|s| {
+                s.chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect::<String>()
+            })
+            .ok_or(DelegationError::MissingClaim(k))
+    };
+    Ok(Receipt {
+        id: text("jti")?,
+        mandate_id: text("mandate")?,
+        at: p
+            .get("iat")
+            .and_then(Value::as_i64)
+            .ok_or(DelegationError::MissingClaim("iat"))?,
+        audience: text("aud")?,
+        vct: text("vct")?,
+        claims: p
+            .get("claims")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .take(200)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        purpose: p.get("purpose").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+/// Posts a sealed receipt (best effort for the caller: a failure does not undo the use).
+pub(crate) async fn post_receipt(
+    status_uri: &str,
+    jwe: &str,
+    policy: &HttpPolicy,
+) -> Result<(), Error> {
+    let url = checked_url(&receipts_uri(status_uri))?;
+    let client = reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .connect_timeout(policy.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Internal {
+            reason: format!("HTTP client: {e}"),
+        })?;
+    let reply = client
+        .post(url)
+        .header("content-type", "application/jose")
+        .body(jwe.to_string())
+        .send()
+        .await
+        .map_err(|_| Error::Network {
+            reason: "posting a usage receipt: connection failed".into(),
+        })?;
+    if !reply.status().is_success() {
+        return Err(Error::Network {
+            reason: format!(
+                "the mandate registry refused the receipt (HTTP {})",
+                reply.status().as_u16()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Fetches the sealed receipts posted for a list.
+pub(crate) async fn fetch_receipts(
+    status_uri: &str,
+    policy: HttpPolicy,
+) -> Result<Vec<String>, Error> {
+    let url = checked_url(&receipts_uri(status_uri))?;
+    let http = Http::new(policy)?;
+    let reply = http.get(&url, "application/json").await?;
+    if !reply.status.is_success() {
+        return Err(Error::Network {
+            reason: format!("usage receipts HTTP {}", reply.status.as_u16()),
+        });
+    }
+    let v: Value = serde_json::from_slice(&reply.body).map_err(|_| Error::Network {
+        reason: "the usage receipts are not JSON".into(),
+    })?;
+    Ok(v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn only_the_citizen_reads_and_only_the_helper_signs() {
+        let citizen = SigningKey::make_random().unwrap();
+        let helper = SigningKey::make_random().unwrap();
+        let r = Receipt {
+            id: "r1".into(),
+            mandate_id: "m-1".into(),
+            at: 5,
+            audience: "party".into(),
+            vct: "t".into(),
+            claims: vec!["/a".into()],
+            purpose: None,
+        };
+        let sealed = seal_receipt(&helper, &citizen.public_jwk(), &r).unwrap();
+        assert!(open_receipt(&sealed, &helper).is_err());
+        let jws = open_receipt(&sealed, &citizen).unwrap();
+        assert_eq!(claimed_mandate(&jws).as_deref(), Some("m-1"));
+        assert_eq!(verify_receipt(&jws, &helper.public_jwk()).unwrap(), r);
+        assert!(verify_receipt(&jws, &citizen.public_jwk()).is_err());
+    }
+}
