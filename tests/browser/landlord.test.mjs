@@ -182,7 +182,9 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
   const page = await browser.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  t.after(() => assert.deepEqual(pageErrors, [], "script errors on the page"));
+  // Content-Security-Policy violations and failed loads show up as console errors.
+  page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
+  t.after(() => assert.deepEqual(pageErrors, [], "errors on the page"));
 
   await t.test("remote: the page's QR link, answered by the wallet, shows the verified claims", async () => {
     await page.goto(landlord.page_url);
