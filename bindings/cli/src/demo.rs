@@ -14,6 +14,8 @@ use crate::commands::device_store;
 use crate::output::{date, print_json, CliError};
 
 const CITIZEN: &str = "daan";
+/// Shortest value the plaintext scan looks for (see step 7).
+const MIN_NEEDLE: usize = 6;
 const LANDLORD: &str = "https://woningcorporatie-eemland.verifiers.kluis.test";
 
 /// Display names for the simulated holders' credential types.
@@ -273,6 +275,8 @@ pub fn run(json: bool) -> Result<(), CliError> {
 
     let remote = remote_rental(&rt, &net, &wallet, json)?;
     report.insert("remote_presentation".into(), remote);
+    let in_person = crate::qr::demo_in_person(&rt, &net, &wallet, json)?;
+    report.insert("in_person".into(), in_person);
 
     step(json, "7. Proof: the vault directory holds no plaintext");
     let citizen = kluis_fixtures::citizen(CITIZEN).map_err(fixture_err)?;
@@ -286,6 +290,10 @@ pub fn run(json: bool) -> Result<(), CliError> {
     needles.push(kluis_fixtures::servers::LANDLORD.to_string());
     needles.sort();
     needles.dedup();
+    // A value of under 6 bytes ("CAK", "2026") turns up by chance in a megabyte of ciphertext
+    // and hex record ids (about one run in six): it proves nothing either way, so it is skipped.
+    let short = needles.iter().filter(|n| n.len() < MIN_NEEDLE).count();
+    needles.retain(|n| n.len() >= MIN_NEEDLE);
     let scan = scan_for_plaintext(&dir, &needles)?;
     if !scan.found.is_empty() {
         return Err(CliError::other(format!(
@@ -301,7 +309,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
     }
     report.insert(
         "plaintext_scan".into(),
-        json!({ "files": scan.files, "bytes": scan.bytes, "needles": needles.len(), "found": 0 }),
+        json!({ "files": scan.files, "bytes": scan.bytes, "needles": needles.len(), "skipped_short": short, "found": 0 }),
     );
 
     step(

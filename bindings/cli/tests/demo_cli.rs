@@ -27,4 +27,14 @@ fn demo_runs_end_to_end() {
     assert_eq!(report["plaintext_scan"]["found"], 0);
     assert!(report["plaintext_scan"]["needles"].as_u64().unwrap() > 30);
     assert!(report["audit_entries"].as_u64().unwrap() >= 14);
+    // In person: the session QR's exchange verified, the offline QR at v25 or less at M, once.
+    let in_person = &report["in_person"];
+    assert!(in_person["session_qr"]["qr_version"].as_i64().unwrap() <= 10);
+    assert_eq!(in_person["session_qr"]["landlord"]["status"], "verified");
+    assert_eq!(in_person["offline_qr"]["ec"], "M");
+    assert!(in_person["offline_qr"]["qr_version"].as_i64().unwrap() <= 25);
+    assert!(in_person["offline_qr"]["replay"]
+        .as_str()
+        .unwrap()
+        .contains("replay"));
 }
