@@ -12,7 +12,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
 import { createInterface } from "node:readline";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -223,6 +223,35 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     assert.ok(!(await page.textContent("body")).includes(citizen.credentials[BRP].bsn),
       "the BSN is on the page");
     if (shots) await page.screenshot({ path: join(shots, "qr-verified.png"), fullPage: true });
+  });
+
+  await t.test("in person: a photo-like picture of a fresh QR (rotated, smaller, JPEG) is read too", async () => {
+    const fresh = join(work, "fresh.png");
+    await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", landlord.party, "--png", fresh]);
+    // Made in a scratch page: the QR drawn at an angle on a grey, unevenly lit desk, as JPEG.
+    const scratch = await browser.newPage();
+    const jpeg = await scratch.evaluate(async (pngB64) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${pngB64}`;
+      await img.decode();
+      const c = document.createElement("canvas");
+      c.width = 1400; c.height = 1100;
+      const g = c.getContext("2d");
+      const light = g.createLinearGradient(0, 0, c.width, c.height);
+      light.addColorStop(0, "#9a9a9a"); light.addColorStop(1, "#5f5f5f");
+      g.fillStyle = light; g.fillRect(0, 0, c.width, c.height);
+      g.translate(c.width / 2, c.height / 2);
+      g.rotate((9 * Math.PI) / 180);
+      const side = Math.min(900, img.width);
+      g.drawImage(img, -side / 2, -side / 2, side, side);
+      return c.toDataURL("image/jpeg", 0.85).split(",")[1];
+    }, readFileSync(fresh).toString("base64"));
+    await scratch.close();
+    await page.setInputFiles("#qr-file", { name: "photo.jpg", mimeType: "image/jpeg", buffer: Buffer.from(jpeg, "base64") });
+    const box = page.locator('#qr-result[data-status="verified"]');
+    await box.waitFor({ timeout: 15000 });
+    assertVerifiedRental(await shownCredentials(box));
+    if (shots) writeFileSync(join(shots, "photo.jpg"), Buffer.from(jpeg, "base64"));
   });
 
   await t.test("in person: the same QR shown again is rejected as a replay", async () => {
