@@ -192,8 +192,16 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     const link = await page.getAttribute("#remote", "data-openid4vp-link");
     assert.match(link, /^openid4vp:\/\/.*request_uri=/);
     assert.equal(await page.inputValue("#request-link"), link);
-    const qrWidth = await page.$eval("#request-qr", (img) => img.naturalWidth);
-    assert.ok(qrWidth > 100, `QR image not rendered (${qrWidth} px)`);
+    // The QR the server drew carries exactly that link (read back with the page's own jsQR).
+    const scanned = await page.$eval("#request-qr", (img) => {
+      const c = document.createElement("canvas");
+      c.width = img.naturalWidth; c.height = img.naturalHeight;
+      const g = c.getContext("2d");
+      g.drawImage(img, 0, 0);
+      const code = jsQR(g.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
+      return code && code.data;
+    });
+    assert.equal(scanned, link);
 
     await kluis(vault, ["present-request", link, "--yes"]);
     const box = page.locator('#remote-result[data-status="verified"]');
