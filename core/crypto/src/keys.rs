@@ -85,6 +85,7 @@ impl Kek {
     /// Memory tests only: the bytes of the Argon2id output and of the KEK that [`Kek::derive`]
     /// would make from these inputs, to search a memory dump for them. Never use otherwise.
     #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
     pub fn dangerous_derive_bytes(
         pin: &Pin,
         salt: &Salt,
