@@ -72,7 +72,11 @@ fn recipe(text: &str, mode: u8) {
     for (i, d) in disclosures.iter().enumerate().rev() {
         payload = payload.replace(&format!("\"#{i}\""), &format!("\"{}\"", digest(d)));
     }
-    let typ = if mode & 1 == 1 { "dc+sd-jwt" } else { "example+sd-jwt" };
+    let typ = if mode & 1 == 1 {
+        "dc+sd-jwt"
+    } else {
+        "example+sd-jwt"
+    };
     let header = serde_json::json!({"alg": "ES256", "typ": typ}).to_string();
     let jwt = issuer().sign_compact(header.as_bytes(), payload.as_bytes());
     let mut issued = jwt;
@@ -90,8 +94,7 @@ fn recipe(text: &str, mode: u8) {
     };
     if let Some(kb) = kb {
         let kb = kb.replace("\"$sd_hash\"", &format!("\"{}\"", digest(&issued)));
-        let kb_jwt = holder()
-            .sign_compact(br#"{"alg":"ES256","typ":"kb+jwt"}"#, kb.as_bytes());
+        let kb_jwt = holder().sign_compact(br#"{"alg":"ES256","typ":"kb+jwt"}"#, kb.as_bytes());
         let presentation = format!("{issued}{kb_jwt}");
         let mut expect = PresentationExpectations::new("n", "a", NOW);
         expect.mode = options.mode;

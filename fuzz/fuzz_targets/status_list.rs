@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
     };
     for idx in (0..64).chain([usize::MAX / 2, usize::MAX - 1, usize::MAX]) {
         if let Some(v) = list.get(idx) {
-            assert!(u16::from(v) < (1u16 << bits), "status value wider than its bits");
+            assert!(
+                u16::from(v) < (1u16 << bits),
+                "status value wider than its bits"
+            );
         }
     }
 });

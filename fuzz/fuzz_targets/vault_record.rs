@@ -7,8 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use kluis_vault::{
-    Durability, KdfParams, Pin, Record, SoftwareDeviceSecretStore, Vault, VaultError,
-    VaultOptions,
+    Durability, KdfParams, Pin, Record, SoftwareDeviceSecretStore, Vault, VaultError, VaultOptions,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -40,8 +39,8 @@ fn vault() -> &'static Vault {
             kdf: KdfParams::dangerous_test_profile(),
             ..VaultOptions::default()
         };
-        let vault = Vault::create(dir.path(), &Pin::new("123456"), options, device)
-            .expect("create vault");
+        let vault =
+            Vault::create(dir.path(), &Pin::new("123456"), options, device).expect("create vault");
         vault
             .dangerous_set_durability(Durability::Normal)
             .expect("durability");
@@ -64,7 +63,9 @@ fuzz_target!(|data: &[u8]| {
         Err(VaultError::Integrity { .. }) | Err(VaultError::Encoding(_)) => {}
         Err(e) => panic!("unexpected error class for a bad record: {e}"),
     }
-    let listed = v.list::<Stored>().expect("list never fails for one bad record");
+    let listed = v
+        .list::<Stored>()
+        .expect("list never fails for one bad record");
     assert_eq!(listed.len(), 1);
     assert!(v.delete::<Stored>(ID).expect("delete"));
 });
