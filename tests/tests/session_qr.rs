@@ -27,7 +27,7 @@ use kluis_qr::render::{Ec, Qr};
 use serde_json::Value;
 
 const CITIZEN: &str = "daan";
-const WAIT: Duration = Duration::from_secs(5);
+const WAIT: Duration = Duration::from_secs(15);
 
 fn quick_http() -> HttpPolicy {
     HttpPolicy {
