@@ -6,6 +6,7 @@
 # (not committed). A crash, hang (> 10 s) or out-of-memory (> 2 GiB) stops with exit 1 and
 # leaves the input in fuzz/artifacts/<target>/; copy it to fuzz/regressions/<target>/ with
 # the fix. Every file in fuzz/regressions/<target>/ is replayed before fuzzing.
+# FUZZ_NO_BUILD=1 skips the build and runs the binaries already in fuzz/target.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,7 +26,9 @@ fi
 if ! command -v cargo-fuzz >/dev/null; then
     cargo install --locked cargo-fuzz
 fi
-if [[ ${#targets[@]} -eq 1 ]]; then
+if [[ -n "${FUZZ_NO_BUILD:-}" ]]; then
+    : # use the binaries already built (e.g. while others are mid-edit in the tree)
+elif [[ ${#targets[@]} -eq 1 ]]; then
     nice -n 10 cargo +nightly fuzz build -O "${targets[0]}"
 else
     nice -n 10 cargo +nightly fuzz build -O
