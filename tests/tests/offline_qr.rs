@@ -310,3 +310,55 @@ fn rental_offline_qr_with_purpose_credentials_meets_the_goal() {
     );
     assert!(v <= 25, "offline rental QR is v{v} at M");
 }
+
+/// The price of unlinkability by key: the same three rental-purpose credentials bound to three
+/// different holder keys (as batch copies from different holders would be) instead of one.
+#[test]
+fn distinct_holder_keys_cost_in_the_offline_qr() {
+    use kluis_core::sdjwt::{ClaimPath, Credential, SigningKey, VerifyOptions};
+    let trust = TestWallet::verifier_trust();
+    let now = kluis_core::now_unix();
+    let one = SigningKey::make_random().unwrap();
+    let size = |keys: &[&SigningKey]| {
+        let mut ps = Vec::new();
+        for (i, t) in kluis_fixtures::purpose::RENTAL_TYPES.iter().enumerate() {
+            let key = keys[i % keys.len()];
+            let holder = kluis_fixtures::holders()
+                .unwrap()
+                .into_iter()
+                .find(|h| h.credential_types.iter().any(|v| v == t.vct))
+                .unwrap();
+            let c = kluis_fixtures::citizen("daan").unwrap();
+            let compact =
+                kluis_fixtures::purpose::issue_purpose(&holder, t, &c, &key.public_jwk(), now)
+                    .unwrap();
+            let cred = Credential::verify_issued(&compact, &trust, now, &VerifyOptions::default())
+                .unwrap();
+            let paths: Vec<ClaimPath> = t
+                .claims
+                .iter()
+                .map(|n| ClaimPath::parse(&format!("/{n}")).unwrap())
+                .collect();
+            ps.push(
+                cred.present(&paths, key, "n0nce-n0nce-n0nce-n0nc", LANDLORD, now)
+                    .unwrap(),
+            );
+        }
+        let refs: Vec<&str> = ps.iter().map(String::as_str).collect();
+        kluis_qr::offline::encode_set(&refs).unwrap()
+    };
+    let shared = size(&[&one]);
+    let (k2, k3) = (
+        SigningKey::make_random().unwrap(),
+        SigningKey::make_random().unwrap(),
+    );
+    let distinct = size(&[&one, &k2, &k3]);
+    println!(
+        "offline rental QR, one holder key: {} chars ({}); three holder keys: {} chars ({})",
+        shared.len(),
+        version(&shared, Ec::M),
+        distinct.len(),
+        version(&distinct, Ec::M)
+    );
+    assert!(distinct.len() > shared.len());
+}
