@@ -768,3 +768,64 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
     assert!(e.to_string().contains("revoked"), "{e}");
     assert!(helper.mandates(quick_http()).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_answers_in_person_over_the_session_qr() {
+    use kluis_core::openid4vp::proximity::{
+        run_verifier_session, start_verifier_session, HttpRelay, WalletEngagement,
+    };
+    use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
+    use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig};
+    use kluis_fixtures::servers::{requesting_party_key, trust_from_holders, LANDLORD as DESK};
+
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let mut req = request(&helper, &net);
+    req.parties = Some(vec![DESK.into()]);
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+
+    // The helper's wallet shows a session QR; the landlord's desk scans it and asks for income.
+    let engagement = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let config = VerifierConfig {
+        client_id: DESK.into(),
+        signing_key: requesting_party_key(DESK).unwrap(),
+        attestation: None,
+        response_uri: format!("{}/response", net.verifier(DESK).unwrap().origin()),
+        response_mode: ResponseMode::DirectPostJwt,
+        purpose: Some(StatedPurpose {
+            id: "rental".into(),
+            retention_days: Some(30),
+        }),
+        lifetime_secs: 300,
+    };
+    let dcql = json!({ "credentials": [ { "id": "income",
+        "format": "dc+sd-jwt", "meta": { "vct_values": [VCT] },
+        "claims": [ { "path": ["monthly_gross_income_eur"] } ] } ] });
+    let v = start_verifier_session(engagement.qr_text(), &config, &dcql, now_unix()).unwrap();
+    let trust = trust_from_holders(&net.holders);
+    let desk = tokio::spawn(async move {
+        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
+        run_verifier_session(&v, &relay, &trust, Duration::from_secs(15)).await
+    });
+    let channel = engagement.relay().unwrap();
+    let request = helper
+        .receive_session_request(&engagement, &channel, Duration::from_secs(15), "en")
+        .await
+        .unwrap();
+    let sent = helper
+        .accept_session_presentation_on_behalf(&m.id, &request, &channel, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(sent[0].claims, vec!["/monthly_gross_income_eur"]);
+    // The desk's verifier fetched the mandate's status list and sees the helper.
+    let ResponseOutcome::Verified { credentials } = desk.await.unwrap().unwrap() else {
+        panic!("not verified");
+    };
+    let c = &credentials["income"][0];
+    assert_eq!(c.on_behalf.as_ref().unwrap().mandate_id, m.id);
+}

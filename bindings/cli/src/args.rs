@@ -150,6 +150,10 @@ pub struct QrArgs {
     /// Language for names: nl or en.
     #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
     pub lang: String,
+    /// Session: answer as a helper under this mandate (`kluis mandates`). Not with --offline:
+    /// an offline verifier cannot check a mandate's revocation.
+    #[arg(long, value_name = "MANDATE_ID")]
+    pub on_behalf_of: Option<String>,
 }
 
 #[derive(Debug, Args)]

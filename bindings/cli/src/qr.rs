@@ -110,6 +110,11 @@ pub fn run(cli: &Cli, a: &QrArgs) -> Result<(), CliError> {
     if a.yes && a.decline {
         return Err(CliError::usage("--yes and --decline exclude each other"));
     }
+    if a.offline && a.on_behalf_of.is_some() {
+        return Err(CliError::usage(
+            "--on-behalf-of needs --session: an offline QR's verifier cannot check whether the mandate is revoked",
+        ));
+    }
     let w = unlocked(cli)?;
     if a.offline {
         offline(cli, a, &w)
@@ -222,9 +227,21 @@ fn session(cli: &Cli, a: &QrArgs, w: &Wallet) -> Result<(), CliError> {
             }
             return Ok(());
         }
-        let disclosed = w
-            .accept_session_presentation(&req, &choice, &channel)
-            .await?;
+        let disclosed = match &a.on_behalf_of {
+            Some(mandate) => {
+                w.accept_session_presentation_on_behalf(
+                    mandate,
+                    &req,
+                    &channel,
+                    kluis_core::issuance::HttpPolicy::default(),
+                )
+                .await?
+            }
+            None => {
+                w.accept_session_presentation(&req, &choice, &channel)
+                    .await?
+            }
+        };
         if cli.json {
             println!(
                 "{}",

@@ -19,6 +19,15 @@ use crate::{now_unix, Error, Wallet};
 /// Clock skew tolerated on the request's `exp` (as for the citizen's own answers).
 const SKEW_SECS: i64 = 60;
 
+/// A response built on a citizen's behalf, not yet sent.
+pub(crate) struct OnBehalfResponse {
+    form: crate::openid4vp::response::Form,
+    disclosed: Vec<DisclosedCredential>,
+    used: Vec<(String, Vec<ClaimPath>)>,
+    record: super::wallet::ReceivedMandate,
+    now: i64,
+}
+
 impl Wallet {
     /// Answers a verified presentation request as a helper under mandate `mandate_id`, and logs
     /// each credential presented (`MandateUsed`). The party's `client_id` must be allowed by the
@@ -29,6 +38,62 @@ impl Wallet {
         req: &PresentationRequest,
         policy: HttpPolicy,
     ) -> Result<PresentationOutcome, Error> {
+        let built = self
+            .build_response_on_behalf(mandate_id, req, policy.clone())
+            .await?;
+        let http = Http::new(policy.clone())?;
+        let ack = post_response(&http, &req.request.response_uri, &built.form).await?;
+        self.finish_on_behalf(req, &built, &policy).await?;
+        Ok(PresentationOutcome {
+            client_id: req.request.client_id.full.clone(),
+            disclosed: built.disclosed,
+            ack,
+        })
+    }
+
+    /// As [`Wallet::accept_presentation_on_behalf`] for a request that came over the citizen's
+    /// session QR channel (in person).
+    pub async fn accept_session_presentation_on_behalf(
+        &self,
+        mandate_id: &str,
+        req: &PresentationRequest,
+        channel: &dyn crate::openid4vp::proximity::SessionChannel,
+        policy: HttpPolicy,
+    ) -> Result<Vec<DisclosedCredential>, Error> {
+        let built = self
+            .build_response_on_behalf(mandate_id, req, policy.clone())
+            .await?;
+        channel
+            .send_response(crate::openid4vp::proximity::form_bytes(&built.form))
+            .await?;
+        self.finish_on_behalf(req, &built, &policy).await?;
+        Ok(built.disclosed)
+    }
+
+    async fn finish_on_behalf(
+        &self,
+        req: &PresentationRequest,
+        built: &OnBehalfResponse,
+        policy: &HttpPolicy,
+    ) -> Result<(), Error> {
+        let aud = req.request.client_id.full.as_str();
+        let purpose = req.stated_purpose.as_deref();
+        let used: Vec<(String, &Vec<ClaimPath>)> =
+            built.used.iter().map(|(v, p)| (v.clone(), p)).collect();
+        self.log_use(&built.record, &used, aud, purpose, built.now)?;
+        self.report_use(&built.record, &used, aud, purpose, built.now, policy)
+            .await;
+        Ok(())
+    }
+
+    /// Checks the mandate (valid, not revoked) and builds the answer: each query fully inside
+    /// the scope answered by a credential under the mandate; nothing if a required one is not.
+    async fn build_response_on_behalf(
+        &self,
+        mandate_id: &str,
+        req: &PresentationRequest,
+        policy: HttpPolicy,
+    ) -> Result<OnBehalfResponse, Error> {
         let now = now_unix();
         if req.request.exp + SKEW_SECS < now {
             return Err(Error::InvalidRequest {
@@ -36,7 +101,7 @@ impl Wallet {
             });
         }
         let (record_id, r) = self.received_mandate(mandate_id)?;
-        self.ensure_usable(&record_id, &r, policy.clone()).await?;
+        self.ensure_usable(&record_id, &r, policy).await?;
         let key = self.holder_key()?;
         let aud = req.request.client_id.full.as_str();
         let nonce = req.request.nonce.as_str();
@@ -91,18 +156,13 @@ impl Wallet {
                 short_id(mandate_id)
             )));
         }
-        let vp = vp_token(&tokens);
-        let form = response_form(&req.request, &vp)?;
-        let http = Http::new(policy.clone())?;
-        let ack = post_response(&http, &req.request.response_uri, &form).await?;
-        let used: Vec<(String, &Vec<ClaimPath>)> =
-            used.iter().map(|(v, p)| (v.clone(), p)).collect();
-        self.log_use(&r, &used, aud, purpose, now)?;
-        self.report_use(&r, &used, aud, purpose, now, &policy).await;
-        Ok(PresentationOutcome {
-            client_id: req.request.client_id.full.clone(),
+        let form = response_form(&req.request, &vp_token(&tokens))?;
+        Ok(OnBehalfResponse {
+            form,
             disclosed,
-            ack,
+            used,
+            record: r,
+            now,
         })
     }
 }

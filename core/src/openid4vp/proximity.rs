@@ -35,7 +35,7 @@ use super::request::ResponseMode;
 use super::response::Form;
 use super::session::{DisclosedCredential, PresentationChoice, PresentationRequest};
 use super::verifier::{
-    new_request, parse_form, verify_response, PendingRequest, ResponseOutcome, VerifierConfig,
+    new_request, parse_form, verify_response_with, PendingRequest, ResponseOutcome, VerifierConfig,
     VerifierTrust,
 };
 use crate::audit::{self, Actor, AuditEvent, Channel};
@@ -322,7 +322,7 @@ fn unverified_claim(jwt: &str, name: &str) -> Option<String> {
     v.get(name).and_then(Value::as_str).map(str::to_string)
 }
 
-fn form_bytes(form: &Form) -> Vec<u8> {
+pub(crate) fn form_bytes(form: &Form) -> Vec<u8> {
     fn enc(s: &str, out: &mut String) {
         for b in s.bytes() {
             match b {
@@ -508,7 +508,11 @@ pub async fn run_verifier_session(
         reason: "the session answer is not a form".into(),
     })?;
     let form = parse_form(text)?;
-    verify_response(&form, &session.pending, trust, now_unix())
+    // A helper's answer names its mandate's status list: fetched, then verified again.
+    crate::delegation::with_mandate_status(None, crate::issuance::HttpPolicy::default(), |ctx| {
+        verify_response_with(&form, &session.pending, trust, now_unix(), ctx)
+    })
+    .await
 }
 
 #[cfg(test)]
