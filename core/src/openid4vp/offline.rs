@@ -108,10 +108,19 @@ impl Wallet {
     /// credential whose presentation is smallest (the QR must stay small), and the claims to
     /// disclose. Fails when the vault cannot answer the query.
     pub fn offline_items_for(&self, query: &DcqlQuery) -> Result<Vec<OfflineItem>, Error> {
+        // Only credentials of a type some query names are re-verified (a signature check each).
+        let any_type = query.credentials.iter().any(|q| q.vct_values.is_empty());
+        let wanted = |vct: &str| {
+            any_type
+                || query
+                    .credentials
+                    .iter()
+                    .any(|q| q.vct_values.iter().any(|v| v == vct))
+        };
         let mut stored: Vec<(String, StoredCredential, Value)> = Vec::new();
         for (id, r) in self.vault.list::<StoredCredential>()? {
             let s = r?;
-            if s.binding != HolderBinding::ThisWallet {
+            if s.binding != HolderBinding::ThisWallet || !wanted(&s.vct) {
                 continue;
             }
             let claims = self.parsed(&s)?.claims().clone();
