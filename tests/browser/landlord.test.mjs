@@ -2,7 +2,9 @@
 // the real wallet core answering through the `kluis` command:
 //   1. remote: the page shows an OpenID4VP QR + link; `kluis present-request LINK --yes` answers;
 //      the page shows the verified claims, their issuers, and what was not disclosed;
-//   2. in person: `kluis qr --offline --preset rental --to <landlord> --png F`; the PNG is uploaded
+//   2. in person, session QR: `kluis qr --session --yes --png F` waits; the PNG is uploaded, the page
+//      sends the landlord's request over the relay, the wallet answers, the page shows the claims;
+//   3. in person, offline: `kluis qr --offline --preset rental --to <landlord> --png F`; the PNG is uploaded
 //      (standing in for the camera), decoded in the page by jsQR and verified by the server;
 //      a replayed QR, a QR for another party and an altered payload are rejected with a reason.
 // Run: `./dev test` (or `npm ci && node --test` here after `cargo build -p kluis-cli -p
@@ -146,7 +148,7 @@ try {
   chromium = null;
 }
 
-test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless Chromium", { timeout: 120000 }, async (t) => {
+test("landlord page: remote OpenID4VP, the citizen's session QR and offline QR, in headless Chromium", { timeout: 120000 }, async (t) => {
   assert.ok(chromium, "playwright-core is not installed: run `npm ci` in tests/browser");
   assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install chromium (or set CHROMIUM)`);
   for (const b of [kluisBin, fixturesBin]) {
@@ -220,8 +222,31 @@ test("landlord page: remote OpenID4VP and the citizen's offline QR, in headless 
     assert.equal(await page.locator("#remote-result article.credential").count(), 0);
   });
 
+  await t.test("in person: the citizen's session QR — the page sends the landlord's request, the wallet consents", async () => {
+    assert.ok(landlord.relay, "kluis-fixtures verifiers names no relay");
+    const png = join(work, "session.png");
+    // The wallet shows its session QR and waits for the party's request over the relay.
+    const wallet = spawn(kluisBin, ["--vault", vault, "qr", "--session", "--relay", landlord.relay,
+      "--yes", "--png", png, "--wait", "60"], { env: { ...process.env, KLUIS_PIN: PIN }, stdio: ["ignore", "pipe", "pipe"] });
+    let walletErr = "";
+    wallet.stderr.on("data", (d) => { walletErr += d; });
+    const exited = new Promise((ok) => wallet.on("exit", (code) => ok(code)));
+    t.after(() => wallet.kill());
+    const payload = await new Promise((ok, fail) => {
+      createInterface({ input: wallet.stdout }).once("line", ok);
+      wallet.on("exit", (code) => fail(new Error(`kluis qr --session exited ${code}: ${walletErr}`)));
+    });
+    assert.match(payload, /^KS1:/);
+    await page.setInputFiles("#qr-file", png);
+    const box = page.locator('#qr-result[data-status="verified"]');
+    await box.waitFor({ timeout: 20000 });
+    assertVerifiedRental(await shownCredentials(box));
+    assert.equal(await exited, 0, `kluis qr --session: ${walletErr}`);
+    if (shots) await page.screenshot({ path: join(shots, "session-verified.png"), fullPage: true });
+  });
+
   const qrPng = join(work, "citizen-qr.png");
-  await t.test("in person: an uploaded photo of the citizen's QR is decoded and verified", async () => {
+  await t.test("in person: an uploaded picture of the citizen's offline QR is decoded and verified", async () => {
     await kluis(vault, ["qr", "--offline", "--preset", "rental", "--to", landlord.party,
       "--png", qrPng]);
     await page.setInputFiles("#qr-file", qrPng);
