@@ -775,3 +775,50 @@ async fn revoked_and_stale_candidates_are_flagged() {
         .is_err());
     assert_eq!(landlord.result(&s.state).unwrap().status, "pending");
 }
+
+/// A party vouched for by a Verifier Attestation but absent from the participant list: shown as
+/// unregistered, everything it asks is outside a registration, nothing is shared by default.
+#[tokio::test]
+async fn attested_but_unlisted_party_is_flagged() {
+    use kluis_fixtures::servers::{
+        holder_entry, participant_list, scheme_key, sign_participant_list,
+    };
+    let net = network().await;
+    let (_d, wallet) = collected_wallet(&net, CITIZEN).await;
+    let mut list = participant_list(
+        net.scheme.base_url(),
+        net.holders.iter().map(holder_entry).collect(),
+        kluis_core::now_unix(),
+    )
+    .unwrap();
+    list["requesting_parties"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|p| p["id"] != BANK);
+    net.scheme
+        .publish(sign_participant_list(&scheme_key().unwrap(), &list).unwrap());
+    wallet.refresh_scheme(quick_http()).await.unwrap();
+
+    let bank = net.verifier(BANK).unwrap().shared();
+    let s = bank.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    assert!(!req.party.registered);
+    assert!(req.party.name.is_none());
+    for f in [
+        Flag::Unregistered,
+        Flag::OutsideRegistration,
+        Flag::UnknownPurpose,
+    ] {
+        assert!(req.flags.contains(&f), "{f:?} missing: {:?}", req.flags);
+    }
+    let choice = req.default_choice();
+    assert!(choice.queries.values().all(|q| q.claims.is_empty()));
+    assert!(wallet
+        .accept_presentation_with(&req, &choice, quick_http())
+        .await
+        .is_err());
+    assert_eq!(bank.result(&s.state).unwrap().status, "pending");
+}
