@@ -68,6 +68,10 @@ fn assert_clear_failure(out: &Output, what: &str) {
     );
     assert!(!err.contains("panicked"), "{what}: panic: {err}");
     assert_eq!(err.trim().lines().count(), 1, "{what}: one sentence: {err}");
+    assert!(
+        err.contains("disk") || err.contains("storage"),
+        "{what}: the error should say it is the storage: {err}"
+    );
 }
 
 /// Ids `kluis --json import` reported saved (one file: one pretty object; more: one line each).

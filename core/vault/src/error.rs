@@ -104,11 +104,12 @@ impl From<rusqlite::Error> for VaultError {
             rusqlite::Error::SqliteFailure(f, _) => match f.code {
                 C::DatabaseBusy | C::DatabaseLocked => VaultError::Busy,
                 C::DatabaseCorrupt | C::NotADatabase => VaultError::Corrupt(e.to_string()),
-                C::CannotOpen
-                | C::PermissionDenied
-                | C::ReadOnly
-                | C::DiskFull
-                | C::SystemIoFailure => VaultError::Io(e.to_string()),
+                // Say what the user can act on; the failed transaction was rolled back.
+                C::DiskFull => VaultError::Io("the disk is full".into()),
+                C::SystemIoFailure => {
+                    VaultError::Io("cannot write to storage (disk full or failing)".into())
+                }
+                C::CannotOpen | C::PermissionDenied | C::ReadOnly => VaultError::Io(e.to_string()),
                 _ => VaultError::Storage(e.to_string()),
             },
             // Row/column shape mismatches: the header or a row is not what this code wrote.
