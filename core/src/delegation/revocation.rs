@@ -287,5 +287,18 @@ mod tests {
             1_000 + LIST_VALIDITY_SECS + 1
         )
         .is_err());
+        // A list without `exp` is refused (a replayed old list must run out).
+        let no_exp = sign_jws(
+            &key,
+            STATUS_LIST_TYP,
+            true,
+            &json!({ "sub": rec.uri, "status_list": { "bits": 1, "lst": encode_lst(&[]).unwrap() } }),
+        )
+        .unwrap();
+        assert!(
+            verify_status_list(&no_exp, &rec.uri, &key.public_jwk(), 1_000)
+                .unwrap_err()
+                .contains("no exp")
+        );
     }
 }
