@@ -297,7 +297,8 @@ mod tests {
         .unwrap();
         assert!(
             verify_status_list(&no_exp, &rec.uri, &key.public_jwk(), 1_000)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("no exp")
         );
     }
