@@ -109,6 +109,11 @@ impl DelegationError {
     /// The public error for a rejected mandate or package (on the helper's side).
     pub(crate) fn into_mandate_error(self) -> crate::Error {
         match self {
+            // The helper's wallet could not reach or check the list: a network problem, not a
+            // bad mandate (the use is refused all the same).
+            e @ DelegationError::StatusUnchecked(_) => crate::Error::Network {
+                reason: format!("delegation: {e}"),
+            },
             DelegationError::Internal(what) => crate::Error::Internal {
                 reason: what.to_string(),
             },
