@@ -829,3 +829,64 @@ async fn helper_answers_in_person_over_the_session_qr() {
     let c = &credentials["income"][0];
     assert_eq!(c.on_behalf.as_ref().unwrap().mandate_id, m.id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_registry_fails_closed_and_keeps_the_package() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let outcome = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let presentation = helper
+        .present_on_behalf(
+            &m.id,
+            VCT,
+            &["/year".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let trust = verifier_trust(&net);
+    let Network {
+        mandate_registry, ..
+    } = net;
+    drop(mandate_registry);
+
+    // The verifier cannot check revocation: rejected.
+    let e = verifier::verify_online(
+        &presentation,
+        &trust,
+        &Expectations::new(NONCE, LANDLORD),
+        None,
+        quick_http(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("could not be checked"), "{e}");
+    // The helper's wallet refuses to present (a network error) and keeps the package.
+    let e = helper
+        .present_on_behalf(
+            &m.id,
+            VCT,
+            &["/year".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), kluis_core::ErrorCode::Other, "{e}");
+    let listed = helper.mandates(quick_http()).await.unwrap();
+    assert_eq!(listed[0].state, MandateState::Unknown);
+    assert_eq!(helper.mandates(quick_http()).await.unwrap().len(), 1);
+}
