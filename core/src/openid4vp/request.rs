@@ -212,7 +212,11 @@ pub fn verify_request_object(
         .list
         .and_then(|l| l.requesting_party(&client_id.id).cloned());
     // Which keys may have signed it, and where the response may go.
-    let (keys, origins): (Vec<PublicJwk>, Vec<String>) = match client_id.prefix {
+    // `exact`: an attestation's `redirect_uris`, which the response_uri must equal (OpenID4VP
+    // 1.0 §5.9.3); otherwise the registered origins decide.
+    let (keys, origins, exact): (Vec<PublicJwk>, Vec<String>, Option<Vec<String>>) = match client_id
+        .prefix
+    {
         ClientIdPrefix::PreRegistered => {
             let party = listed.as_ref().ok_or_else(|| {
                 refused(format!(
@@ -220,7 +224,7 @@ pub fn verify_request_object(
                     clean(&client_id.id)
                 ))
             })?;
-            (party.public_keys(), party.response_origins.clone())
+            (party.public_keys(), party.response_origins.clone(), None)
         }
         ClientIdPrefix::VerifierAttestation => {
             let att_jwt = header.get("jwt").and_then(Value::as_str).ok_or_else(|| {
@@ -236,13 +240,21 @@ pub fn verify_request_object(
                 &client_id.id,
                 now,
             )?;
-            let origins = att
-                .redirect_uris
-                .iter()
-                .filter_map(|u| Url::parse(u).ok())
-                .map(|u| origin_of(&u))
-                .collect();
-            (vec![att.cnf], origins)
+            if att.redirect_uris.is_empty() {
+                let listed_origins = listed
+                    .as_ref()
+                    .map(|p| p.response_origins.clone())
+                    .unwrap_or_default();
+                (vec![att.cnf], listed_origins, None)
+            } else {
+                let origins = att
+                    .redirect_uris
+                    .iter()
+                    .filter_map(|u| Url::parse(u).ok())
+                    .map(|u| origin_of(&u))
+                    .collect();
+                (vec![att.cnf], origins, Some(att.redirect_uris))
+            }
         }
     };
     if keys.is_empty() {
@@ -306,6 +318,12 @@ pub fn verify_request_object(
     if !origins.iter().any(|o| *o == origin_of(&url)) {
         return Err(refused(format!(
             "the response_uri {} is not on the party's registered origin",
+            clean(&response_uri)
+        )));
+    }
+    if exact.as_ref().is_some_and(|e| !e.contains(&response_uri)) {
+        return Err(refused(format!(
+            "the response_uri {} is not one of the attestation's redirect_uris (not a registered origin)",
             clean(&response_uri)
         )));
     }
@@ -637,6 +655,10 @@ mod tests {
         let off = claims(cid, "https://elsewhere.test/response");
         let jwt = sign_request(&w.bank, Some(&att), &off).unwrap();
         refused_with(check(&w, &jwt, cid), "registered origin");
+        // Same origin, another path: still not one of the attestation's redirect_uris.
+        let off = claims(cid, "https://bank.test/other");
+        let jwt = sign_request(&w.bank, Some(&att), &off).unwrap();
+        refused_with(check(&w, &jwt, cid), "redirect_uris");
         // Without a pinned scheme no attestation can be checked.
         let trust = RequestTrust {
             list: Some(&w.list),
