@@ -27,7 +27,7 @@ use crate::{now_unix, Error, Wallet};
 pub const MAX_MANDATE_SECS: i64 = 2 * 366 * 24 * 3600;
 
 /// What the citizen decides when delegating.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DelegateRequest {
     /// The helper's public key (JWK JSON, from the helper's `kluis key --json`).
     pub helper_jwk: String,
@@ -89,7 +89,7 @@ pub struct MandateCredential {
 }
 
 /// One line of `kluis mandates`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MandateSummary {
     /// Mandate id.
     pub id: String,
@@ -120,7 +120,7 @@ pub struct MandateSummary {
 }
 
 /// The package and what it says, after [`Wallet::delegate`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DelegationOutcome {
     /// The mandate.
     pub mandate: MandateSummary,
@@ -128,8 +128,40 @@ pub struct DelegationOutcome {
     pub package: String,
 }
 
+// The label may name a person: left out of Debug (no personal data in logs).
+impl std::fmt::Debug for DelegateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DelegateRequest")
+            .field("types", &self.types)
+            .field("actions", &self.actions)
+            .field("until", &self.until)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for MandateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MandateSummary")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("types", &self.types)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for DelegationOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DelegationOutcome")
+            .field("mandate", &self.mandate)
+            .field("package_bytes", &self.package.len())
+            .finish()
+    }
+}
+
 /// The citizen's record of a mandate it gave.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct IssuedMandate {
     pub(crate) id: String,
     pub(crate) label: String,
