@@ -550,7 +550,8 @@ mod tests {
         assert!(r.party.is_some());
         assert_eq!(r.response_mode, ResponseMode::DirectPost);
 
-        let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let edits: Vec<(&str, Edit)> = vec![
             (
                 "response_type",
                 Box::new(|c| c["response_type"] = json!("id_token")),
