@@ -31,8 +31,8 @@ pub use metadata::{MetadataError, MetadataRegistry, TypeMetadata};
 pub use path::{ClaimPath, PathSegment};
 pub use process::{MAX_COMPACT_LEN, MAX_DEPTH, MAX_DISCLOSURES, TYP_KB_JWT, TYP_SD_JWT_VC};
 pub use verifier::{
-    verify_presentation, verify_presentation_with, KeyBindingDetails, OnBehalf,
-    PresentationExpectations, VerifiedPresentation,
+    verify_compact_es256, verify_presentation, verify_presentation_with, KeyBindingDetails,
+    OnBehalf, PresentationExpectations, VerifiedPresentation,
 };
 
 /// Which flavour of SD-JWT is expected.

@@ -191,6 +191,20 @@ where
     ))
 }
 
+/// Verifies a compact ES256 JWS (no `crit`) with `key` and returns its header and payload, or
+/// `None` if it does not parse or the signature does not verify. For the JWTs that travel with
+/// SD-JWT VCs (mandates, status lists) with a key already parsed, which is several times faster
+/// than building a JOSE verifier from the JWK each time.
+#[allow(clippy::type_complexity)]
+pub fn verify_compact_es256(
+    jws: &str,
+    key: &PublicJwk,
+) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    let parsed = parse_compact(jws, "JWS").ok()?;
+    key.verify_es256(parsed.signing_input.as_bytes(), &parsed.signature)
+        .then_some((parsed.header, parsed.payload))
+}
+
 fn verify_key_binding(
     kb: &str,
     holder: &PublicJwk,

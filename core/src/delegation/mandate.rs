@@ -263,8 +263,8 @@ fn verified_payload(jwt: &str, signer: &PublicJwk) -> Result<Map<String, Value>,
     if header.get("typ").and_then(Value::as_str) != Some(MANDATE_TYP) {
         return Err(DelegationError::WrongTyp);
     }
-    crate::issuance::jws_verify(jwt, std::slice::from_ref(signer))
-        .map(|v| v.payload)
+    kluis_sdjwt::verify_compact_es256(jwt, signer)
+        .map(|(_, payload)| payload)
         .ok_or(DelegationError::MandateSignature)
 }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::mandate::sign_jws;
 use super::DelegationError;
-use crate::issuance::{checked_url, jws_header, jws_verify, Http, HttpPolicy};
+use crate::issuance::{checked_url, jws_header, Http, HttpPolicy};
 use crate::status::{StatusList, STATUS_LIST_TYP};
 use crate::Error;
 
@@ -94,9 +94,8 @@ pub fn verify_status_list(
     if header.get("typ").and_then(Value::as_str) != Some(STATUS_LIST_TYP) {
         return Err("the status list has the wrong typ".into());
     }
-    let p = jws_verify(jwt, std::slice::from_ref(key))
-        .ok_or("the status list is not signed by the mandate's status key")?
-        .payload;
+    let (_, p) = kluis_sdjwt::verify_compact_es256(jwt, key)
+        .ok_or("the status list is not signed by the mandate's status key")?;
     if p.get("sub").and_then(Value::as_str) != Some(uri) {
         return Err("the status list's sub is not its URI".into());
     }
