@@ -103,3 +103,19 @@ fn the_chooser_decides_the_key_and_gets_the_kb_claims() {
         .is_ok()
     );
 }
+
+#[test]
+fn compact_es256_with_a_parsed_key() {
+    let issuer = Issuer::new();
+    let other = SigningKey::make_random().unwrap();
+    let jws = issuer.sign(json!({"alg": "ES256", "typ": "x"}), &json!({"a": 1}));
+    let (h, p) = kluis_sdjwt::verify_compact_es256(&jws, &issuer.public()).unwrap();
+    assert_eq!((h["typ"].clone(), p["a"].clone()), (json!("x"), json!(1)));
+    assert!(kluis_sdjwt::verify_compact_es256(&jws, &other.public_jwk()).is_none());
+    // A critical header this code does not understand, or a flipped payload: refused.
+    let crit = issuer.sign(json!({"alg": "ES256", "crit": ["x"], "x": 1}), &json!({}));
+    assert!(kluis_sdjwt::verify_compact_es256(&crit, &issuer.public()).is_none());
+    let parts: Vec<&str> = jws.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], b64(b"{\"a\":2}"), parts[2]);
+    assert!(kluis_sdjwt::verify_compact_es256(&forged, &issuer.public()).is_none());
+}
