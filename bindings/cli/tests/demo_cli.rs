@@ -37,4 +37,17 @@ fn demo_runs_end_to_end() {
         .as_str()
         .unwrap()
         .contains("replay"));
+    // Delegation: accepted as a helper acting for the citizen, rejected once revoked, and the
+    // citizen's log shows the helper's use.
+    let d = &report["delegation"];
+    assert_eq!(d["accepted_on_behalf"], true);
+    assert!(d["rejected_after_revocation"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
+    assert!(d["citizen_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e.as_str().unwrap().starts_with("mandate_used")));
 }
