@@ -704,6 +704,9 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
     let (_h, helper) = wallet_with_scheme(&net).await;
     let mut req = request(&helper, &net);
     req.parties = Some(vec![landlord_id.into()]);
+    // Only for renting: the landlord's request states the purpose `rental`, and its verifier
+    // checks it against the mandate.
+    req.purposes = Some(vec!["rental".into()]);
     let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
     let m = helper
         .accept_mandate(&outcome.package, quick_http())

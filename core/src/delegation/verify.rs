@@ -38,7 +38,7 @@ pub struct DelegationContext {
     pub purpose: Option<String>,
     /// Status list URIs a verification needed but did not find in `status_lists` (so that a
     /// caller can fetch them and verify again: [`with_mandate_status`]).
-    wanted: std::sync::Mutex<Vec<String>>,
+    wanted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl DelegationContext {
@@ -48,6 +48,16 @@ impl DelegationContext {
             status_lists,
             purpose,
             wanted: Default::default(),
+        }
+    }
+
+    /// The same context with `purpose` when none is set (a verifier that knows the purpose it
+    /// stated in its request); URIs wanted by either are seen by both.
+    pub fn with_purpose_if_unset(&self, purpose: Option<&str>) -> DelegationContext {
+        DelegationContext {
+            status_lists: self.status_lists.clone(),
+            purpose: self.purpose.clone().or_else(|| purpose.map(str::to_string)),
+            wanted: std::sync::Arc::clone(&self.wanted),
         }
     }
 

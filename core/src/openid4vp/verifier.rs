@@ -403,6 +403,13 @@ pub fn verify_response_with(
     now: i64,
     ctx: &crate::delegation::DelegationContext,
 ) -> Result<ResponseOutcome, Error> {
+    // A mandate limited to purposes is checked against the purpose this request stated.
+    let stated = pending
+        .claims
+        .get("kluis_purpose")
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_str);
+    let ctx = &ctx.with_purpose_if_unset(stated);
     let field = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
