@@ -16,6 +16,6 @@ cargo ndk \
   -t arm64-v8a -t armeabi-v7a -t x86_64 \
   --platform 26 \
   -o "$OUT" \
-  build --release -p kluis-ffi --lib --features vendored-openssl
+  build --profile mobile -p kluis-ffi --lib --features vendored-openssl
 echo "jniLibs in $OUT:"
 find "$OUT" -name '*.so' -exec ls -l {} \;

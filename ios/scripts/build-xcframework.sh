@@ -14,7 +14,7 @@ cd "$ROOT"
 cargo build -q -p kluis-ffi --lib
 ios/scripts/check-generated.sh "$ROOT/target/debug/libkluis_ffi.dylib"
 
-build() { cargo build --release -p kluis-ffi --lib --features vendored-openssl --target "$1"; }
+build() { cargo build --profile mobile -p kluis-ffi --lib --features vendored-openssl --target "$1"; }
 for t in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-darwin x86_64-apple-darwin; do
   build "$t"
 done
@@ -24,12 +24,12 @@ mkdir -p "$work/headers" "$work/ios-sim" "$work/macos"
 cp ios/Generated/KluisFFI.h "$work/headers/"
 cp ios/Generated/KluisFFI.modulemap "$work/headers/module.modulemap"
 lib=libkluis_ffi.a
-lipo -create target/aarch64-apple-ios-sim/release/$lib target/x86_64-apple-ios/release/$lib -output "$work/ios-sim/$lib"
-lipo -create target/aarch64-apple-darwin/release/$lib target/x86_64-apple-darwin/release/$lib -output "$work/macos/$lib"
+lipo -create target/aarch64-apple-ios-sim/mobile/$lib target/x86_64-apple-ios/mobile/$lib -output "$work/ios-sim/$lib"
+lipo -create target/aarch64-apple-darwin/mobile/$lib target/x86_64-apple-darwin/mobile/$lib -output "$work/macos/$lib"
 
 rm -rf ios/KluisFFI.xcframework
 xcodebuild -create-xcframework \
-  -library target/aarch64-apple-ios/release/$lib -headers "$work/headers" \
+  -library target/aarch64-apple-ios/mobile/$lib -headers "$work/headers" \
   -library "$work/ios-sim/$lib" -headers "$work/headers" \
   -library "$work/macos/$lib" -headers "$work/headers" \
   -output ios/KluisFFI.xcframework
