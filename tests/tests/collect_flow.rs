@@ -571,3 +571,100 @@ async fn a_deferring_holder_that_is_down_stays_pending_without_failing_the_refre
         "kept for later"
     );
 }
+
+/// One offer, one authorization: the municipality's BRP address and municipal debts share a
+/// refresh token, which the holder rotates on use. Refreshing both, twice, must work: the wallet
+/// moves every grant of that offer to the new token in the same vault transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_credentials_of_one_offer_refresh_twice_with_a_rotating_refresh_token() {
+    let net = network().await;
+    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let o = net
+        .holder("gemeente-utrecht")
+        .unwrap()
+        .offer(CITIZEN)
+        .unwrap();
+    let out = wallet
+        .collect(&o.offer_uri, Some(&o.tx_code), options())
+        .await
+        .unwrap();
+    assert_eq!(out.stored.len(), 2);
+    let before: HashSet<String> = out.stored.iter().map(|c| c.id.clone()).collect();
+    for round in 0..2 {
+        let r = wallet.refresh(true, options()).await.unwrap();
+        assert!(r.failed.is_empty(), "round {round}: {:?}", r.failed);
+        assert_eq!(r.refreshed.len(), 2, "round {round}: {r:?}");
+        let vcts: HashSet<&str> = r.refreshed.iter().map(|c| c.vct.as_str()).collect();
+        assert!(vcts.contains("urn:nl:gemeente:brp-address:1"));
+        assert!(vcts.contains("urn:nl:gemeente:municipal-debts:1"));
+    }
+    // Replaced under the same ids, and the holder issued each type three times (collect + 2).
+    let after: HashSet<String> = wallet
+        .credentials("nl")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(before, after);
+    let archive = net.holder("gemeente-utrecht").unwrap().archive();
+    for vct in [
+        "urn:nl:gemeente:brp-address:1",
+        "urn:nl:gemeente:municipal-debts:1",
+    ] {
+        let copies = archive.iter().filter(|a| a.vct == vct).count();
+        assert_eq!(copies, 3 * 3, "{vct}: 3 copies per issuance");
+    }
+}
+
+/// The holders offer their small rental-purpose credentials over OpenID4VCI, in an offer of
+/// their own: display names from the issuer metadata, listed in the scheme, verified and stored
+/// like every other credential, and refreshable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holders_offer_the_rental_purpose_credentials() {
+    let net = network().await;
+    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let offers = kluis_fixtures::purpose::purpose_offers(&net.holders, CITIZEN, "rental");
+    let holders: Vec<&str> = offers.iter().map(|o| o.holder.as_str()).collect();
+    assert_eq!(holders, ["uwv", "cak", "gemeente-utrecht"]);
+    let mut vcts = Vec::new();
+    for o in &offers {
+        let session = wallet.preview_offer(&o.offer_uri, options()).await.unwrap();
+        assert!(session.preview.trusted(), "{:?}", session.preview);
+        assert_eq!(session.preview.credentials.len(), 1);
+        let offered = &session.preview.credentials[0];
+        assert!(offered.vct.ends_with("-rental:1"), "{}", offered.vct);
+        assert!(
+            offered.name.is_some(),
+            "no display name for {}",
+            offered.vct
+        );
+        let out = wallet
+            .accept_offer(session, Some(&o.tx_code))
+            .await
+            .unwrap();
+        assert_eq!(out.stored.len(), 1);
+        assert_eq!(out.stored[0].copies, 3);
+        vcts.push(out.stored[0].vct.clone());
+    }
+    vcts.sort();
+    assert_eq!(
+        vcts,
+        [
+            "urn:nl:cak:arrears-rental:1",
+            "urn:nl:gemeente:brp-rental:1",
+            "urn:nl:uwv:income-rental:1"
+        ]
+    );
+    // Only what the purpose needs, none of it selectively disclosable.
+    let arrears = net
+        .holder("cak")
+        .unwrap()
+        .archive()
+        .into_iter()
+        .find(|a| a.vct == "urn:nl:cak:arrears-rental:1")
+        .unwrap();
+    assert!(!arrears.compact.trim_end_matches('~').contains('~'));
+    let r = wallet.refresh(true, options()).await.unwrap();
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.refreshed.len(), 3);
+}

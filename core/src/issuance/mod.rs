@@ -701,6 +701,10 @@ impl Wallet {
         let copies = p.holder_key_ids.len() as u32;
         let ids = self.record_ids(&received)?;
         self.vault.write(|tx| {
+            if let (Some(old), Some(new)) = (p.refresh_token.as_deref(), tokens.refresh.as_deref())
+            {
+                rotate_refresh_token(tx, old, new)?;
+            }
             store_received(tx, &received, &ids, now, &tokens, copies, &metadata)?;
             tx.delete::<PendingIssuance>(pid)?;
             Ok(())
@@ -782,6 +786,38 @@ fn store_received(
         },
     )?;
     Ok(())
+}
+
+/// One offer is one authorization: every credential it delivered (and every transaction it left
+/// pending) holds the same refresh token, and holders rotate it on use (RFC 9700 §4.14.2). When
+/// a refresh returns a new token, every record that held the old one moves to the new one in
+/// the caller's transaction, so the next credential of that offer still refreshes.
+pub(crate) fn rotate_refresh_token(
+    tx: &mut kluis_vault::WriteTxn<'_>,
+    old: &str,
+    new: &str,
+) -> Result<usize, kluis_vault::VaultError> {
+    if old == new {
+        return Ok(0);
+    }
+    let mut moved = 0;
+    for (id, grant) in tx.list::<IssuanceGrant>()? {
+        let mut grant = grant?;
+        if grant.refresh_token.as_deref() == Some(old) {
+            grant.refresh_token = Some(new.to_string());
+            tx.put(&id, &grant)?;
+            moved += 1;
+        }
+    }
+    for (id, pending) in tx.list::<PendingIssuance>()? {
+        let mut pending = pending?;
+        if pending.refresh_token.as_deref() == Some(old) {
+            pending.refresh_token = Some(new.to_string());
+            tx.put(&id, &pending)?;
+            moved += 1;
+        }
+    }
+    Ok(moved)
 }
 
 /// Seals the fresh (non-primary) keys of `keys`; returns all key ids, the primary's included.

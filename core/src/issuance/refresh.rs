@@ -9,8 +9,9 @@ use kluis_vault::Record;
 use serde::Serialize;
 
 use super::{
-    notify, poll_until, refresh_token_grant, request_credential, seal_new_keys, CollectOptions,
-    CredentialCopy, CredentialReply, Http, IssuanceGrant, IssuerMetadata, PendingSummary,
+    notify, poll_until, refresh_token_grant, request_credential, rotate_refresh_token,
+    seal_new_keys, CollectOptions, CredentialCopy, CredentialReply, Http, IssuanceGrant,
+    IssuerMetadata, PendingSummary,
 };
 use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
@@ -198,6 +199,9 @@ impl Wallet {
             copies: copies as u32,
         };
         self.vault.write(|tx| {
+            if let Some(new) = tokens.refresh.as_deref() {
+                rotate_refresh_token(tx, refresh_token, new)?;
+            }
             seal_new_keys(tx, &received.keys)?;
             for old in &stored.copies {
                 tx.delete::<HolderKeyRecord>(&old.holder_key_id)?;
