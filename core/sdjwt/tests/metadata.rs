@@ -12,15 +12,75 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn registry() -> MetadataRegistry {
-    let docs: Vec<String> = std::fs::read_dir(repo().join("fixtures/metadata"))
+/// Every document in fixtures/metadata, with its file name.
+fn documents() -> Vec<(String, String)> {
+    let mut docs: Vec<(String, String)> = std::fs::read_dir(repo().join("fixtures/metadata"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(p).unwrap())
+        })
         .collect();
-    assert_eq!(docs.len(), 8);
-    MetadataRegistry::from_json_documents(docs.iter().map(String::as_str)).unwrap()
+    docs.sort();
+    docs
+}
+
+fn registry() -> MetadataRegistry {
+    let docs = documents();
+    let r = MetadataRegistry::from_json_documents(docs.iter().map(|(_, d)| d.as_str())).unwrap();
+    // One type per file: a second document for the same vct would silently replace the first.
+    assert_eq!(r.vcts().count(), docs.len());
+    r
+}
+
+/// The credential types the fixture holders issue (fixtures/data/holders.json).
+fn holder_types() -> Vec<String> {
+    let data: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("fixtures/data/holders.json")).unwrap(),
+    )
+    .unwrap();
+    data["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["credential_types"].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every file parses on its own and names its type and each of its claims in Dutch and English;
+/// every type a holder issues has a file, and every file is a type a holder issues.
+#[test]
+fn every_metadata_file_is_complete() {
+    let docs = documents();
+    assert!(!docs.is_empty());
+    let r = registry();
+    for (file, doc) in &docs {
+        let m = TypeMetadata::from_json(doc).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        for lang in ["nl", "en"] {
+            assert!(
+                r.credential_name(&m.vct, lang).is_some(),
+                "{file}: no {lang} name"
+            );
+        }
+        for c in &m.claims {
+            for lang in ["nl", "en"] {
+                assert!(
+                    c.display.iter().any(|d| d.lang == lang),
+                    "{file}: claim {:?} has no {lang} label",
+                    c.path
+                );
+            }
+        }
+    }
+    let types = holder_types();
+    let mut known: Vec<&str> = r.vcts().collect();
+    known.sort();
+    let mut issued: Vec<&str> = types.iter().map(String::as_str).collect();
+    issued.sort();
+    assert_eq!(known, issued);
 }
 
 fn path(s: &str) -> ClaimPath {
@@ -30,16 +90,9 @@ fn path(s: &str) -> ClaimPath {
 #[test]
 fn all_holder_types_have_names_in_dutch_and_english() {
     let r = registry();
-    for vct in [
-        "urn:nl:duo:student-debt:1",
-        "urn:nl:uwv:income-statement:1",
-        "urn:nl:cak:care-arrears:1",
-        "urn:nl:rdw:vehicles:1",
-        "urn:nl:rdw:driving-licence:1",
-        "urn:nl:gemeente:brp-address:1",
-        "urn:nl:gemeente:municipal-debts:1",
-        "urn:nl:belastingdienst:income-assessment:1",
-    ] {
+    let types = holder_types();
+    assert!(types.len() >= 8);
+    for vct in &types {
         let nl = r.credential_name(vct, "nl").unwrap();
         let en = r.credential_name(vct, "en").unwrap();
         assert_ne!(nl, en, "{vct}");
