@@ -80,28 +80,17 @@ fn qr_and_verify_qr_from_the_command_line() {
     let scheme_key = scheme_key.display().to_string();
     let list = net.scheme.list_uri();
 
-    // The citizen: a vault, the scheme pinned, everything collected, and the holders' small
-    // rental-purpose credentials imported.
+    // The citizen: a vault, the scheme pinned, everything collected, the holders' small
+    // rental-purpose credentials too (their own offers).
     let cli = Cli {
         vault: tempfile::tempdir().unwrap(),
     };
     cli.ok(&["init", "--dangerous-test-kdf"]);
     cli.ok(&["trust", "scheme", &list, "--key", &scheme_key]);
-    for offer in net.offers_for("daan") {
+    let rental = kluis_fixtures::purpose::purpose_offers(&net.holders, "daan", "rental");
+    assert_eq!(rental.len(), 3);
+    for offer in net.offers_for("daan").iter().chain(&rental) {
         cli.ok(&["collect", &offer.offer_uri, "--tx-code", &offer.tx_code]);
-    }
-    let jwk = String::from_utf8(cli.ok(&["--json", "key"]).stdout).unwrap();
-    let jwk = kluis_core::sdjwt::PublicJwk::from_json(jwk.trim()).unwrap();
-    let running: Vec<_> = net.holders.iter().map(|h| h.holder().clone()).collect();
-    for (i, s) in
-        kluis_fixtures::purpose::issue_rental_by(&running, "daan", &jwk, kluis_core::now_unix())
-            .unwrap()
-            .iter()
-            .enumerate()
-    {
-        let f = work.path().join(format!("rental-{i}.sdjwt"));
-        std::fs::write(&f, &s.compact).unwrap();
-        cli.ok(&["import", f.to_str().unwrap()]);
     }
 
     // Offline: payload on stdout, a PNG; the landlord's desk reads the PNG and verifies it once.
@@ -118,6 +107,10 @@ fn qr_and_verify_qr_from_the_command_line() {
         png.to_str().unwrap(),
     ]);
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!(
+        "offline rental QR from collected purpose credentials: {} chars, v{} at {}",
+        line["chars"], line["qr_version"], line["ec"]
+    );
     assert_eq!(line["kind"], "offline");
     assert_eq!(line["ec"], "M");
     assert!(line["qr_version"].as_i64().unwrap() <= 25, "{line}");
