@@ -498,15 +498,19 @@ pub fn demo_in_person(
         }
     }
 
-    // Offline QR: the holders' rental-purpose credentials make it fit a version-25 code.
-    let jwk = PublicJwk::from_json(&wallet.holder_public_jwk()?)
-        .map_err(|e| CliError::other(format!("demo: holder key: {e}")))?;
-    let running: Vec<_> = net.holders.iter().map(|h| h.holder().clone()).collect();
-    for s in
-        kluis_fixtures::purpose::issue_rental_by(&running, "daan", &jwk, kluis_core::now_unix())
-            .map_err(fixture)?
-    {
-        wallet.import_credential(&s.compact)?;
+    // Offline QR: the holders' rental-purpose credentials make it fit a version-25 code. Each
+    // holder offers them over OpenID4VCI in an offer of their own; the wallet collects them.
+    for offer in kluis_fixtures::purpose::purpose_offers(&net.holders, "daan", "rental") {
+        let out = rt.block_on(wallet.collect(
+            &offer.offer_uri,
+            Some(&offer.tx_code),
+            kluis_core::issuance::CollectOptions::default(),
+        ))?;
+        if !json {
+            for s in &out.stored {
+                println!("  collected {} from {}", s.vct, offer.holder);
+            }
+        }
     }
     let items = wallet.offline_items_for(&rental_query())?;
     let qr = wallet.offline_presentation(&items, LANDLORD, Some("rental"))?;
