@@ -74,14 +74,16 @@ async fn main() {
                 .unwrap();
         }
     }
-    let jwk = kluis_core::sdjwt::PublicJwk::from_json(&small.wallet.holder_public_jwk().unwrap())
-        .unwrap();
-    let running: Vec<_> = net.holders.iter().map(|h| h.holder().clone()).collect();
-    for s in
-        kluis_fixtures::purpose::issue_rental_by(&running, "daan", &jwk, kluis_core::now_unix())
-            .unwrap()
-    {
-        small.wallet.import_credential(&s.compact).unwrap();
+    for offer in kluis_fixtures::purpose::purpose_offers(&net.holders, "daan", "rental") {
+        small
+            .wallet
+            .collect(
+                &offer.offer_uri,
+                Some(&offer.tx_code),
+                CollectOptions::default(),
+            )
+            .await
+            .unwrap();
     }
 
     let mut offline = Vec::new();

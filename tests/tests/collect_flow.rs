@@ -664,6 +664,22 @@ async fn the_holders_offer_the_rental_purpose_credentials() {
         .find(|a| a.vct == "urn:nl:cak:arrears-rental:1")
         .unwrap();
     assert!(!arrears.compact.trim_end_matches('~').contains('~'));
+    // What they are for: the offline rental QR fits version 25 at level M.
+    let items = wallet
+        .offline_items_for(&kluis_core::openid4vp::offline::rental_query())
+        .unwrap();
+    assert_eq!(items.len(), 3);
+    let qr = wallet
+        .offline_presentation(&items, kluis_fixtures::servers::LANDLORD, Some("rental"))
+        .unwrap();
+    let v = kluis_qr::render::Qr::new(&qr.payload, kluis_qr::render::Ec::M)
+        .unwrap()
+        .version();
+    println!(
+        "offline rental QR from collected purpose credentials: {} chars, v{v} at M",
+        qr.payload.len()
+    );
+    assert!(v <= 25, "v{v}");
     let r = wallet.refresh(true, options()).await.unwrap();
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     assert_eq!(r.refreshed.len(), 3);
