@@ -789,9 +789,9 @@ fn store_received(
 }
 
 /// One offer is one authorization: every credential it delivered (and every transaction it left
-/// pending) holds the same refresh token, and holders rotate it on use (RFC 9700 §4.14.2). When
-/// a refresh returns a new token, every record that held the old one moves to the new one in
-/// the caller's transaction, so the next credential of that offer still refreshes.
+/// pending) holds the same refresh token, and holders rotate it on use (RFC 6749 §6, RFC 9700
+/// §4.14). When a refresh returns a new token, every record that held the old one moves to the
+/// new one in the caller's transaction, so the next credential of that offer still refreshes.
 pub(crate) fn rotate_refresh_token(
     tx: &mut kluis_vault::WriteTxn<'_>,
     old: &str,
