@@ -407,6 +407,41 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_set_scheme(uint64_t ptr, RustBuffer l
 void uniffi_kluis_ffi_fn_method_wallet_set_type_metadata(uint64_t ptr, RustBuffer documents, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_MANDATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_MANDATE
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_mandate(uint64_t ptr, RustBuffer package_jwe, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_presentation_on_behalf(uint64_t ptr, RustBuffer mandate_id, uint64_t session, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DELEGATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DELEGATE
+uint64_t uniffi_kluis_ffi_fn_method_wallet_delegate(uint64_t ptr, RustBuffer request, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_MANDATES
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_MANDATES
+uint64_t uniffi_kluis_ffi_fn_method_wallet_mandates(uint64_t ptr, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PRESENT_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PRESENT_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_present_on_behalf(uint64_t ptr, RustBuffer mandate_id, RustBuffer credential, RustBuffer claims, RustBuffer nonce, RustBuffer audience, RustBuffer purpose, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REVOKE_MANDATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REVOKE_MANDATE
+uint64_t uniffi_kluis_ffi_fn_method_wallet_revoke_mandate(uint64_t ptr, RustBuffer mandate_id, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_VIEW_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_VIEW_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_view_on_behalf(uint64_t ptr, RustBuffer mandate_id, RustBuffer credential, RustBuffer lang, RustBuffer http
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
 uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_presentation(uint64_t ptr, uint64_t session, RustBuffer choice, RustBuffer http
@@ -938,6 +973,48 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_scheme(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_TYPE_METADATA
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_TYPE_METADATA
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_type_metadata(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_MANDATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_MANDATE
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_mandate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_presentation_on_behalf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DELEGATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DELEGATE
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_delegate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_MANDATES
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_MANDATES
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_mandates(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PRESENT_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PRESENT_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_present_on_behalf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REVOKE_MANDATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REVOKE_MANDATE
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_revoke_mandate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_VIEW_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_VIEW_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf(void
     
 );
 #endif

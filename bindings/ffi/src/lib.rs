@@ -12,6 +12,7 @@
 uniffi::setup_scaffolding!();
 
 mod collect;
+mod delegation;
 mod error;
 mod key_store;
 mod present;
@@ -23,6 +24,10 @@ pub use collect::{
     CollectSettings, DebtLine, Debts, DeferredPoll, HttpSettings, IncomeLine, LicenceView,
     OfferPreview, OfferSession, OfferedCredential, Overview, PendingCredential, RefreshFailure,
     RefreshReport, SchemeSummary, StatusReport, TxCodeSpec, VehicleView,
+};
+pub use delegation::{
+    DelegateRequest, DelegationOutcome, MandateAction, MandateCredential, MandateRole,
+    MandateState, MandateSummary,
 };
 pub use error::{KeyStoreError, KluisError};
 pub use key_store::{software_key_store, DeviceKeyStore};

@@ -390,7 +390,8 @@ impl From<vp::PresentationOutcome> for PresentationOutcome {
 #[derive(uniffi::Object)]
 pub struct PresentationSession {
     view: PresentationRequest,
-    inner: Arc<vp::PresentationRequest>,
+    // Also answered on a citizen's behalf (delegation.rs).
+    pub(crate) inner: Arc<vp::PresentationRequest>,
 }
 
 #[uniffi::export]

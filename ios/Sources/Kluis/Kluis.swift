@@ -1276,6 +1276,54 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func setTypeMetadata(documents: [String]) throws 
     
     /**
+     * Helper: opens a package with this wallet's key, verifies its credentials and mandates,
+     * and stores it apart from the helper's own credentials. A package for another wallet,
+     * or one that does not verify, is `InvalidCredential`.
+     */
+    func acceptMandate(packageJwe: String, http: HttpSettings) async throws  -> MandateSummary
+    
+    /**
+     * Helper: answers a party's verified request ([`Wallet::start_presentation`]) on the
+     * citizen's behalf under `mandate_id`, disclosing what the request asks within the mandate's
+     * scope; logged. A revoked or expired mandate is `InvalidCredential` (its package dropped);
+     * a registry that cannot be reached is `Network`. Nothing is sent then.
+     */
+    func acceptPresentationOnBehalf(mandateId: String, session: PresentationSession, http: HttpSettings) async throws  -> PresentationOutcome
+    
+    /**
+     * Citizen: gives a helper a mandate over the stored credentials of `request.types`,
+     * publishes its revocation bit at the registry, logs it, and returns the package encrypted
+     * to the helper's key. Bad input (helper key, types held nowhere, a period too long) is
+     * `InvalidInput`; an unreachable registry is `Network` and nothing is given.
+     */
+    func delegate(request: DelegateRequest, http: HttpSettings) async throws  -> DelegationOutcome
+    
+    /**
+     * Both sides: the mandates given and received, with their state now (the received ones are
+     * status-checked; revoked or expired packages are dropped).
+     */
+    func mandates(http: HttpSettings) async throws  -> [MandateSummary]
+    
+    /**
+     * Helper: an SD-JWT presentation (with the mandate in its key-binding JWT) of exactly
+     * `claims` of `credential` (its id or type) under `mandate_id`, for `audience` and `nonce`;
+     * logged. For channels other than [`Wallet::accept_presentation_on_behalf`].
+     */
+    func presentOnBehalf(mandateId: String, credential: String, claims: [String], nonce: String, audience: String, purpose: String?, http: HttpSettings) async throws  -> String
+    
+    /**
+     * Citizen: revokes a mandate this wallet gave (publishes the revoked bit). The helper's
+     * next use is refused and its package dropped.
+     */
+    func revokeMandate(mandateId: String, http: HttpSettings) async throws  -> MandateSummary
+    
+    /**
+     * Helper: the claims of `credential` under `mandate_id` that the mandate covers, labels in
+     * `lang` (needs `view` in the mandate); logged as a use.
+     */
+    func viewOnBehalf(mandateId: String, credential: String, lang: String, http: HttpSettings) async throws  -> [ClaimView]
+    
+    /**
      * Sends exactly the chosen claims to the party and logs the disclosure. A choice the core
      * refuses (a claim not asked, a required query unanswered, claims outside the registration
      * without `allow_outside_registration`) is `InvalidInput`, and nothing is sent.
@@ -1685,6 +1733,152 @@ open func setTypeMetadata(documents: [String])throws   {try rustCallWithError(Ff
         FfiConverterSequenceString.lower(documents),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Helper: opens a package with this wallet's key, verifies its credentials and mandates,
+     * and stores it apart from the helper's own credentials. A package for another wallet,
+     * or one that does not verify, is `InvalidCredential`.
+     */
+open func acceptMandate(packageJwe: String, http: HttpSettings)async throws  -> MandateSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_mandate(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(packageJwe),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMandateSummary_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper: answers a party's verified request ([`Wallet::start_presentation`]) on the
+     * citizen's behalf under `mandate_id`, disclosing what the request asks within the mandate's
+     * scope; logged. A revoked or expired mandate is `InvalidCredential` (its package dropped);
+     * a registry that cannot be reached is `Network`. Nothing is sent then.
+     */
+open func acceptPresentationOnBehalf(mandateId: String, session: PresentationSession, http: HttpSettings)async throws  -> PresentationOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_presentation_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePresentationOutcome_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Citizen: gives a helper a mandate over the stored credentials of `request.types`,
+     * publishes its revocation bit at the registry, logs it, and returns the package encrypted
+     * to the helper's key. Bad input (helper key, types held nowhere, a period too long) is
+     * `InvalidInput`; an unreachable registry is `Network` and nothing is given.
+     */
+open func delegate(request: DelegateRequest, http: HttpSettings)async throws  -> DelegationOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_delegate(
+                        self.uniffiCloneHandle(),FfiConverterTypeDelegateRequest_lower(request),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDelegationOutcome_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Both sides: the mandates given and received, with their state now (the received ones are
+     * status-checked; revoked or expired packages are dropped).
+     */
+open func mandates(http: HttpSettings)async throws  -> [MandateSummary]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_mandates(
+                        self.uniffiCloneHandle(),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeMandateSummary.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper: an SD-JWT presentation (with the mandate in its key-binding JWT) of exactly
+     * `claims` of `credential` (its id or type) under `mandate_id`, for `audience` and `nonce`;
+     * logged. For channels other than [`Wallet::accept_presentation_on_behalf`].
+     */
+open func presentOnBehalf(mandateId: String, credential: String, claims: [String], nonce: String, audience: String, purpose: String?, http: HttpSettings)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_present_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterString.lower(credential),FfiConverterSequenceString.lower(claims),FfiConverterString.lower(nonce),FfiConverterString.lower(audience),FfiConverterOptionString.lower(purpose),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Citizen: revokes a mandate this wallet gave (publishes the revoked bit). The helper's
+     * next use is refused and its package dropped.
+     */
+open func revokeMandate(mandateId: String, http: HttpSettings)async throws  -> MandateSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_revoke_mandate(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMandateSummary_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper: the claims of `credential` under `mandate_id` that the mandate covers, labels in
+     * `lang` (needs `view` in the mandate); logged as a use.
+     */
+open func viewOnBehalf(mandateId: String, credential: String, lang: String, http: HttpSettings)async throws  -> [ClaimView]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_view_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterString.lower(credential),FfiConverterString.lower(lang),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeClaimView.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
 }
     
     /**
@@ -3227,6 +3421,226 @@ public func FfiConverterTypeDeferredPoll_lower(_ value: DeferredPoll) -> RustBuf
 
 
 /**
+ * What the citizen decides when delegating.
+ */
+public struct DelegateRequest: Equatable, Hashable {
+    /**
+     * The helper's public key (JWK JSON, from the helper's [`Wallet::holder_public_jwk`]).
+     */
+    public var helperJwk: String
+    /**
+     * Credential types (`vct`) in scope.
+     */
+    public var types: [String]
+    /**
+     * Claim paths in scope (`/address/locality`); absent: every claim of those types.
+     */
+    public var claims: [String]?
+    /**
+     * Actions allowed.
+     */
+    public var actions: [MandateAction]
+    /**
+     * Start of validity (Unix seconds); absent: now.
+     */
+    public var notBefore: Int64?
+    /**
+     * End of validity (Unix seconds).
+     */
+    public var until: Int64
+    /**
+     * Requesting parties (client ids) allowed; absent: any.
+     */
+    public var parties: [String]?
+    /**
+     * Purposes allowed; absent: any.
+     */
+    public var purposes: [String]?
+    /**
+     * Whom the package is for (shown in both wallets).
+     */
+    public var label: String
+    /**
+     * The mandate registry's base URL, where the mandate's revocation list is published.
+     */
+    public var registry: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The helper's public key (JWK JSON, from the helper's [`Wallet::holder_public_jwk`]).
+         */helperJwk: String, 
+        /**
+         * Credential types (`vct`) in scope.
+         */types: [String], 
+        /**
+         * Claim paths in scope (`/address/locality`); absent: every claim of those types.
+         */claims: [String]?, 
+        /**
+         * Actions allowed.
+         */actions: [MandateAction], 
+        /**
+         * Start of validity (Unix seconds); absent: now.
+         */notBefore: Int64?, 
+        /**
+         * End of validity (Unix seconds).
+         */until: Int64, 
+        /**
+         * Requesting parties (client ids) allowed; absent: any.
+         */parties: [String]?, 
+        /**
+         * Purposes allowed; absent: any.
+         */purposes: [String]?, 
+        /**
+         * Whom the package is for (shown in both wallets).
+         */label: String, 
+        /**
+         * The mandate registry's base URL, where the mandate's revocation list is published.
+         */registry: String) {
+        self.helperJwk = helperJwk
+        self.types = types
+        self.claims = claims
+        self.actions = actions
+        self.notBefore = notBefore
+        self.until = until
+        self.parties = parties
+        self.purposes = purposes
+        self.label = label
+        self.registry = registry
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DelegateRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDelegateRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DelegateRequest {
+        return
+            try DelegateRequest(
+                helperJwk: FfiConverterString.read(from: &buf), 
+                types: FfiConverterSequenceString.read(from: &buf), 
+                claims: FfiConverterOptionSequenceString.read(from: &buf), 
+                actions: FfiConverterSequenceTypeMandateAction.read(from: &buf), 
+                notBefore: FfiConverterOptionInt64.read(from: &buf), 
+                until: FfiConverterInt64.read(from: &buf), 
+                parties: FfiConverterOptionSequenceString.read(from: &buf), 
+                purposes: FfiConverterOptionSequenceString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                registry: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DelegateRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.helperJwk, into: &buf)
+        FfiConverterSequenceString.write(value.types, into: &buf)
+        FfiConverterOptionSequenceString.write(value.claims, into: &buf)
+        FfiConverterSequenceTypeMandateAction.write(value.actions, into: &buf)
+        FfiConverterOptionInt64.write(value.notBefore, into: &buf)
+        FfiConverterInt64.write(value.until, into: &buf)
+        FfiConverterOptionSequenceString.write(value.parties, into: &buf)
+        FfiConverterOptionSequenceString.write(value.purposes, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.registry, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelegateRequest_lift(_ buf: RustBuffer) throws -> DelegateRequest {
+    return try FfiConverterTypeDelegateRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelegateRequest_lower(_ value: DelegateRequest) -> RustBuffer {
+    return FfiConverterTypeDelegateRequest.lower(value)
+}
+
+
+/**
+ * What [`Wallet::delegate`] made: the mandate and the package to hand to the helper.
+ */
+public struct DelegationOutcome: Equatable, Hashable {
+    /**
+     * The mandate.
+     */
+    public var mandate: MandateSummary
+    /**
+     * The package: a compact JWE encrypted to the helper's key (text, for a QR code, file or
+     * message). Only the helper's wallet can open it. (Not `package`: a Kotlin keyword.)
+     */
+    public var packageJwe: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mandate.
+         */mandate: MandateSummary, 
+        /**
+         * The package: a compact JWE encrypted to the helper's key (text, for a QR code, file or
+         * message). Only the helper's wallet can open it. (Not `package`: a Kotlin keyword.)
+         */packageJwe: String) {
+        self.mandate = mandate
+        self.packageJwe = packageJwe
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DelegationOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDelegationOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DelegationOutcome {
+        return
+            try DelegationOutcome(
+                mandate: FfiConverterTypeMandateSummary.read(from: &buf), 
+                packageJwe: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DelegationOutcome, into buf: inout [UInt8]) {
+        FfiConverterTypeMandateSummary.write(value.mandate, into: &buf)
+        FfiConverterString.write(value.packageJwe, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelegationOutcome_lift(_ buf: RustBuffer) throws -> DelegationOutcome {
+    return try FfiConverterTypeDelegationOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelegationOutcome_lower(_ value: DelegationOutcome) -> RustBuffer {
+    return FfiConverterTypeDelegationOutcome.lower(value)
+}
+
+
+/**
  * One credential disclosed.
  */
 public struct DisclosedCredential: Equatable, Hashable {
@@ -3671,6 +4085,264 @@ public func FfiConverterTypeLicenceView_lift(_ buf: RustBuffer) throws -> Licenc
 #endif
 public func FfiConverterTypeLicenceView_lower(_ value: LicenceView) -> RustBuffer {
     return FfiConverterTypeLicenceView.lower(value)
+}
+
+
+/**
+ * One credential under a mandate.
+ */
+public struct MandateCredential: Equatable, Hashable {
+    /**
+     * Id within the mandate (what [`Wallet::present_on_behalf`] takes); empty on the giving side.
+     */
+    public var id: String
+    /**
+     * Credential type.
+     */
+    public var vct: String
+    /**
+     * Issuer.
+     */
+    public var issuer: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Id within the mandate (what [`Wallet::present_on_behalf`] takes); empty on the giving side.
+         */id: String, 
+        /**
+         * Credential type.
+         */vct: String, 
+        /**
+         * Issuer.
+         */issuer: String) {
+        self.id = id
+        self.vct = vct
+        self.issuer = issuer
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MandateCredential: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateCredential: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateCredential {
+        return
+            try MandateCredential(
+                id: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MandateCredential, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateCredential_lift(_ buf: RustBuffer) throws -> MandateCredential {
+    return try FfiConverterTypeMandateCredential.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateCredential_lower(_ value: MandateCredential) -> RustBuffer {
+    return FfiConverterTypeMandateCredential.lower(value)
+}
+
+
+/**
+ * A mandate as either wallet shows it.
+ */
+public struct MandateSummary: Equatable, Hashable {
+    /**
+     * Mandate id.
+     */
+    public var id: String
+    /**
+     * Given or received.
+     */
+    public var role: MandateRole
+    /**
+     * Whom it is for, as the citizen named it.
+     */
+    public var label: String
+    /**
+     * Thumbprint of the other side's key (the helper's, or the citizen's status key).
+     */
+    public var counterpart: String
+    /**
+     * Types in scope.
+     */
+    public var types: [String]
+    /**
+     * Claim paths in scope (absent: all).
+     */
+    public var claims: [String]?
+    /**
+     * Actions allowed.
+     */
+    public var actions: [MandateAction]
+    /**
+     * Parties allowed (absent: any).
+     */
+    public var parties: [String]?
+    /**
+     * Purposes allowed (absent: any).
+     */
+    public var purposes: [String]?
+    /**
+     * Start of validity (Unix seconds).
+     */
+    public var notBefore: Int64
+    /**
+     * End of validity (Unix seconds).
+     */
+    public var expiresAt: Int64
+    /**
+     * State now.
+     */
+    public var state: MandateState
+    /**
+     * The credentials under it.
+     */
+    public var credentials: [MandateCredential]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Mandate id.
+         */id: String, 
+        /**
+         * Given or received.
+         */role: MandateRole, 
+        /**
+         * Whom it is for, as the citizen named it.
+         */label: String, 
+        /**
+         * Thumbprint of the other side's key (the helper's, or the citizen's status key).
+         */counterpart: String, 
+        /**
+         * Types in scope.
+         */types: [String], 
+        /**
+         * Claim paths in scope (absent: all).
+         */claims: [String]?, 
+        /**
+         * Actions allowed.
+         */actions: [MandateAction], 
+        /**
+         * Parties allowed (absent: any).
+         */parties: [String]?, 
+        /**
+         * Purposes allowed (absent: any).
+         */purposes: [String]?, 
+        /**
+         * Start of validity (Unix seconds).
+         */notBefore: Int64, 
+        /**
+         * End of validity (Unix seconds).
+         */expiresAt: Int64, 
+        /**
+         * State now.
+         */state: MandateState, 
+        /**
+         * The credentials under it.
+         */credentials: [MandateCredential]) {
+        self.id = id
+        self.role = role
+        self.label = label
+        self.counterpart = counterpart
+        self.types = types
+        self.claims = claims
+        self.actions = actions
+        self.parties = parties
+        self.purposes = purposes
+        self.notBefore = notBefore
+        self.expiresAt = expiresAt
+        self.state = state
+        self.credentials = credentials
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MandateSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateSummary {
+        return
+            try MandateSummary(
+                id: FfiConverterString.read(from: &buf), 
+                role: FfiConverterTypeMandateRole.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                counterpart: FfiConverterString.read(from: &buf), 
+                types: FfiConverterSequenceString.read(from: &buf), 
+                claims: FfiConverterOptionSequenceString.read(from: &buf), 
+                actions: FfiConverterSequenceTypeMandateAction.read(from: &buf), 
+                parties: FfiConverterOptionSequenceString.read(from: &buf), 
+                purposes: FfiConverterOptionSequenceString.read(from: &buf), 
+                notBefore: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                state: FfiConverterTypeMandateState.read(from: &buf), 
+                credentials: FfiConverterSequenceTypeMandateCredential.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MandateSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeMandateRole.write(value.role, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.counterpart, into: &buf)
+        FfiConverterSequenceString.write(value.types, into: &buf)
+        FfiConverterOptionSequenceString.write(value.claims, into: &buf)
+        FfiConverterSequenceTypeMandateAction.write(value.actions, into: &buf)
+        FfiConverterOptionSequenceString.write(value.parties, into: &buf)
+        FfiConverterOptionSequenceString.write(value.purposes, into: &buf)
+        FfiConverterInt64.write(value.notBefore, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTypeMandateState.write(value.state, into: &buf)
+        FfiConverterSequenceTypeMandateCredential.write(value.credentials, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateSummary_lift(_ buf: RustBuffer) throws -> MandateSummary {
+    return try FfiConverterTypeMandateSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateSummary_lower(_ value: MandateSummary) -> RustBuffer {
+    return FfiConverterTypeMandateSummary.lower(value)
 }
 
 
@@ -6879,6 +7551,271 @@ public func FfiConverterTypeLimitAction_lower(_ value: LimitAction) -> RustBuffe
 
 
 /**
+ * What a helper may do with the credentials in scope.
+ */
+
+public enum MandateAction: Equatable, Hashable {
+    
+    /**
+     * Present (selected claims of) the credentials to requesting parties.
+     */
+    case present
+    /**
+     * See the citizen's data in the helper's wallet.
+     */
+    case view
+    /**
+     * Re-fetch the credentials from their holders, where holders allow it.
+     */
+    case refresh
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MandateAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateAction: FfiConverterRustBuffer {
+    typealias SwiftType = MandateAction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateAction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .present
+        
+        case 2: return .view
+        
+        case 3: return .refresh
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MandateAction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .present:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .view:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .refresh:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateAction_lift(_ buf: RustBuffer) throws -> MandateAction {
+    return try FfiConverterTypeMandateAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateAction_lower(_ value: MandateAction) -> RustBuffer {
+    return FfiConverterTypeMandateAction.lower(value)
+}
+
+
+
+/**
+ * Which side of a mandate this wallet is on.
+ */
+
+public enum MandateRole: Equatable, Hashable {
+    
+    /**
+     * This wallet gave the mandate (the citizen).
+     */
+    case issued
+    /**
+     * This wallet received it (the helper).
+     */
+    case received
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MandateRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateRole: FfiConverterRustBuffer {
+    typealias SwiftType = MandateRole
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateRole {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .issued
+        
+        case 2: return .received
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MandateRole, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .issued:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .received:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateRole_lift(_ buf: RustBuffer) throws -> MandateRole {
+    return try FfiConverterTypeMandateRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateRole_lower(_ value: MandateRole) -> RustBuffer {
+    return FfiConverterTypeMandateRole.lower(value)
+}
+
+
+
+/**
+ * A mandate's state.
+ */
+
+public enum MandateState: Equatable, Hashable {
+    
+    /**
+     * Valid now.
+     */
+    case active
+    /**
+     * Not valid yet.
+     */
+    case notYetValid
+    /**
+     * Past its end (a received package is dropped).
+     */
+    case expired
+    /**
+     * Revoked by the citizen (a received package is dropped).
+     */
+    case revoked
+    /**
+     * The revocation list could not be fetched (a received package is kept, but not used).
+     */
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MandateState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateState: FfiConverterRustBuffer {
+    typealias SwiftType = MandateState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .notYetValid
+        
+        case 3: return .expired
+        
+        case 4: return .revoked
+        
+        case 5: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MandateState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notYetValid:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateState_lift(_ buf: RustBuffer) throws -> MandateState {
+    return try FfiConverterTypeMandateState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateState_lower(_ value: MandateState) -> RustBuffer {
+    return FfiConverterTypeMandateState.lower(value)
+}
+
+
+
+/**
  * How a presentation travels.
  */
 
@@ -7364,6 +8301,30 @@ fileprivate struct FfiConverterOptionTypeCredentialState: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -7589,6 +8550,56 @@ fileprivate struct FfiConverterSequenceTypeIncomeLine: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMandateCredential: FfiConverterRustBuffer {
+    typealias SwiftType = [MandateCredential]
+
+    public static func write(_ value: [MandateCredential], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMandateCredential.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MandateCredential] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MandateCredential]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMandateCredential.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMandateSummary: FfiConverterRustBuffer {
+    typealias SwiftType = [MandateSummary]
+
+    public static func write(_ value: [MandateSummary], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMandateSummary.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MandateSummary] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MandateSummary]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMandateSummary.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeOfferedCredential: FfiConverterRustBuffer {
     typealias SwiftType = [OfferedCredential]
 
@@ -7781,6 +8792,31 @@ fileprivate struct FfiConverterSequenceTypeVehicleView: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeVehicleView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMandateAction: FfiConverterRustBuffer {
+    typealias SwiftType = [MandateAction]
+
+    public static func write(_ value: [MandateAction], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMandateAction.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MandateAction] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MandateAction]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMandateAction.read(from: &buf))
         }
         return seq
     }
@@ -8047,6 +9083,27 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_set_type_metadata() != 50895) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_mandate() != 36197) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation_on_behalf() != 29455) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_delegate() != 40305) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_mandates() != 14238) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_present_on_behalf() != 23958) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_revoke_mandate() != 55540) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf() != 44401) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation() != 41039) {

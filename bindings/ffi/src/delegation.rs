@@ -1,0 +1,393 @@
+//! Delegation through the binding (docs/DELEGATION.md): a citizen gives a helper a mandate over
+//! some credentials; the helper accepts the encrypted package into its own wallet and acts on the
+//! citizen's behalf until the mandate expires or the citizen revokes it.
+//!
+//! Citizen: [`Wallet::delegate`], [`Wallet::revoke_mandate`]. Helper: [`Wallet::accept_mandate`],
+//! [`Wallet::accept_presentation_on_behalf`] (a party's request, verified by
+//! [`Wallet::start_presentation`]), [`Wallet::present_on_behalf`], [`Wallet::view_on_behalf`].
+//! Both: [`Wallet::mandates`]. Every check (scope, time, revocation, package sealing) is
+//! kluis-core's (`delegation`); this module only converts.
+
+use std::sync::Arc;
+
+use kluis_core::delegation as dg;
+
+use crate::collect::{blocking_async, HttpSettings};
+use crate::present::{PresentationOutcome, PresentationSession};
+use crate::types::ClaimView;
+use crate::wallet::Wallet;
+use crate::KluisError;
+
+/// What a helper may do with the credentials in scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum MandateAction {
+    /// Present (selected claims of) the credentials to requesting parties.
+    Present,
+    /// See the citizen's data in the helper's wallet.
+    View,
+    /// Re-fetch the credentials from their holders, where holders allow it.
+    Refresh,
+}
+
+impl From<dg::Action> for MandateAction {
+    fn from(a: dg::Action) -> Self {
+        match a {
+            dg::Action::Present => MandateAction::Present,
+            dg::Action::View => MandateAction::View,
+            dg::Action::Refresh => MandateAction::Refresh,
+        }
+    }
+}
+
+impl From<MandateAction> for dg::Action {
+    fn from(a: MandateAction) -> Self {
+        match a {
+            MandateAction::Present => dg::Action::Present,
+            MandateAction::View => dg::Action::View,
+            MandateAction::Refresh => dg::Action::Refresh,
+        }
+    }
+}
+
+/// What the citizen decides when delegating.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DelegateRequest {
+    /// The helper's public key (JWK JSON, from the helper's [`Wallet::holder_public_jwk`]).
+    pub helper_jwk: String,
+    /// Credential types (`vct`) in scope.
+    pub types: Vec<String>,
+    /// Claim paths in scope (`/address/locality`); absent: every claim of those types.
+    pub claims: Option<Vec<String>>,
+    /// Actions allowed.
+    pub actions: Vec<MandateAction>,
+    /// Start of validity (Unix seconds); absent: now.
+    pub not_before: Option<i64>,
+    /// End of validity (Unix seconds).
+    pub until: i64,
+    /// Requesting parties (client ids) allowed; absent: any.
+    pub parties: Option<Vec<String>>,
+    /// Purposes allowed; absent: any.
+    pub purposes: Option<Vec<String>>,
+    /// Whom the package is for (shown in both wallets).
+    pub label: String,
+    /// The mandate registry's base URL, where the mandate's revocation list is published.
+    pub registry: String,
+}
+
+// The label may name a person and the key identifies the helper: left out (no personal data in
+// logs), as in the core.
+impl std::fmt::Debug for DelegateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DelegateRequest")
+            .field("types", &self.types)
+            .field("actions", &self.actions)
+            .field("until", &self.until)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<DelegateRequest> for dg::DelegateRequest {
+    fn from(r: DelegateRequest) -> Self {
+        dg::DelegateRequest {
+            helper_jwk: r.helper_jwk,
+            types: r.types,
+            claims: r.claims,
+            actions: r.actions.into_iter().map(Into::into).collect(),
+            not_before: r.not_before,
+            until: r.until,
+            parties: r.parties,
+            purposes: r.purposes,
+            label: r.label,
+            registry: r.registry,
+        }
+    }
+}
+
+/// Which side of a mandate this wallet is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum MandateRole {
+    /// This wallet gave the mandate (the citizen).
+    Issued,
+    /// This wallet received it (the helper).
+    Received,
+}
+
+impl From<dg::MandateRole> for MandateRole {
+    fn from(r: dg::MandateRole) -> Self {
+        match r {
+            dg::MandateRole::Issued => MandateRole::Issued,
+            dg::MandateRole::Received => MandateRole::Received,
+        }
+    }
+}
+
+/// A mandate's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum MandateState {
+    /// Valid now.
+    Active,
+    /// Not valid yet.
+    NotYetValid,
+    /// Past its end (a received package is dropped).
+    Expired,
+    /// Revoked by the citizen (a received package is dropped).
+    Revoked,
+    /// The revocation list could not be fetched (a received package is kept, but not used).
+    Unknown,
+}
+
+impl From<dg::MandateState> for MandateState {
+    fn from(s: dg::MandateState) -> Self {
+        use dg::MandateState as S;
+        match s {
+            S::Active => MandateState::Active,
+            S::NotYetValid => MandateState::NotYetValid,
+            S::Expired => MandateState::Expired,
+            S::Revoked => MandateState::Revoked,
+            S::Unknown => MandateState::Unknown,
+        }
+    }
+}
+
+/// One credential under a mandate.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MandateCredential {
+    /// Id within the mandate (what [`Wallet::present_on_behalf`] takes); empty on the giving side.
+    pub id: String,
+    /// Credential type.
+    pub vct: String,
+    /// Issuer.
+    pub issuer: String,
+}
+
+/// A mandate as either wallet shows it.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MandateSummary {
+    /// Mandate id.
+    pub id: String,
+    /// Given or received.
+    pub role: MandateRole,
+    /// Whom it is for, as the citizen named it.
+    pub label: String,
+    /// Thumbprint of the other side's key (the helper's, or the citizen's status key).
+    pub counterpart: String,
+    /// Types in scope.
+    pub types: Vec<String>,
+    /// Claim paths in scope (absent: all).
+    pub claims: Option<Vec<String>>,
+    /// Actions allowed.
+    pub actions: Vec<MandateAction>,
+    /// Parties allowed (absent: any).
+    pub parties: Option<Vec<String>>,
+    /// Purposes allowed (absent: any).
+    pub purposes: Option<Vec<String>>,
+    /// Start of validity (Unix seconds).
+    pub not_before: i64,
+    /// End of validity (Unix seconds).
+    pub expires_at: i64,
+    /// State now.
+    pub state: MandateState,
+    /// The credentials under it.
+    pub credentials: Vec<MandateCredential>,
+}
+
+impl std::fmt::Debug for MandateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MandateSummary")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("types", &self.types)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<dg::MandateSummary> for MandateSummary {
+    fn from(m: dg::MandateSummary) -> Self {
+        MandateSummary {
+            id: m.id,
+            role: m.role.into(),
+            label: m.label,
+            counterpart: m.counterpart,
+            types: m.types,
+            claims: m.claims,
+            actions: m.actions.into_iter().map(Into::into).collect(),
+            parties: m.parties,
+            purposes: m.purposes,
+            not_before: m.not_before,
+            expires_at: m.expires_at,
+            state: m.state.into(),
+            credentials: m
+                .credentials
+                .into_iter()
+                .map(|c| MandateCredential {
+                    id: c.id,
+                    vct: c.vct,
+                    issuer: c.issuer,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What [`Wallet::delegate`] made: the mandate and the package to hand to the helper.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DelegationOutcome {
+    /// The mandate.
+    pub mandate: MandateSummary,
+    /// The package: a compact JWE encrypted to the helper's key (text, for a QR code, file or
+    /// message). Only the helper's wallet can open it. (Not `package`: a Kotlin keyword.)
+    pub package_jwe: String,
+}
+
+impl std::fmt::Debug for DelegationOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DelegationOutcome")
+            .field("mandate", &self.mandate)
+            .field("package_bytes", &self.package_jwe.len())
+            .finish()
+    }
+}
+
+impl From<dg::DelegationOutcome> for DelegationOutcome {
+    fn from(o: dg::DelegationOutcome) -> Self {
+        DelegationOutcome {
+            mandate: o.mandate.into(),
+            package_jwe: o.package,
+        }
+    }
+}
+
+fn summaries(list: Vec<dg::MandateSummary>) -> Vec<MandateSummary> {
+    list.into_iter().map(Into::into).collect()
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Wallet {
+    /// Citizen: gives a helper a mandate over the stored credentials of `request.types`,
+    /// publishes its revocation bit at the registry, logs it, and returns the package encrypted
+    /// to the helper's key. Bad input (helper key, types held nowhere, a period too long) is
+    /// `InvalidInput`; an unreachable registry is `Network` and nothing is given.
+    pub async fn delegate(
+        &self,
+        request: DelegateRequest,
+        http: HttpSettings,
+    ) -> Result<DelegationOutcome, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move {
+            core.delegate(&request.into(), http.into())
+                .await
+                .map(DelegationOutcome::from)
+        })
+        .await
+    }
+
+    /// Citizen: revokes a mandate this wallet gave (publishes the revoked bit). The helper's
+    /// next use is refused and its package dropped.
+    pub async fn revoke_mandate(
+        &self,
+        mandate_id: String,
+        http: HttpSettings,
+    ) -> Result<MandateSummary, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move {
+            core.revoke_mandate(&mandate_id, http.into())
+                .await
+                .map(MandateSummary::from)
+        })
+        .await
+    }
+
+    /// Helper: opens a package with this wallet's key, verifies its credentials and mandates,
+    /// and stores it apart from the helper's own credentials. A package for another wallet,
+    /// or one that does not verify, is `InvalidCredential`.
+    pub async fn accept_mandate(
+        &self,
+        package_jwe: String,
+        http: HttpSettings,
+    ) -> Result<MandateSummary, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move {
+            core.accept_mandate(&package_jwe, http.into())
+                .await
+                .map(MandateSummary::from)
+        })
+        .await
+    }
+
+    /// Both sides: the mandates given and received, with their state now (the received ones are
+    /// status-checked; revoked or expired packages are dropped).
+    pub async fn mandates(&self, http: HttpSettings) -> Result<Vec<MandateSummary>, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move { core.mandates(http.into()).await.map(summaries) }).await
+    }
+
+    /// Helper: answers a party's verified request ([`Wallet::start_presentation`]) on the
+    /// citizen's behalf under `mandate_id`, disclosing what the request asks within the mandate's
+    /// scope; logged. A revoked or expired mandate is `InvalidCredential` (its package dropped);
+    /// a registry that cannot be reached is `Network`. Nothing is sent then.
+    pub async fn accept_presentation_on_behalf(
+        &self,
+        mandate_id: String,
+        session: Arc<PresentationSession>,
+        http: HttpSettings,
+    ) -> Result<PresentationOutcome, KluisError> {
+        let core = self.core()?;
+        let request = Arc::clone(&session.inner);
+        blocking_async(move || async move {
+            core.accept_presentation_on_behalf(&mandate_id, &request, http.into())
+                .await
+                .map(PresentationOutcome::from)
+        })
+        .await
+    }
+
+    /// Helper: an SD-JWT presentation (with the mandate in its key-binding JWT) of exactly
+    /// `claims` of `credential` (its id or type) under `mandate_id`, for `audience` and `nonce`;
+    /// logged. For channels other than [`Wallet::accept_presentation_on_behalf`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn present_on_behalf(
+        &self,
+        mandate_id: String,
+        credential: String,
+        claims: Vec<String>,
+        nonce: String,
+        audience: String,
+        purpose: Option<String>,
+        http: HttpSettings,
+    ) -> Result<String, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move {
+            core.present_on_behalf(
+                &mandate_id,
+                &credential,
+                &claims,
+                &nonce,
+                &audience,
+                purpose.as_deref(),
+                http.into(),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Helper: the claims of `credential` under `mandate_id` that the mandate covers, labels in
+    /// `lang` (needs `view` in the mandate); logged as a use.
+    pub async fn view_on_behalf(
+        &self,
+        mandate_id: String,
+        credential: String,
+        lang: String,
+        http: HttpSettings,
+    ) -> Result<Vec<ClaimView>, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move {
+            core.view_on_behalf(&mandate_id, &credential, &lang, http.into())
+                .await
+                .map(|claims| claims.into_iter().map(ClaimView::from).collect())
+        })
+        .await
+    }
+}
