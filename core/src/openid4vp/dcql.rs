@@ -562,7 +562,9 @@ fn values_equal(want: &Value, have: &Value) -> bool {
     }
 }
 
-#[cfg(test)] #[path = "dcql_model_tests.rs"] mod model_tests;
+#[cfg(test)]
+#[path = "dcql_model_tests.rs"]
+mod model_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
