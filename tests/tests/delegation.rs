@@ -893,3 +893,37 @@ async fn an_unreachable_registry_fails_closed_and_keeps_the_package() {
     assert_eq!(listed[0].state, MandateState::Unknown);
     assert_eq!(helper.mandates(quick_http()).await.unwrap().len(), 1);
 }
+
+/// Revoking while the registry is unreachable: a clear network error, and the revocation is
+/// already in the citizen's vault (logged, list bit set), so no later publication of the list can
+/// carry the mandate as valid again. (The vault is written before the registry: docs/DELEGATION.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_that_cannot_be_published_is_kept_and_never_undone() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let outcome = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let id = outcome.mandate.id.clone();
+    let Network {
+        mandate_registry, ..
+    } = net;
+    drop(mandate_registry);
+
+    let e = citizen.revoke_mandate(&id, quick_http()).await.unwrap_err();
+    assert!(matches!(e, Error::Network { .. }), "{e}");
+    assert!(e.to_string().contains("revoke the mandate again"), "{e}");
+    // Kept: the citizen's log has the revocation, once, even after a second failed attempt.
+    let e = citizen.revoke_mandate(&id, quick_http()).await.unwrap_err();
+    assert!(matches!(e, Error::Network { .. }), "{e}");
+    let revoked = events(&citizen)
+        .into_iter()
+        .filter(|ev| matches!(ev, AuditEvent::MandateRevoked { mandate_id } if *mandate_id == id))
+        .count();
+    assert_eq!(revoked, 1);
+    let listed = citizen.mandates(quick_http()).await.unwrap();
+    let mine = listed.iter().find(|m| m.id == id).expect("mandate listed");
+    assert_eq!(mine.state, MandateState::Revoked);
+}

@@ -511,9 +511,11 @@ impl Wallet {
         let jwt = list
             .to_jwt(&self.holder_key()?, now)
             .map_err(delegation_err)?;
-        list.publish(&jwt, &policy).await?;
         let first = issued.revoked_at.is_none();
         issued.revoked_at.get_or_insert(now);
+        // The vault first, then the registry: a crash or a failed publication between the two
+        // leaves the bit set here, so the next publication (a retry, or the list republished for
+        // a new mandate) carries the revocation. The other order could un-revoke a mandate.
         self.vault.write(|tx| {
             tx.put(&issued.list_record, &list)?;
             tx.put(&record_id, &issued)?;
@@ -528,6 +530,15 @@ impl Wallet {
                 )?;
             }
             Ok(())
+        })?;
+        list.publish(&jwt, &policy).await.map_err(|e| match e {
+            Error::Network { reason } => Error::Network {
+                reason: format!(
+                    "{reason} (the revocation is kept in this wallet; revoke the mandate again to \
+                     publish it)"
+                ),
+            },
+            other => other,
         })?;
         Ok(issued.summary(now))
     }
