@@ -104,8 +104,9 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-#[test]
-fn delegation_from_the_command_line() {
+/// The simulated world as a child process: the landlord's announced line and the citizen's offers
+/// (URI, transaction code), one per holder with data about the citizen.
+fn world() -> (Fixtures, Value, String, Vec<(String, String)>) {
     let mut child = Command::new(bin("kluis-fixtures"))
         .args(["verifiers", "--json", "--citizen", "daan"])
         .stdout(Stdio::piped())
@@ -114,7 +115,7 @@ fn delegation_from_the_command_line() {
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let _guard = Fixtures(child);
+    let guard = Fixtures(child);
     let mut parties = Vec::new();
     for _ in 0..2 {
         let mut line = String::new();
@@ -151,6 +152,20 @@ fn delegation_from_the_command_line() {
             offers.push((uri.to_string(), code.trim_end_matches(')').to_string()));
         }
     }
+    // Keep draining both pipes: the fixtures print more (purpose offers) and must never hit a
+    // closed pipe.
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+    });
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    (guard, landlord, registry, offers)
+}
+
+#[test]
+fn delegation_from_the_command_line() {
+    let (_guard, landlord, registry, offers) = world();
     let scheme = landlord["scheme"].as_str().unwrap();
     let scheme_key = landlord["scheme_key_file"].as_str().unwrap();
 
@@ -310,4 +325,144 @@ fn delegation_from_the_command_line() {
     let log = String::from_utf8_lossy(&citizen.ok(&["--json", "log"]).stdout).to_string();
     assert!(log.contains("mandate_issued") && log.contains("mandate_revoked"));
     assert!(log.contains("mandate_used"), "{log}");
+}
+
+/// SIGKILL at varying moments of `revoke-mandate`: whatever moment the process dies, running it
+/// again succeeds, the verifier then rejects the helper's presentation as revoked, and the
+/// citizen's log holds exactly one revocation per mandate (the vault is written before the list
+/// is published: docs/DELEGATION.md §5).
+#[test]
+fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
+    let (_guard, landlord, registry, offers) = world();
+    let scheme = landlord["scheme"].as_str().unwrap();
+    let scheme_key = landlord["scheme_key_file"].as_str().unwrap();
+    let uwv = offers
+        .iter()
+        .find(|(uri, _)| uri.contains("income-statement"))
+        .unwrap();
+    let citizen = Vault::new();
+    citizen.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    citizen.ok(&["collect", &uwv.0, "--tx-code", &uwv.1]);
+    let helper = Vault::new();
+    helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    let key_file = citizen.path("helper.jwk");
+    std::fs::write(&key_file, &helper.ok(&["key", "--json"]).stdout).unwrap();
+    let uwv_key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/data/keys/uwv.public.jwk.json"
+    );
+    let until = (kluis_core::now_unix() + 30 * 86_400).to_string();
+    let mut killed = 0;
+    let mut ids = Vec::new();
+    for round in 0..12u64 {
+        let package = citizen.path(&format!("package-{round}.jwe"));
+        let m = citizen.json(&[
+            "delegate",
+            "--to",
+            s(&key_file),
+            "--types",
+            "urn:nl:uwv:income-statement:1",
+            "--actions",
+            "present",
+            "--until",
+            &until,
+            "--registry",
+            &registry,
+            "--out",
+            s(&package),
+        ]);
+        let id = m["id"].as_str().unwrap().to_string();
+        helper.ok(&["accept-mandate", s(&package)]);
+        let p = helper.path(&format!("p-{round}.txt"));
+        helper.ok(&[
+            "present",
+            "urn:nl:uwv:income-statement:1",
+            "--on-behalf-of",
+            &id,
+            "--claims",
+            "/year",
+            "--nonce",
+            NONCE,
+            "--aud",
+            "woningcorporatie-eemland",
+            "--out",
+            s(&p),
+        ]);
+
+        let mut child = Command::new(bin("kluis"))
+            .arg("--vault")
+            .arg(citizen.dir.path().join("v"))
+            .args(["revoke-mandate", &id])
+            .env("KLUIS_PIN", "271828")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(round * 25));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.code().is_none() {
+            killed += 1;
+        }
+        let verify = || {
+            Command::new(bin("kluis"))
+                .args([
+                    "verify",
+                    s(&p),
+                    "--nonce",
+                    NONCE,
+                    "--aud",
+                    "woningcorporatie-eemland",
+                    "--trust",
+                    uwv_key,
+                ])
+                .output()
+                .unwrap()
+        };
+        // A revocation the registry already shows is never undone by the next publication of
+        // the list (here: the list republished for a new mandate).
+        let before = verify().status.code();
+        citizen.ok(&[
+            "delegate",
+            "--to",
+            s(&key_file),
+            "--types",
+            "urn:nl:uwv:income-statement:1",
+            "--actions",
+            "view",
+            "--until",
+            &until,
+            "--registry",
+            &registry,
+            "--out",
+            s(&citizen.path("other.jwe")),
+        ]);
+        if before == Some(5) {
+            assert_eq!(verify().status.code(), Some(5), "round {round}: un-revoked");
+        }
+        // Whatever happened, running it again revokes (and publishes) the mandate.
+        assert_eq!(citizen.json(&["revoke-mandate", &id])["state"], "revoked");
+        let out = verify();
+        assert_eq!(out.status.code(), Some(5), "round {round}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+        ids.push(id);
+    }
+    assert!(killed > 0, "no run was killed");
+    let log = citizen.json(&["log"]);
+    for id in &ids {
+        let revocations = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["event"]["type"] == "mandate_revoked" && e["event"]["mandate_id"] == id.as_str()
+            })
+            .count();
+        assert_eq!(revocations, 1, "mandate {id}");
+    }
+    eprintln!(
+        "SIGKILL during revoke-mandate: {killed} of 12 runs killed, {} completed",
+        12 - killed
+    );
 }
