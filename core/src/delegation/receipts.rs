@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::mandate::{sign_jws, Mandate};
 use super::DelegationError;
-use crate::issuance::{checked_url, Http, HttpPolicy};
+use crate::issuance::{checked_url, http_client, Http, HttpPolicy};
 use crate::Error;
 
 /// `typ` of the signed receipt inside the JWE.
@@ -151,14 +151,7 @@ pub(crate) async fn post_receipt(
     policy: &HttpPolicy,
 ) -> Result<(), Error> {
     let url = checked_url(&receipts_uri(status_uri))?;
-    let client = reqwest::Client::builder()
-        .timeout(policy.timeout)
-        .connect_timeout(policy.connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Internal {
-            reason: format!("HTTP client: {e}"),
-        })?;
+    let client = http_client(policy)?;
     let reply = client
         .post(url)
         .header("content-type", "application/jose")

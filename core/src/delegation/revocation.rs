@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::mandate::sign_jws;
 use super::DelegationError;
-use crate::issuance::{checked_url, jws_header, Http, HttpPolicy};
+use crate::issuance::{checked_url, http_client, jws_header, Http, HttpPolicy};
 use crate::status::{StatusList, STATUS_LIST_TYP};
 use crate::Error;
 
@@ -216,14 +216,7 @@ pub fn sign_status_list(
 /// Publishes a signed list at `uri` with `PUT` (https, or http to loopback).
 pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<(), Error> {
     let url = checked_url(uri)?;
-    let client = reqwest::Client::builder()
-        .timeout(policy.timeout)
-        .connect_timeout(policy.connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Internal {
-            reason: format!("HTTP client: {e}"),
-        })?;
+    let client = http_client(policy)?;
     let reply = client
         .put(url)
         .header("content-type", "application/statuslist+jwt")

@@ -153,19 +153,24 @@ enum Body<'a> {
     Json(&'a Value),
 }
 
+/// The wallet's one way to build an HTTP client: the policy's timeouts, redirects never followed.
+/// Callers that need a verb [`Http`] does not offer (PUT, raw bodies) use it directly.
+pub(crate) fn client(policy: &HttpPolicy) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .connect_timeout(policy.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kluis/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Internal {
+            reason: format!("HTTP client: {e}"),
+        })
+}
+
 impl Http {
     pub fn new(policy: HttpPolicy) -> Result<Http, Error> {
-        let client = reqwest::Client::builder()
-            .timeout(policy.timeout)
-            .connect_timeout(policy.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kluis/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Internal {
-                reason: format!("HTTP client: {e}"),
-            })?;
         Ok(Http {
-            client,
+            client: client(&policy)?,
             policy,
             requests: std::sync::atomic::AtomicU64::new(0),
         })

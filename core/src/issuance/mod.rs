@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use http::HttpPolicy;
-pub(crate) use http::{checked_url, shorten as short, Http};
+pub(crate) use http::{checked_url, client as http_client, shorten as short, Http};
 pub(crate) use jose::{header as jws_header, verify as jws_verify};
 pub use offer::{CredentialOffer, TxCodeSpec};
 pub use refresh::{RefreshFailure, RefreshReport};
