@@ -126,6 +126,12 @@ impl Dek {
         Dek(hazmat::random_32())
     }
 
+    /// A key kept outside any vault and shared by its users (a verifier server's state key,
+    /// from its configuration). The caller must have made it at random.
+    pub fn from_secret(bytes: Zeroizing<[u8; 32]>) -> Self {
+        Dek(bytes)
+    }
+
     /// Memory tests only: a copy of the key bytes, to search a memory dump for them.
     #[doc(hidden)]
     pub fn dangerous_bytes(&self) -> Zeroizing<Vec<u8>> {

@@ -80,7 +80,33 @@ pub struct PendingRequest {
     pub request_object: String,
     /// When the request expires.
     pub expires_at: i64,
+    /// The DCQL query as given to [`new_request`] (kept for [`PendingRequest::to_stored`]).
+    dcql_source: Value,
     decryption_key: Option<Jwk>,
+}
+
+/// A [`PendingRequest`] as bytes, for a back end that keeps pending requests outside its
+/// process (several instances sharing one store). Holds the response decryption key: seal it
+/// before it leaves the process. Zeroized on drop.
+pub struct StoredPendingRequest(zeroize::Zeroizing<Vec<u8>>);
+
+impl StoredPendingRequest {
+    /// The bytes to keep.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct StoredFields {
+    state: String,
+    nonce: String,
+    client_id: String,
+    dcql: Value,
+    claims: Value,
+    request_object: String,
+    expires_at: i64,
+    decryption_key: Option<Map<String, Value>>,
 }
 
 impl std::fmt::Debug for PendingRequest {
@@ -186,11 +212,59 @@ pub fn new_request(
         claims,
         request_object,
         expires_at: exp,
+        dcql_source: dcql.clone(),
         decryption_key,
     })
 }
 
 impl PendingRequest {
+    /// The request as bytes (every field, the decryption key as a private JWK): see
+    /// [`StoredPendingRequest`].
+    pub fn to_stored(&self) -> Result<StoredPendingRequest, Error> {
+        let fields = StoredFields {
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            client_id: self.client_id.clone(),
+            dcql: self.dcql_source.clone(),
+            claims: self.claims.clone(),
+            request_object: self.request_object.clone(),
+            expires_at: self.expires_at,
+            decryption_key: self.decryption_key.as_ref().map(|k| k.as_ref().clone()),
+        };
+        serde_json::to_vec(&fields)
+            .map(|b| StoredPendingRequest(zeroize::Zeroizing::new(b)))
+            .map_err(|_| internal("storing a pending request"))
+    }
+
+    /// Reads back what [`PendingRequest::to_stored`] wrote.
+    pub fn from_stored(bytes: &[u8]) -> Result<PendingRequest, Error> {
+        let bad = || internal("a stored pending request does not read back");
+        let f: StoredFields = serde_json::from_slice(bytes).map_err(|_| bad())?;
+        let dcql = DcqlQuery::parse(&f.dcql).map_err(|_| bad())?;
+        let decryption_key = match f.decryption_key {
+            Some(m) => Some(Jwk::from_map(m).map_err(|_| bad())?),
+            None => None,
+        };
+        Ok(PendingRequest {
+            state: f.state,
+            nonce: f.nonce,
+            client_id: f.client_id,
+            dcql,
+            claims: f.claims,
+            request_object: f.request_object,
+            expires_at: f.expires_at,
+            dcql_source: f.dcql,
+            decryption_key,
+        })
+    }
+
+    /// The `kid` of this request's response encryption key (`direct_post.jwt`), which the
+    /// wallet echoes in the JWE header: how a back end finds the request an encrypted response
+    /// answers.
+    pub fn encryption_kid(&self) -> Option<&str> {
+        self.decryption_key.as_ref().and_then(|k| k.key_id())
+    }
+
     /// Replaces the request object by one signed over `claims` (tests: a tampered request);
     /// `state`, `nonce` and the decryption key are kept from the claims given.
     pub fn resign(
@@ -308,6 +382,12 @@ pub struct VerifiedCredential {
     /// helper's key thumbprint. Absent for the citizen's own presentations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_behalf: Option<OnBehalfView>,
+    /// RFC 7638 thumbprint of the key that signed the key-binding JWT (the holder key, or the
+    /// helper's under a mandate): what a later deletion request from the same wallet proves
+    /// possession of. Not serialised: it is not the citizen's data and the party's views need
+    /// not show it.
+    #[serde(skip)]
+    pub presenter_thumbprint: Option<String>,
 }
 
 /// A helper acting for the citizen, as the party sees it.
@@ -554,6 +634,10 @@ pub fn verify_response_with(
                         mandate_id: o.mandate_id.clone(),
                         helper_thumbprint: o.helper_thumbprint.clone(),
                     }),
+                    presenter_thumbprint: match &v.on_behalf {
+                        Some(o) => Some(o.helper_thumbprint.clone()),
+                        None => v.holder_jwk.as_ref().map(|k| k.thumbprint()),
+                    },
                 });
         }
         answered.insert(qid.clone());
