@@ -6,13 +6,18 @@
 //! routes.
 #![allow(clippy::unwrap_used)]
 
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kluis_core::issuance::{CollectOptions, HttpPolicy};
+use kluis_core::openid4vp::offline::rental_query;
 use kluis_core::{Pin, SoftwareDeviceSecretStore, Wallet};
 use kluis_fixtures::servers::{HolderOptions, Network, BANK, LANDLORD};
 use kluis_verifier_server::service::{NamedQuery, Party, Purpose, Trust};
+use kluis_verifier_server::state::testing::TestRedis;
 use kluis_verifier_server::{MemoryState, Settings, Verifier, VerifierState};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -224,4 +229,661 @@ async fn the_rental_request_is_answered_by_a_real_wallet() {
         "{body}"
     );
     assert_rental_claims(&result(&http, &base, state).await.1);
+}
+
+fn bin(name: &str) -> PathBuf {
+    // target/debug/deps/verifier_service-… → target/debug/NAME
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p kluis-verifier-server` first",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The landlord's configuration for `kluis-verifier serve`, state in the given Redis.
+fn write_config(dir: &Path, net: &Network, redis_url: &str) -> PathBuf {
+    std::fs::write(
+        dir.join("landlord.jwk"),
+        kluis_fixtures::key_json("verifier-woningcorporatie-eemland").unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scheme.jwk"),
+        net.scheme.public_jwk().unwrap().to_value().to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("state.key"), hex_key()).unwrap();
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+[party]
+client_id = "{LANDLORD}"
+signing_key_file = "landlord.jwk"
+response_mode = "direct_post.jwt"
+[[party.purposes]]
+id = "rental"
+retention_days = 30
+[party.queries.rental]
+purpose = "rental"
+builtin = "rental"
+[scheme]
+list_uri = "{list}"
+key_file = "scheme.jwk"
+[state]
+backend = "redis"
+redis_url = "{redis_url}"
+prefix = "landlord:"
+key_file = "state.key"
+[http]
+allow_loopback_http = true
+timeout_ms = 3000
+"#,
+        list = net.scheme.list_uri()
+    );
+    let path = dir.join("landlord.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn hex_key() -> String {
+    (0..32)
+        .map(|i| format!("{:02x}", (i * 7 + 3) as u8))
+        .collect()
+}
+
+/// A `kluis-verifier serve` process; killed (SIGKILL) on drop.
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Instance {
+    fn start(config: &Path, port: u16, public_url: &str, log: &Path) -> Instance {
+        let mut child = Command::new(bin("kluis-verifier"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--public-url", public_url])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!(
+                "no start line: {line:?}; log: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        });
+        assert_eq!(v["state"], "redis");
+        assert_eq!(v["public_url"], public_url);
+        Instance {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn post_qr(http: &reqwest::Client, base: &str, text: &str) -> (u16, Value) {
+    let r = http
+        .post(format!("{base}/v1/qr"))
+        .header("content-type", "text/plain")
+        .body(text.to_string())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_redis() {
+    let Some(mut redis) = TestRedis::start() else {
+        return;
+    };
+    let net = network().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &net, &redis.url);
+    let (pa, pb) = (free_port(), free_port());
+    let (url_a, url_b) = (
+        format!("http://127.0.0.1:{pa}"),
+        format!("http://127.0.0.1:{pb}"),
+    );
+    let bank = net.verifier(BANK).unwrap().origin();
+    net.scheme
+        .list_verifiers(&[
+            (LANDLORD.into(), url_a.clone()),
+            (LANDLORD.into(), url_b.clone()),
+            (BANK.into(), bank),
+        ])
+        .unwrap();
+    let (_wdir, wallet) = collected_wallet(&net).await;
+    let log = |n: &str| dir.path().join(format!("{n}.log"));
+    let b = Instance::start(&config, pb, &url_b, &log("b"));
+    // A hands out links that point at B (as a load balancer in front of both would).
+    let mut a = Instance::start(&config, pa, &url_b, &log("a"));
+    let http = reqwest::Client::new();
+
+    // 1. Made on A, answered through B, read on A.
+    let created = create(&http, &a.base).await;
+    assert!(created["request_uri"].as_str().unwrap().starts_with(&url_b));
+    answer(&wallet, created["link"].as_str().unwrap())
+        .await
+        .unwrap();
+    let state = created["state"].as_str().unwrap();
+    assert_rental_claims(&result(&http, &a.base, state).await.1);
+    assert_rental_claims(&result(&http, &b.base, state).await.1);
+
+    // 2. An offline QR accepted on A is refused as a replay on B (and on A).
+    let items = wallet.offline_items_for(&rental_query()).unwrap();
+    let qr = wallet
+        .offline_presentation(&items, LANDLORD, Some("rental"))
+        .unwrap()
+        .payload;
+    let (code, first) = post_qr(&http, &a.base, &qr).await;
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["status"], "verified");
+    assert_eq!(
+        first["claims"]["offline"][0]["claims"]["given_name"], "Daan",
+        "{first}"
+    );
+    for base in [&b.base, &a.base] {
+        let (code, again) = post_qr(&http, base, &qr).await;
+        assert_eq!(code, 400, "{again}");
+        assert!(
+            again["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("replay"),
+            "{again}"
+        );
+    }
+
+    // 3. A killed mid-flow: the request it made is answered through B and read on B.
+    let created = create(&http, &a.base).await;
+    let req = wallet
+        .start_presentation_with(created["link"].as_str().unwrap(), "en", quick_http())
+        .await
+        .unwrap();
+    a.kill();
+    wallet
+        .accept_presentation_with(&req, &req.default_choice(), quick_http())
+        .await
+        .unwrap();
+    assert_rental_claims(
+        &result(&http, &b.base, created["state"].as_str().unwrap())
+            .await
+            .1,
+    );
+
+    // 4. A acknowledged a response and was killed at once: the result is not lost.
+    let mut a = Instance::start(&config, pa, &url_a, &log("a2"));
+    let created = create(&http, &a.base).await;
+    assert!(created["request_uri"].as_str().unwrap().starts_with(&url_a));
+    answer(&wallet, created["link"].as_str().unwrap())
+        .await
+        .unwrap();
+    a.kill();
+    assert_rental_claims(
+        &result(&http, &b.base, created["state"].as_str().unwrap())
+            .await
+            .1,
+    );
+
+    // 5. Redis restarts empty mid-run: clear errors, and no replay accepted.
+    let open = create(&http, &b.base).await;
+    let fresh_items = wallet.offline_items_for(&rental_query()).unwrap();
+    let fresh = wallet
+        .offline_presentation(&fresh_items, LANDLORD, Some("rental"))
+        .unwrap()
+        .payload;
+    redis.restart();
+    let mut refused = 0;
+    for text in [&qr, &fresh, &qr] {
+        let (code, body) = post_qr(&http, &b.base, text).await;
+        assert_ne!(
+            code, 200,
+            "nothing accepted while the replay cache is incomplete: {body}"
+        );
+        assert!(code == 503 || code == 400, "{code} {body}");
+        let why = body["error_description"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("replay") || why.contains("unavailable"),
+            "{why}"
+        );
+        refused += 1;
+    }
+    assert_eq!(refused, 3);
+    // The request made before the restart is gone with it: the wallet is told, nothing crashes.
+    let e = answer(&wallet, open["link"].as_str().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("404") || e.to_string().to_lowercase().contains("request"),
+        "{e}"
+    );
+    // New requests work again.
+    let created = create(&http, &b.base).await;
+    answer(&wallet, created["link"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_rental_claims(
+        &result(&http, &b.base, created["state"].as_str().unwrap())
+            .await
+            .1,
+    );
+    // Stopping Redis: a clear 503, not a crash or a "pending".
+    redis.stop();
+    let r = http
+        .get(format!(
+            "{}/v1/requests/{}",
+            b.base,
+            created["state"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable"),
+        "{body}"
+    );
+    let h = http
+        .get(format!("{}/v1/health", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.status(), 503);
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    ct: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
+    let r = http
+        .post(url)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// Every documented operation, exercised: the status is one the description lists, and a JSON
+/// answer has the schema's required fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_description_matches_the_server() {
+    let net = network().await;
+    let (_v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
+    let http = reqwest::Client::new();
+    let doc: Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = create(&http, &base).await;
+    let state = created["state"].as_str().unwrap().to_string();
+    let schemas = doc["components"]["schemas"].clone();
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let url = format!("{base}{}", path.replace("{state}", &state));
+            let (code, body) = match (method.as_str(), path.as_str()) {
+                ("get", _) => {
+                    let r = http.get(&url).send().await.unwrap();
+                    let code = r.status().as_u16();
+                    (code, r.json::<Value>().await.ok())
+                }
+                ("post", "/v1/requests") => {
+                    let (c, b) =
+                        post(&http, &url, "application/json", r#"{"query":"rental"}"#).await;
+                    (c, Some(b))
+                }
+                ("post", "/v1/qr") => {
+                    let (c, b) = post(&http, &url, "text/plain", "KL2:NOT-A-QR").await;
+                    (c, Some(b))
+                }
+                ("post", "/v1/deletions") => {
+                    let (c, b) = post(&http, &url, "application/jwt", "a.b.c").await;
+                    (c, Some(b))
+                }
+                ("post", "/response") => {
+                    let (c, b) = post(
+                        &http,
+                        &url,
+                        "application/x-www-form-urlencoded",
+                        "state=x&vp_token=%7B%7D",
+                    )
+                    .await;
+                    (c, Some(b))
+                }
+                other => panic!("no exercise for {other:?}"),
+            };
+            let listed = op["responses"].as_object().unwrap();
+            assert!(
+                listed.contains_key(&code.to_string()),
+                "{method} {path}: {code} is not documented"
+            );
+            let response = &listed[&code.to_string()];
+            let schema_ref = response["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .or_else(|| {
+                    response["$ref"]
+                        .as_str()
+                        .map(|_| "#/components/schemas/Error")
+                });
+            if let (Some(r), Some(body)) = (schema_ref, body) {
+                let name = r.rsplit('/').next().unwrap();
+                for field in schemas[name]["required"].as_array().unwrap() {
+                    assert!(
+                        body.get(field.as_str().unwrap()).is_some(),
+                        "{method} {path}: {code} lacks {field}: {body}"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, kluis_verifier_server::routes::ROUTES.len());
+}
+
+/// Hostile bodies at every endpoint: 4xx with a reason, nothing changed — the citizen's real
+/// answer afterwards still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bodies_are_refused_and_change_nothing() {
+    let net = network().await;
+    let (_v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
+    let (_dir, wallet) = collected_wallet(&net).await;
+    let http = reqwest::Client::new();
+    let created = create(&http, &base).await;
+    let state = created["state"].as_str().unwrap();
+    let jwt = http
+        .get(format!("{base}/request/{state}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            jwt.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let kid = payload["client_metadata"]["jwks"]["keys"][0]["kid"]
+        .as_str()
+        .unwrap();
+    let b64 = |v: &Value| {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            v.to_string(),
+        )
+    };
+    let form = "application/x-www-form-urlencoded";
+    let response = format!("{base}/response");
+    let header = b64(&json!({"alg": "ECDH-ES", "enc": "A128GCM", "kid": kid}));
+    let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
+        (
+            "wrong content type",
+            "application/json".into(),
+            br#"{"vp_token":{}}"#.to_vec(),
+            415,
+            "must be",
+        ),
+        ("oversized", form.into(), vec![b'a'; 300 * 1024], 413, ""),
+        (
+            "not UTF-8",
+            form.into(),
+            vec![0xff, 0xfe, 0x3d],
+            400,
+            "UTF-8",
+        ),
+        (
+            "bad escape",
+            form.into(),
+            b"state=%zz".to_vec(),
+            400,
+            "form",
+        ),
+        ("nothing", form.into(), b"".to_vec(), 400, "neither"),
+        (
+            "unknown state",
+            form.into(),
+            b"state=nope&vp_token=%7B%7D".to_vec(),
+            400,
+            "unknown",
+        ),
+        (
+            "long state",
+            form.into(),
+            format!("state={}", "s".repeat(300)).into_bytes(),
+            400,
+            "too long",
+        ),
+        (
+            "garbage JWE",
+            form.into(),
+            b"response=abc".to_vec(),
+            400,
+            "kid",
+        ),
+        (
+            "JWE, other key",
+            form.into(),
+            format!(
+                "response={}..AAAA.AAAA.AAAA",
+                b64(&json!({"alg":"ECDH-ES","kid":"other"}))
+            )
+            .into_bytes(),
+            400,
+            "no open request",
+        ),
+        (
+            "JWE, right kid, garbage",
+            form.into(),
+            format!("response={header}..AAAA.AAAA.AAAA").into_bytes(),
+            400,
+            "decrypt",
+        ),
+        (
+            "plain vp_token where JWE is required",
+            form.into(),
+            format!("state={state}&vp_token=%7B%7D").into_bytes(),
+            400,
+            "encrypted",
+        ),
+        (
+            "decline without state",
+            form.into(),
+            b"error=access_denied".to_vec(),
+            400,
+            "neither",
+        ),
+    ];
+    for (what, ct, body, want, says) in &cases {
+        let (code, body) = post(&http, &response, ct, body.clone()).await;
+        assert_eq!(code, *want, "{what}: {body}");
+        if code != 413 {
+            assert_eq!(body["error"], "invalid_request", "{what}: {body}");
+            assert!(
+                body["error_description"].as_str().unwrap().contains(says),
+                "{what}: {body}"
+            );
+        }
+        assert_eq!(
+            result(&http, &base, state).await.1["status"],
+            "pending",
+            "{what} changed the state"
+        );
+    }
+    // The party's API.
+    let requests = format!("{base}/v1/requests");
+    for (what, ct, body, want) in [
+        (
+            "wrong content type",
+            "text/plain",
+            r#"{"query":"rental"}"#,
+            415,
+        ),
+        ("not JSON", "application/json", "{", 400),
+        (
+            "unknown field",
+            "application/json",
+            r#"{"query":"rental","x":1}"#,
+            400,
+        ),
+        (
+            "both",
+            "application/json",
+            r#"{"query":"rental","dcql":{"credentials":[]}}"#,
+            400,
+        ),
+        (
+            "unknown query",
+            "application/json",
+            r#"{"query":"everything"}"#,
+            400,
+        ),
+        (
+            "malformed DCQL",
+            "application/json",
+            r#"{"dcql":{"credentials":"all"}}"#,
+            400,
+        ),
+        (
+            "unregistered purpose",
+            "application/json",
+            r#"{"dcql":{"credentials":[{"id":"a","format":"dc+sd-jwt"}]},"purpose":"marketing"}"#,
+            400,
+        ),
+    ] {
+        let (code, body) = post(&http, &requests, ct, body).await;
+        assert_eq!(code, want, "{what}: {body}");
+    }
+    let qr = format!("{base}/v1/qr");
+    for (what, ct, body, want) in [
+        (
+            "wrong content type",
+            "application/json",
+            "KL2:X".to_string(),
+            415,
+        ),
+        ("garbage", "text/plain", "hello".to_string(), 400),
+        (
+            "truncated offline QR",
+            "text/plain",
+            "KL2:6BFOXN*".to_string(),
+            400,
+        ),
+        (
+            "too long",
+            "text/plain",
+            format!("KL2:{}", "A".repeat(9000)),
+            400,
+        ),
+        ("bad session QR", "text/plain", "KS1:00".to_string(), 400),
+    ] {
+        let (code, body) = post(&http, &qr, ct, body).await;
+        assert_eq!(code, want, "{what}: {body}");
+        assert!(body["error_description"].is_string(), "{what}: {body}");
+    }
+    let deletions = format!("{base}/v1/deletions");
+    for (what, ct, body, says) in [
+        ("not a JWT", "application/jwt", "hello", "not a JWT"),
+        (
+            "wrong typ",
+            "application/jwt",
+            &*format!(
+                "{}.{}.AAAA",
+                b64(&json!({"alg":"ES256","typ":"JWT"})),
+                b64(&json!({}))
+            ),
+            "typ",
+        ),
+        (
+            "no key",
+            "application/jwt",
+            &*format!(
+                "{}.{}.AAAA",
+                b64(&json!({"alg":"ES256","typ":"kluis-deletion-request+jwt"})),
+                b64(&json!({}))
+            ),
+            "jwk",
+        ),
+    ] {
+        let (code, body) = post(&http, &deletions, ct, body.to_string()).await;
+        assert_eq!(code, 400, "{what}: {body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains(says),
+            "{what}: {body}"
+        );
+    }
+    let (code, _) = post(&http, &deletions, "text/plain", "a.b.c").await;
+    assert_eq!(code, 415);
+    for path in [
+        "/request/nope".to_string(),
+        format!("/v1/requests/{}", "x".repeat(5000)),
+        "/v1/requests/nope".into(),
+    ] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // After all of it, the citizen's answer is accepted as if nothing happened.
+    answer(&wallet, created["link"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_rental_claims(&result(&http, &base, state).await.1);
+    // ... and replaying a copy of its form is refused as answered.
+    let (code, body) = post(
+        &http,
+        &response,
+        form,
+        format!("state={state}&vp_token=%7B%7D"),
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already answered"),
+        "{body}"
+    );
 }

@@ -18,6 +18,20 @@ use crate::service::{ServiceError, Verifier, MAX_BODY_BYTES};
 /// The OpenAPI 3.1 description of these routes.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// Every route (method, path) — the list `openapi.json` must describe exactly; keep it next to
+/// [`router`].
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/requests"),
+    ("get", "/v1/requests/{state}"),
+    ("post", "/v1/qr"),
+    ("post", "/v1/deletions"),
+    ("get", "/v1/participants"),
+    ("get", "/v1/health"),
+    ("get", "/openapi.json"),
+    ("get", "/request/{state}"),
+    ("post", "/response"),
+];
+
 /// The router for `verifier`.
 pub fn router(verifier: Arc<Verifier>) -> Router {
     Router::new()
@@ -199,5 +213,29 @@ async fn response(State(v): State<Arc<Verifier>>, headers: HeaderMap, body: Byte
         // OpenID4VP 1.0 §8.2: 200 with a JSON object (no redirect_uri: cross-device flow).
         Ok(_) => Json(json!({})).into_response(),
         Err(e) => refused("POST /response", &e),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_describes_exactly_the_routes() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut described: Vec<(String, String)> = Vec::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                described.push((method.clone(), path.clone()));
+            }
+        }
+        let mut routes: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        described.sort();
+        routes.sort();
+        assert_eq!(described, routes);
     }
 }

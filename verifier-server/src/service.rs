@@ -1051,3 +1051,107 @@ pub fn verify_deletion_request(
     }
     Ok((jwk, claims))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::state::MemoryState;
+    use proptest::prelude::*;
+
+    fn verifier() -> Arc<Verifier> {
+        let mut queries = BTreeMap::new();
+        queries.insert(
+            "rental".to_string(),
+            NamedQuery {
+                dcql: kluis_core::openid4vp::rental_dcql(),
+                purpose: "rental".into(),
+            },
+        );
+        let settings = Settings {
+            party: Party {
+                client_id: "party".into(),
+                signing_key: SigningKey::make_random().unwrap(),
+                attestation: None,
+                response_mode: ResponseMode::DirectPostJwt,
+                purposes: vec![Purpose {
+                    id: "rental".into(),
+                    retention_days: 1,
+                }],
+                queries,
+                session_query: None,
+            },
+            public_url: "http://127.0.0.1:9".into(),
+            trust: Trust::Fixed(VerifierTrust::default()),
+            state_key: Zeroizing::new([7; 32]),
+            request_lifetime_secs: 300,
+            http: HttpPolicy::default(),
+            webhook: None,
+            relays: vec![],
+        };
+        Arc::new(Verifier::new(settings, Arc::new(MemoryState::default())).unwrap())
+    }
+
+    fn caller_fault(r: Result<impl std::fmt::Debug, ServiceError>) -> bool {
+        matches!(
+            r,
+            Err(ServiceError::BadRequest(_))
+                | Err(ServiceError::NotFound(_))
+                | Err(ServiceError::AlreadyAnswered)
+        )
+    }
+
+    /// Response bodies shaped like forms, with the field names the parser looks for.
+    fn form() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("state".to_string()),
+            Just("response".to_string()),
+            Just("vp_token".to_string()),
+            Just("error".to_string()),
+            "[a-z%+=&]{0,8}",
+        ];
+        let value = prop_oneof![
+            "[ -~]{0,40}",
+            Just("eyJhbGciOiJFQ0RILUVTIiwia2lkIjoieCJ9..a.b.c".to_string()),
+            Just("%7B%22q%22%3A%5B%22a%22%5D%7D".to_string()),
+        ];
+        proptest::collection::vec((key, value), 0..5).prop_map(|kv| {
+            kv.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn hostile_input_is_the_callers_fault_never_a_panic(
+            body in form(),
+            qr in prop_oneof!["[ -~]{0,200}", "KL2:[0-9A-Z $%*+./:-]{0,300}", "KS1:[0-9A-Z $%*+./:-]{0,120}"],
+            jwt in prop_oneof!["[A-Za-z0-9_.-]{0,120}", "eyJ[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,60}\\.[A-Za-z0-9_-]{0,60}"],
+            dcql in "[ -~]{0,80}",
+        ) {
+            static SHARED: std::sync::OnceLock<(Arc<Verifier>, String)> = std::sync::OnceLock::new();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (v, open) = SHARED.get_or_init(|| {
+                let v = verifier();
+                let open = rt.block_on(v.create_request(None, None, None)).unwrap().state;
+                (v, open)
+            });
+            rt.block_on(async {
+                prop_assert!(caller_fault(v.submit_response(&body).await), "{body}");
+                prop_assert!(caller_fault(v.verify_qr(&qr).await), "{qr}");
+                prop_assert!(caller_fault(v.delete_on_request(&jwt).await), "{jwt}");
+                if let Ok(d) = serde_json::from_str::<Value>(&dcql) {
+                    let r = v.create_request(None, Some(&d), None).await.map(|_| ());
+                    prop_assert!(r.is_ok() || caller_fault(r));
+                }
+                // Nothing of it touched the open request.
+                prop_assert_eq!(v.result(open).await.unwrap().status, "pending");
+                Ok(())
+            })?;
+        }
+    }
+}
