@@ -19,6 +19,54 @@ pub enum HolderBinding {
     None,
 }
 
+/// One extra copy of a credential from batch issuance, bound to its own holder key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialCopy {
+    /// The compact SD-JWT VC.
+    pub compact: String,
+    /// Vault record id of the holder key it is bound to.
+    pub holder_key_id: String,
+}
+
+/// A credential's state after a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    /// Not expired and its status list entry is 0.
+    Valid,
+    /// The holder revoked it (status 1, "invalid").
+    Revoked,
+    /// The holder suspended it (status 2).
+    Suspended,
+    /// Past its `exp`.
+    Expired,
+    /// Could not be determined (no status reference with a list the wallet could verify, or an
+    /// unknown status value).
+    Unknown,
+}
+
+impl CredentialState {
+    /// The lower-case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialState::Valid => "valid",
+            CredentialState::Revoked => "revoked",
+            CredentialState::Suspended => "suspended",
+            CredentialState::Expired => "expired",
+            CredentialState::Unknown => "unknown",
+        }
+    }
+}
+
+/// The stored result of the last check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    /// The state found.
+    pub state: CredentialState,
+    /// When it was checked (Unix seconds).
+    pub checked_at: i64,
+}
+
 /// The sealed record of one credential.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredCredential {
@@ -31,10 +79,10 @@ pub(crate) struct StoredCredential {
     pub binding: HolderBinding,
     /// Extra copies from batch issuance, each bound to its own holder key (collecting issue).
     #[serde(default)]
-    pub copies: Vec<crate::issuance::CredentialCopy>,
+    pub copies: Vec<CredentialCopy>,
     /// The last status check's result (collecting issue).
     #[serde(default)]
-    pub freshness: Option<crate::status::Freshness>,
+    pub freshness: Option<Freshness>,
 }
 
 impl Record for StoredCredential {
@@ -65,7 +113,7 @@ pub struct CredentialSummary {
     pub copies: u32,
     /// Result of the last status check (`None`: never checked).
     #[serde(default)]
-    pub status: Option<crate::status::CredentialState>,
+    pub status: Option<CredentialState>,
 }
 
 fn one() -> u32 {

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::audit::{self, Actor, AuditEvent};
-use crate::issuance::{checked_url, jws_header, jws_verify, Http, HttpPolicy};
+use crate::http::{checked_url, Http, HttpPolicy};
+use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::trust::TrustList;
 use crate::{now_unix, Error, Wallet};
 
@@ -379,7 +380,7 @@ impl Wallet {
             Some(_) => Err(Error::InvalidCredential {
                 reason: format!(
                     "the scheme does not list type {} for issuer {}",
-                    crate::issuance::short(c.vct()),
+                    crate::http::shorten(c.vct()),
                     c.issuer()
                 ),
             }),

@@ -13,12 +13,16 @@ use std::io::Read as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use kluis_sdjwt::IssuerKeys;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::audit::{self, Actor, AuditEvent};
+// The state types live with the stored credential (credentials.rs); re-exported here, where
+// the bindings and tests name them.
 use crate::credentials::StoredCredential;
-use crate::issuance::{checked_url, jws_header, jws_verify, Http, HttpPolicy};
+pub use crate::credentials::{CredentialState, Freshness};
+use crate::http::{checked_url, Http, HttpPolicy};
+use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::{now_unix, Error, Wallet};
 
 /// `typ` of a status list token.
@@ -27,45 +31,6 @@ pub const STATUS_LIST_TYP: &str = "statuslist+jwt";
 /// Largest inflated status list accepted (the draft recommends lists of at least 16 KB; this
 /// bounds a zip bomb).
 const MAX_INFLATED: u64 = 8 * 1024 * 1024;
-
-/// A credential's state after a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialState {
-    /// Not expired and its status list entry is 0.
-    Valid,
-    /// The holder revoked it (status 1, "invalid").
-    Revoked,
-    /// The holder suspended it (status 2).
-    Suspended,
-    /// Past its `exp`.
-    Expired,
-    /// Could not be determined (no status reference with a list the wallet could verify, or an
-    /// unknown status value).
-    Unknown,
-}
-
-impl CredentialState {
-    /// The lower-case name, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialState::Valid => "valid",
-            CredentialState::Revoked => "revoked",
-            CredentialState::Suspended => "suspended",
-            CredentialState::Expired => "expired",
-            CredentialState::Unknown => "unknown",
-        }
-    }
-}
-
-/// The stored result of the last check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Freshness {
-    /// The state found.
-    pub state: CredentialState,
-    /// When it was checked (Unix seconds).
-    pub checked_at: i64,
-}
 
 /// One line of `kluis status-check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

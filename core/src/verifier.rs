@@ -89,7 +89,7 @@ pub async fn verify_online(
     trust: &TrustList,
     expect: &Expectations,
     purpose: Option<&str>,
-    policy: crate::issuance::HttpPolicy,
+    policy: crate::http::HttpPolicy,
 ) -> Result<VerifiedPresentation, Error> {
     let uris = crate::delegation::verify::status_uris(presentation);
     let status_lists = if uris.is_empty() {

@@ -258,8 +258,7 @@ fn verified_payload(jwt: &str, signer: &PublicJwk) -> Result<Map<String, Value>,
     if jwt.len() > MAX_MANDATE_BYTES {
         return Err(DelegationError::Malformed("the mandate is too large"));
     }
-    let header =
-        crate::issuance::jws_header(jwt).ok_or(DelegationError::Malformed("the mandate header"))?;
+    let header = crate::jws::header(jwt).ok_or(DelegationError::Malformed("the mandate header"))?;
     if header.get("typ").and_then(Value::as_str) != Some(MANDATE_TYP) {
         return Err(DelegationError::WrongTyp);
     }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::mandate::{sign_jws, Mandate};
 use super::DelegationError;
-use crate::issuance::{checked_url, http_client, Http, HttpPolicy};
+use crate::http::{checked_url, client as http_client, Http, HttpPolicy};
 use crate::Error;
 
 /// `typ` of the signed receipt inside the JWE.
@@ -99,12 +99,11 @@ pub(crate) fn claimed_mandate(jws: &str) -> Option<String> {
 
 /// Verifies a decrypted receipt with the helper's key.
 pub(crate) fn verify_receipt(jws: &str, helper: &PublicJwk) -> Result<Receipt, DelegationError> {
-    let header =
-        crate::issuance::jws_header(jws).ok_or(DelegationError::Malformed("receipt header"))?;
+    let header = crate::jws::header(jws).ok_or(DelegationError::Malformed("receipt header"))?;
     if header.get("typ").and_then(Value::as_str) != Some(RECEIPT_TYP) {
         return Err(DelegationError::Malformed("receipt typ"));
     }
-    let p = crate::issuance::jws_verify(jws, std::slice::from_ref(helper))
+    let p = crate::jws::verify(jws, std::slice::from_ref(helper))
         .ok_or(DelegationError::Malformed(
             "the receipt is not signed by the helper",
         ))?
@@ -151,6 +150,7 @@ pub(crate) async fn post_receipt(
     policy: &HttpPolicy,
 ) -> Result<(), Error> {
     let url = checked_url(&receipts_uri(status_uri))?;
+    policy.check(&url)?;
     let client = http_client(policy)?;
     let reply = client
         .post(url)

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kluis_sdjwt::ClaimPath;
 
 use super::wallet::short_id;
-use crate::issuance::{Http, HttpPolicy};
+use crate::http::{Http, HttpPolicy};
 use crate::openid4vp::response::{post_response, response_form, vp_token};
 use crate::openid4vp::session::{answers, asked_paths, sets_satisfied};
 use crate::openid4vp::{DisclosedCredential, PresentationOutcome, PresentationRequest};

@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 
 use super::mandate::sign_jws;
 use super::DelegationError;
-use crate::issuance::{checked_url, http_client, jws_header, Http, HttpPolicy};
+use crate::http::{checked_url, client as http_client, Http, HttpPolicy};
+use crate::jws::header as jws_header;
 use crate::status::{StatusList, STATUS_LIST_TYP};
 use crate::Error;
 
@@ -216,6 +217,7 @@ pub fn sign_status_list(
 /// Publishes a signed list at `uri` with `PUT` (https, or http to loopback).
 pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<(), Error> {
     let url = checked_url(uri)?;
+    policy.check(&url)?;
     let client = http_client(policy)?;
     let reply = client
         .put(url)
@@ -226,7 +228,7 @@ pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> R
         .map_err(|e| Error::Network {
             reason: format!(
                 "publishing the mandate status list to {}: {}",
-                crate::issuance::short(uri),
+                crate::http::shorten(uri),
                 if e.is_timeout() {
                     "timed out"
                 } else {
@@ -293,5 +295,29 @@ mod tests {
                 .unwrap()
                 .contains("no exp")
         );
+    }
+
+    /// Publishing goes through the one HTTP seam and honours the policy: without loopback http,
+    /// a loopback registry is refused before anything is sent (port 9: nothing listens).
+    #[tokio::test]
+    async fn publishing_honours_the_policy() {
+        let strict = HttpPolicy {
+            allow_loopback_http: false,
+            ..HttpPolicy::default()
+        };
+        let uri = "http://127.0.0.1:9/lists/x";
+        assert!(matches!(
+            publish_status_list(uri, "a.b.c", &strict).await,
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            super::super::receipts::post_receipt(uri, "a.b.c.d.e", &strict).await,
+            Err(Error::InvalidInput { .. })
+        ));
+        // With the default policy the same call is sent (and meets the closed port).
+        assert!(matches!(
+            publish_status_list(uri, "a.b.c", &HttpPolicy::default()).await,
+            Err(Error::Network { .. })
+        ));
     }
 }

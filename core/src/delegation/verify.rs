@@ -81,7 +81,7 @@ impl DelegationContext {
 /// (encrypted responses). Ordinary presentations are verified once.
 pub async fn with_mandate_status<T, E>(
     purpose: Option<&str>,
-    policy: crate::issuance::HttpPolicy,
+    policy: crate::http::HttpPolicy,
     verify: impl Fn(&DelegationContext) -> Result<T, E>,
 ) -> Result<T, E>
 where

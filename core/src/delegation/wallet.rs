@@ -20,7 +20,7 @@ use super::DelegationError;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{HolderBinding, StoredCredential};
 use crate::holder_key::HolderKeyRecord;
-use crate::issuance::HttpPolicy;
+use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
 
 /// Longest mandate the wallet issues (a mandate should be renewed, not forgotten).

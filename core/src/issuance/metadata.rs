@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::http::{checked_url, Http};
+use crate::http::{checked_url, Http};
 use crate::Error;
 
 /// The issuer's metadata, checked.

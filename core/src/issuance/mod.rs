@@ -16,8 +16,6 @@
 
 #[doc(hidden)]
 pub mod fuzz_hooks;
-mod http;
-mod jose;
 mod metadata;
 mod offer;
 mod protocol;
@@ -33,9 +31,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-pub use http::HttpPolicy;
-pub(crate) use http::{checked_url, client as http_client, shorten as short, Http};
-pub(crate) use jose::{header as jws_header, verify as jws_verify};
+// Moved to the HTTP seam below every protocol; re-exported so the bindings keep their paths.
+pub use crate::http::HttpPolicy;
+use crate::http::{self, Http};
 pub use offer::{CredentialOffer, TxCodeSpec};
 pub use refresh::{RefreshFailure, RefreshReport};
 
@@ -48,6 +46,7 @@ pub(crate) use protocol::{
 pub(crate) use protocol::{ACCEPTED, FAILURE};
 
 use crate::audit::{self, Actor, AuditEvent};
+pub use crate::credentials::CredentialCopy;
 use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
 use crate::holder_key::HolderKeyRecord;
 use crate::{now_unix, Error, Wallet};
@@ -57,15 +56,6 @@ pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
 
 /// Largest batch the wallet asks for, whatever the issuer allows.
 pub const MAX_COPIES: usize = 10;
-
-/// One extra copy of a credential from batch issuance, bound to its own holder key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CredentialCopy {
-    /// The compact SD-JWT VC.
-    pub compact: String,
-    /// Vault record id of the holder key it is bound to.
-    pub holder_key_id: String,
-}
 
 /// How to collect.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use reqwest::Url;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::http::{checked_url, shorten};
+use crate::http::{checked_url, shorten};
 use crate::Error;
 
 /// The pre-authorized code grant type.

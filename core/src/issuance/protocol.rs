@@ -8,10 +8,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::http::{self, Http};
 use super::metadata::IssuerMetadata;
 use super::offer::{self, CredentialOffer};
-use super::{jose, CopyKeys, PROOF_TYP};
+use super::{CopyKeys, PROOF_TYP};
+use crate::http::{self, Http};
+use crate::jws;
 use crate::{now_unix, Error};
 
 /// Tokens from the token endpoint; bearer secrets, zeroized, never shown.
@@ -130,7 +131,7 @@ pub(crate) fn key_proofs(
             if let Some(n) = nonce {
                 payload["nonce"] = json!(n);
             }
-            jose::sign(k, PROOF_TYP, true, &payload)
+            jws::sign(k, PROOF_TYP, true, &payload)
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use kluis_sdjwt::PublicJwk;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::issuance::{jws_header, jws_verify};
+use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::Error;
 
 /// `typ` of a Verifier Attestation JWT.

@@ -381,10 +381,10 @@ impl ReplayCache for FileReplayCache {
 pub async fn scheme_trust(
     list_uri: &str,
     scheme_key: &kluis_sdjwt::PublicJwk,
-    policy: crate::issuance::HttpPolicy,
+    policy: crate::http::HttpPolicy,
 ) -> Result<super::verifier::VerifierTrust, Error> {
-    let http = crate::issuance::Http::new(policy)?;
-    let url = crate::issuance::checked_url(list_uri)?;
+    let http = crate::http::Http::new(policy)?;
+    let url = crate::http::checked_url(list_uri)?;
     let reply = http.get(&url, "application/jwt").await?;
     if !reply.status.is_success() {
         return Err(Error::Network {

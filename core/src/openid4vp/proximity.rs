@@ -39,6 +39,7 @@ use super::verifier::{
     VerifierTrust,
 };
 use crate::audit::{self, Actor, AuditEvent, Channel};
+use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
 
 /// The request object claim that binds it to one engagement (see the module docs).
@@ -89,17 +90,21 @@ pub struct HttpRelay {
 }
 
 impl HttpRelay {
-    /// The relay at `base` (https, or http to loopback) for session `session_id`.
+    /// The relay at `base` (https, or http to loopback) for session `session_id`, with the
+    /// long-poll policy ([`HttpPolicy::long_poll`]).
     pub fn new(base: &str, session_id: &[u8; SESSION_ID_LEN]) -> Result<HttpRelay, Error> {
-        let url = crate::issuance::checked_url(base)?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(40))
-            .build()
-            .map_err(|_| Error::Internal {
-                reason: "HTTP client".into(),
-            })?;
+        HttpRelay::with_policy(base, session_id, &HttpPolicy::long_poll())
+    }
+
+    /// As [`HttpRelay::new`] with `policy` (its timeout must outlast the relay's 30 s wait).
+    pub fn with_policy(
+        base: &str,
+        session_id: &[u8; SESSION_ID_LEN],
+        policy: &HttpPolicy,
+    ) -> Result<HttpRelay, Error> {
+        let url = crate::http::checked_url(base)?;
+        policy.check(&url)?;
+        let client = crate::http::client(policy)?;
         Ok(HttpRelay {
             client,
             base: url.as_str().trim_end_matches('/').to_string(),
@@ -250,7 +255,7 @@ impl std::fmt::Debug for WalletEngagement {
 impl WalletEngagement {
     /// A fresh ephemeral key and session id, reachable through the relay at `relay_base`.
     pub fn new(relay_base: &str) -> Result<WalletEngagement, Error> {
-        crate::issuance::checked_url(relay_base)?;
+        crate::http::checked_url(relay_base)?;
         let pair = ECDH_ES
             .generate_ec_key_pair(EcCurve::P256)
             .map_err(|_| Error::Internal {
@@ -509,7 +514,7 @@ pub async fn run_verifier_session(
     })?;
     let form = parse_form(text)?;
     // A helper's answer names its mandate's status list: fetched, then verified again.
-    crate::delegation::with_mandate_status(None, crate::issuance::HttpPolicy::default(), |ctx| {
+    crate::delegation::with_mandate_status(None, HttpPolicy::default(), |ctx| {
         verify_response_with(&form, &session.pending, trust, now_unix(), ctx)
     })
     .await
@@ -539,5 +544,22 @@ mod tests {
             "plain http off loopback"
         );
         assert!(!format!("{w:?}").contains("\"d\""));
+    }
+
+    /// The relay honours the policy like every other client: a policy without loopback http
+    /// refuses a loopback relay before anything is sent.
+    #[test]
+    fn relay_honours_the_policy() {
+        let sid = [7u8; SESSION_ID_LEN];
+        assert!(HttpRelay::new("http://127.0.0.1:9/relay", &sid).is_ok());
+        let strict = HttpPolicy {
+            allow_loopback_http: false,
+            ..HttpPolicy::long_poll()
+        };
+        assert!(matches!(
+            HttpRelay::with_policy("http://127.0.0.1:9/relay", &sid, &strict),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(HttpRelay::with_policy("https://relay.example/x", &sid, &strict).is_ok());
     }
 }

@@ -13,7 +13,8 @@ use super::client_id::{
     clean, parse_client_id, refused, verify_attestation, ClientId, ClientIdPrefix, SKEW_SECS,
 };
 use super::dcql::{DcqlError, DcqlQuery};
-use crate::issuance::{checked_url, jws_header, jws_verify, Http};
+use crate::http::{checked_url, Http};
+use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::scheme::{ParticipantList, RequestingParty};
 use crate::Error;
 

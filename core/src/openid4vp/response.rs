@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::request::{ResponseEncryption, ResponseMode, VerifiedRequest};
-use crate::issuance::{checked_url, Http};
+use crate::http::{checked_url, Http};
 use crate::Error;
 
 /// Form fields of a response, in order.

@@ -26,7 +26,7 @@ use super::response::{decline_form, post_response, response_form, vp_token, Form
 use crate::audit::{self, Actor, AuditEvent, Channel};
 use crate::credentials::{HolderBinding, StoredCredential};
 use crate::holder_key::HolderKeyRecord;
-use crate::issuance::{Http, HttpPolicy};
+use crate::http::{Http, HttpPolicy};
 use crate::status::CredentialState;
 use crate::{now_unix, Error, Wallet};
 

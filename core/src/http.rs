@@ -1,6 +1,11 @@
-//! HTTP for the collecting flow: https only (plain http only to loopback hosts, for the simulated
-//! holders), no redirects, timeouts, bounded retries with exponential back-off, and a cap on
-//! every response body so a holder cannot exhaust the phone's memory.
+//! The one HTTP seam below every protocol (issuance, status lists, the scheme's participant list,
+//! OpenID4VP request objects and responses, the delegation registry and receipts, the session
+//! relay): https only (plain http only to loopback hosts, for the simulated parties), no
+//! redirects, the policy's timeouts, bounded retries with exponential back-off, and a cap on
+//! every response body so a server cannot exhaust the phone's memory.
+//!
+//! Every HTTP client in the crate is built by [`client`], from an [`HttpPolicy`]: that function is
+//! the one place where the client's transport (timeouts, redirects and TLS) is configured.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -10,7 +15,7 @@ use serde_json::Value;
 
 use crate::Error;
 
-/// How the wallet talks to holders and the scheme.
+/// How the wallet talks to holders, the scheme, requesting parties and relays.
 #[derive(Debug, Clone)]
 pub struct HttpPolicy {
     /// Whole-request timeout.
@@ -38,6 +43,29 @@ impl Default for HttpPolicy {
             max_body_bytes: 1024 * 1024,
             allow_loopback_http: true,
         }
+    }
+}
+
+impl HttpPolicy {
+    /// For a long-polling channel (the session relay): the whole-request timeout outlasts the
+    /// relay's longest wait (30 s).
+    pub fn long_poll() -> Self {
+        HttpPolicy {
+            timeout: Duration::from_secs(40),
+            connect_timeout: Duration::from_secs(3),
+            ..HttpPolicy::default()
+        }
+    }
+
+    /// Applies [`HttpPolicy::allow_loopback_http`] to `url` (already through [`checked_url`]).
+    pub(crate) fn check(&self, url: &Url) -> Result<(), Error> {
+        if url.scheme() != "https" && !self.allow_loopback_http {
+            return Err(Error::invalid_input(format!(
+                "{} uses plain http: only https is allowed",
+                shorten(url.as_str())
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -153,8 +181,9 @@ enum Body<'a> {
     Json(&'a Value),
 }
 
-/// The wallet's one way to build an HTTP client: the policy's timeouts, redirects never followed.
-/// Callers that need a verb [`Http`] does not offer (PUT, raw bodies) use it directly.
+/// The crate's one way to build an HTTP client: the policy's timeouts, redirects never followed,
+/// the TLS of the platform (native-tls). Callers that need a verb [`Http`] does not offer (PUT,
+/// raw bodies, long polls) use it directly, after [`HttpPolicy::check`].
 pub(crate) fn client(policy: &HttpPolicy) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .timeout(policy.timeout)
@@ -206,11 +235,7 @@ impl Http {
         idempotent: bool,
     ) -> Result<Reply, Error> {
         let host = shorten(url.as_str());
-        if url.scheme() != "https" && !self.policy.allow_loopback_http {
-            return Err(Error::invalid_input(format!(
-                "{host} uses plain http: only https is allowed"
-            )));
-        }
+        self.policy.check(url)?;
         let mut wait = self.policy.backoff;
         let mut attempt = 0;
         loop {
