@@ -2,13 +2,10 @@
 //! every decision about credentials, trust and the vault is the core's.
 
 mod args;
-mod collect;
 mod commands;
-mod delegate;
-mod demo;
 mod output;
-mod present_request;
-mod qr;
+mod shared;
+mod views;
 
 use std::process::ExitCode;
 

@@ -2,32 +2,24 @@
 //! Collect credentials from the simulated holders, keep them encrypted, show the overview, share
 //! only what a landlord needs, verify it as the landlord, and prove the vault file holds no plaintext.
 
+mod collecting;
+mod delegation;
+mod in_person;
+
 use std::path::Path;
 
-use kluis_core::sdjwt::{MetadataRegistry, TypeMetadata};
 use kluis_core::trust::TrustList;
 use kluis_core::verifier::{self, Expectations};
 use kluis_core::{now_unix, Pin, VaultOptions, Wallet};
 use serde_json::json;
 
-use crate::commands::device_store;
 use crate::output::{date, print_json, CliError};
+use crate::shared::{device_store, type_metadata};
 
 const CITIZEN: &str = "daan";
 /// Shortest value the plaintext scan looks for (see step 7).
 const MIN_NEEDLE: usize = 6;
 const LANDLORD: &str = "https://woningcorporatie-eemland.verifiers.kluis.test";
-
-/// Display names for the simulated holders' credential types.
-pub fn type_metadata() -> MetadataRegistry {
-    let mut registry = MetadataRegistry::default();
-    for doc in kluis_fixtures::TYPE_METADATA {
-        if let Ok(m) = TypeMetadata::from_json(doc) {
-            registry.insert(m);
-        }
-    }
-    registry
-}
 
 /// Step 6b: the landlord's OpenID4VP request (what its web page shows as a QR), answered by the
 /// wallet over loopback HTTP, verified by the landlord's back end, logged in the vault.
@@ -50,7 +42,7 @@ fn remote_rental(
     let choice = req.default_choice();
     if !json {
         println!("  scanned: {}", session.request_uri);
-        for line in crate::present_request::describe(&req, &choice) {
+        for line in crate::views::describe(&req, &choice) {
             println!("  {line}");
         }
         println!(
@@ -135,8 +127,8 @@ pub fn run(json: bool) -> Result<(), CliError> {
         json,
         "2. Collect: six data holders on loopback issue over OpenID4VCI (pre-authorized code + tx_code, key proofs, batch copies, deferred, notification); the scheme's signed participant list decides whom to trust",
     );
-    let (rt, net) = crate::collect::start_network()?;
-    let collected = crate::collect::collect_all(&rt, &net, &wallet, CITIZEN, json)?;
+    let (rt, net) = collecting::start_network()?;
+    let collected = collecting::collect_all(&rt, &net, &wallet, CITIZEN, json)?;
     let mut landlord_trust = TrustList::new();
     for h in &net.holders {
         landlord_trust.add(h.base_url(), h.public_jwk());
@@ -147,7 +139,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
     let list = wallet.credentials("nl")?;
     let overview = wallet.overview("nl")?;
     if !json {
-        crate::collect::print_overview(&overview);
+        crate::views::print_overview(&overview);
         println!("  -- the credentials behind it:");
         for c in &list {
             println!(
@@ -167,7 +159,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
         "overview".into(),
         serde_json::to_value(&overview).unwrap_or_default(),
     );
-    crate::collect::freshness(&rt, &net, &wallet, &mut report, json)?;
+    collecting::freshness(&rt, &net, &wallet, &mut report, json)?;
 
     let find = |vct: &str| {
         list.iter()
@@ -275,7 +267,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
 
     let remote = remote_rental(&rt, &net, &wallet, json)?;
     report.insert("remote_presentation".into(), remote);
-    let in_person = crate::qr::demo_in_person(&rt, &net, &wallet, json)?;
+    let in_person = in_person::demo_in_person(&rt, &net, &wallet, json)?;
     report.insert("in_person".into(), in_person);
 
     step(json, "7. Proof: the vault directory holds no plaintext");
@@ -333,7 +325,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
         json,
         "8b. Delegate: a helper acts for the citizen under a scoped, time-limited, revocable mandate",
     );
-    let delegated = crate::delegate::demo(
+    let delegated = delegation::demo(
         &rt,
         &net,
         &wallet,

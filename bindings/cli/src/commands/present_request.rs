@@ -1,0 +1,104 @@
+//! `kluis present-request URI [--select PATH,...] [--yes|--decline] [--json]`: answer a
+//! requesting party's OpenID4VP request (their QR or link). Shows who asks, the purpose and
+//! retention, the claims and the candidate credentials; then shares exactly the default choice
+//! (only what was asked and registered, first valid credential), restricted to `--select`, or
+//! declines. Without `--yes`/`--decline` it asks on the terminal; a stdin that is not a terminal
+//! declines. Exit 5: invalid or untrusted request; 1: network.
+
+use kluis_core::openid4vp::PresentationChoice;
+use kluis_core::sdjwt::ClaimPath;
+use serde_json::json;
+
+use crate::args::{Cli, PresentRequestArgs};
+use crate::output::{print_json, CliError};
+use crate::shared::{ask, block_on, unlocked, Prompt};
+use crate::views::describe;
+
+/// Keeps only claims equal to or under one of `select`; queries left without claims are dropped.
+fn restrict(choice: &mut PresentationChoice, select: &[String]) -> Result<(), CliError> {
+    let sel = select
+        .iter()
+        .map(|s| ClaimPath::parse(s).map_err(|e| CliError::usage(format!("--select {s:?}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    for q in choice.queries.values_mut() {
+        q.claims
+            .retain(|c| ClaimPath::parse(c).is_ok_and(|p| sel.iter().any(|s| s.is_prefix_of(&p))));
+    }
+    choice.queries.retain(|_, q| !q.claims.is_empty());
+    Ok(())
+}
+
+pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
+    if a.yes && a.decline {
+        return Err(CliError::usage("--yes and --decline exclude each other"));
+    }
+    let w = unlocked(cli)?;
+    block_on(async {
+        let req = w.start_presentation(&a.uri, &a.lang).await?;
+        let mut choice = req.default_choice();
+        if let Some(sel) = &a.select {
+            restrict(&mut choice, sel)?;
+        }
+        if !cli.json {
+            for line in describe(&req, &choice) {
+                println!("{line}");
+            }
+        }
+        let share = if a.decline {
+            false
+        } else if a.yes {
+            true
+        } else if cli.json {
+            // JSON output is for scripts: they decide with --yes or --decline.
+            false
+        } else {
+            ask("Share exactly the claims marked [x]?", Prompt::Stdout)
+        };
+        if !share {
+            let ack = w.decline_presentation(&req).await;
+            if cli.json {
+                print_json(&json!({
+                    "request": req,
+                    "decision": "declined",
+                    "party_told": ack.is_ok(),
+                }))?;
+            } else {
+                match ack {
+                    Ok(_) => println!("Declined; {} was told.", req.party.client_id),
+                    Err(e) => println!(
+                        "Declined (logged); telling {} failed: {e}",
+                        req.party.client_id
+                    ),
+                }
+            }
+            return Ok(());
+        }
+        let out = match &a.on_behalf_of {
+            Some(mandate) => {
+                w.accept_presentation_on_behalf(
+                    mandate,
+                    &req,
+                    kluis_core::issuance::HttpPolicy::default(),
+                )
+                .await?
+            }
+            None => w.accept_presentation(&req, &choice).await?,
+        };
+        if cli.json {
+            print_json(&json!({
+                "request": req,
+                "decision": "shared",
+                "choice": choice,
+                "outcome": out,
+            }))?;
+        } else {
+            let n: usize = out.disclosed.iter().map(|d| d.claims.len()).sum();
+            println!(
+                "Shared {n} claims from {} credentials with {} (logged in `kluis log`).",
+                out.disclosed.len(),
+                out.client_id
+            );
+        }
+        Ok::<(), CliError>(())
+    })?
+}

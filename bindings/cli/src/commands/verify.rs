@@ -1,0 +1,92 @@
+//! `kluis verify`: the requesting party's check of a presentation (or a batch).
+
+use kluis_core::issuance::HttpPolicy;
+use kluis_core::sdjwt::PublicJwk;
+use kluis_core::sdjwt::VerifiedPresentation;
+use kluis_core::trust::TrustList;
+use kluis_core::verifier::{self, Expectations};
+use serde_json::json;
+
+use crate::args::{Cli, VerifyArgs};
+use crate::output::{date, print_json, CliError};
+use crate::shared::{block_on, read_text, unlocked};
+use crate::views::on_behalf_text;
+
+pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
+    let mut trust = TrustList::new();
+    for f in &a.trust {
+        let jwk = PublicJwk::from_json(&read_text(f)?).map_err(|e| {
+            CliError::usage(format!("{} is not a P-256 public JWK: {e}", f.display()))
+        })?;
+        trust.add_for_any_issuer(jwk);
+    }
+    if a.trust.is_empty() {
+        trust = TrustList::from_entries(&unlocked(cli)?.trusted_issuers()?);
+    }
+    let text = read_text(&a.file)?;
+    let expect = Expectations::new(&a.nonce, &a.aud);
+    if a.batch {
+        let lines: Vec<&str> = text.lines().collect();
+        let summary = verifier::verify_batch(&lines, &trust, &expect);
+        print_json(&summary)?;
+        return if summary.invalid == 0 && summary.count > 0 {
+            Ok(())
+        } else {
+            Err(CliError::invalid(format!(
+                "{} of {} presentations are invalid",
+                summary.invalid, summary.count
+            )))
+        };
+    }
+    // A helper's presentation needs its mandate's status list: fetched when it carries one.
+    let v = verify_one(&text, &trust, &expect)?;
+    if cli.json {
+        print_json(
+            &json!({ "valid": true, "issuer": v.issuer, "vct": v.vct, "claims": v.claims, "on_behalf": on_behalf_json(&v) }),
+        )
+    } else {
+        if let Some(line) = on_behalf_text(&v) {
+            println!("{line}");
+        }
+        println!(
+            "Valid presentation from issuer {} of type {}. Disclosed claims:",
+            v.issuer, v.vct
+        );
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v.claims).unwrap_or_default()
+        );
+        Ok(())
+    }
+}
+
+/// Verifies one presentation, fetching a mandate's status list when it carries one.
+pub fn verify_one(
+    text: &str,
+    trust: &TrustList,
+    expect: &Expectations,
+) -> Result<VerifiedPresentation, CliError> {
+    if kluis_core::delegation::verify::status_uris(text).is_empty() {
+        return Ok(verifier::verify(text, trust, expect)?);
+    }
+    Ok(block_on(verifier::verify_online(
+        text,
+        trust,
+        expect,
+        None,
+        HttpPolicy::default(),
+    ))??)
+}
+
+/// The `on_behalf` member of `kluis verify --json`, and its line for people.
+pub fn on_behalf_json(v: &VerifiedPresentation) -> serde_json::Value {
+    match &v.on_behalf {
+        None => serde_json::Value::Null,
+        Some(o) => json!({
+            "mandate_id": o.mandate_id,
+            "helper_thumbprint": o.helper_thumbprint,
+            "mandate_expires": date(Some(o.mandate_expires_at)),
+            "scope": o.scope,
+        }),
+    }
+}

@@ -1,0 +1,162 @@
+//! What every command shares: the vault directory and device store, opening and unlocking the
+//! vault (PIN from `--pin-stdin` or `$KLUIS_PIN`), reading inputs, the consent prompt, and the
+//! small async runtime the core's futures run on. Commands use these; no command module uses
+//! another.
+
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kluis_core::sdjwt::{MetadataRegistry, TypeMetadata};
+use kluis_core::{DeviceSecretStore, Pin, SoftwareDeviceSecretStore, Wallet};
+use zeroize::Zeroizing;
+
+use crate::args::Cli;
+use crate::output::CliError;
+
+/// Largest input file the command reads (credentials, keys, presentation batches).
+const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The vault directory: `--vault`, else the platform data dir.
+pub fn vault_dir(cli: &Cli) -> Result<PathBuf, CliError> {
+    match &cli.vault {
+        Some(d) => Ok(d.clone()),
+        None => dirs::data_dir()
+            .map(|d| d.join("kluis"))
+            .ok_or_else(|| CliError::usage("no platform data directory: give --vault DIR")),
+    }
+}
+
+/// The software device secret, kept beside (not inside) the database file.
+pub fn device_store(dir: &Path) -> Arc<dyn DeviceSecretStore> {
+    Arc::new(SoftwareDeviceSecretStore::new(dir))
+}
+
+/// The PIN from --pin-stdin (first line) or $KLUIS_PIN.
+pub fn read_pin(
+    cli: &Cli,
+    stdin_lines: &mut Option<std::io::Lines<std::io::StdinLock<'static>>>,
+) -> Result<Pin, CliError> {
+    if cli.pin_stdin {
+        return next_stdin_line(stdin_lines).map(Pin::new);
+    }
+    match std::env::var("KLUIS_PIN") {
+        Ok(p) if !p.is_empty() => Ok(Pin::new(p)),
+        _ => Err(CliError::usage(
+            "no PIN given: set KLUIS_PIN or use --pin-stdin",
+        )),
+    }
+}
+
+pub fn next_stdin_line(
+    lines: &mut Option<std::io::Lines<std::io::StdinLock<'static>>>,
+) -> Result<String, CliError> {
+    let it = lines.get_or_insert_with(|| std::io::stdin().lock().lines());
+    match it.next() {
+        Some(Ok(l)) if !l.trim_end_matches('\r').is_empty() => {
+            let l = Zeroizing::new(l);
+            Ok(l.trim_end_matches('\r').to_string())
+        }
+        Some(Err(_)) => Err(CliError::usage("cannot read the PIN from stdin")),
+        _ => Err(CliError::usage("no PIN on stdin")),
+    }
+}
+
+pub fn open(cli: &Cli) -> Result<Wallet, CliError> {
+    let dir = vault_dir(cli)?;
+    if !Wallet::exists(&dir) {
+        return Err(CliError::other(format!(
+            "no vault in {}: run `kluis init` first",
+            dir.display()
+        )));
+    }
+    Ok(Wallet::open(&dir, device_store(&dir))?)
+}
+
+/// Opens the vault and unlocks it with the PIN, and loads the display-name metadata.
+pub(crate) fn unlocked(cli: &Cli) -> Result<Wallet, CliError> {
+    let w = open(cli)?;
+    let pin = read_pin(cli, &mut None)?;
+    w.unlock(&pin)?;
+    w.set_type_metadata(type_metadata());
+    Ok(w)
+}
+
+/// Reads a text file (or stdin for `-`), bounded in size.
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    let mut buf = String::new();
+    let res = if path == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_string(&mut buf)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_string(&mut buf))
+    };
+    match res {
+        Ok(n) if n as u64 > MAX_INPUT_BYTES => Err(CliError::invalid(format!(
+            "{} is larger than {} MiB",
+            path.display(),
+            MAX_INPUT_BYTES >> 20
+        ))),
+        Ok(_) => Ok(buf),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(CliError::invalid(format!(
+            "{} is not UTF-8 text",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::other(format!(
+            "cannot read {}: {}",
+            path.display(),
+            e.kind()
+        ))),
+    }
+}
+
+/// Runs a future of the core on a small runtime (the CLI is otherwise synchronous).
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, CliError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::other(format!("cannot start the async runtime: {}", e.kind())))?;
+    Ok(rt.block_on(f))
+}
+
+/// Display names for the simulated holders' credential types.
+pub fn type_metadata() -> MetadataRegistry {
+    let mut registry = MetadataRegistry::default();
+    for doc in kluis_fixtures::TYPE_METADATA {
+        if let Ok(m) = TypeMetadata::from_json(doc) {
+            registry.insert(m);
+        }
+    }
+    registry
+}
+
+/// Where a consent question is asked: stdout, or stderr when stdout carries the payload.
+#[derive(Clone, Copy)]
+pub enum Prompt {
+    Stdout,
+    Stderr,
+}
+
+/// Asks `question` on the terminal; a stdin that is not a terminal declines.
+pub fn ask(question: &str, prompt: Prompt) -> bool {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        eprintln!("kluis: stdin is not a terminal: declining (use --yes to share)");
+        return false;
+    }
+    match prompt {
+        Prompt::Stdout => {
+            print!("{question} [y/N] ");
+            let _ = std::io::stdout().flush();
+        }
+        Prompt::Stderr => eprint!("{question} [y/N] "),
+    }
+    let mut line = String::new();
+    if stdin.lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes" | "ja" | "j")
+}
