@@ -19,10 +19,11 @@ use kluis_core::sdjwt::{
     verify_presentation, ClaimPath, Credential, PresentationExpectations, PublicJwk, SdJwtError,
     SigningKey, VerifyOptions,
 };
+use kluis_core::status::CredentialState;
 use kluis_core::trust::TrustList;
 use kluis_core::verifier::{self, Expectations};
 use kluis_core::{now_unix, Error, Wallet};
-use kluis_fixtures::servers::Network;
+use kluis_fixtures::servers::{Network, StatusValue};
 use serde_json::{json, Map, Value};
 use support::*;
 
@@ -926,4 +927,89 @@ async fn a_revocation_that_cannot_be_published_is_kept_and_never_undone() {
     let listed = citizen.mandates(quick_http()).await.unwrap();
     let mine = listed.iter().find(|m| m.id == id).expect("mandate listed");
     assert_eq!(mine.state, MandateState::Revoked);
+}
+
+/// `delegate` never packages what its holder has withdrawn (issue 13): of two income statements,
+/// the one the holder revoked is left out and named; when every credential of a type in scope is
+/// revoked, nothing is delegated, published or logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegate_leaves_out_credentials_their_holder_withdrew() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    // A second income statement (a later offer: another credential of the same type).
+    let uwv = net.holder("uwv").unwrap();
+    let offer = uwv.offer(CITIZEN).unwrap();
+    citizen
+        .collect(&offer.offer_uri, Some(&offer.tx_code), options())
+        .await
+        .unwrap();
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    // The holder revokes the first income statement (every copy of it).
+    let first: Vec<usize> = {
+        let archive = uwv.archive();
+        let statements: Vec<_> = archive.iter().filter(|a| a.vct == VCT).collect();
+        assert_eq!(statements.len(), 6, "two credentials, three copies each");
+        statements[..3].iter().map(|a| a.idx).collect()
+    };
+    for idx in &first {
+        assert_eq!(uwv.set_status_at(*idx, StatusValue::Revoked), 1);
+    }
+    let outcome = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    assert_eq!(outcome.left_out.len(), 1, "{:?}", outcome.left_out);
+    assert_eq!(outcome.left_out[0].vct, VCT);
+    assert_eq!(outcome.left_out[0].state, CredentialState::Revoked);
+    assert_eq!(outcome.mandate.credentials.len(), 1);
+    let accepted = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(accepted.credentials.len(), 1);
+    // The packaged one is the valid one: the helper presents it and a verifier checking the
+    // credential's own status list accepts it.
+    let p = helper
+        .present_on_behalf(
+            &accepted.id,
+            VCT,
+            &["/monthly_gross_income_eur".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let statuses = uwv.archive();
+    let used = statuses
+        .iter()
+        .find(|a| p.starts_with(a.compact.split('~').next().unwrap()))
+        .expect("the presented credential is in the holder's archive");
+    assert!(
+        !first.contains(&used.idx),
+        "the revoked credential was packaged"
+    );
+
+    // Everything of the type revoked: refused, nothing published, nothing logged.
+    assert!(uwv.set_status(None, StatusValue::Revoked) > 0);
+    let lists_before = net.mandate_registry.list_count();
+    let issued_before = events(&citizen)
+        .iter()
+        .filter(|e| matches!(e, AuditEvent::MandateIssued { .. }))
+        .count();
+    let e = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidCredential { reason } if reason.contains("revoked at its holder")),
+        "{e}"
+    );
+    assert_eq!(net.mandate_registry.list_count(), lists_before);
+    let issued_after = events(&citizen)
+        .iter()
+        .filter(|e| matches!(e, AuditEvent::MandateIssued { .. }))
+        .count();
+    assert_eq!(issued_after, issued_before);
 }

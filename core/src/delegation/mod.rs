@@ -25,8 +25,8 @@ pub use revocation::{
 };
 pub use verify::{with_mandate_status, DelegationContext};
 pub use wallet::{
-    DelegateRequest, DelegationOutcome, MandateCredential, MandateRole, MandateState,
-    MandateSummary,
+    DelegateRequest, DelegationOutcome, LeftOutCredential, MandateCredential, MandateRole,
+    MandateState, MandateSummary,
 };
 
 use kluis_sdjwt::SdJwtError;

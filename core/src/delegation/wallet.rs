@@ -18,7 +18,7 @@ use super::revocation::{MandateStatusListRecord, MandateStatusLists};
 use super::verify::{self, check_not_revoked, check_time, parse_paths};
 use super::DelegationError;
 use crate::audit::{self, Actor, AuditEvent};
-use crate::credentials::{HolderBinding, StoredCredential};
+use crate::credentials::{CredentialState, HolderBinding, StoredCredential};
 use crate::holder_key::HolderKeyRecord;
 use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
@@ -126,6 +126,20 @@ pub struct DelegationOutcome {
     pub mandate: MandateSummary,
     /// The encrypted package (compact JWE) to hand to the helper.
     pub package: String,
+    /// Credentials in scope that were not packaged because their holder withdrew them.
+    #[serde(default)]
+    pub left_out: Vec<LeftOutCredential>,
+}
+
+/// A credential in a mandate's scope that [`Wallet::delegate`] did not package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOutCredential {
+    /// The credential's id in this wallet.
+    pub credential_id: String,
+    /// Its type.
+    pub vct: String,
+    /// Why: revoked, suspended or expired (as the status check just found).
+    pub state: CredentialState,
 }
 
 // The label may name a person: left out of Debug (no personal data in logs).
@@ -156,6 +170,7 @@ impl std::fmt::Debug for DelegationOutcome {
         f.debug_struct("DelegationOutcome")
             .field("mandate", &self.mandate)
             .field("package_bytes", &self.package.len())
+            .field("left_out", &self.left_out)
             .finish()
     }
 }
@@ -355,12 +370,37 @@ impl Wallet {
             purposes: req.purposes.clone().filter(|p| !p.is_empty()),
         };
 
+        // Nothing its holder has withdrawn goes into a package: the status of every credential
+        // is checked first (stored and logged as by `check_status`). A status that cannot be
+        // established (holder down, no status entry) does not stop delegation: verifiers check
+        // the credential's status at every presentation anyway.
+        let states: std::collections::HashMap<String, CredentialState> = self
+            .check_status(policy.clone())
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.status))
+            .collect();
+        let mut left_out = Vec::new();
+
         // One copy of each credential in scope, with the key it is bound to.
         let trust = self.trust_list()?;
         let mut chosen: Vec<(String, String, SigningKey, String)> = Vec::new();
         for (id, rec) in self.vault.list::<StoredCredential>()? {
             let stored = rec?;
             if !scope.vct.contains(&stored.vct) || stored.binding != HolderBinding::ThisWallet {
+                continue;
+            }
+            if let Some(
+                state @ (CredentialState::Revoked
+                | CredentialState::Suspended
+                | CredentialState::Expired),
+            ) = states.get(&id).copied()
+            {
+                left_out.push(LeftOutCredential {
+                    credential_id: id,
+                    vct: stored.vct.clone(),
+                    state,
+                });
                 continue;
             }
             // The last batch copy, when there is one: the helper's presentations then show a
@@ -392,9 +432,19 @@ impl Wallet {
             chosen.push((id, compact, key, stored.vct.clone()));
         }
         for t in &scope.vct {
-            if !chosen.iter().any(|(_, _, _, v)| v == t) {
-                return Err(Error::not_found(format!("a credential of type {t}")));
+            if chosen.iter().any(|(_, _, _, v)| v == t) {
+                continue;
             }
+            if let Some(l) = left_out.iter().find(|l| l.vct == *t) {
+                return Err(Error::InvalidCredential {
+                    reason: format!(
+                        "delegation: every credential of type {t} is {} at its holder; nothing \
+                         was delegated",
+                        l.state.as_str()
+                    ),
+                });
+            }
+            return Err(Error::not_found(format!("a credential of type {t}")));
         }
 
         // The revocation bit: allocate, publish, then store (a failed publication stores nothing).
@@ -479,6 +529,7 @@ impl Wallet {
         Ok(DelegationOutcome {
             mandate: issued.summary(now),
             package,
+            left_out,
         })
     }
 

@@ -44,6 +44,7 @@ pub fn delegate(cli: &Cli, a: &DelegateArgs) -> Result<(), CliError> {
         let mut v = serde_json::to_value(&outcome.mandate)
             .map_err(|e| CliError::other(format!("output: {e}")))?;
         v["out"] = json!(a.out);
+        v["left_out"] = json!(outcome.left_out);
         print_json(&v)
     } else {
         let m = &outcome.mandate;
@@ -56,6 +57,14 @@ pub fn delegate(cli: &Cli, a: &DelegateArgs) -> Result<(), CliError> {
             actions_text(m),
             date(Some(m.expires_at))
         );
+        for l in &outcome.left_out {
+            println!(
+                "Left out: credential {} ({}), {} at its holder.",
+                l.credential_id,
+                l.vct,
+                l.state.as_str()
+            );
+        }
         println!(
             "Package encrypted to the helper written to {}. Revoke with: kluis revoke-mandate {}",
             a.out.display(),
