@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::keys::{b64, sign_compact};
 use crate::path::ClaimPath;
-use crate::process::{self, Disclosure, Node, TYP_KB_JWT};
+use crate::process::{self, ArrayPositions, Disclosure, Node, TYP_KB_JWT};
 use crate::{IssuerKeys, Mode, PublicJwk, SdJwtError, SigningKey};
 use sha2::{Digest, Sha256};
 
@@ -56,6 +56,7 @@ pub struct Credential {
     jwt_len: usize,
     disclosures: Vec<Disclosure>,
     nodes: Vec<Node>,
+    positions: ArrayPositions,
 }
 
 impl std::fmt::Debug for Credential {
@@ -86,8 +87,8 @@ impl Credential {
         let jwt =
             process::verify_issuer_jwt(split.jwt, keys, now, options.skew_secs, options.mode)?;
         let disclosures = process::parse_disclosures(&split.disclosures)?;
-        let (claims, nodes) =
-            process::apply_disclosures(&jwt.payload, &disclosures, options.mode, true)?;
+        let (claims, nodes, positions) =
+            process::apply_disclosures_positioned(&jwt.payload, &disclosures, options.mode, true)?;
         Ok(Credential {
             compact: compact.to_owned(),
             jwt_len: split.jwt.len(),
@@ -101,6 +102,7 @@ impl Credential {
             claims,
             disclosures,
             nodes,
+            positions,
         })
     }
 
@@ -140,6 +142,21 @@ impl Credential {
     /// The compact issued form, which is what to store.
     pub fn compact(&self) -> &str {
         &self.compact
+    }
+
+    /// `path` with each array index replaced by the element's position in the issuer-signed
+    /// array (where undisclosed elements and decoys also count): what identifies an array
+    /// element to a verifier, who sees only the disclosed ones ([`ArrayPositions`]). `None`
+    /// if the path names an element the credential does not have.
+    pub fn signed_path(&self, path: &ClaimPath) -> Option<ClaimPath> {
+        if !path
+            .segments()
+            .iter()
+            .any(|s| matches!(s, crate::PathSegment::Index(_)))
+        {
+            return Some(path.clone());
+        }
+        self.positions.signed_path(path)
     }
 
     /// The paths the holder can choose to disclose, in document order. Paths not listed

@@ -29,7 +29,9 @@ pub use issuer::{issue, DisclosurePolicy, IssuerInput};
 pub use keys::{PublicJwk, SigningKey};
 pub use metadata::{MetadataError, MetadataRegistry, TypeMetadata};
 pub use path::{ClaimPath, PathSegment};
-pub use process::{MAX_COMPACT_LEN, MAX_DEPTH, MAX_DISCLOSURES, TYP_KB_JWT, TYP_SD_JWT_VC};
+pub use process::{
+    ArrayPositions, MAX_COMPACT_LEN, MAX_DEPTH, MAX_DISCLOSURES, TYP_KB_JWT, TYP_SD_JWT_VC,
+};
 pub use verifier::{
     verify_compact_es256, verify_presentation, verify_presentation_with, KeyBindingDetails,
     OnBehalf, PresentationExpectations, VerifiedPresentation,

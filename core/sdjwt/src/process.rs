@@ -2,7 +2,7 @@
 //! and apply disclosures to the payload (RFC 9901 §7.1), enforcing every structural rule:
 //! digests unique, every disclosure referenced exactly once, shapes, reserved names, clashes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -251,6 +251,17 @@ pub(crate) fn apply_disclosures(
     mode: Mode,
     track: bool,
 ) -> Result<(Value, Vec<Node>), SdJwtError> {
+    apply_disclosures_positioned(payload, disclosures, mode, track).map(|(c, n, _)| (c, n))
+}
+
+/// As [`apply_disclosures`], also returning where each array element of the processed claims
+/// sits in the issuer-signed array (empty unless `track` is set).
+pub(crate) fn apply_disclosures_positioned(
+    payload: &Map<String, Value>,
+    disclosures: &[Disclosure],
+    mode: Mode,
+    track: bool,
+) -> Result<(Value, Vec<Node>, ArrayPositions), SdJwtError> {
     let mut p = Processor {
         by_digest: disclosures
             .iter()
@@ -262,6 +273,8 @@ pub(crate) fn apply_disclosures(
         seen: HashSet::new(),
         nodes: Vec::new(),
         path: Vec::new(),
+        signed: Vec::new(),
+        positions: ArrayPositions::default(),
         mode,
         track,
     };
@@ -269,7 +282,34 @@ pub(crate) fn apply_disclosures(
     if p.used != disclosures.len() {
         return Err(SdJwtError::DigestNotFound);
     }
-    Ok((Value::Object(claims), p.nodes))
+    Ok((Value::Object(claims), p.nodes, p.positions))
+}
+
+/// Where array elements sit in the issuer-signed payload. A processed array holds only the
+/// elements that were disclosed (and the plain ones), so `/nationalities/0` in what a holder
+/// or verifier sees can be any element of the signed array: its position there (counting the
+/// digests of undisclosed elements and decoys) is what identifies the element itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArrayPositions {
+    /// Path of each array element as seen → the same path with signed-array positions.
+    signed: BTreeMap<ClaimPath, ClaimPath>,
+}
+
+impl ArrayPositions {
+    /// `path` (as seen after processing) with every array index replaced by the element's
+    /// position in the issuer-signed array; `None` if it names an element that is not there.
+    /// A path without array indexes is returned as it is.
+    pub fn signed_path(&self, path: &ClaimPath) -> Option<ClaimPath> {
+        let segs = path.segments();
+        // The deepest array element on the path carries the positions of all above it.
+        let deepest = segs
+            .iter()
+            .rposition(|s| matches!(s, PathSegment::Index(_)))?;
+        let element = ClaimPath::from_segments(segs[..=deepest].to_vec());
+        let mut out = self.signed.get(&element)?.segments().to_vec();
+        out.extend_from_slice(&segs[deepest + 1..]);
+        Some(ClaimPath::from_segments(out))
+    }
 }
 
 struct Processor<'a> {
@@ -279,6 +319,9 @@ struct Processor<'a> {
     seen: HashSet<&'a str>,
     nodes: Vec<Node>,
     path: Vec<PathSegment>,
+    /// `path` with signed-array positions instead of processed indexes (when tracking).
+    signed: Vec<PathSegment>,
+    positions: ArrayPositions,
     mode: Mode,
     track: bool,
 }
@@ -319,9 +362,35 @@ impl<'a> Processor<'a> {
         if !self.track {
             return f(self);
         }
-        self.path.push(segment());
+        let seg = segment();
+        self.signed.push(seg.clone());
+        self.path.push(seg);
         let r = f(self);
         self.path.pop();
+        self.signed.pop();
+        r
+    }
+
+    /// As [`Processor::child`] for array element `at` (processed index) found at position
+    /// `signed_at` of the signed array; records the pair of paths.
+    fn element<T>(
+        &mut self,
+        at: usize,
+        signed_at: usize,
+        f: impl FnOnce(&mut Self) -> Result<T, SdJwtError>,
+    ) -> Result<T, SdJwtError> {
+        if !self.track {
+            return f(self);
+        }
+        self.path.push(PathSegment::Index(at));
+        self.signed.push(PathSegment::Index(signed_at));
+        self.positions.signed.insert(
+            ClaimPath::from_segments(self.path.clone()),
+            ClaimPath::from_segments(self.signed.clone()),
+        );
+        let r = f(self);
+        self.path.pop();
+        self.signed.pop();
         r
     }
 
@@ -398,7 +467,7 @@ impl<'a> Processor<'a> {
             return Err(SdJwtError::InputTooLarge("claims nested too deeply"));
         }
         let mut out = Vec::with_capacity(a.len());
-        for item in a {
+        for (signed_at, item) in a.iter().enumerate() {
             if let Some(digest) = array_digest(item)? {
                 let node_at = self.nodes.len();
                 let Some(disclosure) = self.take(digest)? else {
@@ -410,17 +479,14 @@ impl<'a> Processor<'a> {
                     ));
                 }
                 let at = out.len();
-                let processed = self.child(
-                    || PathSegment::Index(at),
-                    |p| {
-                        p.record_path(node_at);
-                        p.value(&disclosure.value, depth)
-                    },
-                )?;
+                let processed = self.element(at, signed_at, |p| {
+                    p.record_path(node_at);
+                    p.value(&disclosure.value, depth)
+                })?;
                 out.push(processed);
             } else {
                 let at = out.len();
-                out.push(self.child(|| PathSegment::Index(at), |p| p.value(item, depth))?);
+                out.push(self.element(at, signed_at, |p| p.value(item, depth))?);
             }
         }
         Ok(Value::Array(out))

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::holder::sd_hash;
 use crate::keys::{parse_compact, ParsedJws};
 use crate::process::{self, TYP_KB_JWT};
-use crate::{ClaimPath, IssuerKeys, Mode, PublicJwk, SdJwtError};
+use crate::{ArrayPositions, ClaimPath, IssuerKeys, Mode, PublicJwk, SdJwtError};
 
 /// What the verifier expects of a presentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +95,24 @@ pub struct KeyBindingDetails {
     /// The paths of the claims revealed by disclosures in this presentation (not the claims the
     /// issuer left always visible), in document order.
     pub disclosed_paths: Vec<ClaimPath>,
+    /// Where each array element of the presented claims sits in the issuer-signed array: the
+    /// presented array holds only what was disclosed, so its indexes are not the element's.
+    pub positions: ArrayPositions,
+}
+
+impl KeyBindingDetails {
+    /// `path` (as presented) with signed-array positions for its indexes
+    /// ([`ArrayPositions::signed_path`]); a path without indexes as it is.
+    pub fn signed_path(&self, path: &ClaimPath) -> Option<ClaimPath> {
+        if !path
+            .segments()
+            .iter()
+            .any(|s| matches!(s, crate::PathSegment::Index(_)))
+        {
+            return Some(path.clone());
+        }
+        self.positions.signed_path(path)
+    }
 }
 
 impl std::fmt::Debug for VerifiedPresentation {
@@ -163,8 +181,8 @@ where
         process::verify_issuer_jwt(split.jwt, keys, expect.now, expect.skew_secs, expect.mode)?;
     let disclosures = process::parse_disclosures(&split.disclosures)?;
     // Tracking paths costs a little; only this entry point needs them (for scope checks).
-    let (claims, nodes) =
-        process::apply_disclosures(&jwt.payload, &disclosures, expect.mode, true)?;
+    let (claims, nodes, positions) =
+        process::apply_disclosures_positioned(&jwt.payload, &disclosures, expect.mode, true)?;
     let kb = split.kb.ok_or(SdJwtError::KeyBindingMissing)?;
     let holder = jwt.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
     let jws = parse_kb(kb)?;
@@ -174,6 +192,7 @@ where
         signer,
         claims: jws.payload,
         disclosed_paths: nodes.into_iter().map(|n| n.path).collect(),
+        positions,
     };
     Ok((
         VerifiedPresentation {

@@ -119,3 +119,55 @@ fn compact_es256_with_a_parsed_key() {
     let forged = format!("{}.{}.{}", parts[0], b64(b"{\"a\":2}"), parts[2]);
     assert!(kluis_sdjwt::verify_compact_es256(&forged, &issuer.public()).is_none());
 }
+
+/// A presented array holds only its disclosed elements, so `/nationalities/0` as presented can be
+/// any element. The positions in the issuer-signed array (decoys and undisclosed elements count)
+/// identify the element itself, the same for the holder and the verifier.
+#[test]
+fn array_elements_are_identified_by_their_signed_position() {
+    let issuer = Issuer::new();
+    let holder = SigningKey::make_random().unwrap();
+    let helper = SigningKey::make_random().unwrap();
+    for _ in 0..20 {
+        // Decoys at random places in every array: positions differ from the holder's indexes.
+        let compact = kluis_sdjwt::issue(
+            &issuer.key,
+            &sample_input(&holder.public_jwk()),
+            &kluis_sdjwt::DisclosurePolicy::all().with_decoys(1, 3),
+        )
+        .unwrap();
+        let cred =
+            Credential::verify_issued(&compact, &issuer.trust(), NOW, &VerifyOptions::default())
+                .unwrap();
+        let first = ClaimPath::parse("/nationalities/0").unwrap();
+        let second = ClaimPath::parse("/nationalities/1").unwrap();
+        let (s0, s1) = (
+            cred.signed_path(&first).unwrap(),
+            cred.signed_path(&second).unwrap(),
+        );
+        assert_ne!(s0, s1);
+        assert!(cred
+            .signed_path(&ClaimPath::parse("/nationalities/2").unwrap())
+            .is_none());
+        // Paths without indexes are their own signed path.
+        let locality = ClaimPath::parse("/address/locality").unwrap();
+        assert_eq!(cred.signed_path(&locality).unwrap(), locality);
+
+        // Only the second element disclosed: the verifier sees it at index 0, and its signed
+        // position is the second element's, not the first's.
+        let p = cred
+            .present_delegated(&[second.clone()], &helper, NONCE, AUD, NOW, &extra())
+            .unwrap();
+        let expect = PresentationExpectations::new(NONCE, AUD, NOW + 5);
+        let (v, kb) =
+            verify_presentation_with::<SdJwtError, _>(&p, &issuer.trust(), &expect, |_, _| {
+                Ok(helper.public_jwk())
+            })
+            .unwrap();
+        assert_eq!(v.claims["nationalities"], json!(["BE"]));
+        assert_eq!(kb.signed_path(&first).unwrap(), s1);
+        assert!(kb
+            .signed_path(&ClaimPath::parse("/nationalities/1").unwrap())
+            .is_none());
+    }
+}
