@@ -156,7 +156,14 @@ fn array_elements_are_identified_by_their_signed_position() {
         // Only the second element disclosed: the verifier sees it at index 0, and its signed
         // position is the second element's, not the first's.
         let p = cred
-            .present_delegated(&[second.clone()], &helper, NONCE, AUD, NOW, &extra())
+            .present_delegated(
+                std::slice::from_ref(&second),
+                &helper,
+                NONCE,
+                AUD,
+                NOW,
+                &extra(),
+            )
             .unwrap();
         let expect = PresentationExpectations::new(NONCE, AUD, NOW + 5);
         let (v, kb) =
