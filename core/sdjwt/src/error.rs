@@ -101,6 +101,10 @@ pub enum SdJwtError {
     /// The holder key offered for presenting is not the credential's `cnf.jwk`.
     #[error("holder key does not match the credential's cnf.jwk")]
     HolderKeyMismatch,
+    /// A signature made outside kluis (a phone's key store) does not verify under the key that
+    /// was to make it, or is not an ES256 signature at all.
+    #[error("the signature does not verify under the expected key")]
+    ForeignSignature,
     /// An issued (stored) SD-JWT unexpectedly carries a key-binding JWT.
     #[error("issued SD-JWT must not carry a key-binding JWT")]
     UnexpectedKeyBinding,
@@ -160,6 +164,7 @@ impl SdJwtError {
             KeyBindingInFuture => "key_binding_in_future",
             NoHolderKey => "no_holder_key",
             HolderKeyMismatch => "holder_key_mismatch",
+            ForeignSignature => "foreign_signature",
             UnexpectedKeyBinding => "unexpected_key_binding",
             BadJwk(_) => "bad_jwk",
             BadKey(_) => "bad_key",

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use crate::keys::{b64, sign_compact};
+use crate::keys::{b64, UnsignedJws};
 use crate::path::ClaimPath;
 use crate::process::{self, ArrayPositions, Disclosure, Node, TYP_KB_JWT};
 use crate::{IssuerKeys, Mode, PublicJwk, SdJwtError, SigningKey};
@@ -201,10 +201,29 @@ impl Credential {
         if *bound != holder_key.public_jwk() {
             return Err(SdJwtError::HolderKeyMismatch);
         }
-        let mut presentation = self.present_without_key_binding(paths)?;
-        let kb = key_binding_jwt(&presentation, holder_key, nonce, aud, iat)?;
-        presentation.push_str(&kb);
-        Ok(presentation)
+        self.prepare_presentation(paths, nonce, aud, iat)?
+            .sign(holder_key)
+    }
+
+    /// The presentation of exactly `paths` up to its key-binding JWT, for a holder key kluis
+    /// does not hold (a phone's secure hardware): sign [`UnsignedPresentation::signing_input`]
+    /// with the `cnf.jwk` key and hand the signature to [`UnsignedPresentation::finish`].
+    pub fn prepare_presentation(
+        &self,
+        paths: &[ClaimPath],
+        nonce: &str,
+        aud: &str,
+        iat: i64,
+    ) -> Result<UnsignedPresentation, SdJwtError> {
+        let bound = self.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
+        let sd_part = self.present_without_key_binding(paths)?;
+        let header = json!({"alg": "ES256", "typ": TYP_KB_JWT});
+        let payload = json!({"iat": iat, "aud": aud, "nonce": nonce, "sd_hash": sd_hash(&sd_part)});
+        Ok(UnsignedPresentation {
+            kb: UnsignedJws::new(&header, &payload)?,
+            sd_part,
+            signer: bound.clone(),
+        })
     }
 
     /// A presentation of exactly `paths` whose key-binding JWT is signed by `signer`, a key
@@ -222,8 +241,23 @@ impl Credential {
         iat: i64,
         extra_claims: &serde_json::Map<String, Value>,
     ) -> Result<String, SdJwtError> {
+        self.prepare_delegated(paths, &signer.public_jwk(), nonce, aud, iat, extra_claims)?
+            .sign(signer)
+    }
+
+    /// As [`Credential::present_delegated`], up to the helper's signature: `signer` is the
+    /// helper's public key, which [`UnsignedPresentation::finish`] checks the signature against.
+    pub fn prepare_delegated(
+        &self,
+        paths: &[ClaimPath],
+        signer: &PublicJwk,
+        nonce: &str,
+        aud: &str,
+        iat: i64,
+        extra_claims: &serde_json::Map<String, Value>,
+    ) -> Result<UnsignedPresentation, SdJwtError> {
         self.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
-        let mut presentation = self.present_without_key_binding(paths)?;
+        let sd_part = self.present_without_key_binding(paths)?;
         let mut payload = serde_json::Map::new();
         for (k, v) in extra_claims {
             if !matches!(k.as_str(), "iat" | "aud" | "nonce" | "sd_hash") {
@@ -233,11 +267,13 @@ impl Credential {
         payload.insert("iat".into(), json!(iat));
         payload.insert("aud".into(), json!(aud));
         payload.insert("nonce".into(), json!(nonce));
-        payload.insert("sd_hash".into(), json!(sd_hash(&presentation)));
+        payload.insert("sd_hash".into(), json!(sd_hash(&sd_part)));
         let header = json!({"alg": "ES256", "typ": TYP_KB_JWT});
-        let kb = sign_compact(signer, &header, &Value::Object(payload))?;
-        presentation.push_str(&kb);
-        Ok(presentation)
+        Ok(UnsignedPresentation {
+            kb: UnsignedJws::new(&header, &Value::Object(payload))?,
+            sd_part,
+            signer: signer.clone(),
+        })
     }
 
     /// Indexes (in issued order) of the disclosures that `paths` need.
@@ -267,14 +303,38 @@ pub(crate) fn sd_hash(sd_part: &str) -> String {
     b64(&Sha256::digest(sd_part.as_bytes()))
 }
 
-fn key_binding_jwt(
-    sd_part: &str,
-    key: &SigningKey,
-    nonce: &str,
-    aud: &str,
-    iat: i64,
-) -> Result<String, SdJwtError> {
-    let header = json!({"alg": "ES256", "typ": TYP_KB_JWT});
-    let payload = json!({"iat": iat, "aud": aud, "nonce": nonce, "sd_hash": sd_hash(sd_part)});
-    sign_compact(key, &header, &payload)
+/// A presentation built up to its key-binding JWT ([`Credential::prepare_presentation`]).
+pub struct UnsignedPresentation {
+    sd_part: String,
+    kb: UnsignedJws,
+    /// The key whose signature completes it: `cnf.jwk`, or the helper's key when delegated.
+    signer: PublicJwk,
+}
+
+impl UnsignedPresentation {
+    /// The KB-JWT's signing input, for the holder key to sign (ES256).
+    pub fn signing_input(&self) -> &[u8] {
+        self.kb.signing_input()
+    }
+
+    /// The key that must have made the signature.
+    pub fn signer(&self) -> &PublicJwk {
+        &self.signer
+    }
+
+    /// The finished presentation, if `signature` (raw r‖s or DER) verifies under the expected
+    /// key; otherwise [`SdJwtError::ForeignSignature`] and nothing to send.
+    pub fn finish(self, signature: &[u8]) -> Result<String, SdJwtError> {
+        let kb = self.kb.finish(signature, &self.signer)?;
+        Ok(self.sd_part + &kb)
+    }
+
+    /// Signs with a key held here; it must be the expected key.
+    pub fn sign(self, key: &SigningKey) -> Result<String, SdJwtError> {
+        if key.public_jwk() != self.signer {
+            return Err(SdJwtError::HolderKeyMismatch);
+        }
+        let kb = self.kb.sign(key)?;
+        Ok(self.sd_part + &kb)
+    }
 }

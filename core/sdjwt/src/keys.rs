@@ -99,6 +99,34 @@ impl PublicJwk {
         Self::from_coordinates(&x, &y)
     }
 
+    /// Reads a P-256 public key as a platform key store hands it out: X.509
+    /// SubjectPublicKeyInfo DER (Java's `PublicKey.getEncoded()`, CryptoKit's
+    /// `derRepresentation`) or the 65-byte uncompressed SEC1 point (`x963Representation`).
+    pub fn from_platform_encoding(bytes: &[u8]) -> Result<Self, SdJwtError> {
+        if bytes.len() == 65 && bytes[0] == 0x04 {
+            let (x, y) = bytes[1..].split_at(32);
+            let (Ok(x), Ok(y)) = (x.try_into(), y.try_into()) else {
+                return Err(SdJwtError::BadKey("not an uncompressed P-256 point"));
+            };
+            return Self::from_coordinates(&x, &y);
+        }
+        let pkey = PKey::public_key_from_der(bytes)
+            .map_err(|_| SdJwtError::BadKey("neither SubjectPublicKeyInfo DER nor a SEC1 point"))?;
+        let key = pkey
+            .ec_key()
+            .map_err(|_| SdJwtError::BadKey("not an EC key"))?;
+        if key.group().curve_name() != Some(Nid::X9_62_PRIME256V1) {
+            return Err(SdJwtError::BadKey("curve is not P-256"));
+        }
+        let mut ctx = BigNumContext::new()?;
+        let sec1 = key.public_key().to_bytes(
+            p256()?,
+            openssl::ec::PointConversionForm::UNCOMPRESSED,
+            &mut ctx,
+        )?;
+        Self::from_platform_encoding(&sec1)
+    }
+
     fn from_coordinates(x: &[u8; 32], y: &[u8; 32]) -> Result<Self, SdJwtError> {
         let mut sec1 = [0u8; 65];
         sec1[0] = 0x04;
@@ -150,7 +178,7 @@ impl PublicJwk {
     }
 
     /// Verifies a raw (r‖s, 64-byte) ES256 signature over `message`.
-    pub(crate) fn verify_es256(&self, message: &[u8], signature: &[u8]) -> bool {
+    pub fn verify_es256(&self, message: &[u8], signature: &[u8]) -> bool {
         if signature.len() != 64 {
             return false;
         }
@@ -259,13 +287,78 @@ impl SigningKey {
     }
 
     /// Signs `message` with ES256, returning the raw 64-byte r‖s signature (JWS form).
-    pub(crate) fn sign_es256(&self, message: &[u8]) -> Result<[u8; 64], SdJwtError> {
+    pub fn sign_es256(&self, message: &[u8]) -> Result<[u8; 64], SdJwtError> {
         let digest = Sha256::digest(message);
         let sig = EcdsaSig::sign(&digest, &self.key)?;
         let mut out = [0u8; 64];
         out[..32].copy_from_slice(&sig.r().to_vec_padded(32)?);
         out[32..].copy_from_slice(&sig.s().to_vec_padded(32)?);
         Ok(out)
+    }
+}
+
+/// An ES256 signature as a platform key store returns it, in JWS form (raw r‖s, 64 bytes).
+/// Android's `SHA256withECDSA` gives ASN.1 DER, CryptoKit gives either: both are accepted.
+pub fn es256_signature_from_platform(signature: &[u8]) -> Result<[u8; 64], SdJwtError> {
+    if let Ok(raw) = <[u8; 64]>::try_from(signature) {
+        return Ok(raw);
+    }
+    let sig = EcdsaSig::from_der(signature).map_err(|_| SdJwtError::ForeignSignature)?;
+    let (Ok(r), Ok(s)) = (sig.r().to_vec_padded(32), sig.s().to_vec_padded(32)) else {
+        // r or s longer than 32 bytes: not a P-256 signature.
+        return Err(SdJwtError::ForeignSignature);
+    };
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&r);
+    out[32..].copy_from_slice(&s);
+    Ok(out)
+}
+
+/// A compact JWS waiting for its ES256 signature, for keys kluis does not hold: a phone's
+/// secure hardware signs [`UnsignedJws::signing_input`], and [`UnsignedJws::finish`] attaches
+/// the signature only after checking it verifies under the key that was to make it.
+pub struct UnsignedJws {
+    signing_input: String,
+}
+
+impl UnsignedJws {
+    /// `b64(header).b64(payload)`.
+    pub fn new(header: &Value, payload: &Value) -> Result<Self, SdJwtError> {
+        let header = serde_json::to_vec(header).map_err(|_| SdJwtError::BadJson("JWS header"))?;
+        let payload =
+            serde_json::to_vec(payload).map_err(|_| SdJwtError::BadJson("JWS payload"))?;
+        let mut signing_input = b64(&header);
+        signing_input.push('.');
+        signing_input.push_str(&b64(&payload));
+        Ok(UnsignedJws { signing_input })
+    }
+
+    /// The bytes to sign (ES256: SHA-256, then ECDSA P-256).
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// Signs with a key held here (software).
+    pub fn sign(self, key: &SigningKey) -> Result<String, SdJwtError> {
+        let sig = key.sign_es256(self.signing_input.as_bytes())?;
+        Ok(self.attach(&sig))
+    }
+
+    /// Attaches `signature` (raw r‖s or DER) if it verifies under `key`; a signature from
+    /// another key, over other bytes, or garbage is [`SdJwtError::ForeignSignature`].
+    pub fn finish(self, signature: &[u8], key: &PublicJwk) -> Result<String, SdJwtError> {
+        let sig = es256_signature_from_platform(signature)?;
+        if !key.verify_es256(self.signing_input.as_bytes(), &sig) {
+            return Err(SdJwtError::ForeignSignature);
+        }
+        Ok(self.attach(&sig))
+    }
+
+    fn attach(self, sig: &[u8; 64]) -> String {
+        let mut jws = self.signing_input;
+        jws.push('.');
+        jws.push_str(&b64(sig));
+        jws
     }
 }
 
@@ -279,15 +372,7 @@ pub(crate) fn sign_compact(
     header: &Value,
     payload: &Value,
 ) -> Result<String, SdJwtError> {
-    let header = serde_json::to_vec(header).map_err(|_| SdJwtError::BadJson("JWS header"))?;
-    let payload = serde_json::to_vec(payload).map_err(|_| SdJwtError::BadJson("JWS payload"))?;
-    let mut jws = b64(&header);
-    jws.push('.');
-    jws.push_str(&b64(&payload));
-    let sig = key.sign_es256(jws.as_bytes())?;
-    jws.push('.');
-    jws.push_str(&b64(&sig));
-    Ok(jws)
+    UnsignedJws::new(header, payload)?.sign(key)
 }
 
 /// A compact JWS split and decoded, signature not yet checked.

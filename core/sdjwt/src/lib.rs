@@ -24,9 +24,9 @@ mod verifier;
 use std::collections::{BTreeMap, HashMap};
 
 pub use error::SdJwtError;
-pub use holder::{Credential, VerifyOptions};
+pub use holder::{Credential, UnsignedPresentation, VerifyOptions};
 pub use issuer::{issue, DisclosurePolicy, IssuerInput};
-pub use keys::{PublicJwk, SigningKey};
+pub use keys::{es256_signature_from_platform, PublicJwk, SigningKey, UnsignedJws};
 pub use metadata::{MetadataError, MetadataRegistry, TypeMetadata};
 pub use path::{ClaimPath, PathSegment};
 pub use process::{
