@@ -77,6 +77,10 @@ pub(crate) struct StoredCredential {
     pub expires_at: Option<i64>,
     pub imported_at: i64,
     pub binding: HolderBinding,
+    /// The holder key record `compact` (copy 0) is bound to; `None`: the wallet key (imported
+    /// by hand, or collected with the software store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_key_id: Option<String>,
     /// Extra copies from batch issuance, each bound to its own holder key (collecting issue).
     #[serde(default)]
     pub copies: Vec<CredentialCopy>,
@@ -152,9 +156,20 @@ impl StoredCredential {
             expires_at: c.expires_at(),
             imported_at,
             binding,
+            holder_key_id: None,
             copies: Vec::new(),
             freshness: None,
         }
+    }
+
+    /// The holder key records only this credential's copies are bound to (not the shared
+    /// primary keys), which go with it.
+    pub(crate) fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.holder_key_id
+            .as_deref()
+            .into_iter()
+            .chain(self.copies.iter().map(|c| c.holder_key_id.as_str()))
+            .filter(|id| !crate::holder_key::is_shared_key(id))
     }
 
     pub(crate) fn summary(

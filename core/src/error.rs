@@ -75,6 +75,18 @@ pub enum Error {
     /// outside the protocol (malformed, oversized). Nothing was stored.
     #[error("issuance failed: {reason}")]
     Issuance { reason: String },
+    /// A holder key in the device's key store needs the user to authenticate (biometrics or
+    /// device credential) first. Nothing was sent or stored: authenticate, then try again.
+    #[error("the holder key needs the user to authenticate first")]
+    UserAuthenticationRequired,
+    /// The user or the app cancelled (a dismissed authentication prompt). Nothing was sent or
+    /// stored.
+    #[error("cancelled")]
+    Cancelled,
+    /// The holder key store failed, timed out, no longer has the key, or returned a signature
+    /// that does not verify under the key. Nothing was sent or stored.
+    #[error("holder key store: {reason}")]
+    HolderKey { reason: String },
 }
 
 fn attempts_text(attempts_left: Option<u32>, retry_after_secs: u64) -> String {
@@ -113,7 +125,8 @@ impl Error {
             | Error::LockedPermanently
             | Error::DeviceKeyChanged
             | Error::Wiped
-            | Error::Locked => ErrorCode::Authentication,
+            | Error::Locked
+            | Error::UserAuthenticationRequired => ErrorCode::Authentication,
             Error::Integrity { .. } => ErrorCode::Integrity,
             Error::InvalidCredential { .. }
             | Error::UntrustedIssuer { .. }
@@ -126,7 +139,9 @@ impl Error {
             | Error::AlreadyExists { .. }
             | Error::Internal { .. }
             | Error::Network { .. }
-            | Error::Issuance { .. } => ErrorCode::Other,
+            | Error::Issuance { .. }
+            | Error::Cancelled
+            | Error::HolderKey { .. } => ErrorCode::Other,
         }
     }
 

@@ -1,40 +1,30 @@
-//! The compact JWS operations the collecting flow needs beyond SD-JWT VCs: signing the wallet's
-//! key proofs (OpenID4VCI `jwt` proofs) and verifying the scheme's participant list and the
+//! The compact JWS operations the collecting flow needs beyond SD-JWT VCs: building the wallet's
+//! key proofs (OpenID4VCI `jwt` proofs) for the holder key to sign, and verifying the scheme's participant list and the
 //! holders' status lists. josekit over OpenSSL, ES256 only, as everywhere in kluis.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsHeader, ES256};
-use kluis_sdjwt::{PublicJwk, SigningKey};
-use serde_json::{Map, Value};
+use josekit::jws::ES256;
+use kluis_sdjwt::{PublicJwk, UnsignedJws};
+use serde_json::{json, Map, Value};
 
 use crate::Error;
 
-/// Signs `payload` as a compact ES256 JWS with header `typ` and, if given, the public `jwk`.
-pub(crate) fn sign(
-    key: &SigningKey,
+/// `payload` as a compact ES256 JWS waiting for its signature, with header `typ` and, if
+/// given, the public `jwk`. The holder key signs it wherever it lives (holder_key.rs).
+pub(crate) fn unsigned(
     typ: &str,
-    with_jwk: bool,
+    jwk: Option<&PublicJwk>,
     payload: &Value,
-) -> Result<String, Error> {
-    let internal = |what: &str| Error::Internal {
-        reason: format!("signing a {what}"),
-    };
-    let signer = ES256
-        .signer_from_der(&key.to_pkcs8_der()[..])
-        .map_err(|_| internal("key proof (key)"))?;
-    let mut header = JwsHeader::new();
-    header.set_token_type(typ);
-    if with_jwk {
-        let Value::Object(map) = key.public_jwk().to_value() else {
-            return Err(internal("key proof (jwk)"));
-        };
-        let jwk = Jwk::from_map(map).map_err(|_| internal("key proof (jwk)"))?;
-        header.set_jwk(jwk);
+) -> Result<UnsignedJws, Error> {
+    let mut header = json!({"alg": "ES256", "typ": typ});
+    if let Some(jwk) = jwk {
+        header["jwk"] = jwk.to_value();
     }
-    let body = serde_json::to_vec(payload).map_err(|_| internal("key proof (payload)"))?;
-    josekit::jws::serialize_compact(&body, &header, &signer).map_err(|_| internal("key proof"))
+    UnsignedJws::new(&header, payload).map_err(|_| Error::Internal {
+        reason: format!("encoding a {typ} JWS"),
+    })
 }
 
 /// A compact JWS whose signature checked out.

@@ -30,6 +30,9 @@ mod wallet;
 pub use clock::now_unix;
 pub use credentials::{ClaimView, CredentialDetails, CredentialSummary, HolderBinding};
 pub use error::{Error, ErrorCode};
+pub use holder_key::{
+    HolderKeyError, HolderKeyStore, KeyLocation, NewHolderKey, SoftwareHolderKeyStore,
+};
 pub use wallet::{Wallet, WalletStatus};
 
 pub use kluis_crypto::{KdfParams, Pin};

@@ -17,7 +17,9 @@ use crate::audit::{self, Actor, AuditEntry, AuditEvent};
 use crate::credentials::{
     claim_views, CredentialDetails, CredentialSummary, HolderBinding, StoredCredential,
 };
-use crate::holder_key::{HolderKeyRecord, PRIMARY_HOLDER_KEY_ID};
+use crate::holder_key::{
+    HolderKeyRecord, HolderKeyStore, SoftwareHolderKeyStore, PRIMARY_HOLDER_KEY_ID,
+};
 use crate::trust::{TrustList, TrustedIssuer};
 use crate::{now_unix, Error};
 
@@ -49,6 +51,10 @@ pub struct WalletStatus {
 pub struct Wallet {
     pub(crate) vault: Vault,
     metadata: RwLock<Arc<MetadataRegistry>>,
+    /// Where new credential keys are made (holder_key.rs).
+    pub(crate) holder_keys: Arc<dyn HolderKeyStore>,
+    /// Held while the primary device key is looked up or made.
+    pub(crate) primary_device_key: std::sync::Mutex<()>,
 }
 
 impl Wallet {
@@ -80,7 +86,17 @@ impl Wallet {
         Wallet {
             vault,
             metadata: RwLock::new(Arc::new(MetadataRegistry::default())),
+            holder_keys: Arc::new(SoftwareHolderKeyStore),
+            primary_device_key: std::sync::Mutex::new(()),
         }
+    }
+
+    /// Makes every new credential key in `store` (an app's Android Keystore or Secure Enclave
+    /// through the bindings) instead of in software. Pass the same store on every open: keys
+    /// it made can only be used through it. The wallet key stays in software (holder_key.rs).
+    pub fn with_holder_key_store(mut self, store: Arc<dyn HolderKeyStore>) -> Wallet {
+        self.holder_keys = store;
+        self
     }
 
     /// Whether a vault exists in `dir`.
@@ -147,16 +163,6 @@ impl Wallet {
             .read()
             .map(|m| Arc::clone(&m))
             .unwrap_or_default()
-    }
-
-    pub(crate) fn holder_key(&self) -> Result<SigningKey, Error> {
-        let rec: HolderKeyRecord =
-            self.vault
-                .get(PRIMARY_HOLDER_KEY_ID)?
-                .ok_or_else(|| Error::Integrity {
-                    record: "holder_key record missing".into(),
-                })?;
-        rec.signing_key()
     }
 
     /// This wallet's holder public key as a JWK (JSON), for issuers to bind credentials to.
@@ -294,11 +300,15 @@ impl Wallet {
         })
     }
 
-    /// Deletes a credential.
+    /// Deletes a credential with the holder keys of its copies.
     pub fn delete_credential(&self, id: &str) -> Result<(), Error> {
-        self.stored(id)?;
+        let stored = self.stored(id)?;
+        let keys = self.load_keys(stored.key_ids());
         self.vault.write(|tx| {
             tx.delete::<StoredCredential>(id)?;
+            for k in stored.key_ids() {
+                tx.delete::<HolderKeyRecord>(k)?;
+            }
             audit::append(
                 tx,
                 now_unix(),
@@ -309,6 +319,8 @@ impl Wallet {
             )?;
             Ok(())
         })?;
+        // After the records: a key left in a device store without its record is unusable.
+        self.forget_holder_keys(&keys);
         Ok(())
     }
 
@@ -352,11 +364,12 @@ impl Wallet {
             });
         }
         let credential = self.parsed(&stored)?;
-        let key = self.holder_key()?;
+        let key = self.credential_key(stored.holder_key_id.as_deref())?;
         let now = now_unix();
-        let presentation = credential
-            .present(&paths, &key, nonce, aud, now)
+        let unsigned = credential
+            .prepare_presentation(&paths, nonce, aud, now)
             .map_err(|e| Error::invalid_input(e.to_string()))?;
+        let presentation = self.sign_presentation(&key, unsigned)?;
         self.vault.write(|tx| {
             audit::append(
                 tx,

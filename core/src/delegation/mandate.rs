@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use josekit::jws::{JwsHeader, ES256};
-use kluis_sdjwt::{PublicJwk, SigningKey};
+use kluis_sdjwt::{PublicJwk, SigningKey, UnsignedJws};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -128,6 +128,16 @@ impl Mandate {
     /// Signs the mandate with `key` (the credential's `cnf` key) as a compact JWS.
     pub fn sign(&self, key: &SigningKey) -> Result<String, DelegationError> {
         sign_jws(key, MANDATE_TYP, false, &self.to_claims())
+    }
+
+    /// The mandate as a compact JWS waiting for the `cnf` key's signature, for a key kluis does
+    /// not hold (a phone's key store).
+    pub fn unsigned(&self) -> Result<UnsignedJws, DelegationError> {
+        UnsignedJws::new(
+            &json!({"alg": "ES256", "typ": MANDATE_TYP}),
+            &self.to_claims(),
+        )
+        .map_err(|_| DelegationError::Internal("payload"))
     }
 
     /// Parses a mandate JWT and verifies its signature with `signer` (the credential's `cnf.jwk`).

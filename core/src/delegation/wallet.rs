@@ -19,7 +19,7 @@ use super::verify::{self, check_not_revoked, check_time, parse_paths};
 use super::DelegationError;
 use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{CredentialState, HolderBinding, StoredCredential};
-use crate::holder_key::HolderKeyRecord;
+use crate::holder_key::HolderKey;
 use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
 
@@ -384,7 +384,7 @@ impl Wallet {
 
         // One copy of each credential in scope, with the key it is bound to.
         let trust = self.trust_list()?;
-        let mut chosen: Vec<(String, String, SigningKey, String)> = Vec::new();
+        let mut chosen: Vec<(String, String, HolderKey, String)> = Vec::new();
         for (id, rec) in self.vault.list::<StoredCredential>()? {
             let stored = rec?;
             if !scope.vct.contains(&stored.vct) || stored.binding != HolderBinding::ThisWallet {
@@ -406,16 +406,14 @@ impl Wallet {
             // The last batch copy, when there is one: the helper's presentations then show a
             // `cnf` the citizen's own presentations (copy 0 first) are least likely to use.
             let (compact, key) = match stored.copies.last() {
-                Some(copy) => {
-                    let rec: HolderKeyRecord =
-                        self.vault
-                            .get(&copy.holder_key_id)?
-                            .ok_or_else(|| Error::Integrity {
-                                record: "holder_key record missing".into(),
-                            })?;
-                    (copy.compact.clone(), rec.signing_key()?)
-                }
-                None => (stored.compact.clone(), self.holder_key()?),
+                Some(copy) => (
+                    copy.compact.clone(),
+                    self.load_holder_key(&copy.holder_key_id)?,
+                ),
+                None => (
+                    stored.compact.clone(),
+                    self.credential_key(stored.holder_key_id.as_deref())?,
+                ),
             };
             let c = Credential::verify_issued(
                 &compact,
@@ -424,7 +422,7 @@ impl Wallet {
                 &VerifyOptions::default(),
             )
             .map_err(|e| Error::from_credential(e, &compact))?;
-            if c.holder_jwk() != Some(&key.public_jwk()) {
+            if c.holder_jwk() != Some(&key.public) {
                 return Err(Error::Integrity {
                     record: format!("credential {id} (copy key)"),
                 });
@@ -475,7 +473,11 @@ impl Wallet {
         for (_, compact, key, _) in &chosen {
             credentials.push(PackagedCredential {
                 credential: compact.clone(),
-                mandate: mandate.sign(key).map_err(delegation_err)?,
+                mandate: self.sign_jws(
+                    key,
+                    mandate.unsigned().map_err(delegation_err)?,
+                    "mandate",
+                )?,
             });
         }
         let package = MandatePackage {

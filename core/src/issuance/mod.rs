@@ -5,7 +5,8 @@
 //!    (display names, whether the scheme lists the holder and each type) — nothing is stored.
 //! 2. [`Wallet::accept_offer`]: pre-authorized code + `tx_code` at the token endpoint, a
 //!    `c_nonce` from the nonce endpoint, one `jwt` key proof per copy (batch issuance: copy 0 is
-//!    bound to the wallet's primary holder key, every other copy to a fresh key of its own),
+//!    bound to the wallet's primary credential key, every other copy to a fresh key of its own,
+//!    all made in the wallet's holder key store, holder_key.rs),
 //!    the credential request, deferred issuance (poll within a short wait, else keep the
 //!    transaction for [`Wallet::poll_deferred`]), full verification of every credential
 //!    received, one vault transaction for everything with its audit entries, and finally
@@ -25,7 +26,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kluis_sdjwt::{Credential, PublicJwk, SigningKey, VerifyOptions};
+use kluis_sdjwt::{Credential, PublicJwk, VerifyOptions};
 use kluis_vault::{Record, Vault};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,7 +49,7 @@ pub(crate) use protocol::{ACCEPTED, FAILURE};
 use crate::audit::{self, Actor, AuditEvent};
 pub use crate::credentials::CredentialCopy;
 use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
-use crate::holder_key::HolderKeyRecord;
+use crate::holder_key::{is_shared_key, HolderKey, HolderKeyRecord, MadeKeys};
 use crate::{now_unix, Error, Wallet};
 
 /// `typ` of an OpenID4VCI key proof JWT.
@@ -209,23 +210,20 @@ impl Record for PendingIssuance {
     const KIND: &'static str = "pending_issuance";
 }
 
-/// Holder keys for one credential request: copy 0 the primary key, the rest fresh.
+/// Holder keys for one credential request, one per copy, copy 0 first.
 pub(crate) struct CopyKeys {
-    pub keys: Vec<SigningKey>,
-    /// Record ids; `None` for the primary key (already stored).
-    pub ids: Vec<Option<String>>,
+    pub keys: Vec<HolderKey>,
 }
 
 /// A verified set of copies of one credential, ready to store.
 pub(crate) struct Received {
     pub primary: Credential,
-    pub copies: Vec<(String, Option<String>)>,
+    /// The extra copies (compact, holder key record id).
+    pub copies: Vec<(String, String)>,
     pub keys: CopyKeys,
     pub configuration_id: String,
     pub notification_id: Option<String>,
 }
-
-const PRIMARY_KEY_ID: &str = crate::holder_key::PRIMARY_HOLDER_KEY_ID;
 
 impl Wallet {
     /// Reads an offer and shows who offers what, without storing anything. The scheme's list is
@@ -353,6 +351,8 @@ impl Wallet {
             ));
         }
         let tokens = pre_authorized_token(&http, &metadata, &offer, tx_code).await?;
+        // Keys made below are deleted from a device key store again unless stored.
+        let made = self.made_keys();
         let copies = options.copies.clamp(1, MAX_COPIES).min(metadata.batch_size);
         // First everything the holder sends, then verification of all of it: an offer is stored
         // all or nothing.
@@ -360,8 +360,9 @@ impl Wallet {
         let mut pending = Vec::new();
         for config in &offer.credential_configuration_ids {
             let vct = metadata.vct_of(config)?.to_string();
-            let keys = self.make_copy_keys(copies)?;
-            match request_credential(&http, &metadata, &tokens.access, config, &keys).await? {
+            let keys = self.make_copy_keys(copies, &made)?;
+            let proofs = |nonce: Option<&str>| self.key_proofs(&metadata, &keys, nonce);
+            match request_credential(&http, &metadata, &tokens.access, config, &proofs).await? {
                 CredentialReply::Issued {
                     credentials,
                     notification_id,
@@ -454,6 +455,7 @@ impl Wallet {
             }
             Ok(())
         })?;
+        made.keep();
         // Tell the holder, after storing: failures here change nothing for the citizen.
         for r in &received {
             notify(
@@ -478,19 +480,36 @@ impl Wallet {
         })
     }
 
-    /// Copy 0 is bound to the primary holder key (so the existing presentation flow can use it);
-    /// every further copy to a fresh key, so that presentations of different copies cannot be
-    /// linked through `cnf`.
-    pub(crate) fn make_copy_keys(&self, copies: usize) -> Result<CopyKeys, Error> {
-        let mut keys = vec![self.holder_key()?];
-        let mut ids = vec![None];
+    /// Copy 0 is bound to the primary credential key (holder_key.rs); every further copy to a
+    /// fresh key made in the wallet's holder key store, so that presentations of different
+    /// copies cannot be linked through `cnf`. `made` deletes the fresh keys again from a device
+    /// store unless the caller keeps them.
+    pub(crate) fn make_copy_keys(&self, copies: usize, made: &MadeKeys) -> Result<CopyKeys, Error> {
+        let mut keys = Vec::with_capacity(copies);
+        keys.push(self.primary_credential_key()?);
         for _ in 1..copies {
-            keys.push(SigningKey::make_random().map_err(|_| Error::Internal {
-                reason: "making a holder key".into(),
-            })?);
-            ids.push(Some(format!("holder-key-{}", Vault::new_record_id())));
+            let key = self.new_credential_key(None)?;
+            made.note(&key);
+            keys.push(key);
         }
-        Ok(CopyKeys { keys, ids })
+        Ok(CopyKeys { keys })
+    }
+
+    /// One signed key proof per copy for the holder of `meta`.
+    pub(crate) fn key_proofs(
+        &self,
+        meta: &IssuerMetadata,
+        keys: &CopyKeys,
+        nonce: Option<&str>,
+    ) -> Result<Vec<String>, Error> {
+        let now = now_unix();
+        keys.keys
+            .iter()
+            .map(|k| {
+                let proof = protocol::key_proof(meta, &k.public, nonce, now)?;
+                self.sign_jws(k, proof, "key proof")
+            })
+            .collect()
     }
 
     /// Verifies every copy: issuer trust and signature, every disclosure, validity, `iss` equal
@@ -543,7 +562,7 @@ impl Wallet {
             }
             self.check_listed_type(&c)?;
             let bound: Option<&PublicJwk> = c.holder_jwk();
-            if bound != Some(&key.public_jwk()) {
+            if bound != Some(&key.public) {
                 return Err(Error::InvalidCredential {
                     reason: "the credential is bound to another holder key (cnf.jwk is not the key this wallet proved)".into(),
                 });
@@ -555,8 +574,8 @@ impl Wallet {
             reason: "the holder sent no credential".into(),
         })?;
         let copies = it
-            .zip(keys.ids.iter().skip(1))
-            .map(|(c, id)| (c.compact().to_string(), id.clone()))
+            .zip(keys.keys.iter().skip(1))
+            .map(|(c, k)| (c.compact().to_string(), k.id.clone()))
             .collect();
         Ok(Received {
             primary,
@@ -613,13 +632,16 @@ impl Wallet {
     }
 
     fn drop_pending(&self, pid: &str, p: &PendingIssuance) -> Result<(), Error> {
+        let own = || p.holder_key_ids.iter().filter(|k| !is_shared_key(k));
+        let keys = self.load_keys(own());
         self.vault.write(|tx| {
             tx.delete::<PendingIssuance>(pid)?;
-            for k in p.holder_key_ids.iter().filter(|k| *k != PRIMARY_KEY_ID) {
+            for k in own() {
                 tx.delete::<HolderKeyRecord>(k)?;
             }
             Ok(())
         })?;
+        self.forget_holder_keys(&keys);
         Ok(())
     }
 
@@ -655,17 +677,13 @@ impl Wallet {
                 })
             }
         };
-        let mut keys = CopyKeys {
-            keys: Vec::new(),
-            ids: Vec::new(),
+        let keys = CopyKeys {
+            keys: p
+                .holder_key_ids
+                .iter()
+                .map(|k| self.load_holder_key(k))
+                .collect::<Result<_, _>>()?,
         };
-        for k in &p.holder_key_ids {
-            let rec: HolderKeyRecord = self.vault.get(k)?.ok_or_else(|| Error::Integrity {
-                record: "holder_key record missing".into(),
-            })?;
-            keys.keys.push(rec.signing_key()?);
-            keys.ids.push((k != PRIMARY_KEY_ID).then(|| k.clone()));
-        }
         let received = match self.verify_received(
             &p.credential_issuer,
             &p.vct,
@@ -742,17 +760,7 @@ fn store_received(
     meta: &IssuerMetadata,
 ) -> Result<(), kluis_vault::VaultError> {
     seal_new_keys(tx, &r.keys)?;
-    let mut stored = StoredCredential::from_verified(&r.primary, HolderBinding::ThisWallet, now);
-    stored.copies = r
-        .copies
-        .iter()
-        .filter_map(|(compact, key_id)| {
-            key_id.as_ref().map(|k| CredentialCopy {
-                compact: compact.clone(),
-                holder_key_id: k.clone(),
-            })
-        })
-        .collect();
+    let stored = r.to_stored(now);
     tx.put(id, &stored)?;
     tx.put(
         grant_id,
@@ -810,20 +818,41 @@ pub(crate) fn rotate_refresh_token(
     Ok(moved)
 }
 
-/// Seals the fresh (non-primary) keys of `keys`; returns all key ids, the primary's included.
+/// Seals the records of the fresh keys of `keys` (the shared primary's is already there);
+/// returns all key ids.
 fn seal_new_keys(
     tx: &mut kluis_vault::WriteTxn<'_>,
     keys: &CopyKeys,
 ) -> Result<Vec<String>, kluis_vault::VaultError> {
     let mut ids = Vec::new();
-    for (key, id) in keys.keys.iter().zip(&keys.ids) {
-        match id {
-            Some(id) => {
-                tx.put(id, &HolderKeyRecord::seal(key))?;
-                ids.push(id.clone());
-            }
-            None => ids.push(PRIMARY_KEY_ID.to_string()),
+    for key in &keys.keys {
+        if !is_shared_key(&key.id) {
+            tx.put(&key.id, &key.record)?;
         }
+        ids.push(key.id.clone());
     }
     Ok(ids)
+}
+
+impl Received {
+    /// The credential record: copy 0 with its key, the other copies with theirs.
+    pub(crate) fn to_stored(&self, now: i64) -> StoredCredential {
+        let mut stored =
+            StoredCredential::from_verified(&self.primary, HolderBinding::ThisWallet, now);
+        stored.holder_key_id = self
+            .keys
+            .keys
+            .first()
+            .map(|k| k.id.clone())
+            .filter(|id| id != crate::holder_key::PRIMARY_HOLDER_KEY_ID);
+        stored.copies = self
+            .copies
+            .iter()
+            .map(|(compact, key_id)| CredentialCopy {
+                compact: compact.clone(),
+                holder_key_id: key_id.clone(),
+            })
+            .collect();
+        stored
+    }
 }

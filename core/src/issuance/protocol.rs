@@ -10,10 +10,12 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::metadata::IssuerMetadata;
 use super::offer::{self, CredentialOffer};
-use super::{CopyKeys, PROOF_TYP};
+use kluis_sdjwt::{PublicJwk, UnsignedJws};
+
+use super::PROOF_TYP;
 use crate::http::{self, Http};
 use crate::jws;
-use crate::{now_unix, Error};
+use crate::Error;
 
 /// Tokens from the token endpoint; bearer secrets, zeroized, never shown.
 #[derive(Zeroize, ZeroizeOnDrop)]
@@ -117,34 +119,32 @@ pub(crate) async fn fresh_nonce(
         })
 }
 
-/// Signs one key proof per copy for `aud` = the issuer and the fresh `c_nonce`.
-pub(crate) fn key_proofs(
+/// The key proof for `key`, for `aud` = the issuer and the fresh `c_nonce`, to be signed by it.
+pub(crate) fn key_proof(
     meta: &IssuerMetadata,
-    keys: &CopyKeys,
+    key: &PublicJwk,
     nonce: Option<&str>,
-) -> Result<Vec<String>, Error> {
-    let now = now_unix();
-    keys.keys
-        .iter()
-        .map(|k| {
-            let mut payload = json!({ "aud": meta.credential_issuer, "iat": now });
-            if let Some(n) = nonce {
-                payload["nonce"] = json!(n);
-            }
-            jws::sign(k, PROOF_TYP, true, &payload)
-        })
-        .collect()
+    now: i64,
+) -> Result<UnsignedJws, Error> {
+    let mut payload = json!({ "aud": meta.credential_issuer, "iat": now });
+    if let Some(n) = nonce {
+        payload["nonce"] = json!(n);
+    }
+    jws::unsigned(PROOF_TYP, Some(key), &payload)
 }
+
+/// Signs one key proof per copy, given the holder's fresh `c_nonce` (or none).
+pub(crate) type SignProofs<'a> = dyn Fn(Option<&str>) -> Result<Vec<String>, Error> + Sync + 'a;
 
 pub(crate) async fn request_credential(
     http: &Http,
     meta: &IssuerMetadata,
     access_token: &str,
     config: &str,
-    keys: &CopyKeys,
+    sign_proofs: &SignProofs<'_>,
 ) -> Result<CredentialReply, Error> {
     let nonce = fresh_nonce(http, meta).await?;
-    let proofs = key_proofs(meta, keys, nonce.as_deref())?;
+    let proofs = sign_proofs(nonce.as_deref())?;
     let body = json!({
         "credential_configuration_id": config,
         "proofs": { "jwt": proofs },

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use super::{
     notify, poll_until, refresh_token_grant, request_credential, rotate_refresh_token,
-    seal_new_keys, CollectOptions, CredentialCopy, CredentialReply, Http, IssuanceGrant,
-    IssuerMetadata, PendingSummary,
+    seal_new_keys, CollectOptions, CredentialReply, Http, IssuanceGrant, IssuerMetadata,
+    PendingSummary,
 };
 use crate::audit::{self, Actor, AuditEvent};
-use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
+use crate::credentials::{CredentialSummary, StoredCredential};
 use crate::holder_key::HolderKeyRecord;
 use crate::status::CredentialState;
 use crate::{now_unix, Error, Wallet};
@@ -142,9 +142,11 @@ impl Wallet {
         let copies = (grant.copies as usize)
             .clamp(1, super::MAX_COPIES)
             .min(meta.batch_size);
-        let keys = self.make_copy_keys(copies)?;
+        let made = self.made_keys();
+        let keys = self.make_copy_keys(copies, &made)?;
+        let proofs = |nonce: Option<&str>| self.key_proofs(meta, &keys, nonce);
         let (credentials, notification_id) =
-            match request_credential(http, meta, &tokens.access, &grant.configuration_id, &keys)
+            match request_credential(http, meta, &tokens.access, &grant.configuration_id, &proofs)
                 .await?
             {
                 CredentialReply::Issued {
@@ -176,18 +178,8 @@ impl Wallet {
             notification_id,
         )?;
         let now = now_unix();
-        let mut fresh =
-            StoredCredential::from_verified(&received.primary, HolderBinding::ThisWallet, now);
-        fresh.copies = received
-            .copies
-            .iter()
-            .filter_map(|(compact, key_id)| {
-                key_id.as_ref().map(|k| CredentialCopy {
-                    compact: compact.clone(),
-                    holder_key_id: k.clone(),
-                })
-            })
-            .collect();
+        let fresh = received.to_stored(now);
+        let old_keys = self.load_keys(stored.key_ids());
         let new_grant = IssuanceGrant {
             credential_issuer: grant.credential_issuer.clone(),
             configuration_id: grant.configuration_id.clone(),
@@ -203,8 +195,8 @@ impl Wallet {
                 rotate_refresh_token(tx, refresh_token, new)?;
             }
             seal_new_keys(tx, &received.keys)?;
-            for old in &stored.copies {
-                tx.delete::<HolderKeyRecord>(&old.holder_key_id)?;
+            for old in stored.key_ids() {
+                tx.delete::<HolderKeyRecord>(old)?;
             }
             tx.put(id, &fresh)?;
             tx.put(grant_id, &new_grant)?;
@@ -220,6 +212,8 @@ impl Wallet {
             )?;
             Ok(())
         })?;
+        made.keep();
+        self.forget_holder_keys(&old_keys);
         notify(
             http,
             meta,

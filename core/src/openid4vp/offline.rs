@@ -184,7 +184,6 @@ impl Wallet {
         }
         let nonce = fresh_nonce();
         let now = now_unix();
-        let key = self.holder_key()?;
         let mut presentations = Vec::with_capacity(items.len());
         let mut parsed_paths = Vec::with_capacity(items.len());
         for item in items {
@@ -203,11 +202,11 @@ impl Wallet {
                 });
             }
             let credential = self.parsed(&stored)?;
-            presentations.push(
-                credential
-                    .present(&paths, &key, &nonce, audience, now)
-                    .map_err(|e| Error::invalid_input(e.to_string()))?,
-            );
+            let key = self.credential_key(stored.holder_key_id.as_deref())?;
+            let unsigned = credential
+                .prepare_presentation(&paths, &nonce, audience, now)
+                .map_err(|e| Error::invalid_input(e.to_string()))?;
+            presentations.push(self.sign_presentation(&key, unsigned)?);
             parsed_paths.push(paths);
         }
         let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kluis_sdjwt::{ClaimPath, Credential, PathSegment, SigningKey, VerifyOptions};
+use kluis_sdjwt::{ClaimPath, Credential, PathSegment, VerifyOptions};
 use kluis_vault::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,7 +25,7 @@ use super::request::{
 use super::response::{decline_form, post_response, response_form, vp_token, Form, ResponseAck};
 use crate::audit::{self, Actor, AuditEvent, Channel};
 use crate::credentials::{HolderBinding, StoredCredential};
-use crate::holder_key::HolderKeyRecord;
+use crate::holder_key::HolderKey;
 use crate::http::{Http, HttpPolicy};
 use crate::status::CredentialState;
 use crate::{now_unix, Error, Wallet};
@@ -807,15 +807,15 @@ impl Wallet {
                     )
                     .map_err(|e| Error::from_credential(e, &compact))?
                 };
-                let presentation = credential
-                    .present(
+                let unsigned = credential
+                    .prepare_presentation(
                         &paths,
-                        &key,
                         &req.request.nonce,
                         &req.request.client_id.full,
                         now,
                     )
                     .map_err(|e| Error::invalid_input(e.to_string()))?;
+                let presentation = self.sign_presentation(&key, unsigned)?;
                 tokens.entry(qid.clone()).or_default().push(presentation);
                 disclosed.push(DisclosedCredential {
                     query_id: qid.clone(),
@@ -845,23 +845,19 @@ impl Wallet {
         &self,
         id: &str,
         stored: &StoredCredential,
-    ) -> Result<(u32, String, SigningKey), Error> {
+    ) -> Result<(u32, String, HolderKey), Error> {
         let use_id = self.vault.lookup_id(CopyUse::KIND, id)?;
         let usage = self.vault.get::<CopyUse>(&use_id)?.unwrap_or_default();
         let n = 1 + stored.copies.len();
         let last = |i: usize| usage.last_used.get(i).copied().unwrap_or(0);
         let i = (0..n).min_by_key(|&i| (last(i), i)).unwrap_or(0);
         if i == 0 {
-            return Ok((0, stored.compact.clone(), self.holder_key()?));
+            let key = self.credential_key(stored.holder_key_id.as_deref())?;
+            return Ok((0, stored.compact.clone(), key));
         }
         let c = &stored.copies[i - 1];
-        let rec: HolderKeyRecord =
-            self.vault
-                .get(&c.holder_key_id)?
-                .ok_or_else(|| Error::Integrity {
-                    record: "holder_key record missing".into(),
-                })?;
-        Ok((i as u32, c.compact.clone(), rec.signing_key()?))
+        let key = self.load_holder_key(&c.holder_key_id)?;
+        Ok((i as u32, c.compact.clone(), key))
     }
 
     /// Records a sent presentation: audit entries (one per credential), the answered nonce and
