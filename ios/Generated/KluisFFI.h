@@ -243,6 +243,24 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD0
+typedef void (*UniffiCallbackInterfaceHolderKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD1
+typedef void (*UniffiCallbackInterfaceHolderKeyStoreMethod1)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD2
+typedef void (*UniffiCallbackInterfaceHolderKeyStoreMethod2)(uint64_t, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
 typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -255,6 +273,17 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffe
 typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOLDER_KEY_STORE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOLDER_KEY_STORE
+typedef struct UniffiVTableCallbackInterfaceHolderKeyStore {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceHolderKeyStoreMethod0 _Nonnull createKey;
+    UniffiCallbackInterfaceHolderKeyStoreMethod1 _Nonnull sign;
+    UniffiCallbackInterfaceHolderKeyStoreMethod2 _Nonnull deleteKey;
+} UniffiVTableCallbackInterfaceHolderKeyStore;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEVICE_KEY_STORE
@@ -285,6 +314,36 @@ int8_t uniffi_kluis_ffi_fn_method_offersession_is_open(uint64_t ptr, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_PREVIEW
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_PREVIEW
 RustBuffer uniffi_kluis_ffi_fn_method_offersession_preview(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_HOLDERKEYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_HOLDERKEYSTORE
+uint64_t uniffi_kluis_ffi_fn_clone_holderkeystore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_HOLDERKEYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_HOLDERKEYSTORE
+void uniffi_kluis_ffi_fn_free_holderkeystore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_HOLDERKEYSTORE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_HOLDERKEYSTORE
+void uniffi_kluis_ffi_fn_init_callback_vtable_holderkeystore(const UniffiVTableCallbackInterfaceHolderKeyStore* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_CREATE_KEY
+uint64_t uniffi_kluis_ffi_fn_method_holderkeystore_create_key(uint64_t ptr, RustBuffer key_id, RustBuffer attestation_challenge
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_SIGN
+uint64_t uniffi_kluis_ffi_fn_method_holderkeystore_sign(uint64_t ptr, RustBuffer key_id, RustBuffer signing_input
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_DELETE_KEY
+uint64_t uniffi_kluis_ffi_fn_method_holderkeystore_delete_key(uint64_t ptr, RustBuffer key_id
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_DEVICEKEYSTORE
@@ -344,12 +403,12 @@ void uniffi_kluis_ffi_fn_free_wallet(uint64_t handle, RustCallStatus *_Nonnull o
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_WALLET_CREATE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_WALLET_CREATE
-uint64_t uniffi_kluis_ffi_fn_constructor_wallet_create(RustBuffer dir, RustBuffer pin, RustBuffer options, uint64_t key_store
+uint64_t uniffi_kluis_ffi_fn_constructor_wallet_create(RustBuffer dir, RustBuffer pin, RustBuffer options, uint64_t key_store, RustBuffer holder_keys, uint64_t holder_key_timeout_ms
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_WALLET_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_WALLET_OPEN
-uint64_t uniffi_kluis_ffi_fn_constructor_wallet_open(RustBuffer dir, uint64_t key_store
+uint64_t uniffi_kluis_ffi_fn_constructor_wallet_open(RustBuffer dir, uint64_t key_store, RustBuffer holder_keys, uint64_t holder_key_timeout_ms
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
@@ -883,6 +942,24 @@ uint16_t uniffi_kluis_ffi_checksum_method_offersession_is_open(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_PREVIEW
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_PREVIEW
 uint16_t uniffi_kluis_ffi_checksum_method_offersession_preview(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_CREATE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_CREATE_KEY
+uint16_t uniffi_kluis_ffi_checksum_method_holderkeystore_create_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_SIGN
+uint16_t uniffi_kluis_ffi_checksum_method_holderkeystore_sign(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_DELETE_KEY
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_DELETE_KEY
+uint16_t uniffi_kluis_ffi_checksum_method_holderkeystore_delete_key(void
     
 );
 #endif

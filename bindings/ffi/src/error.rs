@@ -74,6 +74,17 @@ pub enum KluisError {
     /// outside the protocol. Nothing was stored.
     #[error("issuance failed: {reason}")]
     Issuance { reason: String },
+    /// A holder key in the app's [`HolderKeyStore`] needs the user to authenticate (biometrics
+    /// or device credential) first: prompt, then call again. Nothing was sent or stored.
+    #[error("the holder key needs the user to authenticate first")]
+    UserAuthenticationRequired,
+    /// The user or the app cancelled (a dismissed prompt). Nothing was sent or stored.
+    #[error("cancelled")]
+    Cancelled,
+    /// The app's holder key store failed, did not answer in time, lost the key, or returned a
+    /// signature that does not verify under the key. Nothing was sent or stored.
+    #[error("holder key store: {reason}")]
+    HolderKey { reason: String },
 }
 
 impl From<kluis_core::Error> for KluisError {
@@ -107,6 +118,9 @@ impl From<kluis_core::Error> for KluisError {
             E::Internal { reason } => KluisError::Internal { reason },
             E::Network { reason } => KluisError::Network { reason },
             E::Issuance { reason } => KluisError::Issuance { reason },
+            E::UserAuthenticationRequired => KluisError::UserAuthenticationRequired,
+            E::Cancelled => KluisError::Cancelled,
+            E::HolderKey { reason } => KluisError::HolderKey { reason },
         }
     }
 }

@@ -5,6 +5,8 @@
 //! converts the result. No domain decisions are made here; errors are mapped in one place
 //! ([`error`]). Apps supply the platform key store through the foreign trait [`DeviceKeyStore`];
 //! [`software_key_store`] is the software default (CLI, tests, devices without a key store).
+//! Credential keys can live in the phone's secure hardware through the foreign trait
+//! [`HolderKeyStore`] (holder_keys.rs).
 //!
 //! Generated bindings: see docs/BINDINGS.md (Kotlin and Python are generated in the build, the
 //! Swift sources are committed for SwiftPM and checked for freshness).
@@ -14,6 +16,7 @@ uniffi::setup_scaffolding!();
 mod collect;
 mod delegation;
 mod error;
+mod holder_keys;
 mod key_store;
 mod present;
 mod types;
@@ -30,6 +33,9 @@ pub use delegation::{
     MandateState, MandateSummary,
 };
 pub use error::{KeyStoreError, KluisError};
+pub use holder_keys::{
+    HolderKeyError, HolderKeyInfo, HolderKeyStore, DEFAULT_HOLDER_KEY_TIMEOUT_MS,
+};
 pub use key_store::{software_key_store, DeviceKeyStore};
 pub use present::{
     CandidateStatus, CandidateView, ClaimRequest, DisclosedCredential, PartyView,

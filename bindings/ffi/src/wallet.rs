@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use kluis_core::Pin;
 
+use crate::holder_keys::ForeignHolderKeys;
 use crate::key_store::DeviceKeyStoreAdapter;
 use crate::{
-    AuditEntry, CredentialDetails, CredentialSummary, DeviceKeyStore, KluisError, TrustedIssuer,
-    WalletOptions, WalletStatus,
+    AuditEntry, CredentialDetails, CredentialSummary, DeviceKeyStore, HolderKeyStore, KluisError,
+    TrustedIssuer, WalletOptions, WalletStatus,
 };
 
 type CoreWallet = kluis_core::Wallet;
@@ -41,7 +42,18 @@ where
 }
 
 impl Wallet {
-    fn wrap(core: CoreWallet) -> Arc<Self> {
+    fn wrap(
+        core: CoreWallet,
+        holder_keys: Option<Arc<dyn HolderKeyStore>>,
+        timeout_ms: u64,
+    ) -> Arc<Self> {
+        let core = match holder_keys {
+            Some(store) => core.with_holder_key_store(Arc::new(ForeignHolderKeys {
+                store,
+                timeout: std::time::Duration::from_millis(timeout_ms),
+            })),
+            None => core,
+        };
         Arc::new(Wallet {
             inner: Mutex::new(Some(Arc::new(core))),
         })
@@ -67,31 +79,38 @@ impl Wallet {
 #[uniffi::export(async_runtime = "tokio")]
 impl Wallet {
     /// Creates a wallet in `dir` (made if missing) protected by `pin` and the device secret from
-    /// `key_store`, with a fresh holder key. Returns it unlocked.
-    #[uniffi::constructor]
+    /// `key_store`, with a fresh wallet key. Returns it unlocked. Credential keys are made in
+    /// `holder_keys` (the phone's secure hardware) when given, else in software in the vault;
+    /// one call of that store may take `holder_key_timeout_ms` before it fails with `HolderKey`.
+    #[uniffi::constructor(default(holder_keys = None, holder_key_timeout_ms = 120000))]
     pub async fn create(
         dir: String,
         pin: String,
         options: WalletOptions,
         key_store: Arc<dyn DeviceKeyStore>,
+        holder_keys: Option<Arc<dyn HolderKeyStore>>,
+        holder_key_timeout_ms: u64,
     ) -> Result<Arc<Self>, KluisError> {
         let pin = Pin::new(pin);
         let device = Arc::new(DeviceKeyStoreAdapter(key_store));
         let core =
             blocking(move || CoreWallet::create(Path::new(&dir), &pin, options.into(), device))
                 .await?;
-        Ok(Wallet::wrap(core))
+        Ok(Wallet::wrap(core, holder_keys, holder_key_timeout_ms))
     }
 
-    /// Opens the wallet in `dir`, locked. `key_store` must be the one it was created with.
-    #[uniffi::constructor]
+    /// Opens the wallet in `dir`, locked. `key_store` must be the one it was created with, and
+    /// `holder_keys` too (keys it made cannot be used without it).
+    #[uniffi::constructor(default(holder_keys = None, holder_key_timeout_ms = 120000))]
     pub async fn open(
         dir: String,
         key_store: Arc<dyn DeviceKeyStore>,
+        holder_keys: Option<Arc<dyn HolderKeyStore>>,
+        holder_key_timeout_ms: u64,
     ) -> Result<Arc<Self>, KluisError> {
         let device = Arc::new(DeviceKeyStoreAdapter(key_store));
         let core = blocking(move || CoreWallet::open(Path::new(&dir), device)).await?;
-        Ok(Wallet::wrap(core))
+        Ok(Wallet::wrap(core, holder_keys, holder_key_timeout_ms))
     }
 
     /// Unlocks with the PIN. A wrong PIN is counted (with back-off that survives restarts) and

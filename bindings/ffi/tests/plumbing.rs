@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use kluis_ffi::{
     dangerous_test_wallet_options, software_key_store, wallet_exists, DeviceKeyStore,
-    KeyStoreError, KluisError, Wallet,
+    KeyStoreError, KluisError, Wallet, DEFAULT_HOLDER_KEY_TIMEOUT_MS,
 };
 
 const PIN: &str = "246810";
@@ -46,6 +46,8 @@ async fn wrong_pin_maps_with_attempts_left_and_wipe_retires_the_handle() {
         PIN.into(),
         dangerous_test_wallet_options(),
         keys,
+        None,
+        DEFAULT_HOLDER_KEY_TIMEOUT_MS,
     )
     .await
     .unwrap();
@@ -75,6 +77,8 @@ async fn a_foreign_key_store_supplies_and_deletes_the_device_secret() {
         PIN.into(),
         dangerous_test_wallet_options(),
         store.clone(),
+        None,
+        DEFAULT_HOLDER_KEY_TIMEOUT_MS,
     )
     .await
     .unwrap();

@@ -902,6 +902,390 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 
 
 /**
+ * The app's store of holder keys: one non-exportable P-256 signing key per credential copy.
+ * Kotlin: `nl.kluis.JcaHolderKeyStore` (java.security, for tests and devices without a
+ * Keystore) and `nl.kluis.android.AndroidKeystoreHolderKeyStore`; Swift:
+ * `SecureEnclaveHolderKeyStore` (docs/BINDINGS.md). Calls come on background threads.
+ */
+public protocol HolderKeyStore: AnyObject, Sendable {
+    
+    /**
+     * Makes a new non-exportable P-256 signing key named `key_id` (new, chosen by the wallet)
+     * and returns its public key. `attestation_challenge`, when given, goes into the key's
+     * attestation (Android `setAttestationChallenge`).
+     */
+    func createKey(keyId: String, attestationChallenge: Data?) async throws  -> HolderKeyInfo
+    
+    /**
+     * Signs `signing_input` with ECDSA P-256 over SHA-256 (Kotlin `SHA256withECDSA`, Swift
+     * `signature(for:)`); DER or raw r‖s. May show an authentication prompt first.
+     */
+    func sign(keyId: String, signingInput: Data) async throws  -> Data
+    
+    /**
+     * Deletes the key `key_id`. A key that is already gone is not an error.
+     */
+    func deleteKey(keyId: String) async throws 
+    
+}
+/**
+ * The app's store of holder keys: one non-exportable P-256 signing key per credential copy.
+ * Kotlin: `nl.kluis.JcaHolderKeyStore` (java.security, for tests and devices without a
+ * Keystore) and `nl.kluis.android.AndroidKeystoreHolderKeyStore`; Swift:
+ * `SecureEnclaveHolderKeyStore` (docs/BINDINGS.md). Calls come on background threads.
+ */
+open class HolderKeyStoreImpl: HolderKeyStore, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_holderkeystore(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_holderkeystore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Makes a new non-exportable P-256 signing key named `key_id` (new, chosen by the wallet)
+     * and returns its public key. `attestation_challenge`, when given, goes into the key's
+     * attestation (Android `setAttestationChallenge`).
+     */
+open func createKey(keyId: String, attestationChallenge: Data?)async throws  -> HolderKeyInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_holderkeystore_create_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(keyId),FfiConverterOptionData.lower(attestationChallenge)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeHolderKeyInfo_lift,
+            errorHandler: FfiConverterTypeHolderKeyError_lift
+        )
+}
+    
+    /**
+     * Signs `signing_input` with ECDSA P-256 over SHA-256 (Kotlin `SHA256withECDSA`, Swift
+     * `signature(for:)`); DER or raw r‖s. May show an authentication prompt first.
+     */
+open func sign(keyId: String, signingInput: Data)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_holderkeystore_sign(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(keyId),FfiConverterData.lower(signingInput)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeHolderKeyError_lift
+        )
+}
+    
+    /**
+     * Deletes the key `key_id`. A key that is already gone is not an error.
+     */
+open func deleteKey(keyId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_holderkeystore_delete_key(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(keyId)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_void,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_void,
+            freeFunc: ffi_kluis_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeHolderKeyError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceHolderKeyStore {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceHolderKeyStore = UniffiVTableCallbackInterfaceHolderKeyStore(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeHolderKeyStore.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface HolderKeyStore: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeHolderKeyStore.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface HolderKeyStore: handle missing in uniffiClone")
+            }
+        },
+        createKey: { (
+            uniffiHandle: UInt64,
+            keyId: RustBuffer,
+            attestationChallenge: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> HolderKeyInfo in
+                guard let uniffiObj = try? FfiConverterTypeHolderKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.createKey(
+                     keyId: try FfiConverterString.lift(keyId),
+                     attestationChallenge: try FfiConverterOptionData.lift(attestationChallenge)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: HolderKeyInfo) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterTypeHolderKeyInfo_lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeHolderKeyError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        sign: { (
+            uniffiHandle: UInt64,
+            keyId: RustBuffer,
+            signingInput: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeHolderKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.sign(
+                     keyId: try FfiConverterString.lift(keyId),
+                     signingInput: try FfiConverterData.lift(signingInput)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeHolderKeyError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        deleteKey: { (
+            uniffiHandle: UInt64,
+            keyId: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeHolderKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.deleteKey(
+                     keyId: try FfiConverterString.lift(keyId)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: ()) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeHolderKeyError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceHolderKeyStore> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceHolderKeyStore>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitHolderKeyStore() {
+    uniffi_kluis_ffi_fn_init_callback_vtable_holderkeystore(UniffiCallbackInterfaceHolderKeyStore.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolderKeyStore: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<HolderKeyStore>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = HolderKeyStore
+
+    public static func lift(_ handle: UInt64) throws -> HolderKeyStore {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return HolderKeyStoreImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: HolderKeyStore) -> UInt64 {
+         if let rustImpl = value as? HolderKeyStoreImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HolderKeyStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HolderKeyStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderKeyStore_lift(_ handle: UInt64) throws -> HolderKeyStore {
+    return try FfiConverterTypeHolderKeyStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderKeyStore_lower(_ value: HolderKeyStore) -> UInt64 {
+    return FfiConverterTypeHolderKeyStore.lower(value)
+}
+
+
+
+
+
+
+/**
  * An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
  * after a failed accept, e.g. a wrong transaction code) preview the offer again.
  */
@@ -1480,13 +1864,15 @@ open class Wallet: WalletProtocol, @unchecked Sendable {
     
     /**
      * Creates a wallet in `dir` (made if missing) protected by `pin` and the device secret from
-     * `key_store`, with a fresh holder key. Returns it unlocked.
+     * `key_store`, with a fresh wallet key. Returns it unlocked. Credential keys are made in
+     * `holder_keys` (the phone's secure hardware) when given, else in software in the vault;
+     * one call of that store may take `holder_key_timeout_ms` before it fails with `HolderKey`.
      */
-public static func create(dir: String, pin: String, options: WalletOptions, keyStore: DeviceKeyStore)async throws  -> Wallet  {
+public static func create(dir: String, pin: String, options: WalletOptions, keyStore: DeviceKeyStore, holderKeys: HolderKeyStore? = nil, holderKeyTimeoutMs: UInt64 = UInt64(120000))async throws  -> Wallet  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_kluis_ffi_fn_constructor_wallet_create(FfiConverterString.lower(dir),FfiConverterString.lower(pin),FfiConverterTypeWalletOptions_lower(options),FfiConverterTypeDeviceKeyStore_lower(keyStore)
+                uniffi_kluis_ffi_fn_constructor_wallet_create(FfiConverterString.lower(dir),FfiConverterString.lower(pin),FfiConverterTypeWalletOptions_lower(options),FfiConverterTypeDeviceKeyStore_lower(keyStore),FfiConverterOptionTypeHolderKeyStore.lower(holderKeys),FfiConverterUInt64.lower(holderKeyTimeoutMs)
                 )
             },
             pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
@@ -1498,13 +1884,14 @@ public static func create(dir: String, pin: String, options: WalletOptions, keyS
 }
     
     /**
-     * Opens the wallet in `dir`, locked. `key_store` must be the one it was created with.
+     * Opens the wallet in `dir`, locked. `key_store` must be the one it was created with, and
+     * `holder_keys` too (keys it made cannot be used without it).
      */
-public static func `open`(dir: String, keyStore: DeviceKeyStore)async throws  -> Wallet  {
+public static func `open`(dir: String, keyStore: DeviceKeyStore, holderKeys: HolderKeyStore? = nil, holderKeyTimeoutMs: UInt64 = UInt64(120000))async throws  -> Wallet  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_kluis_ffi_fn_constructor_wallet_open(FfiConverterString.lower(dir),FfiConverterTypeDeviceKeyStore_lower(keyStore)
+                uniffi_kluis_ffi_fn_constructor_wallet_open(FfiConverterString.lower(dir),FfiConverterTypeDeviceKeyStore_lower(keyStore),FfiConverterOptionTypeHolderKeyStore.lower(holderKeys),FfiConverterUInt64.lower(holderKeyTimeoutMs)
                 )
             },
             pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
@@ -3726,6 +4113,79 @@ public func FfiConverterTypeDisclosedCredential_lift(_ buf: RustBuffer) throws -
 #endif
 public func FfiConverterTypeDisclosedCredential_lower(_ value: DisclosedCredential) -> RustBuffer {
     return FfiConverterTypeDisclosedCredential.lower(value)
+}
+
+
+/**
+ * A key the app's store just made.
+ */
+public struct HolderKeyInfo: Equatable, Hashable {
+    /**
+     * The public key: X.509 SubjectPublicKeyInfo DER (Kotlin `PublicKey.encoded`, Swift
+     * `derRepresentation`) or the 65-byte uncompressed point (Swift `x963Representation`).
+     */
+    public var publicKey: Data
+    /**
+     * The platform's key attestation chain, DER certificates, leaf first (Android
+     * `KeyStore.getCertificateChain`); empty where there is none (iOS).
+     */
+    public var attestationChain: [Data]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The public key: X.509 SubjectPublicKeyInfo DER (Kotlin `PublicKey.encoded`, Swift
+         * `derRepresentation`) or the 65-byte uncompressed point (Swift `x963Representation`).
+         */publicKey: Data, 
+        /**
+         * The platform's key attestation chain, DER certificates, leaf first (Android
+         * `KeyStore.getCertificateChain`); empty where there is none (iOS).
+         */attestationChain: [Data]) {
+        self.publicKey = publicKey
+        self.attestationChain = attestationChain
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HolderKeyInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolderKeyInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HolderKeyInfo {
+        return
+            try HolderKeyInfo(
+                publicKey: FfiConverterData.read(from: &buf), 
+                attestationChain: FfiConverterSequenceData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HolderKeyInfo, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.publicKey, into: &buf)
+        FfiConverterSequenceData.write(value.attestationChain, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderKeyInfo_lift(_ buf: RustBuffer) throws -> HolderKeyInfo {
+    return try FfiConverterTypeHolderKeyInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderKeyInfo_lower(_ value: HolderKeyInfo) -> RustBuffer {
+    return FfiConverterTypeHolderKeyInfo.lower(value)
 }
 
 
@@ -7081,6 +7541,115 @@ public func FfiConverterTypeHolderBinding_lower(_ value: HolderBinding) -> RustB
 
 
 /**
+ * Errors an app's holder key store reports. Only the kind and a short reason travel.
+ */
+public 
+enum HolderKeyError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The key is bound to user authentication and the user has not authenticated (Android
+     * `UserNotAuthenticatedException`; iOS: no passcode or biometry enrolled, or locked out).
+     */
+    case UserAuthenticationRequired
+    /**
+     * The user dismissed the prompt, or the app cancelled.
+     */
+    case Cancelled
+    /**
+     * No key of that id (deleted, or invalidated: Android `KeyPermanentlyInvalidatedException`).
+     */
+    case KeyGone
+    /**
+     * Anything else: no secure hardware, a key store failure.
+     */
+    case Unavailable(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension HolderKeyError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolderKeyError: FfiConverterRustBuffer {
+    typealias SwiftType = HolderKeyError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HolderKeyError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .UserAuthenticationRequired
+        case 2: return .Cancelled
+        case 3: return .KeyGone
+        case 4: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HolderKeyError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case .UserAuthenticationRequired:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .Cancelled:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .KeyGone:
+            writeInt(&buf, Int32(3))
+        
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderKeyError_lift(_ buf: RustBuffer) throws -> HolderKeyError {
+    return try FfiConverterTypeHolderKeyError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderKeyError_lower(_ value: HolderKeyError) -> RustBuffer {
+    return FfiConverterTypeHolderKeyError.lower(value)
+}
+
+
+/**
  * Errors an app's key store reports (Android Keystore, Secure Enclave). Only the kind and a
  * short reason travel: never key material.
  */
@@ -7279,6 +7848,21 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Issuance(reason: String
     )
+    /**
+     * A holder key in the app's [`HolderKeyStore`] needs the user to authenticate (biometrics
+     * or device credential) first: prompt, then call again. Nothing was sent or stored.
+     */
+    case UserAuthenticationRequired
+    /**
+     * The user or the app cancelled (a dismissed prompt). Nothing was sent or stored.
+     */
+    case Cancelled
+    /**
+     * The app's holder key store failed, did not answer in time, lost the key, or returned a
+     * signature that does not verify under the key. Nothing was sent or stored.
+     */
+    case HolderKey(reason: String
+    )
 
     
 
@@ -7352,6 +7936,11 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 19: return .Issuance(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 20: return .UserAuthenticationRequired
+        case 21: return .Cancelled
+        case 22: return .HolderKey(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -7453,6 +8042,19 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         
         case let .Issuance(reason):
             writeInt(&buf, Int32(19))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .UserAuthenticationRequired:
+            writeInt(&buf, Int32(20))
+        
+        
+        case .Cancelled:
+            writeInt(&buf, Int32(21))
+        
+        
+        case let .HolderKey(reason):
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -8157,6 +8759,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHolderKeyStore: FfiConverterRustBuffer {
+    typealias SwiftType = HolderKeyStore?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHolderKeyStore.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHolderKeyStore.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeAddressView: FfiConverterRustBuffer {
     typealias SwiftType = AddressView?
 
@@ -8342,6 +8992,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
+    typealias SwiftType = [Data]
+
+    public static func write(_ value: [Data], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterData.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Data] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Data]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterData.read(from: &buf))
         }
         return seq
     }
@@ -8920,6 +9595,96 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+private func uniffiTraitInterfaceCallAsync<T>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird errors.
+        //
+        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
+        // possible that we fail to make either call.  However, it doesn't seem like this is
+        // possible on Swift since swift can just make the C call directly.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    lowerError: @escaping (E) -> RustBuffer,
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch let error as E {
+            handleError(CALL_ERROR, lowerError(error))
+            return
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+// Borrow the callback handle map implementation to store foreign future handles
+// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
+fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
+
+// Protocol for tasks that handle foreign futures.
+//
+// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
+// with the task object itself, since has generic parameters.
+fileprivate protocol UniffiForeignFutureTask {
+    func cancel()
+}
+
+extension Task: UniffiForeignFutureTask {}
+
+private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
+    do {
+        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
+        // Set the cancellation flag on the task.  If it's still running, the code can check the
+        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
+        // a no-op.
+        task.cancel()
+    } catch {
+        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
+    }
+}
+
+// For testing
+public func uniffiForeignFutureHandleCountKluisFfi() -> Int {
+    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
 /**
  * The version of kluis this library was built from (for an app's about screen and bug reports).
  */
@@ -9038,6 +9803,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_offersession_preview() != 61355) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_holderkeystore_create_key() != 19467) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_holderkeystore_sign() != 28160) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_holderkeystore_delete_key() != 15946) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret() != 314) {
@@ -9160,14 +9934,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_wipe() != 61161) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_constructor_wallet_create() != 64580) {
+    if (uniffi_kluis_ffi_checksum_constructor_wallet_create() != 20705) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_constructor_wallet_open() != 43295) {
+    if (uniffi_kluis_ffi_checksum_constructor_wallet_open() != 57397) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitDeviceKeyStore()
+    uniffiCallbackInitHolderKeyStore()
     return InitializationResult.ok
 }()
 
