@@ -172,9 +172,14 @@ fn vault_files_hold_no_plaintext_after_imports() {
         "https://landlord.example",
     ]));
     needles.push("https://landlord.example".into());
+    // Record ids and the vault id are opaque hex tags in the clear; a short numeric needle such
+    // as "2025" turns up inside one by chance now and then, so they are blanked before the scan.
+    let opaque = opaque_ids(&v);
+    assert!(opaque.len() > 10, "{} opaque ids", opaque.len());
     let mut scanned = 0;
     for entry in std::fs::read_dir(v.dir()).unwrap().flatten() {
-        let data = std::fs::read(entry.path()).unwrap();
+        let mut data = std::fs::read(entry.path()).unwrap();
+        blank(&mut data, &opaque);
         scanned += data.len();
         for n in &needles {
             assert!(
@@ -186,4 +191,41 @@ fn vault_files_hold_no_plaintext_after_imports() {
     }
     assert!(scanned > 10_000, "scanned only {scanned} bytes");
     assert!(needles.len() > 40);
+}
+
+/// The hex ids the vault keeps unencrypted: the records' tags and the vault's own id.
+fn opaque_ids(v: &TestVault) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        v.db_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut ids: Vec<String> = conn
+        .prepare("SELECT id FROM records UNION SELECT vault_id FROM header")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // Fixed names such as the audit log's "head" are not personal data and stay scanned.
+    ids.retain(|id| id.len() >= 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Overwrites every occurrence of the given ids with zero bytes.
+fn blank(data: &mut [u8], ids: &[String]) {
+    for id in ids {
+        let n = id.len();
+        let mut i = 0;
+        while i + n <= data.len() {
+            if &data[i..i + n] == id.as_bytes() {
+                data[i..i + n].fill(0);
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+    }
 }
