@@ -1,0 +1,93 @@
+//! What the vault keeps of a presentation, in one transaction: the audit entries, the answered
+//! nonce (a replayed request is refused) and the batch copies used.
+
+use kluis_vault::Record;
+
+use super::{AnsweredNonce, BuiltResponse, CopyUse, PresentationRequest};
+use crate::audit::{self, Actor, AuditEvent};
+use crate::openid4vp::request::VerifiedRequest;
+use crate::{now_unix, Error, Wallet};
+
+impl Wallet {
+    fn nonce_key(request: &VerifiedRequest) -> String {
+        format!("{}\n{}", request.client_id.full, request.nonce)
+    }
+
+    pub(super) fn nonce_answered(&self, request: &VerifiedRequest) -> Result<bool, Error> {
+        let id = self
+            .vault
+            .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(request))?;
+        Ok(self.vault.get::<AnsweredNonce>(&id)?.is_some())
+    }
+
+    /// Records a sent presentation: audit entries (one per credential), the answered nonce and
+    /// the copies used, in one vault transaction.
+    pub fn record_presentation(
+        &self,
+        req: &PresentationRequest,
+        built: &BuiltResponse,
+    ) -> Result<(), Error> {
+        let now = now_unix();
+        let nonce_id = self
+            .vault
+            .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(&req.request))?;
+        let mut uses = Vec::new();
+        for d in &built.disclosed {
+            let use_id = self.vault.lookup_id(CopyUse::KIND, &d.credential_id)?;
+            let mut usage = self.vault.get::<CopyUse>(&use_id)?.unwrap_or_default();
+            let i = d.copy as usize;
+            if usage.last_used.len() <= i {
+                usage.last_used.resize(i + 1, 0);
+            }
+            // Strictly increasing, so two presentations in the same second still rotate.
+            let max = usage.last_used.iter().copied().max().unwrap_or(0);
+            usage.last_used[i] = now.max(max + 1);
+            uses.push((use_id, usage));
+        }
+        self.vault.write(|tx| {
+            tx.put(&nonce_id, &AnsweredNonce { at: now })?;
+            for (id, u) in &uses {
+                tx.put(id, u)?;
+            }
+            for d in &built.disclosed {
+                audit::append(
+                    tx,
+                    now,
+                    Actor::Citizen,
+                    AuditEvent::Disclosed {
+                        credential_id: d.credential_id.clone(),
+                        audience: req.request.client_id.full.clone(),
+                        claims: d.claims.clone(),
+                        purpose: req.stated_purpose.clone(),
+                        retention_days: req.retention_days,
+                        channel: Some(req.channel),
+                    },
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Logs a decline (and marks the nonce answered) without sending anything (other channels).
+    pub fn record_decline(&self, req: &PresentationRequest) -> Result<(), Error> {
+        let nonce_id = self
+            .vault
+            .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(&req.request))?;
+        self.vault.write(|tx| {
+            tx.put(&nonce_id, &AnsweredNonce { at: now_unix() })?;
+            audit::append(
+                tx,
+                now_unix(),
+                Actor::Citizen,
+                AuditEvent::PresentationDeclined {
+                    audience: req.request.client_id.full.clone(),
+                    purpose: req.stated_purpose.clone(),
+                    channel: req.channel,
+                },
+            )
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
