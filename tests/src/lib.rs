@@ -1,12 +1,19 @@
-//! Shared helpers for kluis's end-to-end tests (see `tests/`): wallets in temp dirs with the
-//! cheap test KDF, the simulated holders trusted, and their credentials collected.
+//! Shared set-up for kluis's end-to-end tests (see `tests/`): wallets in temp dirs with the
+//! cheap test KDF, either trusting the simulated holders by hand ([`TestWallet`]) or pinned to
+//! the simulated scheme on loopback with the citizen's offers collected ([`collected_wallet`]);
+//! the collecting tests' policy and checks ([`collecting`]).
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+pub mod collecting;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use kluis_core::issuance::{CollectOptions, HttpPolicy};
 use kluis_core::{
     KdfParams, OnLimit, Pin, SoftwareDeviceSecretStore, VaultOptions, VaultPolicy, Wallet,
 };
+use kluis_fixtures::servers::{Network, SchemeServer};
 
 /// The PIN every test wallet uses.
 pub const PIN: &str = "314159";
@@ -84,4 +91,66 @@ impl Default for TestWallet {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A fresh wallet in its own temp dir, nothing trusted by hand (trust comes from the scheme).
+pub fn new_wallet() -> (tempfile::TempDir, Wallet) {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::create(
+        dir.path(),
+        &Pin::new(PIN),
+        test_options(),
+        Arc::new(SoftwareDeviceSecretStore::new(dir.path())),
+    )
+    .unwrap();
+    (dir, wallet)
+}
+
+/// Loopback HTTP with a short connect timeout and back-off, so tests of failures end quickly;
+/// the whole-request `timeout` and the `retries` as the test needs them.
+pub fn loopback_http(timeout: Duration, retries: u32) -> HttpPolicy {
+    HttpPolicy {
+        timeout,
+        connect_timeout: Duration::from_millis(300),
+        retries,
+        backoff: Duration::from_millis(20),
+        max_body_bytes: 1024 * 1024,
+        allow_loopback_http: true,
+    }
+}
+
+/// Pins `scheme` (its list URI and its key) in `wallet`.
+pub async fn pin_scheme(wallet: &Wallet, scheme: &SchemeServer, http: HttpPolicy) {
+    let key = scheme.public_jwk().unwrap().to_value().to_string();
+    wallet
+        .set_scheme(&scheme.list_uri(), &key, http)
+        .await
+        .unwrap();
+}
+
+/// Collects every offer the holders of `net` have for `citizen`.
+pub async fn collect_every_offer(wallet: &Wallet, net: &Network, citizen: &str, http: HttpPolicy) {
+    for offer in net.offers_for(citizen) {
+        let options = CollectOptions {
+            http: http.clone(),
+            ..CollectOptions::default()
+        };
+        wallet
+            .collect(&offer.offer_uri, Some(&offer.tx_code), options)
+            .await
+            .unwrap();
+    }
+}
+
+/// A fresh wallet that pinned the scheme of `net` and collected everything its holders have
+/// for `citizen`.
+pub async fn collected_wallet(
+    net: &Network,
+    citizen: &str,
+    http: HttpPolicy,
+) -> (tempfile::TempDir, Wallet) {
+    let (dir, wallet) = new_wallet();
+    pin_scheme(&wallet, &net.scheme, http.clone()).await;
+    collect_every_offer(&wallet, net, citizen, http).await;
+    (dir, wallet)
 }

@@ -2,15 +2,12 @@
 //! exactly as it was (no credential, no pending transaction, no log entry).
 #![allow(clippy::unwrap_used)]
 
-#[path = "collect_support.rs"]
-mod support;
-
 use std::time::Duration;
 
 use kluis_core::issuance::{CollectOptions, HttpPolicy};
 use kluis_core::{Error, ErrorCode, Wallet};
 use kluis_fixtures::servers::{percent_encode, Fault, Network};
-use support::*;
+use kluis_tests::collecting::*;
 
 /// Collects `holder`'s offer with `fault` set and returns the error; checks nothing was stored.
 async fn collect_with_fault(net: &Network, wallet: &Wallet, holder: &str, fault: Fault) -> Error {
@@ -33,8 +30,7 @@ fn vault_record_count(wallet: &Wallet) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_or_missing_transaction_code() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let before = wallet.audit_log().unwrap().len();
     let offer = net.holder("duo").unwrap().offer(CITIZEN).unwrap();
     let wrong = if offer.tx_code == "000000" {
@@ -79,8 +75,7 @@ async fn wrong_or_missing_transaction_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_offer() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let before = wallet.audit_log().unwrap().len();
     let offer = net
         .holder("uwv")
@@ -100,8 +95,7 @@ async fn expired_offer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holder_down() {
-    let mut net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (mut net, _dir, wallet) = network_and_wallet().await;
     let before = wallet.audit_log().unwrap().len();
     let i = net
         .holders
@@ -128,8 +122,7 @@ async fn holder_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holder_too_slow() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Slow { delay_ms: 3000 }).await;
     assert!(
         matches!(&err, Error::Network { reason } if reason.contains("timed out")),
@@ -139,8 +132,7 @@ async fn holder_too_slow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_briefly_unavailable_holder_is_retried_with_back_off() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let h = net.holder("gemeente-utrecht").unwrap();
     let offer = h.offer(CITIZEN).unwrap();
     h.set_fault(Fault::Unavailable { remaining: 2 });
@@ -169,8 +161,7 @@ async fn a_briefly_unavailable_holder_is_retried_with_back_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_bound_to_another_holder_key() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "duo", Fault::ForeignHolderKey).await;
     assert!(
         matches!(&err, Error::InvalidCredential { reason } if reason.contains("another holder key")),
@@ -185,16 +176,14 @@ async fn credential_bound_to_another_holder_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_signed_with_a_key_the_scheme_does_not_list() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "uwv", Fault::UnlistedKey).await;
     assert_eq!(err.code(), ErrorCode::InvalidCredential, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_of_a_type_other_than_offered() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "cak", Fault::WrongVct).await;
     assert!(
         matches!(&err, Error::InvalidCredential { reason } if reason.contains("where urn:nl:cak:care-arrears:1 was offered")),
@@ -204,16 +193,14 @@ async fn credential_of_a_type_other_than_offered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_with_a_bad_signature() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "belastingdienst", Fault::BadSignature).await;
     assert!(matches!(&err, Error::InvalidCredential { .. }), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_and_malformed_responses() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Oversized).await;
     assert!(
         matches!(&err, Error::Issuance { reason } if reason.contains("larger than 1048576 bytes")),
@@ -298,8 +285,7 @@ async fn garbage_offers_are_refused_before_any_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_can_refuse_even_loopback_http() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let before = wallet.audit_log().unwrap().len();
     let offer = net.holder("duo").unwrap().offer(CITIZEN).unwrap();
     let strict = CollectOptions {
@@ -323,8 +309,7 @@ async fn an_app_can_refuse_even_loopback_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_transaction_codes_burn_the_offer() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let before = wallet.audit_log().unwrap().len();
     let offer = net.holder("cak").unwrap().offer(CITIZEN).unwrap();
     let wrong = if offer.tx_code == "999999" {

@@ -3,9 +3,6 @@
 //! status lists (revoked, suspended, expired), refresh, and the integrated overview.
 #![allow(clippy::unwrap_used)]
 
-#[path = "collect_support.rs"]
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -17,12 +14,11 @@ use kluis_fixtures::servers::{
     holder_entry, participant_list, scheme_key, sign_participant_list, HolderOptions, HolderServer,
     SchemeServer, StatusValue,
 };
-use support::*;
+use kluis_tests::collecting::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collects_from_all_six_holders_with_batches_deferred_and_notifications() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let offers = net.offers_for(CITIZEN);
     assert_eq!(offers.len(), 6);
     let mut stored = 0;
@@ -117,8 +113,7 @@ async fn collects_from_all_six_holders_with_batches_deferred_and_notifications()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_copies_match_the_requested_count_and_issuer_cap() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let duo = net.holder("duo").unwrap();
     let offer = duo.offer(CITIZEN).unwrap();
     let opts = CollectOptions {
@@ -140,8 +135,7 @@ async fn batch_copies_match_the_requested_count_and_issuer_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offer_by_reference() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let offer = net
         .holder("uwv")
         .unwrap()
@@ -160,29 +154,15 @@ async fn offer_by_reference() {
 async fn deferred_credential_is_kept_pending_then_delivered_by_refresh() {
     let mut h = kluis_fixtures::holder("belastingdienst").unwrap();
     h.validity_days = 60;
-    let server = HolderServer::start(
+    let (server, _scheme, _dir, wallet) = one_holder(
         h,
-        0,
         HolderOptions {
             deferred: true,
             deferred_delay: Duration::from_millis(1200),
             ..HolderOptions::default()
         },
     )
-    .await
-    .unwrap();
-    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
-        .await
-        .unwrap();
-    let (_dir, wallet) = new_wallet();
-    wallet
-        .set_scheme(
-            &scheme.list_uri(),
-            &scheme.public_jwk().unwrap().to_value().to_string(),
-            quick_http(),
-        )
-        .await
-        .unwrap();
+    .await;
     let offer = server.offer(CITIZEN).unwrap();
     let opts = CollectOptions {
         deferred_wait: Duration::ZERO,
@@ -210,8 +190,7 @@ async fn deferred_credential_is_kept_pending_then_delivered_by_refresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_check_marks_revoked_and_suspended_and_the_overview_leaves_them_out() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     for id in ["duo", "cak", "gemeente-utrecht"] {
         let o = net.holder(id).unwrap().offer(CITIZEN).unwrap();
         wallet
@@ -287,21 +266,7 @@ async fn status_check_marks_revoked_and_suspended_and_the_overview_leaves_them_o
 async fn an_expired_credential_is_marked_expired() {
     let mut h = kluis_fixtures::holder("cak").unwrap();
     h.validity_days = 0; // exp = iat: accepted within the clock skew, expired a moment later
-    let server = HolderServer::start(h, 0, HolderOptions::default())
-        .await
-        .unwrap();
-    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
-        .await
-        .unwrap();
-    let (_dir, wallet) = new_wallet();
-    wallet
-        .set_scheme(
-            &scheme.list_uri(),
-            &scheme.public_jwk().unwrap().to_value().to_string(),
-            quick_http(),
-        )
-        .await
-        .unwrap();
+    let (server, _scheme, _dir, wallet) = one_holder(h, HolderOptions::default()).await;
     let o = server.offer(CITIZEN).unwrap();
     wallet
         .collect(&o.offer_uri, Some(&o.tx_code), options())
@@ -398,8 +363,7 @@ async fn the_scheme_decides_whom_to_trust() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_refuses_a_type_the_scheme_does_not_list_for_the_issuer() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     // The DUO's key, but a credential type the scheme lists only for the UWV.
     let duo = net.holder("duo").unwrap();
     let key =
@@ -438,28 +402,14 @@ async fn import_refuses_a_type_the_scheme_does_not_list_for_the_issuer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_holder_keeps_an_archive_of_what_it_issued() {
     let archive_dir = tempfile::tempdir().unwrap();
-    let server = HolderServer::start(
+    let (server, _scheme, _dir, wallet) = one_holder(
         kluis_fixtures::holder("uwv").unwrap(),
-        0,
         HolderOptions {
             archive_dir: Some(archive_dir.path().to_path_buf()),
             ..HolderOptions::default()
         },
     )
-    .await
-    .unwrap();
-    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
-        .await
-        .unwrap();
-    let (_dir, wallet) = new_wallet();
-    wallet
-        .set_scheme(
-            &scheme.list_uri(),
-            &scheme.public_jwk().unwrap().to_value().to_string(),
-            quick_http(),
-        )
-        .await
-        .unwrap();
+    .await;
     let o = server.offer(CITIZEN).unwrap();
     wallet
         .collect(&o.offer_uri, Some(&o.tx_code), options())
@@ -491,29 +441,14 @@ async fn deferring_holder(
     tempfile::TempDir,
     kluis_core::Wallet,
 ) {
-    let server = HolderServer::start(
+    one_holder(
         kluis_fixtures::holder("belastingdienst").unwrap(),
-        0,
         HolderOptions {
             deferred: true,
             ..opts
         },
     )
     .await
-    .unwrap();
-    let scheme = SchemeServer::start(0, std::slice::from_ref(&server))
-        .await
-        .unwrap();
-    let (dir, wallet) = new_wallet();
-    wallet
-        .set_scheme(
-            &scheme.list_uri(),
-            &scheme.public_jwk().unwrap().to_value().to_string(),
-            quick_http(),
-        )
-        .await
-        .unwrap();
-    (server, scheme, dir, wallet)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -577,8 +512,7 @@ async fn a_deferring_holder_that_is_down_stays_pending_without_failing_the_refre
 /// moves every grant of that offer to the new token in the same vault transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_credentials_of_one_offer_refresh_twice_with_a_rotating_refresh_token() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let o = net
         .holder("gemeente-utrecht")
         .unwrap()
@@ -621,8 +555,7 @@ async fn both_credentials_of_one_offer_refresh_twice_with_a_rotating_refresh_tok
 /// like every other credential, and refreshable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_holders_offer_the_rental_purpose_credentials() {
-    let net = network().await;
-    let (_dir, wallet) = wallet_with_scheme(&net).await;
+    let (net, _dir, wallet) = network_and_wallet().await;
     let offers = kluis_fixtures::purpose::purpose_offers(&net.holders, CITIZEN, "rental");
     let holders: Vec<&str> = offers.iter().map(|o| o.holder.as_str()).collect();
     assert_eq!(holders, ["uwv", "cak", "gemeente-utrecht"]);

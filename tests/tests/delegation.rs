@@ -5,9 +5,6 @@
 //! wallet. Then every attack of issue 5, each rejected with its reason.
 #![allow(clippy::unwrap_used)]
 
-#[path = "collect_support.rs"]
-mod support;
-
 use std::time::Duration;
 
 use kluis_core::audit::AuditEvent;
@@ -24,8 +21,8 @@ use kluis_core::trust::TrustList;
 use kluis_core::verifier::{self, Expectations};
 use kluis_core::{now_unix, Error, Wallet};
 use kluis_fixtures::servers::{Network, StatusValue};
+use kluis_tests::collecting::*;
 use serde_json::{json, Map, Value};
-use support::*;
 
 const VCT: &str = "urn:nl:uwv:income-statement:1";
 const LANDLORD: &str = "https://woningcorporatie-eemland.verifiers.kluis.test";

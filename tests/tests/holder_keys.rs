@@ -6,9 +6,6 @@
 //! typed error that leaves the vault as it was, with no key left behind and nothing sent.
 #![allow(clippy::unwrap_used)]
 
-#[path = "collect_support.rs"]
-mod support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +18,7 @@ use kluis_core::{
     Wallet,
 };
 use kluis_fixtures::servers::{trust_from_holders, Network, LANDLORD};
-use support::*;
+use kluis_tests::collecting::*;
 
 /// What the stand-in key store does wrong, if anything.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,11 +124,7 @@ fn device_wallet() -> (tempfile::TempDir, Wallet, Arc<DeviceKeys>) {
 
 async fn device_wallet_with_scheme(net: &Network) -> (tempfile::TempDir, Wallet, Arc<DeviceKeys>) {
     let (dir, wallet, store) = device_wallet();
-    let key = net.scheme.public_jwk().unwrap().to_value().to_string();
-    wallet
-        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
-        .await
-        .unwrap();
+    kluis_tests::pin_scheme(&wallet, &net.scheme, quick_http()).await;
     (dir, wallet, store)
 }
 

@@ -5,17 +5,16 @@
 //! verifier library's rejections.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kluis_core::audit::{AuditEvent, Channel};
-use kluis_core::issuance::{CollectOptions, HttpPolicy};
+use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
 use kluis_core::openid4vp::verifier::{
     new_request, verify_response, ResponseOutcome, VerifierConfig, VerifierTrust,
 };
 use kluis_core::openid4vp::{CandidateStatus, Flag, PresentationChoice, QueryChoice};
-use kluis_core::{Error, Pin, SoftwareDeviceSecretStore, Wallet};
+use kluis_core::{Error, Wallet};
 use kluis_fixtures::servers::{
     requesting_party_key, trust_from_holders, HolderOptions, Network, RequestFault, BANK, LANDLORD,
 };
@@ -24,14 +23,7 @@ use serde_json::json;
 const CITIZEN: &str = "daan";
 
 fn quick_http() -> HttpPolicy {
-    HttpPolicy {
-        timeout: Duration::from_millis(2000),
-        connect_timeout: Duration::from_millis(300),
-        retries: 1,
-        backoff: Duration::from_millis(20),
-        max_body_bytes: 1024 * 1024,
-        allow_loopback_http: true,
-    }
+    kluis_tests::loopback_http(Duration::from_millis(2000), 1)
 }
 
 async fn network() -> Network {
@@ -40,45 +32,17 @@ async fn network() -> Network {
         .unwrap()
 }
 
-fn new_wallet() -> (tempfile::TempDir, Wallet) {
-    let dir = tempfile::tempdir().unwrap();
-    let wallet = Wallet::create(
-        dir.path(),
-        &Pin::new(kluis_tests::PIN),
-        kluis_tests::test_options(),
-        Arc::new(SoftwareDeviceSecretStore::new(dir.path())),
-    )
-    .unwrap();
-    (dir, wallet)
-}
-
 /// A wallet that pinned the scheme and collected everything the holders have about `citizen`.
 async fn collected_wallet(net: &Network, citizen: &str) -> (tempfile::TempDir, Wallet) {
-    let (dir, wallet) = new_wallet();
+    let (dir, wallet) = kluis_tests::new_wallet();
     wallet.set_type_metadata(
         kluis_core::sdjwt::MetadataRegistry::from_json_documents(
             kluis_fixtures::TYPE_METADATA.iter().copied(),
         )
         .unwrap(),
     );
-    let key = net.scheme.public_jwk().unwrap().to_value().to_string();
-    wallet
-        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
-        .await
-        .unwrap();
-    for offer in net.offers_for(citizen) {
-        wallet
-            .collect(
-                &offer.offer_uri,
-                Some(&offer.tx_code),
-                CollectOptions {
-                    http: quick_http(),
-                    ..CollectOptions::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
+    kluis_tests::pin_scheme(&wallet, &net.scheme, quick_http()).await;
+    kluis_tests::collect_every_offer(&wallet, net, citizen, quick_http()).await;
     (dir, wallet)
 }
 

@@ -6,11 +6,10 @@
 //! a request encrypted to the wrong key, a damaged QR.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kluis_core::audit::{AuditEvent, Channel};
-use kluis_core::issuance::{CollectOptions, HttpPolicy};
+use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::proximity::{
     run_verifier_session, seal_request, start_verifier_session, HttpRelay, VerifierChannel,
     WalletEngagement,
@@ -18,56 +17,20 @@ use kluis_core::openid4vp::proximity::{
 use kluis_core::openid4vp::rental_dcql;
 use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
 use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig, VerifierTrust};
-use kluis_core::{Error, Pin, SoftwareDeviceSecretStore, Wallet};
+use kluis_core::{Error, Wallet};
 use kluis_fixtures::servers::{
     requesting_party_key, trust_from_holders, HolderOptions, Network, LANDLORD,
 };
 use kluis_qr::engagement::Engagement;
 use kluis_qr::render::{Ec, Qr};
+use kluis_tests::collected_wallet;
 use serde_json::Value;
 
 const CITIZEN: &str = "daan";
 const WAIT: Duration = Duration::from_secs(15);
 
 fn quick_http() -> HttpPolicy {
-    HttpPolicy {
-        timeout: Duration::from_millis(2000),
-        connect_timeout: Duration::from_millis(300),
-        retries: 1,
-        backoff: Duration::from_millis(20),
-        max_body_bytes: 1024 * 1024,
-        allow_loopback_http: true,
-    }
-}
-
-async fn collected_wallet(net: &Network) -> (tempfile::TempDir, Wallet) {
-    let dir = tempfile::tempdir().unwrap();
-    let wallet = Wallet::create(
-        dir.path(),
-        &Pin::new(kluis_tests::PIN),
-        kluis_tests::test_options(),
-        Arc::new(SoftwareDeviceSecretStore::new(dir.path())),
-    )
-    .unwrap();
-    let key = net.scheme.public_jwk().unwrap().to_value().to_string();
-    wallet
-        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
-        .await
-        .unwrap();
-    for offer in net.offers_for(CITIZEN) {
-        wallet
-            .collect(
-                &offer.offer_uri,
-                Some(&offer.tx_code),
-                CollectOptions {
-                    http: quick_http(),
-                    ..CollectOptions::default()
-                },
-            )
-            .await
-            .unwrap();
-    }
-    (dir, wallet)
+    kluis_tests::loopback_http(Duration::from_millis(2000), 1)
 }
 
 fn landlord_config(net: &Network) -> VerifierConfig {
@@ -111,7 +74,7 @@ async fn rental_application_in_person_over_the_relay() {
     let net = Network::start(None, |_| HolderOptions::default())
         .await
         .unwrap();
-    let (_d, wallet) = collected_wallet(&net).await;
+    let (_d, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
 
     // The wallet shows a small QR.
     let session = WalletEngagement::new(net.relay.base_url()).unwrap();
@@ -177,7 +140,7 @@ async fn declined_in_person_tells_the_verifier() {
     let net = Network::start(None, |_| HolderOptions::default())
         .await
         .unwrap();
-    let (_d, wallet) = collected_wallet(&net).await;
+    let (_d, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let session = WalletEngagement::new(net.relay.base_url()).unwrap();
     let v = start_verifier_session(
         session.qr_text(),
@@ -252,7 +215,7 @@ async fn bad_session_requests_are_refused_and_nothing_is_sent() {
     let net = Network::start(None, |_| HolderOptions::default())
         .await
         .unwrap();
-    let (_d, wallet) = collected_wallet(&net).await;
+    let (_d, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let config = landlord_config(&net);
     let now = kluis_core::now_unix();
     // 1. Answered once, then the same request again in the same session: the nonce is answered.

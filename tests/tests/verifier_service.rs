@@ -12,10 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kluis_core::issuance::{CollectOptions, HttpPolicy};
+use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::offline::rental_query;
-use kluis_core::{Pin, SoftwareDeviceSecretStore, Wallet};
+use kluis_core::Wallet;
 use kluis_fixtures::servers::{HolderOptions, Network, BANK, LANDLORD};
+use kluis_tests::collected_wallet;
 use kluis_verifier_server::service::{NamedQuery, Party, Purpose, Trust};
 use kluis_verifier_server::state::testing::TestRedis;
 use kluis_verifier_server::{MemoryState, Settings, Verifier, VerifierState};
@@ -25,42 +26,7 @@ use zeroize::Zeroizing;
 const CITIZEN: &str = "daan";
 
 fn quick_http() -> HttpPolicy {
-    HttpPolicy {
-        timeout: Duration::from_millis(3000),
-        connect_timeout: Duration::from_millis(300),
-        retries: 0,
-        backoff: Duration::from_millis(20),
-        max_body_bytes: 1024 * 1024,
-        allow_loopback_http: true,
-    }
-}
-
-/// A wallet that pinned the scheme and collected everything the holders have for the citizen.
-async fn collected_wallet(net: &Network) -> (tempfile::TempDir, Wallet) {
-    let dir = tempfile::tempdir().unwrap();
-    let wallet = Wallet::create(
-        dir.path(),
-        &Pin::new(kluis_tests::PIN),
-        kluis_tests::test_options(),
-        Arc::new(SoftwareDeviceSecretStore::new(dir.path())),
-    )
-    .unwrap();
-    let key = net.scheme.public_jwk().unwrap().to_value().to_string();
-    wallet
-        .set_scheme(&net.scheme.list_uri(), &key, quick_http())
-        .await
-        .unwrap();
-    for offer in net.offers_for(CITIZEN) {
-        let opts = CollectOptions {
-            http: quick_http(),
-            ..CollectOptions::default()
-        };
-        wallet
-            .collect(&offer.offer_uri, Some(&offer.tx_code), opts)
-            .await
-            .unwrap();
-    }
-    (dir, wallet)
+    kluis_tests::loopback_http(Duration::from_millis(3000), 0)
 }
 
 fn landlord_key() -> kluis_core::sdjwt::SigningKey {
@@ -178,7 +144,7 @@ fn assert_rental_claims(view: &Value) {
 async fn the_rental_request_is_answered_by_a_real_wallet() {
     let net = network().await;
     let (_v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
-    let (_dir, wallet) = collected_wallet(&net).await;
+    let (_dir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let http = reqwest::Client::new();
     let created = create(&http, &base).await;
     assert!(created["link"]
@@ -381,7 +347,7 @@ async fn two_instances_share_one_redis() {
             (BANK.into(), bank),
         ])
         .unwrap();
-    let (_wdir, wallet) = collected_wallet(&net).await;
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let log = |n: &str| dir.path().join(format!("{n}.log"));
     let b = Instance::start(&config, pb, &url_b, &log("b"));
     // A hands out links that point at B (as a load balancer in front of both would).
@@ -627,7 +593,7 @@ async fn the_openapi_description_matches_the_server() {
 async fn hostile_bodies_are_refused_and_change_nothing() {
     let net = network().await;
     let (_v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
-    let (_dir, wallet) = collected_wallet(&net).await;
+    let (_dir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let http = reqwest::Client::new();
     let created = create(&http, &base).await;
     let state = created["state"].as_str().unwrap();
