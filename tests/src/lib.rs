@@ -1,10 +1,12 @@
 //! Shared set-up for kluis's end-to-end tests (see `tests/`): wallets in temp dirs with the
 //! cheap test KDF, either trusting the simulated holders by hand ([`TestWallet`]) or pinned to
 //! the simulated scheme on loopback with the citizen's offers collected ([`collected_wallet`]);
-//! the collecting tests' policy and checks ([`collecting`]).
+//! the collecting tests' policy and checks ([`collecting`]); the binaries as child processes
+//! ([`fixtures_cli`]).
 #![allow(clippy::unwrap_used)]
 
 pub mod collecting;
+pub mod fixtures_cli;
 
 use std::sync::Arc;
 use std::time::Duration;

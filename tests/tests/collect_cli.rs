@@ -7,31 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use kluis_tests::fixtures_cli::{bin, Fixtures};
 
 use serde_json::Value;
-
-fn bin(name: &str) -> PathBuf {
-    // target/debug/deps/collect_cli-… → target/debug/NAME
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures` first",
-        path.display()
-    );
-    path
-}
-
-struct Fixtures(Child);
-
-impl Drop for Fixtures {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Cli {
     vault: tempfile::TempDir,

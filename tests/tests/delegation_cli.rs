@@ -8,51 +8,14 @@
 //! (`cargo build -p kluis-cli -p kluis-fixtures`; a workspace `cargo test` builds them).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use kluis_tests::fixtures_cli::{bin, get_json, Fixtures, Verifiers};
 
 use serde_json::Value;
 
 const NONCE: &str = "cli-n0nce-4711";
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures` first",
-        path.display()
-    );
-    path
-}
-
-struct Fixtures(Child);
-
-impl Drop for Fixtures {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get_json(url: &str) -> Value {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    serde_json::from_str(body).unwrap()
-}
 
 struct Vault {
     dir: tempfile::TempDir,
@@ -107,60 +70,11 @@ fn s(p: &Path) -> &str {
 /// The simulated world as a child process: the landlord's announced line and the citizen's offers
 /// (URI, transaction code), one per holder with data about the citizen.
 fn world() -> (Fixtures, Value, String, Vec<(String, String)>) {
-    let mut child = Command::new(bin("kluis-fixtures"))
-        .args(["verifiers", "--json", "--citizen", "daan"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let guard = Fixtures(child);
-    let mut parties = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        parties.push(serde_json::from_str::<Value>(&line).unwrap());
-    }
-    let landlord = parties
-        .iter()
-        .find(|p| p["party"] == "woningcorporatie-eemland")
-        .unwrap()
-        .clone();
+    let world = Verifiers::start("daan");
+    let landlord = world.party("woningcorporatie-eemland");
     let registry = landlord["mandate_registry"].as_str().unwrap().to_string();
     assert!(registry.starts_with("http://127.0.0.1:"));
-    let citizen_data = kluis_fixtures::citizen("daan").unwrap();
-    let holders_with_data = kluis_fixtures::holders()
-        .unwrap()
-        .into_iter()
-        .filter(|h| {
-            h.credential_types
-                .iter()
-                .any(|t| citizen_data.credentials.contains_key(t))
-        })
-        .count();
-    let mut offers = Vec::new();
-    while offers.len() < holders_with_data {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "fixtures ended early"
-        );
-        if let Some(rest) = line.trim().strip_prefix("offer ") {
-            let (_, rest) = rest.split_once(": ").unwrap();
-            let (uri, code) = rest.split_once(" (tx_code ").unwrap();
-            offers.push((uri.to_string(), code.trim_end_matches(')').to_string()));
-        }
-    }
-    // Keep draining both pipes: the fixtures print more (purpose offers) and must never hit a
-    // closed pipe.
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-    });
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-    });
-    (guard, landlord, registry, offers)
+    (world.fixtures, landlord, registry, world.offers)
 }
 
 #[test]

@@ -7,52 +7,11 @@
 //! (`cargo build -p kluis-cli -p kluis-fixtures`; a workspace `cargo test` builds them).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+
+use kluis_tests::fixtures_cli::{bin, get_json, http, Verifiers};
 
 use serde_json::Value;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures` first",
-        path.display()
-    );
-    path
-}
-
-struct Fixtures(Child);
-
-impl Drop for Fixtures {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn http(method: &str, url: &str, body: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    resp.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
-}
-
-fn get_json(url: &str) -> Value {
-    serde_json::from_str(&http("GET", url, "")).unwrap()
-}
 
 struct Cli {
     vault: tempfile::TempDir,
@@ -88,31 +47,9 @@ impl Cli {
 
 #[test]
 fn present_request_from_the_command_line() {
-    let mut child = Command::new(bin("kluis-fixtures"))
-        .args(["verifiers", "--json", "--citizen", "daan"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let _guard = Fixtures(child);
-    let mut parties = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        parties.push(serde_json::from_str::<Value>(&line).unwrap());
-    }
-    let landlord = parties
-        .iter()
-        .find(|p| p["party"] == "woningcorporatie-eemland")
-        .unwrap()
-        .clone();
-    let bank = parties
-        .iter()
-        .find(|p| p["party"] == "bank-utrecht")
-        .unwrap()
-        .clone();
+    let world = Verifiers::start("daan");
+    let landlord = world.party("woningcorporatie-eemland");
+    let bank = world.party("bank-utrecht");
     assert!(landlord["page_url"]
         .as_str()
         .unwrap()
@@ -123,29 +60,7 @@ fn present_request_from_the_command_line() {
         .starts_with("openid4vp://?client_id=woningcorporatie-eemland&request_uri="));
 
     // The holders' offers are on stderr: one per holder with data about daan.
-    let citizen = kluis_fixtures::citizen("daan").unwrap();
-    let holders_with_data = kluis_fixtures::holders()
-        .unwrap()
-        .into_iter()
-        .filter(|h| {
-            h.credential_types
-                .iter()
-                .any(|t| citizen.credentials.contains_key(t))
-        })
-        .count();
-    let mut offers = Vec::new();
-    while offers.len() < holders_with_data {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "fixtures ended early"
-        );
-        if let Some(rest) = line.trim().strip_prefix("offer ") {
-            let (_, rest) = rest.split_once(": ").unwrap();
-            let (uri, code) = rest.split_once(" (tx_code ").unwrap();
-            offers.push((uri.to_string(), code.trim_end_matches(')').to_string()));
-        }
-    }
+    let offers = world.offers.clone();
 
     let cli = Cli {
         vault: tempfile::tempdir().unwrap(),

@@ -8,22 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use kluis_fixtures::servers::{HolderOptions, Network, LANDLORD};
+use kluis_tests::fixtures_cli::bin;
 use serde_json::Value;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p kluis-cli` first",
-        path.display()
-    );
-    path
-}
 
 struct Cli {
     vault: tempfile::TempDir,
