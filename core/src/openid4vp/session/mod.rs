@@ -1,6 +1,8 @@
-//! The presentation session the app drives: [`Wallet::start_presentation`](crate::Wallet::start_presentation) (fetch, verify, match:
-//! what the citizen sees), then [`Wallet::accept_presentation`](crate::Wallet::accept_presentation) with the citizen's
-//! [`PresentationChoice`] or [`Wallet::decline_presentation`](crate::Wallet::decline_presentation).
+//! The presentation session the app drives:
+//! [`Wallet::start_presentation`](crate::Wallet::start_presentation) (fetch, verify, match: what
+//! the citizen sees), then [`Wallet::accept_presentation`](crate::Wallet::accept_presentation)
+//! with the citizen's [`PresentationChoice`] or
+//! [`Wallet::decline_presentation`](crate::Wallet::decline_presentation).
 //!
 //! Data minimisation is the default: [`PresentationRequest::default_choice`] answers only what
 //! was asked, with the first valid candidate, leaving out claims outside the party's
@@ -9,10 +11,10 @@
 //! disclosure is in the audit log; an answered `(client_id, nonce)` is kept in the vault so a
 //! replayed request is refused.
 //!
-//! One file per use case: [`view`] (fetch, verify and describe the request), [`choice`] (the
-//! default choice and the checks a choice must pass against a query), [`build`] (the response
-//! for a choice), [`record`] (what the vault keeps: audit, answered nonces, copies used),
-//! [`answer`] (accept / decline over `direct_post`). The types shared by all are here.
+//! One file per use case: `view` (fetch, verify and describe the request), `choice` (the default
+//! choice and the checks a choice must pass against a query), `build` (the response for a
+//! choice), `record` (what the vault keeps: audit, answered nonces, copies used), `answer`
+//! (accept / decline over `direct_post`). The types shared by all are here.
 
 mod answer;
 mod build;

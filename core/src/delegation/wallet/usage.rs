@@ -1,0 +1,149 @@
+//! Uses of a mandate: the helper logs each one and reports it to the citizen as a sealed receipt;
+//! the citizen collects the receipts and logs them.
+
+use kluis_sdjwt::{ClaimPath, PublicJwk};
+
+use super::records::{IssuedMandate, ReceivedMandate};
+use crate::audit::{self, Actor, AuditEvent};
+use crate::delegation::receipts;
+use crate::http::HttpPolicy;
+use crate::{Error, Wallet};
+
+impl Wallet {
+    /// Reports uses to the citizen as sealed receipts (best effort: the use happened whether or
+    /// not the registry takes the receipt; the helper's own log has it).
+    pub(crate) async fn report_use(
+        &self,
+        r: &ReceivedMandate,
+        used: &[(String, &Vec<ClaimPath>)],
+        aud: &str,
+        purpose: Option<&str>,
+        now: i64,
+        policy: &HttpPolicy,
+    ) {
+        let (Ok(key), Ok(citizen)) = (self.holder_key(), r.status_key()) else {
+            return;
+        };
+        for (vct, paths) in used {
+            let receipt = receipts::Receipt {
+                id: kluis_vault::Vault::new_record_id(),
+                mandate_id: r.id.clone(),
+                at: now,
+                audience: aud.to_string(),
+                vct: vct.clone(),
+                claims: paths.iter().map(|p| p.to_string()).collect(),
+                purpose: purpose.map(str::to_string),
+            };
+            if let Ok(sealed) = receipts::seal_receipt(&key, &citizen, &receipt) {
+                let _ = receipts::post_receipt(&r.status.uri, &sealed, policy).await;
+            }
+        }
+    }
+
+    /// The citizen's side: fetches the helpers' receipts for every mandate this wallet gave,
+    /// and logs each new one (checked against the helper's key) as `MandateUsed`. Best effort:
+    /// an unreachable registry leaves them for the next time.
+    pub(super) async fn collect_receipts(&self, policy: &HttpPolicy) -> Result<(), Error> {
+        let mut issued: Vec<(String, IssuedMandate)> = Vec::new();
+        for (id, rec) in self.vault.list::<IssuedMandate>()? {
+            issued.push((id, rec?));
+        }
+        let mut uris: Vec<String> = issued.iter().map(|(_, m)| m.status.uri.clone()).collect();
+        uris.sort();
+        uris.dedup();
+        let key = self.holder_key()?;
+        let mut new: Vec<receipts::Receipt> = Vec::new();
+        for uri in uris {
+            let Ok(sealed) = receipts::fetch_receipts(&uri, policy.clone()).await else {
+                continue;
+            };
+            for jwe in sealed {
+                let Ok(jws) = receipts::open_receipt(&jwe, &key) else {
+                    continue;
+                };
+                let Some(mid) = receipts::claimed_mandate(&jws) else {
+                    continue;
+                };
+                let Some((_, m)) = issued.iter().find(|(_, m)| m.id == mid) else {
+                    continue;
+                };
+                let Some(helper) = m
+                    .helper_jwk
+                    .as_ref()
+                    .and_then(|j| PublicJwk::from_value(j).ok())
+                else {
+                    continue;
+                };
+                let Ok(receipt) = receipts::verify_receipt(&jws, &helper) else {
+                    continue;
+                };
+                if receipt.mandate_id == m.id
+                    && !m.receipts_seen.contains(&receipt.id)
+                    && !new.iter().any(|n| n.id == receipt.id)
+                {
+                    new.push(receipt);
+                }
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        new.sort_by_key(|r| r.at);
+        self.vault.write(|tx| {
+            for (record_id, m) in issued.iter_mut() {
+                let mine: Vec<&receipts::Receipt> =
+                    new.iter().filter(|r| r.mandate_id == m.id).collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                for r in mine {
+                    m.receipts_seen.push(r.id.clone());
+                    audit::append(
+                        tx,
+                        r.at,
+                        Actor::Citizen,
+                        AuditEvent::MandateUsed {
+                            mandate_id: m.id.clone(),
+                            audience: r.audience.clone(),
+                            vct: r.vct.clone(),
+                            claims: r.claims.clone(),
+                            purpose: r.purpose.clone(),
+                        },
+                    )?;
+                }
+                tx.put(record_id, &*m)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Logs one use of a mandate (one entry per credential presented).
+    pub(crate) fn log_use(
+        &self,
+        r: &ReceivedMandate,
+        used: &[(String, &Vec<ClaimPath>)],
+        aud: &str,
+        purpose: Option<&str>,
+        now: i64,
+    ) -> Result<(), Error> {
+        self.vault.write(|tx| {
+            for (vct, paths) in used {
+                audit::append(
+                    tx,
+                    now,
+                    Actor::Citizen,
+                    AuditEvent::MandateUsed {
+                        mandate_id: r.id.clone(),
+                        audience: aud.to_string(),
+                        vct: vct.clone(),
+                        claims: paths.iter().map(|p| p.to_string()).collect(),
+                        purpose: purpose.map(str::to_string),
+                    },
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
