@@ -5,14 +5,15 @@
 //! - [`package`]: the credentials in scope with their mandates, encrypted to the helper (JWE);
 //! - [`revocation`]: the citizen wallet's mandate status list and its publication;
 //! - [`verify`]: the verifier rules, used by [`crate::verifier::verify`];
-//! - `wallet`: the [`crate::Wallet`] use cases on both sides.
+//! - `wallet`: the [`crate::Wallet`] use cases on both sides (answering an OpenID4VP request on
+//!   the citizen's behalf is in `openid4vp`, above this module: delegation uses nothing of
+//!   OpenID4VP, and the OpenID4VP verifier uses its rules).
 //!
 //! The format and the rules are written down in docs/DELEGATION.md.
 
 pub mod mandate;
 pub mod package;
 pub mod receipts;
-mod remote;
 pub mod revocation;
 pub mod verify;
 mod wallet;
@@ -24,6 +25,7 @@ pub use revocation::{
     MANDATE_LIST_BITS,
 };
 pub use verify::{with_mandate_status, DelegationContext};
+pub(crate) use wallet::{short_id, ReceivedMandate};
 pub use wallet::{
     DelegateRequest, DelegationOutcome, LeftOutCredential, MandateCredential, MandateRole,
     MandateState, MandateSummary,

@@ -2,13 +2,15 @@
 //!
 //! Wallet side: [`request`] (the `openid4vp://` link, the signed request object and its checks,
 //! with the client identifier prefixes in [`client_id`]), [`session`] (what the citizen sees,
-//! accept / decline, audit), [`response`] (`vp_token`, `direct_post`, `direct_post.jwt`).
+//! accept / decline, audit), [`response`] (`vp_token`, `direct_post`, `direct_post.jwt`), and
+//! `on_behalf` (a helper answering under a mandate, over [`crate::delegation`]).
 //! Requesting party's side: [`verifier`] (build requests, verify responses). [`dcql`] is the
 //! query language both use.
 
 pub mod client_id;
 pub mod dcql;
 pub mod offline;
+mod on_behalf;
 pub mod proximity;
 pub mod request;
 pub mod response;

@@ -4,16 +4,19 @@
 //! credential under the mandate, disclosing exactly what the query asks, provided all of it is
 //! inside the mandate's scope. Queries the mandate does not cover are left unanswered; if a
 //! required one is among them nothing is sent.
+//!
+//! Here, above delegation, not in it: it uses the mandates (`crate::delegation`) and the
+//! presentation session, and delegation's verifier rules are used by the OpenID4VP verifier.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use kluis_sdjwt::ClaimPath;
 
-use super::wallet::short_id;
+use super::response::{post_response, response_form, vp_token};
+use super::session::{answers, asked_paths, sets_satisfied};
+use super::{DisclosedCredential, PresentationOutcome, PresentationRequest};
+use crate::delegation::{short_id, ReceivedMandate};
 use crate::http::{Http, HttpPolicy};
-use crate::openid4vp::response::{post_response, response_form, vp_token};
-use crate::openid4vp::session::{answers, asked_paths, sets_satisfied};
-use crate::openid4vp::{DisclosedCredential, PresentationOutcome, PresentationRequest};
 use crate::{now_unix, Error, Wallet};
 
 /// Clock skew tolerated on the request's `exp` (as for the citizen's own answers).
@@ -21,10 +24,10 @@ const SKEW_SECS: i64 = 60;
 
 /// A response built on a citizen's behalf, not yet sent.
 pub(crate) struct OnBehalfResponse {
-    form: crate::openid4vp::response::Form,
+    form: super::response::Form,
     disclosed: Vec<DisclosedCredential>,
     used: Vec<(String, Vec<ClaimPath>)>,
-    record: super::wallet::ReceivedMandate,
+    record: ReceivedMandate,
     now: i64,
 }
 
@@ -57,14 +60,14 @@ impl Wallet {
         &self,
         mandate_id: &str,
         req: &PresentationRequest,
-        channel: &dyn crate::openid4vp::proximity::SessionChannel,
+        channel: &dyn super::proximity::SessionChannel,
         policy: HttpPolicy,
     ) -> Result<Vec<DisclosedCredential>, Error> {
         let built = self
             .build_response_on_behalf(mandate_id, req, policy.clone())
             .await?;
         channel
-            .send_response(crate::openid4vp::proximity::form_bytes(&built.form))
+            .send_response(super::proximity::form_bytes(&built.form))
             .await?;
         self.finish_on_behalf(req, &built, &policy).await?;
         Ok(built.disclosed)
