@@ -74,7 +74,7 @@ async fn main() {
                 .unwrap();
         }
     }
-    for offer in kluis_fixtures::purpose::purpose_offers(&net.holders, "daan", "rental") {
+    for offer in net.purpose_offers("daan", "rental") {
         small
             .wallet
             .collect(

@@ -556,7 +556,7 @@ async fn both_credentials_of_one_offer_refresh_twice_with_a_rotating_refresh_tok
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_holders_offer_the_rental_purpose_credentials() {
     let (net, _dir, wallet) = network_and_wallet().await;
-    let offers = kluis_fixtures::purpose::purpose_offers(&net.holders, CITIZEN, "rental");
+    let offers = net.purpose_offers(CITIZEN, "rental");
     let holders: Vec<&str> = offers.iter().map(|o| o.holder.as_str()).collect();
     assert_eq!(holders, ["uwv", "cak", "gemeente-utrecht"]);
     let mut vcts = Vec::new();

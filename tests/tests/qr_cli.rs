@@ -77,7 +77,7 @@ fn qr_and_verify_qr_from_the_command_line() {
     };
     cli.ok(&["init", "--dangerous-test-kdf"]);
     cli.ok(&["trust", "scheme", &list, "--key", &scheme_key]);
-    let rental = kluis_fixtures::purpose::purpose_offers(&net.holders, "daan", "rental");
+    let rental = net.purpose_offers("daan", "rental");
     assert_eq!(rental.len(), 3);
     for offer in net.offers_for("daan").iter().chain(&rental) {
         cli.ok(&["collect", &offer.offer_uri, "--tx-code", &offer.tx_code]);

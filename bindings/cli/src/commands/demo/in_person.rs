@@ -101,7 +101,7 @@ pub fn demo_in_person(
 
     // Offline QR: the holders' rental-purpose credentials make it fit a version-25 code. Each
     // holder offers them over OpenID4VCI in an offer of their own; the wallet collects them.
-    for offer in kluis_fixtures::purpose::purpose_offers(&net.holders, "daan", "rental") {
+    for offer in net.purpose_offers("daan", "rental") {
         let out = rt.block_on(wallet.collect(
             &offer.offer_uri,
             Some(&offer.tx_code),
