@@ -90,15 +90,8 @@ async fn fetch_list(
     iss: &str,
     keys: &dyn IssuerKeys,
 ) -> Result<StatusList, String> {
-    let url = checked_url(uri).map_err(|e| e.to_string())?;
-    let reply = http
-        .get(&url, "application/statuslist+jwt")
-        .await
-        .map_err(|e| e.to_string())?;
-    if !reply.status.is_success() {
-        return Err(format!("status list HTTP {}", reply.status.as_u16()));
-    }
-    let jwt = String::from_utf8(reply.body).map_err(|_| "status list is not text".to_string())?;
+    let body = get_status_list_token(http, uri).await?;
+    let jwt = String::from_utf8(body).map_err(|_| "status list is not text".to_string())?;
     let jwt = jwt.trim();
     let header = jws_header(jwt).ok_or("status list is not a JWT")?;
     if header.get("typ").and_then(Value::as_str) != Some(STATUS_LIST_TYP) {
@@ -117,6 +110,25 @@ async fn fetch_list(
     {
         return Err("the status list has expired".into());
     }
+    status_list_claim(&p)
+}
+
+/// GETs a status list token (`application/statuslist+jwt`, https or http to loopback): its body,
+/// or why not. Holders' lists and the mandate registry's are fetched the same way.
+pub(crate) async fn get_status_list_token(http: &Http, uri: &str) -> Result<Vec<u8>, String> {
+    let url = checked_url(uri).map_err(|e| e.to_string())?;
+    let reply = http
+        .get(&url, "application/statuslist+jwt")
+        .await
+        .map_err(|e| e.to_string())?;
+    if !reply.status.is_success() {
+        return Err(format!("status list HTTP {}", reply.status.as_u16()));
+    }
+    Ok(reply.body)
+}
+
+/// The `status_list` claim (`bits`, `lst`) of a verified status list token's payload, decoded.
+pub(crate) fn status_list_claim(p: &serde_json::Map<String, Value>) -> Result<StatusList, String> {
     let sl = p.get("status_list").ok_or("no status_list")?;
     let bits = sl
         .get("bits")

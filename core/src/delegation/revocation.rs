@@ -18,7 +18,7 @@ use super::mandate::sign_jws;
 use super::DelegationError;
 use crate::http::{checked_url, client as http_client, Http, HttpPolicy};
 use crate::jws::header as jws_header;
-use crate::status::{StatusList, STATUS_LIST_TYP};
+use crate::status::{get_status_list_token, status_list_claim, StatusList, STATUS_LIST_TYP};
 use crate::Error;
 
 /// Bits per mandate: revoked or not.
@@ -70,15 +70,8 @@ impl MandateStatusLists {
 }
 
 async fn fetch_one(http: &Http, uri: &str) -> Result<String, String> {
-    let url = checked_url(uri).map_err(|e| e.to_string())?;
-    let reply = http
-        .get(&url, "application/statuslist+jwt")
-        .await
-        .map_err(|e| e.to_string())?;
-    if !reply.status.is_success() {
-        return Err(format!("status list HTTP {}", reply.status.as_u16()));
-    }
-    String::from_utf8(reply.body)
+    let body = get_status_list_token(http, uri).await?;
+    String::from_utf8(body)
         .map(|s| s.trim().to_string())
         .map_err(|_| "the status list is not text".to_string())
 }
@@ -106,17 +99,7 @@ pub fn verify_status_list(
         Some(e) if e < now => return Err("the status list has expired".into()),
         Some(_) => {}
     }
-    let sl = p.get("status_list").ok_or("no status_list")?;
-    let bits = sl
-        .get("bits")
-        .and_then(Value::as_u64)
-        .and_then(|b| u8::try_from(b).ok())
-        .ok_or("status_list has no bits")?;
-    let lst = sl
-        .get("lst")
-        .and_then(Value::as_str)
-        .ok_or("status_list has no lst")?;
-    StatusList::decode(bits, lst)
+    status_list_claim(&p)
 }
 
 /// Whether the mandate at `idx` is revoked, per a verified list.
