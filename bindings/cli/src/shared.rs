@@ -140,6 +140,20 @@ pub enum Prompt {
     Stderr,
 }
 
+/// Whether the citizen shares the presentation shown: `--decline` or `--yes` when given; JSON
+/// output is for scripts, so without either it declines; otherwise asked on the terminal.
+pub fn consent_to_share(decline: bool, yes: bool, json: bool, prompt: Prompt) -> bool {
+    if decline {
+        false
+    } else if yes {
+        true
+    } else if json {
+        false
+    } else {
+        ask("Share exactly the claims marked [x]?", prompt)
+    }
+}
+
 /// Asks `question` on the terminal; a stdin that is not a terminal declines.
 pub fn ask(question: &str, prompt: Prompt) -> bool {
     let stdin = std::io::stdin();

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::args::{Cli, PresentRequestArgs};
 use crate::output::{print_json, CliError};
-use crate::shared::{ask, block_on, unlocked, Prompt};
+use crate::shared::{block_on, consent_to_share, unlocked, Prompt};
 use crate::views::describe;
 
 /// Keeps only claims equal to or under one of `select`; queries left without claims are dropped.
@@ -44,16 +44,7 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
                 println!("{line}");
             }
         }
-        let share = if a.decline {
-            false
-        } else if a.yes {
-            true
-        } else if cli.json {
-            // JSON output is for scripts: they decide with --yes or --decline.
-            false
-        } else {
-            ask("Share exactly the claims marked [x]?", Prompt::Stdout)
-        };
+        let share = consent_to_share(a.decline, a.yes, cli.json, Prompt::Stdout);
         if !share {
             let ack = w.decline_presentation(&req).await;
             if cli.json {

@@ -32,7 +32,7 @@ use serde_json::{json, Value};
 
 use crate::args::{Cli, QrArgs, VerifyQrArgs};
 use crate::output::{print_json, CliError};
-use crate::shared::{ask, block_on, read_text, unlocked, Prompt};
+use crate::shared::{block_on, consent_to_share, read_text, unlocked, Prompt};
 use crate::views::{code_for, describe};
 
 /// Prints the payload (stdout), the drawing (stderr) and the PNG; `extra` joins the JSON line.
@@ -185,15 +185,7 @@ fn session(cli: &Cli, a: &QrArgs, w: &Wallet) -> Result<(), CliError> {
                 eprintln!("{line}");
             }
         }
-        let share = if a.decline {
-            false
-        } else if a.yes {
-            true
-        } else if cli.json {
-            false
-        } else {
-            ask("Share exactly the claims marked [x]?", Prompt::Stderr)
-        };
+        let share = consent_to_share(a.decline, a.yes, cli.json, Prompt::Stderr);
         if !share {
             w.decline_session_presentation(&req, &channel).await?;
             if cli.json {
