@@ -78,6 +78,25 @@ impl TestVault {
         kluis_fixtures::issue_all_for(citizen, &self.holder_jwk(), kluis_core::now_unix()).unwrap()
     }
 
+    /// Issues `n` distinct DUO credentials (one a second apart) to this vault's key and writes
+    /// them to files named `{tag}-{i}.sdjwt`; their paths.
+    pub fn credential_files(&self, n: usize, tag: &str) -> Vec<String> {
+        let jwk = self.holder_jwk();
+        let holder = kluis_fixtures::holder("duo").unwrap();
+        let citizen = kluis_fixtures::citizen("sanne").unwrap();
+        let now = kluis_core::now_unix();
+        (0..n)
+            .map(|i| {
+                let c = holder
+                    .issue(&citizen, "urn:nl:duo:student-debt:1", &jwk, now - i as i64)
+                    .unwrap();
+                self.file(&format!("{tag}-{i}.sdjwt"), &c)
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect()
+    }
+
     pub fn import(&self, compact: &str) -> Output {
         let f = self.file(&format!("cred-{}.txt", rand_name()), compact);
         self.run(&["--json", "import", f.to_str().unwrap()])

@@ -9,24 +9,6 @@ use std::process::Stdio;
 
 use common::*;
 
-/// Issues `n` distinct credentials to the vault's key and writes them to files.
-fn credential_files(v: &TestVault, n: usize, tag: &str) -> Vec<String> {
-    let jwk = v.holder_jwk();
-    let holder = kluis_fixtures::holder("duo").unwrap();
-    let citizen = kluis_fixtures::citizen("sanne").unwrap();
-    let now = kluis_core::now_unix();
-    (0..n)
-        .map(|i| {
-            let c = holder
-                .issue(&citizen, "urn:nl:duo:student-debt:1", &jwk, now - i as i64)
-                .unwrap();
-            v.file(&format!("{tag}-{i}.sdjwt"), &c)
-                .to_string_lossy()
-                .to_string()
-        })
-        .collect()
-}
-
 /// Starts `kluis --json import FILES...`, reads the ids it reports as saved, and kills it with
 /// SIGKILL once `kill_after` ids were reported (or lets it finish). Returns the reported ids.
 fn import_and_kill(v: &TestVault, files: &[String], kill_after: Option<usize>) -> Vec<String> {
@@ -56,7 +38,7 @@ fn import_and_kill(v: &TestVault, files: &[String], kill_after: Option<usize>) -
 #[test]
 fn sigkill_during_1000_imports_loses_nothing_reported_saved() {
     let v = TestVault::new();
-    let files = credential_files(&v, 1000, "crash");
+    let files = v.credential_files(1000, "crash");
     let mut reported = Vec::new();
     // Three runs over disjoint slices, each killed part-way; the last runs to completion.
     reported.extend(import_and_kill(&v, &files[..400], Some(137)));
@@ -91,8 +73,8 @@ fn sigkill_during_1000_imports_loses_nothing_reported_saved() {
 #[test]
 fn two_processes_on_one_vault_never_corrupt_it() {
     let v = TestVault::new();
-    let a = credential_files(&v, 60, "a");
-    let b = credential_files(&v, 60, "b");
+    let a = v.credential_files(60, "a");
+    let b = v.credential_files(60, "b");
     let spawn = |files: &[String]| {
         let mut args = vec!["--json", "import"];
         args.extend(files.iter().map(String::as_str));

@@ -30,23 +30,6 @@ fn limited(v: &TestVault, bytes: u64, pin: &str, args: &[&str]) -> Command {
     c
 }
 
-fn credential_files(v: &TestVault, n: usize, tag: &str) -> Vec<String> {
-    let jwk = v.holder_jwk();
-    let holder = kluis_fixtures::holder("duo").unwrap();
-    let citizen = kluis_fixtures::citizen("sanne").unwrap();
-    let now = kluis_core::now_unix();
-    (0..n)
-        .map(|i| {
-            let c = holder
-                .issue(&citizen, "urn:nl:duo:student-debt:1", &jwk, now - i as i64)
-                .unwrap();
-            v.file(&format!("{tag}-{i}.sdjwt"), &c)
-                .to_string_lossy()
-                .to_string()
-        })
-        .collect()
-}
-
 /// Largest file in the vault directory (the database or its WAL).
 fn largest_file(v: &TestVault) -> u64 {
     std::fs::read_dir(v.dir())
@@ -91,7 +74,7 @@ fn ids(out: &[u8]) -> Vec<String> {
 #[test]
 fn disk_full_during_imports_loses_nothing_reported_saved() {
     let v = TestVault::new();
-    let files = credential_files(&v, 120, "full");
+    let files = v.credential_files(120, "full");
     let mut reported = ids(&v.run(&["--json", "import", &files[0]]).stdout);
     let mut failures = 0;
     let mut messages = Vec::new();
@@ -173,7 +156,7 @@ fn which_pin_works(v: &TestVault, old: &str, new: &str) -> bool {
 #[test]
 fn disk_full_during_pin_change_leaves_one_working_pin() {
     let v = TestVault::new();
-    let files = credential_files(&v, 20, "pin");
+    let files = v.credential_files(20, "pin");
     let mut args = vec!["--json", "import"];
     args.extend(files.iter().map(String::as_str));
     let saved = ids(&v.run(&args).stdout);
@@ -246,7 +229,7 @@ fn ids_of_list(out: &[u8]) -> Vec<String> {
 #[test]
 fn sigkill_during_pin_change_leaves_one_working_pin() {
     let v = TestVault::new();
-    let files = credential_files(&v, 5, "kill");
+    let files = v.credential_files(5, "kill");
     let mut args = vec!["--json", "import"];
     args.extend(files.iter().map(String::as_str));
     let saved = ids(&v.run(&args).stdout);
