@@ -1,10 +1,11 @@
 //! The binaries as people run them: `kluis` and `kluis-fixtures` from the target directory the
-//! test was built in, `kluis-fixtures verifiers` as a child process with its announced lines
-//! read, and plain HTTP/1.1 to what it serves (no client library needed).
+//! test was built in, a `kluis` vault driven through the binary ([`KluisVault`]),
+//! `kluis-fixtures verifiers` as a child process with its announced lines read, and plain
+//! HTTP/1.1 to what it serves (no client library needed).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -19,6 +20,89 @@ pub fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The PIN of every [`KluisVault`] (given as `$KLUIS_PIN`).
+pub const CLI_PIN: &str = "271828";
+
+/// A `kluis` vault in its own temp dir (the vault at `<tmp>/vault`, the files a test writes
+/// beside it), driven through the binary as a script would: `$KLUIS_PIN` set, stdin not a
+/// terminal, no `$KLUIS_RELAY` from the environment.
+pub struct KluisVault {
+    pub tmp: tempfile::TempDir,
+}
+
+impl KluisVault {
+    /// A temp dir for a vault not created yet.
+    pub fn new() -> KluisVault {
+        KluisVault {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A vault created with `kluis init --dangerous-test-kdf`.
+    pub fn init() -> KluisVault {
+        let v = KluisVault::new();
+        v.ok(&["init", "--dangerous-test-kdf"]);
+        v
+    }
+
+    /// The vault directory (`--vault`).
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("vault")
+    }
+
+    /// A file beside the vault.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `kluis --vault <dir> args…`, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("kluis"));
+        c.arg("--vault")
+            .arg(self.dir())
+            .args(args)
+            .env("KLUIS_PIN", CLI_PIN)
+            .env_remove("KLUIS_RELAY")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `kluis args…` with this stdin.
+    pub fn run_with(&self, args: &[&str], stdin: Stdio) -> Output {
+        self.command(args).stdin(stdin).output().unwrap()
+    }
+
+    /// Runs `kluis args…`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs `kluis args…` and checks it exits 0.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs `kluis --json args…`, checks it exits 0, and parses what it prints.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_slice(&self.ok(&all).stdout).unwrap()
+    }
+}
+
+impl Default for KluisVault {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A `kluis-fixtures` child process, killed when dropped.

@@ -7,40 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use kluis_tests::fixtures_cli::{bin, Fixtures};
+use kluis_tests::fixtures_cli::{bin, Fixtures, KluisVault};
 
 use serde_json::Value;
-
-struct Cli {
-    vault: tempfile::TempDir,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(bin("kluis"))
-            .arg("--vault")
-            .arg(self.vault.path())
-            .args(args)
-            .env("KLUIS_PIN", "271828")
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
 
 /// POSTs JSON to a loopback admin URL (plain HTTP/1.1, no client library needed).
 fn post(url: &str, body: &str) -> String {
@@ -95,9 +66,7 @@ fn collect_overview_status_check_and_refresh_from_the_fixture_holders() {
         ]
     );
 
-    let cli = Cli {
-        vault: tempfile::tempdir().unwrap(),
-    };
+    let cli = KluisVault::new();
     cli.json(&["init", "--dangerous-test-kdf"]);
     let scheme = cli.json(&[
         "trust",

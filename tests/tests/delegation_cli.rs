@@ -8,60 +8,14 @@
 //! (`cargo build -p kluis-cli -p kluis-fixtures`; a workspace `cargo test` builds them).
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use kluis_tests::fixtures_cli::{bin, get_json, Fixtures, Verifiers};
+use kluis_tests::fixtures_cli::{bin, get_json, Fixtures, KluisVault, Verifiers};
 
 use serde_json::Value;
 
 const NONCE: &str = "cli-n0nce-4711";
-
-struct Vault {
-    dir: tempfile::TempDir,
-}
-
-impl Vault {
-    fn new() -> Vault {
-        let v = Vault {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        v.ok(&["init", "--dangerous-test-kdf"]);
-        v
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(bin("kluis"))
-            .arg("--vault")
-            .arg(self.dir.path().join("v"))
-            .args(args)
-            .env("KLUIS_PIN", "271828")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_slice(&self.ok(&all).stdout).unwrap()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -83,7 +37,7 @@ fn delegation_from_the_command_line() {
     let scheme = landlord["scheme"].as_str().unwrap();
     let scheme_key = landlord["scheme_key_file"].as_str().unwrap();
 
-    let citizen = Vault::new();
+    let citizen = KluisVault::init();
     citizen.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
     for (uri, code) in &offers {
         citizen.ok(&["collect", uri, "--tx-code", code]);
@@ -95,7 +49,7 @@ fn delegation_from_the_command_line() {
         .iter()
         .map(|c| c["vct"].as_str().unwrap().to_string())
         .collect();
-    let helper = Vault::new();
+    let helper = KluisVault::init();
     helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
 
     // The helper shows its key; the citizen delegates everything, present only, to the landlord.
@@ -126,7 +80,7 @@ fn delegation_from_the_command_line() {
     assert_eq!(m["role"], "issued");
 
     // Another wallet cannot open the package (exit 5: invalid).
-    let stranger = Vault::new();
+    let stranger = KluisVault::init();
     let out = stranger.run(&["accept-mandate", s(&package)]);
     assert_eq!(
         out.status.code(),
@@ -254,10 +208,10 @@ fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
         .iter()
         .find(|(uri, _)| uri.contains("income-statement"))
         .unwrap();
-    let citizen = Vault::new();
+    let citizen = KluisVault::init();
     citizen.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
     citizen.ok(&["collect", &uwv.0, "--tx-code", &uwv.1]);
-    let helper = Vault::new();
+    let helper = KluisVault::init();
     helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
     let key_file = citizen.path("helper.jwk");
     std::fs::write(&key_file, &helper.ok(&["key", "--json"]).stdout).unwrap();
@@ -305,7 +259,7 @@ fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
 
         let mut child = Command::new(bin("kluis"))
             .arg("--vault")
-            .arg(citizen.dir.path().join("v"))
+            .arg(citizen.dir())
             .args(["revoke-mandate", &id])
             .env("KLUIS_PIN", "271828")
             .stdin(Stdio::null())

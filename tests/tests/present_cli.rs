@@ -7,43 +7,11 @@
 //! (`cargo build -p kluis-cli -p kluis-fixtures`; a workspace `cargo test` builds them).
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-use kluis_tests::fixtures_cli::{bin, get_json, http, Verifiers};
+use kluis_tests::fixtures_cli::{get_json, http, KluisVault, Verifiers};
 
 use serde_json::Value;
-
-struct Cli {
-    vault: tempfile::TempDir,
-}
-
-impl Cli {
-    fn run_with(&self, args: &[&str], stdin: Stdio) -> Output {
-        Command::new(bin("kluis"))
-            .arg("--vault")
-            .arg(self.vault.path())
-            .args(args)
-            .env("KLUIS_PIN", "271828")
-            .stdin(stdin)
-            .output()
-            .unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with(args, Stdio::null())
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-}
 
 #[test]
 fn present_request_from_the_command_line() {
@@ -62,10 +30,7 @@ fn present_request_from_the_command_line() {
     // The holders' offers are on stderr: one per holder with data about daan.
     let offers = world.offers.clone();
 
-    let cli = Cli {
-        vault: tempfile::tempdir().unwrap(),
-    };
-    cli.ok(&["init", "--dangerous-test-kdf"]);
+    let cli = KluisVault::init();
     cli.ok(&[
         "trust",
         "scheme",

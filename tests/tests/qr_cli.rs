@@ -9,43 +9,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use kluis_fixtures::servers::{HolderOptions, Network, LANDLORD};
-use kluis_tests::fixtures_cli::bin;
+use kluis_tests::fixtures_cli::KluisVault;
 use serde_json::Value;
-
-struct Cli {
-    vault: tempfile::TempDir,
-}
-
-impl Cli {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin("kluis"));
-        c.arg("--vault")
-            .arg(self.vault.path())
-            .args(args)
-            .env("KLUIS_PIN", "271828")
-            .env_remove("KLUIS_RELAY")
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-}
 
 fn landlord_key_file() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,10 +40,7 @@ fn qr_and_verify_qr_from_the_command_line() {
 
     // The citizen: a vault, the scheme pinned, everything collected, the holders' small
     // rental-purpose credentials too (their own offers).
-    let cli = Cli {
-        vault: tempfile::tempdir().unwrap(),
-    };
-    cli.ok(&["init", "--dangerous-test-kdf"]);
+    let cli = KluisVault::init();
     cli.ok(&["trust", "scheme", &list, "--key", &scheme_key]);
     let rental = net.purpose_offers("daan", "rental");
     assert_eq!(rental.len(), 3);
