@@ -42,14 +42,7 @@ pub struct TestWallet {
 
 impl TestWallet {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let wallet = Wallet::create(
-            dir.path(),
-            &Pin::new(PIN),
-            test_options(),
-            Arc::new(SoftwareDeviceSecretStore::new(dir.path())),
-        )
-        .unwrap();
+        let (dir, wallet) = new_wallet();
         for h in kluis_fixtures::holders().unwrap() {
             wallet
                 .add_trusted_issuer(&h.iss, &h.public_jwk().unwrap().to_value().to_string())
