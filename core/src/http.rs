@@ -4,7 +4,7 @@
 //! redirects, the policy's timeouts, bounded retries with exponential back-off, and a cap on
 //! every response body so a server cannot exhaust the phone's memory.
 //!
-//! Every HTTP client in the crate is built by [`client`], from an [`HttpPolicy`]: that function is
+//! Every HTTP client in the crate is built by `client`, from an [`HttpPolicy`]: that function is
 //! the one place where the client's transport (timeouts, redirects and TLS) is configured.
 
 use std::net::IpAddr;
