@@ -57,7 +57,22 @@ pub struct Credential {
     disclosures: Vec<Disclosure>,
     nodes: Vec<Node>,
     positions: ArrayPositions,
+    mode: Mode,
 }
+
+/// Top-level claims that describe the credential rather than its subject (who issued it, its
+/// type, validity, holder key and status entry). Every other claim a receiver sees is personal
+/// data and is accounted for by [`Credential::visible_paths`].
+pub const ENVELOPE_CLAIMS: &[&str] = &[
+    "iss",
+    "vct",
+    "vct#integrity",
+    "iat",
+    "exp",
+    "nbf",
+    "cnf",
+    "status",
+];
 
 impl std::fmt::Debug for Credential {
     // Claims are personal data: only the envelope is shown.
@@ -103,6 +118,7 @@ impl Credential {
             disclosures,
             nodes,
             positions,
+            mode: options.mode,
         })
     }
 
@@ -157,6 +173,44 @@ impl Credential {
             return Some(path.clone());
         }
         self.positions.signed_path(path)
+    }
+
+    /// Every claim a receiver of `presentation` (a presentation of this credential, with or
+    /// without key binding) sees, as leaf paths: the disclosed claims and the
+    /// always-visible claims of the issuer-signed JWT, without [`ENVELOPE_CLAIMS`], sorted. Computed
+    /// from the presentation's own bytes, so it is what leaves the phone, not what was asked;
+    /// array indexes are as the receiver sees them (disclosed elements only).
+    pub fn visible_paths(&self, presentation: &str) -> Result<Vec<ClaimPath>, SdJwtError> {
+        let split = process::split(presentation)?;
+        if split.jwt != &self.compact[..self.jwt_len] {
+            return Err(SdJwtError::Malformed(
+                "the presentation is not of this credential",
+            ));
+        }
+        let payload = self
+            .claims_of_jwt()
+            .ok_or(SdJwtError::Malformed("issuer-signed JWT payload"))?;
+        let disclosures = process::parse_disclosures(&split.disclosures)?;
+        let (claims, _) = process::apply_disclosures(&payload, &disclosures, self.mode, false)?;
+        let mut out = Vec::new();
+        if let Value::Object(top) = &claims {
+            for (k, v) in top {
+                if !ENVELOPE_CLAIMS.contains(&k.as_str()) {
+                    leaves(v, &mut vec![crate::PathSegment::from_key(k)], &mut out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The issuer-signed JWT's payload (already verified when this credential was made).
+    fn claims_of_jwt(&self) -> Option<serde_json::Map<String, Value>> {
+        use base64::Engine;
+        let payload = self.compact[..self.jwt_len].split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// The paths the holder can choose to disclose, in document order. Paths not listed
@@ -336,5 +390,26 @@ impl UnsignedPresentation {
         }
         let kb = self.kb.sign(key)?;
         Ok(self.sd_part + &kb)
+    }
+}
+
+/// The leaf paths under `v` (scalars, and empty objects or arrays, which a receiver also sees).
+fn leaves(v: &Value, at: &mut Vec<crate::PathSegment>, out: &mut Vec<ClaimPath>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, child) in m {
+                at.push(crate::PathSegment::from_key(k));
+                leaves(child, at, out);
+                at.pop();
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, child) in a.iter().enumerate() {
+                at.push(crate::PathSegment::Index(i));
+                leaves(child, at, out);
+                at.pop();
+            }
+        }
+        _ => out.push(ClaimPath::from_segments(at.clone())),
     }
 }

@@ -24,7 +24,7 @@ mod verifier;
 use std::collections::{BTreeMap, HashMap};
 
 pub use error::SdJwtError;
-pub use holder::{Credential, UnsignedPresentation, VerifyOptions};
+pub use holder::{Credential, UnsignedPresentation, VerifyOptions, ENVELOPE_CLAIMS};
 pub use issuer::{issue, DisclosurePolicy, IssuerInput};
 pub use keys::{es256_signature_from_platform, PublicJwk, SigningKey, UnsignedJws};
 pub use metadata::{MetadataError, MetadataRegistry, TypeMetadata};
