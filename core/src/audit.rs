@@ -76,8 +76,12 @@ pub enum AuditEvent {
         /// How the presentation travelled: `remote`, `session-qr` or `offline-qr`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<Channel>,
+        /// Whether the party confirmed it received the data; absent where no answer is expected
+        /// (offline QR, a file) and in entries written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<Delivery>,
     },
-    /// The citizen declined a presentation request (the party was told `access_denied`).
+    /// A presentation request was declined (the party was told `access_denied`).
     PresentationDeclined {
         /// The requesting party's client identifier.
         audience: String,
@@ -85,6 +89,9 @@ pub enum AuditEvent {
         purpose: Option<String>,
         /// How the request arrived.
         channel: Channel,
+        /// Who decided; absent in entries written before it was recorded (the citizen).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<DeclineReason>,
     },
     /// The wallet refused a presentation request as invalid or untrusted; nothing was sent.
     PresentationRefused {
@@ -135,6 +142,50 @@ pub enum AuditEvent {
         /// `revoked` or `expired`.
         reason: String,
     },
+}
+
+/// What became of a presentation sent to a party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// The party acknowledged it.
+    Received,
+    /// The party received it and refused it: it has seen the data all the same.
+    Rejected,
+    /// It may have been shared: the party failed or the connection broke after sending. It is
+    /// never re-sent by itself.
+    Uncertain,
+}
+
+impl Delivery {
+    /// The name used in the log and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Received => "received",
+            Delivery::Rejected => "rejected",
+            Delivery::Uncertain => "uncertain",
+        }
+    }
+}
+
+/// Why a request was declined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeclineReason {
+    /// The citizen said no.
+    Citizen,
+    /// The wallet holds nothing that answers the query (e.g. `--yes` could not answer).
+    NothingToAnswer,
+}
+
+impl DeclineReason {
+    /// The name used in the log and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeclineReason::Citizen => "citizen",
+            DeclineReason::NothingToAnswer => "nothing-to-answer",
+        }
+    }
 }
 
 /// How a presentation travelled to the requesting party.

@@ -167,6 +167,16 @@ pub(crate) fn shorten(url: &str) -> String {
     }
 }
 
+/// Why a send-once POST did not produce an answer.
+#[derive(Debug)]
+pub(crate) enum SendFailure {
+    /// Nothing was sent (no connection, or refused by the policy before sending).
+    NotSent(Error),
+    /// The body may have reached the server: a timeout or a connection that broke after
+    /// connecting. The reason names no personal data.
+    MaybeSent(String),
+}
+
 /// The wallet's HTTP client for one collecting session.
 pub(crate) struct Http {
     client: reqwest::Client,
@@ -222,6 +232,62 @@ impl Http {
     ) -> Result<Reply, Error> {
         self.send(url, "application/json", bearer, Body::Json(body), false)
             .await
+    }
+
+    /// POSTs a form and never sends it twice once a connection was made: only a failure to
+    /// connect (nothing left the phone) is retried. For answers that carry personal data.
+    pub async fn post_form_once(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<Reply, SendFailure> {
+        let host = shorten(url.as_str());
+        self.policy.check(url).map_err(SendFailure::NotSent)?;
+        let body = form_encode(form);
+        let mut wait = self.policy.backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let sent = self
+                .client
+                .post(url.clone())
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(resp) => {
+                    return self.read(resp, &host).await.map_err(|e| {
+                        SendFailure::MaybeSent(format!("{host}: the answer broke off ({e})"))
+                    })
+                }
+                Err(e) if e.is_connect() && attempt <= self.policy.retries => {
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+                Err(e) if e.is_connect() => {
+                    return Err(SendFailure::NotSent(Error::Network {
+                        reason: format!("{host}: cannot connect (after {attempt} attempts)"),
+                    }))
+                }
+                Err(e) if e.is_timeout() => {
+                    return Err(SendFailure::MaybeSent(format!(
+                        "{host} did not answer in time"
+                    )))
+                }
+                Err(_) => {
+                    return Err(SendFailure::MaybeSent(format!(
+                        "{host}: the connection broke while sending"
+                    )))
+                }
+            }
+        }
     }
 
     /// Sends with retries: connection failures and 502/503/504 are retried for every method (the

@@ -14,6 +14,7 @@ pub mod audit;
 mod clock;
 mod credentials;
 pub mod delegation;
+mod disclosure;
 pub mod error;
 mod holder_key;
 pub mod http;

@@ -370,6 +370,7 @@ impl Wallet {
             .prepare_presentation(&paths, nonce, aud, now)
             .map_err(|e| Error::invalid_input(e.to_string()))?;
         let presentation = self.sign_presentation(&key, unsigned)?;
+        let claims = crate::disclosure::accounted(&credential, &presentation)?;
         self.vault.write(|tx| {
             audit::append(
                 tx,
@@ -378,10 +379,11 @@ impl Wallet {
                 AuditEvent::Disclosed {
                     credential_id: id.to_string(),
                     audience: aud.to_string(),
-                    claims: paths.iter().map(|p| p.to_string()).collect(),
+                    claims: claims.clone(),
                     purpose: purpose.map(str::to_string),
                     retention_days: None,
                     channel: None,
+                    delivery: None,
                 },
             )?;
             Ok(())

@@ -511,6 +511,11 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_presentation(uint64_t ptr, uin
 uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_presentation(uint64_t ptr, uint64_t session, RustBuffer http
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_UNANSWERABLE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_UNANSWERABLE
+uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_unanswerable(uint64_t ptr, uint64_t session, RustBuffer http
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
 uint64_t uniffi_kluis_ffi_fn_method_wallet_start_presentation(uint64_t ptr, RustBuffer uri, RustBuffer lang, RustBuffer http
@@ -1104,6 +1109,12 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_presentation(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_PRESENTATION
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_UNANSWERABLE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_UNANSWERABLE
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_unanswerable(void
     
 );
 #endif

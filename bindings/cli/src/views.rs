@@ -13,7 +13,7 @@ fn flag_text(f: Flag) -> &'static str {
     match f {
         Flag::Unregistered => "the party is NOT registered in the scheme",
         Flag::OutsideRegistration => {
-            "it asks claims outside its registration for this purpose (left out)"
+            "it asks claims or credentials outside its registration for this purpose (left out)"
         }
         Flag::LongerRetention => "it states a longer retention than it registered",
         Flag::UnknownPurpose => "it states no registered purpose",
@@ -106,6 +106,21 @@ pub fn describe(req: &PresentationRequest, choice: &PresentationChoice) -> Vec<S
                 status_text(c.status),
                 c.credential_id
             ));
+            // Always-visible claims leave with any answer from this credential: listed so the
+            // screen shows everything that leaves.
+            if !c.always_shared.is_empty() {
+                out.push(format!(
+                    "       [{}] always shared with this credential: {}",
+                    if picked { "x" } else { " " },
+                    c.always_shared.join(", ")
+                ));
+            }
+            if !c.within_registration {
+                out.push(
+                    "       — this credential is outside its registration (not shared by default)"
+                        .into(),
+                );
+            }
         }
     }
     for f in &req.flags {

@@ -110,6 +110,11 @@ pub struct CandidateView {
     pub status: CandidateStatus,
     /// The claim paths it would disclose by default.
     pub claims: Vec<String>,
+    /// Claims it shows with any answer (always visible, not selectively disclosable): show
+    /// them on the consent screen too, they leave the phone and are logged.
+    pub always_shared: Vec<String>,
+    /// Whether the party's registration covers its type and its always-shared claims.
+    pub within_registration: bool,
 }
 
 /// One credential query of the request, with the credentials that can answer it.
@@ -251,6 +256,8 @@ impl From<&vp::PresentationRequest> for PresentationRequest {
                             vct: c.vct.clone(),
                             issuer: c.issuer.clone(),
                             status: c.status.into(),
+                            always_shared: c.always_shared.clone(),
+                            within_registration: c.within_registration,
                             claims: c.claims.clone(),
                         })
                         .collect(),
@@ -430,9 +437,11 @@ impl Wallet {
         }))
     }
 
-    /// Sends exactly the chosen claims to the party and logs the disclosure. A choice the core
-    /// refuses (a claim not asked, a required query unanswered, claims outside the registration
-    /// without `allow_outside_registration`) is `InvalidInput`, and nothing is sent.
+    /// Sends exactly the chosen claims (and each credential's always-shared claims) to the party
+    /// once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
+    /// query unanswered, claims outside the registration without `allow_outside_registration`)
+    /// is `InvalidInput`, and nothing is sent. `Network` after the response may have reached the
+    /// party means it was logged as possibly shared and is not sent again.
     pub async fn accept_presentation(
         &self,
         session: Arc<PresentationSession>,
@@ -460,6 +469,24 @@ impl Wallet {
         let request = Arc::clone(&session.inner);
         blocking_async(move || async move {
             core.decline_presentation_with(&request, http.into())
+                .await
+                .map(ResponseAck::from)
+        })
+        .await
+    }
+
+    /// Tells the party the wallet holds nothing that answers its request (`access_denied`,
+    /// OpenID4VP 1.0 §5.6), for when the request is `satisfiable == false` and the app does not
+    /// ask the citizen; logged as declined for that reason.
+    pub async fn decline_unanswerable(
+        &self,
+        session: Arc<PresentationSession>,
+        http: HttpSettings,
+    ) -> Result<ResponseAck, KluisError> {
+        let core = self.core()?;
+        let request = Arc::clone(&session.inner);
+        blocking_async(move || async move {
+            core.decline_unanswerable(&request, http.into())
                 .await
                 .map(ResponseAck::from)
         })

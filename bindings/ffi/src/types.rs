@@ -375,6 +375,9 @@ pub enum AuditEvent {
         /// `remote`, `session-qr` or `offline-qr`; absent for presentations made with
         /// [`crate::Wallet::present`] (no requesting party session).
         channel: Option<String>,
+        /// `received`, `rejected` (the party saw it and refused) or `uncertain` (may have been
+        /// shared); absent where no answer is expected.
+        delivery: Option<String>,
     },
     /// The citizen declined a presentation request.
     PresentationDeclined {
@@ -384,6 +387,8 @@ pub enum AuditEvent {
         purpose: Option<String>,
         /// `remote`, `session-qr` or `offline-qr`.
         channel: String,
+        /// `citizen` or `nothing-to-answer`; absent in older entries.
+        reason: Option<String>,
     },
     /// The wallet refused an invalid or untrusted presentation request; nothing was sent.
     PresentationRefused {
@@ -490,6 +495,7 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 purpose,
                 retention_days,
                 channel,
+                delivery,
             } => AuditEvent::Disclosed {
                 credential_id,
                 audience,
@@ -497,15 +503,18 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 purpose,
                 retention_days,
                 channel: channel.map(|c| c.as_str().to_string()),
+                delivery: delivery.map(|d| d.as_str().to_string()),
             },
             E::PresentationDeclined {
                 audience,
                 purpose,
                 channel,
+                reason,
             } => AuditEvent::PresentationDeclined {
                 audience,
                 purpose,
                 channel: channel.as_str().to_string(),
+                reason: reason.map(|r| r.as_str().to_string()),
             },
             E::PresentationRefused {
                 audience,

@@ -51,7 +51,7 @@ def test_import_list_show_present_and_audit(wallet):
     presentation = run(wallet.present(imported[0].id, [path], "n-1", "https://bank.example", None))
     assert presentation.count("~") >= 2
     last = run(wallet.audit_log())[-1]
-    assert last.event == kluis_ffi.AuditEvent.DISCLOSED(imported[0].id, "https://bank.example", [path], None, None, None)
+    assert last.event == kluis_ffi.AuditEvent.DISCLOSED(imported[0].id, "https://bank.example", [path], None, None, None, None)
 
     with pytest.raises(kluis_ffi.KluisError.AlreadyExists):
         run(wallet.import_credential(creds[0].compact))

@@ -200,6 +200,8 @@ impl Credential {
                 }
             }
         }
+        // Sorted, so the order does not depend on how serde_json keeps maps in this build.
+        out.sort();
         Ok(out)
     }
 

@@ -19,9 +19,8 @@ fn credential(policy: &DisclosurePolicy) -> (Issuer, SigningKey, Credential) {
     let holder = SigningKey::make_random().unwrap();
     let compact =
         kluis_sdjwt::issue(&issuer.key, &sample_input(&holder.public_jwk()), policy).unwrap();
-    let c =
-        Credential::verify_issued(&compact, &issuer.trust(), NOW, &VerifyOptions::default())
-            .unwrap();
+    let c = Credential::verify_issued(&compact, &issuer.trust(), NOW, &VerifyOptions::default())
+        .unwrap();
     (issuer, holder, c)
 }
 
@@ -44,7 +43,10 @@ fn a_plain_credential_shows_every_claim_even_when_none_is_chosen() {
         assert!(seen.contains(&must.to_string()), "{must} not in {seen:?}");
     }
     for envelope in ["/iss", "/vct", "/cnf", "/status", "/iat", "/exp"] {
-        assert!(!seen.iter().any(|s| s.starts_with(envelope)), "{envelope} in {seen:?}");
+        assert!(
+            !seen.iter().any(|s| s.starts_with(envelope)),
+            "{envelope} in {seen:?}"
+        );
     }
 }
 
@@ -52,7 +54,13 @@ fn a_plain_credential_shows_every_claim_even_when_none_is_chosen() {
 fn a_fully_disclosable_credential_shows_exactly_the_chosen_claims() {
     let (_, holder, c) = credential(&DisclosurePolicy::all());
     let p = c
-        .present(&paths(&["/given_name", "/address/locality"]), &holder, NONCE, AUD, NOW)
+        .present(
+            &paths(&["/given_name", "/address/locality"]),
+            &holder,
+            NONCE,
+            AUD,
+            NOW,
+        )
         .unwrap();
     assert_eq!(
         shown(c.visible_paths(&p).unwrap()),
@@ -70,7 +78,13 @@ fn always_visible_claims_are_added_to_the_chosen_ones() {
         "/debt/monthly_payment_eur",
     ])));
     let p = c
-        .present(&paths(&["/debt/total_amount_eur"]), &holder, NONCE, AUD, NOW)
+        .present(
+            &paths(&["/debt/total_amount_eur"]),
+            &holder,
+            NONCE,
+            AUD,
+            NOW,
+        )
         .unwrap();
     let seen = shown(c.visible_paths(&p).unwrap());
     assert!(seen.contains(&"/debt/total_amount_eur".to_string()));

@@ -51,8 +51,12 @@ fn is_stale(s: &StoredCredential, now: i64) -> bool {
             CredentialState::Expired | CredentialState::Revoked | CredentialState::Suspended
         )
     });
+    // The timestamps come from the issuer: widened, so extreme values cannot overflow.
     let ageing = match (s.issued_at, s.expires_at) {
-        (Some(iat), Some(exp)) => exp - now < (exp - iat) / 4,
+        (Some(iat), Some(exp)) => {
+            let (iat, exp, now) = (i128::from(iat), i128::from(exp), i128::from(now));
+            exp - now < (exp - iat) / 4
+        }
         (_, Some(exp)) => exp < now,
         _ => false,
     };
@@ -223,5 +227,46 @@ impl Wallet {
         )
         .await;
         Ok(fresh.summary(id, &self.metadata(), &options.lang))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::HolderBinding;
+
+    fn stored(issued_at: Option<i64>, expires_at: Option<i64>) -> StoredCredential {
+        StoredCredential {
+            compact: String::new(),
+            issuer: "https://holder.test".into(),
+            vct: "urn:test:1".into(),
+            issued_at,
+            expires_at,
+            imported_at: 0,
+            binding: HolderBinding::ThisWallet,
+            holder_key_id: None,
+            copies: Vec::new(),
+            freshness: None,
+        }
+    }
+
+    #[test]
+    fn extreme_issuer_timestamps_do_not_overflow() {
+        // A trusted issuer may still write any i64: judging age must not panic (test builds
+        // check overflow) nor wrap into a wrong answer.
+        let now = 1_800_000_000;
+        let cases = [
+            (Some(i64::MIN), Some(i64::MAX), false),
+            (Some(i64::MAX), Some(i64::MIN), true),
+            (Some(i64::MIN), Some(i64::MIN), true),
+            (Some(i64::MAX), Some(i64::MAX), false),
+            (Some(now - 100), Some(i64::MAX), false),
+            (None, Some(i64::MIN), true),
+            (Some(now - 1000), Some(now + 100), true),
+            (Some(now - 100), Some(now + 1000), false),
+        ];
+        for (iat, exp, stale) in cases {
+            assert_eq!(is_stale(&stored(iat, exp), now), stale, "{iat:?} {exp:?}");
+        }
     }
 }

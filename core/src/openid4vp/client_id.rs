@@ -134,8 +134,20 @@ pub fn verify_attestation(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| refused("the verifier attestation has no exp"))?;
-    if exp + SKEW_SECS < now {
+    if exp.saturating_add(SKEW_SECS) < now {
         return Err(refused("the verifier attestation has expired"));
+    }
+    // §12 (Verifier Attestation JWT): `nbf` is honoured like `exp`.
+    match p.get("nbf") {
+        None => {}
+        Some(nbf) => {
+            let nbf = nbf
+                .as_i64()
+                .ok_or_else(|| refused("the verifier attestation's nbf is not a number"))?;
+            if nbf > now.saturating_add(SKEW_SECS) {
+                return Err(refused("the verifier attestation is not valid yet (nbf)"));
+            }
+        }
     }
     let cnf = p
         .get("cnf")

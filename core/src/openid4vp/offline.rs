@@ -92,7 +92,8 @@ pub struct OfflineQr {
     pub nonce: String,
     /// `iat` of the key-binding JWTs; the QR is stale [`MAX_AGE_SECS`] later.
     pub issued_at: i64,
-    /// What it discloses.
+    /// What it discloses, per credential: every claim the party will read from it (the chosen
+    /// ones and the credential's always-visible ones), as logged.
     pub items: Vec<OfflineItem>,
 }
 
@@ -185,7 +186,7 @@ impl Wallet {
         let nonce = fresh_nonce();
         let now = now_unix();
         let mut presentations = Vec::with_capacity(items.len());
-        let mut parsed_paths = Vec::with_capacity(items.len());
+        let mut accounted_claims: Vec<Vec<String>> = Vec::with_capacity(items.len());
         for item in items {
             let paths = item
                 .claims
@@ -206,14 +207,15 @@ impl Wallet {
             let unsigned = credential
                 .prepare_presentation(&paths, &nonce, audience, now)
                 .map_err(|e| Error::invalid_input(e.to_string()))?;
-            presentations.push(self.sign_presentation(&key, unsigned)?);
-            parsed_paths.push(paths);
+            let presentation = self.sign_presentation(&key, unsigned)?;
+            accounted_claims.push(crate::disclosure::accounted(&credential, &presentation)?);
+            presentations.push(presentation);
         }
         let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
         let payload = kluis_qr::offline::encode_set(&refs)
             .map_err(|e| Error::invalid_input(format!("offline QR: {e}")))?;
         self.vault.write(|tx| {
-            for (item, paths) in items.iter().zip(&parsed_paths) {
+            for (item, claims) in items.iter().zip(&accounted_claims) {
                 audit::append(
                     tx,
                     now,
@@ -221,10 +223,11 @@ impl Wallet {
                     AuditEvent::Disclosed {
                         credential_id: item.credential_id.clone(),
                         audience: audience.to_string(),
-                        claims: paths.iter().map(|p| p.to_string()).collect(),
+                        claims: claims.clone(),
                         purpose: purpose.map(str::to_string),
                         retention_days: None,
                         channel: Some(Channel::OfflineQr),
+                        delivery: None,
                     },
                 )?;
             }
@@ -235,7 +238,14 @@ impl Wallet {
             audience: audience.to_string(),
             nonce,
             issued_at: now,
-            items: items.to_vec(),
+            items: items
+                .iter()
+                .zip(accounted_claims)
+                .map(|(item, claims)| OfflineItem {
+                    credential_id: item.credential_id.clone(),
+                    claims,
+                })
+                .collect(),
         })
     }
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kluis_sdjwt::ClaimPath;
 
-use super::response::{post_response, response_form, vp_token};
+use super::response::{post_response, response_form, vp_token, Posted};
 use super::session::{answers, asked_paths, sets_satisfied};
 use super::{DisclosedCredential, PresentationOutcome, PresentationRequest};
 use crate::delegation::{short_id, ReceivedMandate};
@@ -45,8 +45,26 @@ impl Wallet {
             .build_response_on_behalf(mandate_id, req, policy.clone())
             .await?;
         let http = Http::new(policy.clone())?;
-        let ack = post_response(&http, &req.request.response_uri, &built.form).await?;
+        // Sent once; whatever may have reached the party is logged (docs/PRESENTING.md).
+        let posted = post_response(&http, &req.request.response_uri, &built.form).await?;
         self.finish_on_behalf(req, &built, &policy).await?;
+        let ack = match posted {
+            Posted::Received(ack) => ack,
+            Posted::Rejected { reason, .. } => {
+                return Err(Error::InvalidPresentation {
+                    reason: format!(
+                        "the requesting party rejected the response: {reason} (it did receive it: logged as shared)"
+                    ),
+                })
+            }
+            Posted::Uncertain { reason } => {
+                return Err(Error::Network {
+                    reason: format!(
+                        "{reason}: the response may have been shared; it is logged as such and will not be sent again"
+                    ),
+                })
+            }
+        };
         Ok(PresentationOutcome {
             client_id: req.request.client_id.full.clone(),
             disclosed: built.disclosed,
@@ -139,14 +157,22 @@ impl Wallet {
                 }
                 // Party, purpose, action and time are checked here; a refusal stops everything.
                 let p = c.present(&asked, nonce, aud, purpose, &key, now)?;
+                // What leaves is what the presentation shows, always-visible claims included.
+                let shared = crate::disclosure::accounted(&c.credential, &p)?;
                 tokens.entry(q.id.clone()).or_default().push(p);
+                used.push((
+                    vct.to_string(),
+                    shared
+                        .iter()
+                        .filter_map(|s| ClaimPath::parse(s).ok())
+                        .collect(),
+                ));
                 disclosed.push(DisclosedCredential {
                     query_id: q.id.clone(),
                     credential_id: rc.id.clone(),
-                    claims: asked.iter().map(|p| p.to_string()).collect(),
+                    claims: shared,
                     copy: 0,
                 });
-                used.push((vct.to_string(), asked));
                 answered.insert(q.id.clone());
                 if !q.multiple {
                     break;

@@ -38,7 +38,7 @@ use super::verifier::{
     new_request, parse_form, verify_response_with, PendingRequest, ResponseOutcome, VerifierConfig,
     VerifierTrust,
 };
-use crate::audit::{self, Actor, AuditEvent, Channel};
+use crate::audit::{self, Actor, AuditEvent, Channel, Delivery};
 use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
 
@@ -415,7 +415,12 @@ impl Wallet {
         channel: &dyn SessionChannel,
     ) -> Result<Vec<DisclosedCredential>, Error> {
         let built = self.build_presentation_response(req, choice)?;
-        channel.send_response(form_bytes(&built.form)).await?;
+        // A channel that fails may still have delivered it: logged as possibly shared, the
+        // nonce used, never re-sent.
+        if let Err(e) = channel.send_response(form_bytes(&built.form)).await {
+            self.record_delivery(req, &built, Some(Delivery::Uncertain))?;
+            return Err(e);
+        }
         self.record_presentation(req, &built)?;
         Ok(built.disclosed)
     }
@@ -426,7 +431,7 @@ impl Wallet {
         req: &PresentationRequest,
         channel: &dyn SessionChannel,
     ) -> Result<(), Error> {
-        let form = super::response::decline_form(&req.request);
+        let form = super::response::decline_form(&req.request, super::response::Refusal::Declined)?;
         let sent = channel.send_response(form_bytes(&form)).await;
         self.record_decline(req)?;
         sent

@@ -118,15 +118,17 @@ pub struct VerifiedRequest {
     pub response_mode: ResponseMode,
     /// The nonce for the key-binding JWTs.
     pub nonce: String,
-    /// Echoed in the response.
-    pub state: String,
+    /// Echoed in the response. Optional (OpenID4VP 1.0 §5.2): the nonce in the key-binding JWTs
+    /// binds the answer when every query asks for holder binding.
+    pub state: Option<String>,
     /// The query, parsed.
     pub dcql: DcqlQuery,
     /// The stated purpose.
     pub purpose: Option<StatedPurpose>,
-    /// Issued at.
-    pub iat: i64,
-    /// Expires at.
+    /// Issued at, when the request says (neither OpenID4VP 1.0 nor RFC 9101 requires it).
+    pub iat: Option<i64>,
+    /// When the wallet stops answering: the request's `exp`, but never later than
+    /// [`MAX_REQUEST_LIFETIME_SECS`] after its `iat` (or after it arrived, without `iat`).
     pub exp: i64,
     /// For `direct_post.jwt`.
     pub encryption: Option<ResponseEncryption>,
@@ -154,11 +156,14 @@ pub fn reason_code(e: &Error) -> &'static str {
         ("prefix", "unsupported_client_id"),
         ("plain http", "insecure_response_uri"),
         ("registered origin", "foreign_response_uri"),
+        ("not valid yet", "not_yet_valid"),
         ("expired", "expired"),
         ("already answered", "replayed_nonce"),
         ("too large", "oversized"),
         ("DCQL", "malformed_query"),
         ("typ", "wrong_typ"),
+        ("transaction_data", "invalid_transaction_data"),
+        ("redirect_uri", "invalid_request"),
         ("redirect", "redirect"),
     ];
     pairs
@@ -287,22 +292,7 @@ pub fn verify_request_object(
             )))
         }
     };
-    let iat = p
-        .get("iat")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| refused("the request object has no 'iat'"))?;
-    let exp = p
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| refused("the request object has no 'exp'"))?;
-    if exp + SKEW_SECS < now {
-        return Err(refused("the request has expired"));
-    }
-    if iat > now + SKEW_SECS || exp - iat > MAX_REQUEST_LIFETIME_SECS || exp < iat {
-        return Err(refused(format!(
-            "the request's validity is out of bounds (iat in the future, or longer than {MAX_REQUEST_LIFETIME_SECS} s)"
-        )));
-    }
+    let (iat, exp) = request_lifetime(&p, now)?;
     let response_uri = s("response_uri")?;
     let url = checked_url(&response_uri).map_err(|_| {
         refused(format!(
@@ -328,9 +318,20 @@ pub fn verify_request_object(
             clean(&response_uri)
         )));
     }
+    // §8.2: with response_uri, a redirect_uri is not allowed (it would be a second, unchecked
+    // place for the answer to go).
+    if p.get("redirect_uri").is_some() {
+        return Err(refused(
+            "the request has a redirect_uri next to its response_uri (OpenID4VP 1.0 §8.2)",
+        ));
+    }
     let nonce = s("nonce")?;
-    let state = s("state")?;
-    if nonce.len() > 256 || state.len() > 256 {
+    let state = match p.get("state") {
+        None => None,
+        Some(Value::String(v)) if !v.is_empty() => Some(v.clone()),
+        Some(_) => return Err(refused("the request object's 'state' is not a string")),
+    };
+    if nonce.len() > 256 || state.as_ref().is_some_and(|s| s.len() > 256) {
         return Err(refused("nonce or state too large"));
     }
     let dcql_value = p
@@ -340,6 +341,19 @@ pub fn verify_request_object(
         DcqlError::TooLarge(m) => refused(format!("the DCQL query is too large: {m}")),
         other => refused(other.to_string()),
     })?;
+    // §5.2: without holder binding only `state` ties the answer to this request.
+    if state.is_none() && dcql.credentials.iter().any(|q| !q.require_holder_binding) {
+        return Err(refused(
+            "the request asks for a credential without holder binding but has no 'state' (OpenID4VP 1.0 §5.2)",
+        ));
+    }
+    // §5.1: a wallet that does not support transaction data MUST reject the request; nothing
+    // may be answered as if the party had not asked the citizen to confirm something.
+    if p.get("transaction_data").is_some() {
+        return Err(refused(
+            "the request carries transaction_data, which this wallet does not support (OpenID4VP 1.0 §5.1)",
+        ));
+    }
     let purpose = match p.get("kluis_purpose") {
         None => None,
         Some(v) => Some(StatedPurpose {
@@ -371,6 +385,63 @@ pub fn verify_request_object(
         exp,
         encryption,
     })
+}
+
+/// `iat` and the effective expiry. Both claims are optional; when present they bound the
+/// request's age. Timestamps come from the party, so the arithmetic is checked (i128): an
+/// extreme value is refused or clamped, never wrapped.
+fn request_lifetime(
+    p: &serde_json::Map<String, Value>,
+    now: i64,
+) -> Result<(Option<i64>, i64), Error> {
+    let time = |name: &str| -> Result<Option<i64>, Error> {
+        match p.get(name) {
+            None => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+                refused(format!(
+                    "the request object's '{name}' is not a number of seconds"
+                ))
+            }),
+        }
+    };
+    let (iat, exp) = (time("iat")?, time("exp")?);
+    let (now_w, skew, max) = (
+        i128::from(now),
+        i128::from(SKEW_SECS),
+        i128::from(MAX_REQUEST_LIFETIME_SECS),
+    );
+    if let Some(exp) = exp {
+        if i128::from(exp) + skew < now_w {
+            return Err(refused("the request has expired"));
+        }
+    }
+    let out_of_bounds = || {
+        refused(format!(
+            "the request's validity is out of bounds (iat in the future, or longer than {MAX_REQUEST_LIFETIME_SECS} s)"
+        ))
+    };
+    if let Some(iat) = iat {
+        let iat_w = i128::from(iat);
+        if iat_w > now_w + skew {
+            return Err(out_of_bounds());
+        }
+        if let Some(exp) = exp {
+            let exp_w = i128::from(exp);
+            if exp_w < iat_w || exp_w - iat_w > max {
+                return Err(out_of_bounds());
+            }
+        }
+    }
+    let latest = i128::from(iat.unwrap_or(now)) + max;
+    let effective = exp.map_or(latest, |e| i128::from(e).min(latest));
+    if effective + skew < now_w {
+        return Err(refused(format!(
+            "the request has expired (issued more than {MAX_REQUEST_LIFETIME_SECS} s ago)"
+        )));
+    }
+    // In range: `effective` lies between `now - skew` and `now + max`.
+    let exp = i64::try_from(effective).map_err(|_| out_of_bounds())?;
+    Ok((iat, exp))
 }
 
 /// The response encryption key from `client_metadata.jwks`: an EC P-256 key for `ECDH-ES`.
@@ -671,6 +742,167 @@ mod tests {
             verify_request_object(&ok, Some(cid), &trust, NOW),
             "no scheme is pinned",
         );
+    }
+
+    #[test]
+    fn a_plain_request_without_state_iat_or_exp_is_accepted_and_bounded() {
+        let w = world();
+        let mut c = claims("landlord", "https://landlord.test/r");
+        let m = c.as_object_mut().unwrap();
+        for name in ["state", "iat", "exp"] {
+            m.remove(name);
+        }
+        let jwt = sign_request(&w.landlord, None, &c).unwrap();
+        let r = check(&w, &jwt, "landlord").unwrap();
+        assert_eq!(r.state, None);
+        assert_eq!(r.iat, None);
+        // Answerable for the wallet's own bound from when it arrived, no longer.
+        assert_eq!(r.exp, NOW + MAX_REQUEST_LIFETIME_SECS);
+        // With iat only, the bound counts from iat; a stale iat alone is expired.
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c.as_object_mut().unwrap().remove("exp");
+        let r = check(
+            &w,
+            &sign_request(&w.landlord, None, &c).unwrap(),
+            "landlord",
+        )
+        .unwrap();
+        assert_eq!(r.exp, NOW - 10 + MAX_REQUEST_LIFETIME_SECS);
+        c["iat"] = json!(NOW - MAX_REQUEST_LIFETIME_SECS - 100);
+        refused_with(
+            check(
+                &w,
+                &sign_request(&w.landlord, None, &c).unwrap(),
+                "landlord",
+            ),
+            "expired",
+        );
+        // exp only, far away: clamped, not trusted.
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c.as_object_mut().unwrap().remove("iat");
+        c["exp"] = json!(NOW + 86_400);
+        let r = check(
+            &w,
+            &sign_request(&w.landlord, None, &c).unwrap(),
+            "landlord",
+        )
+        .unwrap();
+        assert_eq!(r.exp, NOW + MAX_REQUEST_LIFETIME_SECS);
+    }
+
+    #[test]
+    fn without_holder_binding_state_is_still_required() {
+        let w = world();
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c.as_object_mut().unwrap().remove("state");
+        c["dcql_query"] = json!({ "credentials": [ {
+            "id": "a", "format": "dc+sd-jwt", "require_cryptographic_holder_binding": false
+        } ] });
+        refused_with(
+            check(
+                &w,
+                &sign_request(&w.landlord, None, &c).unwrap(),
+                "landlord",
+            ),
+            "no 'state'",
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_or_clamped_never_wrapped() {
+        // Test builds check overflow (a debug build panics on it), so passing here means no
+        // arithmetic on these values overflowed: a release build, which would wrap instead,
+        // computes the same answers.
+        let w = world();
+        let cases: Vec<(Option<i64>, Option<i64>, Option<&str>)> = vec![
+            (Some(NOW - 10), Some(i64::MAX), Some("out of bounds")),
+            (Some(i64::MIN), Some(NOW + 10), Some("out of bounds")),
+            (Some(i64::MIN), Some(i64::MAX), Some("out of bounds")),
+            (Some(i64::MAX), Some(i64::MAX), Some("out of bounds")),
+            (Some(i64::MIN), None, Some("expired")),
+            (Some(i64::MAX), None, Some("out of bounds")),
+            (None, Some(i64::MIN), Some("expired")),
+            (None, Some(i64::MAX), None),
+            (Some(i64::MAX), Some(i64::MIN), Some("expired")),
+        ];
+        for (iat, exp, refusal) in cases {
+            let mut c = claims("landlord", "https://landlord.test/r");
+            let m = c.as_object_mut().unwrap();
+            m.remove("iat");
+            m.remove("exp");
+            if let Some(v) = iat {
+                m.insert("iat".into(), json!(v));
+            }
+            if let Some(v) = exp {
+                m.insert("exp".into(), json!(v));
+            }
+            let r = check(
+                &w,
+                &sign_request(&w.landlord, None, &c).unwrap(),
+                "landlord",
+            );
+            match refusal {
+                Some(needle) => refused_with(r, needle),
+                None => assert_eq!(r.unwrap().exp, NOW + MAX_REQUEST_LIFETIME_SECS),
+            }
+        }
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c["iat"] = json!("yesterday");
+        refused_with(
+            check(
+                &w,
+                &sign_request(&w.landlord, None, &c).unwrap(),
+                "landlord",
+            ),
+            "not a number",
+        );
+    }
+
+    #[test]
+    fn transaction_data_and_redirect_uri_are_refused() {
+        let w = world();
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c["transaction_data"] = json!(["eyJ0eXBlIjoibW9ydGdhZ2Ui..."]);
+        let r = check(
+            &w,
+            &sign_request(&w.landlord, None, &c).unwrap(),
+            "landlord",
+        );
+        let e = r.unwrap_err();
+        assert_eq!(reason_code(&e), "invalid_transaction_data");
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c["redirect_uri"] = json!("https://landlord.test/elsewhere");
+        let e = check(
+            &w,
+            &sign_request(&w.landlord, None, &c).unwrap(),
+            "landlord",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("§8.2"), "{e}");
+        assert_eq!(reason_code(&e), "invalid_request");
+    }
+
+    #[test]
+    fn an_attestation_not_valid_yet_is_refused() {
+        let w = world();
+        let cid = "verifier_attestation:bank";
+        let c = claims(cid, "https://bank.test/response");
+        let att = attestation(&w, &w.scheme, |a| a["nbf"] = json!(NOW + 3600));
+        let jwt = sign_request(&w.bank, Some(&att), &c).unwrap();
+        let e = check(&w, &jwt, cid).unwrap_err();
+        assert!(e.to_string().contains("not valid yet"), "{e}");
+        assert_eq!(reason_code(&e), "not_yet_valid");
+        // Within the clock skew it is fine; an extreme exp does not wrap either.
+        for edit in [
+            |a: &mut Value| a["nbf"] = json!(NOW + 30),
+            |a: &mut Value| a["exp"] = json!(i64::MAX),
+        ] {
+            let att = attestation(&w, &w.scheme, edit);
+            assert!(check(&w, &sign_request(&w.bank, Some(&att), &c).unwrap(), cid).is_ok());
+        }
+        let att = attestation(&w, &w.scheme, |a| a["nbf"] = json!("soon"));
+        let jwt = sign_request(&w.bank, Some(&att), &c).unwrap();
+        refused_with(check(&w, &jwt, cid), "nbf");
     }
 
     #[test]

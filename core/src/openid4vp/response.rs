@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::request::{ResponseEncryption, ResponseMode, VerifiedRequest};
-use crate::http::{checked_url, Http};
+use crate::http::{checked_url, Http, SendFailure};
 use crate::Error;
 
 /// Form fields of a response, in order.
@@ -27,12 +27,23 @@ pub fn vp_token(presentations: &BTreeMap<String, Vec<String>>) -> Value {
 }
 
 /// Encrypts `{"vp_token": …, "state": …}` to the party's key as a compact JWE (`alg` ECDH-ES,
-/// `enc` as the request chose, `kid` echoed).
+/// `enc` as the request chose, `kid` echoed). `state` only when the request had one.
 pub fn encrypt_response(
     vp_token: &Value,
-    state: &str,
+    state: Option<&str>,
     enc: &ResponseEncryption,
 ) -> Result<String, Error> {
+    let mut body = serde_json::Map::new();
+    body.insert("vp_token".into(), vp_token.clone());
+    if let Some(state) = state {
+        body.insert("state".into(), Value::String(state.to_string()));
+    }
+    encrypt_payload(&Value::Object(body), enc)
+}
+
+/// Encrypts any response parameters (an answer or an error, OpenID4VP 1.0 §8.3.1) to the
+/// party's key as a compact JWE.
+pub fn encrypt_payload(payload: &Value, enc: &ResponseEncryption) -> Result<String, Error> {
     let internal = |what: &str| Error::Internal {
         reason: format!("encrypting the response ({what})"),
     };
@@ -54,39 +65,73 @@ pub fn encrypt_response(
     if let Some(kid) = &enc.kid {
         header.set_key_id(kid);
     }
-    let body = serde_json::to_vec(&json!({ "vp_token": vp_token, "state": state }))
-        .map_err(|_| internal("payload"))?;
+    let body = serde_json::to_vec(payload).map_err(|_| internal("payload"))?;
     josekit::jwe::serialize_compact(&body, &header, &encrypter).map_err(|_| internal("JWE"))
 }
 
 /// The response form for `request`: `vp_token` + `state` (`direct_post`) or `response`, a JWE
 /// (`direct_post.jwt`).
 pub fn response_form(request: &VerifiedRequest, vp_token: &Value) -> Result<Form, Error> {
+    let mut params = vec![("vp_token".to_string(), vp_token.clone())];
+    if let Some(state) = &request.state {
+        params.push(("state".into(), Value::String(state.clone())));
+    }
+    form_for(request, params)
+}
+
+/// Why the wallet answers with an error instead of credentials (OpenID4VP 1.0 §8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The citizen said no.
+    Declined,
+    /// The wallet holds nothing that answers the query (the citizen was not asked).
+    NothingToAnswer,
+}
+
+impl Refusal {
+    fn description(self) -> &'static str {
+        match self {
+            Refusal::Declined => "the citizen declined the request",
+            Refusal::NothingToAnswer => "the wallet does not hold the requested credentials",
+        }
+    }
+}
+
+/// The error response `error=access_denied` (with the request's `state`), encrypted to the
+/// party's key under `direct_post.jwt` like an answer would be (§8.3.1).
+pub fn decline_form(request: &VerifiedRequest, why: Refusal) -> Result<Form, Error> {
+    let mut params = vec![
+        ("error".to_string(), Value::String("access_denied".into())),
+        (
+            "error_description".to_string(),
+            Value::String(why.description().into()),
+        ),
+    ];
+    if let Some(state) = &request.state {
+        params.push(("state".into(), Value::String(state.clone())));
+    }
+    form_for(request, params)
+}
+
+/// Form fields as the response mode wants them: each parameter as a field (`direct_post`), or
+/// all of them in one JWE in `response` (`direct_post.jwt`).
+fn form_for(request: &VerifiedRequest, params: Vec<(String, Value)>) -> Result<Form, Error> {
     match (request.response_mode, &request.encryption) {
-        (ResponseMode::DirectPost, _) => Ok(vec![
-            ("vp_token".into(), vp_token.to_string()),
-            ("state".into(), request.state.clone()),
-        ]),
-        (ResponseMode::DirectPostJwt, Some(enc)) => Ok(vec![(
-            "response".into(),
-            encrypt_response(vp_token, &request.state, enc)?,
-        )]),
+        (ResponseMode::DirectPost, _) => Ok(params
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect()),
+        (ResponseMode::DirectPostJwt, Some(enc)) => {
+            let payload = Value::Object(params.into_iter().collect());
+            Ok(vec![("response".into(), encrypt_payload(&payload, enc)?)])
+        }
         (ResponseMode::DirectPostJwt, None) => Err(Error::InvalidRequest {
             reason: "direct_post.jwt without an encryption key".into(),
         }),
     }
-}
-
-/// The decline: `error=access_denied` with the request's `state`.
-pub fn decline_form(request: &VerifiedRequest) -> Form {
-    vec![
-        ("error".into(), "access_denied".into()),
-        (
-            "error_description".into(),
-            "the citizen declined the request".into(),
-        ),
-        ("state".into(), request.state.clone()),
-    ]
 }
 
 /// What the party answered to a posted response.
@@ -98,22 +143,54 @@ pub struct ResponseAck {
     pub redirect_uri: Option<String>,
 }
 
-/// POSTs `form` to the request's `response_uri` (already checked against the registered
-/// origins). A non-2xx answer is an error with the party's OAuth error text.
+/// How far a posted response got. Anything but [`Posted::Received`] after the body may have left
+/// the phone is still a disclosure: the party may hold the data, so it is logged and the nonce
+/// counts as answered, and the response is never sent again by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// The party acknowledged it (2xx).
+    Received(ResponseAck),
+    /// The party read it and refused it (4xx) with this OAuth error text.
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// The party's `error` / `error_description`, shortened.
+        reason: String,
+    },
+    /// It may have arrived: a 5xx, a timeout or a connection that broke after sending.
+    Uncertain {
+        /// What happened, without personal data.
+        reason: String,
+    },
+}
+
+/// POSTs `form` once to the request's `response_uri` (already checked against the registered
+/// origins). Only a failure to connect is retried — then nothing was sent, which is the one case
+/// that returns `Err`.
 pub(crate) async fn post_response(
     http: &Http,
     response_uri: &str,
     form: &Form,
-) -> Result<ResponseAck, Error> {
+) -> Result<Posted, Error> {
     let url = checked_url(response_uri)?;
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let reply = http.post_form(&url, &pairs).await?;
-    if !reply.status.is_success() {
-        return Err(Error::InvalidPresentation {
+    let reply = match http.post_form_once(&url, &pairs).await {
+        Ok(reply) => reply,
+        Err(SendFailure::NotSent(e)) => return Err(e),
+        Err(SendFailure::MaybeSent(reason)) => return Ok(Posted::Uncertain { reason }),
+    };
+    let status = reply.status.as_u16();
+    if reply.status.is_server_error() {
+        return Ok(Posted::Uncertain {
             reason: format!(
-                "the requesting party rejected the response: {}",
-                reply.oauth_error()
+                "the requesting party failed while taking the response (HTTP {status})"
             ),
+        });
+    }
+    if !reply.status.is_success() {
+        return Ok(Posted::Rejected {
+            status,
+            reason: reply.oauth_error(),
         });
     }
     let redirect_uri = serde_json::from_slice::<Value>(&reply.body)
@@ -123,8 +200,8 @@ pub(crate) async fn post_response(
                 .and_then(Value::as_str)
                 .map(str::to_string)
         });
-    Ok(ResponseAck {
-        status: reply.status.as_u16(),
+    Ok(Posted::Received(ResponseAck {
+        status,
         redirect_uri,
-    })
+    }))
 }

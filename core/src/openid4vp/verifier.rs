@@ -524,6 +524,21 @@ pub fn verify_response_with(
             }
             let v: Value = serde_json::from_slice(&payload)
                 .map_err(|_| reject("the decrypted response is not JSON"))?;
+            // An error response under direct_post.jwt comes encrypted like an answer (§8.3.1).
+            if let Some(error) = v.get("error").and_then(Value::as_str) {
+                if v.get("state").and_then(Value::as_str)
+                    != pending.claims.get("state").and_then(Value::as_str)
+                {
+                    return Err(reject("the state does not match the request"));
+                }
+                return Ok(ResponseOutcome::Declined {
+                    error: error
+                        .chars()
+                        .filter(|c| c.is_ascii_graphic())
+                        .take(64)
+                        .collect(),
+                });
+            }
             let state = v
                 .get("state")
                 .and_then(Value::as_str)
@@ -543,7 +558,10 @@ pub fn verify_response_with(
             (v, field("state").unwrap_or_default().to_string())
         }
     };
-    if state != pending.state {
+    // `state` is optional in a request (OpenID4VP 1.0 §5.2): it must come back only if it was
+    // sent, and then exactly.
+    let sent_state = pending.claims.get("state").and_then(Value::as_str);
+    if sent_state.is_some_and(|s| s != state) || (sent_state.is_none() && !state.is_empty()) {
         return Err(reject("the state does not match the request"));
     }
     let Value::Object(token) = vp_token else {
@@ -616,9 +634,10 @@ pub fn verify_response_with(
             let asked = asked_paths(q, &v.vct, &claims);
             let mut leaves = Vec::new();
             leaf_paths(&claims, &mut Vec::new(), &mut leaves);
+            // A query without `claims` asks for the whole credential (DCQL): any claim is asked.
             if let Some(extra) = leaves
                 .iter()
-                .find(|l| !asked.iter().any(|a| a.is_prefix_of(l)))
+                .find(|l| !q.claims.is_empty() && !asked.iter().any(|a| a.is_prefix_of(l)))
             {
                 return Err(reject(format!(
                     "query '{qid}': the presentation discloses {extra}, which was not asked"

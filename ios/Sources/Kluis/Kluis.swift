@@ -1708,9 +1708,11 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func viewOnBehalf(mandateId: String, credential: String, lang: String, http: HttpSettings) async throws  -> [ClaimView]
     
     /**
-     * Sends exactly the chosen claims to the party and logs the disclosure. A choice the core
-     * refuses (a claim not asked, a required query unanswered, claims outside the registration
-     * without `allow_outside_registration`) is `InvalidInput`, and nothing is sent.
+     * Sends exactly the chosen claims (and each credential's always-shared claims) to the party
+     * once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
+     * query unanswered, claims outside the registration without `allow_outside_registration`)
+     * is `InvalidInput`, and nothing is sent. `Network` after the response may have reached the
+     * party means it was logged as possibly shared and is not sent again.
      */
     func acceptPresentation(session: PresentationSession, choice: PresentationChoice, http: HttpSettings) async throws  -> PresentationOutcome
     
@@ -1719,6 +1721,13 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * even when the party cannot be reached (the error is then `Network`).
      */
     func declinePresentation(session: PresentationSession, http: HttpSettings) async throws  -> ResponseAck
+    
+    /**
+     * Tells the party the wallet holds nothing that answers its request (`access_denied`,
+     * OpenID4VP 1.0 §5.6), for when the request is `satisfiable == false` and the app does not
+     * ask the citizen; logged as declined for that reason.
+     */
+    func declineUnanswerable(session: PresentationSession, http: HttpSettings) async throws  -> ResponseAck
     
     /**
      * Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
@@ -2269,9 +2278,11 @@ open func viewOnBehalf(mandateId: String, credential: String, lang: String, http
 }
     
     /**
-     * Sends exactly the chosen claims to the party and logs the disclosure. A choice the core
-     * refuses (a claim not asked, a required query unanswered, claims outside the registration
-     * without `allow_outside_registration`) is `InvalidInput`, and nothing is sent.
+     * Sends exactly the chosen claims (and each credential's always-shared claims) to the party
+     * once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
+     * query unanswered, claims outside the registration without `allow_outside_registration`)
+     * is `InvalidInput`, and nothing is sent. `Network` after the response may have reached the
+     * party means it was logged as possibly shared and is not sent again.
      */
 open func acceptPresentation(session: PresentationSession, choice: PresentationChoice, http: HttpSettings)async throws  -> PresentationOutcome  {
     return
@@ -2298,6 +2309,27 @@ open func declinePresentation(session: PresentationSession, http: HttpSettings)a
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_kluis_ffi_fn_method_wallet_decline_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeResponseAck_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Tells the party the wallet holds nothing that answers its request (`access_denied`,
+     * OpenID4VP 1.0 §5.6), for when the request is `satisfiable == false` and the app does not
+     * ask the citizen; logged as declined for that reason.
+     */
+open func declineUnanswerable(session: PresentationSession, http: HttpSettings)async throws  -> ResponseAck  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_decline_unanswerable(
                         self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeHttpSettings_lower(http)
                 )
             },
@@ -2889,6 +2921,15 @@ public struct CandidateView: Equatable, Hashable {
      * The claim paths it would disclose by default.
      */
     public var claims: [String]
+    /**
+     * Claims it shows with any answer (always visible, not selectively disclosable): show
+     * them on the consent screen too, they leave the phone and are logged.
+     */
+    public var alwaysShared: [String]
+    /**
+     * Whether the party's registration covers its type and its always-shared claims.
+     */
+    public var withinRegistration: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2910,13 +2951,22 @@ public struct CandidateView: Equatable, Hashable {
          */status: CandidateStatus, 
         /**
          * The claim paths it would disclose by default.
-         */claims: [String]) {
+         */claims: [String], 
+        /**
+         * Claims it shows with any answer (always visible, not selectively disclosable): show
+         * them on the consent screen too, they leave the phone and are logged.
+         */alwaysShared: [String], 
+        /**
+         * Whether the party's registration covers its type and its always-shared claims.
+         */withinRegistration: Bool) {
         self.credentialId = credentialId
         self.title = title
         self.vct = vct
         self.issuer = issuer
         self.status = status
         self.claims = claims
+        self.alwaysShared = alwaysShared
+        self.withinRegistration = withinRegistration
     }
 
     
@@ -2940,7 +2990,9 @@ public struct FfiConverterTypeCandidateView: FfiConverterRustBuffer {
                 vct: FfiConverterString.read(from: &buf), 
                 issuer: FfiConverterString.read(from: &buf), 
                 status: FfiConverterTypeCandidateStatus.read(from: &buf), 
-                claims: FfiConverterSequenceString.read(from: &buf)
+                claims: FfiConverterSequenceString.read(from: &buf), 
+                alwaysShared: FfiConverterSequenceString.read(from: &buf), 
+                withinRegistration: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2951,6 +3003,8 @@ public struct FfiConverterTypeCandidateView: FfiConverterRustBuffer {
         FfiConverterString.write(value.issuer, into: &buf)
         FfiConverterTypeCandidateStatus.write(value.status, into: &buf)
         FfiConverterSequenceString.write(value.claims, into: &buf)
+        FfiConverterSequenceString.write(value.alwaysShared, into: &buf)
+        FfiConverterBool.write(value.withinRegistration, into: &buf)
     }
 }
 
@@ -6983,7 +7037,11 @@ public enum AuditEvent: Equatable, Hashable {
         /**
          * `remote`, `session-qr` or `offline-qr`; absent for presentations made with
          * [`crate::Wallet::present`] (no requesting party session).
-         */channel: String?
+         */channel: String?, 
+        /**
+         * `received`, `rejected` (the party saw it and refused) or `uncertain` (may have been
+         * shared); absent where no answer is expected.
+         */delivery: String?
     )
     /**
      * The citizen declined a presentation request.
@@ -6997,7 +7055,10 @@ public enum AuditEvent: Equatable, Hashable {
          */purpose: String?, 
         /**
          * `remote`, `session-qr` or `offline-qr`.
-         */channel: String
+         */channel: String, 
+        /**
+         * `citizen` or `nothing-to-answer`; absent in older entries.
+         */reason: String?
     )
     /**
      * The wallet refused an invalid or untrusted presentation request; nothing was sent.
@@ -7090,10 +7151,10 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case 9: return .schemePinned(listUri: try FfiConverterString.read(from: &buf), thumbprint: try FfiConverterString.read(from: &buf)
         )
         
-        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), retentionDays: try FfiConverterOptionUInt32.read(from: &buf), channel: try FfiConverterOptionString.read(from: &buf)
+        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), retentionDays: try FfiConverterOptionUInt32.read(from: &buf), channel: try FfiConverterOptionString.read(from: &buf), delivery: try FfiConverterOptionString.read(from: &buf)
         )
         
-        case 11: return .presentationDeclined(audience: try FfiConverterString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), channel: try FfiConverterString.read(from: &buf)
+        case 11: return .presentationDeclined(audience: try FfiConverterString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), channel: try FfiConverterString.read(from: &buf), reason: try FfiConverterOptionString.read(from: &buf)
         )
         
         case 12: return .presentationRefused(audience: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf), channel: try FfiConverterString.read(from: &buf)
@@ -7175,7 +7236,7 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterString.write(thumbprint, into: &buf)
             
         
-        case let .disclosed(credentialId,audience,claims,purpose,retentionDays,channel):
+        case let .disclosed(credentialId,audience,claims,purpose,retentionDays,channel,delivery):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(credentialId, into: &buf)
             FfiConverterString.write(audience, into: &buf)
@@ -7183,13 +7244,15 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterOptionString.write(purpose, into: &buf)
             FfiConverterOptionUInt32.write(retentionDays, into: &buf)
             FfiConverterOptionString.write(channel, into: &buf)
+            FfiConverterOptionString.write(delivery, into: &buf)
             
         
-        case let .presentationDeclined(audience,purpose,channel):
+        case let .presentationDeclined(audience,purpose,channel,reason):
             writeInt(&buf, Int32(11))
             FfiConverterString.write(audience, into: &buf)
             FfiConverterOptionString.write(purpose, into: &buf)
             FfiConverterString.write(channel, into: &buf)
+            FfiConverterOptionString.write(reason, into: &buf)
             
         
         case let .presentationRefused(audience,reason,channel):
@@ -9880,10 +9943,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf() != 44401) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation() != 41039) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation() != 53479) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_decline_presentation() != 22433) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_decline_unanswerable() != 21801) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_start_presentation() != 10606) {

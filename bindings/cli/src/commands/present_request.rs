@@ -36,6 +36,13 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
     block_on(async {
         let req = w.start_presentation(&a.uri, &a.lang).await?;
         let mut choice = req.default_choice();
+        // Whether the wallet can answer at all, within the party's registration.
+        let answerable = req.satisfiable
+            && req
+                .queries
+                .iter()
+                .filter(|q| q.required)
+                .all(|q| choice.queries.contains_key(&q.query_id));
         if let Some(sel) = &a.select {
             restrict(&mut choice, sel)?;
         }
@@ -43,6 +50,21 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
             for line in describe(&req, &choice) {
                 println!("{line}");
             }
+        }
+        // A helper answers from the mandate's package, not from the candidates matched here.
+        if a.yes && a.on_behalf_of.is_none() && !answerable {
+            // OpenID4VP 1.0 §5.6: the party is told the wallet cannot answer; nothing is shared.
+            let told = w
+                .decline_unanswerable(&req, kluis_core::issuance::HttpPolicy::default())
+                .await;
+            return Err(CliError::usage(format!(
+                "nothing in the wallet answers what {} requires within its registration: nothing was shared; {}",
+                req.party.client_id,
+                match told {
+                    Ok(_) => "the party was told (access_denied)".to_string(),
+                    Err(e) => format!("telling the party failed: {e}"),
+                }
+            )));
         }
         let share = consent_to_share(a.decline, a.yes, cli.json, Prompt::Stdout);
         if !share {
@@ -83,6 +105,7 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
                 "outcome": out,
             }))?;
         } else {
+            // Counted from what the presentations show, always-visible claims included.
             let n: usize = out.disclosed.iter().map(|d| d.claims.len()).sum();
             println!(
                 "Shared {n} claims from {} credentials with {} (logged in `kluis log`).",

@@ -1,8 +1,10 @@
-//! Accept or decline over `direct_post` / `direct_post.jwt`, then record what was sent.
+//! Accept or decline over `direct_post` / `direct_post.jwt` — each response sent once — then
+//! record what was sent and what became of it.
 
-use super::{PresentationChoice, PresentationOutcome, PresentationRequest};
+use super::{BuiltResponse, PresentationChoice, PresentationOutcome, PresentationRequest};
+use crate::audit::{DeclineReason, Delivery};
 use crate::http::{Http, HttpPolicy};
-use crate::openid4vp::response::{decline_form, post_response, ResponseAck};
+use crate::openid4vp::response::{decline_form, post_response, Posted, Refusal, ResponseAck};
 use crate::{Error, Wallet};
 
 impl Wallet {
@@ -26,22 +28,47 @@ impl Wallet {
     ) -> Result<PresentationOutcome, Error> {
         let built = self.build_presentation_response(req, choice)?;
         let http = Http::new(policy)?;
-        let ack = match post_response(&http, &req.request.response_uri, &built.form).await {
-            Ok(ack) => ack,
-            // The party answered with an error: it did receive the data, so the disclosure is
-            // logged all the same.
-            Err(e @ Error::InvalidPresentation { .. }) => {
-                self.record_presentation(req, &built)?;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        self.record_presentation(req, &built)?;
+        // Sent once. `Err` here means nothing left the phone: nothing to log, the nonce stays
+        // unanswered. Once the body may have reached the party it is logged and never re-sent.
+        let posted = post_response(&http, &req.request.response_uri, &built.form).await?;
+        let ack = self.settle(req, &built, posted)?;
         Ok(PresentationOutcome {
             client_id: req.request.client_id.full.clone(),
             disclosed: built.disclosed,
             ack,
         })
+    }
+
+    /// Logs a response that left the phone with what became of it; only an acknowledged one is
+    /// `Ok`.
+    fn settle(
+        &self,
+        req: &PresentationRequest,
+        built: &BuiltResponse,
+        posted: Posted,
+    ) -> Result<ResponseAck, Error> {
+        match posted {
+            Posted::Received(ack) => {
+                self.record_delivery(req, built, Some(Delivery::Received))?;
+                Ok(ack)
+            }
+            Posted::Rejected { reason, .. } => {
+                self.record_delivery(req, built, Some(Delivery::Rejected))?;
+                Err(Error::InvalidPresentation {
+                    reason: format!(
+                        "the requesting party rejected the response: {reason} (it did receive it: logged as shared)"
+                    ),
+                })
+            }
+            Posted::Uncertain { reason } => {
+                self.record_delivery(req, built, Some(Delivery::Uncertain))?;
+                Err(Error::Network {
+                    reason: format!(
+                        "{reason}: the response may have been shared; it is logged as such and will not be sent again"
+                    ),
+                })
+            }
+        }
     }
 
     /// Tells the party the citizen declined (`error=access_denied`) and logs it.
@@ -59,14 +86,45 @@ impl Wallet {
         req: &PresentationRequest,
         policy: HttpPolicy,
     ) -> Result<ResponseAck, Error> {
+        self.send_decline(req, Refusal::Declined, policy).await
+    }
+
+    /// Tells the party the wallet cannot answer (`access_denied`, OpenID4VP 1.0 §5.6: it holds
+    /// nothing that answers the query, so the citizen was not asked) and logs it.
+    pub async fn decline_unanswerable(
+        &self,
+        req: &PresentationRequest,
+        policy: HttpPolicy,
+    ) -> Result<ResponseAck, Error> {
+        self.send_decline(req, Refusal::NothingToAnswer, policy)
+            .await
+    }
+
+    /// Sends the error response once (encrypted under `direct_post.jwt`) and logs the decline,
+    /// also when the party cannot be reached.
+    async fn send_decline(
+        &self,
+        req: &PresentationRequest,
+        why: Refusal,
+        policy: HttpPolicy,
+    ) -> Result<ResponseAck, Error> {
+        let form = decline_form(&req.request, why)?;
         let http = Http::new(policy)?;
-        let ack = post_response(
-            &http,
-            &req.request.response_uri,
-            &decline_form(&req.request),
-        )
-        .await;
-        self.record_decline(req)?;
-        ack
+        let posted = post_response(&http, &req.request.response_uri, &form).await;
+        self.record_decline_because(req, decline_reason(why))?;
+        match posted? {
+            Posted::Received(ack) => Ok(ack),
+            Posted::Rejected { reason, .. } => Err(Error::InvalidPresentation {
+                reason: format!("the requesting party rejected the decline: {reason}"),
+            }),
+            Posted::Uncertain { reason } => Err(Error::Network { reason }),
+        }
+    }
+}
+
+fn decline_reason(why: Refusal) -> DeclineReason {
+    match why {
+        Refusal::Declined => DeclineReason::Citizen,
+        Refusal::NothingToAnswer => DeclineReason::NothingToAnswer,
     }
 }

@@ -26,6 +26,13 @@ impl Wallet {
         if req.request.exp + crate::openid4vp::client_id::SKEW_SECS < now {
             return Err(refused("the request has expired"));
         }
+        // A request answered (or possibly answered) once is never answered again, also not from
+        // a request view the app kept.
+        if self.nonce_answered(&req.request)? {
+            return Err(refused(
+                "this request's nonce was already answered: nothing was sent again",
+            ));
+        }
         let trust = self.trust_list()?;
         let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut disclosed = Vec::new();
@@ -105,11 +112,30 @@ impl Wallet {
                     )
                     .map_err(|e| Error::invalid_input(e.to_string()))?;
                 let presentation = self.sign_presentation(&key, unsigned)?;
+                // What leaves is what this presentation shows, always-visible claims included:
+                // that is what the registration is checked against and what is logged.
+                let shared = crate::disclosure::accounted(&credential, &presentation)?;
+                if !choice.allow_outside_registration {
+                    if !req.registered.contains_key(&stored.vct) {
+                        return Err(Error::invalid_input(format!(
+                            "credential type {} is outside the party's registration for this purpose (allow it explicitly to share it)",
+                            clean(&stored.vct)
+                        )));
+                    }
+                    if let Some(p) = shared
+                        .iter()
+                        .find(|p| !req.within_registration(&stored.vct, p))
+                    {
+                        return Err(Error::invalid_input(format!(
+                            "claim {p} leaves the phone with this credential (it is always visible) but is outside the party's registration for this purpose (allow it explicitly to share it)"
+                        )));
+                    }
+                }
                 tokens.entry(qid.clone()).or_default().push(presentation);
                 disclosed.push(DisclosedCredential {
                     query_id: qid.clone(),
                     credential_id: cid.clone(),
-                    claims: paths.iter().map(|p| p.to_string()).collect(),
+                    claims: shared,
                     copy,
                 });
             }

@@ -15,11 +15,10 @@ impl PresentationRequest {
     pub fn default_choice(&self) -> PresentationChoice {
         let mut queries = BTreeMap::new();
         for q in self.queries.iter().filter(|q| q.required) {
-            let Some(c) = q
-                .candidates
-                .iter()
-                .find(|c| matches!(c.status, CandidateStatus::Valid | CandidateStatus::Stale))
-            else {
+            let Some(c) = q.candidates.iter().find(|c| {
+                c.within_registration
+                    && matches!(c.status, CandidateStatus::Valid | CandidateStatus::Stale)
+            }) else {
                 continue;
             };
             let claims = c

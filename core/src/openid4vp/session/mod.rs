@@ -108,6 +108,13 @@ pub struct CandidateView {
     pub status: CandidateStatus,
     /// The concrete claim paths it would disclose by default.
     pub claims: Vec<String>,
+    /// Claims this credential shows with any answer, whatever is chosen: its always-visible
+    /// (not selectively disclosable) claims. They leave the phone too and are listed, checked
+    /// against the registration and logged like chosen ones.
+    pub always_shared: Vec<String>,
+    /// Whether the party's registration covers this credential's type and its always-shared
+    /// claims (if not, it is not chosen by default).
+    pub within_registration: bool,
 }
 
 /// One credential query of the request, with its candidates.

@@ -4,7 +4,7 @@
 use kluis_vault::Record;
 
 use super::{AnsweredNonce, BuiltResponse, CopyUse, PresentationRequest};
-use crate::audit::{self, Actor, AuditEvent};
+use crate::audit::{self, Actor, AuditEvent, DeclineReason, Delivery};
 use crate::openid4vp::request::VerifiedRequest;
 use crate::{now_unix, Error, Wallet};
 
@@ -26,6 +26,17 @@ impl Wallet {
         &self,
         req: &PresentationRequest,
         built: &BuiltResponse,
+    ) -> Result<(), Error> {
+        self.record_delivery(req, built, None)
+    }
+
+    /// As [`Wallet::record_presentation`], noting what became of it (`delivery`): a response
+    /// that may have reached the party is logged like one that did.
+    pub fn record_delivery(
+        &self,
+        req: &PresentationRequest,
+        built: &BuiltResponse,
+        delivery: Option<Delivery>,
     ) -> Result<(), Error> {
         let now = now_unix();
         let nonce_id = self
@@ -61,6 +72,7 @@ impl Wallet {
                         purpose: req.stated_purpose.clone(),
                         retention_days: req.retention_days,
                         channel: Some(req.channel),
+                        delivery,
                     },
                 )?;
             }
@@ -71,6 +83,15 @@ impl Wallet {
 
     /// Logs a decline (and marks the nonce answered) without sending anything (other channels).
     pub fn record_decline(&self, req: &PresentationRequest) -> Result<(), Error> {
+        self.record_decline_because(req, DeclineReason::Citizen)
+    }
+
+    /// As [`Wallet::record_decline`], saying who decided.
+    pub fn record_decline_because(
+        &self,
+        req: &PresentationRequest,
+        reason: DeclineReason,
+    ) -> Result<(), Error> {
         let nonce_id = self
             .vault
             .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(&req.request))?;
@@ -84,6 +105,7 @@ impl Wallet {
                     audience: req.request.client_id.full.clone(),
                     purpose: req.stated_purpose.clone(),
                     channel: req.channel,
+                    reason: Some(reason),
                 },
             )
             .map(|_| ())

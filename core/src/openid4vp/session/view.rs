@@ -211,23 +211,23 @@ impl Wallet {
         if registered_purpose.is_none() {
             flags.push(Flag::UnknownPurpose);
         }
-        let registered: BTreeMap<String, Vec<ClaimPath>> = registered_purpose
-            .as_ref()
-            .map(|p| {
-                p.claims
-                    .iter()
-                    .map(|(vct, paths)| {
-                        (
-                            vct.clone(),
-                            paths
-                                .iter()
-                                .filter_map(|s| ClaimPath::parse(s).ok())
-                                .collect(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        // What the party may ask: its registration for the stated purpose; with no purpose
+        // stated, what any of its registered purposes allows (the screen says none was stated);
+        // for a purpose it did not register, nothing.
+        let judged: Vec<&crate::scheme::RegisteredPurpose> = match (&registered_purpose, &party) {
+            (Some(p), _) => vec![p],
+            (None, Some(party)) if request.purpose.is_none() => party.purposes.iter().collect(),
+            _ => Vec::new(),
+        };
+        let mut registered: BTreeMap<String, Vec<ClaimPath>> = BTreeMap::new();
+        for p in judged {
+            for (vct, paths) in &p.claims {
+                registered
+                    .entry(vct.clone())
+                    .or_default()
+                    .extend(paths.iter().filter_map(|s| ClaimPath::parse(s).ok()));
+            }
+        }
         let stated_retention = request.purpose.as_ref().and_then(|p| p.retention_days);
         if let (Some(r), Some(stated)) = (&registered_purpose, stated_retention) {
             if r.retention_days.is_some_and(|reg| stated > reg) {
@@ -264,6 +264,12 @@ impl Wallet {
                     CandidateStatus::Valid => {}
                     _ => push_flag(&mut flags, Flag::InvalidCredentials),
                 }
+                let always_shared = crate::disclosure::preview(&l.credential, &[])?;
+                let covered = registered.contains_key(&l.stored.vct)
+                    && always_shared
+                        .iter()
+                        .all(|p| ClaimPath::parse(p).is_ok_and(|p| within(&l.stored.vct, &p)));
+                outside |= !covered && selection.contains(&q.id);
                 candidates.push(CandidateView {
                     credential_id: l.id.clone(),
                     title: metadata.credential_name(&l.stored.vct, lang),
@@ -271,6 +277,8 @@ impl Wallet {
                     issuer: l.stored.issuer.clone(),
                     status,
                     claims: cm.claims.iter().map(|p| p.to_string()).collect(),
+                    always_shared,
+                    within_registration: covered,
                 });
             }
             let claims = match (matches.first(), candidates.first()) {

@@ -116,7 +116,7 @@ class CredentialsTest {
             assertTrue(parts.size in 3..claims.size + 1)
             assertEquals(3, parts.last().split('.').size)
             val logged = it.auditLog().last().event
-            assertEquals(AuditEvent.Disclosed(id, "https://verhuur.example", listOf(chosen), "rental application", null, null), logged)
+            assertEquals(AuditEvent.Disclosed(id, "https://verhuur.example", listOf(chosen), "rental application", null, null, null), logged)
             assertThrows(KluisException.InvalidInput::class.java) {
                 runBlocking { it.present(id, listOf("/no_such_claim"), "n", "https://verhuur.example", null) }
             }

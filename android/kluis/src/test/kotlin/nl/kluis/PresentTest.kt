@@ -159,13 +159,17 @@ class PresentTest {
             val outcome = wallet.acceptPresentation(session, chosen, http)
             assertEquals(LANDLORD, outcome.clientId)
             assertEquals(200.toUShort(), outcome.ack.status)
-            assertEquals(listOf("/family_name", "/address"), outcome.disclosed.single { it.queryId == "person" }.claims)
+            // What is reported (and logged) is counted from what left: the leaves under the
+            // chosen claims, exactly what the landlord verified.
+            val shared = outcome.disclosed.single { it.queryId == "person" }.claims
+            assertTrue(shared.toString(), shared.all { it == "/family_name" || it.startsWith("/address/") })
 
             // The landlord verified exactly the chosen claims.
             val r = result(resultUrl)
             assertEquals(r["reason"]?.toString(), "verified", r["status"])
             val personClaims = verifiedClaims(r, "person")
             assertEquals(setOf("family_name", "address"), personClaims.keys)
+            assertEquals(leafPaths(personClaims), shared.toSet())
             assertEquals("Utrecht", (personClaims["address"] as Map<*, *>)["locality"])
             assertEquals(setOf("monthly_gross_income_eur"), verifiedClaims(r, "income").keys)
             assertEquals(mapOf("registered_payment_arrears" to false), verifiedClaims(r, "arrears"))
@@ -175,7 +179,8 @@ class PresentTest {
             assertEquals(3, disclosed.size)
             assertTrue(disclosed.all { it.audience == LANDLORD && it.purpose == "rental" && it.retentionDays == 30u && it.channel == "remote" })
             val personId = req.queries.first().candidates.single().credentialId
-            assertEquals(listOf("/family_name", "/address"), disclosed.single { it.credentialId == personId }.claims)
+            assertEquals(shared, disclosed.single { it.credentialId == personId }.claims)
+            assertTrue(disclosed.all { it.delivery == "received" })
 
             // The same request again is a replay: refused before anything is sent, and logged.
             assertThrows(KluisException.InvalidRequest::class.java) { runBlocking { wallet.startPresentation(link, "en", http) } }
@@ -203,7 +208,7 @@ class PresentTest {
             assertEquals(200.toUShort(), ack.status)
             assertEquals("declined", result(resultUrl)["status"])
             val log = wallet.auditLog().map { it.event }
-            assertEquals(AuditEvent.PresentationDeclined(LANDLORD, "rental", "remote"), log.last())
+            assertEquals(AuditEvent.PresentationDeclined(LANDLORD, "rental", "remote", "citizen"), log.last())
             assertTrue(log.none { it is AuditEvent.Disclosed })
         }
     }
@@ -222,5 +227,12 @@ class PresentTest {
                 runBlocking { wallet.startPresentation("openid4vp://?client_id=redirect_uri:https://evil.example&request_uri=https://evil.example/r", "en", http) }
             }
         }
+    }
+
+    /** The leaf paths of a verified claims object (`/address/locality`, ...). */
+    private fun leafPaths(v: Any?, at: String = ""): Set<String> = when {
+        v is Map<*, *> && v.isNotEmpty() -> v.entries.flatMap { (k, c) -> leafPaths(c, "$at/$k") }.toSet()
+        v is List<*> && v.isNotEmpty() -> v.withIndex().flatMap { (i, c) -> leafPaths(c, "$at/$i") }.toSet()
+        else -> setOf(at)
     }
 }
