@@ -22,6 +22,7 @@ pub mod issuance;
 mod jws;
 pub mod openid4vp;
 pub mod overview;
+pub mod registration;
 pub mod scheme;
 pub mod status;
 pub mod trust;
