@@ -134,6 +134,30 @@ fn present_request_from_the_command_line() {
     let r = get_json(bank["result_url"].as_str().unwrap());
     assert_eq!(r["status"], "verified", "{r}");
 
+    // --yes and nothing in the wallet answers: the party is told (OpenID4VP 1.0 §5.6), exit 2,
+    // nothing shared, the decline logged with its reason.
+    http(
+        "POST",
+        &format!("{base}/admin/fault"),
+        r#"{"fault":"nothing_matches"}"#,
+    );
+    let s = get_json(&format!("{base}/api/session/new"));
+    let out = cli.run(&[
+        "present-request",
+        s["request_uri"].as_str().unwrap(),
+        "--yes",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the party was told"), "{err}");
+    let r = get_json(&format!(
+        "{base}/api/result/{}",
+        s["state"].as_str().unwrap()
+    ));
+    assert_eq!(r["status"], "declined", "{r}");
+    let out = cli.ok(&["--json", "log"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing-to-answer"));
+
     // A bad signature: exit 5.
     http(
         "POST",

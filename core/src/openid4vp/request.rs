@@ -15,6 +15,9 @@ use super::client_id::{
 use super::dcql::{DcqlError, DcqlQuery};
 use crate::http::{checked_url, Http};
 use crate::jws::{header as jws_header, verify as jws_verify};
+use crate::registration::{
+    registration_certificates, verify_registration_certificate, RegistrationCertificate,
+};
 use crate::scheme::{ParticipantList, RequestingParty};
 use crate::Error;
 
@@ -95,8 +98,8 @@ pub struct ResponseEncryption {
     pub enc: String,
 }
 
-/// The purpose and retention the party states (`kluis_purpose`, a departure: OpenID4VP 1.0 has
-/// no field for them; see docs/PRESENTING.md).
+/// The purpose and retention the party states: from the scheme-signed registration certificate
+/// in `verifier_info` (OpenID4VP 1.0 §5.11), or the `kluis_purpose` fallback (docs/PRESENTING.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatedPurpose {
     /// One of the party's registered purpose ids.
@@ -125,6 +128,9 @@ pub struct VerifiedRequest {
     pub dcql: DcqlQuery,
     /// The stated purpose.
     pub purpose: Option<StatedPurpose>,
+    /// The registration certificate from `verifier_info` that names the stated purpose, verified
+    /// and bound to this party (`sub` = the client_id without prefix).
+    pub registration: Option<RegistrationCertificate>,
     /// Issued at, when the request says (neither OpenID4VP 1.0 nor RFC 9101 requires it).
     pub iat: Option<i64>,
     /// When the wallet stops answering: the request's `exp`, but never later than
@@ -354,7 +360,7 @@ pub fn verify_request_object(
             "the request carries transaction_data, which this wallet does not support (OpenID4VP 1.0 §5.1)",
         ));
     }
-    let purpose = match p.get("kluis_purpose") {
+    let kluis_purpose = match p.get("kluis_purpose") {
         None => None,
         Some(v) => Some(StatedPurpose {
             id: v
@@ -368,6 +374,7 @@ pub fn verify_request_object(
                 .and_then(|d| u32::try_from(d).ok()),
         }),
     };
+    let (purpose, registration) = certified_purpose(&p, &client_id, kluis_purpose, trust, now)?;
     let encryption = match response_mode {
         ResponseMode::DirectPost => None,
         ResponseMode::DirectPostJwt => Some(encryption_key(&p)?),
@@ -381,9 +388,54 @@ pub fn verify_request_object(
         state,
         dcql,
         purpose,
+        registration,
         iat,
         exp,
         encryption,
+    })
+}
+
+/// The purpose from a registration certificate in `verifier_info`, if there is one the wallet can
+/// check (a pinned scheme): every certificate present must verify and name this party, or the
+/// request is refused (§5.11: a wallet that uses it MUST validate its signature and binding). The
+/// one used is the one for the `kluis_purpose` named, else the first; its purpose and retention
+/// are what the party states. Without a certificate, `kluis_purpose` (the fallback) stands.
+fn certified_purpose(
+    p: &serde_json::Map<String, Value>,
+    client_id: &ClientId,
+    kluis_purpose: Option<StatedPurpose>,
+    trust: &RequestTrust<'_>,
+    now: i64,
+) -> Result<(Option<StatedPurpose>, Option<RegistrationCertificate>), Error> {
+    let jws = registration_certificates(p.get("verifier_info"))?;
+    let Some(scheme_key) = trust.scheme_key else {
+        return Ok((kluis_purpose, None));
+    };
+    let mut certs = Vec::with_capacity(jws.len());
+    for j in jws {
+        certs.push(verify_registration_certificate(
+            j,
+            scheme_key,
+            trust.list.map(|l| l.iss.as_str()),
+            &client_id.id,
+            now,
+        )?);
+    }
+    let chosen = match &kluis_purpose {
+        Some(stated) => certs.into_iter().find(|c| c.purpose.id == stated.id),
+        None => certs.into_iter().next(),
+    };
+    Ok(match chosen {
+        Some(cert) => (
+            Some(StatedPurpose {
+                id: cert.purpose.id.clone(),
+                retention_days: kluis_purpose
+                    .and_then(|k| k.retention_days)
+                    .or(cert.purpose.retention_days),
+            }),
+            Some(cert),
+        ),
+        None => (kluis_purpose, None),
     })
 }
 
@@ -903,6 +955,61 @@ mod tests {
         let att = attestation(&w, &w.scheme, |a| a["nbf"] = json!("soon"));
         let jwt = sign_request(&w.bank, Some(&att), &c).unwrap();
         refused_with(check(&w, &jwt, cid), "nbf");
+    }
+
+    #[test]
+    fn the_purpose_comes_from_a_registration_certificate_bound_to_the_party() {
+        use crate::registration::RegistrationCertificate;
+        use crate::scheme::RegisteredPurpose;
+        let w = world();
+        let purpose = RegisteredPurpose {
+            id: "rental".into(),
+            name: LocalizedName::default(),
+            retention_days: Some(30),
+            claims: [("urn:t:1".to_string(), vec!["/a".to_string()])].into(),
+        };
+        let landlord = w.list.requesting_parties[0].clone();
+        let cert = |sub: &str, signer: &SigningKey, exp: i64| {
+            let mut party = landlord.clone();
+            party.client_id = sub.into();
+            let c = RegistrationCertificate::for_purpose(SCHEME, &party, &purpose, NOW - 60, exp);
+            RegistrationCertificate::verifier_info_entry(&c.sign(signer, None).unwrap())
+        };
+        let with = |info: Value| {
+            let mut c = claims("landlord", "https://landlord.test/r");
+            c["verifier_info"] = json!([info]);
+            sign_request(&w.landlord, None, &c).unwrap()
+        };
+        // A plain OpenID4VP request: no kluis_purpose, the certificate says why and how long.
+        let r = check(
+            &w,
+            &with(cert("landlord", &w.scheme, NOW + 3600)),
+            "landlord",
+        )
+        .unwrap();
+        assert_eq!(r.purpose.as_ref().unwrap().id, "rental");
+        assert_eq!(r.purpose.as_ref().unwrap().retention_days, Some(30));
+        assert_eq!(r.registration.unwrap().purpose, purpose);
+        // Lifted from another party's request, signed by someone else, expired: refused.
+        for (info, needle) in [
+            (cert("bank", &w.scheme, NOW + 3600), "another party"),
+            (cert("landlord", &w.bank, NOW + 3600), "pinned scheme key"),
+            (cert("landlord", &w.scheme, NOW - 3600), "expired"),
+            (
+                json!({"format": "registration_cert", "data": "not.a.jws"}),
+                "registration",
+            ),
+        ] {
+            refused_with(check(&w, &with(info), "landlord"), needle);
+        }
+        // Formats it does not know are ignored; no certificate: no stated purpose.
+        let r = check(
+            &w,
+            &with(json!({"format": "x-other", "data": {}})),
+            "landlord",
+        )
+        .unwrap();
+        assert!(r.purpose.is_none() && r.registration.is_none());
     }
 
     #[test]

@@ -204,8 +204,11 @@ impl Wallet {
         if party.is_none() {
             flags.push(Flag::Unregistered);
         }
-        let registered_purpose = match (&party, &request.purpose) {
-            (Some(p), Some(s)) => p.purpose(&s.id).cloned(),
+        // A scheme-signed registration certificate for the stated purpose is the registration
+        // itself (also for an attested party the list does not name); else the list's entry.
+        let registered_purpose = match (&request.registration, &party, &request.purpose) {
+            (Some(cert), _, _) => Some(cert.purpose.clone()),
+            (None, Some(p), Some(s)) => p.purpose(&s.id).cloned(),
             _ => None,
         };
         if registered_purpose.is_none() {
@@ -336,7 +339,10 @@ impl Wallet {
             party: PartyView {
                 client_id: request.client_id.full.clone(),
                 id: request.client_id.id.clone(),
-                name: party.as_ref().map(|p| lang_name(&p.name)),
+                name: party
+                    .as_ref()
+                    .map(|p| lang_name(&p.name))
+                    .or_else(|| request.registration.as_ref().map(|c| lang_name(&c.name))),
                 registered: party.is_some(),
                 purposes: party
                     .as_ref()
