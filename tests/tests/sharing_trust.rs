@@ -355,3 +355,67 @@ async fn declines_are_encrypted_like_answers_and_sent_when_nothing_answers() {
     assert_eq!(reason, Some(Some(DeclineReason::NothingToAnswer)));
     assert!(disclosures(&wallet).is_empty());
 }
+
+#[tokio::test]
+async fn a_standard_request_states_its_purpose_with_a_registration_certificate() {
+    let net = network().await;
+    let (_d, wallet) = wallet(&net).await;
+    let landlord = party(&net, LANDLORD);
+    // No kluis_purpose, only verifier_info: the certificate's purpose is shown and judged.
+    landlord.set_fault(RequestFault::NoKluisPurpose);
+    let s = landlord.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", http())
+        .await
+        .unwrap();
+    assert_eq!(req.stated_purpose.as_deref(), Some("rental"));
+    assert_eq!(req.purpose.as_ref().map(|p| p.id.as_str()), Some("rental"));
+    assert!(
+        !req.flags.contains(&Flag::UnknownPurpose),
+        "{:?}",
+        req.flags
+    );
+    assert!(req
+        .queries
+        .iter()
+        .all(|q| q.claims.iter().all(|c| c.within_registration)));
+    wallet
+        .accept_presentation_with(&req, &req.default_choice(), http())
+        .await
+        .unwrap();
+    assert_eq!(landlord.result(&s.state).unwrap().status, "verified");
+
+    // Another party's certificate, one not signed by the scheme, an expired one: refused
+    // before anything is sent.
+    for fault in [
+        RequestFault::ForeignRegistration,
+        RequestFault::RegistrationNotByScheme,
+        RequestFault::ExpiredRegistration,
+    ] {
+        landlord.set_fault(fault);
+        let s = landlord.new_session().unwrap();
+        let r = wallet
+            .start_presentation_with(&s.request_uri, "en", http())
+            .await;
+        assert!(
+            matches!(r, Err(Error::InvalidRequest { .. })),
+            "{fault:?}: {:?}",
+            r.map(|r| r.stated_purpose)
+        );
+    }
+
+    // No purpose at all: said on the screen; a listed party is judged by all it registered.
+    landlord.set_fault(RequestFault::NoPurpose);
+    let s = landlord.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", http())
+        .await
+        .unwrap();
+    assert!(req.stated_purpose.is_none() && req.purpose.is_none());
+    assert!(req.flags.contains(&Flag::UnknownPurpose));
+    assert!(req
+        .queries
+        .iter()
+        .all(|q| q.claims.iter().all(|c| c.within_registration)));
+    assert_eq!(landlord.response_posts(), 1);
+}
