@@ -183,13 +183,25 @@ async function verifyPresentation(presentation, { nonce, clientId, issuers }) {
   return result.payload;
 }
 
-async function handleResponse(body) {
+// `pathId`: the request id in the response URI (`/response/ID`), for plain direct_post answers,
+// which carry no state here.
+async function handleResponse(body, pathId) {
   const form = Object.fromEntries(new URLSearchParams(body));
   // The JWE names the request's encryption key (`kid`): that is the request it answers.
   const kid = form.response ? jose.decodeProtectedHeader(form.response).kid : undefined;
-  const session = [...sessions.values()].find((s) => s.encryptionJwk.kid === kid);
+  const session = kid ? [...sessions.values()].find((s) => s.encryptionJwk.kid === kid) : sessions.get(pathId);
   if (!session) throw new Error("the answer names no key of an open request");
   if (session.result !== undefined) throw new Error("this request was already answered");
+  // An error response (§8.5; encrypted under direct_post.jwt, §8.3.1): the library parses only
+  // answers with a vp_token, so an error is read here.
+  const plain = form.response
+    ? JSON.parse(new TextDecoder().decode((await jose.compactDecrypt(form.response,
+      await jose.importJWK(session.decryptionJwk, "ECDH-ES"))).plaintext))
+    : form;
+  if (plain.error !== undefined) {
+    session.result = { error: plain.error, encrypted: Boolean(form.response), fields: Object.keys(plain) };
+    return session.result;
+  }
   // (Openid4vpVerifier passes its callbacks on only when creating requests: given here.)
   const parsed = await session.verifier.parseOpenid4vpAuthorizationResponse({
     authorizationResponse: form,
@@ -197,7 +209,11 @@ async function handleResponse(body) {
     callbacks: session.callbacks,
   });
   assert.equal(parsed.type, "dcql");
-  assert.equal(parsed.jarm?.type, "Encrypted", "the answer was not encrypted to this verifier");
+  if (session.requestPayload.response_mode === "direct_post.jwt") {
+    assert.equal(parsed.jarm?.type, "Encrypted", "the answer was not encrypted to this verifier");
+  } else {
+    assert.equal(form.response, undefined);
+  }
   const credentials = {};
   for (const [queryId, presentations] of Object.entries(parsed.dcql.presentations)) {
     assert.equal(presentations.length, 1, `${queryId}: one presentation`);
@@ -225,10 +241,11 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
         res.end(sessions.get(m[1]).jar.authorizationRequestJwt);
         return;
       }
-      if (req.method === "POST" && url.pathname === "/response") {
+      const r = /^\/response(?:\/([\w-]+))?$/.exec(url.pathname);
+      if (req.method === "POST" && r) {
         let body = "";
         for await (const chunk of req) body += chunk;
-        await handleResponse(body);
+        await handleResponse(body, r[1]);
         res.writeHead(200, { "content-type": "application/json" });
         res.end("{}");
         return;
@@ -260,7 +277,7 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
   // One request as the library makes it (by reference, direct_post.jwt, the registration
   // certificate in verifier_info, no state, no kluis_purpose), answered by `kluis present-request
   // --yes`; the answer as the library and @sd-jwt verify it.
-  async function ask(clientId, headerExtra, { registrationCertificate = external.registration_certificates[0], expectRefusal = false } = {}) {
+  async function ask(clientId, headerExtra, { registrationCertificate = external.registration_certificates[0], expectRefusal = false, decline = false, responseMode = "direct_post.jwt" } = {}) {
     const callbacks = joseCallbacks(external.signing_jwk, headerExtra);
     const verifier = new Openid4vpVerifier({ callbacks });
     const id = randomBytes(12).toString("base64url");
@@ -271,13 +288,15 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
       authorizationRequestPayload: {
         response_type: "vp_token",
         client_id: clientId,
-        response_uri: external.response_uri,
-        response_mode: "direct_post.jwt",
+        // direct_post: a response URI of its own (on the registered origin) tells the requests apart.
+        response_uri: responseMode === "direct_post" ? `${base}/response/${id}` : external.response_uri,
+        response_mode: responseMode,
         nonce: randomBytes(24).toString("base64url"),
         dcql_query: DCQL,
         client_metadata: {
-          jwks: { keys: [encryptionJwk] },
-          encrypted_response_enc_values_supported: ["A128GCM"],
+          ...(responseMode === "direct_post.jwt"
+            ? { jwks: { keys: [encryptionJwk] }, encrypted_response_enc_values_supported: ["A128GCM"] }
+            : {}),
           vp_formats_supported: { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
         },
         verifier_info: [{ format: "registration_cert", data: registrationCertificate }],
@@ -297,8 +316,8 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
 
     assert.equal(new URL(link).searchParams.get("client_id"), clientId);
 
-    if (expectRefusal) {
-      const r = await run(kluisBin, ["--vault", vault, "present-request", link, "--yes"]);
+    if (expectRefusal || decline) {
+      const r = await run(kluisBin, ["--vault", vault, "present-request", link, decline ? "--decline" : "--yes"]);
       return { code: r.code, output: r.stderr + r.stdout, session: sessions.get(id) };
     }
     await kluis(vault, ["present-request", link, "--yes"]);
@@ -328,6 +347,10 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
     assertExactlyAsked(await ask(external.attested_client_id, { jwt: external.verifier_attestation }));
   });
 
+  await t.test("plain direct_post (unencrypted), pre-registered", async () => {
+    assertExactlyAsked(await ask(external.client_id, {}, { responseMode: "direct_post" }));
+  });
+
   await t.test("another party's registration certificate: refused, nothing sent", async () => {
     const landlord = parties.get("woningcorporatie-eemland");
     assert.ok(landlord?.registration_certificates?.length, "the landlord's certificate");
@@ -337,15 +360,27 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
     assert.equal(r.session.result, undefined, "the wallet sent something");
   });
 
+  await t.test("a decline reaches the verifier as access_denied, encrypted to it, with no data", async () => {
+    const r = await ask(external.client_id, {}, { decline: true });
+    assert.equal(r.code, 0, r.output);
+    assert.deepEqual(failures.map((e) => e.stack), []);
+    assert.equal(r.session.result?.error, "access_denied", JSON.stringify(r.session.result));
+    assert.equal(r.session.result.encrypted, true);
+    assert.ok(!r.session.result.fields.includes("vp_token"));
+  });
+
   await t.test("the wallet's log records exactly those claims, to this party, with the certificate's purpose", async () => {
     const log = JSON.parse(await kluis(vault, ["--json", "log"]));
-    for (const audience of [external.client_id, external.attested_client_id]) {
+    // Answered: twice as the pre-registered party (direct_post.jwt, direct_post), once attested.
+    for (const [audience, answers] of [[external.client_id, 2], [external.attested_client_id, 1]]) {
       const shared = log.map((e) => e.event).filter((e) => e.type === "disclosed" && e.audience === audience);
-      assert.deepEqual(shared.map((e) => [...e.claims].sort()).sort(),
-        Object.values(ASKED).map((a) => a.paths).sort(), `${audience}: ${JSON.stringify(shared)}`);
+      const expected = Array.from({ length: answers }, () => Object.values(ASKED).map((a) => a.paths)).flat();
+      assert.deepEqual(shared.map((e) => [...e.claims].sort()).sort(), expected.sort(),
+        `${audience}: ${JSON.stringify(shared)}`);
       for (const e of shared) {
         assert.equal(e.purpose, "rental-screening");
         assert.equal(e.retention_days, 14);
+        assert.equal(e.delivery, "received");
       }
     }
   });
