@@ -238,6 +238,9 @@ impl From<VaultError> for Error {
             VaultError::Corrupt(what) => Error::Integrity {
                 record: format!("vault file ({what})"),
             },
+            e @ (VaultError::Tampered(_) | VaultError::RolledBack { .. }) => Error::Integrity {
+                record: e.to_string(),
+            },
             other => Error::Internal {
                 reason: other.to_string(),
             },

@@ -127,3 +127,69 @@ fn deleted_audit_entry_breaks_the_chain() {
     let err = assert_fails(&v.run(&["log"]), 4);
     assert!(err.contains("audit"), "{err}");
 }
+
+fn db_files(v: &TestVault) -> Vec<std::path::PathBuf> {
+    let db = v.db_path();
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|s| std::path::PathBuf::from(format!("{}{s}", db.display())))
+        .collect()
+}
+
+#[test]
+fn unlimited_guesses_by_editing_the_policy_are_an_integrity_failure() {
+    let (v, _ids) = vault_with_credentials();
+    // Two wrong PINs put the test vault in back-off.
+    assert_fails(&v.run_with_pin("000000", &["list"]), 3);
+    sql(&v)
+        .execute_batch(
+            "update header set max_attempts=NULL, free_attempts=1000; update pin_guard set failed_attempts=0",
+        )
+        .unwrap();
+    for pin in ["111111", PIN] {
+        let err = assert_fails(&v.run_with_pin(pin, &["list"]), 4);
+        assert!(err.contains("policy"), "names what happened: {err}");
+    }
+}
+
+#[test]
+fn the_vault_file_put_back_to_an_older_copy_is_an_integrity_failure() {
+    let (v, ids) = vault_with_credentials();
+    {
+        let conn = sql(&v);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    let old: Vec<_> = db_files(&v)
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).ok();
+            (p, b)
+        })
+        .collect();
+    // The citizen deletes a credential; someone puts the old file back to revive it.
+    assert_ok(&v.run(&["delete", &ids[0]]));
+    for (p, b) in &old {
+        match b {
+            Some(b) => std::fs::write(p, b).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let err = assert_fails(&v.run(&["list"]), 4);
+    assert!(err.contains("rolled back"), "{err}");
+    assert_fails(&v.run(&["show", &ids[0]]), 4);
+}
+
+#[cfg(unix)]
+#[test]
+fn init_makes_the_vault_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = TestVault::new();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&v.dir()), 0o700);
+    for f in db_files(&v).iter().filter(|f| f.exists()) {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+}

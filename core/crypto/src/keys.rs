@@ -54,6 +54,53 @@ const KEK_LABEL: &[u8] = b"kluis/v1/kek";
 const RECORD_KEY_LABEL: &[u8] = b"kluis/v1/record-key";
 const LOOKUP_KEY_LABEL: &[u8] = b"kluis/v1/lookup-key";
 const DEVICE_CHECK_LABEL: &[u8] = b"kluis/v1/device-check";
+const FILE_SEAL_LABEL: &[u8] = b"kluis/v2/file-seal";
+
+/// The key that seals the vault file's plaintext parts (wrong-PIN policy, attempt counter, key
+/// header, write sequence): HMAC-SHA256 under a key derived from the device secret alone, so it
+/// can be checked *before* a PIN attempt and cannot be recomputed by someone who can edit the
+/// file but not use the device's key store.
+#[derive(ZeroizeOnDrop)]
+pub struct SealKey(Zeroizing<[u8; 32]>);
+
+impl SealKey {
+    /// Derive the seal key for one vault from its device secret.
+    pub fn derive(device_secret: &[u8], vault_id: &str) -> Result<SealKey, CryptoError> {
+        if device_secret.len() < DEVICE_SECRET_MIN_LEN {
+            return Err(CryptoError::InvalidSecretLength);
+        }
+        Ok(SealKey(hazmat::hkdf_32(
+            vault_id.as_bytes(),
+            device_secret,
+            FILE_SEAL_LABEL,
+        )))
+    }
+
+    /// The seal (HMAC-SHA256) of length-prefixed `parts`.
+    pub fn seal(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let lens: Vec<[u8; 8]> = parts
+            .iter()
+            .map(|p| (p.len() as u64).to_be_bytes())
+            .collect();
+        let mut framed: Vec<&[u8]> = Vec::with_capacity(parts.len() * 2);
+        for (p, l) in parts.iter().zip(lens.iter()) {
+            framed.push(l);
+            framed.push(p);
+        }
+        *hazmat::hmac_32(self.0.as_ref(), &framed)
+    }
+
+    /// Does `tag` seal `parts`? Constant-time comparison.
+    pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        let expected = self.seal(parts);
+        tag.len() == expected.len()
+            && expected
+                .iter()
+                .zip(tag.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
 
 /// Key-encryption key: PIN (stretched by Argon2id) combined with the device secret.
 /// It only wraps and unwraps the [`Dek`].
@@ -262,6 +309,23 @@ mod tests {
         };
         let r = Kek::derive(&Pin::new("1"), &Salt([0; 16]), &weak, &[0; 32]);
         assert!(matches!(r, Err(CryptoError::WeakKdfParams(_))));
+    }
+
+    #[test]
+    fn seal_key_needs_the_device_secret_and_vault_id() {
+        let a = SealKey::derive(&[1; 32], "v1").unwrap();
+        let tag = a.seal(&[b"policy", b"3"]);
+        assert!(a.verify(&[b"policy", b"3"], &tag));
+        assert!(!a.verify(&[b"policy", b"4"], &tag));
+        assert!(!a.verify(&[b"policy3"], &tag));
+        assert!(!a.verify(&[b"policy", b"3"], &tag[..31]));
+        assert!(!SealKey::derive(&[2; 32], "v1")
+            .unwrap()
+            .verify(&[b"policy", b"3"], &tag));
+        assert!(!SealKey::derive(&[1; 32], "v2")
+            .unwrap()
+            .verify(&[b"policy", b"3"], &tag));
+        assert!(SealKey::derive(&[1; 8], "v1").is_err());
     }
 
     #[test]

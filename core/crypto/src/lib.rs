@@ -15,7 +15,7 @@ mod keys;
 
 pub use kdf::{KdfParams, Salt};
 pub use keys::{
-    device_secret_check, scrub_stack, DataKeys, Dek, Kek, Pin, DEVICE_SECRET_MIN_LEN,
+    device_secret_check, scrub_stack, DataKeys, Dek, Kek, Pin, SealKey, DEVICE_SECRET_MIN_LEN,
     ENVELOPE_OVERHEAD,
 };
 

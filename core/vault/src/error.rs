@@ -50,6 +50,19 @@ pub enum VaultError {
         /// The record's opaque id.
         id: RecordId,
     },
+    /// The vault file's seal does not match: its wrong-PIN policy, attempt counter or key
+    /// header was edited outside kluis, or the seal was removed. Refused before any PIN attempt.
+    #[error("vault file integrity check failed: {0}")]
+    Tampered(&'static str),
+    /// The vault file is an older copy of itself: its sealed write sequence is below the
+    /// rollback counter the device keeps. Refused before any PIN attempt.
+    #[error("vault file rolled back to an older copy (its write sequence is {file_seq}, the device has seen {device_seq})")]
+    RolledBack {
+        /// The write sequence sealed in the file.
+        file_seq: u64,
+        /// The device's rollback counter.
+        device_seq: u64,
+    },
     /// The file is not a kluis vault, or it is truncated or its header is broken.
     #[error("vault file is corrupt: {0}")]
     Corrupt(String),

@@ -17,8 +17,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use crate::policy::{OnLimit, VaultPolicy};
 use crate::VaultError;
 
-/// File format version; bound into every record's and the DEK's associated data.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// File format version (`PRAGMA user_version`). 1: no file seal; 2: `file_seal` table.
+/// Older versions are migrated in place on open.
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Version of the associated-data layout bound into every record and the DEK wrap, and of the
+/// header row (its `format` column). Unchanged by the file migrations, so records stay valid.
+pub(crate) const AAD_VERSION: u32 = 1;
 /// `PRAGMA application_id`: "klui".
 pub(crate) const APPLICATION_ID: i32 = 0x6B6C_7569;
 pub(crate) const PAGE_SIZE: u32 = 16384;
@@ -58,6 +62,17 @@ CREATE TABLE records (
 CREATE INDEX records_by_kind ON records (kind, seq);
 ";
 
+/// Format 2: the seal over the plaintext parts of the file (header, policy, attempt counter) and
+/// the write sequence, HMAC under a key from the device secret (docs/VAULT.md, "Integrity of
+/// the file"). No row: a format-1 vault not unlocked since the upgrade.
+const SCHEMA_2: &str = "
+CREATE TABLE file_seal (
+    singleton  INTEGER PRIMARY KEY CHECK (singleton = 1),
+    seq        INTEGER NOT NULL,
+    mac        BLOB    NOT NULL
+);
+";
+
 /// The header row: everything needed to derive the KEK and check it, plus the policy.
 #[derive(Clone)]
 pub(crate) struct Header {
@@ -87,7 +102,10 @@ fn configure(conn: &Connection) -> Result<(), VaultError> {
 }
 
 /// Create a fresh vault file at `path` (which must not exist) with the header in one transaction.
-pub(crate) fn create_file(path: &Path, header: &Header) -> Result<(), VaultError> {
+pub(crate) fn create_file(path: &Path, header: &Header, seal: &FileSeal) -> Result<(), VaultError> {
+    // Made empty and private first: SQLite then uses it as a new database, and gives its
+    // -wal and -shm files the same mode.
+    private_file(path)?;
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -101,10 +119,11 @@ pub(crate) fn create_file(path: &Path, header: &Header) -> Result<(), VaultError
     configure(&conn)?;
     let tx = conn.transaction()?;
     tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(SCHEMA_2)?;
     tx.execute(
         "INSERT INTO header VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
-            FORMAT_VERSION,
+            AAD_VERSION,
             header.vault_id,
             header.kdf.m_kib,
             header.kdf.t,
@@ -121,6 +140,7 @@ pub(crate) fn create_file(path: &Path, header: &Header) -> Result<(), VaultError
         ],
     )?;
     tx.execute("INSERT INTO pin_guard VALUES (1, 0, 0)", [])?;
+    write_seal(&tx, seal)?;
     tx.commit()?;
     // WAL is persistent in the file; switching after the schema keeps the new file complete.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -143,7 +163,7 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, VaultError> {
         return Err(VaultError::Corrupt("not a kluis vault".into()));
     }
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != 1 {
         return Err(VaultError::Corrupt(format!(
             "unsupported format version {version}"
         )));
@@ -152,16 +172,115 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, VaultError> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(VaultError::Corrupt("vault is not in WAL mode".into()));
     }
+    if version == 1 {
+        migrate_1_to_2(&conn)?;
+    }
     Ok(conn)
+}
+
+/// Format 1 -> 2: add the (empty) seal table and the version, in one transaction; a crash
+/// leaves format 1, and the next open does it again. The seal itself is written at the next
+/// unlock, when the device secret and the KEK are at hand.
+fn migrate_1_to_2(conn: &Connection) -> Result<(), VaultError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = (|| {
+        // Another process may have migrated meanwhile.
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 1 {
+            conn.execute_batch(SCHEMA_2)?;
+            conn.pragma_update(None, "user_version", FORMAT_VERSION)?;
+        }
+        Ok::<(), VaultError>(())
+    })();
+    match done {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Create an empty file readable by its owner only (0600 on Unix).
+pub(crate) fn private_file(path: &Path) -> Result<(), VaultError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?;
+    Ok(())
+}
+
+/// Make existing vault files private (vaults made before files were created 0600).
+pub(crate) fn make_private(path: &Path) -> Result<(), VaultError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                let mode = if m.is_dir() { 0o700 } else { 0o600 };
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// The file seal row: the write sequence and the HMAC over the sealed parts.
+#[derive(Clone)]
+pub(crate) struct FileSeal {
+    pub seq: u64,
+    pub mac: Vec<u8>,
+}
+
+pub(crate) fn read_seal(conn: &Connection) -> Result<Option<FileSeal>, VaultError> {
+    conn.prepare_cached("SELECT seq, mac FROM file_seal WHERE singleton = 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .optional()?
+        .map(|(seq, mac)| {
+            let seq = u64::try_from(seq)
+                .map_err(|_| VaultError::Tampered("write sequence out of range"))?;
+            Ok(FileSeal { seq, mac })
+        })
+        .transpose()
+}
+
+pub(crate) fn write_seal(conn: &Connection, seal: &FileSeal) -> Result<(), VaultError> {
+    let seq = i64::try_from(seal.seq)
+        .map_err(|_| VaultError::Storage("write sequence overflow".into()))?;
+    conn.prepare_cached(
+        "INSERT INTO file_seal (singleton, seq, mac) VALUES (1, ?1, ?2)
+         ON CONFLICT (singleton) DO UPDATE SET seq = excluded.seq, mac = excluded.mac",
+    )?
+    .execute(params![seq, seal.mac])?;
+    Ok(())
+}
+
+fn header_unreadable(e: rusqlite::Error) -> VaultError {
+    match VaultError::from(e) {
+        VaultError::Storage(_) => VaultError::Corrupt("header unreadable".into()),
+        other => other,
+    }
 }
 
 /// Read and check the header. Parameters are read back from the file, never assumed.
 pub(crate) fn read_header(conn: &Connection) -> Result<Header, VaultError> {
     let row = conn
-        .query_row(
+        .prepare_cached(
             "SELECT format, vault_id, kdf_m_kib, kdf_t, kdf_p, salt, device_check, wrapped_dek, canary,
                     max_attempts, free_attempts, backoff_base_secs, backoff_max_secs, on_limit
              FROM header WHERE singleton = 1",
+        )
+        .map_err(header_unreadable)?
+        .query_row(
             [],
             |r| {
                 Ok((
@@ -183,13 +302,10 @@ pub(crate) fn read_header(conn: &Connection) -> Result<Header, VaultError> {
             },
         )
         .optional()
-        .map_err(|e| match VaultError::from(e) {
-            VaultError::Storage(_) => VaultError::Corrupt("header unreadable".into()),
-            other => other,
-        })?
+        .map_err(header_unreadable)?
         .ok_or_else(|| VaultError::Corrupt("header missing".into()))?;
     let (format, vault_id, kdf, salt, device_check, wrapped_dek, canary, pol) = row;
-    if format != FORMAT_VERSION {
+    if format != AAD_VERSION {
         return Err(VaultError::Corrupt(format!(
             "unsupported header format {format}"
         )));
@@ -222,16 +338,15 @@ pub(crate) fn read_header(conn: &Connection) -> Result<Header, VaultError> {
 }
 
 pub(crate) fn read_guard(conn: &Connection) -> Result<Guard, VaultError> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT failed_attempts, last_failure_unix FROM pin_guard WHERE singleton = 1",
-        [],
-        |r| {
-            Ok(Guard {
-                failed: r.get(0)?,
-                last_failure_unix: r.get(1)?,
-            })
-        },
-    )
+    )?
+    .query_row([], |r| {
+        Ok(Guard {
+            failed: r.get(0)?,
+            last_failure_unix: r.get(1)?,
+        })
+    })
     .optional()?
     .ok_or_else(|| VaultError::Corrupt("attempt counter missing".into()))
 }

@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kluis_crypto::{device_secret_check, DataKeys, Dek, Kek, Pin, Salt, DEVICE_SECRET_MIN_LEN};
+use kluis_crypto::{
+    device_secret_check, DataKeys, Dek, Kek, Pin, Salt, SealKey, DEVICE_SECRET_MIN_LEN,
+};
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use zeroize::Zeroizing;
 
 use crate::policy::OnLimit;
-use crate::schema::{self, Header, FORMAT_VERSION};
+use crate::schema::{self, FileSeal, Guard, Header, AAD_VERSION, FORMAT_VERSION};
 use crate::{
     DeviceSecretError, DeviceSecretStore, Listed, Record, RecordId, VaultError, VaultOptions,
     VaultStatus,
@@ -43,6 +45,8 @@ struct Inner {
     /// `Some` while unlocked; dropping it zeroizes the DEK and derived keys. Boxed, so moving
     /// a `Vault` (out of a `Result`, into an `Arc`) moves a pointer, not copies of the keys.
     keys: Option<Box<DataKeys>>,
+    /// `Some` while unlocked: re-seals the file after each write (zeroized on lock).
+    seal_key: Option<Box<SealKey>>,
     vault_id: String,
 }
 
@@ -59,6 +63,7 @@ pub struct Vault {
 pub struct WriteTxn<'a> {
     tx: rusqlite::Transaction<'a>,
     keys: &'a DataKeys,
+    seal_key: &'a SealKey,
 }
 
 fn db_path(dir: &Path) -> PathBuf {
@@ -84,21 +89,99 @@ fn record_aad(kind: &str, id: &str) -> Vec<u8> {
     push_framed(&mut aad, b"kluis/record");
     push_framed(&mut aad, kind.as_bytes());
     push_framed(&mut aad, id.as_bytes());
-    aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    aad.extend_from_slice(&AAD_VERSION.to_be_bytes());
     aad
 }
 
-/// Associated data of the wrapped DEK: everything the KEK was derived with.
-fn dek_aad(h: &Header) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(96);
+/// Associated data of the wrapped DEK: everything the KEK was derived with, and whether the
+/// file is sealed. A sealed vault's DEK does not unwrap as an unsealed one, so removing the
+/// seal (to make the vault look like a format-1 file whose policy is taken on trust) turns
+/// every PIN, the right one too, into a wrong one: no guessing oracle.
+fn dek_aad(h: &Header, sealed: bool) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(112);
     push_framed(&mut aad, b"kluis/dek");
     push_framed(&mut aad, h.vault_id.as_bytes());
-    aad.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+    aad.extend_from_slice(&AAD_VERSION.to_be_bytes());
     aad.extend_from_slice(&h.kdf.m_kib.to_be_bytes());
     aad.extend_from_slice(&h.kdf.t.to_be_bytes());
     aad.extend_from_slice(&h.kdf.p.to_be_bytes());
     aad.extend_from_slice(&h.salt.0);
+    if sealed {
+        push_framed(&mut aad, b"file-sealed");
+    }
     aad
+}
+
+/// What the file seal covers: the plaintext fields of the header (key parameters, wrapped
+/// DEK, policy), the wrong-PIN counter and the write sequence.
+fn seal_parts(h: &Header, g: &Guard, seq: u64) -> Vec<u8> {
+    let p = &h.policy;
+    let mut b = Vec::with_capacity(256);
+    push_framed(&mut b, b"kluis/file-seal");
+    push_framed(&mut b, h.vault_id.as_bytes());
+    b.extend_from_slice(&AAD_VERSION.to_be_bytes());
+    b.extend_from_slice(&h.kdf.m_kib.to_be_bytes());
+    b.extend_from_slice(&h.kdf.t.to_be_bytes());
+    b.extend_from_slice(&h.kdf.p.to_be_bytes());
+    push_framed(&mut b, &h.salt.0);
+    push_framed(&mut b, &h.device_check);
+    push_framed(&mut b, &h.wrapped_dek);
+    // The canary is left out: it is sealed under the data key already, and a foreign one is
+    // reported as such (Corrupt) after the unwrap.
+    match p.max_attempts {
+        Some(m) => {
+            b.push(1);
+            b.extend_from_slice(&m.to_be_bytes());
+        }
+        None => b.push(0),
+    }
+    b.extend_from_slice(&p.free_attempts.to_be_bytes());
+    b.extend_from_slice(&p.backoff_base_secs.to_be_bytes());
+    b.extend_from_slice(&p.backoff_max_secs.to_be_bytes());
+    push_framed(&mut b, p.on_limit.as_str().as_bytes());
+    b.extend_from_slice(&g.failed.to_be_bytes());
+    b.extend_from_slice(&g.last_failure_unix.to_be_bytes());
+    b.extend_from_slice(&seq.to_be_bytes());
+    b
+}
+
+fn make_seal(key: &SealKey, h: &Header, g: &Guard, seq: u64) -> FileSeal {
+    FileSeal {
+        seq,
+        mac: key.seal(&[&seal_parts(h, g, seq)]).to_vec(),
+    }
+}
+
+/// The file's seal, checked against its header and counter. `None`: a format-1 vault not yet
+/// sealed (the caller decides whether that is allowed).
+fn check_seal(
+    conn: &Connection,
+    key: &SealKey,
+    h: &Header,
+    g: &Guard,
+) -> Result<Option<FileSeal>, VaultError> {
+    let Some(seal) = schema::read_seal(conn)? else {
+        return Ok(None);
+    };
+    if !key.verify(&[&seal_parts(h, g, seal.seq)], &seal.mac) {
+        return Err(VaultError::Tampered(
+            "the wrong-PIN policy, the attempt counter or the key header was changed outside kluis",
+        ));
+    }
+    Ok(Some(seal))
+}
+
+/// Inside a write transaction of an unlocked vault: check the seal and advance it by one write.
+/// Returns the new sequence, to raise the device's counter to after the commit.
+fn advance_seal(conn: &Connection, key: &SealKey) -> Result<u64, VaultError> {
+    let h = schema::read_header(conn)?;
+    let g = schema::read_guard(conn)?;
+    let seal = check_seal(conn, key, &h, &g)?.ok_or(VaultError::Tampered(
+        "the file's integrity seal was removed",
+    ))?;
+    let seq = seal.seq.saturating_add(1);
+    schema::write_seal(conn, &make_seal(key, &h, &g, seq))?;
+    Ok(seq)
 }
 
 fn canary_aad(vault_id: &str) -> Vec<u8> {
@@ -291,15 +374,15 @@ impl Vault {
         if Self::exists(dir) {
             return Err(VaultError::AlreadyExists);
         }
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let vault_id = hex::encode(random_16());
         let secret = device.device_secret(&vault_id)?;
-        let made = Self::create_inner(dir, pin, opts, &vault_id, &secret);
+        let made = Self::create_inner(dir, pin, opts, &vault_id, &secret, device.as_ref());
         kluis_crypto::scrub_stack();
         if made.is_err() {
             let _ = device.delete_device_secret(&vault_id);
         }
-        let keys = made?;
+        let (keys, seal_key) = made?;
         let conn = schema::open_file(&db_path(dir))?;
         Ok(Vault {
             dir: dir.to_path_buf(),
@@ -307,6 +390,7 @@ impl Vault {
             inner: Mutex::new(Inner {
                 conn: Some(conn),
                 keys: Some(keys),
+                seal_key: Some(seal_key),
                 vault_id,
             }),
         })
@@ -319,7 +403,8 @@ impl Vault {
         opts: VaultOptions,
         vault_id: &str,
         secret: &[u8],
-    ) -> Result<Box<DataKeys>, VaultError> {
+        device: &dyn DeviceSecretStore,
+    ) -> Result<(Box<DataKeys>, Box<SealKey>), VaultError> {
         if secret.len() < DEVICE_SECRET_MIN_LEN {
             return Err(DeviceSecretError::TooShort.into());
         }
@@ -335,10 +420,19 @@ impl Vault {
             canary: keys.seal(CANARY_PLAINTEXT, &canary_aad(vault_id)),
             policy: opts.policy,
         };
-        header.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&header));
+        header.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&header, true));
+        let seal_key = SealKey::derive(secret, vault_id)?;
+        let guard = Guard {
+            failed: 0,
+            last_failure_unix: 0,
+        };
+        let seal = make_seal(&seal_key, &header, &guard, 1);
 
         let tmp = dir.join(format!(".{DB_FILE}.creating-{}", hex::encode(random_16())));
-        let result = schema::create_file(&tmp, &header).and_then(|()| {
+        let result = schema::create_file(&tmp, &header, &seal).and_then(|()| {
+            // The counter first: a vault file in place always has its counter, so a missing
+            // counter later means someone removed it.
+            device.raise_rollback_counter(vault_id, seal.seq)?;
             std::fs::hard_link(&tmp, db_path(dir)).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
                     VaultError::AlreadyExists
@@ -353,7 +447,7 @@ impl Vault {
             let _ = std::fs::remove_file(PathBuf::from(p));
         }
         result?;
-        Ok(Box::new(keys))
+        Ok((Box::new(keys), Box::new(seal_key)))
     }
 
     /// Open the vault in `dir`, locked. `NotFound` if there is none; `Corrupt` if the file is
@@ -362,7 +456,15 @@ impl Vault {
         if !Self::exists(dir) {
             return Err(VaultError::NotFound);
         }
-        let conn = schema::open_file(&db_path(dir))?;
+        let db = db_path(dir);
+        // Vaults made before files were created private.
+        schema::make_private(dir)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            schema::make_private(Path::new(&p))?;
+        }
+        let conn = schema::open_file(&db)?;
         let header = schema::read_header(&conn)?;
         Ok(Vault {
             dir: dir.to_path_buf(),
@@ -370,6 +472,7 @@ impl Vault {
             inner: Mutex::new(Inner {
                 conn: Some(conn),
                 keys: None,
+                seal_key: None,
                 vault_id: header.vault_id,
             }),
         })
@@ -397,14 +500,18 @@ impl Vault {
 
     #[inline(never)]
     fn unlock_keys(&self, pin: &Pin) -> Result<(), VaultError> {
-        let (_, keys) = self.verify_pin(pin)?;
-        self.inner().keys = Some(Box::new(keys));
+        let (_, keys, seal_key) = self.verify_pin(pin)?;
+        let mut g = self.inner();
+        g.keys = Some(Box::new(keys));
+        g.seal_key = Some(Box::new(seal_key));
         Ok(())
     }
 
     /// Drop the DEK and every key derived from it (zeroized).
     pub fn lock(&self) {
-        self.inner().keys = None;
+        let mut g = self.inner();
+        g.keys = None;
+        g.seal_key = None;
     }
 
     /// Is the data key in memory?
@@ -423,25 +530,36 @@ impl Vault {
 
     #[inline(never)]
     fn change_pin_keys(&self, old: &Pin, new: &Pin) -> Result<(), VaultError> {
-        let (header, keys) = self.verify_pin(old)?;
+        let (header, keys, seal_key) = self.verify_pin(old)?;
         let secret = self.device_secret(&header.vault_id)?;
         let mut next = header.clone();
         next.salt = Salt::make();
         let kek = Kek::derive(new, &next.salt, &next.kdf, &secret)?;
-        next.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&next));
+        next.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&next, true));
         let mut g = self.inner();
         let conn = g.conn.as_mut().ok_or(VaultError::Wiped)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = schema::read_header(&tx)?;
+        let guard = schema::read_guard(&tx)?;
+        let seal = check_seal(&tx, &seal_key, &now, &guard)?.ok_or(VaultError::Tampered(
+            "the file's integrity seal was removed",
+        ))?;
         // Only rewrap what we verified: if another process changed the PIN meanwhile, stop.
-        let n = tx.execute(
-            "UPDATE header SET salt = ?1, wrapped_dek = ?2 WHERE singleton = 1 AND wrapped_dek = ?3",
-            params![next.salt.0.as_slice(), next.wrapped_dek, header.wrapped_dek],
-        )?;
-        if n != 1 {
+        if now.wrapped_dek != header.wrapped_dek {
             return Err(VaultError::Busy);
         }
+        tx.execute(
+            "UPDATE header SET salt = ?1, wrapped_dek = ?2 WHERE singleton = 1",
+            params![next.salt.0.as_slice(), next.wrapped_dek],
+        )?;
+        let seq = seal.seq.saturating_add(1);
+        schema::write_seal(&tx, &make_seal(&seal_key, &next, &guard, seq))?;
         tx.commit()?;
         g.keys = Some(Box::new(keys));
+        g.seal_key = Some(Box::new(seal_key));
+        let vault_id = g.vault_id.clone();
+        drop(g);
+        self.raise_counter(&vault_id, seq);
         Ok(())
     }
 
@@ -453,8 +571,16 @@ impl Vault {
         Ok(secret)
     }
 
-    /// The attempt-guarded PIN check shared by `unlock` and `change_pin`.
-    fn verify_pin(&self, pin: &Pin) -> Result<(Header, DataKeys), VaultError> {
+    /// Raise the device's rollback counter after a commit. Best effort: a counter that lags
+    /// the file only weakens the rollback check, and the commit has happened.
+    fn raise_counter(&self, vault_id: &str, seq: u64) {
+        let _ = self.device.raise_rollback_counter(vault_id, seq);
+    }
+
+    /// The attempt-guarded PIN check shared by `unlock` and `change_pin`. Before any attempt
+    /// is evaluated, the file seal must match (policy, counter, header unedited) and the file
+    /// must not be older than the device's rollback counter.
+    fn verify_pin(&self, pin: &Pin) -> Result<(Header, DataKeys, SealKey), VaultError> {
         let vault_id = {
             let g = self.inner();
             if g.conn.is_none() {
@@ -465,15 +591,44 @@ impl Vault {
         };
         // The platform key store may prompt the user: do not hold the database meanwhile.
         let secret = self.device_secret(&vault_id)?;
+        let seal_key = SealKey::derive(&secret, &vault_id)?;
+        let counter = self.device.rollback_counter(&vault_id)?;
         let now = unix_now();
 
         // Gate and count the attempt *before* the slow derivation, in one write transaction.
-        let (header, failed_before) = {
+        let (header, failed_before, sealed, counted_seq) = {
             let mut g = self.inner();
             let conn = g.conn.as_mut().ok_or(VaultError::Wiped)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let header = schema::read_header(&tx)?;
             let guard = schema::read_guard(&tx)?;
+            if device_secret_check(&secret, &header.vault_id).as_slice()
+                != header.device_check.as_slice()
+            {
+                return Err(VaultError::DeviceKeyMismatch);
+            }
+            let seal = check_seal(&tx, &seal_key, &header, &guard)?;
+            match (&seal, counter) {
+                (Some(s), Some(c)) if s.seq < c => {
+                    return Err(VaultError::RolledBack {
+                        file_seq: s.seq,
+                        device_seq: c,
+                    })
+                }
+                (Some(_), None) if self.device.keeps_rollback_counter() => {
+                    return Err(VaultError::Tampered(
+                        "the device's rollback counter for this vault is missing",
+                    ))
+                }
+                // A counter, but no seal: the seal was removed from a sealed vault.
+                (None, Some(_)) => {
+                    return Err(VaultError::Tampered(
+                        "the file's integrity seal was removed",
+                    ))
+                }
+                // No seal and no counter: a format-1 vault, sealed at this unlock.
+                _ => {}
+            }
             let policy = header.policy;
             if policy.max_attempts.is_some_and(|max| guard.failed >= max) {
                 drop(tx);
@@ -485,31 +640,74 @@ impl Vault {
                     retry_after_secs: wait,
                 });
             }
-            if device_secret_check(&secret, &header.vault_id).as_slice()
-                != header.device_check.as_slice()
-            {
-                return Err(VaultError::DeviceKeyMismatch);
-            }
             tx.execute(
                 "UPDATE pin_guard SET failed_attempts = failed_attempts + 1, last_failure_unix = ?1 WHERE singleton = 1",
                 params![now],
             )?;
+            let counted_seq = match &seal {
+                Some(s) => {
+                    let counted = schema::read_guard(&tx)?;
+                    let seq = s.seq.saturating_add(1);
+                    schema::write_seal(&tx, &make_seal(&seal_key, &header, &counted, seq))?;
+                    Some(seq)
+                }
+                None => None,
+            };
             tx.commit()?;
-            (header, guard.failed)
+            (header, guard.failed, seal.is_some(), counted_seq)
         };
+        // Binds the counted attempt: putting back a copy from before it is a rollback.
+        if let Some(seq) = counted_seq {
+            self.device.raise_rollback_counter(&vault_id, seq)?;
+        }
 
         let kek = Kek::derive(pin, &header.salt, &header.kdf, &secret)?;
 
         let mut g = self.inner();
-        match kek.unwrap_dek(&header.wrapped_dek, &dek_aad(&header)) {
+        match kek.unwrap_dek(&header.wrapped_dek, &dek_aad(&header, sealed)) {
             Ok(dek) => {
                 let keys = Self::check_canary(dek, &header)?;
-                let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
-                conn.execute(
+                let conn = g.conn.as_mut().ok_or(VaultError::Wiped)?;
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut current = schema::read_header(&tx)?;
+                if current.wrapped_dek != header.wrapped_dek {
+                    // The PIN was changed by another handle meanwhile.
+                    return Err(VaultError::Busy);
+                }
+                let guard = schema::read_guard(&tx)?;
+                let seal = check_seal(&tx, &seal_key, &current, &guard)?;
+                let base = match (&seal, sealed) {
+                    (Some(s), _) => s.seq,
+                    (None, true) => {
+                        return Err(VaultError::Tampered(
+                            "the file's integrity seal was removed",
+                        ))
+                    }
+                    (None, false) => {
+                        // Format 1 -> 2: rewrap the DEK as sealed, in the same transaction
+                        // as the first seal.
+                        current.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&current, true));
+                        tx.execute(
+                            "UPDATE header SET wrapped_dek = ?1 WHERE singleton = 1",
+                            params![current.wrapped_dek],
+                        )?;
+                        counter.unwrap_or(0)
+                    }
+                };
+                tx.execute(
                     "UPDATE pin_guard SET failed_attempts = 0, last_failure_unix = 0 WHERE singleton = 1",
                     [],
                 )?;
-                Ok((header, keys))
+                let reset = Guard {
+                    failed: 0,
+                    last_failure_unix: 0,
+                };
+                let seq = base.saturating_add(1);
+                schema::write_seal(&tx, &make_seal(&seal_key, &current, &reset, seq))?;
+                tx.commit()?;
+                drop(g);
+                self.device.raise_rollback_counter(&vault_id, seq)?;
+                Ok((current, keys, seal_key))
             }
             Err(_) => {
                 let failed = failed_before.saturating_add(1);
@@ -624,13 +822,23 @@ impl Vault {
         check_id(id)?;
         let plain = encode(value)?;
         let mut g = self.inner();
-        let Inner { conn, keys, .. } = &mut *g;
+        let Inner {
+            conn,
+            keys,
+            seal_key,
+            vault_id,
+        } = &mut *g;
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
+        let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
         let sealed = keys.seal(&plain, &record_aad(R::KIND, id));
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         put_sealed(&tx, R::KIND, id, &sealed)?;
+        let seq = advance_seal(&tx, seal_key)?;
         tx.commit()?;
+        let vault_id = vault_id.clone();
+        drop(g);
+        self.raise_counter(&vault_id, seq);
         Ok(())
     }
 
@@ -654,12 +862,22 @@ impl Vault {
     /// Delete a record; `true` if it existed.
     pub fn delete<R: Record>(&self, id: &str) -> Result<bool, VaultError> {
         let mut g = self.inner();
-        let Inner { conn, keys, .. } = &mut *g;
+        let Inner {
+            conn,
+            keys,
+            seal_key,
+            vault_id,
+        } = &mut *g;
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         keys.as_ref().ok_or(VaultError::Locked)?;
+        let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existed = delete_in(&tx, R::KIND, id)?;
+        let seq = advance_seal(&tx, seal_key)?;
         tx.commit()?;
+        let vault_id = vault_id.clone();
+        drop(g);
+        self.raise_counter(&vault_id, seq);
         Ok(existed)
     }
 
@@ -670,13 +888,22 @@ impl Vault {
         f: impl FnOnce(&mut WriteTxn<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
         let mut g = self.inner();
-        let Inner { conn, keys, .. } = &mut *g;
+        let Inner {
+            conn,
+            keys,
+            seal_key,
+            vault_id,
+        } = &mut *g;
+        let vault_id = vault_id.clone();
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
+        let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut txn = WriteTxn { tx, keys };
+        let mut txn = WriteTxn { tx, keys, seal_key };
         let out = f(&mut txn)?;
+        let seq = advance_seal(&txn.tx, txn.seal_key)?;
         txn.tx.commit()?;
+        self.raise_counter(&vault_id, seq);
         Ok(out)
     }
 
@@ -734,14 +961,18 @@ impl Vault {
     #[doc(hidden)]
     pub fn dangerous_unlock_with_kek(&self, kek: &Kek) -> Result<(), VaultError> {
         let mut g = self.inner();
-        let header = schema::read_header(g.conn.as_ref().ok_or(VaultError::Wiped)?)?;
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let header = schema::read_header(conn)?;
+        let sealed = schema::read_seal(conn)?.is_some();
         let dek = kek
-            .unwrap_dek(&header.wrapped_dek, &dek_aad(&header))
+            .unwrap_dek(&header.wrapped_dek, &dek_aad(&header, sealed))
             .map_err(|_| VaultError::WrongPin {
                 attempts_left: None,
                 retry_after_secs: 0,
             })?;
         g.keys = Some(Box::new(Self::check_canary(dek, &header)?));
+        let secret = self.device.device_secret(&header.vault_id)?;
+        g.seal_key = Some(Box::new(SealKey::derive(&secret, &header.vault_id)?));
         Ok(())
     }
 
@@ -759,15 +990,26 @@ impl Vault {
     ) -> Result<(), VaultError> {
         check_kind(kind)?;
         check_id(id)?;
-        let g = self.inner();
-        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
-        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let mut g = self.inner();
+        let Inner {
+            conn,
+            keys,
+            seal_key,
+            ..
+        } = &mut *g;
+        let keys = keys.as_ref().ok_or(VaultError::Locked)?;
+        let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
+        let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         let sealed = if seal {
             keys.seal(bytes, &record_aad(kind, id))
         } else {
             bytes.to_vec()
         };
-        put_sealed(conn, kind, id, &sealed)
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        put_sealed(&tx, kind, id, &sealed)?;
+        advance_seal(&tx, seal_key)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Memory tests only: a copy of the data key's bytes, to search a memory dump for them
@@ -800,6 +1042,20 @@ impl Vault {
             .optional()?;
         Ok(())
     }
+}
+
+/// Create the vault directory readable by its owner only (0700 on Unix); an existing one is
+/// left as it is.
+fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)?;
+    Ok(())
 }
 
 fn random_16() -> [u8; 16] {

@@ -388,7 +388,8 @@ fn weak_kdf_params_refused_and_params_read_back() {
         Vault::open(&dir, store(root.path())),
         Err(VaultError::Corrupt(_))
     ));
-    // Edited within range: the DEK no longer unwraps (parameters are bound to it).
+    // Edited within range: the file seal no longer matches, refused before the PIN is tried
+    // (format 1 got WrongPin here: the parameters are also bound to the DEK wrap).
     raw(root.path())
         .execute(
             "UPDATE header SET kdf_m_kib = ?1",
@@ -396,7 +397,8 @@ fn weak_kdf_params_refused_and_params_read_back() {
         )
         .unwrap();
     let v = reopen(root.path());
-    assert!(matches!(v.unlock(&pin()), Err(VaultError::WrongPin { .. })));
+    assert!(matches!(v.unlock(&pin()), Err(VaultError::Tampered(_))));
+    assert_eq!(v.status().unwrap().failed_attempts, 0, "no attempt counted");
 }
 
 #[test]

@@ -25,8 +25,7 @@ pub fn init(cli: &Cli, dangerous_test_kdf: bool) -> Result<(), CliError> {
     } else {
         VaultOptions::default()
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CliError::other(format!("cannot create {}: {}", dir.display(), e.kind())))?;
+    // The vault makes its directory itself, private (0700).
     let w = Wallet::create(&dir, &pin, opts, device_store(&dir))?;
     let st = w.status()?;
     if cli.json {
