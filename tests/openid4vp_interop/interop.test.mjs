@@ -301,6 +301,8 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
         },
         verifier_info: [{ format: "registration_cert", data: registrationCertificate }],
       },
+      // The library's defaults: `iat`/`exp` set, `aud` the request_uri (OpenID4VP 1.0 §5.8 asks
+      // "https://self-issued.me/v2" under static discovery; the wallet does not judge `aud`).
       jar: {
         requestUri: `${base}/request/${id}`,
         jwtSigner: { method: "custom", alg: "ES256", kid: external.signing_jwk.kid },
