@@ -2,8 +2,10 @@
 //!
 //! A presentation is accepted only when every check holds: issuer signature by a trusted key,
 //! every disclosure, key binding to the credential's `cnf.jwk`, `sd_hash`, the expected `nonce` and
-//! `aud`, the freshness of the key-binding JWT and the credential's validity period. Each rejection
-//! says which check failed.
+//! `aud`, the freshness of the key-binding JWT, the credential's validity period and, after all of
+//! those, its own Token Status List entry (revoked or suspended credentials are refused; a list
+//! that could not be fetched means "not checked", which online verification refuses too). Each
+//! rejection says which check failed.
 
 use std::time::Instant;
 
@@ -11,6 +13,7 @@ use kluis_sdjwt::{PresentationExpectations, VerifiedPresentation};
 use serde::{Deserialize, Serialize};
 
 use crate::delegation::{DelegationContext, MandateStatusLists};
+use crate::status::{ListAge, StatusCheck, StatusLists};
 use crate::trust::TrustList;
 use crate::Error;
 
@@ -68,10 +71,24 @@ pub fn verify(
     verify_with(presentation, trust, expect, &DelegationContext::default())
 }
 
-/// As [`verify`], with what delegated presentations need: the mandates' status lists (fetched
-/// beforehand) and the purpose this verifier stated. `on_behalf` in the result names the helper
-/// and the mandate when a helper presented.
+/// As [`verify`], with what the network gives: the mandates' status lists, the credentials'
+/// status lists (`ctx.credential_status`) and the purpose this verifier stated. `on_behalf` in
+/// the result names the helper and the mandate when a helper presented. A credential whose
+/// status list is not in `ctx` is refused as "not checked" and its list recorded as wanted
+/// ([`crate::delegation::with_status`] fetches it and verifies again).
 pub fn verify_with(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &Expectations,
+    ctx: &DelegationContext,
+) -> Result<VerifiedPresentation, Error> {
+    let v = verify_before_status(presentation, trust, expect, ctx)?;
+    check_status_online(&v, trust, expect.now, ctx)?;
+    Ok(v)
+}
+
+/// Every check of [`verify_with`] but the credential's status list (which may need a fetch).
+pub(crate) fn verify_before_status(
     presentation: &str,
     trust: &TrustList,
     expect: &Expectations,
@@ -82,8 +99,36 @@ pub fn verify_with(
         .map_err(|e| e.into_presentation_error(presentation))
 }
 
+/// The status check of [`verify_with`], for a presentation whose signatures verified: only then
+/// may its status URI lead to a fetch (recorded in `ctx` as wanted).
+pub(crate) fn check_status_online(
+    v: &VerifiedPresentation,
+    trust: &TrustList,
+    now: i64,
+    ctx: &DelegationContext,
+) -> Result<(), Error> {
+    let (check, wanted) =
+        ctx.credential_status
+            .check(&v.issuer, v.status.as_ref(), trust, now, ListAge::Online)?;
+    if let Some(uri) = wanted {
+        ctx.want_list(&uri);
+    }
+    refuse_unchecked(check)
+}
+
+/// Online, a credential whose status could not be checked is not accepted.
+fn refuse_unchecked(check: StatusCheck) -> Result<(), Error> {
+    match check {
+        StatusCheck::NotChecked { reason } => Err(Error::InvalidPresentation {
+            reason: format!("the credential's status could not be checked: {reason}"),
+        }),
+        StatusCheck::NoReference | StatusCheck::Valid { .. } => Ok(()),
+    }
+}
+
 /// As [`verify`], fetching the status list of a mandate the presentation carries first (https,
-/// or http to loopback per `policy`), so that a helper's presentation can be accepted.
+/// or http to loopback per `policy`), so that a helper's presentation can be accepted, and the
+/// credential's own status list (from `lists`, fetched into it when missing or past its `ttl`).
 pub async fn verify_online(
     presentation: &str,
     trust: &TrustList,
@@ -91,14 +136,41 @@ pub async fn verify_online(
     purpose: Option<&str>,
     policy: crate::http::HttpPolicy,
 ) -> Result<VerifiedPresentation, Error> {
+    verify_online_cached(
+        presentation,
+        trust,
+        expect,
+        purpose,
+        &StatusLists::new(),
+        policy,
+    )
+    .await
+}
+
+/// As [`verify_online`] with a status list cache shared between verifications.
+pub async fn verify_online_cached(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &Expectations,
+    purpose: Option<&str>,
+    lists: &StatusLists,
+    policy: crate::http::HttpPolicy,
+) -> Result<VerifiedPresentation, Error> {
     let uris = crate::delegation::verify::status_uris(presentation);
     let status_lists = if uris.is_empty() {
         MandateStatusLists::new()
     } else {
-        MandateStatusLists::fetch(&uris, policy).await?
+        MandateStatusLists::fetch(&uris, policy.clone()).await?
     };
-    let ctx = DelegationContext::new(status_lists, purpose.map(str::to_string));
-    verify_with(presentation, trust, expect, &ctx)
+    let ctx = DelegationContext::new(status_lists, purpose.map(str::to_string))
+        .with_credential_status(lists.clone());
+    match verify_with(presentation, trust, expect, &ctx) {
+        Err(_) if !ctx.wanted_lists().is_empty() => {
+            lists.fetch(&ctx.wanted_lists(), policy).await?;
+            verify_with(presentation, trust, expect, &ctx)
+        }
+        other => other,
+    }
 }
 
 /// The outcome of a batch verification.
@@ -123,10 +195,73 @@ pub struct BatchRejection {
     pub line: usize,
     /// Which check failed.
     pub reason: String,
+    /// Status lists it needed and did not find (fetched by [`verify_batch_online`]).
+    #[serde(skip)]
+    wanted: Vec<String>,
 }
 
 /// Verifies many presentations (one per non-empty line), spreading them over the available cores.
-pub fn verify_batch(lines: &[&str], trust: &TrustList, expect: &Expectations) -> BatchSummary {
+/// Checks the credentials' status with the lists in `lists` only: a credential whose list is
+/// not there is rejected as "not checked"; [`verify_batch_online`] fetches them.
+pub fn verify_batch(
+    lines: &[&str],
+    trust: &TrustList,
+    expect: &Expectations,
+    lists: &StatusLists,
+) -> BatchSummary {
+    verify_batch_in(lines, trust, expect, lists).0
+}
+
+/// As [`verify_batch`], fetching each status list the batch's credentials name once (only for
+/// credentials whose signatures verified), then checking every one against it.
+pub async fn verify_batch_online(
+    lines: &[&str],
+    trust: &TrustList,
+    expect: &Expectations,
+    lists: &StatusLists,
+    policy: crate::http::HttpPolicy,
+) -> Result<BatchSummary, Error> {
+    let start = Instant::now();
+    let (summary, wanted) = verify_batch_in(lines, trust, expect, lists);
+    if wanted.is_empty() {
+        return Ok(summary);
+    }
+    lists.fetch(&wanted, policy).await?;
+    // Only the lines refused for want of a list are verified again.
+    let again: Vec<usize> = summary
+        .rejections
+        .iter()
+        .filter(|r| !r.wanted.is_empty())
+        .map(|r| r.line)
+        .collect();
+    let redo: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| if again.contains(&(i + 1)) { *l } else { "" })
+        .collect();
+    let (second, _) = verify_batch_in(&redo, trust, expect, lists);
+    let mut rejections: Vec<BatchRejection> = summary
+        .rejections
+        .into_iter()
+        .filter(|r| r.wanted.is_empty())
+        .chain(second.rejections)
+        .collect();
+    rejections.sort_by_key(|r| r.line);
+    Ok(BatchSummary {
+        count: summary.count,
+        valid: summary.count - rejections.len(),
+        invalid: rejections.len(),
+        elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        rejections,
+    })
+}
+
+fn verify_batch_in(
+    lines: &[&str],
+    trust: &TrustList,
+    expect: &Expectations,
+    lists: &StatusLists,
+) -> (BatchSummary, Vec<String>) {
     let start = Instant::now();
     let items: Vec<(usize, &str)> = lines
         .iter()
@@ -146,10 +281,15 @@ pub fn verify_batch(lines: &[&str], trust: &TrustList, expect: &Expectations) ->
                 let handle = s.spawn(move || {
                     part.iter()
                         .filter_map(|(line, p)| {
-                            verify(p, trust, expect).err().map(|e| BatchRejection {
-                                line: *line,
-                                reason: e.to_string(),
-                            })
+                            let ctx =
+                                DelegationContext::default().with_credential_status(lists.clone());
+                            verify_with(p, trust, expect, &ctx)
+                                .err()
+                                .map(|e| BatchRejection {
+                                    line: *line,
+                                    reason: e.to_string(),
+                                    wanted: ctx.wanted_lists(),
+                                })
                         })
                         .collect::<Vec<_>>()
                 });
@@ -165,6 +305,7 @@ pub fn verify_batch(lines: &[&str], trust: &TrustList, expect: &Expectations) ->
                         .map(|(line, _)| BatchRejection {
                             line: *line,
                             reason: "internal error while verifying".into(),
+                            wanted: Vec::new(),
                         })
                         .collect()
                 })
@@ -172,11 +313,20 @@ pub fn verify_batch(lines: &[&str], trust: &TrustList, expect: &Expectations) ->
             .collect()
     });
     rejections.sort_by_key(|r| r.line);
-    BatchSummary {
+    let mut wanted: Vec<String> = Vec::new();
+    for r in &rejections {
+        for u in &r.wanted {
+            if !wanted.contains(u) {
+                wanted.push(u.clone());
+            }
+        }
+    }
+    let summary = BatchSummary {
         count: items.len(),
         valid: items.len() - rejections.len(),
         invalid: rejections.len(),
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
         rejections,
-    }
+    };
+    (summary, wanted)
 }

@@ -166,11 +166,14 @@ async fn every_copy_is_bound_to_its_own_device_key_which_signs_proofs_and_presen
     let p = wallet
         .present(&id, &[], "n-1", "https://rp.example")
         .unwrap();
-    let v = verifier::verify(
+    let v = verifier::verify_online(
         &p,
         &trust_from_holders(&net.holders).issuers,
         &Expectations::new("n-1", "https://rp.example"),
+        None,
+        Default::default(),
     )
+    .await
     .unwrap();
     assert!(bound.contains(&v.holder_jwk.as_ref().unwrap().thumbprint()));
     assert_eq!(store.signed.load(Ordering::SeqCst), copies + 1);

@@ -11,7 +11,7 @@ use kluis_core::audit::{AuditEvent, Channel};
 use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
 use kluis_core::openid4vp::verifier::{
-    new_request, verify_response, ResponseOutcome, VerifierConfig, VerifierTrust,
+    new_request, verify_response_with, ResponseOutcome, VerifierConfig, VerifierTrust,
 };
 use kluis_core::openid4vp::{CandidateStatus, Flag, PresentationChoice, QueryChoice};
 use kluis_core::{Error, Wallet};
@@ -589,6 +589,19 @@ async fn verifier_library_rejects_what_it_must() {
             ("vp_token".to_string(), json!({ "person": [p] }).to_string()),
             ("state".to_string(), pending.state.clone()),
         ]
+    };
+    // The holders' status lists, fetched beforehand: a credential's status is checked too.
+    let lists = kluis_core::status::StatusLists::new();
+    let uris: Vec<String> = net
+        .holders
+        .iter()
+        .map(|h| format!("{}/status", h.base_url()))
+        .collect();
+    lists.fetch(&uris, quick_http()).await.unwrap();
+    let ctx =
+        kluis_core::delegation::DelegationContext::default().with_credential_status(lists.clone());
+    let verify_response = |f: &[(String, String)], p: &_, t: &VerifierTrust, at: i64| {
+        verify_response_with(f, p, t, at, &ctx)
     };
     let check = |p: &str, at: i64| verify_response(&form(p), &pending, &trust, at);
     let reason = |r: Result<ResponseOutcome, Error>| match r {

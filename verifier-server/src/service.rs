@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use kluis_core::delegation::{DelegationContext, MandateStatusLists};
 use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::offline::{self, OfflineExpectations, ReplayCache};
 use kluis_core::openid4vp::proximity::{run_verifier_session, start_verifier_session, HttpRelay};
@@ -21,6 +20,7 @@ use kluis_core::openid4vp::verifier::{
     VerifierConfig, VerifierTrust,
 };
 use kluis_core::scheme::ParticipantList;
+use kluis_core::status::StatusLists;
 use kluis_crypto::{DataKeys, Dek};
 use kluis_sdjwt::{PublicJwk, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -233,6 +233,8 @@ pub struct Verifier {
     client: reqwest::Client,
     webhook: Option<(String, Zeroizing<Vec<u8>>)>,
     relays: Vec<String>,
+    /// The credentials' status lists, shared by every request this instance verifies.
+    status_lists: StatusLists,
     /// The service's clock.
     pub clock: Clock,
 }
@@ -276,6 +278,7 @@ impl Verifier {
             client,
             webhook: settings.webhook,
             relays: settings.relays,
+            status_lists: StatusLists::new(),
             clock: Clock::default(),
         })
     }
@@ -513,22 +516,16 @@ impl Verifier {
         };
         let trust = self.trust().await?;
         let now = self.clock.now();
-        let first = DelegationContext::default();
-        let mut outcome = verify_response_with(&form, &pending, &trust, now, &first);
-        let wanted = first.wanted();
-        if outcome.is_err() && !wanted.is_empty() {
-            // A helper's presentation names its mandate's status list: fetched, then again.
-            let lists = MandateStatusLists::fetch(&wanted, self.http.clone())
-                .await
-                .map_err(|e| ServiceError::Upstream(e.to_string()))?;
-            outcome = verify_response_with(
-                &form,
-                &pending,
-                &trust,
-                now,
-                &DelegationContext::new(lists, None),
-            );
-        }
+        // A helper's presentation names its mandate's status list, every credential its own
+        // (asked for only once the signatures verified): fetched, then verified again.
+        let outcome = kluis_core::delegation::with_status_at(
+            &self.status_lists,
+            None,
+            self.http.clone(),
+            now,
+            |ctx| verify_response_with(&form, &pending, &trust, now, ctx),
+        )
+        .await;
         let outcome = outcome.map_err(ServiceError::from)?;
         let (status, claims, reason, presenters) = match outcome {
             ResponseOutcome::Verified { credentials } => {
@@ -746,7 +743,21 @@ impl Verifier {
             now,
             ..OfflineExpectations::new(&self.party.client_id)
         };
-        let verified = offline::verify_offline_with(text, &trust, &expect, &collect)?;
+        let status = offline::OfflineStatus {
+            lists: self.status_lists.clone(),
+            ..Default::default()
+        };
+        let checked = offline::verify_offline_fetching(
+            text,
+            &trust,
+            &expect,
+            &collect,
+            &status,
+            self.http.clone(),
+        )
+        .await?;
+        let disclosed = offline::disclosed_json_checked(&checked);
+        let verified: Vec<_> = checked.into_iter().map(|c| c.presentation).collect();
         let keys: Vec<Tag> = collect
             .keys()
             .iter()
@@ -785,7 +796,7 @@ impl Verifier {
             &state,
             id,
             "verified",
-            Some(json!({ "offline": offline::disclosed_json(&verified) })),
+            Some(json!({ "offline": disclosed })),
             None,
             &purpose,
             presenters,

@@ -176,6 +176,14 @@ pub struct VerifyQrArgs {
     /// Offline: remember accepted QR codes in this file, so a replay is seen across runs.
     #[arg(long, value_name = "FILE")]
     pub replay_cache: Option<PathBuf>,
+    /// Offline: keep the issuers' status lists in this file, so a desk without network can
+    /// still check revocation with the lists it fetched earlier.
+    #[arg(long, value_name = "FILE")]
+    pub status_cache: Option<PathBuf>,
+    /// Offline: the oldest status list accepted (seconds since its issuer made it) once the
+    /// list's own ttl has run out; older means "status not checked".
+    #[arg(long, value_name = "SECS", default_value_t = kluis_core::status::DEFAULT_OFFLINE_LIST_AGE_SECS)]
+    pub status_max_age: i64,
     /// Session: the private JWK that signs this party's request objects.
     #[arg(long, value_name = "JWK_FILE")]
     pub key: Option<PathBuf>,

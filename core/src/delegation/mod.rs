@@ -24,7 +24,7 @@ pub use revocation::{
     publish_status_list, sign_status_list, verify_status_list, MandateStatusLists,
     MANDATE_LIST_BITS,
 };
-pub use verify::{with_mandate_status, DelegationContext};
+pub use verify::{with_mandate_status, with_status, with_status_at, DelegationContext};
 pub(crate) use wallet::{short_id, ReceivedMandate};
 pub use wallet::{
     DelegateRequest, DelegationOutcome, LeftOutCredential, MandateCredential, MandateRole,

@@ -36,9 +36,15 @@ pub struct DelegationContext {
     pub status_lists: MandateStatusLists,
     /// The purpose the verifier stated in its request, if any.
     pub purpose: Option<String>,
+    /// The credentials' own Token Status Lists (a cache the verifier may share between
+    /// verifications). A credential that names a list not in it, or one past its `ttl`, is
+    /// refused as "status not checked" and its list is wanted: [`with_status`] fetches it.
+    pub credential_status: crate::status::StatusLists,
     /// Status list URIs a verification needed but did not find in `status_lists` (so that a
     /// caller can fetch them and verify again: [`with_mandate_status`]).
     wanted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Likewise for `credential_status`.
+    wanted_lists: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl DelegationContext {
@@ -47,8 +53,16 @@ impl DelegationContext {
         DelegationContext {
             status_lists,
             purpose,
+            credential_status: Default::default(),
             wanted: Default::default(),
+            wanted_lists: Default::default(),
         }
+    }
+
+    /// The same context checking credentials' status with `lists` (a shared cache).
+    pub fn with_credential_status(mut self, lists: crate::status::StatusLists) -> Self {
+        self.credential_status = lists;
+        self
     }
 
     /// The same context with `purpose` when none is set (a verifier that knows the purpose it
@@ -57,7 +71,9 @@ impl DelegationContext {
         DelegationContext {
             status_lists: self.status_lists.clone(),
             purpose: self.purpose.clone().or_else(|| purpose.map(str::to_string)),
+            credential_status: self.credential_status.clone(),
             wanted: std::sync::Arc::clone(&self.wanted),
+            wanted_lists: std::sync::Arc::clone(&self.wanted_lists),
         }
     }
 
@@ -67,18 +83,37 @@ impl DelegationContext {
     }
 
     fn want(&self, uri: &str) {
-        if let Ok(mut w) = self.wanted.lock() {
-            if !w.iter().any(|u| u == uri) {
-                w.push(uri.to_string());
-            }
+        push_once(&self.wanted, uri);
+    }
+
+    /// The credential status list URIs verifications with this context asked for and did not
+    /// find usable in `credential_status` (each from a credential whose signature verified).
+    pub fn wanted_lists(&self) -> Vec<String> {
+        self.wanted_lists
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn want_list(&self, uri: &str) {
+        push_once(&self.wanted_lists, uri);
+    }
+}
+
+fn push_once(to: &std::sync::Mutex<Vec<String>>, uri: &str) {
+    if let Ok(mut w) = to.lock() {
+        if !w.iter().any(|u| u == uri) {
+            w.push(uri.to_string());
         }
     }
 }
 
 /// Runs a synchronous verification `verify` (any entry point that takes a [`DelegationContext`],
-/// such as an OpenID4VP response check) and, if it was missing a mandate's status list, fetches
-/// the lists it named and runs it once more. For verifiers that cannot pre-read what they verify
-/// (encrypted responses). Ordinary presentations are verified once.
+/// such as an OpenID4VP response check) and, if it was missing a mandate's status list or a
+/// credential's, fetches the lists it named and runs it once more. For verifiers that cannot
+/// pre-read what they verify (encrypted responses). Nothing is fetched for a presentation whose
+/// signatures did not verify; one that needs no list is verified once. Each call starts with
+/// an empty credential status cache: see [`with_status`] to share one.
 pub async fn with_mandate_status<T, E>(
     purpose: Option<&str>,
     policy: crate::http::HttpPolicy,
@@ -87,14 +122,69 @@ pub async fn with_mandate_status<T, E>(
 where
     E: From<crate::Error>,
 {
-    let first = DelegationContext::new(MandateStatusLists::new(), purpose.map(str::to_string));
-    let result = verify(&first);
-    let wanted = first.wanted();
-    if result.is_ok() || wanted.is_empty() {
-        return result;
+    with_status(&crate::status::StatusLists::new(), purpose, policy, verify).await
+}
+
+/// As [`with_mandate_status`], with the credentials' status lists from (and fetched into)
+/// `lists`, a cache shared between verifications.
+pub async fn with_status<T, E>(
+    lists: &crate::status::StatusLists,
+    purpose: Option<&str>,
+    policy: crate::http::HttpPolicy,
+    verify: impl Fn(&DelegationContext) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<crate::Error>,
+{
+    with_status_at(lists, purpose, policy, crate::now_unix(), verify).await
+}
+
+/// As [`with_status`], recording fetches as made at `now` (a verifier with its own clock).
+/// A mandate's list is only wanted once the presentation's signatures verified, a credential's
+/// once the mandate held too: so up to three rounds, each fetching only what is newly wanted.
+pub async fn with_status_at<T, E>(
+    lists: &crate::status::StatusLists,
+    purpose: Option<&str>,
+    policy: crate::http::HttpPolicy,
+    now: i64,
+    verify: impl Fn(&DelegationContext) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<crate::Error>,
+{
+    let mut mandate_uris: Vec<String> = Vec::new();
+    let mut mandates = MandateStatusLists::new();
+    let mut list_uris: Vec<String> = Vec::new();
+    let mut round = 0;
+    loop {
+        let mut ctx =
+            DelegationContext::new(MandateStatusLists::new(), purpose.map(str::to_string))
+                .with_credential_status(lists.clone());
+        ctx.status_lists = mandates.clone();
+        let result = verify(&ctx);
+        round += 1;
+        let new_mandates: Vec<String> = ctx
+            .wanted()
+            .into_iter()
+            .filter(|u| !mandate_uris.contains(u))
+            .collect();
+        let new_lists: Vec<String> = ctx
+            .wanted_lists()
+            .into_iter()
+            .filter(|u| !list_uris.contains(u))
+            .collect();
+        if result.is_ok() || round >= 3 || (new_mandates.is_empty() && new_lists.is_empty()) {
+            return result;
+        }
+        if !new_mandates.is_empty() {
+            mandate_uris.extend(new_mandates);
+            mandates = MandateStatusLists::fetch(&mandate_uris, policy.clone()).await?;
+        }
+        if !new_lists.is_empty() {
+            lists.fetch_at(&new_lists, policy.clone(), now).await?;
+            list_uris.extend(new_lists);
+        }
     }
-    let lists = MandateStatusLists::fetch(&wanted, policy).await?;
-    verify(&DelegationContext::new(lists, purpose.map(str::to_string)))
 }
 
 /// Verifies a presentation, delegated or not.

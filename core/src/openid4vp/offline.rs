@@ -24,6 +24,7 @@ use super::dcql::{self, Candidate, DcqlQuery};
 use super::verifier::VerifierTrust;
 use crate::audit::{self, Actor, AuditEvent, Channel};
 use crate::credentials::{HolderBinding, StoredCredential};
+use crate::status::{ListAge, StatusCheck, StatusLists};
 use crate::trust::TrustList;
 use crate::{now_unix, Error, Wallet};
 
@@ -458,17 +459,97 @@ pub fn verify_offline(
     expect: &OfflineExpectations,
     cache: &dyn ReplayCache,
 ) -> Result<Vec<VerifiedPresentation>, Error> {
-    verify_offline_listed(text, trust, &BTreeMap::new(), expect, cache)
+    let (out, _) = verify_offline_listed(text, trust, &BTreeMap::new(), expect, cache, None)?;
+    Ok(out.into_iter().map(|p| p.presentation).collect())
 }
 
 /// As [`verify_offline`] with the scheme's trust: each issuer only for the types it is listed for.
+/// Neither checks the credentials' status lists: a desk uses [`verify_offline_checked`] or
+/// [`verify_offline_fetching`], which say for each credential whether its status was checked.
 pub fn verify_offline_with(
     text: &str,
     trust: &VerifierTrust,
     expect: &OfflineExpectations,
     cache: &dyn ReplayCache,
 ) -> Result<Vec<VerifiedPresentation>, Error> {
-    verify_offline_listed(text, &trust.issuers, &trust.types, expect, cache)
+    let (out, _) = verify_offline_listed(text, &trust.issuers, &trust.types, expect, cache, None)?;
+    Ok(out.into_iter().map(|p| p.presentation).collect())
+}
+
+/// One credential of a verified offline QR and what became of its status check.
+#[derive(Debug, Clone)]
+pub struct OfflinePresentation {
+    /// The verified presentation.
+    pub presentation: VerifiedPresentation,
+    /// Its status: valid in a list no older than allowed, no reference, or not checked (why).
+    pub status: StatusCheck,
+}
+
+/// How an offline verifier checks the credentials' status lists.
+#[derive(Debug, Clone)]
+pub struct OfflineStatus {
+    /// The lists at hand (fetched earlier, or now when the desk has network).
+    pub lists: StatusLists,
+    /// The oldest list (by its issuer's `iat`) accepted once its `ttl` has run out.
+    pub max_list_age_secs: i64,
+}
+
+impl Default for OfflineStatus {
+    fn default() -> Self {
+        OfflineStatus {
+            lists: StatusLists::new(),
+            max_list_age_secs: crate::status::DEFAULT_OFFLINE_LIST_AGE_SECS,
+        }
+    }
+}
+
+/// As [`verify_offline_with`], checking each credential's status with the lists in `status`:
+/// a revoked or suspended credential is refused; one whose list is missing or too old is
+/// accepted with [`StatusCheck::NotChecked`] saying why (the desk decides what to do with it).
+pub fn verify_offline_checked(
+    text: &str,
+    trust: &VerifierTrust,
+    expect: &OfflineExpectations,
+    cache: &dyn ReplayCache,
+    status: &OfflineStatus,
+) -> Result<Vec<OfflinePresentation>, Error> {
+    verify_offline_listed(
+        text,
+        &trust.issuers,
+        &trust.types,
+        expect,
+        cache,
+        Some(status),
+    )
+    .map(|(out, _)| out)
+}
+
+/// As [`verify_offline_checked`] for a desk that may have network: the lists the QR's
+/// credentials need and `status` lacks (or holds past their `ttl`) are fetched first, but only
+/// once every presentation's signatures verified; a failed fetch leaves the older list, if any,
+/// or "not checked".
+pub async fn verify_offline_fetching(
+    text: &str,
+    trust: &VerifierTrust,
+    expect: &OfflineExpectations,
+    cache: &dyn ReplayCache,
+    status: &OfflineStatus,
+    policy: crate::http::HttpPolicy,
+) -> Result<Vec<OfflinePresentation>, Error> {
+    // A dry run (its own replay cache): learns which lists are wanted without using the QR up.
+    let (_, wanted) = verify_offline_listed(
+        text,
+        &trust.issuers,
+        &trust.types,
+        expect,
+        &MemoryReplayCache::new(kluis_qr::offline::MAX_PRESENTATIONS),
+        Some(status),
+    )?;
+    if !wanted.is_empty() {
+        // Network trouble is not the citizen's fault: the check below says "not checked".
+        let _ = status.lists.fetch_at(&wanted, policy, expect.now).await;
+    }
+    verify_offline_checked(text, trust, expect, cache, status)
 }
 
 fn verify_offline_listed(
@@ -477,12 +558,14 @@ fn verify_offline_listed(
     types: &BTreeMap<String, Vec<String>>,
     expect: &OfflineExpectations,
     cache: &dyn ReplayCache,
-) -> Result<Vec<VerifiedPresentation>, Error> {
+    status: Option<&OfflineStatus>,
+) -> Result<(Vec<OfflinePresentation>, Vec<String>), Error> {
     let presentations =
         kluis_qr::offline::decode_set(text).map_err(|e| invalid(format!("offline QR: {e}")))?;
     let mut nonce: Option<String> = None;
     let mut verified = Vec::with_capacity(presentations.len());
     let mut keys = Vec::with_capacity(presentations.len());
+    let mut wanted: Vec<String> = Vec::new();
     for p in &presentations {
         let kb = kb_claims(p).ok_or_else(|| invalid("offline QR: unreadable key-binding JWT"))?;
         let this_nonce = kb
@@ -520,6 +603,29 @@ fn verify_offline_listed(
                 issuer: v.issuer.clone(),
             });
         }
+        // Status last: only a credential whose signatures verified may lead to a fetch.
+        let check = match status {
+            Some(st) => {
+                let (check, want) = st.lists.check(
+                    &v.issuer,
+                    v.status.as_ref(),
+                    issuers,
+                    expect.now,
+                    ListAge::Offline {
+                        max_age_secs: st.max_list_age_secs,
+                    },
+                )?;
+                if let Some(u) = want {
+                    if !wanted.contains(&u) {
+                        wanted.push(u);
+                    }
+                }
+                check
+            }
+            None => StatusCheck::NotChecked {
+                reason: "no status lists were given to the verifier".into(),
+            },
+        };
         // Verified above: the KB-JWT's sd_hash is that of this presentation.
         let sd_hash = kb.get("sd_hash").and_then(Value::as_str).unwrap_or("");
         let mut h = Sha256::new();
@@ -527,7 +633,10 @@ fn verify_offline_listed(
         h.update([0]);
         h.update(sd_hash.as_bytes());
         keys.push(<[u8; 32]>::from(h.finalize()));
-        verified.push(v);
+        verified.push(OfflinePresentation {
+            presentation: v,
+            status: check,
+        });
     }
     // Only a QR that passed every check enters the cache; it stays until it is stale anyway.
     let expires_at = expect.now + expect.max_age_secs + 2 * expect.skew_secs;
@@ -538,7 +647,20 @@ fn verify_offline_listed(
             ));
         }
     }
-    Ok(verified)
+    Ok((verified, wanted))
+}
+
+/// As [`disclosed_json`], with each credential's `status_check` (see [`StatusCheck`]).
+pub fn disclosed_json_checked(verified: &[OfflinePresentation]) -> Value {
+    let plain: Vec<VerifiedPresentation> =
+        verified.iter().map(|p| p.presentation.clone()).collect();
+    let mut out = disclosed_json(&plain);
+    if let Value::Array(items) = &mut out {
+        for (item, p) in items.iter_mut().zip(verified) {
+            item["status_check"] = serde_json::to_value(&p.status).unwrap_or(Value::Null);
+        }
+    }
+    out
 }
 
 /// The disclosed claims of verified presentations as one JSON object per credential

@@ -576,6 +576,7 @@ pub fn verify_response_with(
     };
     let mut out: BTreeMap<String, Vec<VerifiedCredential>> = BTreeMap::new();
     let mut answered = BTreeSet::new();
+    let mut to_check: Vec<(String, Option<Value>)> = Vec::new();
     for (qid, presentations) in &token {
         let q = pending
             .dcql
@@ -606,7 +607,7 @@ pub fn verify_response_with(
             let p = item
                 .as_str()
                 .ok_or_else(|| reject(format!("query '{qid}': a presentation is not a string")))?;
-            let v = crate::verifier::verify_with(p, &trust.issuers, &expect, ctx)?;
+            let v = crate::verifier::verify_before_status(p, &trust.issuers, &expect, ctx)?;
             if let Some(types) = trust.types.get(&v.issuer) {
                 if !types.contains(&v.vct) {
                     return Err(reject(format!(
@@ -643,6 +644,7 @@ pub fn verify_response_with(
                     "query '{qid}': the presentation discloses {extra}, which was not asked"
                 )));
             }
+            to_check.push((v.issuer.clone(), v.status.clone()));
             out.entry(qid.clone())
                 .or_default()
                 .push(VerifiedCredential {
@@ -663,6 +665,28 @@ pub fn verify_response_with(
     }
     if !sets_satisfied(&pending.dcql, &answered) {
         return Err(reject("the response does not answer every required query"));
+    }
+    // Status last, for every credential (so one round of fetches finds every list wanted).
+    let mut first_error = None;
+    for (issuer, status) in to_check {
+        let (check, wanted) = ctx.credential_status.check(
+            &issuer,
+            status.as_ref(),
+            &trust.issuers,
+            now,
+            crate::status::ListAge::Online,
+        )?;
+        if let Some(uri) = wanted {
+            ctx.want_list(&uri);
+        }
+        if let crate::status::StatusCheck::NotChecked { reason } = check {
+            first_error.get_or_insert(reject(format!(
+                "the credential's status could not be checked: {reason}"
+            )));
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     Ok(ResponseOutcome::Verified { credentials: out })
 }

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use kluis_core::openid4vp::dcql::DcqlQuery;
 use kluis_core::openid4vp::offline::{
-    disclosed_json, rental_query, scheme_trust, verify_offline_with, FileReplayCache,
-    MemoryReplayCache, OfflineExpectations, ReplayCache, MAX_AGE_SECS,
+    disclosed_json_checked, rental_query, scheme_trust, verify_offline_fetching, FileReplayCache,
+    MemoryReplayCache, OfflineExpectations, OfflineStatus, ReplayCache, MAX_AGE_SECS,
 };
 use kluis_core::openid4vp::proximity::{
     run_verifier_session, start_verifier_session, HttpRelay, WalletEngagement,
@@ -27,6 +27,7 @@ use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig, VerifierT
 use kluis_core::openid4vp::{rental_dcql, PresentationChoice};
 use kluis_core::qr::render::{read_png, Ec};
 use kluis_core::sdjwt::{PublicJwk, SigningKey};
+use kluis_core::status::{StatusCheck, StatusLists};
 use kluis_core::Wallet;
 use serde_json::{json, Value};
 
@@ -281,6 +282,36 @@ fn verifier_trust(a: &VerifyQrArgs) -> Result<VerifierTrust, CliError> {
     Ok(trust)
 }
 
+/// Reads a status list cache file (`[[uri, token, fetched_at], ...]`); a missing file is an
+/// empty cache. Tokens are verified when used, like fetched ones.
+fn load_status_cache(path: &Path, lists: &StatusLists) -> Result<(), CliError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(CliError::usage(format!(
+                "cannot read {}: {}",
+                path.display(),
+                e.kind()
+            )))
+        }
+    };
+    let entries: Vec<(String, String, i64)> = serde_json::from_str(&text)
+        .map_err(|_| CliError::usage(format!("{} is not a kluis status cache", path.display())))?;
+    for (uri, token, fetched_at) in entries {
+        lists.insert(&uri, &token, fetched_at);
+    }
+    Ok(())
+}
+
+fn save_status_cache(path: &Path, lists: &StatusLists) -> Result<(), CliError> {
+    let body = serde_json::to_vec(&lists.tokens()).unwrap_or_default();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, body)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| CliError::other(format!("cannot write {}: {}", path.display(), e.kind())))
+}
+
 fn print_verified(cli: &Cli, kind: &str, credentials: Value) -> Result<(), CliError> {
     if cli.json {
         print_json(&json!({ "valid": true, "kind": kind, "credentials": credentials }))
@@ -311,8 +342,35 @@ pub fn verify(cli: &Cli, a: &VerifyQrArgs) -> Result<(), CliError> {
             }
             None => &memory,
         };
-        let verified = verify_offline_with(&text, &trust, &OfflineExpectations::new(aud), cache)?;
-        return print_verified(cli, "offline", disclosed_json(&verified));
+        let status = OfflineStatus {
+            lists: StatusLists::new(),
+            max_list_age_secs: a.status_max_age.max(0),
+        };
+        if let Some(p) = &a.status_cache {
+            load_status_cache(p, &status.lists)?;
+        }
+        let verified = block_on(verify_offline_fetching(
+            &text,
+            &trust,
+            &OfflineExpectations::new(aud),
+            cache,
+            &status,
+            Default::default(),
+        ))??;
+        if let Some(p) = &a.status_cache {
+            save_status_cache(p, &status.lists)?;
+        }
+        if !cli.json {
+            for v in &verified {
+                if let StatusCheck::NotChecked { reason } = &v.status {
+                    eprintln!(
+                        "WARNING: the status (revocation) of the {} credential from {} was NOT checked: {reason}",
+                        v.presentation.vct, v.presentation.issuer
+                    );
+                }
+            }
+        }
+        return print_verified(cli, "offline", disclosed_json_checked(&verified));
     }
     if !text.starts_with(kluis_core::qr::engagement::PREFIX) {
         return Err(CliError::invalid(

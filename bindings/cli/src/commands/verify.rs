@@ -3,6 +3,7 @@
 use kluis_core::issuance::HttpPolicy;
 use kluis_core::sdjwt::PublicJwk;
 use kluis_core::sdjwt::VerifiedPresentation;
+use kluis_core::status::StatusLists;
 use kluis_core::trust::TrustList;
 use kluis_core::verifier::{self, Expectations};
 use serde_json::json;
@@ -25,9 +26,17 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
     }
     let text = read_text(&a.file)?;
     let expect = Expectations::new(&a.nonce, &a.aud);
+    // One cache for the run: in a batch every status list is fetched once.
+    let lists = StatusLists::new();
     if a.batch {
         let lines: Vec<&str> = text.lines().collect();
-        let summary = verifier::verify_batch(&lines, &trust, &expect);
+        let summary = block_on(verifier::verify_batch_online(
+            &lines,
+            &trust,
+            &expect,
+            &lists,
+            HttpPolicy::default(),
+        ))??;
         print_json(&summary)?;
         return if summary.invalid == 0 && summary.count > 0 {
             Ok(())
@@ -39,7 +48,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
         };
     }
     // A helper's presentation needs its mandate's status list: fetched when it carries one.
-    let v = verify_one(&text, &trust, &expect)?;
+    let v = verify_one(&text, &trust, &expect, &lists)?;
     if cli.json {
         print_json(
             &json!({ "valid": true, "issuer": v.issuer, "vct": v.vct, "claims": v.claims, "on_behalf": on_behalf_json(&v) }),
@@ -60,20 +69,20 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
     }
 }
 
-/// Verifies one presentation, fetching a mandate's status list when it carries one.
+/// Verifies one presentation, fetching a mandate's status list when it carries one and the
+/// credential's own status list.
 pub fn verify_one(
     text: &str,
     trust: &TrustList,
     expect: &Expectations,
+    lists: &StatusLists,
 ) -> Result<VerifiedPresentation, CliError> {
-    if kluis_core::delegation::verify::status_uris(text).is_empty() {
-        return Ok(verifier::verify(text, trust, expect)?);
-    }
-    Ok(block_on(verifier::verify_online(
+    Ok(block_on(verifier::verify_online_cached(
         text,
         trust,
         expect,
         None,
+        lists,
         HttpPolicy::default(),
     ))??)
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use kluis_core::openid4vp::offline::{
-    disclosed_json, rental_query, verify_offline_with, MemoryReplayCache, OfflineExpectations,
-    MAX_AGE_SECS,
+    disclosed_json, rental_query, verify_offline_fetching, verify_offline_with, MemoryReplayCache,
+    OfflineExpectations, OfflineStatus, MAX_AGE_SECS,
 };
 use kluis_core::openid4vp::proximity::{
     run_verifier_session, start_verifier_session, HttpRelay, WalletEngagement,
@@ -118,7 +118,20 @@ pub fn demo_in_person(
     let code = code_for(&qr.payload)?;
     let cache = MemoryReplayCache::default();
     let expect = OfflineExpectations::new(LANDLORD);
-    let verified = verify_offline_with(&qr.payload, &trust, &expect, &cache)?;
+    // The desk here has network: each credential's status list is fetched and checked.
+    let status = OfflineStatus::default();
+    let verified: Vec<_> = rt
+        .block_on(verify_offline_fetching(
+            &qr.payload,
+            &trust,
+            &expect,
+            &cache,
+            &status,
+            Default::default(),
+        ))?
+        .into_iter()
+        .map(|c| c.presentation)
+        .collect();
     let replay = verify_offline_with(&qr.payload, &trust, &expect, &cache)
         .err()
         .map(|e| e.to_string())

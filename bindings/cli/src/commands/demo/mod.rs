@@ -225,7 +225,14 @@ pub fn run(json: bool) -> Result<(), CliError> {
     let expect = Expectations::new(&nonce, LANDLORD);
     let mut disclosed = Vec::new();
     for p in &shared {
-        let v = verifier::verify(p, &landlord_trust, &expect)?;
+        // The landlord is online: each credential's status list is fetched and checked too.
+        let v = rt.block_on(verifier::verify_online(
+            p,
+            &landlord_trust,
+            &expect,
+            None,
+            kluis_core::issuance::HttpPolicy::default(),
+        ))?;
         if !json {
             println!("  valid, from {}: {}", v.issuer, v.claims);
         }
