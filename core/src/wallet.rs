@@ -55,6 +55,9 @@ pub struct Wallet {
     pub(crate) holder_keys: Arc<dyn HolderKeyStore>,
     /// Held while the primary device key is looked up or made.
     pub(crate) primary_device_key: std::sync::Mutex<()>,
+    /// Held from the answered-nonce check until the answer is recorded, so two answers to one
+    /// request (a double tap, two screens) cannot both be sent.
+    pub(crate) answering: tokio::sync::Mutex<()>,
 }
 
 impl Wallet {
@@ -88,6 +91,7 @@ impl Wallet {
             metadata: RwLock::new(Arc::new(MetadataRegistry::default())),
             holder_keys: Arc::new(SoftwareHolderKeyStore),
             primary_device_key: std::sync::Mutex::new(()),
+            answering: tokio::sync::Mutex::new(()),
         }
     }
 

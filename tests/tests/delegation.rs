@@ -1010,3 +1010,44 @@ async fn delegate_leaves_out_credentials_their_holder_withdrew() {
         .count();
     assert_eq!(issued_after, issued_before);
 }
+
+/// Review (issue 12 item 2, "Sent once"): a helper's answer is sent at most once per request,
+/// like the citizen's own. Today the on-behalf path neither checks nor records the answered
+/// nonce, so the same request view answers again and the full vp_token is POSTed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helpers_answer_is_sent_once() {
+    let landlord_id = kluis_fixtures::servers::LANDLORD;
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let mut req = request(&helper, &net);
+    req.parties = Some(vec![landlord_id.into()]);
+    req.purposes = Some(vec!["rental".into()]);
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let landlord = net.verifier(landlord_id).unwrap().shared();
+    landlord.set_dcql(Some(json!({ "credentials": [ { "id": "income", "format": "dc+sd-jwt",
+        "meta": { "vct_values": [VCT] }, "claims": [{ "path": ["monthly_gross_income_eur"] }] } ] })));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap();
+    let posts = landlord.response_posts();
+    let again = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await;
+    assert_eq!(
+        landlord.response_posts(),
+        posts,
+        "the helper's vp_token was POSTed again for an answered request ({:?})",
+        again.map(|o| o.disclosed.len())
+    );
+}

@@ -419,3 +419,38 @@ async fn a_standard_request_states_its_purpose_with_a_registration_certificate()
         .all(|q| q.claims.iter().all(|c| c.within_registration)));
     assert_eq!(landlord.response_posts(), 1);
 }
+
+/// Two accepts of one request at once (a double tap, two app screens): one POST, the other
+/// refused as already answered.
+#[tokio::test]
+async fn two_accepts_of_one_request_send_it_once() {
+    let net = network().await;
+    let (_d, wallet) = wallet(&net).await;
+    let landlord = party(&net, LANDLORD);
+    let s = landlord.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", http())
+        .await
+        .unwrap();
+    let choice = req.default_choice();
+    let posts = landlord.response_posts();
+    let (a, b) = tokio::join!(
+        wallet.accept_presentation_with(&req, &choice, http()),
+        wallet.accept_presentation_with(&req, &choice, http())
+    );
+    assert_eq!(
+        landlord.response_posts(),
+        posts + 1,
+        "the vp_token was POSTed twice: {:?} / {:?}",
+        a.map(|_| ()),
+        b.map(|_| ())
+    );
+    // One of them shared; the other was refused; a decline afterwards is refused too.
+    assert!(a.is_ok() != b.is_ok());
+    assert!(wallet
+        .decline_presentation_with(&req, http())
+        .await
+        .is_err());
+    assert_eq!(landlord.response_posts(), posts + 1);
+    assert_eq!(disclosures(&wallet).len(), 3);
+}

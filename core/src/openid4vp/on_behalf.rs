@@ -41,6 +41,7 @@ impl Wallet {
         req: &PresentationRequest,
         policy: HttpPolicy,
     ) -> Result<PresentationOutcome, Error> {
+        let _turn = self.answering.lock().await;
         let built = self
             .build_response_on_behalf(mandate_id, req, policy.clone())
             .await?;
@@ -81,13 +82,16 @@ impl Wallet {
         channel: &dyn super::proximity::SessionChannel,
         policy: HttpPolicy,
     ) -> Result<Vec<DisclosedCredential>, Error> {
+        let _turn = self.answering.lock().await;
         let built = self
             .build_response_on_behalf(mandate_id, req, policy.clone())
             .await?;
-        channel
+        // A channel that fails may still have delivered it: recorded all the same.
+        let sent = channel
             .send_response(super::proximity::form_bytes(&built.form))
-            .await?;
+            .await;
         self.finish_on_behalf(req, &built, &policy).await?;
+        sent?;
         Ok(built.disclosed)
     }
 
@@ -102,6 +106,8 @@ impl Wallet {
         let used: Vec<(String, &Vec<ClaimPath>)> =
             built.used.iter().map(|(v, p)| (v.clone(), p)).collect();
         self.log_use(&built.record, &used, aud, purpose, built.now)?;
+        // Answered: never again, as for the citizen's own answers.
+        self.record_answered_nonce(&req.request)?;
         self.report_use(&built.record, &used, aud, purpose, built.now, policy)
             .await;
         Ok(())
@@ -119,6 +125,11 @@ impl Wallet {
         if req.request.exp + SKEW_SECS < now {
             return Err(Error::InvalidRequest {
                 reason: "the request has expired".into(),
+            });
+        }
+        if self.nonce_answered(&req.request)? {
+            return Err(Error::InvalidRequest {
+                reason: "this request's nonce was already answered: nothing was sent again".into(),
             });
         }
         let (record_id, r) = self.received_mandate(mandate_id)?;

@@ -414,6 +414,7 @@ impl Wallet {
         choice: &PresentationChoice,
         channel: &dyn SessionChannel,
     ) -> Result<Vec<DisclosedCredential>, Error> {
+        let _turn = self.answering.lock().await;
         let built = self.build_presentation_response(req, choice)?;
         // A channel that fails may still have delivered it: logged as possibly shared, the
         // nonce used, never re-sent.
@@ -431,6 +432,12 @@ impl Wallet {
         req: &PresentationRequest,
         channel: &dyn SessionChannel,
     ) -> Result<(), Error> {
+        let _turn = self.answering.lock().await;
+        if self.nonce_answered(&req.request)? {
+            return Err(refused(
+                "this request was already answered or declined: nothing was sent again",
+            ));
+        }
         let form = super::response::decline_form(&req.request, super::response::Refusal::Declined)?;
         let sent = channel.send_response(form_bytes(&form)).await;
         self.record_decline(req)?;

@@ -449,11 +449,20 @@ fn request_lifetime(
     let time = |name: &str| -> Result<Option<i64>, Error> {
         match p.get(name) {
             None => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                refused(format!(
-                    "the request object's '{name}' is not a number of seconds"
-                ))
-            }),
+            // RFC 7519 NumericDate may have a fraction: whole seconds (saturating).
+            Some(v) => v
+                .as_i64()
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(|f| f.floor() as i64)
+                })
+                .map(Some)
+                .ok_or_else(|| {
+                    refused(format!(
+                        "the request object's '{name}' is not a number of seconds"
+                    ))
+                }),
         }
     };
     let (iat, exp) = (time("iat")?, time("exp")?);

@@ -4,6 +4,7 @@
 use super::{BuiltResponse, PresentationChoice, PresentationOutcome, PresentationRequest};
 use crate::audit::{DeclineReason, Delivery};
 use crate::http::{Http, HttpPolicy};
+use crate::openid4vp::client_id::refused;
 use crate::openid4vp::response::{decline_form, post_response, Posted, Refusal, ResponseAck};
 use crate::{Error, Wallet};
 
@@ -26,6 +27,7 @@ impl Wallet {
         choice: &PresentationChoice,
         policy: HttpPolicy,
     ) -> Result<PresentationOutcome, Error> {
+        let _turn = self.answering.lock().await;
         let built = self.build_presentation_response(req, choice)?;
         let http = Http::new(policy)?;
         // Sent once. `Err` here means nothing left the phone: nothing to log, the nonce stays
@@ -108,6 +110,12 @@ impl Wallet {
         why: Refusal,
         policy: HttpPolicy,
     ) -> Result<ResponseAck, Error> {
+        let _turn = self.answering.lock().await;
+        if self.nonce_answered(&req.request)? {
+            return Err(refused(
+                "this request was already answered or declined: nothing was sent again",
+            ));
+        }
         let form = decline_form(&req.request, why)?;
         let http = Http::new(policy)?;
         let posted = post_response(&http, &req.request.response_uri, &form).await;

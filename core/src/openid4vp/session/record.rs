@@ -13,7 +13,18 @@ impl Wallet {
         format!("{}\n{}", request.client_id.full, request.nonce)
     }
 
-    pub(super) fn nonce_answered(&self, request: &VerifiedRequest) -> Result<bool, Error> {
+    /// Marks the request's nonce answered (a helper's answer; the citizen's own answers do it
+    /// in the same transaction as their audit entries).
+    pub(crate) fn record_answered_nonce(&self, request: &VerifiedRequest) -> Result<(), Error> {
+        let id = self
+            .vault
+            .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(request))?;
+        self.vault
+            .write(|tx| tx.put(&id, &AnsweredNonce { at: now_unix() }))?;
+        Ok(())
+    }
+
+    pub(crate) fn nonce_answered(&self, request: &VerifiedRequest) -> Result<bool, Error> {
         let id = self
             .vault
             .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(request))?;

@@ -204,11 +204,12 @@ impl Wallet {
         if party.is_none() {
             flags.push(Flag::Unregistered);
         }
-        // A scheme-signed registration certificate for the stated purpose is the registration
-        // itself (also for an attested party the list does not name); else the list's entry.
+        // A scheme-signed registration certificate for the stated purpose is the registration,
+        // as long as the scheme's current list still names the party (delisting withdraws it
+        // before the certificate expires); else the list's entry.
         let registered_purpose = match (&request.registration, &party, &request.purpose) {
-            (Some(cert), _, _) => Some(cert.purpose.clone()),
-            (None, Some(p), Some(s)) => p.purpose(&s.id).cloned(),
+            (Some(cert), Some(_), _) => Some(cert.purpose.clone()),
+            (_, Some(p), Some(s)) => p.purpose(&s.id).cloned(),
             _ => None,
         };
         if registered_purpose.is_none() {
@@ -219,7 +220,11 @@ impl Wallet {
         // for a purpose it did not register, nothing.
         let judged: Vec<&crate::scheme::RegisteredPurpose> = match (&registered_purpose, &party) {
             (Some(p), _) => vec![p],
-            (None, Some(party)) if request.purpose.is_none() => party.purposes.iter().collect(),
+            // Not the union of several purposes: that would let a party get, by stating none,
+            // more than any one purpose allows.
+            (None, Some(party)) if request.purpose.is_none() && party.purposes.len() == 1 => {
+                party.purposes.iter().collect()
+            }
             _ => Vec::new(),
         };
         let mut registered: BTreeMap<String, Vec<ClaimPath>> = BTreeMap::new();
@@ -339,10 +344,7 @@ impl Wallet {
             party: PartyView {
                 client_id: request.client_id.full.clone(),
                 id: request.client_id.id.clone(),
-                name: party
-                    .as_ref()
-                    .map(|p| lang_name(&p.name))
-                    .or_else(|| request.registration.as_ref().map(|c| lang_name(&c.name))),
+                name: party.as_ref().map(|p| lang_name(&p.name)),
                 registered: party.is_some(),
                 purposes: party
                     .as_ref()
