@@ -71,6 +71,11 @@ pub enum Error {
     /// Nothing was stored; trying again later may work.
     #[error("network: {reason}")]
     Network { reason: String },
+    /// A server's TLS certificate was refused: it does not chain to a trusted root (see
+    /// `HttpPolicy::tls`), is expired, or names another host. Not retried; nothing was sent
+    /// beyond the TLS handshake and nothing was stored.
+    #[error("TLS: {reason}")]
+    Tls { reason: String },
     /// A data holder refused the request (wrong transaction code, expired offer, ...) or answered
     /// outside the protocol (malformed, oversized). Nothing was stored.
     #[error("issuance failed: {reason}")]
@@ -139,6 +144,7 @@ impl Error {
             | Error::AlreadyExists { .. }
             | Error::Internal { .. }
             | Error::Network { .. }
+            | Error::Tls { .. }
             | Error::Issuance { .. }
             | Error::Cancelled
             | Error::HolderKey { .. } => ErrorCode::Other,

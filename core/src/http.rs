@@ -6,8 +6,16 @@
 //!
 //! Every HTTP client in the crate is built by `client`, from an [`HttpPolicy`]: that function is
 //! the one place where the client's transport (timeouts, redirects and TLS) is configured.
+//!
+//! TLS is the platform's (native-tls): Security.framework's trust evaluation on iOS and macOS,
+//! OpenSSL with the system's CA store on Linux. On Android OpenSSL has no live trust store (only
+//! the factory copy under /system/etc/security/cacerts, which misses Conscrypt's updates and the
+//! user's disabled CAs), so the app hands over the platform's roots ([`TlsRoots::only`], from
+//! `AndroidCAStore`; docs/BINDINGS.md "HTTPS on the phones"). A certificate that does not chain
+//! to a trusted root is refused with [`Error::Tls`], never retried.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
@@ -31,6 +39,70 @@ pub struct HttpPolicy {
     /// Allow plain http to loopback hosts (the simulated holders). An app on a phone should
     /// turn this off: a credential's status URI must not make it probe the phone's own ports.
     pub allow_loopback_http: bool,
+    /// Which certificate authorities TLS trusts.
+    pub tls: TlsRoots,
+}
+
+/// The certificate authorities a server's TLS certificate must chain to.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsRoots {
+    /// DER certificates trusted in addition to (or, without `platform`, instead of) the
+    /// platform's.
+    extra: Arc<[Vec<u8>]>,
+    /// Whether the platform TLS stack's own roots count too.
+    platform: bool,
+}
+
+impl TlsRoots {
+    /// The platform's roots only (the default).
+    pub fn platform() -> Self {
+        TlsRoots {
+            extra: Arc::from(Vec::new()),
+            platform: true,
+        }
+    }
+
+    /// The platform's roots and `extra` (DER certificates: a test CA, an organisation's CA).
+    pub fn platform_and(extra: Vec<Vec<u8>>) -> Self {
+        TlsRoots {
+            extra: Arc::from(extra),
+            platform: true,
+        }
+    }
+
+    /// Only `roots` (DER certificates): what an Android app hands over from the platform's
+    /// trust store, so that OpenSSL's stale factory copy does not count.
+    pub fn only(roots: Vec<Vec<u8>>) -> Self {
+        TlsRoots {
+            extra: Arc::from(roots),
+            platform: false,
+        }
+    }
+
+    /// The DER certificates trusted besides (or instead of) the platform's.
+    pub fn extra(&self) -> &[Vec<u8>] {
+        &self.extra
+    }
+
+    /// Whether the platform's own roots are trusted.
+    pub fn includes_platform(&self) -> bool {
+        self.platform
+    }
+}
+
+impl Default for TlsRoots {
+    fn default() -> Self {
+        TlsRoots::platform()
+    }
+}
+
+impl std::fmt::Debug for TlsRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsRoots")
+            .field("extra", &self.extra.len())
+            .field("platform", &self.platform)
+            .finish()
+    }
 }
 
 impl Default for HttpPolicy {
@@ -42,6 +114,7 @@ impl Default for HttpPolicy {
             backoff: Duration::from_millis(200),
             max_body_bytes: 1024 * 1024,
             allow_loopback_http: true,
+            tls: TlsRoots::platform(),
         }
     }
 }
@@ -192,18 +265,73 @@ enum Body<'a> {
 }
 
 /// The crate's one way to build an HTTP client: the policy's timeouts, redirects never followed,
-/// the TLS of the platform (native-tls). Callers that need a verb [`Http`] does not offer (PUT,
-/// raw bodies, long polls) use it directly, after [`HttpPolicy::check`].
+/// the TLS of the platform (native-tls) with the policy's [`TlsRoots`]. Callers that need a verb
+/// [`Http`] does not offer (PUT, raw bodies, long polls) use it directly, after
+/// [`HttpPolicy::check`], and map its errors with [`transport_error`].
 pub(crate) fn client(policy: &HttpPolicy) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    let mut roots = Vec::with_capacity(policy.tls.extra.len());
+    for (i, der) in policy.tls.extra.iter().enumerate() {
+        roots.push(reqwest::Certificate::from_der(der).map_err(|_| {
+            Error::invalid_input(format!("trusted root {i} is not a DER X.509 certificate"))
+        })?);
+    }
+    let builder = reqwest::Client::builder()
         .timeout(policy.timeout)
         .connect_timeout(policy.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kluis/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Internal {
-            reason: format!("HTTP client: {e}"),
-        })
+        .tls_backend_native();
+    let builder = if policy.tls.platform {
+        builder.tls_certs_merge(roots)
+    } else {
+        builder.tls_certs_only(roots)
+    };
+    builder.build().map_err(|e| Error::Internal {
+        reason: format!("HTTP client: {e}"),
+    })
+}
+
+/// Whether `e` failed in the TLS layer (handshake, certificate), and why, in a short text with
+/// no personal data: the platform TLS's own words (OpenSSL's verdict, e.g. "certificate has
+/// expired", "unable to get local issuer certificate").
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<native_tls::Error>() {
+            let text = tls.to_string();
+            // OpenSSL: "error:0A000086:SSL routines:...:certificate verify failed:...: (certificate
+            // has expired)": the verdict in parentheses is what a person can read.
+            let verdict = match text.rfind(" (") {
+                Some(i) if text.ends_with(')') => &text[i + 2..text.len() - 1],
+                _ => text.as_str(),
+            };
+            return Some(
+                verdict
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(160)
+                    .collect(),
+            );
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// The core's error for a request to `host` that failed in transport: [`Error::Tls`] when the
+/// server's TLS was refused, [`Error::Network`] otherwise.
+pub(crate) fn transport_error(e: &reqwest::Error, host: &str) -> Error {
+    match tls_failure(e) {
+        Some(why) => Error::Tls {
+            reason: format!("{host}: the server's TLS certificate was refused: {why}"),
+        },
+        None if e.is_timeout() => Error::Network {
+            reason: format!("{host} did not answer in time"),
+        },
+        None => Error::Network {
+            reason: format!("{host}: request failed"),
+        },
+    }
 }
 
 impl Http {
@@ -341,6 +469,8 @@ impl Http {
                         return self.read(resp, &host).await;
                     }
                 }
+                // A certificate that did not verify will not verify on the next attempt either.
+                Err(e) if tls_failure(&e).is_some() => return Err(transport_error(&e, &host)),
                 Err(e) if e.is_connect() => Err("cannot connect".to_string()),
                 Err(e) if e.is_timeout() && idempotent => Err("timed out".to_string()),
                 Err(e) if e.is_timeout() => {

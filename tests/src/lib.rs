@@ -111,6 +111,7 @@ pub fn loopback_http(timeout: Duration, retries: u32) -> HttpPolicy {
         backoff: Duration::from_millis(20),
         max_body_bytes: 1024 * 1024,
         allow_loopback_http: true,
+        ..HttpPolicy::default()
     }
 }
 

@@ -46,6 +46,18 @@ pub struct HttpSettings {
     /// Allow plain http to loopback hosts. Only for tests against the simulated holders: on a
     /// phone a credential's status URI must not make the wallet probe the phone's own ports.
     pub allow_loopback_http: bool,
+    /// Certificate authorities (DER X.509) a server's TLS certificate may chain to, besides the
+    /// platform's when `platform_roots` is on, instead of them when it is off. Android apps
+    /// hand over the platform's trust store here (`PlatformTrustRoots.android()`, with
+    /// `platform_roots` off); tests add their test CA. A value that is not a DER certificate
+    /// fails the call with `InvalidInput`.
+    #[uniffi(default)]
+    pub trusted_roots: Vec<Vec<u8>>,
+    /// Whether the platform TLS stack's own roots count: Security.framework's trust evaluation
+    /// on iOS, the system store on desktop Linux. On Android OpenSSL sees only a stale factory
+    /// copy: turn this off and pass the platform's roots in `trusted_roots`.
+    #[uniffi(default = true)]
+    pub platform_roots: bool,
 }
 
 /// The core's timeouts, retries and size cap, with plain http to loopback **off** (what an app on
@@ -63,6 +75,8 @@ pub fn recommended_http_settings() -> HttpSettings {
         backoff_ms: p.backoff.as_millis() as u64,
         max_body_bytes: p.max_body_bytes as u64,
         allow_loopback_http: p.allow_loopback_http,
+        trusted_roots: Vec::new(),
+        platform_roots: true,
     }
 }
 
@@ -75,6 +89,11 @@ impl From<HttpSettings> for core_issuance::HttpPolicy {
             backoff: Duration::from_millis(s.backoff_ms),
             max_body_bytes: usize::try_from(s.max_body_bytes).unwrap_or(usize::MAX),
             allow_loopback_http: s.allow_loopback_http,
+            tls: if s.platform_roots {
+                kluis_core::http::TlsRoots::platform_and(s.trusted_roots)
+            } else {
+                kluis_core::http::TlsRoots::only(s.trusted_roots)
+            },
         }
     }
 }

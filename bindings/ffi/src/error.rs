@@ -70,6 +70,11 @@ pub enum KluisError {
     /// stored: offer "try again later".
     #[error("network: {reason}")]
     Network { reason: String },
+    /// A server's TLS certificate was refused: it does not chain to a trusted root (the
+    /// platform's, or `HttpSettings.trusted_roots`), is expired, or names another host. Retrying
+    /// will not help; nothing was stored. Show "this service's identity could not be verified".
+    #[error("TLS: {reason}")]
+    Tls { reason: String },
     /// A data holder refused the request (wrong transaction code, expired offer) or answered
     /// outside the protocol. Nothing was stored.
     #[error("issuance failed: {reason}")]
@@ -117,6 +122,7 @@ impl From<kluis_core::Error> for KluisError {
             E::InvalidInput { reason } => KluisError::InvalidInput { reason },
             E::Internal { reason } => KluisError::Internal { reason },
             E::Network { reason } => KluisError::Network { reason },
+            E::Tls { reason } => KluisError::Tls { reason },
             E::Issuance { reason } => KluisError::Issuance { reason },
             E::UserAuthenticationRequired => KluisError::UserAuthenticationRequired,
             E::Cancelled => KluisError::Cancelled,

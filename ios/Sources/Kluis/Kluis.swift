@@ -4272,6 +4272,20 @@ public struct HttpSettings: Equatable, Hashable {
      * phone a credential's status URI must not make the wallet probe the phone's own ports.
      */
     public var allowLoopbackHttp: Bool
+    /**
+     * Certificate authorities (DER X.509) a server's TLS certificate may chain to, besides the
+     * platform's when `platform_roots` is on, instead of them when it is off. Android apps
+     * hand over the platform's trust store here (`PlatformTrustRoots.android()`, with
+     * `platform_roots` off); tests add their test CA. A value that is not a DER certificate
+     * fails the call with `InvalidInput`.
+     */
+    public var trustedRoots: [Data]
+    /**
+     * Whether the platform TLS stack's own roots count: Security.framework's trust evaluation
+     * on iOS, the system store on desktop Linux. On Android OpenSSL sees only a stale factory
+     * copy: turn this off and pass the platform's roots in `trusted_roots`.
+     */
+    public var platformRoots: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4294,13 +4308,27 @@ public struct HttpSettings: Equatable, Hashable {
         /**
          * Allow plain http to loopback hosts. Only for tests against the simulated holders: on a
          * phone a credential's status URI must not make the wallet probe the phone's own ports.
-         */allowLoopbackHttp: Bool) {
+         */allowLoopbackHttp: Bool, 
+        /**
+         * Certificate authorities (DER X.509) a server's TLS certificate may chain to, besides the
+         * platform's when `platform_roots` is on, instead of them when it is off. Android apps
+         * hand over the platform's trust store here (`PlatformTrustRoots.android()`, with
+         * `platform_roots` off); tests add their test CA. A value that is not a DER certificate
+         * fails the call with `InvalidInput`.
+         */trustedRoots: [Data] = [], 
+        /**
+         * Whether the platform TLS stack's own roots count: Security.framework's trust evaluation
+         * on iOS, the system store on desktop Linux. On Android OpenSSL sees only a stale factory
+         * copy: turn this off and pass the platform's roots in `trusted_roots`.
+         */platformRoots: Bool = true) {
         self.timeoutMs = timeoutMs
         self.connectTimeoutMs = connectTimeoutMs
         self.retries = retries
         self.backoffMs = backoffMs
         self.maxBodyBytes = maxBodyBytes
         self.allowLoopbackHttp = allowLoopbackHttp
+        self.trustedRoots = trustedRoots
+        self.platformRoots = platformRoots
     }
 
     
@@ -4324,7 +4352,9 @@ public struct FfiConverterTypeHttpSettings: FfiConverterRustBuffer {
                 retries: FfiConverterUInt32.read(from: &buf), 
                 backoffMs: FfiConverterUInt64.read(from: &buf), 
                 maxBodyBytes: FfiConverterUInt64.read(from: &buf), 
-                allowLoopbackHttp: FfiConverterBool.read(from: &buf)
+                allowLoopbackHttp: FfiConverterBool.read(from: &buf), 
+                trustedRoots: FfiConverterSequenceData.read(from: &buf), 
+                platformRoots: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -4335,6 +4365,8 @@ public struct FfiConverterTypeHttpSettings: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.backoffMs, into: &buf)
         FfiConverterUInt64.write(value.maxBodyBytes, into: &buf)
         FfiConverterBool.write(value.allowLoopbackHttp, into: &buf)
+        FfiConverterSequenceData.write(value.trustedRoots, into: &buf)
+        FfiConverterBool.write(value.platformRoots, into: &buf)
     }
 }
 
@@ -7906,6 +7938,13 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Network(reason: String
     )
     /**
+     * A server's TLS certificate was refused: it does not chain to a trusted root (the
+     * platform's, or `HttpSettings.trusted_roots`), is expired, or names another host. Retrying
+     * will not help; nothing was stored. Show "this service's identity could not be verified".
+     */
+    case Tls(reason: String
+    )
+    /**
      * A data holder refused the request (wrong transaction code, expired offer) or answered
      * outside the protocol. Nothing was stored.
      */
@@ -7998,12 +8037,15 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         case 18: return .Network(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 19: return .Issuance(
+        case 19: return .Tls(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 20: return .UserAuthenticationRequired
-        case 21: return .Cancelled
-        case 22: return .HolderKey(
+        case 20: return .Issuance(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 21: return .UserAuthenticationRequired
+        case 22: return .Cancelled
+        case 23: return .HolderKey(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -8103,21 +8145,26 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Issuance(reason):
+        case let .Tls(reason):
             writeInt(&buf, Int32(19))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case .UserAuthenticationRequired:
+        case let .Issuance(reason):
             writeInt(&buf, Int32(20))
+            FfiConverterString.write(reason, into: &buf)
+            
         
-        
-        case .Cancelled:
+        case .UserAuthenticationRequired:
             writeInt(&buf, Int32(21))
         
         
-        case let .HolderKey(reason):
+        case .Cancelled:
             writeInt(&buf, Int32(22))
+        
+        
+        case let .HolderKey(reason):
+            writeInt(&buf, Int32(23))
             FfiConverterString.write(reason, into: &buf)
             
         }
