@@ -12,7 +12,7 @@ use std::time::Instant;
 use kluis_sdjwt::{PresentationExpectations, VerifiedPresentation};
 use serde::{Deserialize, Serialize};
 
-use crate::delegation::{DelegationContext, MandateStatusLists};
+use crate::delegation::DelegationContext;
 use crate::status::{ListAge, StatusCheck, StatusLists};
 use crate::trust::TrustList;
 use crate::Error;
@@ -126,9 +126,10 @@ fn refuse_unchecked(check: StatusCheck) -> Result<(), Error> {
     }
 }
 
-/// As [`verify`], fetching the status list of a mandate the presentation carries first (https,
-/// or http to loopback per `policy`), so that a helper's presentation can be accepted, and the
-/// credential's own status list (from `lists`, fetched into it when missing or past its `ttl`).
+/// As [`verify`], fetching the status list of a mandate the presentation carries (https, or http
+/// to loopback per `policy`), so that a helper's presentation can be accepted, and the
+/// credential's own status list (from `lists`, fetched into it when missing or past its `ttl`);
+/// each only once the signatures it depends on verified.
 pub async fn verify_online(
     presentation: &str,
     trust: &TrustList,
@@ -156,21 +157,13 @@ pub async fn verify_online_cached(
     lists: &StatusLists,
     policy: crate::http::HttpPolicy,
 ) -> Result<VerifiedPresentation, Error> {
-    let uris = crate::delegation::verify::status_uris(presentation);
-    let status_lists = if uris.is_empty() {
-        MandateStatusLists::new()
-    } else {
-        MandateStatusLists::fetch(&uris, policy.clone()).await?
-    };
-    let ctx = DelegationContext::new(status_lists, purpose.map(str::to_string))
-        .with_credential_status(lists.clone());
-    match verify_with(presentation, trust, expect, &ctx) {
-        Err(_) if !ctx.wanted_lists().is_empty() => {
-            lists.fetch(&ctx.wanted_lists(), policy).await?;
-            verify_with(presentation, trust, expect, &ctx)
-        }
-        other => other,
-    }
+    // Nothing from the presentation is fetched before its signatures verified: a first
+    // verification learns which lists it wants (a mandate's only once the issuer signature, the
+    // mandate's signature and scope held; a credential's only after that), then they are fetched.
+    crate::delegation::with_status(lists, purpose, policy, |ctx| {
+        verify_with(presentation, trust, expect, ctx)
+    })
+    .await
 }
 
 /// The outcome of a batch verification.

@@ -24,14 +24,7 @@ use kluis_fixtures::servers::{
 const BRP: &str = "urn:nl:gemeente:brp-address:1";
 
 fn quick_http() -> HttpPolicy {
-    HttpPolicy {
-        timeout: Duration::from_millis(2000),
-        connect_timeout: Duration::from_millis(300),
-        retries: 0,
-        backoff: Duration::from_millis(20),
-        max_body_bytes: 1024 * 1024,
-        allow_loopback_http: true,
-    }
+    kluis_tests::loopback_http(Duration::from_millis(2000), 0)
 }
 
 async fn network() -> Network {
@@ -374,4 +367,88 @@ async fn batch_verification_fetches_each_list_once_and_refuses_revoked() {
     .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
+}
+
+/// Issue 12, item 9: nothing a presentation names is fetched before its signatures verify. A
+/// forged presentation (no valid issuer signature) whose KB-JWT carries a mandate and whose
+/// credential names a status list, both pointing at a loopback listener, makes zero connections
+/// there, through `kluis verify` and through the library.
+#[tokio::test]
+async fn a_forged_presentation_makes_no_outbound_request() {
+    use base64::Engine as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let key = kluis_core::sdjwt::SigningKey::make_random().unwrap();
+    let status = |path: &str| serde_json::json!({"status_list": {"uri": format!("http://127.0.0.1:{port}/{path}"), "idx": 0}});
+    let issuer_jwt = format!(
+        "{}.{}.{}",
+        b64(serde_json::json!({"alg": "ES256", "typ": "dc+sd-jwt"})),
+        b64(
+            serde_json::json!({"iss": "https://gemeente.example", "vct": BRP, "_sd_alg": "sha-256",
+            "cnf": {"jwk": key.public_jwk().to_value()}, "status": status("credential")})
+        ),
+        "c2lnbmF0dXJl"
+    );
+    let mandate = format!(
+        "{}.{}.{}",
+        b64(serde_json::json!({"alg": "ES256", "typ": "kluis-mandate+jwt"})),
+        b64(serde_json::json!({"status": status("mandate")})),
+        "c2ln"
+    );
+    let kb = format!(
+        "{}.{}.{}",
+        b64(serde_json::json!({"alg": "ES256", "typ": "kb+jwt"})),
+        b64(
+            serde_json::json!({"nonce": "n", "aud": "rp", "iat": kluis_core::now_unix(),
+            "sd_hash": "x", "mandate": mandate})
+        ),
+        "c2ln"
+    );
+    let forged = format!("{issuer_jwt}~{kb}");
+    assert_eq!(
+        kluis_core::delegation::verify::status_uris(&forged).len(),
+        1,
+        "the forgery names a mandate status list"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("forged.txt");
+    std::fs::write(&file, &forged).unwrap();
+    let trusted = tmp.path().join("k.jwk");
+    std::fs::write(&trusted, key.public_jwk().to_value().to_string()).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(bin("kluis"))
+            .args(["verify"])
+            .arg(&file)
+            .args(["--nonce", "n", "--aud", "rp", "--trust"])
+            .arg(&trusted)
+            .env_remove("KLUIS_PIN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let mut trust = kluis_core::trust::TrustList::new();
+    trust.add("https://gemeente.example", key.public_jwk());
+    let r = verifier::verify_online(
+        &forged,
+        &trust,
+        &Expectations::new("n", "rp"),
+        None,
+        quick_http(),
+    )
+    .await;
+    assert!(r.is_err());
+    let mut connections = 0;
+    while listener.accept().is_ok() {
+        connections += 1;
+    }
+    assert_eq!(
+        connections, 0,
+        "a forged presentation made the verifier connect"
+    );
 }
