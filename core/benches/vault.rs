@@ -21,6 +21,10 @@ use kluis_vault::{
 
 impl Record for data::StoredCredential {
     const KIND: &'static str = "credential";
+    // What the home screen lists (issue 15): holder, type, dates, state; the id is the row's.
+    fn summary(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(data::summary(self)).ok()
+    }
 }
 
 fn pin() -> Pin {
@@ -114,6 +118,16 @@ fn benches(c: &mut Criterion) {
     g.bench_function("list_10k", |b| {
         b.iter(|| {
             let all = vault.list::<data::StoredCredential>().unwrap();
+            assert_eq!(all.len(), data::RECORDS);
+            all
+        })
+    });
+    g.bench_function("list_summaries_10k", |b| {
+        b.iter(|| {
+            let all = vault
+                .list_summaries::<data::Summary>("credential")
+                .unwrap()
+                .unwrap();
             assert_eq!(all.len(), data::RECORDS);
             all
         })

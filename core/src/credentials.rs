@@ -91,6 +91,57 @@ pub(crate) struct StoredCredential {
 
 impl Record for StoredCredential {
     const KIND: &'static str = "credential";
+
+    /// What the overview and `list` need, so that listing 10,000 does not open 10,000 full
+    /// credentials (docs/VAULT.md, "Summaries").
+    fn summary(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(StoredSummary {
+            issuer: self.issuer.clone(),
+            vct: self.vct.clone(),
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            imported_at: self.imported_at,
+            binding: self.binding,
+            copies: 1 + self.copies.len() as u32,
+            status: self.freshness.as_ref().map(|f| f.state),
+        })
+        .ok()
+    }
+}
+
+/// The sealed summary kept beside each credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredSummary {
+    pub issuer: String,
+    pub vct: String,
+    pub issued_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub imported_at: i64,
+    pub binding: HolderBinding,
+    pub copies: u32,
+    pub status: Option<CredentialState>,
+}
+
+impl StoredSummary {
+    pub(crate) fn view(
+        self,
+        id: &str,
+        metadata: &MetadataRegistry,
+        lang: &str,
+    ) -> CredentialSummary {
+        CredentialSummary {
+            id: id.to_string(),
+            name: metadata.credential_name(&self.vct, lang),
+            issuer: self.issuer,
+            vct: self.vct,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            imported_at: self.imported_at,
+            binding: self.binding,
+            copies: self.copies,
+            status: self.status,
+        }
+    }
 }
 
 /// One line of the overview.

@@ -162,20 +162,26 @@ impl Wallet {
     pub fn overview(&self, lang: &str) -> Result<Overview, Error> {
         let metadata = self.metadata();
         let scheme = self.participant_list()?;
-        // Newest credential per (issuer, vct).
-        let mut newest: BTreeMap<(String, String), (String, StoredCredential)> = BTreeMap::new();
+        // Newest credential per (issuer, vct), from the summaries; only those are opened.
+        let mut newest: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
         let mut credentials = Vec::new();
-        for (id, rec) in self.vault.list::<StoredCredential>()? {
+        for (id, rec) in self.credential_summaries()? {
             let s = rec?;
-            credentials.push(s.summary(&id, &metadata, lang));
             let key = (s.issuer.clone(), s.vct.clone());
             if newest
                 .get(&key)
-                .is_none_or(|(_, old)| old.imported_at <= s.imported_at)
+                .is_none_or(|(_, imported_at)| *imported_at <= s.imported_at)
             {
-                newest.insert(key, (id, s));
+                newest.insert(key, (id.clone(), s.imported_at));
             }
+            credentials.push(s.view(&id, &metadata, lang));
         }
+        let mut opened: BTreeMap<(String, String), (String, StoredCredential)> = BTreeMap::new();
+        for (key, (id, _)) in newest {
+            let stored = self.stored(&id)?;
+            opened.insert(key, (id, stored));
+        }
+        let newest = opened;
         let mut overview = Overview {
             debts: Debts {
                 total_eur: 0.0,

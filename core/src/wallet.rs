@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{self, Actor, AuditEntry, AuditEvent};
 use crate::credentials::{
     claim_views, CredentialDetails, CredentialSummary, HolderBinding, StoredCredential,
+    StoredSummary,
 };
 use crate::holder_key::{
     HolderKeyRecord, HolderKeyStore, SoftwareHolderKeyStore, PRIMARY_HOLDER_KEY_ID,
@@ -268,10 +269,36 @@ impl Wallet {
     pub fn credentials(&self, lang: &str) -> Result<Vec<CredentialSummary>, Error> {
         let metadata = self.metadata();
         let mut out = Vec::new();
-        for (id, r) in self.vault.list::<StoredCredential>()? {
-            out.push(r?.summary(&id, &metadata, lang));
+        for (id, r) in self.credential_summaries()? {
+            out.push(r?.view(&id, &metadata, lang));
         }
         Ok(out)
+    }
+
+    /// Every credential's sealed summary, oldest import first, without opening the full
+    /// credentials. A vault written before summaries gets them here, once, in one transaction.
+    pub(crate) fn credential_summaries(&self) -> Result<kluis_vault::Listed<StoredSummary>, Error> {
+        if let Some(all) = self.vault.list_summaries(StoredCredential::KIND)? {
+            return Ok(all);
+        }
+        self.vault.rebuild_summaries::<StoredCredential>()?;
+        match self.vault.list_summaries(StoredCredential::KIND)? {
+            Some(all) => Ok(all),
+            // A credential that does not open has no summary: the full list names it.
+            None => Ok(self
+                .vault
+                .list::<StoredCredential>()?
+                .into_iter()
+                .map(|(id, r)| {
+                    let s = r.and_then(|c| {
+                        Record::summary(&c)
+                            .and_then(|v| serde_json::from_value(v).ok())
+                            .ok_or_else(|| kluis_vault::VaultError::Encoding("summary".into()))
+                    });
+                    (id, s)
+                })
+                .collect()),
+        }
     }
 
     pub(crate) fn stored(&self, id: &str) -> Result<StoredCredential, Error> {

@@ -59,6 +59,13 @@ fn benches(c: &mut Criterion) {
             all
         })
     });
+    g.bench_function("list_summaries_10k", |b| {
+        b.iter(|| {
+            let all = store.list_summaries("credential").unwrap();
+            assert_eq!(all.len(), data::RECORDS);
+            all
+        })
+    });
     g.sample_size(100);
     let mut m = 0usize;
     for (name, sync) in [("put", "FULL"), ("put_sync_normal", "NORMAL")] {

@@ -29,7 +29,11 @@ impl CipherStore {
             "CREATE TABLE IF NOT EXISTS records (
                 seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL, json BLOB NOT NULL,
                 UNIQUE (kind, id));
-             CREATE INDEX IF NOT EXISTS records_by_kind ON records (kind, seq);",
+             CREATE INDEX IF NOT EXISTS records_by_kind ON records (kind, seq);
+             -- The best schema for the listing question: a summary row per record, dense pages.
+             CREATE TABLE IF NOT EXISTS summaries (
+                seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL, json BLOB NOT NULL);
+             CREATE INDEX IF NOT EXISTS summaries_by_kind ON summaries (kind, seq);",
         )?;
         Ok(Self { conn })
     }
@@ -39,29 +43,34 @@ impl CipherStore {
         self.conn.pragma_update(None, "synchronous", v)
     }
 
-    /// Insert or replace, committed.
-    pub fn put<T: serde::Serialize>(&mut self, kind: &str, id: &str, v: &T) -> rusqlite::Result<()> {
-        let json = serde_json::to_vec(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    /// Insert or replace a credential with its summary, committed.
+    pub fn put(&mut self, kind: &str, id: &str, v: &data::StoredCredential) -> rusqlite::Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.prepare_cached(
-            "INSERT INTO records (kind, id, json) VALUES (?1, ?2, ?3)
-             ON CONFLICT (kind, id) DO UPDATE SET json = excluded.json",
-        )?
-        .execute(params![kind, id, json])?;
+        put_in(&tx, kind, id, v)?;
         tx.commit()
     }
 
     /// Many puts in one transaction (setup).
-    pub fn put_many<T: serde::Serialize>(&mut self, kind: &str, items: &[(String, T)]) -> rusqlite::Result<()> {
+    pub fn put_many(&mut self, kind: &str, items: &[(String, data::StoredCredential)]) -> rusqlite::Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut st = tx.prepare_cached("INSERT INTO records (kind, id, json) VALUES (?1, ?2, ?3)")?;
-            for (id, v) in items {
-                let json = serde_json::to_vec(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                st.execute(params![kind, id, json])?;
-            }
+        for (id, v) in items {
+            put_in(&tx, kind, id, v)?;
         }
         tx.commit()
+    }
+
+    /// Every summary of a kind in insertion order, decoded.
+    pub fn list_summaries(&self, kind: &str) -> rusqlite::Result<Vec<(String, data::Summary)>> {
+        let mut st = self.conn.prepare_cached("SELECT id, json FROM summaries WHERE kind = ?1 ORDER BY seq")?;
+        let mut rows = st.query(params![kind])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let b = r.get_ref(1)?.as_blob()?;
+            let v = serde_json::from_slice(b).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e)))?;
+            out.push((id, v));
+        }
+        Ok(out)
     }
 
     /// One record by id, decoded.
@@ -95,4 +104,20 @@ impl CipherStore {
     pub fn checkpoint(&self) -> rusqlite::Result<()> {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
     }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+fn put_in(tx: &Connection, kind: &str, id: &str, v: &data::StoredCredential) -> rusqlite::Result<()> {
+    let seq: i64 = tx
+        .prepare_cached(
+            "INSERT INTO records (kind, id, json) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, id) DO UPDATE SET json = excluded.json RETURNING seq",
+        )?
+        .query_row(params![kind, id, to_json(v)?], |r| r.get(0))?;
+    tx.prepare_cached("INSERT OR REPLACE INTO summaries (seq, kind, id, json) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![seq, kind, id, to_json(&data::summary(v))?])?;
+    Ok(())
 }

@@ -55,8 +55,9 @@ fn flipped_byte_names_the_record_and_others_still_open() {
             assert_ok(&v.run(&["show", id]));
         }
     }
-    // The overview refuses to pretend all is well.
-    assert_fails(&v.run(&["list"]), 4);
+    // `list` reads the sealed summaries (issue 15: 10,000 in < 20 ms), not the records: it still
+    // shows the broken credential, whose opening then fails as above (it used to fail `list`).
+    assert_eq!(v.list_ids(), ids);
 }
 
 #[test]

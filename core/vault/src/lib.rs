@@ -47,6 +47,13 @@ pub type Listed<R> = Vec<(RecordId, Result<R, VaultError>)>;
 pub trait Record: serde::Serialize + serde::de::DeserializeOwned {
     /// The record kind: 1..=64 characters of `a-z 0-9 _ - .`.
     const KIND: &'static str;
+
+    /// The few fields a listing needs, kept sealed beside the record (its own associated data)
+    /// so that [`Vault::list_summaries`] need not open and decode every full record. `None`
+    /// (the default): no summary.
+    fn summary(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Choices made when a vault is created; both are stored in the vault.

@@ -17,9 +17,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use crate::policy::{OnLimit, VaultPolicy};
 use crate::VaultError;
 
-/// File format version (`PRAGMA user_version`). 1: no file seal; 2: `file_seal` table.
+/// File format version (`PRAGMA user_version`). 1: no file seal; 2: `file_seal` table;
+/// 3: `summaries` table.
 /// Older versions are migrated in place on open.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 /// Version of the associated-data layout bound into every record and the DEK wrap, and of the
 /// header row (its `format` column). Unchanged by the file migrations, so records stay valid.
 pub(crate) const AAD_VERSION: u32 = 1;
@@ -73,6 +74,19 @@ CREATE TABLE file_seal (
 );
 ";
 
+/// Format 3: each record's summary (`Record::summary`), sealed under the record key with its own
+/// associated data, keyed by the record's `seq`. A table of its own so that listing reads a few
+/// dense pages, not every page of the full records.
+const SCHEMA_3: &str = "
+CREATE TABLE summaries (
+    seq     INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    sealed  BLOB NOT NULL
+);
+CREATE INDEX summaries_by_kind ON summaries (kind, seq);
+";
+
 /// The header row: everything needed to derive the KEK and check it, plus the policy.
 #[derive(Clone)]
 pub(crate) struct Header {
@@ -120,6 +134,7 @@ pub(crate) fn create_file(path: &Path, header: &Header, seal: &FileSeal) -> Resu
     let tx = conn.transaction()?;
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch(SCHEMA_2)?;
+    tx.execute_batch(SCHEMA_3)?;
     tx.execute(
         "INSERT INTO header VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
@@ -163,7 +178,7 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, VaultError> {
         return Err(VaultError::Corrupt("not a kluis vault".into()));
     }
     let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version != FORMAT_VERSION && version != 1 {
+    if version == 0 || version > FORMAT_VERSION {
         return Err(VaultError::Corrupt(format!(
             "unsupported format version {version}"
         )));
@@ -172,23 +187,25 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, VaultError> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(VaultError::Corrupt("vault is not in WAL mode".into()));
     }
-    if version == 1 {
-        migrate_1_to_2(&conn)?;
+    for from in version..FORMAT_VERSION {
+        migrate(&conn, from)?;
     }
     Ok(conn)
 }
 
-/// Format 1 -> 2: add the (empty) seal table and the version, in one transaction; a crash
-/// leaves format 1, and the next open does it again. The seal itself is written at the next
-/// unlock, when the device secret and the KEK are at hand.
-fn migrate_1_to_2(conn: &Connection) -> Result<(), VaultError> {
+/// One step `from` -> `from + 1`, in one transaction with the version bump; a crash leaves
+/// the previous version, and the next open does the step again.
+/// 1 -> 2: the (empty) seal table; the seal is written at the next unlock, when the device
+/// secret and the KEK are at hand. 2 -> 3: the (empty) summaries table; the wallet fills it at
+/// its first listing (`Vault::rebuild_summaries`), which needs the data key.
+fn migrate(conn: &Connection, from: u32) -> Result<(), VaultError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let done = (|| {
         // Another process may have migrated meanwhile.
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version == 1 {
-            conn.execute_batch(SCHEMA_2)?;
-            conn.pragma_update(None, "user_version", FORMAT_VERSION)?;
+        if version == from {
+            conn.execute_batch(if from == 1 { SCHEMA_2 } else { SCHEMA_3 })?;
+            conn.pragma_update(None, "user_version", from + 1)?;
         }
         Ok::<(), VaultError>(())
     })();

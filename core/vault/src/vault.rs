@@ -268,14 +268,95 @@ fn open_record<R: Record>(
 
 // Record operations shared by `Vault` and `WriteTxn`.
 
-fn put_sealed(conn: &Connection, kind: &str, id: &str, sealed: &[u8]) -> Result<(), VaultError> {
+fn put_sealed(conn: &Connection, kind: &str, id: &str, sealed: &[u8]) -> Result<i64, VaultError> {
     // Upsert keeps `seq`, so a replaced record keeps its place in insertion order.
-    conn.prepare_cached(
-        "INSERT INTO records (kind, id, sealed) VALUES (?1, ?2, ?3)
-         ON CONFLICT (kind, id) DO UPDATE SET sealed = excluded.sealed",
-    )?
-    .execute(params![kind, id, sealed])?;
+    Ok(conn
+        .prepare_cached(
+            "INSERT INTO records (kind, id, sealed) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, id) DO UPDATE SET sealed = excluded.sealed RETURNING seq",
+        )?
+        .query_row(params![kind, id, sealed], |r| r.get(0))?)
+}
+
+/// Associated data of a record's summary: not interchangeable with the record's own.
+fn summary_aad(kind: &str, id: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(40 + kind.len() + id.len());
+    push_framed(&mut aad, b"kluis/summary");
+    push_framed(&mut aad, kind.as_bytes());
+    push_framed(&mut aad, id.as_bytes());
+    aad.extend_from_slice(&AAD_VERSION.to_be_bytes());
+    aad
+}
+
+/// Seal and store a record, with its summary when its type has one, in the caller's
+/// transaction.
+fn put_record<R: Record>(
+    conn: &Connection,
+    keys: &DataKeys,
+    id: &str,
+    value: &R,
+) -> Result<(), VaultError> {
+    check_kind(R::KIND)?;
+    check_id(id)?;
+    let plain = encode(value)?;
+    let sealed = keys.seal(&plain, &record_aad(R::KIND, id));
+    let seq = put_sealed(conn, R::KIND, id, &sealed)?;
+    match value.summary() {
+        Some(summary) => {
+            let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(256)));
+            serde_json::to_writer(&mut w, &summary)?;
+            let sealed = keys.seal(&w.0, &summary_aad(R::KIND, id));
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO summaries (seq, kind, id, sealed) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![seq, R::KIND, id, sealed])?;
+        }
+        None => {
+            conn.prepare_cached("DELETE FROM summaries WHERE seq = ?1")?
+                .execute(params![seq])?;
+        }
+    }
     Ok(())
+}
+
+fn list_summaries_in<S: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    keys: &DataKeys,
+    kind: &str,
+) -> Result<Option<Listed<S>>, VaultError> {
+    check_kind(kind)?;
+    let count = |sql: &str| -> Result<i64, VaultError> {
+        Ok(conn
+            .prepare_cached(sql)?
+            .query_row(params![kind], |r| r.get(0))?)
+    };
+    // A record without its summary (written before summaries, or one that failed to open when
+    // they were built): the summaries are not the whole list.
+    if count("SELECT COUNT(*) FROM records WHERE kind = ?1")?
+        != count("SELECT COUNT(*) FROM summaries WHERE kind = ?1")?
+    {
+        return Ok(None);
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT id, sealed FROM summaries WHERE kind = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query(params![kind])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let integrity = || VaultError::Integrity {
+            kind: kind.to_string(),
+            id: id.clone(),
+        };
+        let value = match row.get_ref(1)?.as_blob() {
+            Ok(sealed) => match keys.open(sealed, &summary_aad(kind, &id)) {
+                Ok(plain) => serde_json::from_slice(&plain).map_err(VaultError::from),
+                Err(_) => Err(integrity()),
+            },
+            Err(_) => Err(integrity()),
+        };
+        out.push((id, value));
+    }
+    Ok(Some(out))
 }
 
 fn get_in<R: Record>(
@@ -325,20 +406,21 @@ fn list_in<R: Record>(conn: &Connection, keys: &DataKeys) -> Result<Listed<R>, V
 fn delete_in(conn: &Connection, kind: &str, id: &str) -> Result<bool, VaultError> {
     check_kind(kind)?;
     check_id(id)?;
-    let n = conn
-        .prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2")?
-        .execute(params![kind, id])?;
-    Ok(n > 0)
+    let seq: Option<i64> = conn
+        .prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2 RETURNING seq")?
+        .query_row(params![kind, id], |r| r.get(0))
+        .optional()?;
+    if let Some(seq) = seq {
+        conn.prepare_cached("DELETE FROM summaries WHERE seq = ?1")?
+            .execute(params![seq])?;
+    }
+    Ok(seq.is_some())
 }
 
 impl WriteTxn<'_> {
     /// Insert or replace a record (committed with the whole transaction).
     pub fn put<R: Record>(&mut self, id: &str, value: &R) -> Result<(), VaultError> {
-        check_kind(R::KIND)?;
-        check_id(id)?;
-        let plain = encode(value)?;
-        let sealed = self.keys.seal(&plain, &record_aad(R::KIND, id));
-        put_sealed(&self.tx, R::KIND, id, &sealed)
+        put_record(&self.tx, self.keys, id, value)
     }
 
     /// Delete a record; `true` if it existed.
@@ -818,9 +900,6 @@ impl Vault {
 
     /// Insert or replace a record; returns after the commit.
     pub fn put<R: Record>(&self, id: &str, value: &R) -> Result<(), VaultError> {
-        check_kind(R::KIND)?;
-        check_id(id)?;
-        let plain = encode(value)?;
         let mut g = self.inner();
         let Inner {
             conn,
@@ -831,9 +910,8 @@ impl Vault {
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
         let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
-        let sealed = keys.seal(&plain, &record_aad(R::KIND, id));
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        put_sealed(&tx, R::KIND, id, &sealed)?;
+        put_record(&tx, keys, id, value)?;
         let seq = advance_seal(&tx, seal_key)?;
         tx.commit()?;
         let vault_id = vault_id.clone();
@@ -857,6 +935,34 @@ impl Vault {
         let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
         let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
         list_in(conn, keys)
+    }
+
+    /// The summaries ([`Record::summary`]) of every record of `kind`, in insertion order,
+    /// without opening the records themselves. `None` when some record of the kind has no
+    /// summary (a vault written before summaries: call [`Vault::rebuild_summaries`]).
+    pub fn list_summaries<S: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Option<Listed<S>>, VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
+        list_summaries_in(conn, keys, kind)
+    }
+
+    /// Write the summary of every record of `R` that opens, in one transaction (the migration
+    /// of a vault written before summaries: a crash leaves it as it was). Returns how many.
+    pub fn rebuild_summaries<R: Record>(&self) -> Result<usize, VaultError> {
+        self.write(|tx| {
+            let mut n = 0;
+            for (id, r) in list_in::<R>(&tx.tx, tx.keys)? {
+                if let Ok(value) = r {
+                    put_record(&tx.tx, tx.keys, &id, &value)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
     }
 
     /// Delete a record; `true` if it existed.
@@ -1006,7 +1112,9 @@ impl Vault {
             bytes.to_vec()
         };
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        put_sealed(&tx, kind, id, &sealed)?;
+        let seq = put_sealed(&tx, kind, id, &sealed)?;
+        // As if written by a version without summaries: the raw bytes have none.
+        tx.execute("DELETE FROM summaries WHERE seq = ?1", params![seq])?;
         advance_seal(&tx, seal_key)?;
         tx.commit()?;
         Ok(())
