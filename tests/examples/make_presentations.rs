@@ -28,7 +28,12 @@ fn main() {
     let holder = kluis_fixtures::holder("gemeente-utrecht").unwrap();
     std::fs::write(
         out.join("issuer.jwk"),
-        holder.public_jwk().unwrap().to_value().to_string(),
+        // Bound to its issuer (`iss`): `kluis verify --trust` counts a key only for its issuer.
+        {
+            let mut k = holder.public_jwk().unwrap().to_value();
+            k["iss"] = serde_json::json!(holder.iss);
+            k.to_string()
+        },
     )
     .unwrap();
     // 5 disclosures: three top-level claims and one nested (which needs its parent's disclosure).

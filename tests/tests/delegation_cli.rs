@@ -128,10 +128,6 @@ fn delegation_from_the_command_line() {
         "--out",
         s(&p),
     ]);
-    let uwv_key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/data/keys/uwv.public.jwk.json"
-    );
     let verify = |file: &Path| {
         Command::new(bin("kluis"))
             .args([
@@ -142,8 +138,10 @@ fn delegation_from_the_command_line() {
                 NONCE,
                 "--aud",
                 "woningcorporatie-eemland",
-                "--trust",
-                uwv_key,
+                "--scheme",
+                scheme,
+                "--scheme-key",
+                scheme_key,
             ])
             .output()
             .unwrap()
@@ -215,10 +213,6 @@ fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
     helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
     let key_file = citizen.path("helper.jwk");
     std::fs::write(&key_file, &helper.ok(&["key", "--json"]).stdout).unwrap();
-    let uwv_key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/data/keys/uwv.public.jwk.json"
-    );
     let until = (kluis_core::now_unix() + 30 * 86_400).to_string();
     let mut killed = 0;
     let mut ids = Vec::new();
@@ -282,8 +276,10 @@ fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
                     NONCE,
                     "--aud",
                     "woningcorporatie-eemland",
-                    "--trust",
-                    uwv_key,
+                    "--scheme",
+                    scheme,
+                    "--scheme-key",
+                    scheme_key,
                 ])
                 .output()
                 .unwrap()

@@ -307,16 +307,19 @@ async fn batch_verification_fetches_each_list_once_and_refuses_revoked() {
     std::fs::write(&batch, lines.join("\n")).unwrap();
     let key = tmp.path().join("brp.jwk");
     std::fs::write(&key, holder.public_jwk().to_value().to_string()).unwrap();
+    let issuer = holder.base_url().to_string();
+    let issuer2 = issuer.clone();
     let run = || {
         let batch = batch.clone();
         let key = key.clone();
+        let issuer = issuer.clone();
         async move {
             tokio::task::spawn_blocking(move || {
                 Command::new(bin("kluis"))
                     .args(["--json", "verify", "--batch"])
                     .arg(&batch)
                     .args(["--nonce", "b-n", "--aud", "rp", "--trust"])
-                    .arg(&key)
+                    .arg(format!("{}={}", issuer, key.display()))
                     .env_remove("KLUIS_PIN")
                     .output()
                     .unwrap()
@@ -358,7 +361,7 @@ async fn batch_verification_fetches_each_list_once_and_refuses_revoked() {
             .args(["verify"])
             .arg(&one)
             .args(["--nonce", "b-n", "--aud", "rp", "--trust"])
-            .arg(&key)
+            .arg(format!("{}={}", issuer2, key.display()))
             .env_remove("KLUIS_PIN")
             .output()
             .unwrap()
@@ -424,7 +427,7 @@ async fn a_forged_presentation_makes_no_outbound_request() {
             .args(["verify"])
             .arg(&file)
             .args(["--nonce", "n", "--aud", "rp", "--trust"])
-            .arg(&trusted)
+            .arg(format!("https://gemeente.example={}", trusted.display()))
             .env_remove("KLUIS_PIN")
             .output()
             .unwrap()

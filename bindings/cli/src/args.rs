@@ -164,9 +164,10 @@ pub struct VerifyQrArgs {
     /// session request is signed as.
     #[arg(long, value_name = "CLIENT_ID")]
     pub aud: Option<String>,
-    /// Trusted issuer public JWK file(s).
-    #[arg(long, value_name = "JWK_FILE")]
-    pub trust: Vec<PathBuf>,
+    /// A trusted issuer key, bound to its issuer id: ISSUER=JWK_FILE (or a JWK file with an
+    /// "iss" member).
+    #[arg(long, value_name = "ISSUER=JWK_FILE")]
+    pub trust: Vec<String>,
     /// Trust the scheme's participant list at URL (its holders, for their listed types).
     #[arg(long, value_name = "URL")]
     pub scheme: Option<String>,
@@ -345,7 +346,15 @@ pub struct VerifyArgs {
     /// The verifier's identifier.
     #[arg(long)]
     pub aud: String,
-    /// Trusted issuer public JWK file(s); without any, the vault's trusted issuers are used (needs the PIN).
+    /// A trusted issuer key, bound to its issuer id: ISSUER=JWK_FILE (or a JWK file with an
+    /// "iss" member); without any (and no --scheme), the vault's trusted issuers are used (needs
+    /// the PIN).
+    #[arg(long, value_name = "ISSUER=JWK_FILE")]
+    pub trust: Vec<String>,
+    /// Trust the scheme's participant list at URL (its holders, for their listed types).
+    #[arg(long, value_name = "URL")]
+    pub scheme: Option<String>,
+    /// The scheme's public key, pinned.
     #[arg(long, value_name = "JWK_FILE")]
-    pub trust: Vec<PathBuf>,
+    pub scheme_key: Option<PathBuf>,
 }

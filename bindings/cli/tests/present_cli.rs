@@ -34,7 +34,12 @@ fn setup() -> Setup {
         .map(|h| {
             v.file(
                 &format!("trust-{}.jwk", h.id),
-                &h.public_jwk().unwrap().to_value().to_string(),
+                // The key file names its issuer: a key counts only for the issuer it is bound to.
+                &{
+                    let mut k = h.public_jwk().unwrap().to_value();
+                    k["iss"] = serde_json::json!(h.iss);
+                    k.to_string()
+                },
             )
             .to_string_lossy()
             .to_string()
@@ -140,7 +145,12 @@ fn replays_and_tampering_are_rejected_with_exit_5() {
             "--aud",
             AUD,
             "--trust",
-            lone.to_str().unwrap(),
+            // The municipality's id bound to a key that did not sign it.
+            &format!(
+                "{}={}",
+                kluis_fixtures::holder("gemeente-utrecht").unwrap().iss,
+                lone.display()
+            ),
         ])
         .output()
         .unwrap();
@@ -254,4 +264,106 @@ fn batch_verification_reports_counts() {
     assert_eq!(summary["valid"], 5);
     assert_eq!(summary["invalid"], 1);
     assert_eq!(summary["rejections"][0]["line"], 4);
+}
+
+/// Issue 12, item 10: a `--trust` key counts only for the issuer it is bound to. A credential
+/// signed with the CAK's key that claims the municipality as `iss` (here imported into a vault
+/// that trusts that pairing, so the wallet presents it with a valid key binding) is refused
+/// when the party passes both keys, each bound to its own issuer; a key with no issuer is a
+/// usage error.
+#[test]
+fn a_trusted_key_counts_only_for_its_own_issuer() {
+    use base64::Engine as _;
+    let v = TestVault::new();
+    let brp = v
+        .issue("mohamed")
+        .into_iter()
+        .find(|s| s.vct == "urn:nl:gemeente:brp-address:1")
+        .unwrap();
+    let cak = kluis_fixtures::holder("cak").unwrap();
+    let (jwt, rest) = brp.compact.split_once('~').unwrap();
+    let (signing_input, _) = jwt.rsplit_once('.').unwrap();
+    let sig = cak
+        .signing_key()
+        .unwrap()
+        .sign_es256(signing_input.as_bytes())
+        .unwrap();
+    let forged = format!(
+        "{signing_input}.{}~{rest}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    );
+    // The citizen's vault is made to accept it: the municipality's id with the CAK's key.
+    let cak_key = v.file("cak.jwk", &cak.public_jwk().unwrap().to_value().to_string());
+    assert_ok(&v.run(&[
+        "trust",
+        "add-issuer",
+        &brp.holder.iss,
+        cak_key.to_str().unwrap(),
+    ]));
+    assert_ok(&v.import(&forged));
+    let id = v
+        .json(&["list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["vct"] == "urn:nl:gemeente:brp-address:1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out_file = v.tmp.path().join("forged-p.txt");
+    assert_ok(&v.run(&[
+        "present",
+        &id,
+        "--claims",
+        "/given_name",
+        "--nonce",
+        "n-10",
+        "--aud",
+        AUD,
+        "--out",
+        out_file.to_str().unwrap(),
+    ]));
+    let gemeente = kluis_fixtures::holder("gemeente-utrecht").unwrap();
+    let gem_key = v.file(
+        "gemeente.jwk",
+        &gemeente.public_jwk().unwrap().to_value().to_string(),
+    );
+    let run = |trust: &[String]| {
+        let mut args = vec![
+            "verify".to_string(),
+            out_file.to_string_lossy().to_string(),
+            "--nonce".into(),
+            "n-10".into(),
+            "--aud".into(),
+            AUD.into(),
+        ];
+        for t in trust {
+            args.push("--trust".into());
+            args.push(t.clone());
+        }
+        std::process::Command::new(env!("CARGO_BIN_EXE_kluis"))
+            .args(&args)
+            .env_remove("KLUIS_PIN")
+            .output()
+            .unwrap()
+    };
+    let bound = [
+        format!("{}={}", gemeente.iss, gem_key.display()),
+        format!("{}={}", cak.iss, cak_key.display()),
+    ];
+    let out = run(&bound);
+    assert_fails(&out, 5);
+    // Bare key files name no issuer: refused as a usage error, never trusted for any issuer.
+    let bare = [
+        gem_key.to_string_lossy().to_string(),
+        cak_key.to_string_lossy().to_string(),
+    ];
+    let out = run(&bare);
+    assert_fails(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ISSUER=JWK_FILE"));
+    // With the CAK's key bound to the municipality (what the citizen's vault was told) it
+    // verifies: the binding, not the key, decides.
+    let out = run(&[format!("{}={}", gemeente.iss, cak_key.display())]);
+    assert_ok(&out);
 }

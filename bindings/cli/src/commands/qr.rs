@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use kluis_core::openid4vp::dcql::DcqlQuery;
 use kluis_core::openid4vp::offline::{
-    disclosed_json_checked, rental_query, scheme_trust, verify_offline_fetching, FileReplayCache,
+    disclosed_json_checked, rental_query, verify_offline_fetching, FileReplayCache,
     MemoryReplayCache, OfflineExpectations, OfflineStatus, ReplayCache, MAX_AGE_SECS,
 };
 use kluis_core::openid4vp::proximity::{
@@ -26,7 +26,7 @@ use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
 use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig, VerifierTrust};
 use kluis_core::openid4vp::{rental_dcql, PresentationChoice};
 use kluis_core::qr::render::{read_png, Ec};
-use kluis_core::sdjwt::{PublicJwk, SigningKey};
+use kluis_core::sdjwt::SigningKey;
 use kluis_core::status::{StatusCheck, StatusLists};
 use kluis_core::Wallet;
 use serde_json::{json, Value};
@@ -258,28 +258,12 @@ fn input_text(arg: &str) -> Result<String, CliError> {
 }
 
 fn verifier_trust(a: &VerifyQrArgs) -> Result<VerifierTrust, CliError> {
-    let mut trust = match (&a.scheme, &a.scheme_key) {
-        (Some(url), Some(key)) => {
-            let key = PublicJwk::from_json(&read_text(key)?).map_err(|e| {
-                CliError::usage(format!("{} is not a P-256 public JWK: {e}", key.display()))
-            })?;
-            block_on(scheme_trust(url, &key, Default::default()))??
-        }
-        (Some(_), None) => return Err(CliError::usage("--scheme needs --scheme-key JWK_FILE")),
-        _ => VerifierTrust::default(),
-    };
-    for f in &a.trust {
-        let jwk = PublicJwk::from_json(&read_text(f)?).map_err(|e| {
-            CliError::usage(format!("{} is not a P-256 public JWK: {e}", f.display()))
-        })?;
-        trust.issuers.add_for_any_issuer(jwk);
-    }
     if a.scheme.is_none() && a.trust.is_empty() {
         return Err(CliError::usage(
-            "say whom to trust: --trust JWK_FILE... or --scheme URL --scheme-key JWK_FILE",
+            "say whom to trust: --trust ISSUER=JWK_FILE... or --scheme URL --scheme-key JWK_FILE",
         ));
     }
-    Ok(trust)
+    super::verify::verifier_trust(&a.trust, a.scheme.as_deref(), a.scheme_key.as_deref())
 }
 
 /// Reads a status list cache file (`[[uri, token, fetched_at], ...]`); a missing file is an
