@@ -8,7 +8,9 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kluis_core::sdjwt::{MetadataRegistry, TypeMetadata};
+use kluis_core::openid4vp::offline::scheme_trust;
+use kluis_core::openid4vp::verifier::VerifierTrust;
+use kluis_core::sdjwt::{MetadataRegistry, PublicJwk, TypeMetadata};
 use kluis_core::{DeviceSecretStore, Pin, SoftwareDeviceSecretStore, Wallet};
 use zeroize::Zeroizing;
 
@@ -173,4 +175,55 @@ pub fn ask(question: &str, prompt: Prompt) -> bool {
         return false;
     }
     matches!(line.trim(), "y" | "Y" | "yes" | "ja" | "j")
+}
+
+/// Whom a party trusts: the scheme's list (`--scheme URL --scheme-key FILE`, each holder for
+/// its listed types) and/or keys each bound to one issuer id (`--trust ISSUER=JWK_FILE`, or a
+/// JWK file with an `iss` member). A key without an issuer is refused: it would vouch for any
+/// `iss` a credential claims.
+pub fn verifier_trust(
+    keys: &[String],
+    scheme: Option<&str>,
+    scheme_key: Option<&std::path::Path>,
+) -> Result<VerifierTrust, CliError> {
+    let mut trust = match (scheme, scheme_key) {
+        (Some(url), Some(key)) => {
+            let key = PublicJwk::from_json(&read_text(key)?).map_err(|e| {
+                CliError::usage(format!("{} is not a P-256 public JWK: {e}", key.display()))
+            })?;
+            block_on(scheme_trust(url, &key, Default::default()))??
+        }
+        (Some(_), None) => return Err(CliError::usage("--scheme needs --scheme-key JWK_FILE")),
+        (None, Some(_)) => return Err(CliError::usage("--scheme-key needs --scheme URL")),
+        (None, None) => VerifierTrust::default(),
+    };
+    for arg in keys {
+        let (issuer, file) = match arg.rsplit_once('=') {
+            Some((iss, f)) if !iss.is_empty() && !f.is_empty() => (Some(iss), f),
+            _ => (None, arg.as_str()),
+        };
+        let path = std::path::Path::new(file);
+        let text = read_text(path)?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|_| CliError::usage(format!("{} is not a JWK", path.display())))?;
+        let jwk = PublicJwk::from_value(&value).map_err(|e| {
+            CliError::usage(format!("{} is not a P-256 public JWK: {e}", path.display()))
+        })?;
+        let issuer = issuer
+            .map(str::to_string)
+            .or_else(|| value.get("iss").and_then(|v| v.as_str()).map(str::to_string))
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "--trust {arg}: say whose key it is, --trust ISSUER=JWK_FILE (a key counts only for the issuer it is bound to)"
+                ))
+            })?;
+        trust.issuers.add(&issuer, jwk);
+        // A key given by hand vouches for any type of its issuer, unless the scheme lists it.
+        if !trust.types.is_empty() && !trust.types.contains_key(&issuer) {
+            return Err(CliError::usage(format!(
+                "--trust {arg}: {issuer} is not in the scheme's list; give --scheme or --trust, not both for it"
+            )));
+        }
+    }
+    Ok(trust)
 }

@@ -703,6 +703,10 @@ impl Vault {
                         "the device's rollback counter for this vault is missing",
                     ))
                 }
+                // Counter 0 and no seal: a format-1 vault whose first seal was interrupted (the
+                // counter is set to 0 just before that seal is committed; a vault that was ever
+                // sealed has a counter of at least 1). Still unsealed, as before.
+                (None, Some(0)) => {}
                 // A counter, but no seal: the seal was removed from a sealed vault.
                 (None, Some(_)) => {
                     return Err(VaultError::Tampered(
@@ -774,6 +778,12 @@ impl Vault {
                             "UPDATE header SET wrapped_dek = ?1 WHERE singleton = 1",
                             params![current.wrapped_dek],
                         )?;
+                        // Crash-safe first seal: counter 0 before the commit, seal 1 in it, so a
+                        // kill in between leaves (no seal, 0) or (seal 1, counter 0), both of
+                        // which open; never a seal without its counter.
+                        if counter.is_none() {
+                            self.device.raise_rollback_counter(&vault_id, 0)?;
+                        }
                         counter.unwrap_or(0)
                     }
                 };

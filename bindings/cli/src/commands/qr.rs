@@ -263,7 +263,7 @@ fn verifier_trust(a: &VerifyQrArgs) -> Result<VerifierTrust, CliError> {
             "say whom to trust: --trust ISSUER=JWK_FILE... or --scheme URL --scheme-key JWK_FILE",
         ));
     }
-    super::verify::verifier_trust(&a.trust, a.scheme.as_deref(), a.scheme_key.as_deref())
+    crate::shared::verifier_trust(&a.trust, a.scheme.as_deref(), a.scheme_key.as_deref())
 }
 
 /// Reads a status list cache file (`[[uri, token, fetched_at], ...]`); a missing file is an
