@@ -150,3 +150,18 @@ pub async fn collected_wallet(
     collect_every_offer(&wallet, net, citizen, http).await;
     (dir, wallet)
 }
+
+/// The reason code of the wallet's last refused presentation request, from its audit log.
+pub fn last_refusal(wallet: &Wallet) -> Option<String> {
+    wallet
+        .audit_log()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|e| match &e.event {
+            kluis_core::audit::AuditEvent::PresentationRefused { reason, .. } => {
+                Some(reason.clone())
+            }
+            _ => None,
+        })
+}

@@ -55,18 +55,6 @@ fn disclosed(wallet: &Wallet) -> usize {
         .count()
 }
 
-fn last_refusal(wallet: &Wallet) -> Option<String> {
-    wallet
-        .audit_log()
-        .unwrap()
-        .iter()
-        .rev()
-        .find_map(|e| match &e.event {
-            AuditEvent::PresentationRefused { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-}
-
 #[tokio::test]
 async fn rental_application_to_the_landlord() {
     let net = network().await;
@@ -180,7 +168,10 @@ async fn rental_application_to_the_landlord() {
         matches!(again, Err(Error::InvalidRequest { .. })),
         "{again:?}"
     );
-    assert_eq!(last_refusal(&wallet).as_deref(), Some("replayed_nonce"));
+    assert_eq!(
+        kluis_tests::last_refusal(&wallet).as_deref(),
+        Some("replayed_nonce")
+    );
     assert_eq!(disclosed(&wallet), 6);
 }
 
@@ -468,7 +459,7 @@ async fn bad_requests_are_refused_and_nothing_is_sent() {
             "{fault:?}: {r:?}"
         );
         assert_eq!(
-            last_refusal(&wallet).as_deref(),
+            kluis_tests::last_refusal(&wallet).as_deref(),
             Some(code),
             "{fault:?}: {r:?}"
         );

@@ -67,18 +67,6 @@ fn disclosures(wallet: &Wallet) -> Vec<(Vec<String>, Option<Delivery>)> {
         .collect()
 }
 
-fn last_refusal(wallet: &Wallet) -> Option<String> {
-    wallet
-        .audit_log()
-        .unwrap()
-        .iter()
-        .rev()
-        .find_map(|e| match &e.event {
-            AuditEvent::PresentationRefused { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-}
-
 /// The leaf paths of a claims object, as a receiver reads them (envelope claims left out).
 fn leaves(v: &Value, at: String, out: &mut BTreeSet<String>) {
     match v {
@@ -282,7 +270,7 @@ async fn requests_the_standard_says_to_refuse_are_refused_before_anything_is_sen
             .unwrap_err();
         assert!(matches!(e, Error::InvalidRequest { .. }), "{e:?}");
         assert!(e.to_string().contains(text), "{e}");
-        assert_eq!(last_refusal(&wallet).as_deref(), Some(code));
+        assert_eq!(kluis_tests::last_refusal(&wallet).as_deref(), Some(code));
     }
     assert_eq!(landlord.response_posts(), 0);
     assert!(disclosures(&wallet).is_empty());

@@ -12,15 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kluis_sdjwt::ClaimPath;
 
-use super::response::{post_response, response_form, vp_token, Posted};
+use super::response::{post_response, response_form, vp_token};
 use super::session::{answers, asked_paths, sets_satisfied};
 use super::{DisclosedCredential, PresentationOutcome, PresentationRequest};
 use crate::delegation::{short_id, ReceivedMandate};
 use crate::http::{Http, HttpPolicy};
 use crate::{now_unix, Error, Wallet};
-
-/// Clock skew tolerated on the request's `exp` (as for the citizen's own answers).
-const SKEW_SECS: i64 = 60;
 
 /// A response built on a citizen's behalf, not yet sent.
 pub(crate) struct OnBehalfResponse {
@@ -49,23 +46,7 @@ impl Wallet {
         // Sent once; whatever may have reached the party is logged (docs/PRESENTING.md).
         let posted = post_response(&http, &req.request.response_uri, &built.form).await?;
         self.finish_on_behalf(req, &built, &policy).await?;
-        let ack = match posted {
-            Posted::Received(ack) => ack,
-            Posted::Rejected { reason, .. } => {
-                return Err(Error::InvalidPresentation {
-                    reason: format!(
-                        "the requesting party rejected the response: {reason} (it did receive it: logged as shared)"
-                    ),
-                })
-            }
-            Posted::Uncertain { reason } => {
-                return Err(Error::Network {
-                    reason: format!(
-                        "{reason}: the response may have been shared; it is logged as such and will not be sent again"
-                    ),
-                })
-            }
-        };
+        let ack = posted.into_ack()?;
         Ok(PresentationOutcome {
             client_id: req.request.client_id.full.clone(),
             disclosed: built.disclosed,
@@ -122,16 +103,7 @@ impl Wallet {
         policy: HttpPolicy,
     ) -> Result<OnBehalfResponse, Error> {
         let now = now_unix();
-        if req.request.exp + SKEW_SECS < now {
-            return Err(Error::InvalidRequest {
-                reason: "the request has expired".into(),
-            });
-        }
-        if self.nonce_answered(&req.request)? {
-            return Err(Error::InvalidRequest {
-                reason: "this request's nonce was already answered: nothing was sent again".into(),
-            });
-        }
+        self.ensure_answerable(&req.request)?;
         let (record_id, r) = self.received_mandate(mandate_id)?;
         self.ensure_usable(&record_id, &r, policy).await?;
         let key = self.holder_key()?;

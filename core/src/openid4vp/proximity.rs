@@ -38,7 +38,7 @@ use super::verifier::{
     new_request, parse_form, verify_response_with, PendingRequest, ResponseOutcome, VerifierConfig,
     VerifierTrust,
 };
-use crate::audit::{self, Actor, AuditEvent, Channel, Delivery};
+use crate::audit::{self, Actor, AuditEvent, Channel, DeclineReason, Delivery};
 use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
 
@@ -433,12 +433,8 @@ impl Wallet {
         channel: &dyn SessionChannel,
     ) -> Result<(), Error> {
         let _turn = self.answering.lock().await;
-        if self.nonce_answered(&req.request)? {
-            return Err(refused(
-                "this request was already answered or declined: nothing was sent again",
-            ));
-        }
-        let form = super::response::decline_form(&req.request, super::response::Refusal::Declined)?;
+        self.ensure_unanswered(&req.request)?;
+        let form = super::response::decline_form(&req.request, DeclineReason::Citizen)?;
         let sent = channel.send_response(form_bytes(&form)).await;
         self.record_decline(req)?;
         sent

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::request::{ResponseEncryption, ResponseMode, VerifiedRequest};
+use crate::audit::{DeclineReason, Delivery};
 use crate::http::{checked_url, Http, SendFailure};
 use crate::Error;
 
@@ -79,32 +80,19 @@ pub fn response_form(request: &VerifiedRequest, vp_token: &Value) -> Result<Form
     form_for(request, params)
 }
 
-/// Why the wallet answers with an error instead of credentials (OpenID4VP 1.0 §8.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The citizen said no.
-    Declined,
-    /// The wallet holds nothing that answers the query (the citizen was not asked).
-    NothingToAnswer,
-}
-
-impl Refusal {
-    fn description(self) -> &'static str {
-        match self {
-            Refusal::Declined => "the citizen declined the request",
-            Refusal::NothingToAnswer => "the wallet does not hold the requested credentials",
-        }
-    }
-}
-
 /// The error response `error=access_denied` (with the request's `state`), encrypted to the
-/// party's key under `direct_post.jwt` like an answer would be (§8.3.1).
-pub fn decline_form(request: &VerifiedRequest, why: Refusal) -> Result<Form, Error> {
+/// party's key under `direct_post.jwt` like an answer would be (§8.3.1); its description says
+/// why (OpenID4VP 1.0 §8.5).
+pub fn decline_form(request: &VerifiedRequest, why: DeclineReason) -> Result<Form, Error> {
+    let description = match why {
+        DeclineReason::Citizen => "the citizen declined the request",
+        DeclineReason::NothingToAnswer => "the wallet does not hold the requested credentials",
+    };
     let mut params = vec![
         ("error".to_string(), Value::String("access_denied".into())),
         (
             "error_description".to_string(),
-            Value::String(why.description().into()),
+            Value::String(description.into()),
         ),
     ];
     if let Some(state) = &request.state {
@@ -162,6 +150,35 @@ pub enum Posted {
         /// What happened, without personal data.
         reason: String,
     },
+}
+
+impl Posted {
+    /// What the audit log records of it.
+    pub fn delivery(&self) -> Delivery {
+        match self {
+            Posted::Received(_) => Delivery::Received,
+            Posted::Rejected { .. } => Delivery::Rejected,
+            Posted::Uncertain { .. } => Delivery::Uncertain,
+        }
+    }
+
+    /// The party's acknowledgement of an answer, or the error that says the answer left the
+    /// phone all the same (logged, never sent again).
+    pub fn into_ack(self) -> Result<ResponseAck, Error> {
+        match self {
+            Posted::Received(ack) => Ok(ack),
+            Posted::Rejected { reason, .. } => Err(Error::InvalidPresentation {
+                reason: format!(
+                    "the requesting party rejected the response: {reason} (it did receive it: logged as shared)"
+                ),
+            }),
+            Posted::Uncertain { reason } => Err(Error::Network {
+                reason: format!(
+                    "{reason}: the response may have been shared; it is logged as such and will not be sent again"
+                ),
+            }),
+        }
+    }
 }
 
 /// POSTs `form` once to the request's `response_uri` (already checked against the registered

@@ -457,6 +457,17 @@ fn without_envelope(v: &Value) -> Value {
     }
 }
 
+/// A decline as the party keeps it: the error code only, printable ASCII, bounded.
+fn declined(error: &str) -> ResponseOutcome {
+    ResponseOutcome::Declined {
+        error: error
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect(),
+    }
+}
+
 /// Verifies a posted response (`form`, decoded) against `pending`. A decline is not an error.
 /// A helper's presentation is rejected here for want of its mandate's status list: use
 /// [`verify_response_with`] inside [`crate::delegation::with_mandate_status`].
@@ -502,13 +513,7 @@ pub fn verify_response_with(
         if field("state") != Some(pending.state.as_str()) {
             return Err(reject("the state does not match the request"));
         }
-        return Ok(ResponseOutcome::Declined {
-            error: error
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(64)
-                .collect(),
-        });
+        return Ok(declined(error));
     }
     let (vp_token, state): (Value, String) = match (&pending.decryption_key, field("response")) {
         (Some(key), Some(jwe)) => {
@@ -531,13 +536,7 @@ pub fn verify_response_with(
                 {
                     return Err(reject("the state does not match the request"));
                 }
-                return Ok(ResponseOutcome::Declined {
-                    error: error
-                        .chars()
-                        .filter(|c| c.is_ascii_graphic())
-                        .take(64)
-                        .collect(),
-                });
+                return Ok(declined(error));
             }
             let state = v
                 .get("state")

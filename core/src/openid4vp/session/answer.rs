@@ -2,10 +2,9 @@
 //! record what was sent and what became of it.
 
 use super::{BuiltResponse, PresentationChoice, PresentationOutcome, PresentationRequest};
-use crate::audit::{DeclineReason, Delivery};
+use crate::audit::DeclineReason;
 use crate::http::{Http, HttpPolicy};
-use crate::openid4vp::client_id::refused;
-use crate::openid4vp::response::{decline_form, post_response, Posted, Refusal, ResponseAck};
+use crate::openid4vp::response::{decline_form, post_response, Posted, ResponseAck};
 use crate::{Error, Wallet};
 
 impl Wallet {
@@ -49,28 +48,8 @@ impl Wallet {
         built: &BuiltResponse,
         posted: Posted,
     ) -> Result<ResponseAck, Error> {
-        match posted {
-            Posted::Received(ack) => {
-                self.record_delivery(req, built, Some(Delivery::Received))?;
-                Ok(ack)
-            }
-            Posted::Rejected { reason, .. } => {
-                self.record_delivery(req, built, Some(Delivery::Rejected))?;
-                Err(Error::InvalidPresentation {
-                    reason: format!(
-                        "the requesting party rejected the response: {reason} (it did receive it: logged as shared)"
-                    ),
-                })
-            }
-            Posted::Uncertain { reason } => {
-                self.record_delivery(req, built, Some(Delivery::Uncertain))?;
-                Err(Error::Network {
-                    reason: format!(
-                        "{reason}: the response may have been shared; it is logged as such and will not be sent again"
-                    ),
-                })
-            }
-        }
+        self.record_delivery(req, built, Some(posted.delivery()))?;
+        posted.into_ack()
     }
 
     /// Tells the party the citizen declined (`error=access_denied`) and logs it.
@@ -88,7 +67,7 @@ impl Wallet {
         req: &PresentationRequest,
         policy: HttpPolicy,
     ) -> Result<ResponseAck, Error> {
-        self.send_decline(req, Refusal::Declined, policy).await
+        self.send_decline(req, DeclineReason::Citizen, policy).await
     }
 
     /// Tells the party the wallet cannot answer (`access_denied`, OpenID4VP 1.0 §5.6: it holds
@@ -98,7 +77,7 @@ impl Wallet {
         req: &PresentationRequest,
         policy: HttpPolicy,
     ) -> Result<ResponseAck, Error> {
-        self.send_decline(req, Refusal::NothingToAnswer, policy)
+        self.send_decline(req, DeclineReason::NothingToAnswer, policy)
             .await
     }
 
@@ -107,19 +86,15 @@ impl Wallet {
     async fn send_decline(
         &self,
         req: &PresentationRequest,
-        why: Refusal,
+        why: DeclineReason,
         policy: HttpPolicy,
     ) -> Result<ResponseAck, Error> {
         let _turn = self.answering.lock().await;
-        if self.nonce_answered(&req.request)? {
-            return Err(refused(
-                "this request was already answered or declined: nothing was sent again",
-            ));
-        }
+        self.ensure_unanswered(&req.request)?;
         let form = decline_form(&req.request, why)?;
         let http = Http::new(policy)?;
         let posted = post_response(&http, &req.request.response_uri, &form).await;
-        self.record_decline_because(req, decline_reason(why))?;
+        self.record_decline_because(req, why)?;
         match posted? {
             Posted::Received(ack) => Ok(ack),
             Posted::Rejected { reason, .. } => Err(Error::InvalidPresentation {
@@ -127,12 +102,5 @@ impl Wallet {
             }),
             Posted::Uncertain { reason } => Err(Error::Network { reason }),
         }
-    }
-}
-
-fn decline_reason(why: Refusal) -> DeclineReason {
-    match why {
-        Refusal::Declined => DeclineReason::Citizen,
-        Refusal::NothingToAnswer => DeclineReason::NothingToAnswer,
     }
 }

@@ -8,7 +8,7 @@ use super::choice::{answers, asked_paths, restrict, sets_satisfied};
 use super::{BuiltResponse, CopyUse, DisclosedCredential, PresentationChoice, PresentationRequest};
 use crate::credentials::StoredCredential;
 use crate::holder_key::HolderKey;
-use crate::openid4vp::client_id::{clean, refused};
+use crate::openid4vp::client_id::clean;
 use crate::openid4vp::response::{response_form, vp_token};
 use crate::{now_unix, Error, Wallet};
 use kluis_vault::Record;
@@ -23,16 +23,7 @@ impl Wallet {
     ) -> Result<BuiltResponse, Error> {
         let dcql = &req.request.dcql;
         let now = now_unix();
-        if req.request.exp + crate::openid4vp::client_id::SKEW_SECS < now {
-            return Err(refused("the request has expired"));
-        }
-        // A request answered (or possibly answered) once is never answered again, also not from
-        // a request view the app kept.
-        if self.nonce_answered(&req.request)? {
-            return Err(refused(
-                "this request's nonce was already answered: nothing was sent again",
-            ));
-        }
+        self.ensure_answerable(&req.request)?;
         let trust = self.trust_list()?;
         let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut disclosed = Vec::new();

@@ -5,6 +5,7 @@ use kluis_vault::Record;
 
 use super::{AnsweredNonce, BuiltResponse, CopyUse, PresentationRequest};
 use crate::audit::{self, Actor, AuditEvent, DeclineReason, Delivery};
+use crate::openid4vp::client_id::{refused, SKEW_SECS};
 use crate::openid4vp::request::VerifiedRequest;
 use crate::{now_unix, Error, Wallet};
 
@@ -24,7 +25,26 @@ impl Wallet {
         Ok(())
     }
 
-    pub(crate) fn nonce_answered(&self, request: &VerifiedRequest) -> Result<bool, Error> {
+    /// Refuses a request whose nonce was answered or declined before (a replay, a second tap, a
+    /// request view the app kept): nothing is sent again.
+    pub(crate) fn ensure_unanswered(&self, request: &VerifiedRequest) -> Result<(), Error> {
+        if self.nonce_answered(request)? {
+            return Err(refused(
+                "this request's nonce was already answered (a replayed request): nothing is sent again",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Wallet::ensure_unanswered`], and the request not past its (effective) expiry.
+    pub(crate) fn ensure_answerable(&self, request: &VerifiedRequest) -> Result<(), Error> {
+        if request.exp + SKEW_SECS < now_unix() {
+            return Err(refused("the request has expired"));
+        }
+        self.ensure_unanswered(request)
+    }
+
+    fn nonce_answered(&self, request: &VerifiedRequest) -> Result<bool, Error> {
         let id = self
             .vault
             .lookup_id(AnsweredNonce::KIND, &Self::nonce_key(request))?;

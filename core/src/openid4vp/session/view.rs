@@ -139,11 +139,7 @@ impl Wallet {
         };
         let now = now_unix();
         let request = verify_request_object(jwt, expected_client_id, &trust, now)?;
-        if self.nonce_answered(&request)? {
-            return Err(refused(
-                "this request's nonce was already answered (a replayed request)",
-            ));
-        }
+        self.ensure_unanswered(&request)?;
         self.describe_request(request, channel, lang, now)
     }
 
