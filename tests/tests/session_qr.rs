@@ -337,3 +337,93 @@ async fn damaged_session_qr_is_rejected_by_the_verifier() {
     };
     assert!(start_verifier_session(qr, &plain, &rental_dcql(), 0).is_err());
 }
+
+/// A session channel whose link breaks right after the answer went out (BLE dropping, a relay
+/// that fails after storing): the app sees an error, but the party has the data.
+struct BreaksAfterSending(HttpRelay);
+
+impl kluis_core::openid4vp::proximity::SessionChannel for BreaksAfterSending {
+    fn receive_request(
+        &self,
+        wait: Duration,
+    ) -> kluis_core::openid4vp::proximity::ChannelFuture<'_, Vec<u8>> {
+        kluis_core::openid4vp::proximity::SessionChannel::receive_request(&self.0, wait)
+    }
+
+    fn send_response(
+        &self,
+        message: Vec<u8>,
+    ) -> kluis_core::openid4vp::proximity::ChannelFuture<'_, ()> {
+        Box::pin(async move {
+            kluis_core::openid4vp::proximity::SessionChannel::send_response(&self.0, message)
+                .await?;
+            Err(Error::Network {
+                reason: "the link broke after sending".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_answer_whose_channel_breaks_is_logged_as_maybe_shared_and_not_sent_again() {
+    let net = Network::start(None, |_| HolderOptions::default())
+        .await
+        .unwrap();
+    let (_d, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let session = WalletEngagement::new(net.relay.base_url()).unwrap();
+    let v = start_verifier_session(
+        session.qr_text(),
+        &landlord_config(&net),
+        &rental_dcql(),
+        kluis_core::now_unix(),
+    )
+    .unwrap();
+    let verifier_trust = trust(&net);
+    let verifier = tokio::spawn(async move {
+        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
+        run_verifier_session(&v, &relay, &verifier_trust, WAIT).await
+    });
+    let channel = BreaksAfterSending(session.relay().unwrap());
+    let req = wallet
+        .receive_session_request(&session, &channel, WAIT, "en")
+        .await
+        .unwrap();
+    let e = wallet
+        .accept_session_presentation(&req, &req.default_choice(), &channel)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Network { .. }), "{e:?}");
+    // The party did get it ...
+    let outcome = verifier.await.unwrap().unwrap();
+    assert!(
+        matches!(outcome, ResponseOutcome::Verified { .. }),
+        "{outcome:?}"
+    );
+    // ... and the log says so: three disclosures that may have been shared.
+    let uncertain = wallet
+        .audit_log()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.event,
+                AuditEvent::Disclosed {
+                    channel: Some(Channel::SessionQr),
+                    delivery: Some(kluis_core::audit::Delivery::Uncertain),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(uncertain, 3);
+    // The same request is never answered again, nor declined after the fact.
+    let again = wallet
+        .accept_session_presentation(&req, &req.default_choice(), &channel)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already answered"), "{again}");
+    assert!(wallet
+        .decline_session_presentation(&req, &channel)
+        .await
+        .is_err());
+}

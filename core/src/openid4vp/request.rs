@@ -907,6 +907,17 @@ mod tests {
                 None => assert_eq!(r.unwrap().exp, NOW + MAX_REQUEST_LIFETIME_SECS),
             }
         }
+        // RFC 7519 NumericDate may carry a fraction: whole seconds, not a refusal.
+        let mut c = claims("landlord", "https://landlord.test/r");
+        c["iat"] = json!((NOW - 10) as f64 + 0.5);
+        c["exp"] = json!((NOW + 290) as f64 + 0.75);
+        let r = check(
+            &w,
+            &sign_request(&w.landlord, None, &c).unwrap(),
+            "landlord",
+        )
+        .unwrap();
+        assert_eq!((r.iat, r.exp), (Some(NOW - 10), NOW + 290));
         let mut c = claims("landlord", "https://landlord.test/r");
         c["iat"] = json!("yesterday");
         refused_with(
