@@ -427,3 +427,33 @@ async fn an_answer_whose_channel_breaks_is_logged_as_maybe_shared_and_not_sent_a
         .await
         .is_err());
 }
+
+/// The relay's transport failures are mapped as every other request's (`http::transport_error`):
+/// a relay whose TLS certificate chains to no trusted root is `Tls` (retrying will not help), not
+/// a vague network error, on both ends of the channel; nothing is sent.
+#[tokio::test]
+async fn a_relay_with_an_untrusted_certificate_is_a_tls_error() {
+    use kluis_fixtures::servers::{HolderOptions as Opts, HolderServer};
+    use kluis_fixtures::tls::{TestCa, Validity};
+    let ca = TestCa::new("kluis untrusted relay CA").unwrap();
+    let identity = ca.issue("127.0.0.1", Validity::current()).unwrap();
+    // Any https server with that certificate will do: the handshake fails before any route.
+    let server = HolderServer::start(
+        kluis_fixtures::holder("duo").unwrap(),
+        0,
+        Opts {
+            tls: Some(identity),
+            ..Opts::default()
+        },
+    )
+    .await
+    .unwrap();
+    let relay = HttpRelay::new(&format!("{}/relay", server.base_url()), &[1u8; 16]).unwrap();
+    let wallet_end: &dyn kluis_core::openid4vp::proximity::SessionChannel = &relay;
+    let got = wallet_end.receive_request(Duration::from_secs(1)).await;
+    assert!(matches!(got, Err(Error::Tls { .. })), "{got:?}");
+    let sent = wallet_end.send_response(b"answer".to_vec()).await;
+    assert!(matches!(sent, Err(Error::Tls { .. })), "{sent:?}");
+    let sent = VerifierChannel::send_request(&relay, b"request".to_vec()).await;
+    assert!(matches!(sent, Err(Error::Tls { .. })), "{sent:?}");
+}

@@ -137,7 +137,7 @@ impl HttpRelay {
             .body(message)
             .send()
             .await
-            .map_err(|_| network("the relay cannot be reached"))?;
+            .map_err(|e| crate::http::transport_error(&e, &self.base))?;
         match r.status().as_u16() {
             200..=299 => Ok(()),
             409 => Err(network(
@@ -157,13 +157,13 @@ impl HttpRelay {
                 .get(format!("{}?wait={secs}", self.url(mailbox)))
                 .send()
                 .await
-                .map_err(|_| network("the relay cannot be reached"))?;
+                .map_err(|e| crate::http::transport_error(&e, &self.base))?;
             match r.status().as_u16() {
                 200 => {
                     let body = r
                         .bytes()
                         .await
-                        .map_err(|_| network("the relay's message was cut off"))?;
+                        .map_err(|e| crate::http::transport_error(&e, &self.base))?;
                     if body.len() > MAX_MESSAGE_BYTES {
                         return Err(refused("the message on the channel is too large"));
                     }
