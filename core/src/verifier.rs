@@ -82,21 +82,27 @@ pub fn verify_with(
     expect: &Expectations,
     ctx: &DelegationContext,
 ) -> Result<VerifiedPresentation, Error> {
-    let v = verify_before_status(presentation, trust, expect, ctx)?;
+    let (v, _) = verify_before_status(presentation, trust, expect, ctx)?;
     check_status_online(&v, trust, expect.now, ctx)?;
     Ok(v)
 }
 
-/// Every check of [`verify_with`] but the credential's status list (which may need a fetch).
+/// Every check of [`verify_with`] but the credential's status list (which may need a fetch),
+/// with where each presented array element sits in the issuer-signed arrays.
 pub(crate) fn verify_before_status(
     presentation: &str,
     trust: &TrustList,
     expect: &Expectations,
     ctx: &DelegationContext,
-) -> Result<VerifiedPresentation, Error> {
+) -> Result<(VerifiedPresentation, kluis_sdjwt::ArrayPositions), Error> {
     let presentation = presentation.trim();
-    crate::delegation::verify::verify_presentation(presentation, trust, &expect.to_sdjwt(), ctx)
-        .map_err(|e| e.into_presentation_error(presentation))
+    crate::delegation::verify::verify_presentation_positioned(
+        presentation,
+        trust,
+        &expect.to_sdjwt(),
+        ctx,
+    )
+    .map_err(|e| e.into_presentation_error(presentation))
 }
 
 /// The status check of [`verify_with`], for a presentation whose signatures verified: only then

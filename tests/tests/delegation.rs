@@ -360,11 +360,15 @@ struct Scene {
 
 impl Scene {
     async fn new() -> Scene {
+        Scene::for_citizen(CITIZEN).await
+    }
+
+    async fn for_citizen(name: &str) -> Scene {
         let net = network().await;
         let citizen = SigningKey::make_random().unwrap();
         let helper = SigningKey::make_random().unwrap();
         let uwv = kluis_fixtures::holder("uwv").unwrap();
-        let person = kluis_fixtures::citizen(CITIZEN).unwrap();
+        let person = kluis_fixtures::citizen(name).unwrap();
         let mut trust = TrustList::new();
         trust.add(&uwv.iss, uwv.public_jwk().unwrap());
         let compact = uwv
@@ -464,6 +468,29 @@ impl Scene {
 fn rejected(r: Result<String, String>, expected: &str) {
     let e = r.expect_err("must be rejected");
     assert!(e.contains(expected), "expected {expected:?}, got {e:?}");
+}
+
+/// A scope's array index names that element of the issued array (issue 13 item 3): a presented
+/// array holds only the disclosed elements, so the second employer alone arrives at index 0
+/// and must not pass for the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_index_names_that_array_element_whatever_index_it_arrives_at() {
+    // Sanne's income statement has two employers.
+    let s = Scene::for_citizen("sanne").await;
+    let mut m = s.mandate();
+    m.scope.claims = Some(vec!["/employers/0".into()]);
+    assert_eq!(
+        s.check(&m, &["/employers/0"], LANDLORD).await.unwrap(),
+        "m-test-1"
+    );
+    rejected(
+        s.check(&m, &["/employers/1"], LANDLORD).await,
+        "is outside the mandate's scope",
+    );
+    rejected(
+        s.check(&m, &["/employers/1/name"], LANDLORD).await,
+        "is outside the mandate's scope",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,7 @@ enum Rule {
 /// Which claims are selectively disclosable, and how many decoy digests to add.
 ///
 /// Decoys: for every object that gets an `_sd` array and every array with a disclosable
-/// element, a random number of decoys in `[min, max]` is added, so a verifier cannot count
+/// element (after its elements), a random number of decoys in `[min, max]` is added, so a verifier cannot count
 /// the undisclosed claims. Registered SD-JWT VC claims are never disclosable.
 #[derive(Debug, Clone)]
 pub struct DisclosurePolicy {
@@ -223,10 +223,11 @@ impl Encoder<'_> {
             }
         }
         if any_sd {
-            let mut rng = rand::thread_rng();
+            // After the elements, so that an element's position in the signed array is its index
+            // in the credential: what a verifier checks a DCQL index against (it sees only the
+            // disclosed elements and their signed positions). The count stays hidden.
             for _ in 0..self.policy.decoy_count() {
-                let at = rng.gen_range(0..=out.len());
-                out.insert(at, json!({ "...": decoy_digest() }));
+                out.push(json!({ "...": decoy_digest() }));
             }
         }
         Ok(Value::Array(out))

@@ -302,9 +302,12 @@ impl ArrayPositions {
     pub fn signed_path(&self, path: &ClaimPath) -> Option<ClaimPath> {
         let segs = path.segments();
         // The deepest array element on the path carries the positions of all above it.
-        let deepest = segs
+        let Some(deepest) = segs
             .iter()
-            .rposition(|s| matches!(s, PathSegment::Index(_)))?;
+            .rposition(|s| matches!(s, PathSegment::Index(_)))
+        else {
+            return Some(path.clone());
+        };
         let element = ClaimPath::from_segments(segs[..=deepest].to_vec());
         let mut out = self.signed.get(&element)?.segments().to_vec();
         out.extend_from_slice(&segs[deepest + 1..]);

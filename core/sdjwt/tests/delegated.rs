@@ -129,7 +129,7 @@ fn array_elements_are_identified_by_their_signed_position() {
     let holder = SigningKey::make_random().unwrap();
     let helper = SigningKey::make_random().unwrap();
     for _ in 0..20 {
-        // Decoys at random places in every array: positions differ from the holder's indexes.
+        // Decoys in every array (after its elements, so the holder's indexes are the positions).
         let compact = kluis_sdjwt::issue(
             &issuer.key,
             &sample_input(&holder.public_jwk()),

@@ -16,8 +16,8 @@
 //! Without a `mandate` claim the presentation is an ordinary one, checked against `cnf`.
 
 use kluis_sdjwt::{
-    verify_presentation_with, ClaimPath, OnBehalf, PathSegment, PresentationExpectations,
-    PublicJwk, SdJwtError, VerifiedPresentation,
+    verify_presentation_with, ArrayPositions, ClaimPath, OnBehalf, PathSegment,
+    PresentationExpectations, PublicJwk, SdJwtError, VerifiedPresentation,
 };
 use serde_json::Value;
 
@@ -194,6 +194,17 @@ pub fn verify_presentation(
     expect: &PresentationExpectations,
     ctx: &DelegationContext,
 ) -> Result<VerifiedPresentation, DelegationError> {
+    verify_presentation_positioned(presentation, trust, expect, ctx).map(|(v, _)| v)
+}
+
+/// As [`verify_presentation`], also returning where each presented array element sits in the
+/// issuer-signed arrays (what a query's or a scope's array index names).
+pub(crate) fn verify_presentation_positioned(
+    presentation: &str,
+    trust: &TrustList,
+    expect: &PresentationExpectations,
+    ctx: &DelegationContext,
+) -> Result<(VerifiedPresentation, ArrayPositions), DelegationError> {
     let mut mandate: Option<Mandate> = None;
     let result = verify_presentation_with(presentation, trust, expect, |cnf, kb| {
         choose_key(cnf, kb, &mut mandate)
@@ -207,13 +218,14 @@ pub fn verify_presentation(
         other => other?,
     };
     let Some(m) = mandate else {
-        return Ok(verified);
+        return Ok((verified, kb.positions));
     };
     check_use(
         &m,
         &verified.vct,
         &verified.claims,
         &kb.disclosed_paths,
+        Some(&kb.positions),
         Action::Present,
         &expect.aud,
         ctx.purpose.as_deref(),
@@ -231,7 +243,7 @@ pub fn verify_presentation(
         mandate_expires_at: m.expires_at,
         scope: serde_json::to_value(&m.scope).unwrap_or(Value::Null),
     });
-    Ok(verified)
+    Ok((verified, kb.positions))
 }
 
 /// The KB-JWT key: `cnf` for an ordinary presentation, the mandate's helper key when the KB-JWT
@@ -278,13 +290,17 @@ pub(crate) fn verify_mandate(jwt: &str, cnf: &PublicJwk) -> Result<Mandate, Dele
     Mandate::verify(jwt, cnf)
 }
 
-/// Scope and time checks for one use of a mandate on one credential.
+/// Scope and time checks for one use of a mandate on one credential. An index in
+/// `scope.claims` names the element at that position of the issuer-signed array: with
+/// `positions` (a verifier's view, where a presented array holds only the disclosed elements)
+/// each revealed element is judged by its signed position; without, `claims` are the holder's.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn check_use(
     m: &Mandate,
     vct: &str,
     claims: &Value,
     disclosed: &[ClaimPath],
+    positions: Option<&ArrayPositions>,
     action: Action,
     party: &str,
     purpose: Option<&str>,
@@ -317,7 +333,14 @@ pub(crate) fn check_use(
         collect_leaves(claims, &mut Vec::new(), &mut leaves);
         for leaf in leaves {
             let revealed = disclosed.iter().any(|d| d.is_prefix_of(&leaf));
-            if revealed && !allowed.iter().any(|a| a.is_prefix_of(&leaf)) {
+            if !revealed {
+                continue;
+            }
+            let signed = match positions {
+                Some(p) => p.signed_path(&leaf),
+                None => Some(leaf.clone()),
+            };
+            if !signed.is_some_and(|s| allowed.iter().any(|a| a.is_prefix_of(&s))) {
                 return Err(DelegationError::ClaimOutOfScope(leaf.to_string()));
             }
         }
@@ -477,6 +500,7 @@ mod tests {
                 "t",
                 &claims,
                 &d,
+                None,
                 Action::Present,
                 "party",
                 None,
@@ -497,6 +521,7 @@ mod tests {
             "t",
             &only_locality,
             &d,
+            None,
             Action::Present,
             "party",
             None,
@@ -514,7 +539,7 @@ mod tests {
         let m = mandate(None);
         let c = json!({});
         let run = |vct: &str, a: Action, party: &str, now: i64| {
-            check_use(&m, vct, &c, &[], a, party, None, now, 0)
+            check_use(&m, vct, &c, &[], None, a, party, None, now, 0)
         };
         assert!(run("t", Action::Present, "party", 1_500).is_ok());
         assert!(matches!(
@@ -538,7 +563,19 @@ mod tests {
             Err(DelegationError::PartyNotAllowed(_))
         ));
         // The skew widens the window on both ends.
-        assert!(check_use(&m, "t", &c, &[], Action::Present, "party", None, 2_030, 60).is_ok());
+        assert!(check_use(
+            &m,
+            "t",
+            &c,
+            &[],
+            None,
+            Action::Present,
+            "party",
+            None,
+            2_030,
+            60
+        )
+        .is_ok());
     }
 
     #[test]

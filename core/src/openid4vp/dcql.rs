@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kluis_sdjwt::{ClaimPath, PathSegment};
+use kluis_sdjwt::{ArrayPositions, ClaimPath, PathSegment};
 use serde_json::Value;
 
 /// The only credential format this wallet holds.
@@ -470,6 +470,17 @@ pub fn match_query(query: &DcqlQuery, candidates: &[Candidate<'_>]) -> DcqlMatch
 
 /// Whether candidate `c` answers query `q`, and with which claims.
 fn match_credential(q: &CredentialQuery, c: &Candidate<'_>) -> Option<CandidateMatch> {
+    match_credential_at(q, c, None)
+}
+
+/// As [`match_credential`] for claims a verifier received: a presented array holds only the
+/// disclosed elements, so an index step selects the element whose position in the
+/// issuer-signed array (`positions`) is that index, not the element presented there.
+pub(crate) fn match_credential_at(
+    q: &CredentialQuery,
+    c: &Candidate<'_>,
+    positions: Option<&ArrayPositions>,
+) -> Option<CandidateMatch> {
     if !q.vct_values.is_empty() && !q.vct_values.iter().any(|v| v == c.vct) {
         return None;
     }
@@ -482,7 +493,7 @@ fn match_credential(q: &CredentialQuery, c: &Candidate<'_>) -> Option<CandidateM
         // Every claim is required.
         let mut out = Vec::new();
         for cq in &q.claims {
-            out.extend(resolve_claim(cq, c.claims)?);
+            out.extend(resolve_claim(cq, c.claims, positions)?);
         }
         out
     } else {
@@ -494,7 +505,7 @@ fn match_credential(q: &CredentialQuery, c: &Candidate<'_>) -> Option<CandidateM
                     .claims
                     .iter()
                     .find(|x| x.id.as_deref() == Some(cid.as_str()))?;
-                out.extend(resolve_claim(cq, c.claims)?);
+                out.extend(resolve_claim(cq, c.claims, positions)?);
             }
             Some(out)
         })?
@@ -511,8 +522,12 @@ fn match_credential(q: &CredentialQuery, c: &Candidate<'_>) -> Option<CandidateM
 }
 
 /// The concrete paths a claim query selects in `claims`, or `None` if it selects nothing or no
-/// selected value is acceptable.
-fn resolve_claim(cq: &ClaimQuery, claims: &Value) -> Option<Vec<ClaimPath>> {
+/// selected value is acceptable. With `positions`, index steps count signed-array positions.
+fn resolve_claim(
+    cq: &ClaimQuery,
+    claims: &Value,
+    positions: Option<&ArrayPositions>,
+) -> Option<Vec<ClaimPath>> {
     let mut found: Vec<(Vec<PathSegment>, &Value)> = vec![(Vec::new(), claims)];
     for step in &cq.path {
         let mut next = Vec::new();
@@ -526,10 +541,20 @@ fn resolve_claim(cq: &ClaimQuery, claims: &Value) -> Option<Vec<ClaimPath>> {
                     }
                 }
                 (PathStep::Index(i), Value::Array(a)) => {
-                    if let Some(child) = a.get(*i) {
+                    let at = match positions {
+                        None => Some(*i).filter(|i| *i < a.len()),
+                        Some(pos) => (0..a.len()).find(|j| {
+                            let mut p = prefix.clone();
+                            p.push(PathSegment::Index(*j));
+                            pos.signed_path(&ClaimPath::from_segments(p))
+                                .and_then(|s| s.segments().last().cloned())
+                                == Some(PathSegment::Index(*i))
+                        }),
+                    };
+                    if let Some(j) = at {
                         let mut p = prefix.clone();
-                        p.push(PathSegment::Index(*i));
-                        next.push((p, child));
+                        p.push(PathSegment::Index(j));
+                        next.push((p, &a[j]));
                     }
                 }
                 (PathStep::AllElements, Value::Array(a)) => {

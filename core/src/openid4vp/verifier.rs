@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::dcql::DcqlQuery;
 use super::request::{ResponseMode, StatedPurpose, REQUEST_OBJECT_TYP};
-use super::session::{answers, asked_paths, sets_satisfied};
+use super::session::{answers_at, asked_paths_at, sets_satisfied};
 use crate::scheme::ParticipantList;
 use crate::trust::TrustList;
 use crate::verifier::{Expectations, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
@@ -433,7 +433,8 @@ fn leaf_paths(v: &Value, prefix: &mut Vec<PathSegment>, out: &mut Vec<ClaimPath>
                 prefix.pop();
             }
         }
-        Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+        // Each array element on its own: the query may ask for some elements only.
+        Value::Array(a) if !a.is_empty() => {
             for (i, child) in a.iter().enumerate() {
                 prefix.push(PathSegment::Index(i));
                 leaf_paths(child, prefix, out);
@@ -455,6 +456,35 @@ fn without_envelope(v: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// Judges what one presentation disclosed against what query `q` asked, the way DCQL selects
+/// claims (OpenID4VP 1.0 §7): a key its member, `null` every element, an index the element at
+/// that position. A presented array holds only the disclosed elements, so indexes are judged
+/// by each element's position in the issuer-signed array (`positions`), not where it landed.
+/// `Err` when the claims do not answer the query; `Ok(Some(path))` names a claim disclosed that
+/// was not asked. A query without `claims` asks for the whole credential: nothing is extra.
+pub(crate) fn over_disclosure(
+    q: &super::dcql::CredentialQuery,
+    vct: &str,
+    claims: &Value,
+    positions: &kluis_sdjwt::ArrayPositions,
+) -> Result<Option<ClaimPath>, Error> {
+    if answers_at(q, vct, claims, Some(positions)).is_none() {
+        return Err(reject(format!(
+            "query '{}': the presentation does not satisfy the query",
+            super::client_id::clean(&q.id)
+        )));
+    }
+    if q.claims.is_empty() {
+        return Ok(None);
+    }
+    let asked = asked_paths_at(q, vct, claims, Some(positions));
+    let mut leaves = Vec::new();
+    leaf_paths(claims, &mut Vec::new(), &mut leaves);
+    Ok(leaves
+        .into_iter()
+        .find(|l| !asked.iter().any(|a| a.is_prefix_of(l))))
 }
 
 /// A decline as the party keeps it: the error code only, printable ASCII, bounded.
@@ -606,7 +636,8 @@ pub fn verify_response_with(
             let p = item
                 .as_str()
                 .ok_or_else(|| reject(format!("query '{qid}': a presentation is not a string")))?;
-            let v = crate::verifier::verify_before_status(p, &trust.issuers, &expect, ctx)?;
+            let (v, positions) =
+                crate::verifier::verify_before_status(p, &trust.issuers, &expect, ctx)?;
             if let Some(types) = trust.types.get(&v.issuer) {
                 if !types.contains(&v.vct) {
                     return Err(reject(format!(
@@ -626,19 +657,7 @@ pub fn verify_response_with(
                 )));
             }
             let claims = without_envelope(&v.claims);
-            if answers(q, &v.vct, &claims).is_none() {
-                return Err(reject(format!(
-                    "query '{qid}': the presentation does not satisfy the query"
-                )));
-            }
-            let asked = asked_paths(q, &v.vct, &claims);
-            let mut leaves = Vec::new();
-            leaf_paths(&claims, &mut Vec::new(), &mut leaves);
-            // A query without `claims` asks for the whole credential (DCQL): any claim is asked.
-            if let Some(extra) = leaves
-                .iter()
-                .find(|l| !q.claims.is_empty() && !asked.iter().any(|a| a.is_prefix_of(l)))
-            {
+            if let Some(extra) = over_disclosure(q, &v.vct, &claims, &positions)? {
                 return Err(reject(format!(
                     "query '{qid}': the presentation discloses {extra}, which was not asked"
                 )));
@@ -689,3 +708,7 @@ pub fn verify_response_with(
     }
     Ok(ResponseOutcome::Verified { credentials: out })
 }
+
+#[cfg(test)]
+#[path = "verifier_tests.rs"]
+mod tests;

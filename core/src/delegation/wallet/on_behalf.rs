@@ -224,8 +224,10 @@ impl OnBehalfCredential {
     ) -> Result<String, Error> {
         check_time(&self.mandate, now, 0).map_err(delegation_err)?;
         if let Some(allowed) = self.allowed_paths()? {
+            // Judged by signed-array position, as the party's verifier judges it.
             for p in paths {
-                if !allowed.iter().any(|a| a.is_prefix_of(p)) {
+                let signed = self.credential.signed_path(p);
+                if !signed.is_some_and(|s| allowed.iter().any(|a| a.is_prefix_of(&s))) {
                     return Err(delegation_err(DelegationError::ClaimOutOfScope(
                         p.to_string(),
                     )));
@@ -237,6 +239,7 @@ impl OnBehalfCredential {
             self.credential.vct(),
             &Value::Null,
             &[],
+            None,
             Action::Present,
             aud,
             purpose,

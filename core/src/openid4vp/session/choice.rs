@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kluis_sdjwt::{ClaimPath, PathSegment};
+use kluis_sdjwt::{ArrayPositions, ClaimPath, PathSegment};
 use serde_json::Value;
 
 use super::{CandidateStatus, PresentationChoice, PresentationRequest, QueryChoice};
-use crate::openid4vp::dcql::{match_query, Candidate, CredentialQuery, DcqlQuery};
+use crate::openid4vp::dcql::{
+    match_credential_at, Candidate, CredentialQuery, DcqlQuery, FORMAT_SD_JWT_VC,
+};
 
 impl PresentationRequest {
     /// Data minimisation: for each query to answer, the first valid (or stale) candidate and
@@ -96,29 +98,47 @@ pub(super) fn restrict(claims: &Value, paths: &[ClaimPath]) -> Value {
 /// Whether `claims` (already restricted to what would be disclosed) answer query `q`, and with
 /// which concrete paths.
 pub(crate) fn answers(q: &CredentialQuery, vct: &str, claims: &Value) -> Option<Vec<ClaimPath>> {
-    let single = DcqlQuery {
-        credentials: vec![CredentialQuery {
-            require_holder_binding: false,
-            ..q.clone()
-        }],
-        credential_sets: Vec::new(),
+    answers_at(q, vct, claims, None)
+}
+
+/// As [`answers`] for claims as a verifier received them: with the presentation's
+/// `positions`, an index in the query names the element at that position of the issuer-signed
+/// array (what the wallet selected), whichever presented index it arrived at.
+pub(crate) fn answers_at(
+    q: &CredentialQuery,
+    vct: &str,
+    claims: &Value,
+    positions: Option<&ArrayPositions>,
+) -> Option<Vec<ClaimPath>> {
+    if q.format != FORMAT_SD_JWT_VC {
+        return None;
+    }
+    let q = CredentialQuery {
+        require_holder_binding: false,
+        ..q.clone()
     };
-    let cand = [Candidate {
+    let cand = Candidate {
         id: "x",
         vct,
         claims,
         holder_bound: true,
-    }];
-    match_query(&single, &cand)
-        .candidates
-        .remove(&q.id)
-        .and_then(|mut m| m.pop())
-        .map(|m| m.claims)
+    };
+    match_credential_at(&q, &cand, positions).map(|m| m.claims)
 }
 
 /// Every concrete path any claim of `q` selects in `claims` (over all claim sets): what the
 /// query asks of this credential.
 pub(crate) fn asked_paths(q: &CredentialQuery, vct: &str, claims: &Value) -> Vec<ClaimPath> {
+    asked_paths_at(q, vct, claims, None)
+}
+
+/// As [`asked_paths`] with signed-array positions ([`answers_at`]).
+pub(crate) fn asked_paths_at(
+    q: &CredentialQuery,
+    vct: &str,
+    claims: &Value,
+    positions: Option<&ArrayPositions>,
+) -> Vec<ClaimPath> {
     let mut out = Vec::new();
     for cq in &q.claims {
         let one = CredentialQuery {
@@ -126,7 +146,7 @@ pub(crate) fn asked_paths(q: &CredentialQuery, vct: &str, claims: &Value) -> Vec
             claim_sets: Vec::new(),
             ..q.clone()
         };
-        if let Some(paths) = answers(&one, vct, claims) {
+        if let Some(paths) = answers_at(&one, vct, claims, positions) {
             out.extend(paths);
         }
     }
