@@ -4,6 +4,7 @@
 //! (`cargo test -p kluis-tests --test offline_qr -- --nocapture`).
 #![allow(clippy::unwrap_used)]
 
+use kluis_core::openid4vp::association;
 use kluis_core::openid4vp::offline::{
     self, rental_query, verify_offline_with as verify_offline, MemoryReplayCache,
     OfflineExpectations,
@@ -47,7 +48,8 @@ fn capacity(version: i16, ec: Ec) -> usize {
 
 /// Prints the size with each technique added in turn.
 fn techniques(refs: &[&str], payload: &str) {
-    use kluis_qr::offline::{encode_set_with, EncodeOptions};
+    use kluis_qr::offline::{encode_set_deriving, encode_set_with, EncodeOptions};
+    let assoc = association::qr_claim();
     let plain = refs.join("\n");
     println!(
         "  plain compact SD-JWT presentations: {} B -> {} / {}",
@@ -62,21 +64,29 @@ fn techniques(refs: &[&str], payload: &str) {
         ("+ static vocabulary tokens", true, true, true),
     ];
     for (name, deflate, signatures_apart, tokens) in steps {
-        let t = encode_set_with(
-            refs,
-            EncodeOptions {
-                deflate,
-                signatures_apart,
-                tokens,
-            },
-        )
-        .unwrap();
+        let opts = EncodeOptions {
+            deflate,
+            signatures_apart,
+            tokens,
+        };
+        let t = encode_set_deriving(refs, opts, Some(&assoc)).unwrap();
         println!("  {name}: {} chars -> {}", t.len(), version(&t, Ec::M));
     }
     assert_eq!(
         payload,
-        encode_set_with(refs, EncodeOptions::default()).unwrap()
+        encode_set_deriving(refs, EncodeOptions::default(), Some(&assoc)).unwrap()
     );
+    let carried = encode_set_with(refs, EncodeOptions::default()).unwrap();
+    println!(
+        "  (with the association claim carried instead of recomputed: {} chars -> {})",
+        carried.len(),
+        version(&carried, Ec::M)
+    );
+}
+
+/// The payload's presentations, the association claim restored as the verifier's decoder does.
+fn decoded(payload: &str) -> Vec<String> {
+    kluis_qr::offline::decode_set_deriving(payload, Some(&association::qr_claim())).unwrap()
 }
 
 #[test]
@@ -248,7 +258,7 @@ fn rental_offline_qr_sizes() {
         .wallet
         .offline_presentation(&items, LANDLORD, None)
         .unwrap();
-    let presentations = kluis_qr::offline::decode_set(&qr.payload).unwrap();
+    let presentations = decoded(&qr.payload);
     let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
     let plain = refs.join("\n");
     println!("offline QR, rental disclosure (BRP name + address, UWV monthly income, CAK arrears), standard credentials:");
@@ -282,7 +292,7 @@ fn rental_offline_qr_with_purpose_credentials_meets_the_goal() {
         .wallet
         .offline_presentation(&items, LANDLORD, Some("rental"))
         .unwrap();
-    let presentations = kluis_qr::offline::decode_set(&qr.payload).unwrap();
+    let presentations = decoded(&qr.payload);
     let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
     let plain = refs.join("\n");
     if let Ok(path) = std::env::var("KLUIS_DUMP_OFFLINE") {

@@ -26,7 +26,11 @@
 //! encoder leaves tokens off when a part has such a byte. This is a static dictionary: the first
 //! occurrence of `"cnf":{"jwk":{"kty":"EC","crv":"P-256","x":"` costs one byte instead of the
 //! ~30 deflate needs. The vocabulary is part of the format: changing it needs a new version.
-//! Decoders read both versions.
+//! Bit 3 (derived claim): every key-binding JWT payload began with one claim the decoder can
+//! recompute from the presentations' issuer-signed JWTs ([`DerivedClaim`]; kluis's association
+//! of one answer's keys, docs/PRESENTING.md), and the encoder left `"name":"value",` out; the
+//! decoder puts the recomputed value back, so the KB-JWTs verify as signed. Decoders read both
+//! versions; a decoder without the hook refuses a payload with bit 3.
 
 use std::io::Read;
 
@@ -51,6 +55,27 @@ pub const MAX_DISCLOSURES: usize = 256;
 const FLAG_DEFLATED: u8 = 0x01;
 const FLAG_SIGNATURES_APART: u8 = 0x02;
 const FLAG_TOKENS: u8 = 0x04;
+const FLAG_DERIVED_CLAIM: u8 = 0x08;
+
+/// A key-binding JWT claim whose value follows from the issuer-signed JWTs of the payload's
+/// presentations, so a v2 payload need not carry it (bit 3). The codec does no cryptography:
+/// `derive` (given the issuer-signed JWTs, compact, in order) is the caller's; a wrong value
+/// restored only makes the KB-JWT signatures fail.
+pub struct DerivedClaim<'a> {
+    /// The claim's name (plain ASCII: written as is between quotes).
+    pub name: &'a str,
+    /// Its value from the issuer-signed JWTs; `None` when it cannot be computed.
+    pub derive: &'a dyn Fn(&[&str]) -> Option<String>,
+}
+
+impl DerivedClaim<'_> {
+    /// `{"name":"value",`: how an elided claim opens a KB-JWT payload.
+    fn opening(&self, jwts: &[&str]) -> Option<String> {
+        let value = (self.derive)(jwts)?;
+        let plain = |t: &str| !t.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        (plain(self.name) && plain(&value)).then(|| format!("{{\"{}\":\"{value}\",", self.name))
+    }
+}
 
 /// The v2 static vocabulary (frozen: part of the `KL2:` format): JOSE, SD-JWT VC and KB-JWT
 /// member names and values first (one byte each), then the person and address claim names of
@@ -232,13 +257,29 @@ fn b64_canonical(part: &str) -> Result<Vec<u8>, QrError> {
     Ok(bytes)
 }
 
-fn put_jwt(out: &mut Out, jwt: &str) -> Result<(), QrError> {
+/// Writes a JWT; with `elide`, its payload must open with those bytes, which are left out (all
+/// but the `{`).
+fn put_jwt(out: &mut Out, jwt: &str, elide: Option<&str>) -> Result<(), QrError> {
     let mut it = jwt.split('.');
     let (Some(h), Some(p), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
         return Err(QrError::NotEncodable("a JWT does not have three parts"));
     };
     out.put_text(&b64_canonical(h)?);
-    out.put_text(&b64_canonical(p)?);
+    let payload = b64_canonical(p)?;
+    match elide {
+        Some(opening) => {
+            let rest = payload
+                .strip_prefix(opening.as_bytes())
+                .ok_or(QrError::NotEncodable(
+                    "the derived claim does not open the KB-JWT",
+                ))?;
+            let mut kept = Vec::with_capacity(rest.len() + 1);
+            kept.push(b'{');
+            kept.extend_from_slice(rest);
+            out.put_text(&kept);
+        }
+        None => out.put_text(&payload),
+    }
     let sig = b64_canonical(s)?;
     match &mut out.signatures {
         Some(apart) => {
@@ -267,8 +308,19 @@ fn put_part(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Appends one presentation's binary form to `body`.
-fn put_presentation(out: &mut Out, presentation: &str) -> Result<(), QrError> {
+/// The issuer-signed JWT and the key-binding JWT of a compact presentation.
+fn jwt_and_kb(presentation: &str) -> Option<(&str, &str)> {
+    let p = presentation.trim();
+    Some((p.split('~').next()?, p.rsplit('~').next()?))
+}
+
+/// The KB-JWT payload of `kb`, decoded (not checked further).
+fn kb_payload(kb: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(kb.split('.').nth(1)?).ok()
+}
+
+/// Appends one presentation's binary form to `body`, leaving `elide` out of its KB-JWT payload.
+fn put_presentation(out: &mut Out, presentation: &str, elide: Option<&str>) -> Result<(), QrError> {
     let presentation = presentation.trim();
     let parts: Vec<&str> = presentation.split('~').collect();
     if parts.len() < 2 {
@@ -286,12 +338,12 @@ fn put_presentation(out: &mut Out, presentation: &str) -> Result<(), QrError> {
     if disclosures.iter().any(|d| d.is_empty()) || disclosures.len() > MAX_DISCLOSURES {
         return Err(QrError::NotEncodable("empty or too many disclosures"));
     }
-    put_jwt(out, jwt)?;
+    put_jwt(out, jwt, None)?;
     put_varint(&mut out.stream, disclosures.len());
     for d in disclosures {
         out.put_text(&b64_canonical(d)?);
     }
-    put_jwt(out, kb)
+    put_jwt(out, kb, elide)
 }
 
 /// Raw deflate (RFC 1951) by Zopfli's exhaustive search: 10–70 characters smaller than zlib's
@@ -311,8 +363,11 @@ fn deflate(data: &[u8]) -> Result<Vec<u8>, QrError> {
 
 /// `flags`, the stream (deflated when allowed and smaller) and the signatures kept apart, as
 /// Base45 after `prefix`.
-fn finish(prefix: &str, out: Out, allow_deflate: bool) -> Result<String, QrError> {
+fn finish(prefix: &str, out: Out, allow_deflate: bool, derived: bool) -> Result<String, QrError> {
     let mut flags = if out.tokens { FLAG_TOKENS } else { 0 };
+    if derived {
+        flags |= FLAG_DERIVED_CLAIM;
+    }
     let stream = match allow_deflate.then(|| deflate(&out.stream)).transpose()? {
         Some(d) if d.len() < out.stream.len() => {
             flags |= FLAG_DEFLATED;
@@ -340,8 +395,8 @@ fn finish(prefix: &str, out: Out, allow_deflate: bool) -> Result<String, QrError
 /// Encodes a compact SD-JWT presentation with a key-binding JWT as QR text (v1, `KL1:`).
 pub fn encode(presentation: &str) -> Result<String, QrError> {
     let mut out = Out::new(presentation.len(), false, false);
-    put_presentation(&mut out, presentation)?;
-    finish(PREFIX, out, true)
+    put_presentation(&mut out, presentation, None)?;
+    finish(PREFIX, out, true, false)
 }
 
 /// Encodes one or more presentations (each with its key-binding JWT) as one QR text (v2, `KL2:`).
@@ -351,24 +406,47 @@ pub fn encode_set(presentations: &[&str]) -> Result<String, QrError> {
 
 /// As [`encode_set`] with explicit options (for measuring what each technique contributes).
 pub fn encode_set_with(presentations: &[&str], opts: EncodeOptions) -> Result<String, QrError> {
+    encode_set_deriving(presentations, opts, None)
+}
+
+/// As [`encode_set_with`], leaving `derived` out of the KB-JWTs when every one of them opens
+/// with it at the value it derives from this set (bit 3); otherwise every part goes as it is.
+pub fn encode_set_deriving(
+    presentations: &[&str],
+    opts: EncodeOptions,
+    derived: Option<&DerivedClaim<'_>>,
+) -> Result<String, QrError> {
     if presentations.is_empty() || presentations.len() > MAX_PRESENTATIONS {
         return Err(QrError::NotEncodable("no or too many presentations"));
     }
+    let parts: Option<Vec<(&str, &str)>> = presentations.iter().map(|p| jwt_and_kb(p)).collect();
+    let elide = match (derived, parts) {
+        (Some(d), Some(parts)) => {
+            let jwts: Vec<&str> = parts.iter().map(|(j, _)| *j).collect();
+            d.opening(&jwts).filter(|opening| {
+                parts.iter().all(|(_, kb)| {
+                    kb_payload(kb).is_some_and(|p| p.starts_with(opening.as_bytes()))
+                })
+            })
+        }
+        _ => None,
+    };
+    let elide = elide.as_deref();
     let capacity = presentations.iter().map(|p| p.len()).sum();
     let mut out = Out::new(capacity, opts.signatures_apart, opts.tokens);
     put_varint(&mut out.stream, presentations.len());
     for p in presentations {
-        put_presentation(&mut out, p)?;
+        put_presentation(&mut out, p, elide)?;
     }
     if out.clash {
         // A part holds a byte of the token range: write every part as it is.
         out = Out::new(capacity, opts.signatures_apart, false);
         put_varint(&mut out.stream, presentations.len());
         for p in presentations {
-            put_presentation(&mut out, p)?;
+            put_presentation(&mut out, p, elide)?;
         }
     }
-    finish(PREFIX_V2, out, opts.deflate)
+    finish(PREFIX_V2, out, opts.deflate, elide.is_some())
 }
 
 struct Reader<'a> {
@@ -489,8 +567,17 @@ pub fn decode(text: &str) -> Result<String, QrError> {
     }
 }
 
-/// Decodes v1 or v2 QR text back to the exact compact presentations, in order. Does not verify them.
+/// Decodes v1 or v2 QR text back to the exact compact presentations, in order. Does not verify
+/// them. A payload that left a derived claim out (bit 3) needs [`decode_set_deriving`].
 pub fn decode_set(text: &str) -> Result<Vec<String>, QrError> {
+    decode_set_deriving(text, None)
+}
+
+/// As [`decode_set`], putting `derived` back into every KB-JWT of a payload that left it out.
+pub fn decode_set_deriving(
+    text: &str,
+    derived: Option<&DerivedClaim<'_>>,
+) -> Result<Vec<String>, QrError> {
     let text = text.trim();
     if text.len() > MAX_TEXT {
         return Err(QrError::TooLarge);
@@ -505,7 +592,7 @@ pub fn decode_set(text: &str) -> Result<Vec<String>, QrError> {
     let bin = base45::decode(b45)?;
     let (&flags, rest) = bin.split_first().ok_or(QrError::Malformed("empty"))?;
     let known = if v2 {
-        FLAG_DEFLATED | FLAG_SIGNATURES_APART | FLAG_TOKENS
+        FLAG_DEFLATED | FLAG_SIGNATURES_APART | FLAG_TOKENS | FLAG_DERIVED_CLAIM
     } else {
         FLAG_DEFLATED
     };
@@ -551,7 +638,36 @@ pub fn decode_set(text: &str) -> Result<Vec<String>, QrError> {
     if r.pos != body.len() || r.signatures.is_some_and(|(s, at)| at != s.len()) {
         return Err(QrError::Malformed("trailing bytes"));
     }
-    Ok(out)
+    if flags & FLAG_DERIVED_CLAIM == 0 {
+        return Ok(out);
+    }
+    let derived = derived.ok_or(QrError::UnknownFormat)?;
+    let jwts: Vec<&str> = out.iter().filter_map(|p| p.split('~').next()).collect();
+    let opening = derived
+        .opening(&jwts)
+        .ok_or(QrError::Malformed("the derived claim cannot be computed"))?;
+    out.iter()
+        .map(|p| restore(p, &opening))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(QrError::Malformed(
+            "a key-binding JWT payload is not an object",
+        ))
+}
+
+/// `presentation` with `opening` (`{"name":"value",`) in place of its KB-JWT payload's `{`.
+fn restore(presentation: &str, opening: &str) -> Option<String> {
+    let cut = presentation.rfind('~')? + 1;
+    let (sd_part, kb) = presentation.split_at(cut);
+    let mut it = kb.split('.');
+    let (h, _, sig) = (it.next()?, it.next()?, it.next()?);
+    let payload = kb_payload(kb)?;
+    let rest = payload.strip_prefix(b"{")?;
+    let mut full = opening.as_bytes().to_vec();
+    full.extend_from_slice(rest);
+    Some(format!(
+        "{sd_part}{h}.{}.{sig}",
+        URL_SAFE_NO_PAD.encode(full)
+    ))
 }
 
 /// Whether `text` looks like an offline presentation payload (either version).
@@ -646,6 +762,63 @@ mod tests {
         }
         for cut in [qr.len() - 2, qr.len() / 2] {
             assert!(decode_set(&qr[..cut]).is_err());
+        }
+    }
+
+    /// `sample()` with `kb_payload` as its key-binding JWT's payload.
+    fn with_kb_payload(kb_payload: &str) -> String {
+        let p = sample();
+        let (sd_part, kb) = p.split_at(p.rfind('~').unwrap() + 1);
+        let parts: Vec<&str> = kb.split('.').collect();
+        format!("{sd_part}{}.{}.{}", parts[0], b64(kb_payload), parts[2])
+    }
+
+    #[test]
+    fn a_derived_claim_is_left_out_and_restored_exactly() {
+        // Any function of the issuer-signed JWTs will do for the codec.
+        let derive = |jwts: &[&str]| Some(format!("n{}-l{}", jwts.len(), jwts[0].len()));
+        let claim = DerivedClaim {
+            name: "kluis_assoc",
+            derive: &derive,
+        };
+        let value = derive(&[sample().split('~').next().unwrap(); 2]).unwrap();
+        let a = with_kb_payload(&format!(
+            r#"{{"kluis_assoc":"{value}","nonce":"n","aud":"a"}}"#
+        ));
+        let b = a.replace(&b64(r#"["salt2","family_name","de Vries"]"#), &b64("x"));
+        let set = [a.as_str(), b.as_str()];
+        let opts = EncodeOptions::default();
+        let derived = encode_set_deriving(&set, opts, Some(&claim)).unwrap();
+        let carried = encode_set_with(&set, opts).unwrap();
+        assert!(
+            derived.len() < carried.len(),
+            "{} vs {}",
+            derived.len(),
+            carried.len()
+        );
+        assert_eq!(
+            decode_set_deriving(&derived, Some(&claim)).unwrap(),
+            vec![a.clone(), b.clone()]
+        );
+        // Without the hook the payload is refused, never decoded to KB-JWTs missing a claim.
+        assert_eq!(decode_set(&derived).unwrap_err(), QrError::UnknownFormat);
+        // A decoder deriving another value rebuilds other bytes: the signatures would fail.
+        let other = |_: &[&str]| Some("something-else".to_string());
+        let wrong = DerivedClaim {
+            name: "kluis_assoc",
+            derive: &other,
+        };
+        assert_ne!(
+            decode_set_deriving(&derived, Some(&wrong)).unwrap(),
+            vec![a.clone(), b.clone()]
+        );
+        // One KB-JWT without the claim, or with another value: everything is carried as it is.
+        let plain = sample();
+        let odd = with_kb_payload(r#"{"kluis_assoc":"other","nonce":"n","aud":"a"}"#);
+        for set in [[a.as_str(), plain.as_str()], [a.as_str(), odd.as_str()]] {
+            let t = encode_set_deriving(&set, opts, Some(&claim)).unwrap();
+            assert_eq!(t, encode_set_with(&set, opts).unwrap());
+            assert_eq!(decode_set(&t).unwrap(), set.to_vec());
         }
     }
 

@@ -271,15 +271,24 @@ impl Credential {
         aud: &str,
         iat: i64,
     ) -> Result<UnsignedPresentation, SdJwtError> {
+        self.prepare_presentation_with(paths, nonce, aud, iat, &serde_json::Map::new())
+    }
+
+    /// As [`Credential::prepare_presentation`], with `extra_claims` in the key-binding JWT
+    /// payload, before the registered ones (which they cannot override). A KB-JWT is a JWT:
+    /// claims a verifier does not understand it ignores (RFC 7519 §4), so a standard verifier
+    /// still accepts the presentation; kluis uses this for the association of one answer's
+    /// presentations (docs/PRESENTING.md).
+    pub fn prepare_presentation_with(
+        &self,
+        paths: &[ClaimPath],
+        nonce: &str,
+        aud: &str,
+        iat: i64,
+        extra_claims: &serde_json::Map<String, Value>,
+    ) -> Result<UnsignedPresentation, SdJwtError> {
         let bound = self.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
-        let sd_part = self.present_without_key_binding(paths)?;
-        let header = json!({"alg": "ES256", "typ": TYP_KB_JWT});
-        let payload = json!({"iat": iat, "aud": aud, "nonce": nonce, "sd_hash": sd_hash(&sd_part)});
-        Ok(UnsignedPresentation {
-            kb: UnsignedJws::new(&header, &payload)?,
-            sd_part,
-            signer: bound.clone(),
-        })
+        self.prepare_signed_by(paths, bound, nonce, aud, iat, extra_claims)
     }
 
     /// A presentation of exactly `paths` whose key-binding JWT is signed by `signer`, a key
@@ -313,6 +322,20 @@ impl Credential {
         extra_claims: &serde_json::Map<String, Value>,
     ) -> Result<UnsignedPresentation, SdJwtError> {
         self.holder_jwk.as_ref().ok_or(SdJwtError::NoHolderKey)?;
+        self.prepare_signed_by(paths, signer, nonce, aud, iat, extra_claims)
+    }
+
+    /// The presentation of `paths` up to a KB-JWT that `signer` is to sign: `extra_claims` first,
+    /// then the registered KB claims (`iat`, `aud`, `nonce`, `sd_hash`), which they cannot override.
+    fn prepare_signed_by(
+        &self,
+        paths: &[ClaimPath],
+        signer: &PublicJwk,
+        nonce: &str,
+        aud: &str,
+        iat: i64,
+        extra_claims: &serde_json::Map<String, Value>,
+    ) -> Result<UnsignedPresentation, SdJwtError> {
         let sd_part = self.present_without_key_binding(paths)?;
         let mut payload = serde_json::Map::new();
         for (k, v) in extra_claims {

@@ -5,8 +5,9 @@
 //! accept / decline, audit), [`response`] (`vp_token`, `direct_post`, `direct_post.jwt`), and
 //! `on_behalf` (a helper answering under a mandate, over [`crate::delegation`]).
 //! Requesting party's side: [`verifier`] (build requests, verify responses). [`dcql`] is the
-//! query language both use.
+//! query language both use; [`association`] ties one answer's presentations to one wallet.
 
+pub mod association;
 pub mod client_id;
 pub mod dcql;
 pub mod offline;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::association;
 use super::dcql::{self, Candidate, DcqlQuery};
 use super::verifier::VerifierTrust;
 use crate::audit::{self, Actor, AuditEvent, Channel};
@@ -186,8 +187,8 @@ impl Wallet {
         }
         let nonce = fresh_nonce();
         let now = now_unix();
-        let mut presentations = Vec::with_capacity(items.len());
-        let mut accounted_claims: Vec<Vec<String>> = Vec::with_capacity(items.len());
+        // Every credential and key first: each KB-JWT names all the QR's keys (association).
+        let mut chosen = Vec::with_capacity(items.len());
         for item in items {
             let paths = item
                 .claims
@@ -205,16 +206,29 @@ impl Wallet {
             }
             let credential = self.parsed(&stored)?;
             let key = self.credential_key(stored.holder_key_id.as_deref())?;
+            chosen.push((paths, credential, key));
+        }
+        let signers: Vec<&kluis_sdjwt::PublicJwk> =
+            chosen.iter().map(|(_, _, k)| &k.public).collect();
+        let extra = association::kb_claims(&signers);
+        let mut presentations = Vec::with_capacity(items.len());
+        let mut accounted_claims: Vec<Vec<String>> = Vec::with_capacity(items.len());
+        for (paths, credential, key) in &chosen {
             let unsigned = credential
-                .prepare_presentation(&paths, &nonce, audience, now)
+                .prepare_presentation_with(paths, &nonce, audience, now, &extra)
                 .map_err(|e| Error::invalid_input(e.to_string()))?;
-            let presentation = self.sign_presentation(&key, unsigned)?;
-            accounted_claims.push(crate::disclosure::accounted(&credential, &presentation)?);
+            let presentation = self.sign_presentation(key, unsigned)?;
+            accounted_claims.push(crate::disclosure::accounted(credential, &presentation)?);
             presentations.push(presentation);
         }
         let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
-        let payload = kluis_qr::offline::encode_set(&refs)
-            .map_err(|e| Error::invalid_input(format!("offline QR: {e}")))?;
+        // The association claim is not carried: the verifier's decoder recomputes it.
+        let payload = kluis_qr::offline::encode_set_deriving(
+            &refs,
+            kluis_qr::offline::EncodeOptions::default(),
+            Some(&association::qr_claim()),
+        )
+        .map_err(|e| Error::invalid_input(format!("offline QR: {e}")))?;
         self.vault.write(|tx| {
             for (item, claims) in items.iter().zip(&accounted_claims) {
                 audit::append(
@@ -561,7 +575,8 @@ fn verify_offline_listed(
     status: Option<&OfflineStatus>,
 ) -> Result<(Vec<OfflinePresentation>, Vec<String>), Error> {
     let presentations =
-        kluis_qr::offline::decode_set(text).map_err(|e| invalid(format!("offline QR: {e}")))?;
+        kluis_qr::offline::decode_set_deriving(text, Some(&association::qr_claim()))
+            .map_err(|e| invalid(format!("offline QR: {e}")))?;
     let mut nonce: Option<String> = None;
     let mut verified = Vec::with_capacity(presentations.len());
     let mut keys = Vec::with_capacity(presentations.len());
@@ -638,6 +653,17 @@ fn verify_offline_listed(
             status: check,
         });
     }
+    // One wallet's answer: every KB-JWT names the keys of all the QR's credentials.
+    let answer: Vec<(&str, &kluis_sdjwt::PublicJwk)> = presentations
+        .iter()
+        .zip(&verified)
+        .map(|(p, v)| {
+            let key = v.presentation.holder_jwk.as_ref();
+            key.map(|k| (p.as_str(), k))
+                .ok_or_else(|| invalid("offline QR: a presentation is not key-bound"))
+        })
+        .collect::<Result<_, _>>()?;
+    association::check(&answer).map_err(|e| invalid(format!("offline QR: {e}")))?;
     // Only a QR that passed every check enters the cache; it stays until it is stale anyway.
     let expires_at = expect.now + expect.max_age_secs + 2 * expect.skew_secs;
     for key in &keys {

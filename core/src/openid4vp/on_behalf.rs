@@ -116,10 +116,9 @@ impl Wallet {
             .map(|rc| Ok((rc, self.on_behalf(&r, rc)?)))
             .collect::<Result<Vec<_>, Error>>()?;
 
-        let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut disclosed = Vec::new();
+        // What answers which query first: every KB-JWT names the answer's keys (association).
+        let mut chosen = Vec::new();
         let mut answered = BTreeSet::new();
-        let mut used: Vec<(String, Vec<ClaimPath>)> = Vec::new();
         for q in &req.request.dcql.credentials {
             for (rc, c) in &creds {
                 let vct = c.credential.vct();
@@ -138,24 +137,7 @@ impl Wallet {
                         continue; // the party asks more than the mandate allows
                     }
                 }
-                // Party, purpose, action and time are checked here; a refusal stops everything.
-                let p = c.present(&asked, nonce, aud, purpose, &key, now)?;
-                // What leaves is what the presentation shows, always-visible claims included.
-                let shared = crate::disclosure::accounted(&c.credential, &p)?;
-                tokens.entry(q.id.clone()).or_default().push(p);
-                used.push((
-                    vct.to_string(),
-                    shared
-                        .iter()
-                        .filter_map(|s| ClaimPath::parse(s).ok())
-                        .collect(),
-                ));
-                disclosed.push(DisclosedCredential {
-                    query_id: q.id.clone(),
-                    credential_id: rc.id.clone(),
-                    claims: shared,
-                    copy: 0,
-                });
+                chosen.push((q.id.clone(), *rc, c, asked));
                 answered.insert(q.id.clone());
                 if !q.multiple {
                     break;
@@ -167,6 +149,32 @@ impl Wallet {
                 "mandate {} does not cover what the party asks: nothing was sent",
                 short_id(mandate_id)
             )));
+        }
+        // The helper's key signs every KB-JWT of this answer.
+        let helper = key.public_jwk();
+        let association = super::association::kb_claims(&vec![&helper; chosen.len()]);
+        let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut disclosed = Vec::new();
+        let mut used: Vec<(String, Vec<ClaimPath>)> = Vec::new();
+        for (query_id, rc, c, asked) in chosen {
+            // Party, purpose, action and time are checked here; a refusal stops everything.
+            let p = c.present(&asked, nonce, aud, purpose, &key, now, &association)?;
+            // What leaves is what the presentation shows, always-visible claims included.
+            let shared = crate::disclosure::accounted(&c.credential, &p)?;
+            tokens.entry(query_id.clone()).or_default().push(p);
+            used.push((
+                c.credential.vct().to_string(),
+                shared
+                    .iter()
+                    .filter_map(|s| ClaimPath::parse(s).ok())
+                    .collect(),
+            ));
+            disclosed.push(DisclosedCredential {
+                query_id,
+                credential_id: rc.id.clone(),
+                claims: shared,
+                copy: 0,
+            });
         }
         let form = response_form(&req.request, &vp_token(&tokens))?;
         Ok(OnBehalfResponse {

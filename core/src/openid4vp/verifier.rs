@@ -606,6 +606,8 @@ pub fn verify_response_with(
     let mut out: BTreeMap<String, Vec<VerifiedCredential>> = BTreeMap::new();
     let mut answered = BTreeSet::new();
     let mut to_check: Vec<(String, Option<Value>)> = Vec::new();
+    // Each presentation with the key that signed its KB-JWT, for the association check.
+    let mut signed: Vec<(&str, kluis_sdjwt::PublicJwk)> = Vec::new();
     for (qid, presentations) in &token {
         let q = pending
             .dcql
@@ -662,6 +664,14 @@ pub fn verify_response_with(
                     "query '{qid}': the presentation discloses {extra}, which was not asked"
                 )));
             }
+            let signer = match &v.on_behalf {
+                Some(o) => Some(o.helper_jwk.clone()),
+                None => v.holder_jwk.clone(),
+            };
+            signed.push((
+                p,
+                signer.ok_or_else(|| reject("a presentation is not key-bound"))?,
+            ));
             to_check.push((v.issuer.clone(), v.status.clone()));
             out.entry(qid.clone())
                 .or_default()
@@ -684,6 +694,10 @@ pub fn verify_response_with(
     if !sets_satisfied(&pending.dcql, &answered) {
         return Err(reject("the response does not answer every required query"));
     }
+    // One answer, one wallet: every KB-JWT names the keys of all its presentations.
+    let answer: Vec<(&str, &kluis_sdjwt::PublicJwk)> =
+        signed.iter().map(|(p, k)| (*p, k)).collect();
+    super::association::check(&answer)?;
     // Status last, for every credential (so one round of fetches finds every list wanted).
     let mut first_error = None;
     for (issuer, status) in to_check {

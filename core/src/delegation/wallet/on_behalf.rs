@@ -72,6 +72,7 @@ impl Wallet {
             purpose,
             &self.holder_key()?,
             now,
+            &serde_json::Map::new(),
         )?;
         let used = [(rc.vct.clone(), &paths)];
         self.log_use(&r, &used, aud, purpose, now)?;
@@ -212,7 +213,9 @@ impl OnBehalfCredential {
     }
 
     /// Checks the use against the mandate (the same rules as the verifier, on what would be
-    /// disclosed) and makes the presentation with the helper's key and the mandate in the KB-JWT.
+    /// disclosed) and makes the presentation with the helper's key and the mandate in the KB-JWT,
+    /// with `extra` KB claims besides (the answer's association).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn present(
         &self,
         paths: &[ClaimPath],
@@ -221,6 +224,7 @@ impl OnBehalfCredential {
         purpose: Option<&str>,
         helper_key: &SigningKey,
         now: i64,
+        extra: &serde_json::Map<String, Value>,
     ) -> Result<String, Error> {
         check_time(&self.mandate, now, 0).map_err(delegation_err)?;
         if let Some(allowed) = self.allowed_paths()? {
@@ -247,7 +251,7 @@ impl OnBehalfCredential {
             0,
         )
         .map_err(delegation_err)?;
-        let mut extra = serde_json::Map::new();
+        let mut extra = extra.clone();
         extra.insert(
             verify::KB_MANDATE_CLAIM.to_string(),
             Value::String(self.mandate_jwt.clone()),

@@ -8,6 +8,7 @@ use super::choice::{answers, asked_paths, restrict, sets_satisfied};
 use super::{BuiltResponse, CopyUse, DisclosedCredential, PresentationChoice, PresentationRequest};
 use crate::credentials::StoredCredential;
 use crate::holder_key::HolderKey;
+use crate::openid4vp::association;
 use crate::openid4vp::client_id::clean;
 use crate::openid4vp::response::{response_form, vp_token};
 use crate::{now_unix, Error, Wallet};
@@ -25,8 +26,8 @@ impl Wallet {
         let now = now_unix();
         self.ensure_answerable(&req.request)?;
         let trust = self.trust_list()?;
-        let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut disclosed = Vec::new();
+        // Each chosen credential's copy and key first: every KB-JWT names all the answer's keys.
+        let mut chosen: Vec<Chosen> = Vec::new();
         let mut answered = BTreeSet::new();
         for (qid, qc) in &choice.queries {
             let q = dcql
@@ -94,40 +95,14 @@ impl Wallet {
                     )
                     .map_err(|e| Error::from_credential(e, &compact))?
                 };
-                let unsigned = credential
-                    .prepare_presentation(
-                        &paths,
-                        &req.request.nonce,
-                        &req.request.client_id.full,
-                        now,
-                    )
-                    .map_err(|e| Error::invalid_input(e.to_string()))?;
-                let presentation = self.sign_presentation(&key, unsigned)?;
-                // What leaves is what this presentation shows, always-visible claims included:
-                // that is what the registration is checked against and what is logged.
-                let shared = crate::disclosure::accounted(&credential, &presentation)?;
-                if !choice.allow_outside_registration {
-                    if !req.registered.contains_key(&stored.vct) {
-                        return Err(Error::invalid_input(format!(
-                            "credential type {} is outside the party's registration for this purpose (allow it explicitly to share it)",
-                            clean(&stored.vct)
-                        )));
-                    }
-                    if let Some(p) = shared
-                        .iter()
-                        .find(|p| !req.within_registration(&stored.vct, p))
-                    {
-                        return Err(Error::invalid_input(format!(
-                            "claim {p} leaves the phone with this credential (it is always visible) but is outside the party's registration for this purpose (allow it explicitly to share it)"
-                        )));
-                    }
-                }
-                tokens.entry(qid.clone()).or_default().push(presentation);
-                disclosed.push(DisclosedCredential {
+                chosen.push(Chosen {
                     query_id: qid.clone(),
                     credential_id: cid.clone(),
-                    claims: shared,
+                    vct: stored.vct.clone(),
+                    paths: paths.clone(),
                     copy,
+                    credential,
+                    key,
                 });
             }
             answered.insert(qid.clone());
@@ -136,6 +111,49 @@ impl Wallet {
             return Err(Error::invalid_input(
                 "a required query is unanswered: nothing was sent",
             ));
+        }
+        let signers: Vec<&kluis_sdjwt::PublicJwk> = chosen.iter().map(|c| &c.key.public).collect();
+        let association = association::kb_claims(&signers);
+        let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut disclosed = Vec::new();
+        for c in &chosen {
+            let unsigned = c
+                .credential
+                .prepare_presentation_with(
+                    &c.paths,
+                    &req.request.nonce,
+                    &req.request.client_id.full,
+                    now,
+                    &association,
+                )
+                .map_err(|e| Error::invalid_input(e.to_string()))?;
+            let presentation = self.sign_presentation(&c.key, unsigned)?;
+            // What leaves is what this presentation shows, always-visible claims included:
+            // that is what the registration is checked against and what is logged.
+            let shared = crate::disclosure::accounted(&c.credential, &presentation)?;
+            if !choice.allow_outside_registration {
+                if !req.registered.contains_key(&c.vct) {
+                    return Err(Error::invalid_input(format!(
+                        "credential type {} is outside the party's registration for this purpose (allow it explicitly to share it)",
+                        clean(&c.vct)
+                    )));
+                }
+                if let Some(p) = shared.iter().find(|p| !req.within_registration(&c.vct, p)) {
+                    return Err(Error::invalid_input(format!(
+                        "claim {p} leaves the phone with this credential (it is always visible) but is outside the party's registration for this purpose (allow it explicitly to share it)"
+                    )));
+                }
+            }
+            tokens
+                .entry(c.query_id.clone())
+                .or_default()
+                .push(presentation);
+            disclosed.push(DisclosedCredential {
+                query_id: c.query_id.clone(),
+                credential_id: c.credential_id.clone(),
+                claims: shared,
+                copy: c.copy,
+            });
         }
         let vp = vp_token(&tokens);
         let form = response_form(&req.request, &vp)?;
@@ -165,4 +183,15 @@ impl Wallet {
         let key = self.load_holder_key(&c.holder_key_id)?;
         Ok((i as u32, c.compact.clone(), key))
     }
+}
+
+/// A credential chosen for the answer, with the copy and the key that will present it.
+struct Chosen {
+    query_id: String,
+    credential_id: String,
+    vct: String,
+    paths: Vec<ClaimPath>,
+    copy: u32,
+    credential: Credential,
+    key: HolderKey,
 }
