@@ -324,8 +324,13 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
     }
     await kluis(vault, ["present-request", link, "--yes"]);
     assert.deepEqual(failures.map((e) => e.stack), [], "the verifier rejected the answer");
-    const { credentials } = sessions.get(id).result ?? {};
+    const { credentials, raw } = sessions.get(id).result ?? {};
     assert.ok(credentials, "the wallet sent no answer");
+    // Both KB-JWTs carry kluis's association claim (the same set of keys), which this verifier
+    // does not know: it verified each presentation all the same (docs/PRESENTING.md).
+    const assoc = Object.values(raw).map((ps) => jose.decodeJwt(ps[0].split("~").pop()).kluis_assoc);
+    assert.equal(assoc.length, 2);
+    assert.ok(typeof assoc[0] === "string" && assoc[0] === assoc[1], `kluis_assoc: ${assoc}`);
     return credentials;
   }
 

@@ -70,7 +70,12 @@ fn techniques(refs: &[&str], payload: &str) {
             tokens,
         };
         let t = encode_set_deriving(refs, opts, Some(&assoc)).unwrap();
-        println!("  {name}: {} chars -> {}", t.len(), version(&t, Ec::M));
+        println!(
+            "  {name}: {} chars -> {} / {}",
+            t.len(),
+            version(&t, Ec::L),
+            version(&t, Ec::M)
+        );
     }
     assert_eq!(
         payload,
