@@ -197,6 +197,76 @@ async fn the_rental_request_is_answered_by_a_real_wallet() {
     assert_rental_claims(&result(&http, &base, state).await.1);
 }
 
+/// A decline anyone who fetched the request object can send, encrypted to the request's own
+/// key (issue 12 item 11; the fixture parties: forged_declines.rs).
+fn forged_decline(request_object: &str, encrypted: bool) -> String {
+    use base64::Engine as _;
+    let payload = request_object.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let state = claims["state"].as_str().unwrap();
+    if !encrypted {
+        return format!("error=access_denied&state={state}");
+    }
+    let key = &claims["client_metadata"]["jwks"]["keys"][0];
+    let enc = kluis_core::openid4vp::request::ResponseEncryption {
+        jwk: key.clone(),
+        kid: key["kid"].as_str().map(str::to_string),
+        enc: "A128GCM".into(),
+    };
+    let jwe = kluis_core::openid4vp::response::encrypt_payload(
+        &json!({ "error": "access_denied", "state": state }),
+        &enc,
+    )
+    .unwrap();
+    format!("response={jwe}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_decline_neither_ends_the_request_nor_overrides_the_answer() {
+    let net = network().await;
+    let (_v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
+    let (_dir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+    let created = create(&http, &base).await;
+    let state = created["state"].as_str().unwrap();
+    let object = http
+        .get(format!("{base}/request/{state}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = "application/x-www-form-urlencoded";
+    let response = format!("{base}/response");
+    // direct_post.jwt: a plain decline is refused.
+    let (code, body) = post(&http, &response, form, forged_decline(&object, false)).await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(result(&http, &base, state).await.1["status"], "pending");
+    // Encrypted to the key in the request object: a decline arrived, the request stays open.
+    let (code, body) = post(&http, &response, form, forged_decline(&object, true)).await;
+    assert_eq!(code, 200, "{body}");
+    let (_, view) = result(&http, &base, state).await;
+    assert_eq!(view["status"], "declined", "{view}");
+    assert_eq!(view["open_until"], created["expires_at"], "{view}");
+    // The citizen answers through the request_uri, still served: the answer wins.
+    answer(&wallet, created["link"].as_str().unwrap())
+        .await
+        .unwrap();
+    let (_, view) = result(&http, &base, state).await;
+    assert_rental_claims(&view);
+    assert_eq!(view["open_until"], Value::Null);
+    // A decline after the answer is refused and changes nothing.
+    let (code, body) = post(&http, &response, form, forged_decline(&object, true)).await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(result(&http, &base, state).await.1, view);
+}
+
 fn bin(name: &str) -> PathBuf {
     // target/debug/deps/verifier_service-… → target/debug/NAME
     let exe = std::env::current_exe().unwrap();

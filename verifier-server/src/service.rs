@@ -197,6 +197,10 @@ pub struct ResultView {
     pub received_at: Option<i64>,
     /// When the result will be deleted (registered retention).
     pub delete_at: Option<i64>,
+    /// Set while a decline arrived and the request is still open (its expiry): a decline is
+    /// not authenticated, so the citizen's verified answer still counts until then; only after
+    /// it passed with no answer is the decline the citizen's (docs/PRESENTING.md, "Declines").
+    pub open_until: Option<i64>,
 }
 
 /// What a deletion returns: the signed receipt the wallet keeps.
@@ -417,6 +421,19 @@ impl Verifier {
         pending: &PendingRequest,
         purpose: &str,
     ) -> Result<(), ServiceError> {
+        // Kept a little past `exp`: the library allows the same skew for late answers.
+        let keep_until = pending
+            .expires_at
+            .saturating_add(kluis_core::verifier::DEFAULT_SKEW_SECS);
+        self.keep_pending(pending, purpose, keep_until).await
+    }
+
+    async fn keep_pending(
+        &self,
+        pending: &PendingRequest,
+        purpose: &str,
+        keep_until: i64,
+    ) -> Result<(), ServiceError> {
         let id = self.tag(b"pending", &pending.state);
         let stored = pending.to_stored()?;
         let envelope = Zeroizing::new(
@@ -427,10 +444,6 @@ impl Verifier {
             .map_err(|_| ServiceError::Internal("pending envelope".into()))?,
         );
         let alias = pending.encryption_kid().map(|k| self.tag(b"kid", k));
-        // Kept a little past `exp`: the library allows the same skew for late answers.
-        let keep_until = pending
-            .expires_at
-            .saturating_add(kluis_core::verifier::DEFAULT_SKEW_SECS);
         self.state
             .put_pending(
                 id,
@@ -467,8 +480,9 @@ impl Verifier {
             return Err(ServiceError::NotFound("unknown request".into()));
         }
         match self.load_pending(self.tag(b"pending", state)).await? {
-            Some((p, _)) => Ok(p.request_object),
-            None => Err(ServiceError::NotFound(
+            // A declined request is kept past its expiry (for the result view), not served.
+            Some((p, _)) if p.is_open(self.clock.now()) => Ok(p.request_object),
+            _ => Err(ServiceError::NotFound(
                 "unknown, expired or answered request".into(),
             )),
         }
@@ -505,7 +519,7 @@ impl Verifier {
                 ))
             }
         };
-        let Some((pending, purpose)) = self.load_pending(id).await? else {
+        let Some((mut pending, purpose)) = self.load_pending(id).await? else {
             // Answered already, or never existed, or expired: the same answer for all three.
             if self.state.result(id, self.clock.now()).await?.is_some() {
                 return Err(ServiceError::AlreadyAnswered);
@@ -538,7 +552,32 @@ impl Verifier {
                     .map_err(|_| ServiceError::Internal("result".into()))?;
                 ("verified", Some(claims), None, presenters)
             }
-            ResponseOutcome::Declined { error } => ("declined", None, Some(error), Vec::new()),
+            ResponseOutcome::Declined { error } => {
+                // Not authenticated: recorded on the request, which stays answerable until it
+                // expires (and is kept, with the decline, for the purpose's retention after).
+                pending.record_decline(&error);
+                let retention = self
+                    .purpose(&purpose)
+                    .map(|p| p.retention_days)
+                    .unwrap_or(0);
+                let keep_until = pending
+                    .expires_at
+                    .saturating_add(kluis_core::verifier::DEFAULT_SKEW_SECS)
+                    .saturating_add(i64::from(retention) * 86_400);
+                self.keep_pending(&pending, &purpose, keep_until).await?;
+                let view = ResultView {
+                    state: pending.state.clone(),
+                    status: "declined".into(),
+                    claims: None,
+                    reason: Some(error),
+                    purpose: Some(purpose),
+                    received_at: Some(now),
+                    delete_at: None,
+                    open_until: Some(pending.expires_at),
+                };
+                self.push_webhook(&view);
+                return Ok(view);
+            }
         };
         let view = self
             .finish(
@@ -576,6 +615,7 @@ impl Verifier {
             purpose: Some(purpose.to_string()),
             received_at: Some(now),
             delete_at: Some(delete_at),
+            open_until: None,
         };
         let index: Vec<Tag> = presenters
             .iter()
@@ -642,14 +682,21 @@ impl Verifier {
             return Ok(stored.view);
         }
         match self.load_pending(id).await? {
-            Some((_, purpose)) => Ok(ResultView {
+            Some((p, purpose)) => Ok(ResultView {
                 state: state.to_string(),
-                status: "pending".into(),
+                status: if p.decline_arrived().is_some() {
+                    "declined"
+                } else {
+                    "pending"
+                }
+                .into(),
                 claims: None,
-                reason: None,
+                reason: p.decline_arrived().map(str::to_string),
                 purpose: Some(purpose),
                 received_at: None,
                 delete_at: None,
+                open_until: (p.decline_arrived().is_some() && p.is_open(now))
+                    .then_some(p.expires_at),
             }),
             None => Err(ServiceError::NotFound(
                 "unknown request, or its result was deleted".into(),
@@ -844,6 +891,7 @@ impl Verifier {
             purpose: Some(purpose.id.clone()),
             received_at: None,
             delete_at: None,
+            open_until: None,
         };
         // The answer comes over the relay to this instance and is recorded in the shared state
         // like a remote one, so any instance reports it.

@@ -83,6 +83,8 @@ pub struct PendingRequest {
     /// The DCQL query as given to [`new_request`] (kept for [`PendingRequest::to_stored`]).
     dcql_source: Value,
     decryption_key: Option<Jwk>,
+    /// The error code of a decline that arrived ([`PendingRequest::record_decline`]).
+    declined: Option<String>,
 }
 
 /// A [`PendingRequest`] as bytes, for a back end that keeps pending requests outside its
@@ -107,6 +109,8 @@ struct StoredFields {
     request_object: String,
     expires_at: i64,
     decryption_key: Option<Map<String, Value>>,
+    #[serde(default)]
+    declined: Option<String>,
 }
 
 impl std::fmt::Debug for PendingRequest {
@@ -214,6 +218,7 @@ pub fn new_request(
         expires_at: exp,
         dcql_source: dcql.clone(),
         decryption_key,
+        declined: None,
     })
 }
 
@@ -230,6 +235,7 @@ impl PendingRequest {
             request_object: self.request_object.clone(),
             expires_at: self.expires_at,
             decryption_key: self.decryption_key.as_ref().map(|k| k.as_ref().clone()),
+            declined: self.declined.clone(),
         };
         serde_json::to_vec(&fields)
             .map(|b| StoredPendingRequest(zeroize::Zeroizing::new(b)))
@@ -255,7 +261,31 @@ impl PendingRequest {
             expires_at: f.expires_at,
             dcql_source: f.dcql,
             decryption_key,
+            declined: f.declined,
         })
+    }
+
+    /// Notes that a decline arrived ([`ResponseOutcome::Declined`]). A decline proves nothing
+    /// about who sent it (OpenID4VP error responses carry no holder proof, and whoever fetched
+    /// the request object knows its `state` and encryption key), so it does not end the request:
+    /// keep this request, answerable, until it expires; a verified answer supersedes the
+    /// decline (docs/PRESENTING.md, "Declines").
+    pub fn record_decline(&mut self, error: &str) {
+        if let ResponseOutcome::Declined { error } = declined(error) {
+            self.declined = Some(error);
+        }
+    }
+
+    /// The error code of a decline that arrived for this request, if any.
+    pub fn decline_arrived(&self) -> Option<&str> {
+        self.declined.as_deref()
+    }
+
+    /// Whether an answer can still be accepted at `now` (the request's `exp` with the clock
+    /// skew [`verify_response`] allows). A decline that arrived is the citizen's only once this
+    /// is false and no verified answer came.
+    pub fn is_open(&self, now: i64) -> bool {
+        now <= self.expires_at.saturating_add(DEFAULT_SKEW_SECS)
     }
 
     /// The `kid` of this request's response encryption key (`direct_post.jwt`), which the
@@ -408,7 +438,9 @@ pub enum ResponseOutcome {
         /// Per DCQL query id.
         credentials: BTreeMap<String, Vec<VerifiedCredential>>,
     },
-    /// The wallet declined (`error`, e.g. `access_denied`).
+    /// A decline arrived (`error`, e.g. `access_denied`). Not authenticated: anyone who fetched
+    /// the request could have sent it. Keep the request open ([`PendingRequest::record_decline`]):
+    /// the citizen's verified answer still counts until the request expires.
     Declined {
         /// The OAuth error code.
         error: String,
@@ -536,10 +568,17 @@ pub fn verify_response_with(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    if now > pending.expires_at + DEFAULT_SKEW_SECS {
+    if !pending.is_open(now) {
         return Err(reject("the request has expired"));
     }
     if let Some(error) = field("error") {
+        // A wallet encrypts its error response like an answer (§8.3.1): a plain one to an
+        // encrypted request did not come from a conforming wallet.
+        if pending.decryption_key.is_some() {
+            return Err(reject(
+                "a decline to a direct_post.jwt request must be encrypted (OpenID4VP 1.0 §8.3.1)",
+            ));
+        }
         if field("state") != Some(pending.state.as_str()) {
             return Err(reject("the state does not match the request"));
         }
