@@ -8,6 +8,7 @@ and the driver: cargo build -p kluis-sdjwt --example sdjwt_tool
 (found at $SDJWT_TOOL, else $CARGO_TARGET_DIR or <repo>/target, debug/examples/sdjwt_tool).
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -89,7 +90,7 @@ def our_issue(keys, claims=None, policy="all", now=None, status=True):
     )["sd_jwt"]
 
 
-def our_present(keys, sd_jwt, paths, nonce=NONCE, aud=AUD):
+def our_present(keys, sd_jwt, paths, nonce=NONCE, aud=AUD, kb_claims=None):
     now = int(time.time())
     return tool(
         "present",
@@ -102,6 +103,7 @@ def our_present(keys, sd_jwt, paths, nonce=NONCE, aud=AUD):
             "aud": aud,
             "iat": now,
             "now": now,
+            "kb_claims": kb_claims or {},
         },
     )["presentation"]
 
@@ -176,6 +178,20 @@ SELECTIONS = [
     ["/nationalities/0", "/birthdate"],
     ["/address"],  # a whole object with all its members
 ]
+
+
+def test_reference_ignores_our_association_claim(keys):
+    """A KB-JWT of a multi-credential kluis answer carries `kluis_assoc` (docs/PRESENTING.md
+    "One answer, one wallet"): the reference verifier, which does not know it, still verifies."""
+    sd_jwt = our_issue(keys)
+    assoc = {"kluis_assoc": "u8QJ3cEhGS2sMu7gX0oUQzL1nzQ9Ru1HkYvBfX1qSxE"}
+    presentation = our_present(keys, sd_jwt, ["/given_name"], kb_claims=assoc)
+    kb = presentation.rsplit("~", 1)[1]
+    payload = json.loads(base64.urlsafe_b64decode(kb.split(".")[1] + "=="))
+    assert payload["kluis_assoc"] == assoc["kluis_assoc"]
+    theirs = python_verify(keys, presentation)
+    assert theirs == our_verify(keys, presentation)["claims"]
+    assert theirs["given_name"] == citizen_claims()["given_name"]
 
 
 @pytest.mark.parametrize("paths", SELECTIONS, ids=lambda p: ",".join(p) or "nothing")

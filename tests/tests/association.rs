@@ -426,3 +426,65 @@ async fn an_in_person_answer_with_another_persons_credential_is_refused() {
     let e = verifier.await.unwrap().unwrap_err();
     assert!(e.to_string().contains(CLAIM), "{e}");
 }
+
+/// A helper answers a two-credential request on the citizen's behalf: both KB-JWTs are signed
+/// by the helper's key and name it, and the landlord verifies the answer (a two-presentation
+/// answer without the claim, or naming the citizen's keys, would be refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helpers_two_credential_answer_names_the_helpers_key_and_verifies() {
+    use kluis_core::delegation::{Action, DelegateRequest};
+    let net = Network::start(None, |_| HolderOptions::default())
+        .await
+        .unwrap();
+    let (_c, citizen) = collected_wallet(&net, BOB, quick_http()).await;
+    let (_h, helper) = kluis_tests::new_wallet();
+    kluis_tests::pin_scheme(&helper, &net.scheme, quick_http()).await;
+    let income = "urn:nl:uwv:income-statement:1";
+    let outcome = citizen
+        .delegate(
+            &DelegateRequest {
+                helper_jwk: helper.holder_public_jwk().unwrap(),
+                types: vec![income.into(), CAK.into()],
+                claims: Some(strings(&[
+                    "/monthly_gross_income_eur",
+                    "/registered_payment_arrears",
+                ])),
+                actions: vec![Action::Present],
+                not_before: None,
+                until: kluis_core::now_unix() + 3600,
+                parties: Some(vec![LANDLORD.into()]),
+                purposes: None,
+                label: "budget coach".into(),
+                registry: net.mandate_registry.base_url().to_string(),
+            },
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let landlord = net.verifier(LANDLORD).unwrap().shared();
+    landlord.set_dcql(Some(json!({ "credentials": [
+        { "id": "income", "format": "dc+sd-jwt", "meta": { "vct_values": [income] },
+          "claims": [ { "path": ["monthly_gross_income_eur"] } ] },
+        { "id": "arrears", "format": "dc+sd-jwt", "meta": { "vct_values": [CAK] },
+          "claims": [ { "path": ["registered_payment_arrears"] } ] }
+    ]})));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let sent = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(sent.disclosed.len(), 2);
+    let r = landlord.result(&s.state).unwrap();
+    assert_eq!(r.status, "verified", "{:?}", r.reason);
+    let claims = r.claims.unwrap();
+    assert_eq!(claims["income"][0]["on_behalf"]["mandate_id"], json!(m.id));
+    assert_eq!(claims["arrears"][0]["on_behalf"]["mandate_id"], json!(m.id));
+}

@@ -152,13 +152,19 @@ fn cmd_present(input: &Value) -> Result<Value, Failure> {
     let presentation = match input.get("holder_jwk") {
         Some(jwk) if !jwk.is_null() => {
             let holder = SigningKey::from_jwk(jwk)?;
-            c.present(
+            // Optional extra KB-JWT claims (kluis's association claim, for the peers' checks).
+            let extra = match input.get("kb_claims") {
+                Some(Value::Object(m)) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            c.prepare_presentation_with(
                 &chosen,
-                &holder,
                 str_field(input, "nonce")?,
                 str_field(input, "aud")?,
                 int_field(input, "iat")?,
+                &extra,
             )?
+            .sign(&holder)?
         }
         _ => c.present_without_key_binding(&chosen)?,
     };
