@@ -442,3 +442,44 @@ async fn two_accepts_of_one_request_send_it_once() {
     assert_eq!(landlord.response_posts(), posts + 1);
     assert_eq!(disclosures(&wallet).len(), 3);
 }
+
+/// A listed party with two purposes that states none is judged against none of them, never their
+/// union (docs/PRESENTING.md): the bank registered nationalities only for opening an account and
+/// the family name for both; a request stating no purpose gets neither, so nothing is chosen by
+/// default and nothing is sent.
+#[tokio::test]
+async fn a_party_with_two_purposes_stating_none_gets_neither() {
+    let net = network().await;
+    let (_d, wallet) = wallet(&net).await;
+    let bank = party(&net, BANK);
+    bank.set_fault(RequestFault::NoPurpose);
+    bank.set_dcql(Some(
+        json!({ "credentials": [ { "id": "p", "format": "dc+sd-jwt",
+        "meta": { "vct_values": ["urn:nl:gemeente:brp-address:1"] },
+        "claims": [ { "path": ["family_name"] }, { "path": ["nationalities"] } ] } ] }),
+    ));
+    let s = bank.new_session().unwrap();
+    let req = wallet
+        .start_presentation_with(&s.request_uri, "en", http())
+        .await
+        .unwrap();
+    assert!(req.party.registered, "the bank is listed");
+    assert_eq!(req.party.purposes.len(), 2, "{:?}", req.party.purposes);
+    assert!(req.stated_purpose.is_none() && req.purpose.is_none());
+    assert!(req.flags.contains(&Flag::UnknownPurpose));
+    assert!(req.flags.contains(&Flag::OutsideRegistration));
+    let q = &req.queries[0];
+    assert!(
+        q.claims.iter().all(|c| !c.within_registration),
+        "judged against a registered purpose: {:?}",
+        q.claims
+    );
+    assert!(q.candidates.iter().all(|c| !c.within_registration));
+    assert!(req.default_choice().queries.is_empty());
+    let posts = bank.response_posts();
+    assert!(wallet
+        .accept_presentation_with(&req, &req.default_choice(), http())
+        .await
+        .is_err());
+    assert_eq!(bank.response_posts(), posts, "something was sent");
+}
