@@ -2,7 +2,7 @@
 //! first byte picks the parser, the rest is its input.
 //!   0 request link (`openid4vp://…`), 1 request object JWT (checked against the fixture
 //!   scheme key, no participant list), 2 client identifier, 3 session-QR engagement
-//!   (`kluis_qr::engagement`), 4 offline QR set (KL1/KL2, `decode_set`), 5 a `direct_post`
+//!   (`kluis_qr::engagement`), 4 offline QR set (KL1/KL2, `decode_set_deriving`), 5 a `direct_post`
 //!   form body at the verifier.
 #![no_main]
 
@@ -78,7 +78,9 @@ fuzz_target!(
             }
         }
         4 => {
-            if let Ok(set) = offline::decode_set(text) {
+            // As a verifier decodes: the association claim put back when flag bit 3 says so.
+            let assoc = kluis_core::openid4vp::association::qr_claim();
+            if let Ok(set) = offline::decode_set_deriving(text, Some(&assoc)) {
                 assert!(!set.is_empty(), "an offline payload decoded to no presentation");
             }
         }
