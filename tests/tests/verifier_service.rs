@@ -923,3 +923,53 @@ async fn hostile_bodies_are_refused_and_change_nothing() {
         "{body}"
     );
 }
+
+/// One answer, one wallet at the service's offline desk (`POST /v1/qr`): Alice's name and Bob's
+/// "no arrears", each presented for the same nonce and party, in one QR, are refused; Bob's own
+/// offline QR is accepted (docs/PRESENTING.md "One answer, one wallet").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_qr_with_two_peoples_credentials_is_refused_by_the_service() {
+    let net = network().await;
+    let (_v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
+    let (_a, alice) = collected_wallet(&net, "mohamed", quick_http()).await;
+    let (_b, bob) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let id = |w: &Wallet, vct: &str| {
+        w.credentials("en")
+            .unwrap()
+            .into_iter()
+            .find(|c| c.vct == vct)
+            .unwrap()
+            .id
+    };
+    let nonce = "spliced-at-the-service-01";
+    let name = alice
+        .present(
+            &id(&alice, "urn:nl:gemeente:brp-address:1"),
+            &["/given_name".to_string(), "/family_name".to_string()],
+            nonce,
+            LANDLORD,
+        )
+        .unwrap();
+    let arrears = bob
+        .present(
+            &id(&bob, "urn:nl:cak:care-arrears:1"),
+            &["/registered_payment_arrears".to_string()],
+            nonce,
+            LANDLORD,
+        )
+        .unwrap();
+    let spliced = kluis_core::qr::offline::encode_set(&[&name, &arrears]).unwrap();
+    let http = reqwest::Client::new();
+    let (code, body) = post_qr(&http, &base, &spliced).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("kluis_assoc"), "{body}");
+
+    let items = bob.offline_items_for(&rental_query()).unwrap();
+    let own = bob
+        .offline_presentation(&items, LANDLORD, Some("rental"))
+        .unwrap()
+        .payload;
+    let (code, body) = post_qr(&http, &base, &own).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "verified", "{body}");
+}
