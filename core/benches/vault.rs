@@ -114,6 +114,19 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The same without the file mapped (as before mmap_size was set), for the comparison.
+    vault.dangerous_set_mmap_size(0).unwrap();
+    g.bench_function("get_without_mmap", |b| {
+        b.iter(|| {
+            n = (n + 7919) % data::RECORDS;
+            vault
+                .get::<data::StoredCredential>(&data::record_id(n))
+                .unwrap()
+                .unwrap()
+        })
+    });
+    vault.dangerous_set_mmap_size(256 << 20).unwrap();
+
     g.sample_size(20);
     g.bench_function("list_10k", |b| {
         b.iter(|| {

@@ -1,7 +1,9 @@
-//! A vault written by format 1 (before the file seal and the summaries; committed fixture
-//! core/vault/tests/data/format-1, made by `kluis init` + 10 imports on the main of that day)
-//! opens with this `kluis`, is migrated in place, and shows exactly what it showed before, also
-//! when the migrating process is killed with SIGKILL at varying moments.
+//! Vaults written by older formats open with this `kluis`, are migrated in place, and show
+//! exactly what they showed before, also when the migrating process is killed with SIGKILL at
+//! varying moments. Committed fixtures in core/vault/tests/data: format-1 (before the file seal
+//! and the summaries: `kluis init` + 10 imports on the main of that day) and format-3 (per-record
+//! summaries: that file migrated and listed by the main before summary pages, with that main's
+//! `list`, `overview` and `log` output beside it).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -10,16 +12,20 @@ use std::process::Stdio;
 
 use common::*;
 
-fn fixture() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../core/vault/tests/data/format-1")
+/// The format this `kluis` writes.
+const FORMAT: i64 = 4;
+
+fn fixture(format: u32) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../core/vault/tests/data/format-{format}"))
 }
 
-fn format_1_vault() -> TestVault {
+fn old_vault(format: u32) -> TestVault {
     let v = TestVault {
         tmp: tempfile::tempdir().unwrap(),
     };
     std::fs::create_dir_all(v.dir()).unwrap();
-    for e in std::fs::read_dir(fixture()).unwrap() {
+    for e in std::fs::read_dir(fixture(format)).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "json") {
             continue;
@@ -29,8 +35,8 @@ fn format_1_vault() -> TestVault {
     v
 }
 
-fn expected(name: &str) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(fixture().join(name)).unwrap()).unwrap()
+fn expected(format: u32, name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(fixture(format).join(name)).unwrap()).unwrap()
 }
 
 fn user_version(v: &TestVault) -> i64 {
@@ -40,30 +46,54 @@ fn user_version(v: &TestVault) -> i64 {
         .unwrap()
 }
 
-#[test]
-fn format_1_vault_opens_migrated_with_the_same_list_overview_and_log() {
-    let v = format_1_vault();
-    assert_eq!(user_version(&v), 1);
-    assert_eq!(v.json(&["list"]), expected("list.json"));
-    assert_eq!(user_version(&v), 3);
-    assert_eq!(v.json(&["overview"]), expected("overview.json"));
-    assert_eq!(v.json(&["log"]), expected("log.json"));
-    // Summaries were written for every credential, once.
-    let n: i64 = rusqlite::Connection::open(v.db_path())
+fn summary_pages(v: &TestVault) -> i64 {
+    rusqlite::Connection::open(v.db_path())
         .unwrap()
-        .query_row("SELECT COUNT(*) FROM summaries", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM summary_pages", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn opens_migrated_with_the_same_list_overview_and_log(format: u32) {
+    let v = old_vault(format);
+    assert_eq!(user_version(&v), i64::from(format));
+    assert_eq!(v.json(&["list"]), expected(format, "list.json"));
+    assert_eq!(user_version(&v), FORMAT);
+    assert_eq!(v.json(&["overview"]), expected(format, "overview.json"));
+    assert_eq!(v.json(&["log"]), expected(format, "log.json"));
+    // The summaries of the 10 credentials were written, in one page; the old table is gone.
+    assert_eq!(summary_pages(&v), 1);
+    let old: i64 = rusqlite::Connection::open(v.db_path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'summaries'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(n, 10);
+    assert_eq!(old, 0);
     // And it stays usable: a delete removes the summary with the credential.
-    let id = expected("list.json")[0]["id"].as_str().unwrap().to_string();
+    let id = expected(format, "list.json")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ok(&v.run(&["delete", &id]));
     assert_eq!(v.list_ids().len(), 9);
+    assert_eq!(v.json(&["list"]).as_array().unwrap().len(), 9);
 }
 
 #[test]
-fn sigkill_during_the_migration_leaves_a_vault_that_opens_whole() {
+fn format_1_vault_opens_migrated_with_the_same_list_overview_and_log() {
+    opens_migrated_with_the_same_list_overview_and_log(1);
+}
+
+#[test]
+fn format_3_vault_opens_migrated_with_the_same_list_overview_and_log() {
+    opens_migrated_with_the_same_list_overview_and_log(3);
+}
+
+fn sigkill_during_the_migration_leaves_a_vault_that_opens_whole(format: u32) {
     for delay_ms in [0u64, 1, 3, 6, 10, 20, 40, 80] {
-        let v = format_1_vault();
+        let v = old_vault(format);
         let mut child = v
             .cmd(&["--json", "list"])
             .stdout(Stdio::null())
@@ -75,10 +105,21 @@ fn sigkill_during_the_migration_leaves_a_vault_that_opens_whole() {
         let _ = child.wait();
         assert_eq!(
             v.json(&["list"]),
-            expected("list.json"),
+            expected(format, "list.json"),
             "killed after {delay_ms} ms"
         );
-        assert_eq!(v.json(&["log"]), expected("log.json"));
-        assert_eq!(user_version(&v), 3);
+        assert_eq!(v.json(&["log"]), expected(format, "log.json"));
+        assert_eq!(user_version(&v), FORMAT);
+        assert_eq!(summary_pages(&v), 1);
     }
+}
+
+#[test]
+fn sigkill_during_the_migration_from_format_1_leaves_a_vault_that_opens_whole() {
+    sigkill_during_the_migration_leaves_a_vault_that_opens_whole(1);
+}
+
+#[test]
+fn sigkill_during_the_migration_from_format_3_leaves_a_vault_that_opens_whole() {
+    sigkill_during_the_migration_leaves_a_vault_that_opens_whole(3);
 }

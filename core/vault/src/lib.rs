@@ -24,6 +24,7 @@ mod device;
 mod error;
 mod policy;
 mod schema;
+mod summary_pages;
 mod vault;
 
 pub use device::{DeviceSecretStore, SoftwareDeviceSecretStore, DEVICE_SECRET_LEN};

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::policy::OnLimit;
 use crate::schema::{self, FileSeal, Guard, Header, AAD_VERSION, FORMAT_VERSION};
+use crate::summary_pages::{self, DirtyPages};
 use crate::{
     DeviceSecretError, DeviceSecretStore, Listed, Record, RecordId, VaultError, VaultOptions,
     VaultStatus,
@@ -64,6 +65,8 @@ pub struct WriteTxn<'a> {
     tx: rusqlite::Transaction<'a>,
     keys: &'a DataKeys,
     seal_key: &'a SealKey,
+    /// Summary pages changed so far, sealed once each at the commit.
+    pages: DirtyPages,
 }
 
 fn db_path(dir: &Path) -> PathBuf {
@@ -278,21 +281,12 @@ fn put_sealed(conn: &Connection, kind: &str, id: &str, sealed: &[u8]) -> Result<
         .query_row(params![kind, id, sealed], |r| r.get(0))?)
 }
 
-/// Associated data of a record's summary: not interchangeable with the record's own.
-fn summary_aad(kind: &str, id: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(40 + kind.len() + id.len());
-    push_framed(&mut aad, b"kluis/summary");
-    push_framed(&mut aad, kind.as_bytes());
-    push_framed(&mut aad, id.as_bytes());
-    aad.extend_from_slice(&AAD_VERSION.to_be_bytes());
-    aad
-}
-
-/// Seal and store a record, with its summary when its type has one, in the caller's
-/// transaction.
+/// Seal and store a record in the caller's transaction; its summary, when its type has one,
+/// goes into the transaction's summary pages.
 fn put_record<R: Record>(
     conn: &Connection,
     keys: &DataKeys,
+    pages: &mut DirtyPages,
     id: &str,
     value: &R,
 ) -> Result<(), VaultError> {
@@ -301,63 +295,15 @@ fn put_record<R: Record>(
     let plain = encode(value)?;
     let sealed = keys.seal(&plain, &record_aad(R::KIND, id));
     let seq = put_sealed(conn, R::KIND, id, &sealed)?;
-    match value.summary() {
+    let summary = match value.summary() {
         Some(summary) => {
             let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(256)));
             serde_json::to_writer(&mut w, &summary)?;
-            let sealed = keys.seal(&w.0, &summary_aad(R::KIND, id));
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO summaries (seq, kind, id, sealed) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![seq, R::KIND, id, sealed])?;
+            Some(w.0)
         }
-        None => {
-            conn.prepare_cached("DELETE FROM summaries WHERE seq = ?1")?
-                .execute(params![seq])?;
-        }
-    }
-    Ok(())
-}
-
-fn list_summaries_in<S: serde::de::DeserializeOwned>(
-    conn: &Connection,
-    keys: &DataKeys,
-    kind: &str,
-) -> Result<Option<Listed<S>>, VaultError> {
-    check_kind(kind)?;
-    let count = |sql: &str| -> Result<i64, VaultError> {
-        Ok(conn
-            .prepare_cached(sql)?
-            .query_row(params![kind], |r| r.get(0))?)
+        None => None,
     };
-    // A record without its summary (written before summaries, or one that failed to open when
-    // they were built): the summaries are not the whole list. Counted on the indexes: left to
-    // itself SQLite scanned the whole records table here (list of 10k: 188 ms before, 43 ms after).
-    if count("SELECT COUNT(*) FROM records INDEXED BY records_by_kind WHERE kind = ?1")?
-        != count("SELECT COUNT(*) FROM summaries INDEXED BY summaries_by_kind WHERE kind = ?1")?
-    {
-        return Ok(None);
-    }
-    let mut stmt =
-        conn.prepare_cached("SELECT id, sealed FROM summaries WHERE kind = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query(params![kind])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let id: String = row.get(0)?;
-        let integrity = || VaultError::Integrity {
-            kind: kind.to_string(),
-            id: id.clone(),
-        };
-        let value = match row.get_ref(1)?.as_blob() {
-            Ok(sealed) => match keys.open(sealed, &summary_aad(kind, &id)) {
-                Ok(plain) => serde_json::from_slice(&plain).map_err(VaultError::from),
-                Err(_) => Err(integrity()),
-            },
-            Err(_) => Err(integrity()),
-        };
-        out.push((id, value));
-    }
-    Ok(Some(out))
+    pages.set(conn, keys, R::KIND, seq, summary)
 }
 
 fn get_in<R: Record>(
@@ -404,7 +350,13 @@ fn list_in<R: Record>(conn: &Connection, keys: &DataKeys) -> Result<Listed<R>, V
     Ok(out)
 }
 
-fn delete_in(conn: &Connection, kind: &str, id: &str) -> Result<bool, VaultError> {
+fn delete_in(
+    conn: &Connection,
+    keys: &DataKeys,
+    pages: &mut DirtyPages,
+    kind: &str,
+    id: &str,
+) -> Result<bool, VaultError> {
     check_kind(kind)?;
     check_id(id)?;
     let seq: Option<i64> = conn
@@ -412,8 +364,7 @@ fn delete_in(conn: &Connection, kind: &str, id: &str) -> Result<bool, VaultError
         .query_row(params![kind, id], |r| r.get(0))
         .optional()?;
     if let Some(seq) = seq {
-        conn.prepare_cached("DELETE FROM summaries WHERE seq = ?1")?
-            .execute(params![seq])?;
+        pages.set(conn, keys, kind, seq, None)?;
     }
     Ok(seq.is_some())
 }
@@ -421,12 +372,12 @@ fn delete_in(conn: &Connection, kind: &str, id: &str) -> Result<bool, VaultError
 impl WriteTxn<'_> {
     /// Insert or replace a record (committed with the whole transaction).
     pub fn put<R: Record>(&mut self, id: &str, value: &R) -> Result<(), VaultError> {
-        put_record(&self.tx, self.keys, id, value)
+        put_record(&self.tx, self.keys, &mut self.pages, id, value)
     }
 
     /// Delete a record; `true` if it existed.
     pub fn delete<R: Record>(&mut self, id: &str) -> Result<bool, VaultError> {
-        delete_in(&self.tx, R::KIND, id)
+        delete_in(&self.tx, self.keys, &mut self.pages, R::KIND, id)
     }
 
     /// Read a record inside the transaction (sees this transaction's own writes).
@@ -922,7 +873,9 @@ impl Vault {
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
         let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        put_record(&tx, keys, id, value)?;
+        let mut pages = DirtyPages::default();
+        put_record(&tx, keys, &mut pages, id, value)?;
+        pages.flush(&tx, keys)?;
         let seq = advance_seal(&tx, seal_key)?;
         tx.commit()?;
         let vault_id = vault_id.clone();
@@ -958,17 +911,20 @@ impl Vault {
         let g = self.inner();
         let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
         let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
-        list_summaries_in(conn, keys, kind)
+        check_kind(kind)?;
+        summary_pages::list(conn, keys, kind)
     }
 
     /// Write the summary of every record of `R` that opens, in one transaction (the migration
     /// of a vault written before summaries: a crash leaves it as it was). Returns how many.
     pub fn rebuild_summaries<R: Record>(&self) -> Result<usize, VaultError> {
         self.write(|tx| {
+            // From nothing: entries of records no longer there do not survive.
+            tx.pages.clear(&tx.tx, R::KIND)?;
             let mut n = 0;
             for (id, r) in list_in::<R>(&tx.tx, tx.keys)? {
                 if let Ok(value) = r {
-                    put_record(&tx.tx, tx.keys, &id, &value)?;
+                    put_record(&tx.tx, tx.keys, &mut tx.pages, &id, &value)?;
                     n += 1;
                 }
             }
@@ -986,10 +942,12 @@ impl Vault {
             vault_id,
         } = &mut *g;
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
-        keys.as_ref().ok_or(VaultError::Locked)?;
+        let keys = keys.as_ref().ok_or(VaultError::Locked)?;
         let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existed = delete_in(&tx, R::KIND, id)?;
+        let mut pages = DirtyPages::default();
+        let existed = delete_in(&tx, keys, &mut pages, R::KIND, id)?;
+        pages.flush(&tx, keys)?;
         let seq = advance_seal(&tx, seal_key)?;
         tx.commit()?;
         let vault_id = vault_id.clone();
@@ -1016,8 +974,14 @@ impl Vault {
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
         let seal_key = seal_key.as_ref().ok_or(VaultError::Locked)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut txn = WriteTxn { tx, keys, seal_key };
+        let mut txn = WriteTxn {
+            tx,
+            keys,
+            seal_key,
+            pages: DirtyPages::default(),
+        };
         let out = f(&mut txn)?;
+        txn.pages.flush(&txn.tx, txn.keys)?;
         let seq = advance_seal(&txn.tx, txn.seal_key)?;
         txn.tx.commit()?;
         self.raise_counter(&vault_id, seq);
@@ -1125,7 +1089,9 @@ impl Vault {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq = put_sealed(&tx, kind, id, &sealed)?;
         // As if written by a version without summaries: the raw bytes have none.
-        tx.execute("DELETE FROM summaries WHERE seq = ?1", params![seq])?;
+        let mut pages = DirtyPages::default();
+        pages.set(&tx, keys, kind, seq, None)?;
+        pages.flush(&tx, keys)?;
         advance_seal(&tx, seal_key)?;
         tx.commit()?;
         Ok(())
@@ -1150,6 +1116,16 @@ impl Vault {
             Durability::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", v)?;
+        Ok(())
+    }
+
+    /// Benchmarks only: how much of the file this handle maps (0: none), to measure the map.
+    #[doc(hidden)]
+    pub fn dangerous_set_mmap_size(&self, bytes: u64) -> Result<(), VaultError> {
+        let g = self.inner();
+        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
+        conn.query_row(&format!("PRAGMA mmap_size = {bytes}"), [], |_| Ok(()))
+            .optional()?;
         Ok(())
     }
 
