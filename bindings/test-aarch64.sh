@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The device-architecture run (issue 14 item 7; docs/BINDINGS.md "Device-architecture tests"):
-# cross-compiles the library crates the phones ship (kluis-crypto, -vault, -sdjwt, -qr, -core,
-# -ffi) and their own tests for aarch64-unknown-linux-gnu with the `vendored-openssl` feature the
+# cross-compiles the library crates the phones ship (kluis-crypto, -vault, -sdjwt, -qr, -verifier,
+# -core, -ffi) and their own tests for aarch64-unknown-linux-gnu with the `vendored-openssl` feature the
 # Android/iOS builds use (OpenSSL built from source for the target), and runs those tests under
 # qemu-user. Same CPU architecture and word size as arm64-v8a phones; the libc is glibc, not
 # Bionic, so this checks the code (endianness, alignment, atomics, the vendored OpenSSL and
@@ -41,7 +41,7 @@ export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 # Debug info off: the emulated binaries start faster and the build is smaller.
 export CARGO_PROFILE_DEV_DEBUG=0
 
-crates=(-p kluis-crypto -p kluis-vault -p kluis-sdjwt -p kluis-qr -p kluis-core -p kluis-ffi)
+crates=(-p kluis-crypto -p kluis-vault -p kluis-sdjwt -p kluis-qr -p kluis-verifier -p kluis-core -p kluis-ffi)
 features=(--features kluis-core/vendored-openssl,kluis-sdjwt/vendored-openssl,kluis-ffi/vendored-openssl)
 t0=$SECONDS
 log "building the library crates' tests for $TARGET (vendored OpenSSL)"

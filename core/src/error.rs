@@ -163,52 +163,26 @@ impl Error {
 
     /// Maps a credential-format error met while importing `compact`, an issued credential.
     pub(crate) fn from_credential(e: SdJwtError, compact: &str) -> Self {
-        match e {
-            SdJwtError::UntrustedIssuer => Error::UntrustedIssuer {
-                issuer: claimed_issuer(compact),
-            },
-            other => Error::InvalidCredential {
-                reason: other.to_string(),
-            },
-        }
-    }
-
-    /// Maps a credential-format error met while verifying `presentation`.
-    pub(crate) fn from_presentation(e: SdJwtError, presentation: &str) -> Self {
-        match e {
-            SdJwtError::UntrustedIssuer => Error::UntrustedIssuer {
-                issuer: claimed_issuer(presentation),
-            },
-            other => Error::InvalidPresentation {
-                reason: other.to_string(),
-            },
-        }
+        kluis_verifier::Error::from_credential(e, compact).into()
     }
 }
 
-/// The `iss` an (unverified) SD-JWT claims, to name an untrusted issuer to the user. Issuer
-/// identifiers are public; anything odd is replaced so no payload content leaks into the text.
-fn claimed_issuer(compact: &str) -> String {
-    use base64::Engine;
-    let iss = compact
-        .split('.')
-        .nth(1)
-        .and_then(|p| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(p)
-                .ok()
-        })
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("iss").and_then(|i| i.as_str()).map(str::to_string));
-    match iss {
-        Some(i)
-            if i.len() <= 200
-                && (i.starts_with("https://") || i.starts_with("http://"))
-                && !i.contains(char::is_whitespace) =>
-        {
-            i
+/// The verifier library's errors, one variant each (a server answering outside the protocol is
+/// an issuance failure here: the wallet meets it fetching from data holders).
+impl From<kluis_verifier::Error> for Error {
+    fn from(e: kluis_verifier::Error) -> Self {
+        use kluis_verifier::Error as V;
+        match e {
+            V::InvalidCredential { reason } => Error::InvalidCredential { reason },
+            V::UntrustedIssuer { issuer } => Error::UntrustedIssuer { issuer },
+            V::InvalidPresentation { reason } => Error::InvalidPresentation { reason },
+            V::InvalidRequest { reason } => Error::InvalidRequest { reason },
+            V::InvalidInput { reason } => Error::InvalidInput { reason },
+            V::Internal { reason } => Error::Internal { reason },
+            V::Network { reason } => Error::Network { reason },
+            V::Tls { reason } => Error::Tls { reason },
+            V::Protocol { reason } => Error::Issuance { reason },
         }
-        _ => "(unnamed)".to_string(),
     }
 }
 

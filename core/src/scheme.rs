@@ -8,146 +8,24 @@
 //! docs/COLLECTING.md. The list also names the requesting parties with their registered
 //! purposes and the claims each may ask, for the presenting flow.
 
-use std::collections::BTreeMap;
-
 use kluis_sdjwt::{Credential, PublicJwk};
 use kluis_vault::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use kluis_verifier::scheme::fetch_list;
+pub use kluis_verifier::scheme::{
+    verify_participant_list, ListedHolder, LocalizedName, ParticipantList, RegisteredPurpose,
+    RequestingParty, PARTICIPANT_LIST_TYP,
+};
+
 use crate::audit::{self, Actor, AuditEvent};
 use crate::http::{checked_url, Http, HttpPolicy};
-use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::trust::TrustList;
 use crate::{now_unix, Error, Wallet};
 
-/// `typ` of the participant list JWT.
-pub const PARTICIPANT_LIST_TYP: &str = "participant-list+jwt";
-
 /// Refetch the list when the cached copy is older than this, even if still valid.
 pub const REFRESH_AFTER_SECS: i64 = 3600;
-
-/// Largest list accepted.
-const MAX_LIST_BYTES: usize = 2 * 1024 * 1024;
-
-/// A name in Dutch and English.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct LocalizedName {
-    /// Dutch.
-    #[serde(default)]
-    pub nl: String,
-    /// English.
-    #[serde(default)]
-    pub en: String,
-}
-
-impl LocalizedName {
-    /// The name in `lang` (`en` or else Dutch).
-    pub fn get(&self, lang: &str) -> &str {
-        if lang.starts_with("en") && !self.en.is_empty() {
-            &self.en
-        } else {
-            &self.nl
-        }
-    }
-}
-
-/// A data holder as the scheme lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListedHolder {
-    /// Short id.
-    pub id: String,
-    /// Registered name.
-    pub name: LocalizedName,
-    /// Its issuer identifier (`credential_issuer`, the credentials' `iss`).
-    pub credential_issuer: String,
-    /// Its signing keys (public JWKs).
-    pub keys: Vec<Value>,
-    /// The credential types it may issue.
-    pub credential_types: Vec<String>,
-}
-
-/// A purpose a requesting party registered, with the claims it may ask per credential type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisteredPurpose {
-    /// Short id, e.g. `rental`.
-    pub id: String,
-    /// Name shown to the citizen.
-    pub name: LocalizedName,
-    /// How long the party may keep the data.
-    #[serde(default)]
-    pub retention_days: Option<u32>,
-    /// Claim paths per `vct`.
-    #[serde(default)]
-    pub claims: BTreeMap<String, Vec<String>>,
-}
-
-/// A requesting party (gegevensvrager) as the scheme lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestingParty {
-    /// Short id.
-    pub id: String,
-    /// Its OpenID4VP client identifier without prefix (pre-registered), e.g.
-    /// `woningcorporatie-eemland`; with `verifier_attestation:` the part after the prefix.
-    pub client_id: String,
-    /// Registered name.
-    pub name: LocalizedName,
-    /// Registered purposes.
-    #[serde(default)]
-    pub purposes: Vec<RegisteredPurpose>,
-    /// Public JWKs that sign its request objects.
-    #[serde(default)]
-    pub keys: Vec<Value>,
-    /// Origins its `response_uri` may use (`https://…`, or `http://` on loopback).
-    #[serde(default)]
-    pub response_origins: Vec<String>,
-}
-
-impl RequestingParty {
-    /// Its request-signing keys that parse as P-256 public JWKs.
-    pub fn public_keys(&self) -> Vec<PublicJwk> {
-        self.keys
-            .iter()
-            .filter_map(|k| PublicJwk::from_value(k).ok())
-            .collect()
-    }
-
-    /// The registered purpose `id`.
-    pub fn purpose(&self, id: &str) -> Option<&RegisteredPurpose> {
-        self.purposes.iter().find(|p| p.id == id)
-    }
-}
-
-/// The verified participant list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ParticipantList {
-    /// The scheme's identifier.
-    pub iss: String,
-    /// Issued at.
-    pub iat: i64,
-    /// Valid until.
-    pub exp: i64,
-    /// Data holders.
-    #[serde(default)]
-    pub holders: Vec<ListedHolder>,
-    /// Requesting parties.
-    #[serde(default)]
-    pub requesting_parties: Vec<RequestingParty>,
-}
-
-impl ParticipantList {
-    /// The holder whose issuer identifier is `iss`.
-    pub fn holder(&self, iss: &str) -> Option<&ListedHolder> {
-        self.holders.iter().find(|h| h.credential_issuer == iss)
-    }
-
-    /// The requesting party with client id `client_id`.
-    pub fn requesting_party(&self, client_id: &str) -> Option<&RequestingParty> {
-        self.requesting_parties
-            .iter()
-            .find(|p| p.client_id == client_id)
-    }
-}
 
 /// What the wallet pins: where the list is and the key that must sign it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,29 +66,6 @@ pub struct SchemeSummary {
     pub requesting_parties: usize,
     /// List valid until.
     pub expires_at: i64,
-}
-
-/// Verifies a participant list JWT with the pinned key: signature, `typ`, `exp`, shape.
-pub fn verify_participant_list(
-    jwt: &str,
-    key: &PublicJwk,
-    now: i64,
-) -> Result<ParticipantList, Error> {
-    let bad = |why: &str| Error::UntrustedIssuer {
-        issuer: format!("scheme participant list ({why})"),
-    };
-    let header = jws_header(jwt).ok_or_else(|| bad("not a JWT"))?;
-    if header.get("typ").and_then(Value::as_str) != Some(PARTICIPANT_LIST_TYP) {
-        return Err(bad("wrong typ"));
-    }
-    let v = jws_verify(jwt, std::slice::from_ref(key))
-        .ok_or_else(|| bad("signature does not verify with the pinned scheme key"))?;
-    let list: ParticipantList =
-        serde_json::from_value(Value::Object(v.payload)).map_err(|_| bad("malformed"))?;
-    if list.exp < now {
-        return Err(bad("expired"));
-    }
-    Ok(list)
 }
 
 impl Wallet {
@@ -399,34 +254,4 @@ fn summary(config: &SchemeConfig, key: &PublicJwk, list: &ParticipantList) -> Sc
         requesting_parties: list.requesting_parties.len(),
         expires_at: list.exp,
     }
-}
-
-async fn fetch_list(
-    http: &Http,
-    list_uri: &str,
-    key: &PublicJwk,
-) -> Result<(String, ParticipantList), Error> {
-    let url = checked_url(list_uri)?;
-    let reply = http.get(&url, "application/jwt").await?;
-    if !reply.status.is_success() {
-        return Err(Error::Network {
-            reason: format!(
-                "the scheme's participant list is unavailable (HTTP {})",
-                reply.status.as_u16()
-            ),
-        });
-    }
-    if reply.body.len() > MAX_LIST_BYTES {
-        return Err(Error::Issuance {
-            reason: "the participant list is too large".into(),
-        });
-    }
-    let jwt = String::from_utf8(reply.body)
-        .map_err(|_| Error::UntrustedIssuer {
-            issuer: "scheme participant list (not text)".into(),
-        })?
-        .trim()
-        .to_string();
-    let list = verify_participant_list(&jwt, key, now_unix())?;
-    Ok((jwt, list))
 }

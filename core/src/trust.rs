@@ -4,9 +4,11 @@
 //! database holds no issuer names. The scheme's signed participant list arrives with the collecting
 //! issue; until then `kluis trust add-issuer` adds keys by hand, as DESIGN.md's "Trust" allows.
 
-use kluis_sdjwt::{IssuerKeys, PublicJwk};
+use kluis_sdjwt::PublicJwk;
 use kluis_vault::Record;
 use serde::{Deserialize, Serialize};
+
+pub use kluis_verifier::trust::TrustList;
 
 /// An issuer this wallet trusts, with the key its credentials must be signed with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,54 +54,13 @@ impl TrustedIssuer {
     }
 }
 
-/// A set of trusted issuer keys, looked up by `iss`.
-#[derive(Debug, Clone, Default)]
-pub struct TrustList {
-    entries: Vec<(String, PublicJwk)>,
-    /// Keys trusted for any `iss` (a verifier given bare JWK files).
-    any_issuer: Vec<PublicJwk>,
-}
-
-impl TrustList {
-    /// An empty list: trusts nobody.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Trusts `jwk` for credentials whose `iss` is `issuer_id`.
-    pub fn add(&mut self, issuer_id: &str, jwk: PublicJwk) {
-        self.entries.push((issuer_id.to_string(), jwk));
-    }
-
-    /// Trusts `jwk` for any `iss` (used by `kluis verify --trust FILE`: the key file names no issuer).
-    pub fn add_for_any_issuer(&mut self, jwk: PublicJwk) {
-        self.any_issuer.push(jwk);
-    }
-
-    /// Builds a list from stored entries; entries whose key no longer parses are skipped.
-    pub fn from_entries(entries: &[TrustedIssuer]) -> Self {
-        let mut list = TrustList::new();
-        for e in entries {
-            if let Ok(jwk) = PublicJwk::from_json(&e.jwk) {
-                list.add(&e.issuer_id, jwk);
-            }
+/// A [`TrustList`] of stored entries; entries whose key no longer parses are skipped.
+pub fn list_of(entries: &[TrustedIssuer]) -> TrustList {
+    let mut list = TrustList::new();
+    for e in entries {
+        if let Ok(jwk) = PublicJwk::from_json(&e.jwk) {
+            list.add(&e.issuer_id, jwk);
         }
-        list
     }
-
-    /// True when nothing is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.any_issuer.is_empty()
-    }
-}
-
-impl IssuerKeys for TrustList {
-    fn keys_for(&self, iss: &str, _kid: Option<&str>) -> Vec<PublicJwk> {
-        self.entries
-            .iter()
-            .filter(|(id, _)| id == iss)
-            .map(|(_, k)| k.clone())
-            .chain(self.any_issuer.iter().cloned())
-            .collect()
-    }
+    list
 }

@@ -209,7 +209,7 @@ impl Wallet {
     }
 
     pub(crate) fn trust_list(&self) -> Result<TrustList, Error> {
-        let mut list = TrustList::from_entries(&self.trusted_issuers()?);
+        let mut list = crate::trust::list_of(&self.trusted_issuers()?);
         // The scheme's participant list (collecting issue): its holders' keys count too.
         self.add_scheme_holders(&mut list)?;
         Ok(list)

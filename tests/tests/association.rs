@@ -208,7 +208,7 @@ impl Crafted {
         m
     }
 
-    fn verify(&self, presentations: &[String]) -> Result<usize, kluis_core::Error> {
+    fn verify(&self, presentations: &[String]) -> Result<usize, kluis_core::VerifierError> {
         let refs: Vec<&str> = presentations.iter().map(String::as_str).collect();
         verify_offline(
             &kluis_qr::offline::encode_set(&refs).unwrap(),

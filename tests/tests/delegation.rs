@@ -80,7 +80,7 @@ fn events(w: &Wallet) -> Vec<AuditEvent> {
         .collect()
 }
 
-fn reason(e: Error) -> String {
+fn reason(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 

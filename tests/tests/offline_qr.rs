@@ -11,7 +11,7 @@ use kluis_core::openid4vp::offline::{
 };
 use kluis_core::openid4vp::verifier::VerifierTrust;
 use kluis_core::verifier::{self, Expectations};
-use kluis_core::Error;
+use kluis_core::{Error, VerifierError};
 use kluis_qr::render::{Ec, Qr};
 use kluis_tests::TestWallet;
 
@@ -187,7 +187,10 @@ fn rental_offline_qr_verifies_once_for_its_party_within_two_minutes() {
     let mut late = OfflineExpectations::new(LANDLORD);
     late.now += offline::MAX_AGE_SECS + offline::SKEW_SECS + 1;
     let e = verify_offline(&qr.payload, &trust, &late, &MemoryReplayCache::default()).unwrap_err();
-    assert!(matches!(e, Error::InvalidPresentation { .. }), "{e}");
+    assert!(
+        matches!(e, VerifierError::InvalidPresentation { .. }),
+        "{e}"
+    );
     // An untrusted verifier trust list: the issuers are unknown.
     let e = verify_offline(
         &qr.payload,
@@ -196,7 +199,7 @@ fn rental_offline_qr_verifies_once_for_its_party_within_two_minutes() {
         &MemoryReplayCache::default(),
     )
     .unwrap_err();
-    assert!(matches!(e, Error::UntrustedIssuer { .. }), "{e}");
+    assert!(matches!(e, VerifierError::UntrustedIssuer { .. }), "{e}");
     // A scheme list that lists the issuers for other types only.
     let mut listed = verifier_trust();
     for h in kluis_fixtures::holders().unwrap() {
@@ -231,7 +234,10 @@ fn altered_or_truncated_offline_qr_is_rejected_with_the_reason() {
         6,
     ] {
         let e = check(&qr.payload[..cut]);
-        assert!(matches!(e, Error::InvalidPresentation { .. }), "{e}");
+        assert!(
+            matches!(e, VerifierError::InvalidPresentation { .. }),
+            "{e}"
+        );
         assert!(
             e.to_string().contains("offline QR") || e.to_string().contains("signature"),
             "{e}"
@@ -245,7 +251,11 @@ fn altered_or_truncated_offline_qr_is_rejected_with_the_reason() {
         let mut altered = qr.payload.clone();
         altered.replace_range(i..i + 1, &r.to_string());
         let e = check(&altered);
-        assert_eq!(e.code(), kluis_core::ErrorCode::InvalidCredential, "{e}");
+        assert_eq!(
+            Error::from(e.clone()).code(),
+            kluis_core::ErrorCode::InvalidCredential,
+            "{e}"
+        );
     }
     // Not a kluis payload at all.
     assert!(check("HC1:ABC")

@@ -14,7 +14,7 @@ use kluis_core::openid4vp::verifier::{
     new_request, verify_response_with, ResponseOutcome, VerifierConfig, VerifierTrust,
 };
 use kluis_core::openid4vp::{CandidateStatus, Flag, PresentationChoice, QueryChoice};
-use kluis_core::{Error, Wallet};
+use kluis_core::{Error, VerifierError, Wallet};
 use kluis_fixtures::servers::{
     requesting_party_key, trust_from_holders, HolderOptions, Network, RequestFault, BANK, LANDLORD,
 };
@@ -595,7 +595,7 @@ async fn verifier_library_rejects_what_it_must() {
         verify_response_with(f, p, t, at, &ctx)
     };
     let check = |p: &str, at: i64| verify_response(&form(p), &pending, &trust, at);
-    let reason = |r: Result<ResponseOutcome, Error>| match r {
+    let reason = |r: Result<ResponseOutcome, VerifierError>| match r {
         Err(e) => e.to_string(),
         Ok(o) => panic!("accepted: {o:?}"),
     };
@@ -668,7 +668,10 @@ async fn verifier_library_rejects_what_it_must() {
     assert!(reason(verify_response(&f, &pending, &trust, now)).contains("not asked"));
     // An issuer the verifier does not trust.
     let r = verify_response(&form(&good), &pending, &VerifierTrust::default(), now);
-    assert!(matches!(r, Err(Error::UntrustedIssuer { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(VerifierError::UntrustedIssuer { .. })),
+        "{r:?}"
+    );
     // A decline.
     let f = vec![
         ("error".to_string(), "access_denied".to_string()),

@@ -68,8 +68,8 @@ fn the_cert(claims: &Value) -> String {
     certs[0].to_string()
 }
 
-fn refusal(r: Result<impl std::fmt::Debug, Error>) -> String {
-    match r {
+fn refusal(r: Result<impl std::fmt::Debug, impl Into<Error>>) -> String {
+    match r.map_err(Into::into) {
         Err(Error::InvalidRequest { reason }) => reason,
         other => panic!("expected a refusal, got {other:?}"),
     }

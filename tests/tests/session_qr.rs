@@ -357,7 +357,7 @@ impl kluis_core::openid4vp::proximity::SessionChannel for BreaksAfterSending {
         Box::pin(async move {
             kluis_core::openid4vp::proximity::SessionChannel::send_response(&self.0, message)
                 .await?;
-            Err(Error::Network {
+            Err(kluis_core::VerifierError::Network {
                 reason: "the link broke after sending".into(),
             })
         })
@@ -451,9 +451,18 @@ async fn a_relay_with_an_untrusted_certificate_is_a_tls_error() {
     let relay = HttpRelay::new(&format!("{}/relay", server.base_url()), &[1u8; 16]).unwrap();
     let wallet_end: &dyn kluis_core::openid4vp::proximity::SessionChannel = &relay;
     let got = wallet_end.receive_request(Duration::from_secs(1)).await;
-    assert!(matches!(got, Err(Error::Tls { .. })), "{got:?}");
+    assert!(
+        matches!(got, Err(kluis_core::VerifierError::Tls { .. })),
+        "{got:?}"
+    );
     let sent = wallet_end.send_response(b"answer".to_vec()).await;
-    assert!(matches!(sent, Err(Error::Tls { .. })), "{sent:?}");
+    assert!(
+        matches!(sent, Err(kluis_core::VerifierError::Tls { .. })),
+        "{sent:?}"
+    );
     let sent = VerifierChannel::send_request(&relay, b"request".to_vec()).await;
-    assert!(matches!(sent, Err(Error::Tls { .. })), "{sent:?}");
+    assert!(
+        matches!(sent, Err(kluis_core::VerifierError::Tls { .. })),
+        "{sent:?}"
+    );
 }

@@ -66,9 +66,9 @@ pub enum ServiceError {
     Internal(String),
 }
 
-impl From<kluis_core::Error> for ServiceError {
-    fn from(e: kluis_core::Error) -> Self {
-        use kluis_core::Error;
+impl From<kluis_verifier::Error> for ServiceError {
+    fn from(e: kluis_verifier::Error) -> Self {
+        use kluis_verifier::Error;
         match e {
             Error::Network { .. } => ServiceError::Upstream(e.to_string()),
             Error::Internal { .. } => ServiceError::Internal(e.to_string()),
@@ -1009,7 +1009,7 @@ impl ReplayCache for CollectingReplayCache {
         key: &[u8; 32],
         _expires_at: i64,
         _now: i64,
-    ) -> Result<bool, kluis_core::Error> {
+    ) -> Result<bool, kluis_verifier::Error> {
         if let Ok(mut k) = self.0.lock() {
             k.push(*key);
         }

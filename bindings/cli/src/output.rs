@@ -62,6 +62,12 @@ impl From<Error> for CliError {
     }
 }
 
+impl From<kluis_core::VerifierError> for CliError {
+    fn from(e: kluis_core::VerifierError) -> Self {
+        Error::from(e).into()
+    }
+}
+
 /// Makes one sentence: a capital letter and a full stop.
 fn sentence(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);

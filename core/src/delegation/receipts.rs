@@ -223,4 +223,18 @@ mod tests {
         assert_eq!(verify_receipt(&jws, &helper.public_jwk()).unwrap(), r);
         assert!(verify_receipt(&jws, &citizen.public_jwk()).is_err());
     }
+
+    /// Posting goes through the one HTTP seam and honours the policy: without loopback http,
+    /// a loopback registry is refused before anything is sent.
+    #[tokio::test]
+    async fn posting_honours_the_policy() {
+        let strict = HttpPolicy {
+            allow_loopback_http: false,
+            ..HttpPolicy::default()
+        };
+        assert!(matches!(
+            post_receipt("http://127.0.0.1:9/lists/x", "a.b.c.d.e", &strict).await,
+            Err(Error::InvalidInput { .. })
+        ));
+    }
 }

@@ -69,7 +69,7 @@ fn well_known(issuer: &str, name: &str) -> Result<Url, Error> {
 fn endpoint(meta: &Value, name: &str) -> Result<Option<Url>, Error> {
     match meta.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => checked_url(s).map(Some),
+        Some(Value::String(s)) => Ok(Some(checked_url(s)?)),
         Some(_) => Err(Error::Issuance {
             reason: format!("the issuer metadata's {name} is not a URL"),
         }),

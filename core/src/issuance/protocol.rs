@@ -130,7 +130,7 @@ pub(crate) fn key_proof(
     if let Some(n) = nonce {
         payload["nonce"] = json!(n);
     }
-    jws::unsigned(PROOF_TYP, Some(key), &payload)
+    Ok(jws::unsigned(PROOF_TYP, Some(key), &payload)?)
 }
 
 /// Signs one key proof per copy, given the holder's fresh `c_nonce` (or none).

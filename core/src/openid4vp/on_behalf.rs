@@ -69,7 +69,7 @@ impl Wallet {
             .await?;
         // A channel that fails may still have delivered it: recorded all the same.
         let sent = channel
-            .send_response(super::proximity::form_bytes(&built.form))
+            .send_response(super::session_qr::form_bytes(&built.form))
             .await;
         self.finish_on_behalf(req, &built, &policy).await?;
         sent?;

@@ -9,8 +9,12 @@ use reqwest::Url;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use kluis_verifier::openid4vp::{
+    ResponseMode, StatedPurpose, MAX_REQUEST_LIFETIME_SECS, REQUEST_OBJECT_TYP,
+};
+
 use super::client_id::{
-    clean, parse_client_id, refused, verify_attestation, ClientId, ClientIdPrefix, SKEW_SECS,
+    clean, parse_client_id, verify_attestation, ClientId, ClientIdPrefix, SKEW_SECS,
 };
 use super::dcql::{DcqlError, DcqlQuery};
 use crate::http::{checked_url, Http};
@@ -21,12 +25,15 @@ use crate::registration::{
 use crate::scheme::{ParticipantList, RequestingParty};
 use crate::Error;
 
-/// `typ` of a request object.
-pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
+/// The wallet's refusal of a request (nothing sent).
+pub(crate) fn refused(reason: impl Into<String>) -> Error {
+    Error::InvalidRequest {
+        reason: reason.into(),
+    }
+}
+
 /// Largest request object accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
-/// Longest validity (`exp` − `iat`) accepted.
-pub const MAX_REQUEST_LIFETIME_SECS: i64 = 600;
 /// The JWE content encryptions this wallet can produce.
 pub const SUPPORTED_ENC: &[&str] = &["A128GCM", "A256GCM"];
 
@@ -77,16 +84,6 @@ pub fn parse_request_link(uri: &str) -> Result<RequestLink, Error> {
     })
 }
 
-/// How the response is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    /// Form POST of `vp_token` and `state`.
-    DirectPost,
-    /// Form POST of `response`, a JWE to the party's key.
-    DirectPostJwt,
-}
-
 /// The party's response encryption key (`direct_post.jwt`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResponseEncryption {
@@ -96,16 +93,6 @@ pub struct ResponseEncryption {
     pub kid: Option<String>,
     /// Content encryption (`A128GCM` by default).
     pub enc: String,
-}
-
-/// The purpose and retention the party states: from the scheme-signed registration certificate
-/// in `verifier_info` (OpenID4VP 1.0 §5.11), or the `kluis_purpose` fallback (docs/PRESENTING.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatedPurpose {
-    /// One of the party's registered purpose ids.
-    pub id: String,
-    /// How long it says it keeps the data.
-    pub retention_days: Option<u32>,
 }
 
 /// A request object whose every check passed.

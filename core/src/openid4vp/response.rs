@@ -193,7 +193,7 @@ pub(crate) async fn post_response(
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let reply = match http.post_form_once(&url, &pairs).await {
         Ok(reply) => reply,
-        Err(SendFailure::NotSent(e)) => return Err(e),
+        Err(SendFailure::NotSent(e)) => return Err(e.into()),
         Err(SendFailure::MaybeSent(reason)) => return Ok(Posted::Uncertain { reason }),
     };
     let status = reply.status.as_u16();

@@ -16,7 +16,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<(), CliError> {
     let trust = if a.scheme.is_some() || !a.trust.is_empty() {
         verifier_trust(&a.trust, a.scheme.as_deref(), a.scheme_key.as_deref())?.issuers
     } else {
-        TrustList::from_entries(&unlocked(cli)?.trusted_issuers()?)
+        kluis_core::trust::list_of(&unlocked(cli)?.trusted_issuers()?)
     };
     let text = read_text(&a.file)?;
     let expect = Expectations::new(&a.nonce, &a.aud);

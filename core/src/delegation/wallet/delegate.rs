@@ -4,6 +4,7 @@
 use kluis_sdjwt::{Credential, PublicJwk, VerifyOptions};
 use kluis_vault::Record;
 
+use super::mandate_list::MandateStatusListRecord;
 use super::records::IssuedMandate;
 use super::{
     delegation_err, DelegateRequest, DelegationOutcome, LeftOutCredential, MAX_MANDATE_SECS,
@@ -12,7 +13,6 @@ use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{CredentialState, HolderBinding, StoredCredential};
 use crate::delegation::mandate::{Mandate, Scope, StatusRef};
 use crate::delegation::package::{MandatePackage, PackagedCredential};
-use crate::delegation::revocation::MandateStatusListRecord;
 use crate::delegation::verify::parse_paths;
 use crate::holder_key::HolderKey;
 use crate::http::HttpPolicy;

@@ -16,6 +16,7 @@
 
 mod accept;
 mod delegate;
+mod mandate_list;
 mod mandates;
 mod on_behalf;
 mod records;
@@ -184,8 +185,21 @@ impl std::fmt::Debug for DelegationOutcome {
     }
 }
 
+/// The public error for a rejected mandate or package (on the helper's side).
 fn delegation_err(e: DelegationError) -> Error {
-    e.into_mandate_error()
+    match e {
+        // The helper's wallet could not reach or check the list: a network problem, not a
+        // bad mandate (the use is refused all the same).
+        e @ DelegationError::StatusUnchecked(_) => Error::Network {
+            reason: format!("delegation: {e}"),
+        },
+        DelegationError::Internal(what) => Error::Internal {
+            reason: what.to_string(),
+        },
+        other => Error::InvalidCredential {
+            reason: format!("delegation: {other}"),
+        },
+    }
 }
 
 pub(crate) fn short_id(s: &str) -> String {

@@ -2,10 +2,10 @@
 
 use kluis_vault::Record;
 
+use super::mandate_list::MandateStatusListRecord;
 use super::records::IssuedMandate;
 use super::{delegation_err, short_id, MandateSummary};
 use crate::audit::{self, Actor, AuditEvent};
-use crate::delegation::revocation::MandateStatusListRecord;
 use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
 

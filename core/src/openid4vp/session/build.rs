@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kluis_sdjwt::{ClaimPath, Credential, VerifyOptions};
 
-use super::choice::{answers, asked_paths, restrict, sets_satisfied};
+use super::choice::restrict;
+use super::{answers, asked_paths, sets_satisfied};
 use super::{BuiltResponse, CopyUse, DisclosedCredential, PresentationChoice, PresentationRequest};
 use crate::credentials::StoredCredential;
 use crate::holder_key::HolderKey;

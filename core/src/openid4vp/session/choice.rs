@@ -1,15 +1,12 @@
 //! The citizen's choice: the data-minimising default, and the checks of which claims answer a
 //! query (also used by the requesting party's side and by delegation).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use kluis_sdjwt::{ArrayPositions, ClaimPath, PathSegment};
+use kluis_sdjwt::{ClaimPath, PathSegment};
 use serde_json::Value;
 
 use super::{CandidateStatus, PresentationChoice, PresentationRequest, QueryChoice};
-use crate::openid4vp::dcql::{
-    match_credential_at, Candidate, CredentialQuery, DcqlQuery, FORMAT_SD_JWT_VC,
-};
 
 impl PresentationRequest {
     /// Data minimisation: for each query to answer, the first valid (or stale) candidate and
@@ -93,77 +90,4 @@ pub(super) fn restrict(claims: &Value, paths: &[ClaimPath]) -> Value {
         }
     }
     out
-}
-
-/// Whether `claims` (already restricted to what would be disclosed) answer query `q`, and with
-/// which concrete paths.
-pub(crate) fn answers(q: &CredentialQuery, vct: &str, claims: &Value) -> Option<Vec<ClaimPath>> {
-    answers_at(q, vct, claims, None)
-}
-
-/// As [`answers`] for claims as a verifier received them: with the presentation's
-/// `positions`, an index in the query names the element at that position of the issuer-signed
-/// array (what the wallet selected), whichever presented index it arrived at.
-pub(crate) fn answers_at(
-    q: &CredentialQuery,
-    vct: &str,
-    claims: &Value,
-    positions: Option<&ArrayPositions>,
-) -> Option<Vec<ClaimPath>> {
-    if q.format != FORMAT_SD_JWT_VC {
-        return None;
-    }
-    let q = CredentialQuery {
-        require_holder_binding: false,
-        ..q.clone()
-    };
-    let cand = Candidate {
-        id: "x",
-        vct,
-        claims,
-        holder_bound: true,
-    };
-    match_credential_at(&q, &cand, positions).map(|m| m.claims)
-}
-
-/// Every concrete path any claim of `q` selects in `claims` (over all claim sets): what the
-/// query asks of this credential.
-pub(crate) fn asked_paths(q: &CredentialQuery, vct: &str, claims: &Value) -> Vec<ClaimPath> {
-    asked_paths_at(q, vct, claims, None)
-}
-
-/// As [`asked_paths`] with signed-array positions ([`answers_at`]).
-pub(crate) fn asked_paths_at(
-    q: &CredentialQuery,
-    vct: &str,
-    claims: &Value,
-    positions: Option<&ArrayPositions>,
-) -> Vec<ClaimPath> {
-    let mut out = Vec::new();
-    for cq in &q.claims {
-        let one = CredentialQuery {
-            claims: vec![cq.clone()],
-            claim_sets: Vec::new(),
-            ..q.clone()
-        };
-        if let Some(paths) = answers_at(&one, vct, claims, positions) {
-            out.extend(paths);
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Whether the answered query ids satisfy the query's credential sets (or every query when
-/// there are none).
-pub(crate) fn sets_satisfied(dcql: &DcqlQuery, answered: &BTreeSet<String>) -> bool {
-    if dcql.credential_sets.is_empty() {
-        return dcql.credentials.iter().all(|q| answered.contains(&q.id));
-    }
-    dcql.credential_sets.iter().filter(|s| s.required).all(|s| {
-        s.options
-            .iter()
-            .any(|o| o.iter().all(|id| answered.contains(id)))
-    })
 }

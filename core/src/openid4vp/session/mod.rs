@@ -29,7 +29,7 @@ use kluis_vault::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub(crate) use choice::{answers, answers_at, asked_paths, asked_paths_at, sets_satisfied};
+pub(crate) use crate::openid4vp::dcql::{answers, asked_paths, sets_satisfied};
 
 use super::request::VerifiedRequest;
 use super::response::{Form, ResponseAck};

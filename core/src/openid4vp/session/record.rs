@@ -5,7 +5,8 @@ use kluis_vault::Record;
 
 use super::{AnsweredNonce, BuiltResponse, CopyUse, PresentationRequest};
 use crate::audit::{self, Actor, AuditEvent, DeclineReason, Delivery};
-use crate::openid4vp::client_id::{refused, SKEW_SECS};
+use crate::openid4vp::client_id::SKEW_SECS;
+use crate::openid4vp::request::refused;
 use crate::openid4vp::request::VerifiedRequest;
 use crate::{now_unix, Error, Wallet};
 

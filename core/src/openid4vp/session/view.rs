@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kluis_sdjwt::{ClaimPath, Credential, VerifyOptions};
 
-use super::choice::{answers, restrict};
+use super::answers;
+use super::choice::restrict;
 use super::{
     CandidateStatus, CandidateView, ClaimRequest, Flag, PartyView, PresentationRequest,
     PurposeView, QueryView, STALE_AFTER_SECS,
@@ -13,8 +14,9 @@ use super::{
 use crate::audit::{self, Actor, AuditEvent, Channel};
 use crate::credentials::{HolderBinding, StoredCredential};
 use crate::http::{Http, HttpPolicy};
-use crate::openid4vp::client_id::{clean, refused};
+use crate::openid4vp::client_id::clean;
 use crate::openid4vp::dcql::{match_query, Candidate, DcqlQuery};
+use crate::openid4vp::request::refused;
 use crate::openid4vp::request::{
     fetch_request_object, parse_request_link, reason_code, verify_request_object, RequestTrust,
     VerifiedRequest,

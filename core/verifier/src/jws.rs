@@ -13,11 +13,7 @@ use crate::Error;
 
 /// `payload` as a compact ES256 JWS waiting for its signature, with header `typ` and, if
 /// given, the public `jwk`. The holder key signs it wherever it lives (holder_key.rs).
-pub(crate) fn unsigned(
-    typ: &str,
-    jwk: Option<&PublicJwk>,
-    payload: &Value,
-) -> Result<UnsignedJws, Error> {
+pub fn unsigned(typ: &str, jwk: Option<&PublicJwk>, payload: &Value) -> Result<UnsignedJws, Error> {
     let mut header = json!({"alg": "ES256", "typ": typ});
     if let Some(jwk) = jwk {
         header["jwk"] = jwk.to_value();
@@ -28,19 +24,19 @@ pub(crate) fn unsigned(
 }
 
 /// A compact JWS whose signature checked out.
-pub(crate) struct Verified {
+pub struct Verified {
     pub payload: Map<String, Value>,
 }
 
 /// The header of a compact JWS, not verified (to read `typ`/`kid` before choosing a key).
-pub(crate) fn header(jws: &str) -> Option<Map<String, Value>> {
+pub fn header(jws: &str) -> Option<Map<String, Value>> {
     let h = jws.split('.').next()?;
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()
 }
 
 /// Verifies a compact ES256 JWS with any of `keys`; `None` if no key verifies it or it does not
 /// parse. `alg` must be ES256 (josekit's ES256 verifier refuses anything else).
-pub(crate) fn verify(jws: &str, keys: &[PublicJwk]) -> Option<Verified> {
+pub fn verify(jws: &str, keys: &[PublicJwk]) -> Option<Verified> {
     let header = header(jws)?;
     if header.get("alg").and_then(Value::as_str) != Some("ES256") || header.contains_key("crit") {
         return None;

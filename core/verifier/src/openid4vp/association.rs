@@ -43,7 +43,7 @@ pub fn value<'a>(keys: impl IntoIterator<Item = &'a PublicJwk>) -> String {
 
 /// The extra KB-JWT claims for an answer whose presentations are signed by `signers` (one entry
 /// per presentation): [`CLAIM`] when there are two or more, nothing for a single presentation.
-pub(crate) fn kb_claims(signers: &[&PublicJwk]) -> Map<String, Value> {
+pub fn kb_claims(signers: &[&PublicJwk]) -> Map<String, Value> {
     let mut m = Map::new();
     if signers.len() >= 2 {
         m.insert(

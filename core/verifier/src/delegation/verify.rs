@@ -271,7 +271,7 @@ fn choose_key(
 }
 
 /// Verifies a mandate's signature by `cnf`, refusing re-delegated mandates with a reason.
-pub(crate) fn verify_mandate(jwt: &str, cnf: &PublicJwk) -> Result<Mandate, DelegationError> {
+pub fn verify_mandate(jwt: &str, cnf: &PublicJwk) -> Result<Mandate, DelegationError> {
     let claims = Mandate::peek(jwt)?;
     if let Some(parent) = claims.get("parent") {
         // A mandate derived from another one: only meaningful if the parent allows it, and
@@ -295,7 +295,7 @@ pub(crate) fn verify_mandate(jwt: &str, cnf: &PublicJwk) -> Result<Mandate, Dele
 /// `positions` (a verifier's view, where a presented array holds only the disclosed elements)
 /// each revealed element is judged by its signed position; without, `claims` are the holder's.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn check_use(
+pub fn check_use(
     m: &Mandate,
     vct: &str,
     claims: &Value,
@@ -348,7 +348,7 @@ pub(crate) fn check_use(
     Ok(())
 }
 
-pub(crate) fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationError> {
+pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationError> {
     if now.saturating_add(skew) < m.not_before {
         return Err(DelegationError::NotYetValid);
     }
@@ -358,7 +358,7 @@ pub(crate) fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), Delegat
     Ok(())
 }
 
-pub(crate) fn check_not_revoked(
+pub fn check_not_revoked(
     m: &Mandate,
     lists: &MandateStatusLists,
     now: i64,
@@ -380,7 +380,7 @@ pub(crate) fn check_not_revoked(
     Ok(())
 }
 
-pub(crate) fn parse_paths(paths: &[String]) -> Result<Vec<ClaimPath>, DelegationError> {
+pub fn parse_paths(paths: &[String]) -> Result<Vec<ClaimPath>, DelegationError> {
     paths
         .iter()
         .map(|p| ClaimPath::parse(p).map_err(|_| DelegationError::Malformed("scope.claims")))

@@ -20,7 +20,7 @@ pub const VERIFIER_ATTESTATION_TYP: &str = "verifier-attestation+jwt";
 pub const VERIFIER_ATTESTATION_PREFIX: &str = "verifier_attestation:";
 
 /// Tolerated clock difference (seconds) for `exp`/`iat` checks.
-pub(crate) const SKEW_SECS: i64 = 60;
+pub const SKEW_SECS: i64 = 60;
 
 /// How the client identifier binds the party to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,7 +50,7 @@ pub(crate) fn refused(reason: impl Into<String>) -> Error {
 }
 
 /// Text from a request fit for an error message: no control characters, at most 80 chars.
-pub(crate) fn clean(s: &str) -> String {
+pub fn clean(s: &str) -> String {
     let t: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
     if s.chars().count() > 80 {
         format!("{t}…")

@@ -131,7 +131,7 @@ impl HttpPolicy {
     }
 
     /// Applies [`HttpPolicy::allow_loopback_http`] to `url` (already through [`checked_url`]).
-    pub(crate) fn check(&self, url: &Url) -> Result<(), Error> {
+    pub fn check(&self, url: &Url) -> Result<(), Error> {
         if url.scheme() != "https" && !self.allow_loopback_http {
             return Err(Error::invalid_input(format!(
                 "{} uses plain http: only https is allowed",
@@ -143,7 +143,7 @@ impl HttpPolicy {
 }
 
 /// A response read completely (within the size cap).
-pub(crate) struct Reply {
+pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
 }
@@ -151,7 +151,7 @@ pub(crate) struct Reply {
 impl Reply {
     /// The body as a JSON value; a clear error naming `what` otherwise.
     pub fn json(&self, what: &str) -> Result<Value, Error> {
-        serde_json::from_slice(&self.body).map_err(|_| Error::Issuance {
+        serde_json::from_slice(&self.body).map_err(|_| Error::Protocol {
             reason: format!("the {what} is not valid JSON"),
         })
     }
@@ -177,7 +177,7 @@ impl Reply {
 }
 
 /// Parses `url` and applies the transport rule: https, or http to a loopback host.
-pub(crate) fn checked_url(url: &str) -> Result<Url, Error> {
+pub fn checked_url(url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url)
         .map_err(|_| Error::invalid_input(format!("not a URL: {}", shorten(url))))?;
     match parsed.scheme() {
@@ -231,7 +231,7 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A URL cut to a length fit for an error message.
-pub(crate) fn shorten(url: &str) -> String {
+pub fn shorten(url: &str) -> String {
     let s: String = url.chars().filter(|c| !c.is_control()).take(100).collect();
     if url.len() > 100 {
         format!("{s}…")
@@ -242,7 +242,7 @@ pub(crate) fn shorten(url: &str) -> String {
 
 /// Why a send-once POST did not produce an answer.
 #[derive(Debug)]
-pub(crate) enum SendFailure {
+pub enum SendFailure {
     /// Nothing was sent (no connection, or refused by the policy before sending).
     NotSent(Error),
     /// The body may have reached the server: a timeout or a connection that broke after
@@ -251,7 +251,7 @@ pub(crate) enum SendFailure {
 }
 
 /// The wallet's HTTP client for one collecting session.
-pub(crate) struct Http {
+pub struct Http {
     client: reqwest::Client,
     policy: HttpPolicy,
     /// Requests sent (attempts, including retries), for benchmarks and reports.
@@ -268,7 +268,7 @@ enum Body<'a> {
 /// the TLS of the platform (native-tls) with the policy's [`TlsRoots`]. Callers that need a verb
 /// [`Http`] does not offer (PUT, raw bodies, long polls) use it directly, after
 /// [`HttpPolicy::check`], and map its errors with [`transport_error`].
-pub(crate) fn client(policy: &HttpPolicy) -> Result<reqwest::Client, Error> {
+pub fn client(policy: &HttpPolicy) -> Result<reqwest::Client, Error> {
     let mut roots = Vec::with_capacity(policy.tls.extra.len());
     for (i, der) in policy.tls.extra.iter().enumerate() {
         roots.push(reqwest::Certificate::from_der(der).map_err(|_| {
@@ -320,7 +320,7 @@ fn tls_failure(e: &reqwest::Error) -> Option<String> {
 
 /// The core's error for a request to `host` that failed in transport: [`Error::Tls`] when the
 /// server's TLS was refused, [`Error::Network`] otherwise.
-pub(crate) fn transport_error(e: &reqwest::Error, host: &str) -> Error {
+pub fn transport_error(e: &reqwest::Error, host: &str) -> Error {
     match tls_failure(e) {
         Some(why) => Error::Tls {
             reason: format!("{host}: the server's TLS certificate was refused: {why}"),
@@ -495,7 +495,7 @@ impl Http {
     async fn read(&self, mut resp: reqwest::Response, host: &str) -> Result<Reply, Error> {
         let status = resp.status();
         let max = self.policy.max_body_bytes;
-        let too_big = || Error::Issuance {
+        let too_big = || Error::Protocol {
             reason: format!("{host} sent a response larger than {max} bytes"),
         };
         if resp.content_length().is_some_and(|n| n > max as u64) {

@@ -2,34 +2,23 @@
 //! mandate; the helper presents on the citizen's behalf; verifiers check the whole chain.
 //!
 //! - [`mandate`]: the mandate JWT (`kluis-mandate+jwt`), signed by the credential's `cnf` key;
-//! - [`package`]: the credentials in scope with their mandates, encrypted to the helper (JWE);
-//! - [`revocation`]: the citizen wallet's mandate status list and its publication;
-//! - [`verify`]: the verifier rules, used by [`crate::verifier::verify`];
-//! - `wallet`: the [`crate::Wallet`] use cases on both sides (answering an OpenID4VP request on
-//!   the citizen's behalf is in `openid4vp`, above this module: delegation uses nothing of
-//!   OpenID4VP, and the OpenID4VP verifier uses its rules).
+//! - [`revocation`]: the mandate status list: its format, signing and publication, and its
+//!   verification;
+//! - [`verify`]: the verifier rules, used by [`crate::presentation::verify`].
 //!
-//! The format and the rules are written down in docs/DELEGATION.md.
+//! The wallets' side (the package to the helper, receipts, the use cases) is kluis-core's. The
+//! format and the rules are written down in docs/DELEGATION.md.
 
 pub mod mandate;
-pub mod package;
-pub mod receipts;
 pub mod revocation;
 pub mod verify;
-mod wallet;
 
 pub use mandate::{Action, Mandate, Scope, StatusRef, MANDATE_TYP};
-pub use package::{MandatePackage, PackagedCredential, PACKAGE_TYP};
 pub use revocation::{
     publish_status_list, sign_status_list, verify_status_list, MandateStatusLists,
     MANDATE_LIST_BITS,
 };
 pub use verify::{with_mandate_status, with_status, with_status_at, DelegationContext};
-pub(crate) use wallet::{short_id, ReceivedMandate};
-pub use wallet::{
-    DelegateRequest, DelegationOutcome, LeftOutCredential, MandateCredential, MandateRole,
-    MandateState, MandateSummary,
-};
 
 use kluis_sdjwt::SdJwtError;
 
@@ -96,30 +85,13 @@ pub enum DelegationError {
 
 impl DelegationError {
     /// The public error for a rejected presentation.
-    pub(crate) fn into_presentation_error(self, presentation: &str) -> crate::Error {
+    pub fn into_presentation_error(self, presentation: &str) -> crate::Error {
         match self {
             DelegationError::Presentation(e) => crate::Error::from_presentation(e, presentation),
             DelegationError::Internal(what) => crate::Error::Internal {
                 reason: what.to_string(),
             },
             other => crate::Error::InvalidPresentation {
-                reason: format!("delegation: {other}"),
-            },
-        }
-    }
-
-    /// The public error for a rejected mandate or package (on the helper's side).
-    pub(crate) fn into_mandate_error(self) -> crate::Error {
-        match self {
-            // The helper's wallet could not reach or check the list: a network problem, not a
-            // bad mandate (the use is refused all the same).
-            e @ DelegationError::StatusUnchecked(_) => crate::Error::Network {
-                reason: format!("delegation: {e}"),
-            },
-            DelegationError::Internal(what) => crate::Error::Internal {
-                reason: what.to_string(),
-            },
-            other => crate::Error::InvalidCredential {
                 reason: format!("delegation: {other}"),
             },
         }

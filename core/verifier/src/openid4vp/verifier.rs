@@ -21,11 +21,11 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::dcql::DcqlQuery;
-use super::request::{ResponseMode, StatedPurpose, REQUEST_OBJECT_TYP};
-use super::session::{answers_at, asked_paths_at, sets_satisfied};
+use super::dcql::{answers_at, asked_paths_at, sets_satisfied};
+use super::{ResponseMode, StatedPurpose, REQUEST_OBJECT_TYP};
+use crate::presentation::{Expectations, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::scheme::ParticipantList;
 use crate::trust::TrustList;
-use crate::verifier::{Expectations, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::Error;
 
 /// Default validity of a request object.
@@ -168,7 +168,7 @@ pub fn new_request(
     let exp = now
         + config
             .lifetime_secs
-            .clamp(1, super::request::MAX_REQUEST_LIFETIME_SECS);
+            .clamp(1, super::MAX_REQUEST_LIFETIME_SECS);
     let mut claims = json!({
         "iss": config.client_id,
         "aud": "https://self-issued.me/v2",
@@ -678,7 +678,7 @@ pub fn verify_response_with(
                 .as_str()
                 .ok_or_else(|| reject(format!("query '{qid}': a presentation is not a string")))?;
             let (v, positions) =
-                crate::verifier::verify_before_status(p, &trust.issuers, &expect, ctx)?;
+                crate::presentation::verify_before_status(p, &trust.issuers, &expect, ctx)?;
             if let Some(types) = trust.types.get(&v.issuer) {
                 if !types.contains(&v.vct) {
                     return Err(reject(format!(

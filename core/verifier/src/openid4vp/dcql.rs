@@ -587,6 +587,79 @@ fn values_equal(want: &Value, have: &Value) -> bool {
     }
 }
 
+/// Whether `claims` (already restricted to what would be disclosed) answer query `q`, and with
+/// which concrete paths.
+pub fn answers(q: &CredentialQuery, vct: &str, claims: &Value) -> Option<Vec<ClaimPath>> {
+    answers_at(q, vct, claims, None)
+}
+
+/// As [`answers`] for claims as a verifier received them: with the presentation's
+/// `positions`, an index in the query names the element at that position of the issuer-signed
+/// array (what the wallet selected), whichever presented index it arrived at.
+pub fn answers_at(
+    q: &CredentialQuery,
+    vct: &str,
+    claims: &Value,
+    positions: Option<&ArrayPositions>,
+) -> Option<Vec<ClaimPath>> {
+    if q.format != FORMAT_SD_JWT_VC {
+        return None;
+    }
+    let q = CredentialQuery {
+        require_holder_binding: false,
+        ..q.clone()
+    };
+    let cand = Candidate {
+        id: "x",
+        vct,
+        claims,
+        holder_bound: true,
+    };
+    match_credential_at(&q, &cand, positions).map(|m| m.claims)
+}
+
+/// Every concrete path any claim of `q` selects in `claims` (over all claim sets): what the
+/// query asks of this credential.
+pub fn asked_paths(q: &CredentialQuery, vct: &str, claims: &Value) -> Vec<ClaimPath> {
+    asked_paths_at(q, vct, claims, None)
+}
+
+/// As [`asked_paths`] with signed-array positions ([`answers_at`]).
+pub fn asked_paths_at(
+    q: &CredentialQuery,
+    vct: &str,
+    claims: &Value,
+    positions: Option<&ArrayPositions>,
+) -> Vec<ClaimPath> {
+    let mut out = Vec::new();
+    for cq in &q.claims {
+        let one = CredentialQuery {
+            claims: vec![cq.clone()],
+            claim_sets: Vec::new(),
+            ..q.clone()
+        };
+        if let Some(paths) = answers_at(&one, vct, claims, positions) {
+            out.extend(paths);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether the answered query ids satisfy the query's credential sets (or every query when
+/// there are none).
+pub fn sets_satisfied(dcql: &DcqlQuery, answered: &BTreeSet<String>) -> bool {
+    if dcql.credential_sets.is_empty() {
+        return dcql.credentials.iter().all(|q| answered.contains(&q.id));
+    }
+    dcql.credential_sets.iter().filter(|s| s.required).all(|s| {
+        s.options
+            .iter()
+            .any(|o| o.iter().all(|id| answered.contains(id)))
+    })
+}
+
 #[cfg(test)]
 #[path = "dcql_model_tests.rs"]
 mod model_tests;
