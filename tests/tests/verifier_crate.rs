@@ -1,8 +1,9 @@
 //! "A landlord integrating kluis takes this crate alone" (issue 17, docs/ARCHITECTURE.md): the
 //! requesting party's crates carry no wallet. Read from `cargo metadata`'s resolved graph, the
-//! normal (non-dev) dependencies of kluis-verifier, followed to the end, hold no vault, no
-//! SQLite and no wallet crate; the same walk over kluis-core finds them, so an empty answer is
-//! not a broken walk.
+//! normal (non-dev) dependencies of kluis-verifier, of the party's server built on it
+//! (kluis-verifier-server, binary `kluis-verifier`) and of the simulated parties
+//! (kluis-fixtures), followed to the end, hold no vault, no SQLite and no wallet crate; the same
+//! walk over kluis-core finds them, so an empty answer is not a broken walk.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,7 +106,7 @@ fn wallet_parts(tree: &BTreeSet<String>) -> Vec<&'static str> {
 }
 
 #[test]
-fn the_verifier_crate_pulls_in_no_wallet_vault_or_sqlite() {
+fn the_verifier_crates_pull_in_no_wallet_vault_or_sqlite() {
     let g = Graph::read();
     let verifier = g.tree_of("kluis-verifier");
     // The walk is real: the formats it builds on are there.
@@ -113,6 +114,13 @@ fn the_verifier_crate_pulls_in_no_wallet_vault_or_sqlite() {
         assert!(verifier.contains(needed), "{needed} missing: {verifier:?}");
     }
     assert_eq!(wallet_parts(&verifier), Vec::<&str>::new());
+    let server = g.tree_of("kluis-verifier-server");
+    assert!(server.contains("kluis-verifier") && server.contains("redis"));
+    assert_eq!(wallet_parts(&server), Vec::<&str>::new());
+    // The simulated landlord and bank (kluis-fixtures) are parties integrating kluis too.
+    let fixtures = g.tree_of("kluis-fixtures");
+    assert!(fixtures.contains("kluis-verifier"));
+    assert_eq!(wallet_parts(&fixtures), Vec::<&str>::new());
     // ... and it finds the vault and SQLite where they are.
     let core = g.tree_of("kluis-core");
     assert!(core.contains("kluis-verifier"));

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kluis_core::issuance::HttpPolicy;
-use kluis_core::openid4vp::request::ResponseMode;
-use kluis_core::openid4vp::verifier::VerifierTrust;
 use kluis_sdjwt::{PublicJwk, SigningKey};
+use kluis_verifier::http::HttpPolicy;
+use kluis_verifier::openid4vp::verifier::VerifierTrust;
+use kluis_verifier::openid4vp::ResponseMode;
 use serde::Deserialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -316,7 +316,7 @@ impl Config {
         let mut queries = BTreeMap::new();
         for (name, q) in &f.party.queries {
             let dcql = match (&q.builtin, &q.dcql_file, &q.dcql) {
-                (Some(b), None, None) if b == "rental" => kluis_core::openid4vp::rental_dcql(),
+                (Some(b), None, None) if b == "rental" => kluis_verifier::openid4vp::rental_dcql(),
                 (Some(b), None, None) => {
                     return Err(err(format!("party.queries.{name}: no built-in query {b}")))
                 }

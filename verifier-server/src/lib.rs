@@ -1,7 +1,7 @@
 //! `kluis-verifier`: a requesting party's OpenID4VP 1.0 verifier as an HTTP service (docs/VERIFIER.md).
 //!
 //! Layers, top down: [`routes`] (HTTP, the one error mapping) → [`service`] (the party's use
-//! cases over kluis-core's verifier library) → [`state`] (the shared state trait, in memory or
+//! cases over the kluis-verifier library) → [`state`] (the shared state trait, in memory or
 //! Redis). [`config`] reads the TOML file. Any number of instances with the same configuration
 //! and one Redis serve one party: nothing that a later step needs stays in a process.
 

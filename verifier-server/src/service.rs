@@ -11,18 +11,20 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use kluis_core::issuance::HttpPolicy;
-use kluis_core::openid4vp::offline::{self, OfflineExpectations, ReplayCache};
-use kluis_core::openid4vp::proximity::{run_verifier_session, start_verifier_session, HttpRelay};
-use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
-use kluis_core::openid4vp::verifier::{
+use kluis_crypto::{DataKeys, Dek};
+use kluis_sdjwt::{PublicJwk, SigningKey};
+use kluis_verifier::http::HttpPolicy;
+use kluis_verifier::openid4vp::offline::{self, OfflineExpectations, ReplayCache};
+use kluis_verifier::openid4vp::proximity::{
+    run_verifier_session, start_verifier_session, HttpRelay,
+};
+use kluis_verifier::openid4vp::verifier::{
     new_request, parse_form, request_link, verify_response_with, PendingRequest, ResponseOutcome,
     VerifierConfig, VerifierTrust,
 };
-use kluis_core::scheme::ParticipantList;
-use kluis_core::status::StatusLists;
-use kluis_crypto::{DataKeys, Dek};
-use kluis_sdjwt::{PublicJwk, SigningKey};
+use kluis_verifier::openid4vp::{ResponseMode, StatedPurpose};
+use kluis_verifier::scheme::ParticipantList;
+use kluis_verifier::status::StatusLists;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -84,7 +86,7 @@ pub struct Clock(Arc<AtomicI64>);
 impl Clock {
     /// Unix seconds now.
     pub fn now(&self) -> i64 {
-        kluis_core::now_unix().saturating_add(self.0.load(Ordering::Relaxed))
+        kluis_verifier::now_unix().saturating_add(self.0.load(Ordering::Relaxed))
     }
 
     /// Moves this clock `secs` ahead (tests).
@@ -256,7 +258,7 @@ impl Verifier {
             return Err(ServiceError::BadRequest("the party has no query".into()));
         }
         for (name, q) in &settings.party.queries {
-            kluis_core::openid4vp::dcql::DcqlQuery::parse(&q.dcql)
+            kluis_verifier::openid4vp::dcql::DcqlQuery::parse(&q.dcql)
                 .map_err(|e| ServiceError::BadRequest(format!("query {name}: {e}")))?;
             if !settings.party.purposes.iter().any(|p| p.id == q.purpose) {
                 return Err(ServiceError::BadRequest(format!(
@@ -424,7 +426,7 @@ impl Verifier {
         // Kept a little past `exp`: the library allows the same skew for late answers.
         let keep_until = pending
             .expires_at
-            .saturating_add(kluis_core::verifier::DEFAULT_SKEW_SECS);
+            .saturating_add(kluis_verifier::presentation::DEFAULT_SKEW_SECS);
         self.keep_pending(pending, purpose, keep_until).await
     }
 
@@ -532,7 +534,7 @@ impl Verifier {
         let now = self.clock.now();
         // A helper's presentation names its mandate's status list, every credential its own
         // (asked for only once the signatures verified): fetched, then verified again.
-        let outcome = kluis_core::delegation::with_status_at(
+        let outcome = kluis_verifier::delegation::with_status_at(
             &self.status_lists,
             None,
             self.http.clone(),
@@ -562,7 +564,7 @@ impl Verifier {
                     .unwrap_or(0);
                 let keep_until = pending
                     .expires_at
-                    .saturating_add(kluis_core::verifier::DEFAULT_SKEW_SECS)
+                    .saturating_add(kluis_verifier::presentation::DEFAULT_SKEW_SECS)
                     .saturating_add(i64::from(retention) * 86_400);
                 self.keep_pending(&pending, &purpose, keep_until).await?;
                 let view = ResultView {
@@ -731,12 +733,12 @@ impl Verifier {
         if let Some(jwt) = self.state.cached(name, now).await? {
             let jwt = String::from_utf8_lossy(&jwt).to_string();
             // Verified again on every use: the cache is shared and not trusted for integrity.
-            if let Ok(list) = kluis_core::scheme::verify_participant_list(&jwt, key, now) {
+            if let Ok(list) = kluis_verifier::scheme::verify_participant_list(&jwt, key, now) {
                 return Ok(list);
             }
         }
         let jwt = self.fetch_text(list_uri, "application/jwt").await?;
-        let list = kluis_core::scheme::verify_participant_list(jwt.trim(), key, now)?;
+        let list = kluis_verifier::scheme::verify_participant_list(jwt.trim(), key, now)?;
         let until = list.exp.min(now.saturating_add(*refresh_secs));
         self.state
             .cache(name, jwt.trim().as_bytes().to_vec(), until)
@@ -1123,7 +1125,7 @@ mod tests {
         queries.insert(
             "rental".to_string(),
             NamedQuery {
-                dcql: kluis_core::openid4vp::rental_dcql(),
+                dcql: kluis_verifier::openid4vp::rental_dcql(),
                 purpose: "rental".into(),
             },
         );
