@@ -162,3 +162,30 @@ write("mandate", "raw-mandate", b"\x00" + (b64(json.dumps({"alg": "ES256", "typ"
 write("mandate", "package", b"\x02" + b"eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSJ9..aaaa.bbbb.cccc")
 write("mandate", "status-list", b"\x03" + (b64(json.dumps({"alg": "ES256", "typ": "statuslist+jwt"}).encode()) + "." + b64(json.dumps({"sub": "https://wallet.kluis.test/status/1", "exp": 1790000000, "status_list": {"bits": 1, "lst": "eNrbuRgAAhcBXQ"}}).encode()) + "." + b64(bytes(64))).encode())
 print("seeds written", file=sys.stderr)
+
+# --- backup: odd first byte = a backup file; even = the sealed contents (see fuzz_targets/backup.rs)
+import struct
+def framed(b):
+    return struct.pack(">I", len(b)) + b
+def contents(records):
+    out = struct.pack(">I", len(records))
+    for kind, rid, value in records:
+        out += framed(kind.encode()) + framed(rid.encode()) + framed(b"\x01" + json.dumps(value, separators=(",", ":")).encode())
+    return out
+genesis = "0" * 64
+body = json.dumps([1, 1750000000, "citizen", {"type": "vault_created"}], separators=(",", ":"))
+h1 = hashlib.sha256((genesis + "\n" + body).encode()).hexdigest()
+entry = {"seq": 1, "at": 1750000000, "actor": "citizen", "event": {"type": "vault_created"}, "prev_hash": genesis, "hash": h1}
+cred = {"compact": "eyJ.x.y~", "issuer": "https://duo.holders.kluis.test", "vct": "urn:nl:duo:student-debt:1",
+        "issued_at": 1749990000, "expires_at": None, "imported_at": 1750000000, "binding": "this_wallet",
+        "holder_key_id": "holder-key-primary-device", "copies": [{"compact": "eyJ.a.b~", "holder_key_id": "k1"}]}
+write("backup", "contents-chain-and-device-bound", b"\x00" + contents([
+    ("audit", "0000000000000001", entry), ("audit_head", "head", {"seq": 1, "hash": h1}),
+    ("holder_key", "holder-key-primary-device", {"location": "device", "handle_b64": ""}),
+    ("credential", "00112233445566778899aabbccddeeff", cred)]))
+write("backup", "contents-broken-chain", b"\x00" + contents([("audit", "0000000000000001", dict(entry, hash=genesis))]))
+write("backup", "contents-empty", b"\x00" + contents([]))
+write("backup", "file-header-only", b"\x01KLUISBAK\x01" + framed(json.dumps({
+    "wallet_id": "00" * 16, "backup_id": "11" * 16, "created_at": 1750000000,
+    "kdf": {"m_kib": 256, "t": 1, "p": 1}, "salt": "AAAAAAAAAAAAAAAAAAAAAA==",
+    "check": "AAAAAAAAAAAAAAAAAAAAAA==", "wrapped_dek": "AA=="}).encode()) + bytes(41))

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ALL=(sdjwt offer_metadata dcql qr vault_record scheme_list status_list openid4vp mandate)
+ALL=(sdjwt offer_metadata dcql qr vault_record scheme_list status_list openid4vp mandate backup)
 secs=60
 targets=()
 for a in "$@"; do

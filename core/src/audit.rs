@@ -136,6 +136,23 @@ pub enum AuditEvent {
     },
     /// The citizen revoked a mandate (published in its status list).
     MandateRevoked { mandate_id: String },
+    /// A recovery secret was made (shown once); backups are sealed for it.
+    RecoverySecretMade,
+    /// A backup was written.
+    BackupMade {
+        backup_id: String,
+        /// Credentials in it.
+        credentials: u32,
+    },
+    /// This vault was restored from a backup on this device (the entries before it are the
+    /// backup's, chain intact).
+    Restored {
+        backup_id: String,
+        /// When the backup was made.
+        backup_made_at: i64,
+        /// Credentials whose keys stayed on the old device, to collect again.
+        needs_reissuance: Vec<String>,
+    },
     /// The helper's wallet dropped a mandate package (revoked or expired).
     MandateDropped {
         mandate_id: String,
@@ -244,6 +261,14 @@ impl Record for AuditHead {
 }
 
 const HEAD_ID: &str = "head";
+/// The head's record kind (a backup carries it with the entries).
+pub(crate) const HEAD_KIND: &str = AuditHead::KIND;
+
+/// The head as a backup carries it.
+pub(crate) fn decode_head(r: &kluis_vault::PlainRecord) -> Result<(u64, String), VaultError> {
+    let h: AuditHead = r.decode()?;
+    Ok((h.seq, h.hash))
+}
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn entry_hash(

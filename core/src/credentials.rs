@@ -87,6 +87,10 @@ pub(crate) struct StoredCredential {
     /// The last status check's result (collecting issue).
     #[serde(default)]
     pub freshness: Option<Freshness>,
+    /// Restored from a backup on another device, where its holder key stayed: it cannot be
+    /// presented with key binding until it is collected again (docs/VAULT.md, "Backup").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_reissuance: bool,
 }
 
 impl Record for StoredCredential {
@@ -104,6 +108,7 @@ impl Record for StoredCredential {
             binding: self.binding,
             copies: 1 + self.copies.len() as u32,
             status: self.freshness.as_ref().map(|f| f.state),
+            needs_reissuance: self.needs_reissuance,
         })
         .ok()
     }
@@ -120,6 +125,8 @@ pub(crate) struct StoredSummary {
     pub binding: HolderBinding,
     pub copies: u32,
     pub status: Option<CredentialState>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_reissuance: bool,
 }
 
 impl StoredSummary {
@@ -140,6 +147,7 @@ impl StoredSummary {
             binding: self.binding,
             copies: self.copies,
             status: self.status,
+            needs_reissuance: self.needs_reissuance,
         }
     }
 }
@@ -169,6 +177,10 @@ pub struct CredentialSummary {
     /// Result of the last status check (`None`: never checked).
     #[serde(default)]
     pub status: Option<CredentialState>,
+    /// Restored on a device without its holder key: collect it again (`kluis refresh` does,
+    /// where the holder gave a refresh token).
+    #[serde(default)]
+    pub needs_reissuance: bool,
 }
 
 fn one() -> u32 {
@@ -210,7 +222,21 @@ impl StoredCredential {
             holder_key_id: None,
             copies: Vec::new(),
             freshness: None,
+            needs_reissuance: false,
         }
+    }
+
+    /// The holder key record copy 0 is bound to (`None`: the wallet key). A credential restored
+    /// on a device without its key has none: collect it again first.
+    pub(crate) fn key_id(&self) -> Result<Option<&str>, crate::Error> {
+        if self.needs_reissuance {
+            return Err(crate::Error::HolderKey {
+                reason:
+                    "restored on a device without this credential's key: collect it again (refresh)"
+                        .into(),
+            });
+        }
+        Ok(self.holder_key_id.as_deref())
     }
 
     /// The holder key records only this credential's copies are bound to (not the shared
@@ -240,6 +266,7 @@ impl StoredCredential {
             binding: self.binding,
             copies: 1 + self.copies.len() as u32,
             status: self.freshness.as_ref().map(|f| f.state),
+            needs_reissuance: self.needs_reissuance,
         }
     }
 }

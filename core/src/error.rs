@@ -92,6 +92,23 @@ pub enum Error {
     /// that does not verify under the key. Nothing was sent or stored.
     #[error("holder key store: {reason}")]
     HolderKey { reason: String },
+    /// The recovery secret does not open this backup: mistyped words that happen to pass the
+    /// checksum, another wallet's words, or a backup of another wallet. Nothing was restored.
+    #[error("the recovery secret does not open this backup (another secret, or another wallet's backup)")]
+    WrongRecoverySecret,
+    /// The file is not a kluis backup, is of an unknown format, cut short, or was changed.
+    /// Nothing was restored.
+    #[error("backup unusable: {reason}")]
+    BackupDamaged { reason: String },
+    /// The wallet has no recovery secret yet (made before backups): make one first.
+    #[error("this wallet has no recovery secret yet: make one first")]
+    NoRecoverySecret,
+    /// The vault here belongs to another wallet than the backup: it is not overwritten.
+    #[error("the vault here is another wallet's: the backup is not restored over it")]
+    BackupOfAnotherWallet,
+    /// The disk (or a file size limit) is full: nothing was written or changed.
+    #[error("not enough space while {what}: nothing was changed")]
+    StorageFull { what: String },
 }
 
 fn attempts_text(attempts_left: Option<u32>, retry_after_secs: u64) -> String {
@@ -131,13 +148,14 @@ impl Error {
             | Error::DeviceKeyChanged
             | Error::Wiped
             | Error::Locked
-            | Error::UserAuthenticationRequired => ErrorCode::Authentication,
-            Error::Integrity { .. } => ErrorCode::Integrity,
+            | Error::UserAuthenticationRequired
+            | Error::WrongRecoverySecret => ErrorCode::Authentication,
+            Error::Integrity { .. } | Error::BackupDamaged { .. } => ErrorCode::Integrity,
             Error::InvalidCredential { .. }
             | Error::UntrustedIssuer { .. }
             | Error::InvalidPresentation { .. }
             | Error::InvalidRequest { .. } => ErrorCode::InvalidCredential,
-            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::InvalidInput { .. } | Error::BackupOfAnotherWallet => ErrorCode::InvalidInput,
             Error::Busy
             | Error::NoVault
             | Error::NotFound { .. }
@@ -147,7 +165,9 @@ impl Error {
             | Error::Tls { .. }
             | Error::Issuance { .. }
             | Error::Cancelled
-            | Error::HolderKey { .. } => ErrorCode::Other,
+            | Error::HolderKey { .. }
+            | Error::NoRecoverySecret
+            | Error::StorageFull { .. } => ErrorCode::Other,
         }
     }
 

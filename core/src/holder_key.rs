@@ -180,6 +180,11 @@ impl Record for HolderKeyRecord {
 }
 
 impl HolderKeyRecord {
+    /// Where the private key lives (a device key does not travel in a backup).
+    pub(crate) fn location(&self) -> KeyLocation {
+        self.location
+    }
+
     /// The record of a software key (the wallet key).
     pub(crate) fn seal(key: &SigningKey) -> Self {
         HolderKeyRecord {

@@ -13,6 +13,7 @@
 //! [`verifier`]; no domain logic lives there.
 
 pub mod audit;
+pub mod backup;
 mod credentials;
 pub mod delegation;
 mod disclosure;

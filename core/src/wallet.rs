@@ -78,15 +78,15 @@ impl Wallet {
             audit::append(tx, now_unix(), Actor::Citizen, AuditEvent::VaultCreated)?;
             Ok(())
         })?;
-        Ok(Wallet::wrap(vault))
+        Ok(Wallet::from_vault(vault))
     }
 
     /// Opens an existing vault, locked.
     pub fn open(dir: &Path, device: Arc<dyn DeviceSecretStore>) -> Result<Wallet, Error> {
-        Ok(Wallet::wrap(Vault::open(dir, device)?))
+        Ok(Wallet::from_vault(Vault::open(dir, device)?))
     }
 
-    fn wrap(vault: Vault) -> Wallet {
+    pub(crate) fn from_vault(vault: Vault) -> Wallet {
         Wallet {
             vault,
             metadata: RwLock::new(Arc::new(MetadataRegistry::default())),
@@ -395,7 +395,7 @@ impl Wallet {
             });
         }
         let credential = self.parsed(&stored)?;
-        let key = self.credential_key(stored.holder_key_id.as_deref())?;
+        let key = self.credential_key(stored.key_id()?)?;
         let now = now_unix();
         let unsigned = credential
             .prepare_presentation(&paths, nonce, aud, now)

@@ -30,6 +30,23 @@ pub enum Command {
     Status,
     /// Change the PIN (new PIN from $KLUIS_NEW_PIN or stdin); only the data key is rewrapped.
     ChangePin,
+    /// Make a new recovery secret (12 words, shown once) for a wallet made before backups, or
+    /// replace the current one with --replace (older backups keep opening with the old words).
+    RecoverySecret {
+        /// Replace an existing recovery secret.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write an encrypted backup of the whole wallet to FILE (sealed for the recovery secret).
+    Backup {
+        /// Where to write the backup (replaced only by a complete one).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new vault on this device: the recovery words from
+    /// $KLUIS_RECOVERY_WORDS or the first stdin line, the new PIN from $KLUIS_PIN (or the next
+    /// stdin line with --pin-stdin). Lists the credentials to collect again.
+    Restore(RestoreArgs),
     /// Destroy the vault and its device secret.
     Wipe {
         /// Confirm: this cannot be undone.
@@ -242,6 +259,15 @@ pub struct CollectArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Cheap Argon2id and short back-off, for automated tests only. Never for real use.
+    #[arg(long, hide = true)]
+    pub dangerous_test_kdf: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file from `kluis backup`.
+    pub file: PathBuf,
+    /// Cheap Argon2id and short back-off for the new vault, for automated tests only.
     #[arg(long, hide = true)]
     pub dangerous_test_kdf: bool,
 }

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use kluis_core::openid4vp::offline::scheme_trust;
 use kluis_core::openid4vp::verifier::VerifierTrust;
 use kluis_core::sdjwt::{MetadataRegistry, PublicJwk, TypeMetadata};
-use kluis_core::{DeviceSecretStore, Pin, SoftwareDeviceSecretStore, Wallet};
+use kluis_core::{
+    DeviceSecretStore, KdfParams, OnLimit, Pin, SoftwareDeviceSecretStore, VaultOptions,
+    VaultPolicy, Wallet,
+};
 use zeroize::Zeroizing;
 
 use crate::args::Cli;
@@ -33,6 +36,32 @@ pub fn vault_dir(cli: &Cli) -> Result<PathBuf, CliError> {
 /// The software device secret, kept beside (not inside) the database file.
 pub fn device_store(dir: &Path) -> Arc<dyn DeviceSecretStore> {
     Arc::new(SoftwareDeviceSecretStore::new(dir))
+}
+
+/// The options of a new vault (`init`, `restore`): the defaults, or with `dangerous_test_kdf`
+/// (automated tests only) a cheap KDF and a back-off of seconds, so suites run quickly.
+pub fn vault_options(dangerous_test_kdf: bool) -> VaultOptions {
+    if dangerous_test_kdf {
+        VaultOptions {
+            kdf: KdfParams::dangerous_test_profile(),
+            policy: VaultPolicy {
+                max_attempts: Some(20),
+                free_attempts: 2,
+                backoff_base_secs: 1,
+                backoff_max_secs: 2,
+                on_limit: OnLimit::Lockout,
+            },
+        }
+    } else {
+        VaultOptions::default()
+    }
+}
+
+/// Shows a new recovery secret once (`init`, `recovery-secret`).
+pub fn print_recovery_words(words: &str) {
+    println!("Recovery secret: write these 12 words down and keep them apart from this device.");
+    println!("They are shown only now, and they are the only way to restore a backup:");
+    println!("  {words}");
 }
 
 /// The PIN from --pin-stdin (first line) or $KLUIS_PIN.

@@ -90,6 +90,23 @@ pub enum KluisError {
     /// signature that does not verify under the key. Nothing was sent or stored.
     #[error("holder key store: {reason}")]
     HolderKey { reason: String },
+    /// The recovery words do not open this backup (another wallet's words or backup). Ask again;
+    /// nothing was restored.
+    #[error("the recovery secret does not open this backup")]
+    WrongRecoverySecret,
+    /// The file is not a kluis backup, of an unknown format, cut short or changed. Nothing was
+    /// restored.
+    #[error("backup unusable: {reason}")]
+    BackupDamaged { reason: String },
+    /// The wallet has no recovery secret yet: call `make_recovery_secret` and show the words.
+    #[error("no recovery secret yet")]
+    NoRecoverySecret,
+    /// The directory holds another wallet: a backup is not restored over it.
+    #[error("the directory holds another wallet")]
+    BackupOfAnotherWallet,
+    /// The disk is full: nothing was written or changed.
+    #[error("not enough space while {what}")]
+    StorageFull { what: String },
 }
 
 impl From<kluis_core::Error> for KluisError {
@@ -127,6 +144,11 @@ impl From<kluis_core::Error> for KluisError {
             E::UserAuthenticationRequired => KluisError::UserAuthenticationRequired,
             E::Cancelled => KluisError::Cancelled,
             E::HolderKey { reason } => KluisError::HolderKey { reason },
+            E::WrongRecoverySecret => KluisError::WrongRecoverySecret,
+            E::BackupDamaged { reason } => KluisError::BackupDamaged { reason },
+            E::NoRecoverySecret => KluisError::NoRecoverySecret,
+            E::BackupOfAnotherWallet => KluisError::BackupOfAnotherWallet,
+            E::StorageFull { what } => KluisError::StorageFull { what },
         }
     }
 }

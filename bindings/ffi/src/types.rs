@@ -213,6 +213,9 @@ pub struct CredentialSummary {
     pub copies: u32,
     /// Result of the last status check (absent: never checked).
     pub status: Option<CredentialState>,
+    /// Restored on a device without its holder key: collect it again (refresh does, where the
+    /// holder gave a refresh token).
+    pub needs_reissuance: bool,
 }
 
 /// A credential's state after a status check.
@@ -256,6 +259,7 @@ impl From<kluis_core::CredentialSummary> for CredentialSummary {
             binding: s.binding.into(),
             copies: s.copies,
             status: s.status.map(CredentialState::from),
+            needs_reissuance: s.needs_reissuance,
         }
     }
 }
@@ -427,6 +431,17 @@ pub enum AuditEvent {
     MandateRevoked { mandate_id: String },
     /// A received mandate package was dropped (`revoked` or `expired`).
     MandateDropped { mandate_id: String, reason: String },
+    /// A recovery secret was made.
+    RecoverySecretMade,
+    /// A backup was written.
+    BackupMade { backup_id: String, credentials: u32 },
+    /// The wallet was restored from a backup on this device.
+    Restored {
+        backup_id: String,
+        backup_made_at: i64,
+        /// Credentials to collect again (their keys stayed on the old device).
+        needs_reissuance: Vec<String>,
+    },
 }
 
 impl From<kluis_core::audit::AuditEvent> for AuditEvent {
@@ -564,6 +579,23 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
             E::MandateDropped { mandate_id, reason } => {
                 AuditEvent::MandateDropped { mandate_id, reason }
             }
+            E::RecoverySecretMade => AuditEvent::RecoverySecretMade,
+            E::BackupMade {
+                backup_id,
+                credentials,
+            } => AuditEvent::BackupMade {
+                backup_id,
+                credentials,
+            },
+            E::Restored {
+                backup_id,
+                backup_made_at,
+                needs_reissuance,
+            } => AuditEvent::Restored {
+                backup_id,
+                backup_made_at,
+                needs_reissuance,
+            },
         }
     }
 }

@@ -179,6 +179,10 @@ impl Dek {
         Dek(bytes)
     }
 
+    pub(crate) fn secret(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+
     /// Memory tests only: a copy of the key bytes, to search a memory dump for them.
     #[doc(hidden)]
     pub fn dangerous_bytes(&self) -> Zeroizing<Vec<u8>> {

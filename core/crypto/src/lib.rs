@@ -12,12 +12,14 @@
 mod hazmat;
 mod kdf;
 mod keys;
+mod recovery;
 
 pub use kdf::{KdfParams, Salt};
 pub use keys::{
     device_secret_check, scrub_stack, DataKeys, Dek, Kek, Pin, SealKey, DEVICE_SECRET_MIN_LEN,
     ENVELOPE_OVERHEAD,
 };
+pub use recovery::{BackupKey, RecoveryKek, RecoverySecret, RECOVERY_WORDS};
 
 /// What can go wrong in the crypto layer. Messages hold no key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,4 +39,7 @@ pub enum CryptoError {
     /// A secret input (device secret) has the wrong length.
     #[error("secret has invalid length")]
     InvalidSecretLength,
+    /// The recovery words are not 12 words of the list with a valid checksum.
+    #[error("not a recovery secret: expected 12 words from the BIP-39 English list")]
+    InvalidRecoverySecret,
 }

@@ -60,10 +60,20 @@ fn is_stale(s: &StoredCredential, now: i64) -> bool {
         (_, Some(exp)) => exp < now,
         _ => false,
     };
-    flagged || ageing
+    flagged || ageing || s.needs_reissuance
 }
 
 impl Wallet {
+    /// Whether the holder of credential `id` gave a refresh token (a restore lists it as
+    /// re-collectable without the citizen).
+    pub(crate) fn has_refresh_grant(&self, id: &str) -> Result<bool, Error> {
+        let grant_id = self.vault.lookup_id(IssuanceGrant::KIND, id)?;
+        Ok(self
+            .vault
+            .get::<IssuanceGrant>(&grant_id)?
+            .is_some_and(|g| g.refresh_token.is_some()))
+    }
+
     /// Refreshes stale credentials (all with `force`) and picks up deferred ones.
     pub async fn refresh(
         &self,
@@ -247,7 +257,16 @@ mod tests {
             holder_key_id: None,
             copies: Vec::new(),
             freshness: None,
+            needs_reissuance: false,
         }
+    }
+
+    #[test]
+    fn a_credential_restored_without_its_key_is_stale() {
+        let mut s = stored(Some(0), Some(i64::MAX));
+        assert!(!is_stale(&s, 1));
+        s.needs_reissuance = true;
+        assert!(is_stale(&s, 1));
     }
 
     #[test]

@@ -147,7 +147,7 @@ impl Wallet {
                 });
             }
             let credential = self.parsed(&stored)?;
-            let key = self.credential_key(stored.holder_key_id.as_deref())?;
+            let key = self.credential_key(stored.key_id()?)?;
             chosen.push((paths, credential, key));
         }
         let signers: Vec<&kluis_sdjwt::PublicJwk> =

@@ -160,6 +160,8 @@ impl From<kluis_crypto::CryptoError> for VaultError {
         match e {
             E::WeakKdfParams(m) | E::InvalidKdfParams(m) => VaultError::KdfParams(m.to_string()),
             E::InvalidSecretLength => VaultError::DeviceSecret(DeviceSecretError::TooShort),
+            // Recovery words are read above the vault (the wallet's restore).
+            E::InvalidRecoverySecret => VaultError::KdfParams("not a recovery secret".into()),
             // Callers map authentication failures themselves (WrongPin / Integrity); this is
             // the fallback for the header.
             E::Authentication | E::MalformedEnvelope => {

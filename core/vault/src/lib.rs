@@ -31,7 +31,7 @@ pub use device::{DeviceSecretStore, SoftwareDeviceSecretStore, DEVICE_SECRET_LEN
 pub use error::{DeviceSecretError, VaultError};
 pub use kluis_crypto::{KdfParams, Kek, Pin};
 pub use policy::{OnLimit, VaultPolicy};
-pub use vault::{Durability, Vault, WriteTxn};
+pub use vault::{Durability, PlainRecord, Vault, WriteTxn};
 
 use std::collections::BTreeMap;
 

@@ -20,6 +20,9 @@ use crate::{
     VaultStatus,
 };
 
+mod backup;
+pub use backup::PlainRecord;
+
 /// The database file inside the vault directory.
 pub(crate) const DB_FILE: &str = "vault.sqlite3";
 /// Files SQLite may keep beside it.

@@ -3499,6 +3499,11 @@ public struct CredentialSummary: Equatable, Hashable {
      * Result of the last status check (absent: never checked).
      */
     public var status: CredentialState?
+    /**
+     * Restored on a device without its holder key: collect it again (refresh does, where the
+     * holder gave a refresh token).
+     */
+    public var needsReissuance: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3532,7 +3537,11 @@ public struct CredentialSummary: Equatable, Hashable {
          */copies: UInt32, 
         /**
          * Result of the last status check (absent: never checked).
-         */status: CredentialState?) {
+         */status: CredentialState?, 
+        /**
+         * Restored on a device without its holder key: collect it again (refresh does, where the
+         * holder gave a refresh token).
+         */needsReissuance: Bool) {
         self.id = id
         self.issuer = issuer
         self.vct = vct
@@ -3543,6 +3552,7 @@ public struct CredentialSummary: Equatable, Hashable {
         self.binding = binding
         self.copies = copies
         self.status = status
+        self.needsReissuance = needsReissuance
     }
 
     
@@ -3570,7 +3580,8 @@ public struct FfiConverterTypeCredentialSummary: FfiConverterRustBuffer {
                 importedAt: FfiConverterInt64.read(from: &buf), 
                 binding: FfiConverterTypeHolderBinding.read(from: &buf), 
                 copies: FfiConverterUInt32.read(from: &buf), 
-                status: FfiConverterOptionTypeCredentialState.read(from: &buf)
+                status: FfiConverterOptionTypeCredentialState.read(from: &buf), 
+                needsReissuance: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -3585,6 +3596,7 @@ public struct FfiConverterTypeCredentialSummary: FfiConverterRustBuffer {
         FfiConverterTypeHolderBinding.write(value.binding, into: &buf)
         FfiConverterUInt32.write(value.copies, into: &buf)
         FfiConverterOptionTypeCredentialState.write(value.status, into: &buf)
+        FfiConverterBool.write(value.needsReissuance, into: &buf)
     }
 }
 
@@ -7137,6 +7149,23 @@ public enum AuditEvent: Equatable, Hashable {
      */
     case mandateDropped(mandateId: String, reason: String
     )
+    /**
+     * A recovery secret was made.
+     */
+    case recoverySecretMade
+    /**
+     * A backup was written.
+     */
+    case backupMade(backupId: String, credentials: UInt32
+    )
+    /**
+     * The wallet was restored from a backup on this device.
+     */
+    case restored(backupId: String, backupMadeAt: Int64, 
+        /**
+         * Credentials to collect again (their keys stayed on the old device).
+         */needsReissuance: [String]
+    )
 
 
 
@@ -7205,6 +7234,14 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         )
         
         case 17: return .mandateDropped(mandateId: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 18: return .recoverySecretMade
+        
+        case 19: return .backupMade(backupId: try FfiConverterString.read(from: &buf), credentials: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 20: return .restored(backupId: try FfiConverterString.read(from: &buf), backupMadeAt: try FfiConverterInt64.read(from: &buf), needsReissuance: try FfiConverterSequenceString.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -7328,6 +7365,23 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             writeInt(&buf, Int32(17))
             FfiConverterString.write(mandateId, into: &buf)
             FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .recoverySecretMade:
+            writeInt(&buf, Int32(18))
+        
+        
+        case let .backupMade(backupId,credentials):
+            writeInt(&buf, Int32(19))
+            FfiConverterString.write(backupId, into: &buf)
+            FfiConverterUInt32.write(credentials, into: &buf)
+            
+        
+        case let .restored(backupId,backupMadeAt,needsReissuance):
+            writeInt(&buf, Int32(20))
+            FfiConverterString.write(backupId, into: &buf)
+            FfiConverterInt64.write(backupMadeAt, into: &buf)
+            FfiConverterSequenceString.write(needsReissuance, into: &buf)
             
         }
     }
@@ -7965,6 +8019,30 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case HolderKey(reason: String
     )
+    /**
+     * The recovery words do not open this backup (another wallet's words or backup). Ask again;
+     * nothing was restored.
+     */
+    case WrongRecoverySecret
+    /**
+     * The file is not a kluis backup, of an unknown format, cut short or changed. Nothing was
+     * restored.
+     */
+    case BackupDamaged(reason: String
+    )
+    /**
+     * The wallet has no recovery secret yet: call `make_recovery_secret` and show the words.
+     */
+    case NoRecoverySecret
+    /**
+     * The directory holds another wallet: a backup is not restored over it.
+     */
+    case BackupOfAnotherWallet
+    /**
+     * The disk is full: nothing was written or changed.
+     */
+    case StorageFull(what: String
+    )
 
     
 
@@ -8047,6 +8125,15 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         case 22: return .Cancelled
         case 23: return .HolderKey(
             reason: try FfiConverterString.read(from: &buf)
+            )
+        case 24: return .WrongRecoverySecret
+        case 25: return .BackupDamaged(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 26: return .NoRecoverySecret
+        case 27: return .BackupOfAnotherWallet
+        case 28: return .StorageFull(
+            what: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -8166,6 +8253,28 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         case let .HolderKey(reason):
             writeInt(&buf, Int32(23))
             FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .WrongRecoverySecret:
+            writeInt(&buf, Int32(24))
+        
+        
+        case let .BackupDamaged(reason):
+            writeInt(&buf, Int32(25))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .NoRecoverySecret:
+            writeInt(&buf, Int32(26))
+        
+        
+        case .BackupOfAnotherWallet:
+            writeInt(&buf, Int32(27))
+        
+        
+        case let .StorageFull(what):
+            writeInt(&buf, Int32(28))
+            FfiConverterString.write(what, into: &buf)
             
         }
     }

@@ -5,6 +5,7 @@
 //! Adding a command: a variant in `args.rs`, a module here with a `pub fn` taking `&Cli` and its
 //! arguments, and one arm below.
 
+mod backup;
 mod collect;
 mod credentials;
 mod delegate;
@@ -26,6 +27,9 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Status => vault::status(cli),
         Command::ChangePin => vault::change_pin(cli),
         Command::Wipe { yes } => vault::wipe(cli, *yes),
+        Command::RecoverySecret { replace } => backup::recovery_secret(cli, *replace),
+        Command::Backup { out } => backup::backup(cli, out),
+        Command::Restore(a) => backup::restore(cli, a),
         Command::Trust(TrustCommand::AddIssuer {
             issuer_id,
             jwk_file,

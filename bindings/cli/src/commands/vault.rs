@@ -1,37 +1,30 @@
 //! The vault's own commands: `init`, `status`, `change-pin`, `wipe`.
 
-use kluis_core::{KdfParams, OnLimit, Pin, VaultOptions, VaultPolicy, Wallet};
+use kluis_core::{Pin, Wallet};
 use serde_json::json;
 
 use crate::args::Cli;
 use crate::output::{print_json, CliError};
-use crate::shared::{device_store, next_stdin_line, open, read_pin, unlocked, vault_dir};
+use crate::shared::{
+    device_store, next_stdin_line, open, print_recovery_words, read_pin, unlocked, vault_dir,
+    vault_options,
+};
 
 pub fn init(cli: &Cli, dangerous_test_kdf: bool) -> Result<(), CliError> {
     let dir = vault_dir(cli)?;
     let pin = read_pin(cli, &mut None)?;
-    let opts = if dangerous_test_kdf {
-        // Automated tests only: a cheap KDF and a back-off of seconds, so suites run quickly.
-        VaultOptions {
-            kdf: KdfParams::dangerous_test_profile(),
-            policy: VaultPolicy {
-                max_attempts: Some(20),
-                free_attempts: 2,
-                backoff_base_secs: 1,
-                backoff_max_secs: 2,
-                on_limit: OnLimit::Lockout,
-            },
-        }
-    } else {
-        VaultOptions::default()
-    };
+    let opts = vault_options(dangerous_test_kdf);
     // The vault makes its directory itself, private (0700).
     let w = Wallet::create(&dir, &pin, opts, device_store(&dir))?;
+    // Made with the wallet, shown once: the only way into its backups (docs/VAULT.md).
+    let words = w.make_recovery_secret(opts.kdf)?;
     let st = w.status()?;
     if cli.json {
-        print_json(
-            &json!({ "vault": dir, "kdf": { "m_kib": st.kdf_m_kib, "t": st.kdf_t, "p": st.kdf_p } }),
-        )
+        print_json(&json!({
+            "vault": dir,
+            "kdf": { "m_kib": st.kdf_m_kib, "t": st.kdf_t, "p": st.kdf_p },
+            "recovery_words": words.as_str(),
+        }))
     } else {
         println!(
             "Vault created in {} (Argon2id m={} KiB, t={}, p={}).",
@@ -40,6 +33,7 @@ pub fn init(cli: &Cli, dangerous_test_kdf: bool) -> Result<(), CliError> {
             st.kdf_t,
             st.kdf_p
         );
+        print_recovery_words(&words);
         Ok(())
     }
 }

@@ -115,7 +115,7 @@ impl Wallet {
                 ),
                 None => (
                     stored.compact.clone(),
-                    self.credential_key(stored.holder_key_id.as_deref())?,
+                    self.credential_key(stored.key_id()?)?,
                 ),
             };
             let c = Credential::verify_issued(

@@ -177,7 +177,7 @@ impl Wallet {
         let last = |i: usize| usage.last_used.get(i).copied().unwrap_or(0);
         let i = (0..n).min_by_key(|&i| (last(i), i)).unwrap_or(0);
         if i == 0 {
-            let key = self.credential_key(stored.holder_key_id.as_deref())?;
+            let key = self.credential_key(stored.key_id()?)?;
             return Ok((0, stored.compact.clone(), key));
         }
         let c = &stored.copies[i - 1];
