@@ -86,7 +86,7 @@ write("offer_metadata", "metadata", b"\x02" + json.dumps({"meta": meta, "as": as
 for path in sorted(glob.glob(os.path.join(ROOT, "fixtures", "metadata", "*.json"))):
     write("offer_metadata", "type-" + os.path.basename(path), b"\x03" + open(path, "rb").read())
 
-# --- dcql (the examples of core/src/openid4vp/dcql.rs tests)
+# --- dcql (the examples of core/verifier/src/openid4vp/dcql.rs tests)
 queries = [
     {"credentials": [
         {"id": "address", "format": "dc+sd-jwt", "meta": {"vct_values": ["https://credentials.kluis.test/address"]},

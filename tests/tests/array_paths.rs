@@ -2,7 +2,7 @@
 //! element by index, or every element with `null`; the real wallet answers; the fixture party
 //! verifies; what the party received is what the wallet logged. (The hostile cases, an element
 //! not asked, one arriving at another element's index, out of range, nested arrays, are unit
-//! tests of the verifier's judgement: core/src/openid4vp/verifier_tests.rs.)
+//! tests of the verifier's judgement: core/verifier/src/openid4vp/verifier_tests.rs.)
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;

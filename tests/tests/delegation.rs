@@ -754,7 +754,7 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
         .await
         .unwrap();
     assert_eq!(sent.disclosed[0].claims, vec!["/monthly_gross_income_eur"]);
-    // The landlord's server (the core's verifier library) fetched the mandate's status list and
+    // The landlord's server (the kluis-verifier library) fetched the mandate's status list and
     // sees a helper acting for the citizen.
     let r = landlord.result(&s.state).unwrap();
     assert_eq!(r.status, "verified", "{:?}", r.reason);

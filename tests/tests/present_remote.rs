@@ -1,5 +1,5 @@
 //! OpenID4VP 1.0 remote (cross-device) presenting end to end on loopback: the real wallet core
-//! against the simulated landlord and bank (fixtures), which use the core's verifier library.
+//! against the simulated landlord and bank (fixtures), which use the kluis-verifier library.
 //! Every refusal in the presenting issue's "Bad input and attacks" list, with nothing sent and
 //! nothing disclosed; DCQL credential_sets / claim_sets / multiple / values end to end; the
 //! verifier library's rejections.
