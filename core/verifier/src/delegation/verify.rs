@@ -348,6 +348,7 @@ pub fn check_use(
     Ok(())
 }
 
+/// Now (with `skew`) inside the mandate's `nbf`..`exp`.
 pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationError> {
     if now.saturating_add(skew) < m.not_before {
         return Err(DelegationError::NotYetValid);
@@ -358,6 +359,8 @@ pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationErro
     Ok(())
 }
 
+/// The mandate's entry in its status list (from `lists`, verified with its `status_key`) is 0;
+/// a list that is missing or does not verify is "not checked", never "valid".
 pub fn check_not_revoked(
     m: &Mandate,
     lists: &MandateStatusLists,
@@ -380,6 +383,7 @@ pub fn check_not_revoked(
     Ok(())
 }
 
+/// A mandate scope's claim paths, parsed.
 pub fn parse_paths(paths: &[String]) -> Result<Vec<ClaimPath>, DelegationError> {
     paths
         .iter()
