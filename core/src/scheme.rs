@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use kluis_verifier::scheme::fetch_list;
 pub use kluis_verifier::scheme::{
-    verify_participant_list, ListedHolder, LocalizedName, ParticipantList, RegisteredPurpose,
-    RequestingParty, PARTICIPANT_LIST_TYP,
+    verify_participant_list, ListedHolder, ListedRegistry, LocalizedName, ParticipantList,
+    RegisteredPurpose, RequestingParty, PARTICIPANT_LIST_TYP,
 };
 
 use crate::audit::{self, Actor, AuditEvent};
@@ -144,6 +144,44 @@ impl Wallet {
             },
         )?;
         Ok(Some(s))
+    }
+
+    /// The mandate registry at `url` as the scheme lists it (its identifier and first key): the
+    /// party that signs the status lists of this wallet's mandates there. The list is refetched
+    /// when due, or once more when it does not name the registry.
+    pub(crate) async fn listed_mandate_registry(
+        &self,
+        url: &str,
+        policy: &HttpPolicy,
+    ) -> Result<crate::delegation::StatusRegistry, Error> {
+        let http = Http::new(policy.clone())?;
+        self.refresh_scheme_if_due(&http).await?;
+        let find = |w: &Wallet| -> Result<Option<crate::delegation::StatusRegistry>, Error> {
+            Ok(w.participant_list()?.and_then(|l| {
+                let r = l.mandate_registry(url)?;
+                let key = r.keys.iter().find_map(|k| PublicJwk::from_value(k).ok())?;
+                Some(crate::delegation::StatusRegistry {
+                    iss: r.url.trim_end_matches('/').to_string(),
+                    key,
+                })
+            }))
+        };
+        if let Some(r) = find(self)? {
+            return Ok(r);
+        }
+        if self.vault.get::<SchemeConfig>(CONFIG_ID)?.is_none() {
+            return Err(Error::invalid_input(
+                "a mandate registry must be listed in the scheme, and no scheme is pinned \
+                 (kluis trust scheme)",
+            ));
+        }
+        self.refetch_scheme(&http).await?;
+        find(self)?.ok_or_else(|| {
+            Error::invalid_input(format!(
+                "the mandate registry {} is not listed in the scheme",
+                crate::http::shorten(url)
+            ))
+        })
     }
 
     /// Refetches the list if a scheme is pinned and the cache is missing, expired or older than

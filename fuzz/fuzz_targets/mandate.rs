@@ -2,11 +2,12 @@
 //! the helper) and mandate status lists. First byte picks the parser:
 //!   0 a mandate JWT from outside (`peek`, and `verify` against the fixture holder key),
 //!   1 a mandate payload the harness signs with the holder key (so claim parsing is reached),
-//!   2 a package JWE opened with the helper key, 3 a mandate status list token.
+//!   2 a package JWE opened with the helper key, 3 a mandate status list token (as the citizen
+//!   signed it before registries signed, and as a registry signs it with the update inside).
 #![no_main]
 
-use kluis_core::delegation::revocation::verify_status_list;
-use kluis_core::delegation::{Mandate, MandatePackage, MANDATE_TYP};
+use kluis_core::delegation::revocation::{verify_registry_status_list, verify_status_list};
+use kluis_core::delegation::{Mandate, MandatePackage, StatusRegistry, MANDATE_TYP};
 use kluis_fuzz::{holder, issuer, NOW};
 use libfuzzer_sys::fuzz_target;
 
@@ -40,7 +41,13 @@ fuzz_target!(|data: &[u8]| {
             let Ok(text) = std::str::from_utf8(rest) else {
                 return;
             };
-            let _ = verify_status_list(text, "https://wallet.kluis.test/status/1", signer, NOW);
+            let uri = "https://wallet.kluis.test/status/1";
+            let _ = verify_status_list(text, uri, signer, NOW);
+            let registry = StatusRegistry {
+                iss: "https://wallet.kluis.test".into(),
+                key: issuer().public.clone(),
+            };
+            let _ = verify_registry_status_list(text, uri, &registry, signer, NOW);
         }
     }
 });

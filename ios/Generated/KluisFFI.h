@@ -411,31 +411,6 @@ uint64_t uniffi_kluis_ffi_fn_constructor_wallet_create(RustBuffer dir, RustBuffe
 uint64_t uniffi_kluis_ffi_fn_constructor_wallet_open(RustBuffer dir, uint64_t key_store, RustBuffer holder_keys, uint64_t holder_key_timeout_ms
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_BYTES
-uint64_t uniffi_kluis_ffi_fn_method_wallet_backup_bytes(uint64_t ptr
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_STORED
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_STORED
-uint64_t uniffi_kluis_ffi_fn_method_wallet_backup_stored(uint64_t ptr, RustBuffer info
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_TO_FILE
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_TO_FILE
-uint64_t uniffi_kluis_ffi_fn_method_wallet_backup_to_file(uint64_t ptr, RustBuffer path
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_HAS_RECOVERY_SECRET
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_HAS_RECOVERY_SECRET
-uint64_t uniffi_kluis_ffi_fn_method_wallet_has_recovery_secret(uint64_t ptr
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_MAKE_RECOVERY_SECRET
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_MAKE_RECOVERY_SECRET
-uint64_t uniffi_kluis_ffi_fn_method_wallet_make_recovery_secret(uint64_t ptr
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
 uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_offer(uint64_t ptr, uint64_t session, RustBuffer tx_code
@@ -625,11 +600,6 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_wipe(uint64_t ptr
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_kluis_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
     
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RESTORE_WALLET
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RESTORE_WALLET
-uint64_t uniffi_kluis_ffi_fn_func_restore_wallet(RustBuffer dir, RustBuffer backup, RustBuffer recovery_words, RustBuffer pin, RustBuffer options, uint64_t key_store, RustBuffer holder_keys, uint64_t holder_key_timeout_ms
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_COLLECT_SETTINGS
@@ -932,12 +902,6 @@ uint16_t uniffi_kluis_ffi_checksum_func_core_version(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RESTORE_WALLET
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RESTORE_WALLET
-uint16_t uniffi_kluis_ffi_checksum_func_restore_wallet(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_COLLECT_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_COLLECT_SETTINGS
 uint16_t uniffi_kluis_ffi_checksum_func_recommended_collect_settings(void
@@ -1025,36 +989,6 @@ uint16_t uniffi_kluis_ffi_checksum_method_presentationsession_default_choice(voi
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_REQUEST
 uint16_t uniffi_kluis_ffi_checksum_method_presentationsession_request(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_BYTES
-uint16_t uniffi_kluis_ffi_checksum_method_wallet_backup_bytes(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_STORED
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_STORED
-uint16_t uniffi_kluis_ffi_checksum_method_wallet_backup_stored(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_TO_FILE
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_TO_FILE
-uint16_t uniffi_kluis_ffi_checksum_method_wallet_backup_to_file(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_HAS_RECOVERY_SECRET
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_HAS_RECOVERY_SECRET
-uint16_t uniffi_kluis_ffi_checksum_method_wallet_has_recovery_secret(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_MAKE_RECOVERY_SECRET
-#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_MAKE_RECOVERY_SECRET
-uint16_t uniffi_kluis_ffi_checksum_method_wallet_make_recovery_secret(void
     
 );
 #endif

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use kluis_core::audit::AuditEvent;
 use kluis_core::delegation::{
-    publish_status_list, sign_status_list, Action, DelegateRequest, Mandate, MandateRole,
-    MandateState, Scope, StatusRef,
+    publish_status_list, put_status, sign_status_list, sign_status_update, Action, DelegateRequest,
+    Mandate, MandateRole, MandateState, Publication, Scope, StatusRef, StatusRegistry,
 };
 use kluis_core::sdjwt::{
     verify_presentation, ClaimPath, Credential, PresentationExpectations, PublicJwk, SdJwtError,
@@ -351,11 +351,13 @@ async fn an_expired_mandate_is_dropped_without_any_action() {
 /// A citizen (holder key), a helper, a credential bound to the citizen's key by the UWV
 /// fixture holder, and a mandate status list published to the loopback registry.
 struct Scene {
-    _net: Network,
+    net: Network,
     citizen: SigningKey,
     helper: SigningKey,
     credential: Credential,
     status_uri: String,
+    /// The citizen's last update's `seq`.
+    seq: std::sync::atomic::AtomicI64,
 }
 
 impl Scene {
@@ -383,11 +385,12 @@ impl Scene {
             "00c0ffee00c0ffee"
         );
         let s = Scene {
-            _net: net,
+            net,
             citizen,
             helper,
             credential,
             status_uri,
+            seq: Default::default(),
         };
         s.publish(&[false, false]).await;
         s
@@ -400,11 +403,33 @@ impl Scene {
         t
     }
 
-    async fn publish(&self, revoked: &[bool]) {
-        let jwt = sign_status_list(&self.citizen, &self.status_uri, revoked, now_unix()).unwrap();
+    /// The citizen's next update of its list (as its wallet sends it), returned as sent.
+    async fn publish(&self, revoked: &[bool]) -> String {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let jwt =
+            sign_status_update(&self.citizen, &self.status_uri, revoked, seq, now_unix()).unwrap();
         publish_status_list(&self.status_uri, &jwt, &quick_http())
             .await
             .unwrap();
+        jwt
+    }
+
+    /// The list the registry serves now (signed by it).
+    async fn served(&self) -> String {
+        reqwest::get(&self.status_uri)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The registry as the scheme lists it, which the mandates name.
+    fn registry(&self) -> StatusRegistry {
+        StatusRegistry {
+            iss: self.net.mandate_registry.base_url().to_string(),
+            key: self.net.mandate_registry.public_jwk(),
+        }
     }
 
     /// A valid mandate for the helper: the income type, two claims, present, the landlord.
@@ -429,6 +454,7 @@ impl Scene {
                 uri: self.status_uri.clone(),
             },
             status_key: self.citizen.public_jwk(),
+            status_registry: Some(self.registry()),
         }
     }
 
@@ -660,17 +686,297 @@ async fn the_verifier_rejects_every_attack_with_its_reason() {
         s.check(&s.mandate(), &income, LANDLORD).await,
         "the mandate has been revoked",
     );
-    // A status list signed by another key than status_key (a registry or attacker swapping it).
+    // A list signed by someone other than the registry the mandate names, carrying the
+    // citizen's own (genuine, clean) update: refused.
     let other = SigningKey::make_random().unwrap();
-    let fake = sign_status_list(&other, &s.status_uri, &[false, false], now_unix()).unwrap();
-    let mut lists = kluis_core::delegation::MandateStatusLists::new();
-    lists.insert(&s.status_uri, &fake);
+    let clean =
+        sign_status_update(&s.citizen, &s.status_uri, &[false, false], 1, now_unix()).unwrap();
+    let presented = s.present(
+        Value::String(s.mandate().sign(&s.citizen).unwrap()),
+        &s.helper,
+        &income,
+        LANDLORD,
+    );
+    let with_list = |list: &str| {
+        let mut lists = kluis_core::delegation::MandateStatusLists::new();
+        lists.insert(&s.status_uri, list);
+        verifier::verify_with(
+            &presented,
+            &s.trust(),
+            &Expectations::new(NONCE, LANDLORD),
+            &kluis_core::delegation::DelegationContext::new(lists, None),
+        )
+        .map(|v| v.on_behalf.map(|o| o.mandate_id).unwrap_or_default())
+        .map_err(|e| e.to_string())
+    };
+    let foreign = registry_list(
+        &other,
+        &s.registry().iss,
+        &s.status_uri,
+        &clean,
+        now_unix(),
+        900,
+    );
+    rejected(with_list(&foreign), "not signed by the mandate's registry");
+    // A list the citizen signed itself (the format before registries signed) for a mandate that
+    // names a registry: refused.
+    let own = sign_status_list(&s.citizen, &s.status_uri, &[false, false], now_unix()).unwrap();
+    rejected(with_list(&own), "not signed by the mandate's registry");
+    // The registry's own key (a compromised registry) signing a clean list with an update the
+    // citizen never signed: refused, a registry cannot un-revoke by itself.
+    let forged_update =
+        sign_status_update(&other, &s.status_uri, &[false, false], 99, now_unix()).unwrap();
+    let registry_key = kluis_fixtures::servers::mandate_registry_key().unwrap();
+    let forged = registry_list(
+        &registry_key,
+        &s.registry().iss,
+        &s.status_uri,
+        &forged_update,
+        now_unix(),
+        900,
+    );
+    rejected(
+        with_list(&forged),
+        "the list's update is not signed by the mandate's status key",
+    );
+    // ... nor change the bits under a genuine update.
+    let mut tampered = kluis_fixtures_payload(&registry_list(
+        &registry_key,
+        &s.registry().iss,
+        &s.status_uri,
+        &clean,
+        now_unix(),
+        900,
+    ));
+    tampered["kluis_seq"] = json!(7);
+    let tampered = kluis_core::delegation::mandate::sign_jws(
+        &registry_key,
+        "statuslist+jwt",
+        false,
+        &tampered,
+    )
+    .unwrap();
+    rejected(
+        with_list(&tampered),
+        "the status list does not match the citizen's update",
+    );
+    // The registry itself refuses an update from another key than the first writer's.
+    assert!(
+        publish_status_list(&s.status_uri, &forged_update, &quick_http())
+            .await
+            .is_err()
+    );
+}
+
+/// A `statuslist+jwt` as a registry signs it, with `key`, carrying `update`, valid `life` s.
+fn registry_list(
+    key: &SigningKey,
+    iss: &str,
+    uri: &str,
+    update: &str,
+    iat: i64,
+    life: i64,
+) -> String {
+    let u = kluis_fixtures_payload(update);
+    kluis_core::delegation::mandate::sign_jws(
+        key,
+        "statuslist+jwt",
+        false,
+        &json!({ "iss": iss, "sub": uri, "iat": iat, "exp": iat + life, "ttl": 300,
+            "status_list": u["status_list"], "kluis_seq": u["seq"], "kluis_update": update }),
+    )
+    .unwrap()
+}
+
+/// The payload of a compact JWS, unverified.
+fn kluis_fixtures_payload(jws: &str) -> Value {
+    let p = jws.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(p)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// An unrevoked mandate keeps verifying for its whole window without the citizen (issue 13
+/// item 3): the citizen's wallet published once; two days later (the registry's and the
+/// verifier's clocks moved on) the registry has signed the list again by itself and the
+/// helper's presentation verifies. With lists signed by the citizen (valid 24 h) it did not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrevoked_mandate_still_verifies_two_days_later_without_the_citizen() {
+    let s = Scene::new().await;
+    let later = now_unix() + 2 * 86_400;
+    s.net.mandate_registry.set_clock_offset(2 * 86_400);
+    let mut m = s.mandate();
+    m.expires_at = now_unix() + 30 * 86_400;
+    let presented = s
+        .credential
+        .present_delegated(
+            &[ClaimPath::parse("/monthly_gross_income_eur").unwrap()],
+            &s.helper,
+            NONCE,
+            LANDLORD,
+            later,
+            &Map::from_iter([(
+                "mandate".to_string(),
+                Value::String(m.sign(&s.citizen).unwrap()),
+            )]),
+        )
+        .unwrap();
+    let mut expect = Expectations::new(NONCE, LANDLORD);
+    expect.now = later;
+    let v = verifier::verify_online(&presented, &s.trust(), &expect, None, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(v.on_behalf.unwrap().mandate_id, "m-test-1");
+    // The list served is the registry's, signed two days after the citizen's only update.
+    let served = kluis_fixtures_payload(&s.served().await);
+    assert!(served["iat"].as_i64().unwrap() >= later);
+    assert_eq!(served["kluis_seq"], json!(1));
+}
+
+/// A revocation sticks (issue 13 item 3): the helper re-sends the older, clean update the
+/// citizen once signed; the registry refuses it (409), keeps serving the revocation, and a
+/// verifier that saw the newer list refuses the older one even when it is handed to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_older_list_is_refused_by_the_registry_and_by_a_verifier_that_saw_the_newer() {
+    let s = Scene::new().await;
+    let income = ["/monthly_gross_income_eur"];
+    // Scene published update 1 (both valid); the helper kept it, and the list served then.
+    let old_list = s.served().await;
+    let replayed =
+        sign_status_update(&s.citizen, &s.status_uri, &[false, false], 1, now_unix()).unwrap();
+    assert_eq!(
+        put_status(&s.status_uri, &replayed, &quick_http())
+            .await
+            .unwrap(),
+        Publication::Superseded,
+        "the registry took an update with a seq it already had"
+    );
+    s.publish(&[false, true]).await;
+    // The helper re-PUTs the older update, and the very token sent before (either kind).
+    assert_eq!(
+        put_status(&s.status_uri, &replayed, &quick_http())
+            .await
+            .unwrap(),
+        Publication::Superseded
+    );
+    let e = publish_status_list(&s.status_uri, &replayed, &quick_http())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("409"), "{e}");
+    rejected(
+        s.check(&s.mandate(), &income, LANDLORD).await,
+        "the mandate has been revoked",
+    );
+
+    // A verifier keeping state (its shared status cache) saw the newer list; the older one,
+    // still within its lifetime, handed to it later (a proxy, a stale cache): refused as a replay.
+    let shared = kluis_core::status::StatusLists::new();
     let p = s.present(
         Value::String(s.mandate().sign(&s.citizen).unwrap()),
         &s.helper,
         &income,
         LANDLORD,
     );
+    let with_list = |list: &str| {
+        let mut lists = kluis_core::delegation::MandateStatusLists::new();
+        lists.insert(&s.status_uri, list);
+        verifier::verify_with(
+            &p,
+            &s.trust(),
+            &Expectations::new(NONCE, LANDLORD),
+            &kluis_core::delegation::DelegationContext::new(lists, None)
+                .with_credential_status(shared.clone()),
+        )
+        .map(|v| v.on_behalf.map(|o| o.mandate_id).unwrap_or_default())
+        .map_err(|e| e.to_string())
+    };
+    rejected(with_list(&s.served().await), "the mandate has been revoked");
+    rejected(with_list(&old_list), "older than one seen before");
+
+    // Lists written before the registry signed (signed by the citizen): an older one is
+    // refused as well (their `iat` orders them).
+    let legacy_uri = format!("{}/lists/01d01d", s.net.mandate_registry.base_url());
+    let t = now_unix();
+    let first = sign_status_list(&s.citizen, &legacy_uri, &[false], t).unwrap();
+    let second = sign_status_list(&s.citizen, &legacy_uri, &[true], t + 1).unwrap();
+    publish_status_list(&legacy_uri, &first, &quick_http())
+        .await
+        .unwrap();
+    publish_status_list(&legacy_uri, &second, &quick_http())
+        .await
+        .unwrap();
+    assert_eq!(
+        put_status(&legacy_uri, &first, &quick_http())
+            .await
+            .unwrap(),
+        Publication::Superseded
+    );
+}
+
+/// The bound from revocation to refusal (docs/DELEGATION.md): a verifier that fetches refuses at
+/// once; a list from before the revocation (a stale copy) is refused once it expires, at most
+/// the registry's list lifetime (15 min) plus 60 s after it was signed; and no list signed for
+/// longer than an hour is accepted, so a registry cannot stretch the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_revocation_the_verifier_refuses_within_the_stated_bound() {
+    let s = Scene::new().await;
+    let income = ["/monthly_gross_income_eur"];
+    let before = s.served().await;
+    let signed_at = kluis_fixtures_payload(&before)["iat"].as_i64().unwrap();
+    s.publish(&[false, true]).await;
+    // Fetched: refused at once.
+    rejected(
+        s.check(&s.mandate(), &income, LANDLORD).await,
+        "the mandate has been revoked",
+    );
+    // The stale list, to a verifier that never saw the newer one.
+    let mut m = s.mandate();
+    m.expires_at = now_unix() + 86_400;
+    let jwt = m.sign(&s.citizen).unwrap();
+    let at = |now: i64| {
+        let p = s
+            .credential
+            .present_delegated(
+                &[ClaimPath::parse("/monthly_gross_income_eur").unwrap()],
+                &s.helper,
+                NONCE,
+                LANDLORD,
+                now,
+                &Map::from_iter([("mandate".to_string(), Value::String(jwt.clone()))]),
+            )
+            .unwrap();
+        let mut lists = kluis_core::delegation::MandateStatusLists::new();
+        lists.insert(&s.status_uri, &before);
+        let mut expect = Expectations::new(NONCE, LANDLORD);
+        expect.now = now;
+        verifier::verify_with(
+            &p,
+            &s.trust(),
+            &expect,
+            &kluis_core::delegation::DelegationContext::new(lists, None),
+        )
+        .map(|v| v.on_behalf.map(|o| o.mandate_id).unwrap_or_default())
+        .map_err(|e| e.to_string())
+    };
+    let bound = kluis_fixtures::servers::MANDATE_LIST_LIFETIME_SECS + 60;
+    assert!(at(signed_at + bound - 1).is_ok(), "within the bound");
+    rejected(at(signed_at + bound + 1), "the status list has expired");
+    // A list the registry's key signed for two days: refused whatever it says.
+    let update =
+        sign_status_update(&s.citizen, &s.status_uri, &[false, false], 1, signed_at).unwrap();
+    let long = registry_list(
+        &kluis_fixtures::servers::mandate_registry_key().unwrap(),
+        &s.registry().iss,
+        &s.status_uri,
+        &update,
+        now_unix(),
+        2 * 86_400,
+    );
+    let mut lists = kluis_core::delegation::MandateStatusLists::new();
+    lists.insert(&s.status_uri, &long);
+    let p = s.present(Value::String(jwt.clone()), &s.helper, &income, LANDLORD);
     let e = verifier::verify_with(
         &p,
         &s.trust(),
@@ -678,13 +984,7 @@ async fn the_verifier_rejects_every_attack_with_its_reason() {
         &kluis_core::delegation::DelegationContext::new(lists, None),
     )
     .unwrap_err();
-    assert!(e
-        .to_string()
-        .contains("not signed by the mandate's status key"));
-    // The registry itself refuses a list from another key than the first writer's.
-    assert!(publish_status_list(&s.status_uri, &fake, &quick_http())
-        .await
-        .is_err());
+    assert!(e.to_string().contains("valid for too long"), "{e}");
 }
 
 fn b64(s: &str) -> String {
@@ -900,6 +1200,11 @@ async fn an_unreachable_registry_fails_closed_and_keeps_the_package() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("could not be checked"), "{e}");
+    // Typed: a network error (the registry is the problem), refused all the same.
+    assert!(
+        matches!(e, kluis_core::VerifierError::Network { .. }),
+        "{e:?}"
+    );
     // The helper's wallet refuses to present (a network error) and keeps the package.
     let e = helper
         .present_on_behalf(
@@ -917,6 +1222,108 @@ async fn an_unreachable_registry_fails_closed_and_keeps_the_package() {
     let listed = helper.mandates(quick_http()).await.unwrap();
     assert_eq!(listed[0].state, MandateState::Unknown);
     assert_eq!(helper.mandates(quick_http()).await.unwrap().len(), 1);
+}
+
+/// Only a registry the scheme lists may sign a mandate's status list: `delegate` to another
+/// one is refused before anything is signed, published or logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegate_refuses_a_registry_the_scheme_does_not_list() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let unlisted = kluis_fixtures::servers::MandateRegistryServer::start(0)
+        .await
+        .unwrap();
+    let mut req = request(&helper, &net);
+    req.registry = unlisted.base_url().to_string();
+    let e = citizen.delegate(&req, quick_http()).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { reason } if reason.contains("not listed in the scheme")),
+        "{e}"
+    );
+    assert_eq!(unlisted.list_count(), 0);
+    assert!(!events(&citizen)
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateIssued { .. })));
+    // The listed one works, and its mandates name it.
+    let outcome = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    assert_eq!(net.mandate_registry.list_count(), 1);
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(m.state, MandateState::Active);
+}
+
+/// A wallet whose list fell behind the registry's (restored from an older copy of its vault)
+/// publishes again above what the registry holds and keeps every revocation it finds there: a
+/// revocation made after the copy is never undone by the copy's next publication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_restored_from_an_older_copy_never_undoes_a_revocation() {
+    let net = network().await;
+    let (dir, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let outcome = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let presented = helper
+        .present_on_behalf(
+            &m.id,
+            VCT,
+            &["/year".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    // The copy, taken with the mandate valid.
+    let copy = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let f = f.unwrap();
+        if f.file_type().unwrap().is_file() {
+            std::fs::copy(f.path(), copy.path().join(f.file_name())).unwrap();
+        }
+    }
+    citizen.revoke_mandate(&m.id, quick_http()).await.unwrap();
+    drop(citizen);
+
+    let restored = Wallet::open(
+        copy.path(),
+        std::sync::Arc::new(kluis_core::SoftwareDeviceSecretStore::new(copy.path())),
+    )
+    .unwrap();
+    restored
+        .unlock(&kluis_core::Pin::new(kluis_tests::PIN))
+        .unwrap();
+    // Its list still has the mandate valid and the older seq: its next publication (a new
+    // mandate) meets 409, takes up the registry's revocation, and publishes above it.
+    restored
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let e = verifier::verify_online(
+        &presented,
+        &verifier_trust(&net),
+        &Expectations::new(NONCE, LANDLORD),
+        None,
+        quick_http(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("the mandate has been revoked"),
+        "{e}"
+    );
 }
 
 /// Revoking while the registry is unreachable: a clear network error, and the revocation is

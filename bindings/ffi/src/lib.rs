@@ -13,7 +13,6 @@
 
 uniffi::setup_scaffolding!();
 
-mod backup;
 mod collect;
 mod delegation;
 mod error;
@@ -23,7 +22,6 @@ mod present;
 mod types;
 mod wallet;
 
-pub use backup::{restore_wallet, BackupFile, BackupInfo, Reissue, RestoreReport, RestoredWallet};
 pub use collect::{
     recommended_collect_settings, recommended_http_settings, AddressView, CollectOutcome,
     CollectSettings, DebtLine, Debts, DeferredPoll, HttpSettings, IncomeLine, LicenceView,

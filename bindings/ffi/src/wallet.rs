@@ -42,7 +42,7 @@ where
 }
 
 impl Wallet {
-    pub(crate) fn wrap(
+    fn wrap(
         core: CoreWallet,
         holder_keys: Option<Arc<dyn HolderKeyStore>>,
         timeout_ms: u64,

@@ -602,6 +602,7 @@ mod tests {
             iat: NOW,
             exp: NOW + 3600,
             holders: Vec::new(),
+            mandate_registries: Vec::new(),
             requesting_parties: vec![RequestingParty {
                 id: "landlord".into(),
                 client_id: "landlord".into(),

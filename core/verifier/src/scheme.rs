@@ -126,12 +126,37 @@ pub struct ParticipantList {
     /// Requesting parties.
     #[serde(default)]
     pub requesting_parties: Vec<RequestingParty>,
+    /// Mandate registries: who may sign the status lists of citizens' mandates.
+    #[serde(default)]
+    pub mandate_registries: Vec<ListedRegistry>,
+}
+
+/// A mandate registry as the scheme lists it (docs/DELEGATION.md, "Revocation and expiry").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedRegistry {
+    /// Short id.
+    pub id: String,
+    /// Registered name.
+    #[serde(default)]
+    pub name: LocalizedName,
+    /// Its base URL, which is also its identifier (the lists' `iss`).
+    pub url: String,
+    /// The keys it signs status lists with (public JWKs).
+    pub keys: Vec<Value>,
 }
 
 impl ParticipantList {
     /// The holder whose issuer identifier is `iss`.
     pub fn holder(&self, iss: &str) -> Option<&ListedHolder> {
         self.holders.iter().find(|h| h.credential_issuer == iss)
+    }
+
+    /// The mandate registry at `url` (a trailing `/` ignored).
+    pub fn mandate_registry(&self, url: &str) -> Option<&ListedRegistry> {
+        let url = url.trim_end_matches('/');
+        self.mandate_registries
+            .iter()
+            .find(|r| r.url.trim_end_matches('/') == url)
     }
 
     /// The requesting party with client id `client_id`.

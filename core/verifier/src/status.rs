@@ -212,6 +212,9 @@ struct CachedList {
 struct CacheInner {
     lists: HashMap<String, CachedList>,
     fetches: u64,
+    /// The highest citizen's update `seq` seen per mandate status list URI: an older list is
+    /// refused after a newer one was seen (a replay).
+    mandate_seqs: HashMap<String, i64>,
 }
 
 /// A verifier's cache of the issuers' Token Status Lists, shared by every verification that
@@ -248,6 +251,23 @@ impl StatusLists {
     /// How many list fetches this cache made (tests, metrics).
     pub fn fetches(&self) -> u64 {
         self.lock().fetches
+    }
+
+    /// Records that a mandate status list at `uri` carrying the citizen's update `seq` verified;
+    /// returns false (and records nothing) if a higher `seq` was seen there before.
+    pub fn note_mandate_seq(&self, uri: &str, seq: i64) -> bool {
+        let mut inner = self.lock();
+        if inner.mandate_seqs.get(uri).is_some_and(|s| *s > seq) {
+            return false;
+        }
+        if inner.mandate_seqs.len() >= MAX_CACHED_LISTS && !inner.mandate_seqs.contains_key(uri) {
+            // Bounded: forgetting a list only loses the replay check there, never accepts more.
+            if let Some(k) = inner.mandate_seqs.keys().next().cloned() {
+                inner.mandate_seqs.remove(&k);
+            }
+        }
+        inner.mandate_seqs.insert(uri.to_string(), seq);
+        true
     }
 
     /// Adds a token obtained some other way (a list carried to an offline desk), as fetched

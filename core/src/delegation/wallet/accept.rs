@@ -60,6 +60,7 @@ impl Wallet {
                     || f.status != m.status
                     || f.expires_at != m.expires_at
                     || f.status_key != m.status_key
+                    || f.status_registry != m.status_registry
                 {
                     return Err(delegation_err(DelegationError::Package(
                         "the mandates in the package differ",
@@ -93,6 +94,10 @@ impl Wallet {
             scope: m.scope.clone(),
             status: m.status.clone(),
             status_key: m.status_key.to_value(),
+            status_registry: m
+                .status_registry
+                .as_ref()
+                .map(|r| (r.iss.clone(), r.key.to_value())),
             credentials: received,
         };
         let record_id = self.vault.lookup_id(ReceivedMandate::KIND, &record.id)?;

@@ -62,6 +62,8 @@ impl Wallet {
                 "the label must be 1 to 100 characters",
             ));
         }
+        // The registry must be one the scheme lists: it signs the mandate's status list.
+        let registry = self.listed_mandate_registry(&req.registry, &policy).await?;
         let mut actions = req.actions.clone();
         actions.sort();
         actions.dedup();
@@ -149,13 +151,19 @@ impl Wallet {
         }
 
         // The revocation bit: allocate, publish, then store (a failed publication stores nothing).
+        // One list per registry and registry key: lists this wallet signed itself (older
+        // mandates) and lists under a key the scheme no longer lists get no new mandates.
         let list_id = self.vault.lookup_id(
             MandateStatusListRecord::KIND,
-            req.registry.trim_end_matches('/'),
+            &format!(
+                "{} {}",
+                req.registry.trim_end_matches('/'),
+                registry.key.thumbprint()
+            ),
         )?;
         let mut list = match self.vault.get::<MandateStatusListRecord>(&list_id)? {
             Some(l) => l,
-            None => MandateStatusListRecord::new(&req.registry)?,
+            None => MandateStatusListRecord::new(&req.registry, &registry)?,
         };
         let idx = list.allocate();
         let mandate = Mandate {
@@ -171,6 +179,7 @@ impl Wallet {
                 uri: list.uri.clone(),
             },
             status_key: primary.public_jwk(),
+            status_registry: list.status_registry()?,
         };
         let mut credentials = Vec::new();
         for (_, compact, key, _) in &chosen {
@@ -190,8 +199,7 @@ impl Wallet {
         }
         .seal(&helper)
         .map_err(delegation_err)?;
-        let list_jwt = list.to_jwt(&primary, now).map_err(delegation_err)?;
-        list.publish(&list_jwt, &policy).await?;
+        list.publish(&primary, now, &policy).await?;
 
         let issued = IssuedMandate {
             id: mandate.id.clone(),

@@ -190,9 +190,11 @@ fn delegation_err(e: DelegationError) -> Error {
     match e {
         // The helper's wallet could not reach or check the list: a network problem, not a
         // bad mandate (the use is refused all the same).
-        e @ DelegationError::StatusUnchecked(_) => Error::Network {
-            reason: format!("delegation: {e}"),
-        },
+        e @ (DelegationError::StatusUnchecked(_) | DelegationError::StatusUnreachable(_)) => {
+            Error::Network {
+                reason: format!("delegation: {e}"),
+            }
+        }
         DelegationError::Internal(what) => Error::Internal {
             reason: what.to_string(),
         },

@@ -52,6 +52,9 @@ pub(crate) struct ReceivedMandate {
     pub(crate) scope: Scope,
     pub(crate) status: StatusRef,
     pub(crate) status_key: Value,
+    /// The registry that signs the status list (`iss`, key); `None` for older mandates.
+    #[serde(default)]
+    pub(crate) status_registry: Option<(String, Value)>,
     pub(crate) credentials: Vec<ReceivedCredential>,
 }
 
@@ -170,6 +173,15 @@ impl Wallet {
             redelegation: false,
             status: r.status.clone(),
             status_key: r.status_key()?,
+            status_registry: match &r.status_registry {
+                None => None,
+                Some((iss, jwk)) => Some(crate::delegation::StatusRegistry {
+                    iss: iss.clone(),
+                    key: PublicJwk::from_value(jwk).map_err(|_| Error::Integrity {
+                        record: "mandate_received record (registry key)".into(),
+                    })?,
+                }),
+            },
         };
         Ok(match check_not_revoked(&m, lists, now) {
             Ok(()) => state_at(r.not_before, r.expires_at, false, now),

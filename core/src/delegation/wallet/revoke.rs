@@ -4,7 +4,7 @@ use kluis_vault::Record;
 
 use super::mandate_list::MandateStatusListRecord;
 use super::records::IssuedMandate;
-use super::{delegation_err, short_id, MandateSummary};
+use super::{short_id, MandateSummary};
 use crate::audit::{self, Actor, AuditEvent};
 use crate::http::HttpPolicy;
 use crate::{now_unix, Error, Wallet};
@@ -36,9 +36,7 @@ impl Wallet {
                 record: "mandate_status_list record (index)".into(),
             })?;
         *slot = true;
-        let jwt = list
-            .to_jwt(&self.holder_key()?, now)
-            .map_err(delegation_err)?;
+        let key = self.holder_key()?;
         let first = issued.revoked_at.is_none();
         issued.revoked_at.get_or_insert(now);
         // The vault first, then the registry: a crash or a failed publication between the two
@@ -59,15 +57,19 @@ impl Wallet {
             }
             Ok(())
         })?;
-        list.publish(&jwt, &policy).await.map_err(|e| match e {
-            Error::Network { reason } => Error::Network {
-                reason: format!(
+        list.publish(&key, now, &policy)
+            .await
+            .map_err(|e| match e {
+                Error::Network { reason } => Error::Network {
+                    reason: format!(
                     "{reason} (the revocation is kept in this wallet; revoke the mandate again to \
                      publish it)"
                 ),
-            },
-            other => other,
-        })?;
+                },
+                other => other,
+            })?;
+        // The `seq` just used; if this write is lost, the next publication catches up.
+        self.vault.put(&issued.list_record, &list)?;
         Ok(issued.summary(now))
     }
 }

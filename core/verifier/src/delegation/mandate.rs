@@ -86,6 +86,18 @@ pub struct StatusRef {
     pub uri: String,
 }
 
+/// The registry that signs the mandate's status list (`status_registry`): a participant the
+/// scheme lists, named by the citizen in the mandate so that a verifier needs no scheme to check
+/// the list. Absent in mandates issued before registries signed lists (their list is signed by
+/// `status_key`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusRegistry {
+    /// Its identifier (its base URL): the list's `iss`.
+    pub iss: String,
+    /// The key it signs status lists with.
+    pub key: PublicJwk,
+}
+
 /// A mandate's claims, as signed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mandate {
@@ -105,14 +117,17 @@ pub struct Mandate {
     pub redelegation: bool,
     /// The revocation entry (`status.status_list`).
     pub status: StatusRef,
-    /// The key that signs the status list (`status_key`): the citizen wallet's main holder key.
+    /// The citizen wallet's main holder key (`status_key`): signs the updates of the status
+    /// list (and, without `status_registry`, the list itself); receipts are encrypted to it.
     pub status_key: PublicJwk,
+    /// Who signs the status list (`status_registry`); `None`: `status_key` does (older mandates).
+    pub status_registry: Option<StatusRegistry>,
 }
 
 impl Mandate {
     /// The JWT payload.
     pub fn to_claims(&self) -> Value {
-        json!({
+        let mut claims = json!({
             "jti": self.id,
             "iat": self.issued_at,
             "nbf": self.not_before,
@@ -122,7 +137,11 @@ impl Mandate {
             "redelegation": self.redelegation,
             "status": { "status_list": self.status },
             "status_key": self.status_key.to_value(),
-        })
+        });
+        if let Some(r) = &self.status_registry {
+            claims["status_registry"] = json!({ "iss": r.iss, "jwk": r.key.to_value() });
+        }
+        claims
     }
 
     /// Signs the mandate with `key` (the credential's `cnf` key) as a compact JWS.
@@ -219,6 +238,24 @@ impl Mandate {
             .and_then(|j| {
                 PublicJwk::from_value(j).map_err(|_| DelegationError::Malformed("status_key"))
             })?;
+        let status_registry = match p.get("status_registry") {
+            None => None,
+            Some(r) => {
+                let iss = r
+                    .get("iss")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .ok_or(DelegationError::Malformed("status_registry.iss"))?;
+                let key = r
+                    .get("jwk")
+                    .and_then(|j| PublicJwk::from_value(j).ok())
+                    .ok_or(DelegationError::Malformed("status_registry.jwk"))?;
+                Some(StatusRegistry {
+                    iss: iss.to_string(),
+                    key,
+                })
+            }
+        };
         let m = Mandate {
             id,
             issued_at: int("iat")?,
@@ -229,6 +266,7 @@ impl Mandate {
             redelegation,
             status,
             status_key,
+            status_registry,
         };
         if m.expires_at <= m.not_before {
             return Err(DelegationError::Malformed("exp is not after nbf"));
@@ -302,6 +340,10 @@ mod tests {
                 uri: "https://r.example/lists/ab".into(),
             },
             status_key: status_key.public_jwk(),
+            status_registry: Some(StatusRegistry {
+                iss: "https://r.example".into(),
+                key: helper.public_jwk(),
+            }),
         }
     }
 

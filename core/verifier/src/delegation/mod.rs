@@ -13,10 +13,11 @@ pub mod mandate;
 pub mod revocation;
 pub mod verify;
 
-pub use mandate::{Action, Mandate, Scope, StatusRef, MANDATE_TYP};
+pub use mandate::{Action, Mandate, Scope, StatusRef, StatusRegistry, MANDATE_TYP};
 pub use revocation::{
-    publish_status_list, sign_status_list, verify_status_list, MandateStatusLists,
-    MANDATE_LIST_BITS,
+    publish_status_list, put_status, sign_status_list, sign_status_update,
+    verify_registry_status_list, verify_status_list, MandateStatusLists, Publication,
+    MANDATE_LIST_BITS, MAX_REGISTRY_LIST_SECS, STATUS_UPDATE_TYP,
 };
 pub use verify::{with_mandate_status, with_status, with_status_at, DelegationContext};
 
@@ -69,6 +70,10 @@ pub enum DelegationError {
     /// Whether the mandate is revoked could not be established; fail closed.
     #[error("the mandate's revocation status could not be checked: {0}")]
     StatusUnchecked(String),
+    /// The mandate's status list could not be fetched (its registry down or unreachable); fail
+    /// closed, as a network error.
+    #[error("the mandate's revocation status could not be checked: its status list could not be fetched ({0})")]
+    StatusUnreachable(String),
     /// A mandate derived from another mandate (re-delegation) or a chain of mandates.
     #[error("re-delegation: {0}")]
     Redelegation(&'static str),
@@ -90,6 +95,10 @@ impl DelegationError {
             DelegationError::Presentation(e) => crate::Error::from_presentation(e, presentation),
             DelegationError::Internal(what) => crate::Error::Internal {
                 reason: what.to_string(),
+            },
+            // Refused all the same, but the registry is the problem, not the presentation.
+            e @ DelegationError::StatusUnreachable(_) => crate::Error::Network {
+                reason: format!("delegation: {e}"),
             },
             other => crate::Error::InvalidPresentation {
                 reason: format!("delegation: {other}"),

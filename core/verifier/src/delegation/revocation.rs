@@ -1,8 +1,12 @@
 //! Revocation: the citizen's wallet keeps one Token Status List per registry (1 bit per mandate:
-//! 0 valid, 1 revoked), sealed in its vault, and publishes it signed with its main holder key as
-//! a `statuslist+jwt` to a publication endpoint (`PUT {registry}/lists/{id}`; the first writer's
-//! key owns a list). Verifiers and the helper's wallet fetch it (`GET`) and check it with the
-//! mandate's `status_key`.
+//! 0 valid, 1 revoked), sealed in its vault, and sends each change to the mandate registry as an
+//! *update* signed with its main holder key (`status_key`), numbered by `seq`
+//! (`PUT {registry}/lists/{id}`; the first writer's key owns a list, a `seq` not above the last
+//! is refused). The registry, a participant the scheme lists and the mandate names
+//! (`status_registry`), serves a short-lived `statuslist+jwt` it signs itself and re-signs on its
+//! own schedule, carrying the citizen's update. Verifiers and the helper's wallet fetch it (`GET`)
+//! and check both signatures: the registry's says the list is current, the citizen's what it
+//! says. Mandates without `status_registry` (issued before) have a list signed by `status_key`.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -12,7 +16,7 @@ use base64::Engine as _;
 use kluis_sdjwt::{PublicJwk, SigningKey};
 use serde_json::{json, Value};
 
-use super::mandate::sign_jws;
+use super::mandate::{sign_jws, StatusRegistry};
 use super::DelegationError;
 use crate::http::{checked_url, client as http_client, Http, HttpPolicy};
 use crate::jws::header as jws_header;
@@ -25,9 +29,19 @@ pub const MANDATE_LIST_BITS: u8 = 1;
 /// Smallest list published (entries): hides how many mandates a citizen issued, roughly.
 const MIN_ENTRIES: usize = 1024;
 
-/// How long a published list is valid; the wallet republishes on every change and on each
-/// delegation, so a verifier never relies on a list older than this.
+/// How long a list signed by the citizen (mandates without `status_registry`) is valid.
 pub const LIST_VALIDITY_SECS: i64 = 24 * 3600;
+
+/// `typ` of the citizen's signed update of its list, sent to the registry.
+pub const STATUS_UPDATE_TYP: &str = "kluis-mandate-status-update+jwt";
+
+/// The longest a registry-signed list may be valid (`exp` − `iat`): a list signed for longer is
+/// refused, so that a revocation reaches every verifier within this (plus the clock skew) even
+/// from a registry that signs with a long `exp`.
+pub const MAX_REGISTRY_LIST_SECS: i64 = 3600;
+
+/// Clock skew allowed on a registry-signed list's `iat`.
+const LIST_SKEW_SECS: i64 = 60;
 
 /// Status lists fetched for the mandates of presentations: list URI → the `statuslist+jwt`, or
 /// why it could not be fetched. Filled by [`MandateStatusLists::fetch`] (or by hand, offline).
@@ -100,6 +114,68 @@ pub fn verify_status_list(
     status_list_claim(&p)
 }
 
+/// Verifies a status list signed by the mandate's registry: `typ`, ES256 signature by
+/// `registry.key`, `iss` = `registry.iss`, `sub` = `uri`, `iat` not in the future, `exp` not
+/// passed and at most [`MAX_REGISTRY_LIST_SECS`] after `iat`; and inside it the citizen's update
+/// (`kluis_update`: `typ` [`STATUS_UPDATE_TYP`], signed by `citizen`, the mandate's
+/// `status_key`, same `sub`, `seq` = `kluis_seq`, the same `status_list`). Returns the list and
+/// the update's `seq`.
+pub fn verify_registry_status_list(
+    jwt: &str,
+    uri: &str,
+    registry: &StatusRegistry,
+    citizen: &PublicJwk,
+    now: i64,
+) -> Result<(StatusList, i64), String> {
+    let header = jws_header(jwt).ok_or("the status list is not a JWT")?;
+    if header.get("typ").and_then(Value::as_str) != Some(STATUS_LIST_TYP) {
+        return Err("the status list has the wrong typ".into());
+    }
+    let (_, p) = kluis_sdjwt::verify_compact_es256(jwt, &registry.key)
+        .ok_or("the status list is not signed by the mandate's registry")?;
+    if p.get("iss").and_then(Value::as_str) != Some(registry.iss.as_str()) {
+        return Err("the status list's iss is not the mandate's registry".into());
+    }
+    if p.get("sub").and_then(Value::as_str) != Some(uri) {
+        return Err("the status list's sub is not its URI".into());
+    }
+    let (Some(iat), Some(exp)) = (
+        p.get("iat").and_then(Value::as_i64),
+        p.get("exp").and_then(Value::as_i64),
+    ) else {
+        return Err("the status list needs iat and exp".into());
+    };
+    if iat > now + LIST_SKEW_SECS {
+        return Err("the status list is issued in the future".into());
+    }
+    if exp - iat > MAX_REGISTRY_LIST_SECS {
+        return Err("the status list is valid for too long".into());
+    }
+    if exp + LIST_SKEW_SECS < now {
+        return Err("the status list has expired".into());
+    }
+    let update = p
+        .get("kluis_update")
+        .and_then(Value::as_str)
+        .ok_or("the status list carries no update signed by the citizen")?;
+    if jws_header(update).and_then(|h| h.get("typ").cloned())
+        != Some(Value::String(STATUS_UPDATE_TYP.into()))
+    {
+        return Err("the citizen's update has the wrong typ".into());
+    }
+    let (_, u) = kluis_sdjwt::verify_compact_es256(update, citizen)
+        .ok_or("the list's update is not signed by the mandate's status key")?;
+    let seq = u.get("seq").and_then(Value::as_i64);
+    if u.get("sub").and_then(Value::as_str) != Some(uri)
+        || seq.is_none()
+        || p.get("kluis_seq").and_then(Value::as_i64) != seq
+        || u.get("status_list") != p.get("status_list")
+    {
+        return Err("the status list does not match the citizen's update".into());
+    }
+    Ok((status_list_claim(&p)?, seq.unwrap_or_default()))
+}
+
 /// Whether the mandate at `idx` is revoked, per a verified list.
 pub(crate) fn is_revoked(list: &StatusList, idx: usize) -> Result<bool, DelegationError> {
     match list.get(idx) {
@@ -150,14 +226,59 @@ pub fn sign_status_list(
     sign_jws(key, STATUS_LIST_TYP, true, &payload)
 }
 
-/// Publishes a signed list at `uri` with `PUT` (https, or http to loopback).
+/// The citizen's update of its list at `uri`: one bit per mandate, number `seq` (above every
+/// earlier one), signed by `key` (the mandates' `status_key`) with the public key in the header
+/// (the registry pins the first writer's key).
+pub fn sign_status_update(
+    key: &SigningKey,
+    uri: &str,
+    revoked: &[bool],
+    seq: i64,
+    now: i64,
+) -> Result<String, DelegationError> {
+    let payload = json!({
+        "sub": uri,
+        "iat": now,
+        "seq": seq,
+        "status_list": { "bits": MANDATE_LIST_BITS, "lst": encode_lst(revoked)? },
+    });
+    sign_jws(key, STATUS_UPDATE_TYP, true, &payload)
+}
+
+/// What the registry did with an update or list sent to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    /// Accepted: it is what the registry serves now.
+    Published,
+    /// Refused as older than what the registry holds (HTTP 409: a replay, or a wallet restored
+    /// from an older state).
+    Superseded,
+}
+
+/// Publishes a signed list or update at `uri` with `PUT` (https, or http to loopback).
 pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<(), Error> {
+    match put_status(uri, jwt, policy).await? {
+        Publication::Published => Ok(()),
+        Publication::Superseded => Err(Error::Network {
+            reason: "the mandate registry holds a newer version of this list (HTTP 409)".into(),
+        }),
+    }
+}
+
+/// As [`publish_status_list`], telling a refusal as older apart.
+pub async fn put_status(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<Publication, Error> {
     let url = checked_url(uri)?;
     policy.check(&url)?;
     let client = http_client(policy)?;
     let reply = client
         .put(url)
-        .header("content-type", "application/statuslist+jwt")
+        .header(
+            "content-type",
+            match jws_header(jwt).and_then(|h| h.get("typ").cloned()) {
+                Some(Value::String(t)) if t == STATUS_UPDATE_TYP => "application/jwt",
+                _ => "application/statuslist+jwt",
+            },
+        )
         .body(jwt.to_string())
         .send()
         .await
@@ -172,6 +293,9 @@ pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> R
                 }
             ),
         })?;
+    if reply.status() == reqwest::StatusCode::CONFLICT {
+        return Ok(Publication::Superseded);
+    }
     if !reply.status().is_success() {
         return Err(Error::Network {
             reason: format!(
@@ -180,7 +304,7 @@ pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> R
             ),
         });
     }
-    Ok(())
+    Ok(Publication::Published)
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ use kluis_sdjwt::{
 use serde_json::Value;
 
 use super::mandate::{Action, Mandate};
-use super::revocation::{is_revoked, verify_status_list, MandateStatusLists};
+use super::revocation::{
+    is_revoked, verify_registry_status_list, verify_status_list, MandateStatusLists,
+};
 use super::DelegationError;
 use crate::trust::TrustList;
 
@@ -235,7 +237,12 @@ pub(crate) fn verify_presentation_positioned(
     if ctx.status_lists.get(&m.status.uri).is_none() {
         ctx.want(&m.status.uri);
     }
-    check_not_revoked(&m, &ctx.status_lists, expect.now)?;
+    check_not_revoked_seen(
+        &m,
+        &ctx.status_lists,
+        Some(&ctx.credential_status),
+        expect.now,
+    )?;
     verified.on_behalf = Some(OnBehalf {
         mandate_id: m.id.clone(),
         helper_thumbprint: m.helper.thumbprint(),
@@ -348,7 +355,6 @@ pub fn check_use(
     Ok(())
 }
 
-/// Now (with `skew`) inside the mandate's `nbf`..`exp`.
 pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationError> {
     if now.saturating_add(skew) < m.not_before {
         return Err(DelegationError::NotYetValid);
@@ -359,11 +365,22 @@ pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationErro
     Ok(())
 }
 
-/// The mandate's entry in its status list (from `lists`, verified with its `status_key`) is 0;
-/// a list that is missing or does not verify is "not checked", never "valid".
+/// Whether the mandate is revoked per its status list in `lists`: signed by the registry the
+/// mandate names (with the citizen's update inside), or for older mandates by `status_key`.
 pub fn check_not_revoked(
     m: &Mandate,
     lists: &MandateStatusLists,
+    now: i64,
+) -> Result<(), DelegationError> {
+    check_not_revoked_seen(m, lists, None, now)
+}
+
+/// As [`check_not_revoked`], refusing a list whose update is older than one `seen` there
+/// before (a verifier's kept cache: a replayed list is refused once a newer one was seen).
+pub fn check_not_revoked_seen(
+    m: &Mandate,
+    lists: &MandateStatusLists,
+    seen: Option<&crate::status::StatusLists>,
     now: i64,
 ) -> Result<(), DelegationError> {
     let jwt = match lists.get(&m.status.uri) {
@@ -372,18 +389,30 @@ pub fn check_not_revoked(
                 "its status list was not fetched (verify online)".into(),
             ))
         }
-        Some(Err(reason)) => return Err(DelegationError::StatusUnchecked(reason.clone())),
+        Some(Err(reason)) => return Err(DelegationError::StatusUnreachable(reason.clone())),
         Some(Ok(jwt)) => jwt,
     };
-    let list = verify_status_list(jwt, &m.status.uri, &m.status_key, now)
-        .map_err(DelegationError::StatusUnchecked)?;
+    let list = match &m.status_registry {
+        Some(registry) => {
+            let (list, seq) =
+                verify_registry_status_list(jwt, &m.status.uri, registry, &m.status_key, now)
+                    .map_err(DelegationError::StatusUnchecked)?;
+            if seen.is_some_and(|s| !s.note_mandate_seq(&m.status.uri, seq)) {
+                return Err(DelegationError::StatusUnchecked(
+                    "the status list is older than one seen before (a replay)".into(),
+                ));
+            }
+            list
+        }
+        None => verify_status_list(jwt, &m.status.uri, &m.status_key, now)
+            .map_err(DelegationError::StatusUnchecked)?,
+    };
     if is_revoked(&list, m.status.idx)? {
         return Err(DelegationError::Revoked);
     }
     Ok(())
 }
 
-/// A mandate scope's claim paths, parsed.
 pub fn parse_paths(paths: &[String]) -> Result<Vec<ClaimPath>, DelegationError> {
     paths
         .iter()
@@ -482,6 +511,7 @@ mod tests {
                 uri: "u".into(),
             },
             status_key: k.public_jwk(),
+            status_registry: None,
         }
     }
 
