@@ -476,6 +476,20 @@ impl Verifier {
         Ok(Some((PendingRequest::from_stored(&bytes)?, env.purpose)))
     }
 
+    /// The open request `state` as the verifier library keeps it, unless it expired or was
+    /// answered: for the party's own tools in process (the load benchmark verifies the answers
+    /// it posted with the library too). No HTTP route exposes it.
+    pub async fn pending_request(
+        &self,
+        state: &str,
+    ) -> Result<Option<PendingRequest>, ServiceError> {
+        if state.len() > 256 {
+            return Ok(None);
+        }
+        let pending = self.load_pending(self.tag(b"pending", state)).await?;
+        Ok(pending.map(|(p, _)| p))
+    }
+
     /// The signed request object of `state` (the `request_uri` endpoint).
     pub async fn request_object(&self, state: &str) -> Result<String, ServiceError> {
         if state.len() > 256 {
@@ -1160,6 +1174,24 @@ mod tests {
                 | Err(ServiceError::NotFound(_))
                 | Err(ServiceError::AlreadyAnswered)
         )
+    }
+
+    #[tokio::test]
+    async fn the_pending_request_is_the_one_handed_out() {
+        let v = verifier();
+        let created = v.create_request(None, None, None).await.unwrap();
+        let p = v.pending_request(&created.state).await.unwrap().unwrap();
+        assert_eq!(p.state, created.state);
+        assert_eq!(
+            p.request_object,
+            v.request_object(&created.state).await.unwrap()
+        );
+        assert!(
+            p.encryption_kid().is_some(),
+            "direct_post.jwt: a decryption key"
+        );
+        assert!(v.pending_request("no-such-state").await.unwrap().is_none());
+        assert!(v.pending_request(&"x".repeat(300)).await.unwrap().is_none());
     }
 
     /// Response bodies shaped like forms, with the field names the parser looks for.
