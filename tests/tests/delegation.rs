@@ -1445,6 +1445,79 @@ async fn delegate_leaves_out_credentials_their_holder_withdrew() {
     assert_eq!(issued_after, issued_before);
 }
 
+/// The helper's answer keeps to the party's registration and shows what leaves (issue 13
+/// item 3): under a mandate for every claim, the landlord (rental: income, year, total) asking
+/// the employers gets nothing, nothing is posted; asking the income, the helper's preview, what
+/// is sent and what the helper's log records are the same claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helpers_answer_keeps_to_the_partys_registration_and_shows_what_leaves() {
+    let landlord_id = kluis_fixtures::servers::LANDLORD;
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let mut req = request(&helper, &net);
+    req.claims = None;
+    req.parties = Some(vec![landlord_id.into()]);
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let landlord = net.verifier(landlord_id).unwrap().shared();
+    let ask = |path: &str| {
+        json!({ "credentials": [ { "id": "income", "format": "dc+sd-jwt",
+            "meta": { "vct_values": [VCT] }, "claims": [{ "path": [path] }] } ] })
+    };
+
+    landlord.set_dcql(Some(ask("employers")));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let posts = landlord.response_posts();
+    let e = helper
+        .preview_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("registration"), "{e}");
+    let e = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    assert_eq!(landlord.response_posts(), posts);
+    assert!(!events(&helper)
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateUsed { .. })));
+
+    landlord.set_dcql(Some(ask("monthly_gross_income_eur")));
+    let s = landlord.new_session().unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let preview = helper
+        .preview_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap();
+    let sent = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(preview, sent.disclosed);
+    assert_eq!(sent.disclosed[0].claims, vec!["/monthly_gross_income_eur"]);
+    let logged: Vec<Vec<String>> = events(&helper)
+        .into_iter()
+        .filter_map(|e| match e {
+            AuditEvent::MandateUsed { claims, .. } => Some(claims),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(logged, vec![sent.disclosed[0].claims.clone()]);
+    assert_eq!(landlord.result(&s.state).unwrap().status, "verified");
+}
+
 /// Review (issue 12 item 2, "Sent once"): a helper's answer is sent at most once per request,
 /// like the citizen's own. Today the on-behalf path neither checks nor records the answered
 /// nonce, so the same request view answers again and the full vp_token is POSTed twice.

@@ -169,12 +169,36 @@ fn delegation_from_the_command_line() {
     ]);
     let shared: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shared["decision"], "shared");
+    // The helper's answer comes from the package: the helper's own (empty) choice is not shown.
+    assert!(shared["choice"].is_null(), "{}", shared["choice"]);
+    assert!(!shared["outcome"]["disclosed"][0]["claims"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let result_url = base.replace(
         "/api/session/new",
         &format!("/api/result/{}", session["state"].as_str().unwrap()),
     );
     let r = get_json(&result_url);
     assert_eq!(r["status"], "verified", "{r}");
+    // For people: the screen lists what leaves under the mandate, nothing as "not shared".
+    let session = get_json(base);
+    let out = helper.ok(&[
+        "present-request",
+        session["request_uri"].as_str().unwrap(),
+        "--on-behalf-of",
+        &id,
+        "--yes",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("this leaves the phone"), "{text}");
+    for c in shared["outcome"]["disclosed"][0]["claims"]
+        .as_array()
+        .unwrap()
+    {
+        assert!(text.contains(c.as_str().unwrap()), "{c} not shown: {text}");
+    }
+    assert!(!text.contains("[ ]"), "{text}");
 
     // Revoke: the same presentation is now rejected (exit 5), and the helper's wallet drops it.
     let revoked = citizen.json(&["revoke-mandate", &id]);

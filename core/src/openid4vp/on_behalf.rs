@@ -2,8 +2,9 @@
 //! takes a request verified by [`Wallet::start_presentation`] (signature, scheme listing,
 //! response URI — all as for the citizen's own presentations) and answers each DCQL query with a
 //! credential under the mandate, disclosing exactly what the query asks, provided all of it is
-//! inside the mandate's scope. Queries the mandate does not cover are left unanswered; if a
-//! required one is among them nothing is sent.
+//! inside the mandate's scope and inside the party's registration for its stated purpose (the
+//! rules of the citizen's own answers; a helper cannot allow more). Queries not covered are left
+//! unanswered; if a required one is among them nothing is sent.
 //!
 //! Here, above delegation, not in it: it uses the mandates (`crate::delegation`) and the
 //! presentation session, and delegation's verifier rules are used by the OpenID4VP verifier.
@@ -94,6 +95,21 @@ impl Wallet {
         Ok(())
     }
 
+    /// What [`Wallet::accept_presentation_on_behalf`] would send for `req` under mandate
+    /// `mandate_id`, per query and credential, built the same way but not sent, logged or
+    /// recorded: the helper's consent screen. The same refusals as answering.
+    pub async fn preview_presentation_on_behalf(
+        &self,
+        mandate_id: &str,
+        req: &PresentationRequest,
+        policy: HttpPolicy,
+    ) -> Result<Vec<DisclosedCredential>, Error> {
+        Ok(self
+            .build_response_on_behalf(mandate_id, req, policy)
+            .await?
+            .disclosed)
+    }
+
     /// Checks the mandate (valid, not revoked) and builds the answer: each query fully inside
     /// the scope answered by a credential under the mandate; nothing if a required one is not.
     async fn build_response_on_behalf(
@@ -137,6 +153,12 @@ impl Wallet {
                         continue; // the party asks more than the mandate allows
                     }
                 }
+                if !asked
+                    .iter()
+                    .all(|p| req.within_registration(vct, &p.to_string()))
+                {
+                    continue; // ... or more than its registration for this purpose
+                }
                 chosen.push((q.id.clone(), *rc, c, asked));
                 answered.insert(q.id.clone());
                 if !q.multiple {
@@ -146,7 +168,7 @@ impl Wallet {
         }
         if !sets_satisfied(&req.request.dcql, &answered) {
             return Err(Error::invalid_input(format!(
-                "mandate {} does not cover what the party asks: nothing was sent",
+                "mandate {} does not cover what the party asks (within the mandate's scope and the party's registration): nothing was sent",
                 short_id(mandate_id)
             )));
         }
@@ -161,6 +183,14 @@ impl Wallet {
             let p = c.present(&asked, nonce, aud, purpose, &key, now, &association)?;
             // What leaves is what the presentation shows, always-visible claims included.
             let shared = crate::disclosure::accounted(&c.credential, &p)?;
+            if let Some(p) = shared
+                .iter()
+                .find(|p| !req.within_registration(c.credential.vct(), p))
+            {
+                return Err(Error::invalid_input(format!(
+                    "claim {p} would leave the phone with this credential (it is always visible) but is outside the party's registration for this purpose: nothing was sent"
+                )));
+            }
             tokens.entry(query_id.clone()).or_default().push(p);
             used.push((
                 c.credential.vct().to_string(),

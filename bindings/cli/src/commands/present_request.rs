@@ -46,9 +46,40 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
         if let Some(sel) = &a.select {
             restrict(&mut choice, sel)?;
         }
+        // A helper's screen shows what the mandate's package would send (the candidates above
+        // are the helper's own credentials, which a helper's answer never uses).
+        let on_behalf = match &a.on_behalf_of {
+            Some(m) if !a.decline => Some(
+                w.preview_presentation_on_behalf(
+                    m,
+                    &req,
+                    kluis_core::issuance::HttpPolicy::default(),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         if !cli.json {
-            for line in describe(&req, &choice) {
-                println!("{line}");
+            match (&on_behalf, &a.on_behalf_of) {
+                (Some(preview), Some(m)) => {
+                    println!(
+                        "{} asks; on behalf of mandate {m}, this leaves the phone:",
+                        req.party.client_id
+                    );
+                    for d in preview {
+                        println!(
+                            "  [x] {} ({}): {}",
+                            d.query_id,
+                            d.credential_id,
+                            d.claims.join(", ")
+                        );
+                    }
+                }
+                _ => {
+                    for line in describe(&req, &choice) {
+                        println!("{line}");
+                    }
+                }
             }
         }
         // A helper answers from the mandate's package, not from the candidates matched here.
@@ -101,7 +132,7 @@ pub fn run(cli: &Cli, a: &PresentRequestArgs) -> Result<(), CliError> {
             print_json(&json!({
                 "request": req,
                 "decision": "shared",
-                "choice": choice,
+                "choice": if a.on_behalf_of.is_some() { json!(null) } else { json!(choice) },
                 "outcome": out,
             }))?;
         } else {

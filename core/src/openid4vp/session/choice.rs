@@ -40,7 +40,7 @@ impl PresentationRequest {
         }
     }
 
-    pub(super) fn within_registration(&self, vct: &str, path: &str) -> bool {
+    pub(crate) fn within_registration(&self, vct: &str, path: &str) -> bool {
         let Ok(p) = ClaimPath::parse(path) else {
             return false;
         };
