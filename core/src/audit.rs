@@ -80,6 +80,25 @@ pub enum AuditEvent {
         /// (offline QR, a file) and in entries written before it was recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delivery: Option<Delivery>,
+        /// The vault id of the holder key that signed the key-binding JWT: what a later deletion
+        /// request must be signed with ([`crate::Wallet::forget`]). Absent for a helper's
+        /// presentations and in entries written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder_key: Option<String>,
+    },
+    /// The party confirmed, with a receipt it signed, that it deleted what it received in the
+    /// disclosure logged as entry `entry` ([`crate::Wallet::forget`]).
+    DeletedByParty {
+        /// The audit entry of the disclosure.
+        entry: u64,
+        /// The party's client identifier.
+        audience: String,
+        /// When the party says it deleted (Unix seconds).
+        deleted_at: i64,
+        /// How many results it deleted (0: it no longer held any).
+        deleted: u32,
+        /// The receipt (`typ` `kluis-deletion-receipt+jwt`), signed by the party's registered key.
+        receipt: String,
     },
     /// A presentation request was declined (the party was told `access_denied`).
     PresentationDeclined {

@@ -415,6 +415,7 @@ impl Wallet {
                     retention_days: None,
                     channel: None,
                     delivery: None,
+                    holder_key: None,
                 },
             )?;
             Ok(())

@@ -973,3 +973,285 @@ async fn an_offline_qr_with_two_peoples_credentials_is_refused_by_the_service() 
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "verified", "{body}");
 }
+
+/// Result keys of one Redis key prefix (`PREFIX` + `r:` + tag), read with `redis-cli`.
+fn redis_results(url: &str, prefix: &str) -> usize {
+    let out = Command::new("redis-cli")
+        .args(["-u", url, "--scan", "--pattern", &format!("{prefix}r:*")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// How the fake deletion endpoint answers a request body.
+type Answer = Arc<std::sync::Mutex<Box<dyn Fn(&str) -> String + Send>>>;
+
+/// A deletion endpoint that answers what `answer` makes of each request and keeps the last
+/// request body: a party (or someone on its origin) with receipts of its own making.
+async fn fake_deletion_endpoint() -> (String, Answer, Arc<std::sync::Mutex<String>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let answer: Answer = Arc::new(std::sync::Mutex::new(Box::new(|_: &str| "{}".to_string())));
+    let seen = Arc::new(std::sync::Mutex::new(String::new()));
+    let (a, s) = (Arc::clone(&answer), Arc::clone(&seen));
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then the body (Content-Length).
+            loop {
+                let n = conn.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        *s.lock().unwrap() = text[end + 4..end + 4 + len].to_string();
+                        break;
+                    }
+                }
+            }
+            let request = s.lock().unwrap().clone();
+            let body = (a.lock().unwrap())(&request);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    (base, answer, seen)
+}
+
+fn receipt_signed_by(key: &kluis_core::sdjwt::SigningKey, claims: &Value) -> String {
+    kluis_core::sdjwt::UnsignedJws::new(
+        &json!({"alg": "ES256", "typ": "kluis-deletion-receipt+jwt"}),
+        claims,
+    )
+    .unwrap()
+    .sign(key)
+    .unwrap()
+}
+
+fn payload_of(jwt: &str) -> Value {
+    use base64::Engine as _;
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwt.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Issue 17 item 5, the wallet's side: `forget` on the audit entry of a disclosure. The request is
+/// signed by the key that presented, sent to the deletion endpoint the scheme lists for the
+/// party; the party (kluis-verifier on Redis) deletes the result and signs a receipt; the log
+/// shows it. Receipts that are forged, the party's own for another request, or another party's
+/// are refused and logged nothing; an unreachable party is a network error and logs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_citizen_forgets_a_disclosure_and_the_party_deletes_it() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let prefix = "forget:";
+    let net = network().await;
+    let state =
+        kluis_verifier_server::RedisState::connect(&redis.url, prefix, Duration::from_secs(2))
+            .await
+            .unwrap();
+    let (_v, base) = in_process(&net, Arc::new(state)).await;
+    net.scheme
+        .set_deletion_uri(LANDLORD, &format!("{base}/v1/deletions"))
+        .unwrap();
+    let (_dir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    wallet.refresh_scheme(quick_http()).await.unwrap();
+    let http = reqwest::Client::new();
+    let created = create(&http, &base).await;
+    let state = created["state"].as_str().unwrap();
+    answer(&wallet, created["link"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_rental_claims(&result(&http, &base, state).await.1);
+    assert_eq!(redis_results(&redis.url, prefix), 1);
+    let log = wallet.audit_log().unwrap();
+    let entry = log
+        .iter()
+        .rev()
+        .find(|e| {
+            matches!(&e.event, kluis_core::audit::AuditEvent::Disclosed { audience, .. } if audience == LANDLORD)
+        })
+        .unwrap()
+        .seq;
+
+    // Not a disclosure: refused.
+    assert!(matches!(
+        wallet.forget(1, quick_http()).await,
+        Err(kluis_core::Error::InvalidInput { .. })
+    ));
+    let len = wallet.audit_log().unwrap().len();
+
+    // Someone on the party's origin answering with receipts of their own making.
+    let (fake, answer_with, seen) = fake_deletion_endpoint().await;
+    let bank_origin = net.verifier(BANK).unwrap().origin();
+    net.scheme
+        .list_verifiers(&[
+            (LANDLORD.into(), base.clone()),
+            (LANDLORD.into(), fake.clone()),
+            (BANK.into(), bank_origin),
+        ])
+        .unwrap();
+    net.scheme
+        .set_deletion_uri(LANDLORD, &format!("{fake}/v1/deletions"))
+        .unwrap();
+    wallet.refresh_scheme(quick_http()).await.unwrap();
+    let landlord = kluis_fixtures::servers::requesting_party_key(LANDLORD).unwrap();
+    let bank = kluis_fixtures::servers::requesting_party_key(BANK).unwrap();
+    let other = kluis_core::sdjwt::SigningKey::make_random().unwrap();
+    // The first attempt only shows what the wallet sends: signed by the presenting key.
+    assert!(wallet.forget(entry, quick_http()).await.is_err());
+    let request = seen.lock().unwrap().clone();
+    let asked = payload_of(&request);
+    assert_eq!(asked["aud"], LANDLORD);
+    let sub = {
+        use base64::Engine as _;
+        let h: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(request.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        kluis_core::sdjwt::PublicJwk::from_value(&h["jwk"])
+            .unwrap()
+            .thumbprint()
+    };
+    assert_eq!(wallet.audit_log().unwrap().len(), len);
+    for (what, key, iss, stale) in [
+        ("forged", &other, LANDLORD, false),
+        ("another party's key", &bank, LANDLORD, false),
+        ("another party's receipt", &bank, BANK, false),
+        ("for an earlier request", &landlord, LANDLORD, true),
+    ] {
+        let key = kluis_core::sdjwt::SigningKey::from_pkcs8_der(&key.to_pkcs8_der()).unwrap();
+        let (iss, sub, earlier) = (iss.to_string(), sub.clone(), asked["jti"].clone());
+        *answer_with.lock().unwrap() = Box::new(move |body: &str| {
+            let jti = if stale {
+                earlier.clone()
+            } else {
+                payload_of(body)["jti"].clone()
+            };
+            let claims = json!({"iss": iss, "sub": sub, "iat": 1, "deleted_at": 1,
+                "deleted": 1, "request_jti": jti});
+            json!({"deleted": 1, "receipt": receipt_signed_by(&key, &claims)}).to_string()
+        });
+        let r = wallet.forget(entry, quick_http()).await;
+        assert!(
+            matches!(&r, Err(kluis_core::Error::InvalidRequest { .. })),
+            "{what}: {r:?}"
+        );
+        assert_eq!(wallet.audit_log().unwrap().len(), len, "{what}: logged");
+    }
+    // The same receipt the party would sign, but for this request: accepted (the fake is on
+    // the party's origin and holds its key), which shows the refusals above are the receipts'.
+    let (sub2, key) = (
+        sub.clone(),
+        kluis_core::sdjwt::SigningKey::from_pkcs8_der(&landlord.to_pkcs8_der()).unwrap(),
+    );
+    *answer_with.lock().unwrap() = Box::new(move |body: &str| {
+        let claims = json!({"iss": LANDLORD, "sub": sub2, "iat": 1, "deleted_at": 7,
+            "deleted": 0, "request_jti": payload_of(body)["jti"]});
+        json!({"deleted": 0, "receipt": receipt_signed_by(&key, &claims)}).to_string()
+    });
+    let ok = wallet.forget(entry, quick_http()).await.unwrap();
+    assert_eq!((ok.deleted, ok.deleted_at), (0, 7));
+    let len = wallet.audit_log().unwrap().len();
+
+    // The party down: a network error, nothing logged.
+    net.scheme
+        .set_deletion_uri(
+            LANDLORD,
+            &format!("http://127.0.0.1:{}/v1/deletions", free_port()),
+        )
+        .unwrap();
+    net.scheme
+        .list_verifiers(&[
+            (LANDLORD.into(), base.clone()),
+            (LANDLORD.into(), format!("http://127.0.0.1:{}", free_port())),
+        ])
+        .unwrap();
+    wallet.refresh_scheme(quick_http()).await.unwrap();
+    let r = wallet.forget(entry, quick_http()).await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(wallet.audit_log().unwrap().len(), len);
+
+    // The real party: deleted, the receipt logged, the result gone from the API and Redis.
+    list_landlord_at(&net, &base);
+    net.scheme
+        .set_deletion_uri(LANDLORD, &format!("{base}/v1/deletions"))
+        .unwrap();
+    wallet.refresh_scheme(quick_http()).await.unwrap();
+    let done = wallet.forget(entry, quick_http()).await.unwrap();
+    assert_eq!((done.entry, done.deleted), (entry, 1));
+    let last = wallet.audit_log().unwrap().pop().unwrap();
+    assert_eq!(last.seq, done.logged_as);
+    match last.event {
+        kluis_core::audit::AuditEvent::DeletedByParty {
+            entry: e,
+            audience,
+            deleted,
+            receipt,
+            ..
+        } => {
+            assert_eq!((e, audience.as_str(), deleted), (entry, LANDLORD, 1));
+            assert_eq!(payload_of(&receipt)["sub"], json!(sub));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(result(&http, &base, state).await.0, 404);
+    assert_eq!(redis_results(&redis.url, prefix), 0);
+    // Asked again: the party holds nothing more, and says so in a fresh receipt.
+    assert_eq!(wallet.forget(entry, quick_http()).await.unwrap().deleted, 0);
+
+    // The party's side: a deletion request made for another party, and a replayed one, are
+    // refused. (The wallet's request the fake endpoint kept, aud = the landlord, is fresh here.)
+    let deletions = format!("{base}/v1/deletions");
+    let (code, body) = post(&http, &deletions, "application/jwt", request.clone()).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = post(&http, &deletions, "application/jwt", request).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("replay"),
+        "{body}"
+    );
+    let bank = net.verifier(BANK).unwrap().shared().party.client_id();
+    let stranger = kluis_core::sdjwt::SigningKey::make_random().unwrap();
+    let for_bank = kluis_core::sdjwt::UnsignedJws::new(
+        &json!({"alg": "ES256", "typ": "kluis-deletion-request+jwt", "jwk": stranger.public_jwk().to_value()}),
+        &json!({"aud": bank, "iat": kluis_core::now_unix(), "jti": "x1"}),
+    )
+    .unwrap()
+    .sign(&stranger)
+    .unwrap();
+    let (code, body) = post(&http, &deletions, "application/jwt", for_bank).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("another party"),
+        "{body}"
+    );
+}

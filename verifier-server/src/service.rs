@@ -947,6 +947,38 @@ impl Verifier {
     pub async fn delete_on_request(&self, jwt: &str) -> Result<DeletionReceipt, ServiceError> {
         let now = self.clock.now();
         let (jwk, claims) = verify_deletion_request(jwt, &self.party.client_id, now)?;
+        // Each request once: a replayed copy (from a log, a proxy) must not delete what the
+        // same key presents later. Remembered as long as the request could be accepted.
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .filter(|j| !j.is_empty() && j.len() <= 128)
+            .ok_or_else(|| ServiceError::BadRequest("deletion request: no jti".into()))?;
+        // Accepted while iat is within [now - max age, now + 60]: kept past the latest of those.
+        let keep = DELETION_REQUEST_MAX_AGE_SECS + 120;
+        match self
+            .state
+            .check_replay(
+                &[self.tag(b"deletion-jti", jti)],
+                now.saturating_add(keep),
+                now,
+                replay_window(),
+            )
+            .await?
+        {
+            ReplayCheck::Fresh => {}
+            ReplayCheck::Replay => {
+                return Err(ServiceError::BadRequest(
+                    "deletion request: already used (replay)".into(),
+                ))
+            }
+            ReplayCheck::Incomplete { until } => {
+                return Err(ServiceError::State(StateError::Unavailable(format!(
+                    "the replay cache was emptied (state store restart); deletion requests are refused for {} s more",
+                    until.saturating_sub(now).max(1)
+                ))))
+            }
+        }
         let thumbprint = jwk.thumbprint();
         let index = self.tag(b"presenter", &thumbprint);
         let mut deleted = 0u32;

@@ -89,6 +89,12 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show the audit log (every issuance, disclosure, deletion), after checking its hash chain.
     Log,
+    /// Ask the party of a disclosure (ENTRY: its id in `kluis log`) to delete what it received;
+    /// its signed receipt is checked and added to the log.
+    Forget {
+        /// The audit log entry of the disclosure.
+        entry: u64,
+    },
     /// Run the main job end to end in a temporary vault: collect, keep, show, share, verify.
     Demo,
     /// Collect credentials from a data holder's offer (QR / deep link); shows who offers what.

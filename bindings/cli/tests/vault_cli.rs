@@ -229,3 +229,19 @@ fn blank(data: &mut [u8], ids: &[String]) {
         }
     }
 }
+
+/// `kluis forget ENTRY` (the citizen's deletion request, docs/PRESENTING.md "Retention and
+/// deletion"; the whole flow against a party is tests/tests/verifier_service.rs): an entry that
+/// is no disclosure, or none at all, is refused with the reason and logs nothing.
+#[test]
+fn forget_refuses_entries_that_are_no_disclosure() {
+    let v = TestVault::new();
+    let before = v.json(&["log"]).as_array().unwrap().len();
+    let err = assert_fails(&v.run(&["forget", "1"]), 2);
+    assert!(err.contains("is not a disclosure"), "{err}");
+    let out = v.run(&["forget", "999"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("audit entry 999"), "{}", stderr(&out));
+    assert_eq!(code(&v.run(&["forget", "x"])), 2, "not an entry id: usage");
+    assert_eq!(v.json(&["log"]).as_array().unwrap().len(), before);
+}

@@ -401,6 +401,33 @@ pub struct PresentationSession {
     pub(crate) inner: Arc<vp::PresentationRequest>,
 }
 
+/// A party's confirmed deletion (see `Wallet::forget`).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct DeletionConfirmed {
+    /// The audit entry of the disclosure.
+    pub entry: u64,
+    /// The party's client identifier.
+    pub audience: String,
+    /// When the party says it deleted (Unix seconds).
+    pub deleted_at: i64,
+    /// How many results it deleted (0: it held none any more).
+    pub deleted: u32,
+    /// The audit entry that records the receipt.
+    pub logged_as: u64,
+}
+
+impl From<kluis_core::openid4vp::DeletionConfirmed> for DeletionConfirmed {
+    fn from(d: kluis_core::openid4vp::DeletionConfirmed) -> Self {
+        DeletionConfirmed {
+            entry: d.entry,
+            audience: d.audience,
+            deleted_at: d.deleted_at,
+            deleted: d.deleted,
+            logged_as: d.logged_as,
+        }
+    }
+}
+
 #[uniffi::export]
 impl PresentationSession {
     /// What to show on the consent screen.
@@ -471,6 +498,24 @@ impl Wallet {
             core.decline_presentation_with(&request, http.into())
                 .await
                 .map(ResponseAck::from)
+        })
+        .await
+    }
+
+    /// Asks the party of the disclosure logged as audit entry `entry` to delete what it
+    /// received (signed with the key that presented; sent to the deletion endpoint the scheme
+    /// lists for it) and logs its signed receipt (`DeletedByParty`). Nothing is logged if the
+    /// party cannot be reached (`Network`) or its receipt does not hold (`InvalidRequest`).
+    pub async fn forget(
+        &self,
+        entry: u64,
+        http: HttpSettings,
+    ) -> Result<DeletionConfirmed, KluisError> {
+        let core = self.core()?;
+        blocking_async(move || async move {
+            core.forget(entry, http.into())
+                .await
+                .map(DeletionConfirmed::from)
         })
         .await
     }

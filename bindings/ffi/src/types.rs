@@ -442,6 +442,14 @@ pub enum AuditEvent {
         /// Credentials to collect again (their keys stayed on the old device).
         needs_reissuance: Vec<String>,
     },
+    /// The party confirmed, with a receipt it signed, that it deleted what it received in the
+    /// disclosure logged as entry `entry` (`forget`).
+    DeletedByParty {
+        entry: u64,
+        audience: String,
+        deleted_at: i64,
+        deleted: u32,
+    },
 }
 
 impl From<kluis_core::audit::AuditEvent> for AuditEvent {
@@ -511,6 +519,7 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 retention_days,
                 channel,
                 delivery,
+                ..
             } => AuditEvent::Disclosed {
                 credential_id,
                 audience,
@@ -595,6 +604,18 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 backup_id,
                 backup_made_at,
                 needs_reissuance,
+            },
+            E::DeletedByParty {
+                entry,
+                audience,
+                deleted_at,
+                deleted,
+                ..
+            } => AuditEvent::DeletedByParty {
+                entry,
+                audience,
+                deleted_at,
+                deleted,
             },
         }
     }

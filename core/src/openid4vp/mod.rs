@@ -37,7 +37,7 @@ pub mod proximity {
 
 pub use crate::audit::Channel;
 pub use session::{
-    BuiltResponse, CandidateStatus, CandidateView, ClaimRequest, DisclosedCredential, Flag,
-    PartyView, PresentationChoice, PresentationOutcome, PresentationRequest, PurposeView,
-    QueryChoice, QueryView,
+    BuiltResponse, CandidateStatus, CandidateView, ClaimRequest, DeletionConfirmed,
+    DisclosedCredential, Flag, PartyView, PresentationChoice, PresentationOutcome,
+    PresentationRequest, PurposeView, QueryChoice, QueryView,
 };

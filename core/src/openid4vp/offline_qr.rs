@@ -172,7 +172,7 @@ impl Wallet {
         )
         .map_err(|e| Error::invalid_input(format!("offline QR: {e}")))?;
         self.vault.write(|tx| {
-            for (item, claims) in items.iter().zip(&accounted_claims) {
+            for ((item, claims), (_, _, key)) in items.iter().zip(&accounted_claims).zip(&chosen) {
                 audit::append(
                     tx,
                     now,
@@ -185,6 +185,7 @@ impl Wallet {
                         retention_days: None,
                         channel: Some(Channel::OfflineQr),
                         delivery: None,
+                        holder_key: Some(key.id.clone()),
                     },
                 )?;
             }

@@ -204,6 +204,8 @@ impl Wallet {
                 credential_id: rc.id.clone(),
                 claims: shared,
                 copy: 0,
+                // The helper's key: a deletion is the citizen's to ask.
+                holder_key: None,
             });
         }
         let form = response_form(&req.request, &vp_token(&tokens))?;

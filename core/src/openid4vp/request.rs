@@ -610,6 +610,7 @@ mod tests {
                 purposes: Vec::new(),
                 keys: vec![landlord.public_jwk().to_value()],
                 response_origins: vec!["https://landlord.test".into()],
+                deletion_uri: None,
             }],
         };
         World {

@@ -216,6 +216,7 @@ mod tests {
             }],
             keys: Vec::new(),
             response_origins: Vec::new(),
+            deletion_uri: None,
         }
     }
 

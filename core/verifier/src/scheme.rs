@@ -94,6 +94,11 @@ pub struct RequestingParty {
     /// Origins its `response_uri` may use (`https://…`, or `http://` on loopback).
     #[serde(default)]
     pub response_origins: Vec<String>,
+    /// Where a wallet sends a citizen's deletion request (`POST`, `application/jwt`; on one of
+    /// `response_origins`), if the party takes them (docs/PRESENTING.md "Retention and
+    /// deletion").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_uri: Option<String>,
 }
 
 impl RequestingParty {

@@ -49,6 +49,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Present(a) => present::present(cli, a),
         Command::Verify(a) => verify::verify(cli, a),
         Command::Log => log::show(cli),
+        Command::Forget { entry } => log::forget(cli, *entry),
         Command::Demo => demo::run(cli.json),
         Command::Collect(a) => collect::collect(cli, a),
         Command::Overview(lang) => collect::overview(cli, &lang.lang),

@@ -154,6 +154,7 @@ impl Wallet {
                 credential_id: c.credential_id.clone(),
                 claims: shared,
                 copy: c.copy,
+                holder_key: Some(c.key.id.clone()),
             });
         }
         let vp = vp_token(&tokens);

@@ -19,6 +19,7 @@
 mod answer;
 mod build;
 mod choice;
+mod forget;
 mod record;
 mod view;
 
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub(crate) use crate::openid4vp::dcql::{answers, asked_paths, sets_satisfied};
+pub use forget::{DeletionConfirmed, DELETION_RECEIPT_TYP, DELETION_REQUEST_TYP};
 
 use super::request::VerifiedRequest;
 use super::response::{Form, ResponseAck};
@@ -215,6 +217,9 @@ pub struct DisclosedCredential {
     pub claims: Vec<String>,
     /// Which batch copy was used (0 = the first).
     pub copy: u32,
+    /// The vault id of the holder key that signed its key-binding JWT (logged, for
+    /// [`crate::Wallet::forget`]); `None` for a helper's presentation.
+    pub holder_key: Option<String>,
 }
 
 /// A response built and not yet sent (the in-person channel sends it itself and then calls

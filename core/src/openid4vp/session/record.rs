@@ -105,6 +105,7 @@ impl Wallet {
                         retention_days: req.retention_days,
                         channel: Some(req.channel),
                         delivery,
+                        holder_key: d.holder_key.clone(),
                     },
                 )?;
             }
