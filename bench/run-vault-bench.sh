@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the vault benchmark (kluis-core, criterion) and the same workload on SQLCipher
 # (bench/sqlcipher-compare), then prints a table of medians, ratios and file sizes.
-# Usage: bench/run-vault-bench.sh            (both; ~6 minutes on 2 cores after the build)
+# Then the wallet's list and overview end to end over 10,000 imported credentials.
+# Load averages before and after each side are kept beside the figures (shared machines).
+# Usage: bench/run-vault-bench.sh            (all three; ~8 minutes on 2 cores after the build)
 #        bench/run-vault-bench.sh --table    (only print the table from the last run)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -9,8 +11,18 @@ out="$root/target/vault-bench"
 mkdir -p "$out"
 
 if [[ "${1:-}" != "--table" ]]; then
+  # Built first, so that the two sides run back to back.
+  (cd "$root" && cargo bench -p kluis-core --bench vault --bench wallet --no-run)
+  (cd "$root/bench/sqlcipher-compare" && cargo bench --bench sqlcipher --no-run)
+  load() { echo "$1 $(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/load.txt"; }
+  : > "$out/load.txt"
+  load "kluis-start"
   (cd "$root" && KLUIS_BENCH_OUT="$out/kluis-size.json" cargo bench -p kluis-core --bench vault)
+  load "sqlcipher-start"
   (cd "$root/bench/sqlcipher-compare" && KLUIS_BENCH_OUT="$out/sqlcipher-size.json" cargo bench --bench sqlcipher)
+  load "wallet-start"
+  (cd "$root" && cargo bench -p kluis-core --bench wallet)
+  load "end"
 fi
 
 python3 - "$root" "$out" <<'PY'
@@ -38,6 +50,7 @@ rows = [("unlock without KDF", "unlock_no_kdf", None),
         ("put (committed, sync FULL)", "put", 0.5e6),
         ("put (committed, sync NORMAL)", "put_sync_normal", None),
         ("get by id", "get", 8e3),
+        ("get by id, file not mapped", "get_without_mmap", None),
         ("list 10k summaries (holder,type,dates,state)", "list_summaries_10k", 20e6),
         ("list all 10k full (decrypt+decode)", "list_10k", None),
         ("unlock with Argon2id m=64MiB t=3 p=4", "unlock_full_recommended_kdf", None)]
@@ -48,8 +61,16 @@ for label, name, target in rows:
     t = ("<" + fmt(target)) if target else ""
     ok = "" if not (target and k) else (" ok" if k < target else " MISS")
     print(f"{label:40} {fmt(k):>11} {fmt(s):>11} {ratio:>10} {t:>9}{ok}")
+for label, name in [("wallet list 10k (end to end)", "list_10k"),
+                    ("wallet overview 10k (end to end)", "overview_10k")]:
+    k = est(k_base, "wallet", name)
+    ok = "" if k is None else (" ok" if k < 50e6 else " MISS")
+    print(f"{label:40} {fmt(k):>11} {'-':>11} {'-':>10} {'<50.00 ms':>9}{ok}")
 ks, ss = size("kluis-size.json"), size("sqlcipher-size.json")
 def ratio(x): return f"{x['ratio']:.3f}x ({x['file_bytes']/1e6:.1f} MB)" if x else "-"
 print(f"{'file size / plaintext (10k records)':40} {ratio(ks):>11} {ratio(ss):>11}  target <1.15x")
 if ks: print(f"plaintext: {ks['plaintext_bytes']} bytes, {ks['plaintext_bytes']//ks['records']} B/record")
+try:
+    with open(os.path.join(out, "load.txt")) as f: print("load (1/5/15 min):", "; ".join(l.strip() for l in f))
+except FileNotFoundError: pass
 PY
