@@ -80,6 +80,10 @@ pub enum Error {
     /// outside the protocol (malformed, oversized). Nothing was stored.
     #[error("issuance failed: {reason}")]
     Issuance { reason: String },
+    /// The authorization code flow was refused, by the wallet (the redirect back is not the
+    /// answer to its own request) or by the holder (code, PKCE, DPoP). Nothing was stored.
+    #[error("authorization failed: {refusal}")]
+    Authorization { refusal: AuthorizationRefusal },
     /// A holder key in the device's key store needs the user to authenticate (biometrics or
     /// device credential) first. Nothing was sent or stored: authenticate, then try again.
     #[error("the holder key needs the user to authenticate first")]
@@ -109,6 +113,36 @@ pub enum Error {
     /// The disk (or a file size limit) is full: nothing was written or changed.
     #[error("not enough space while {what}: nothing was changed")]
     StorageFull { what: String },
+}
+
+/// Why an authorization code flow (OpenID4VCI 1.0 §5–6, HAIP 1.0) was refused. Texts name the
+/// check, never the code, state or tokens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizationRefusal {
+    /// The redirect came back to another URI than the one the wallet pushed.
+    #[error("the redirect came back to another URI than the wallet's redirect_uri")]
+    OtherRedirect,
+    /// `state` missing or not the one the wallet sent (another session's, or forged).
+    #[error("the redirect's state is not the one this wallet sent")]
+    StateMismatch,
+    /// `iss` missing or naming another authorization server (mix-up, RFC 9207).
+    #[error("the redirect's iss is missing or names another authorization server (mix-up)")]
+    WrongIssuer,
+    /// The authorization server answered with an error (the citizen declined, ...).
+    #[error("the holder did not authorize ({error})")]
+    Denied { error: String },
+    /// The redirect carries no `code`.
+    #[error("the redirect carries no authorization code")]
+    NoCode,
+    /// The token endpoint refused the code (used before, expired, PKCE or redirect_uri mismatch).
+    #[error("the holder refused the authorization code ({reason})")]
+    CodeRefused { reason: String },
+    /// A DPoP proof or nonce was refused (also after the one nonce retry).
+    #[error("the holder refused the DPoP proof ({reason})")]
+    DpopRefused { reason: String },
+    /// The authorization server does not offer what HAIP 1.0 requires (PAR, S256).
+    #[error("the holder's authorization server cannot do the high-assurance flow: {reason}")]
+    Unsupported { reason: String },
 }
 
 fn attempts_text(attempts_left: Option<u32>, retry_after_secs: u64) -> String {
@@ -164,6 +198,7 @@ impl Error {
             | Error::Network { .. }
             | Error::Tls { .. }
             | Error::Issuance { .. }
+            | Error::Authorization { .. }
             | Error::Cancelled
             | Error::HolderKey { .. }
             | Error::NoRecoverySecret

@@ -28,7 +28,7 @@ pub mod trust;
 mod wallet;
 
 pub use credentials::{ClaimView, CredentialDetails, CredentialSummary, HolderBinding};
-pub use error::{Error, ErrorCode};
+pub use error::{AuthorizationRefusal, Error, ErrorCode};
 pub use holder_key::{
     HolderKeyError, HolderKeyStore, KeyLocation, NewHolderKey, SoftwareHolderKeyStore,
 };

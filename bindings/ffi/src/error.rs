@@ -141,6 +141,10 @@ impl From<kluis_core::Error> for KluisError {
             E::Network { reason } => KluisError::Network { reason },
             E::Tls { reason } => KluisError::Tls { reason },
             E::Issuance { reason } => KluisError::Issuance { reason },
+            // One FFI variant for now: the refusal's text says which check failed.
+            e @ E::Authorization { .. } => KluisError::Issuance {
+                reason: e.to_string(),
+            },
             E::UserAuthenticationRequired => KluisError::UserAuthenticationRequired,
             E::Cancelled => KluisError::Cancelled,
             E::HolderKey { reason } => KluisError::HolderKey { reason },

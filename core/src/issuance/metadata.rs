@@ -23,12 +23,20 @@ pub(crate) struct IssuerMetadata {
     pub batch_size: usize,
     pub display: Vec<(String, String)>,
     pub configs: HashMap<String, ConfigMetadata>,
+    /// The authorization server's identifier (`issuer` of its metadata; `iss` in redirects).
+    pub auth_server: String,
+    pub authorization_endpoint: Option<Url>,
+    pub par_endpoint: Option<Url>,
+    /// `code_challenge_methods_supported` lists S256.
+    pub pkce_s256: bool,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct ConfigMetadata {
     pub vct: String,
     pub display: Vec<(String, String)>,
+    /// The OAuth scope the issuer names for this configuration.
+    pub scope: Option<String>,
 }
 
 pub(crate) fn pick_display(display: &[(String, String)], lang: &str) -> Option<String> {
@@ -171,11 +179,17 @@ impl IssuerMetadata {
                         .and_then(|m| m.get("display"))
                         .or_else(|| c.get("display")),
                 );
+                let scope = c
+                    .get("scope")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty() && s.len() <= 256 && !s.contains(' '))
+                    .map(str::to_string);
                 configs.insert(
                     id.clone(),
                     ConfigMetadata {
                         vct: vct.to_string(),
                         display,
+                        scope,
                     },
                 );
             }
@@ -190,6 +204,13 @@ impl IssuerMetadata {
             batch_size,
             display: displays(meta.get("display")),
             configs,
+            auth_server: auth_server.to_string(),
+            authorization_endpoint: endpoint(as_meta, "authorization_endpoint")?,
+            par_endpoint: endpoint(as_meta, "pushed_authorization_request_endpoint")?,
+            pkce_s256: as_meta
+                .get("code_challenge_methods_supported")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|x| x == "S256")),
         })
     }
 

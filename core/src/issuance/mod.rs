@@ -15,6 +15,8 @@
 //! Any failure before the vault write leaves the vault unchanged. Departures from the spec are
 //! written down in docs/COLLECTING.md.
 
+mod authorization;
+mod dpop;
 #[doc(hidden)]
 pub mod fuzz_hooks;
 mod metadata;
@@ -35,6 +37,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 // Moved to the HTTP seam below every protocol; re-exported so the bindings keep their paths.
 pub use crate::http::HttpPolicy;
 use crate::http::{self, Http};
+pub use authorization::{PendingAuthorization, WALLET_CLIENT_ID};
+pub use dpop::DPOP_TYP;
 pub use offer::{CredentialOffer, TxCodeSpec};
 pub use refresh::{RefreshFailure, RefreshReport};
 
@@ -112,6 +116,8 @@ pub struct OfferPreview {
     pub credentials: Vec<OfferedCredential>,
     /// Present when the holder asks for a transaction code.
     pub tx_code: Option<TxCodeSpec>,
+    /// The citizen logs in at the holder in a browser (authorization code flow).
+    pub needs_login: bool,
     /// The issuer's batch size (copies per request).
     pub batch_size: u32,
 }
@@ -225,6 +231,38 @@ pub(crate) struct Received {
     pub notification_id: Option<String>,
 }
 
+/// Refuses an offer whose holder or types the scheme does not list (unless trusted by hand).
+pub(crate) fn check_trusted(preview: &OfferPreview) -> Result<(), Error> {
+    if preview.trusted_by_hand {
+        return Ok(());
+    }
+    if !preview.listed_in_scheme {
+        return Err(Error::UntrustedIssuer {
+            issuer: preview.issuer.clone(),
+        });
+    }
+    if let Some(c) = preview.credentials.iter().find(|c| !c.listed) {
+        return Err(Error::InvalidCredential {
+            reason: format!(
+                "the scheme does not list type {} for issuer {}",
+                c.vct, preview.issuer
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl OfferSession {
+    /// Whether this offer is collected with the authorization code flow (a login at the
+    /// holder in a browser: [`Wallet::start_authorization`]) instead of [`Wallet::accept_offer`].
+    pub fn needs_authorization(&self) -> bool {
+        matches!(
+            self.offer.grant,
+            offer::OfferGrant::AuthorizationCode { .. }
+        )
+    }
+}
+
 impl Wallet {
     /// Reads an offer and shows who offers what, without storing anything. The scheme's list is
     /// refreshed first if it is due.
@@ -300,6 +338,7 @@ impl Wallet {
             trusted_by_hand,
             credentials,
             tx_code: offer.tx_code.clone(),
+            needs_login: matches!(offer.grant, offer::OfferGrant::AuthorizationCode { .. }),
             batch_size: meta.batch_size as u32,
         })
     }
@@ -322,6 +361,30 @@ impl Wallet {
         session: OfferSession,
         tx_code: Option<&str>,
     ) -> Result<CollectOutcome, Error> {
+        // Refuse before asking the holder for anything: it would issue credentials for nothing.
+        check_trusted(&session.preview)?;
+        if session.needs_authorization() {
+            return Err(Error::invalid_input(
+                "this offer needs a login at the holder: use the authorization code flow (start_authorization)",
+            ));
+        }
+        if session.offer.tx_code.is_some() && tx_code.is_none_or(str::is_empty) {
+            return Err(Error::invalid_input(
+                "this offer needs the transaction code the holder sent you (by letter or SMS)",
+            ));
+        }
+        let tokens =
+            pre_authorized_token(&session.http, &session.metadata, &session.offer, tx_code).await?;
+        self.collect_with(session, tokens).await
+    }
+
+    /// Everything after the token request, for both grants: credential requests, verification,
+    /// one vault transaction, notifications.
+    pub(crate) async fn collect_with(
+        &self,
+        session: OfferSession,
+        tokens: Tokens,
+    ) -> Result<CollectOutcome, Error> {
         let OfferSession {
             preview,
             offer,
@@ -329,28 +392,6 @@ impl Wallet {
             http,
             options,
         } = session;
-        // Refuse before asking the holder for anything: it would issue credentials for nothing.
-        if !preview.trusted_by_hand {
-            if !preview.listed_in_scheme {
-                return Err(Error::UntrustedIssuer {
-                    issuer: preview.issuer.clone(),
-                });
-            }
-            if let Some(c) = preview.credentials.iter().find(|c| !c.listed) {
-                return Err(Error::InvalidCredential {
-                    reason: format!(
-                        "the scheme does not list type {} for issuer {}",
-                        c.vct, preview.issuer
-                    ),
-                });
-            }
-        }
-        if offer.tx_code.is_some() && tx_code.is_none_or(str::is_empty) {
-            return Err(Error::invalid_input(
-                "this offer needs the transaction code the holder sent you (by letter or SMS)",
-            ));
-        }
-        let tokens = pre_authorized_token(&http, &metadata, &offer, tx_code).await?;
         // Keys made below are deleted from a device key store again unless stored.
         let made = self.made_keys();
         let copies = options.copies.clamp(1, MAX_COPIES).min(metadata.batch_size);
@@ -362,7 +403,7 @@ impl Wallet {
             let vct = metadata.vct_of(config)?.to_string();
             let keys = self.make_copy_keys(copies, &made)?;
             let proofs = |nonce: Option<&str>| self.key_proofs(&metadata, &keys, nonce);
-            match request_credential(&http, &metadata, &tokens.access, config, &proofs).await? {
+            match request_credential(&http, &metadata, &tokens, config, &proofs).await? {
                 CredentialReply::Issued {
                     credentials,
                     notification_id,
@@ -374,7 +415,7 @@ impl Wallet {
                     match poll_until(
                         &http,
                         &metadata,
-                        &tokens.access,
+                        &tokens,
                         &transaction_id,
                         interval,
                         options.deferred_wait,
@@ -388,6 +429,12 @@ impl Wallet {
                             keys,
                             notification_id,
                         )),
+                        // A DPoP-bound token needs its key later; the wallet keeps none.
+                        None if tokens.dpop.is_some() => {
+                            return Err(Error::Issuance {
+                                reason: "the holder defers a DPoP-bound issuance, which kluis cannot pick up later".into(),
+                            })
+                        }
                         None => pending.push((config.clone(), vct, transaction_id, keys)),
                     }
                 }
@@ -412,7 +459,7 @@ impl Wallet {
             Err(e) => {
                 // Tell the holder nothing it sent was kept (best effort), then the citizen why.
                 for id in &notification_ids {
-                    notify(&http, &metadata, &tokens.access, id.as_deref(), FAILURE).await;
+                    notify(&http, &metadata, &tokens, id.as_deref(), FAILURE).await;
                 }
                 return Err(e);
             }
@@ -461,7 +508,7 @@ impl Wallet {
             notify(
                 &http,
                 &metadata,
-                &tokens.access,
+                &tokens,
                 r.notification_id.as_deref(),
                 ACCEPTED,
             )
@@ -653,11 +700,8 @@ impl Wallet {
         lang: &str,
     ) -> Result<Polled, Error> {
         let metadata = IssuerMetadata::fetch(http, &p.credential_issuer).await?;
-        let mut tokens = Tokens {
-            access: p.access_token.clone(),
-            refresh: p.refresh_token.clone(),
-        };
-        let mut reply = deferred_once(http, &metadata, &tokens.access, &p.transaction_id).await?;
+        let mut tokens = Tokens::bearer(p.access_token.clone(), p.refresh_token.clone());
+        let mut reply = deferred_once(http, &metadata, &tokens, &p.transaction_id).await?;
         if matches!(reply, DeferredReply::Unauthorized) {
             // The access token expired while the holder worked: renew it once.
             let Some(refresh) = p.refresh_token.as_deref() else {
@@ -666,7 +710,7 @@ impl Wallet {
                 });
             };
             tokens = refresh_token_grant(http, &metadata, refresh).await?;
-            reply = deferred_once(http, &metadata, &tokens.access, &p.transaction_id).await?;
+            reply = deferred_once(http, &metadata, &tokens, &p.transaction_id).await?;
         }
         let (credentials, notification_id) = match reply {
             DeferredReply::Ready(c, n) => (c, n),
@@ -697,7 +741,7 @@ impl Wallet {
                 notify(
                     http,
                     &metadata,
-                    &tokens.access,
+                    &tokens,
                     notification_id.as_deref(),
                     FAILURE,
                 )
@@ -720,7 +764,7 @@ impl Wallet {
         notify(
             http,
             &metadata,
-            &tokens.access,
+            &tokens,
             received.notification_id.as_deref(),
             ACCEPTED,
         )

@@ -1,7 +1,8 @@
 //! Credential offers (OpenID4VCI 1.0 §4.1) as they reach the wallet in a QR code or deep link:
 //! `openid-credential-offer://?credential_offer=<JSON>` (by value) or
-//! `…?credential_offer_uri=<https URL>` (by reference). Only the pre-authorized code grant is
-//! supported (the authorization code flow needs a browser, which the CLI and tests do not have).
+//! `…?credential_offer_uri=<https URL>` (by reference), with the pre-authorized code grant or
+//! the authorization code grant (the citizen logs in at the holder in a browser; see
+//! `authorization.rs`). When an offer has both, the pre-authorized code is used.
 
 use reqwest::Url;
 use serde_json::Value;
@@ -12,6 +13,17 @@ use crate::Error;
 
 /// The pre-authorized code grant type.
 pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+
+/// The authorization code grant type.
+pub const AUTHORIZATION_CODE_GRANT: &str = "authorization_code";
+
+/// The grant an offer is collected with.
+pub(crate) enum OfferGrant {
+    /// The pre-authorized code (a bearer secret: zeroized, never shown).
+    PreAuthorized(Zeroizing<String>),
+    /// The authorization code flow; `issuer_state` ties the login to the offer.
+    AuthorizationCode { issuer_state: Option<String> },
+}
 
 /// Longest offer URI accepted (a QR code holds less than 3 KB; deep links a little more).
 const MAX_OFFER_URI: usize = 16 * 1024;
@@ -33,7 +45,7 @@ pub struct CredentialOffer {
     pub credential_issuer: String,
     /// What it offers.
     pub credential_configuration_ids: Vec<String>,
-    pub(crate) pre_authorized_code: Zeroizing<String>,
+    pub(crate) grant: OfferGrant,
     /// Present when a transaction code is needed.
     pub tx_code: Option<TxCodeSpec>,
 }
@@ -111,12 +123,25 @@ impl CredentialOffer {
         if ids.is_empty() || ids.len() > 32 {
             return Err(bad("must offer 1 to 32 credential configurations"));
         }
-        let grant = v
-            .get("grants")
-            .and_then(|g| g.get(PRE_AUTHORIZED_GRANT))
-            .ok_or_else(|| {
-                bad("has no pre-authorized code grant (the only grant kluis supports)")
-            })?;
+        let grants = v.get("grants");
+        let Some(grant) = grants.and_then(|g| g.get(PRE_AUTHORIZED_GRANT)) else {
+            let Some(auth) = grants.and_then(|g| g.get(AUTHORIZATION_CODE_GRANT)) else {
+                return Err(bad(
+                    "has neither a pre-authorized code nor an authorization code grant",
+                ));
+            };
+            let issuer_state = match auth.get("issuer_state") {
+                None => None,
+                Some(Value::String(s)) if !s.is_empty() && s.len() <= 4096 => Some(s.clone()),
+                Some(_) => return Err(bad("has an unusable issuer_state")),
+            };
+            return Ok(CredentialOffer {
+                credential_issuer: issuer.to_string(),
+                credential_configuration_ids: ids,
+                grant: OfferGrant::AuthorizationCode { issuer_state },
+                tx_code: None,
+            });
+        };
         let code = grant
             .get("pre-authorized_code")
             .and_then(Value::as_str)
@@ -140,7 +165,7 @@ impl CredentialOffer {
         Ok(CredentialOffer {
             credential_issuer: issuer.to_string(),
             credential_configuration_ids: ids,
-            pre_authorized_code: Zeroizing::new(code.to_string()),
+            grant: OfferGrant::PreAuthorized(Zeroizing::new(code.to_string())),
             tx_code,
         })
     }

@@ -12,19 +12,56 @@ use super::metadata::IssuerMetadata;
 use super::offer::{self, CredentialOffer};
 use kluis_sdjwt::{PublicJwk, UnsignedJws};
 
+use super::dpop::Dpop;
 use super::PROOF_TYP;
 use crate::http::{self, Http};
 use crate::jws;
 use crate::Error;
 
-/// Tokens from the token endpoint; bearer secrets, zeroized, never shown.
+/// Tokens from the token endpoint; bearer secrets, zeroized, never shown. With `dpop`, the
+/// access token is DPoP-bound: every use sends a proof by that key.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct Tokens {
     pub access: String,
     pub refresh: Option<String>,
+    #[zeroize(skip)]
+    pub dpop: Option<std::sync::Arc<Dpop>>,
+}
+
+impl Tokens {
+    pub(crate) fn bearer(access: String, refresh: Option<String>) -> Tokens {
+        Tokens {
+            access,
+            refresh,
+            dpop: None,
+        }
+    }
+
+    /// POSTs `body` to a resource of the holder with the access token.
+    async fn post(
+        &self,
+        http: &Http,
+        url: &reqwest::Url,
+        body: &Value,
+    ) -> Result<http::Reply, Error> {
+        match &self.dpop {
+            None => Ok(http.post_json(url, Some(&self.access), body).await?),
+            Some(d) => d.post(http, url, Some(&self.access), Some(body), &[]).await,
+        }
+    }
 }
 
 pub(crate) fn token_reply(reply: http::Reply, what: &str) -> Result<Tokens, Error> {
+    token_reply_with(reply, what, None)
+}
+
+/// Reads a token response; `dpop`: the key the request was proven with, so a `DPoP` token is
+/// expected (a `Bearer` one is used as such).
+pub(crate) fn token_reply_with(
+    reply: http::Reply,
+    what: &str,
+    dpop: Option<std::sync::Arc<Dpop>>,
+) -> Result<Tokens, Error> {
     if !reply.status.is_success() {
         return Err(Error::Issuance {
             reason: format!("the holder refused the {what} ({})", reply.oauth_error()),
@@ -38,21 +75,29 @@ pub(crate) fn token_reply(reply: http::Reply, what: &str) -> Result<Tokens, Erro
         .ok_or_else(|| Error::Issuance {
             reason: "the token response has no access_token".into(),
         })?;
-    if !v
-        .get("token_type")
-        .and_then(Value::as_str)
-        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
-    {
+    let token_type = v.get("token_type").and_then(Value::as_str).unwrap_or("");
+    let dpop = if token_type.eq_ignore_ascii_case("bearer") {
+        None
+    } else if token_type.eq_ignore_ascii_case("dpop") && dpop.is_some() {
+        dpop
+    } else {
         return Err(Error::Issuance {
-            reason: "the token response is not a Bearer token (DPoP is not supported)".into(),
+            reason: format!(
+                "the token response has token_type {:?}, not Bearer{}",
+                token_type.chars().take(20).collect::<String>(),
+                if dpop.is_some() { " or DPoP" } else { "" }
+            ),
         });
-    }
+    };
     Ok(Tokens {
         access: access.to_string(),
+        // A refresh token of a DPoP grant would be bound to a key the wallet does not keep.
         refresh: v
             .get("refresh_token")
             .and_then(Value::as_str)
+            .filter(|_| dpop.is_none())
             .map(str::to_string),
+        dpop,
     })
 }
 
@@ -62,9 +107,14 @@ pub(crate) async fn pre_authorized_token(
     offer: &CredentialOffer,
     tx_code: Option<&str>,
 ) -> Result<Tokens, Error> {
+    let offer::OfferGrant::PreAuthorized(code) = &offer.grant else {
+        return Err(Error::Issuance {
+            reason: "this offer is collected with the authorization code flow".into(),
+        });
+    };
     let mut form = vec![
         ("grant_type", offer::PRE_AUTHORIZED_GRANT),
-        ("pre-authorized_code", offer.pre_authorized_code.as_str()),
+        ("pre-authorized_code", code.as_str()),
     ];
     if let (Some(_), Some(code)) = (&offer.tx_code, tx_code) {
         form.push(("tx_code", code));
@@ -139,7 +189,7 @@ pub(crate) type SignProofs<'a> = dyn Fn(Option<&str>) -> Result<Vec<String>, Err
 pub(crate) async fn request_credential(
     http: &Http,
     meta: &IssuerMetadata,
-    access_token: &str,
+    tokens: &Tokens,
     config: &str,
     sign_proofs: &SignProofs<'_>,
 ) -> Result<CredentialReply, Error> {
@@ -149,9 +199,10 @@ pub(crate) async fn request_credential(
         "credential_configuration_id": config,
         "proofs": { "jwt": proofs },
     });
-    let reply = http
-        .post_json(&meta.credential_endpoint, Some(access_token), &body)
-        .await?;
+    let reply = tokens.post(http, &meta.credential_endpoint, &body).await?;
+    if let Some(e) = super::dpop::refused(&reply) {
+        return Err(e);
+    }
     match reply.status {
         StatusCode::OK => {
             let v = reply.json("credential response")?;
@@ -222,7 +273,7 @@ pub(crate) enum DeferredReply {
 pub(crate) async fn deferred_once(
     http: &Http,
     meta: &IssuerMetadata,
-    access_token: &str,
+    tokens: &Tokens,
     transaction_id: &str,
 ) -> Result<DeferredReply, Error> {
     let Some(url) = &meta.deferred_endpoint else {
@@ -230,12 +281,8 @@ pub(crate) async fn deferred_once(
             reason: "the holder has no deferred_credential_endpoint".into(),
         });
     };
-    let reply = http
-        .post_json(
-            url,
-            Some(access_token),
-            &json!({ "transaction_id": transaction_id }),
-        )
+    let reply = tokens
+        .post(http, url, &json!({ "transaction_id": transaction_id }))
         .await?;
     match reply.status {
         StatusCode::OK => {
@@ -266,7 +313,7 @@ pub(crate) async fn deferred_once(
 pub(crate) async fn poll_until(
     http: &Http,
     meta: &IssuerMetadata,
-    access_token: &str,
+    tokens: &Tokens,
     transaction_id: &str,
     interval: u64,
     wait: Duration,
@@ -278,7 +325,7 @@ pub(crate) async fn poll_until(
             return Ok(None);
         }
         tokio::time::sleep(step).await;
-        match deferred_once(http, meta, access_token, transaction_id).await? {
+        match deferred_once(http, meta, tokens, transaction_id).await? {
             DeferredReply::Ready(c, n) => return Ok(Some((c, n))),
             DeferredReply::Pending => continue,
             DeferredReply::Unknown | DeferredReply::Unauthorized => {
@@ -299,17 +346,13 @@ pub(crate) const FAILURE: &str = "credential_failure";
 pub(crate) async fn notify(
     http: &Http,
     meta: &IssuerMetadata,
-    access_token: &str,
+    tokens: &Tokens,
     notification_id: Option<&str>,
     event: &str,
 ) {
     if let (Some(url), Some(id)) = (&meta.notification_endpoint, notification_id) {
-        let _ = http
-            .post_json(
-                url,
-                Some(access_token),
-                &json!({ "notification_id": id, "event": event }),
-            )
+        let _ = tokens
+            .post(http, url, &json!({ "notification_id": id, "event": event }))
             .await;
     }
 }

@@ -159,30 +159,35 @@ impl Wallet {
         let made = self.made_keys();
         let keys = self.make_copy_keys(copies, &made)?;
         let proofs = |nonce: Option<&str>| self.key_proofs(meta, &keys, nonce);
-        let (credentials, notification_id) =
-            match request_credential(http, meta, &tokens.access, &grant.configuration_id, &proofs)
-                .await?
-            {
-                CredentialReply::Issued {
-                    credentials,
-                    notification_id,
-                } => (credentials, notification_id),
-                CredentialReply::Deferred {
-                    transaction_id,
-                    interval,
-                } => poll_until(
-                    http,
-                    meta,
-                    &tokens.access,
-                    &transaction_id,
-                    interval,
-                    options.deferred_wait,
-                )
-                .await?
-                .ok_or_else(|| Error::Issuance {
-                    reason: "the holder deferred the refreshed credential; try again later".into(),
-                })?,
-            };
+        let (credentials, notification_id) = match request_credential(
+            http,
+            meta,
+            &tokens,
+            &grant.configuration_id,
+            &proofs,
+        )
+        .await?
+        {
+            CredentialReply::Issued {
+                credentials,
+                notification_id,
+            } => (credentials, notification_id),
+            CredentialReply::Deferred {
+                transaction_id,
+                interval,
+            } => poll_until(
+                http,
+                meta,
+                &tokens,
+                &transaction_id,
+                interval,
+                options.deferred_wait,
+            )
+            .await?
+            .ok_or_else(|| Error::Issuance {
+                reason: "the holder deferred the refreshed credential; try again later".into(),
+            })?,
+        };
         let received = self.verify_received(
             &grant.credential_issuer,
             &grant.vct,
@@ -231,7 +236,7 @@ impl Wallet {
         notify(
             http,
             meta,
-            &tokens.access,
+            &tokens,
             received.notification_id.as_deref(),
             super::ACCEPTED,
         )

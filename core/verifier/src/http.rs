@@ -146,6 +146,8 @@ impl HttpPolicy {
 pub struct Reply {
     pub status: StatusCode,
     pub body: Vec<u8>,
+    /// The response's `DPoP-Nonce` header (RFC 9449 §8), the one header a caller needs.
+    pub dpop_nonce: Option<String>,
 }
 
 impl Reply {
@@ -344,11 +346,11 @@ impl Http {
     }
 
     pub async fn get(&self, url: &Url, accept: &str) -> Result<Reply, Error> {
-        self.send(url, accept, None, Body::None, true).await
+        self.send(url, accept, &[], Body::None, true).await
     }
 
     pub async fn post_form(&self, url: &Url, form: &[(&str, &str)]) -> Result<Reply, Error> {
-        self.send(url, "application/json", None, Body::Form(form), false)
+        self.send(url, "application/json", &[], Body::Form(form), false)
             .await
     }
 
@@ -358,7 +360,28 @@ impl Http {
         bearer: Option<&str>,
         body: &Value,
     ) -> Result<Reply, Error> {
-        self.send(url, "application/json", bearer, Body::Json(body), false)
+        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        self.send(url, "application/json", &headers, Body::Json(body), false)
+            .await
+    }
+
+    /// POSTs JSON (`Some`) or a form with extra request headers (`Authorization: DPoP …` and
+    /// a `DPoP` proof). Retried like [`Http::post_json`]: a proof is only re-sent when the
+    /// server did not act on it.
+    pub async fn post_with_headers(
+        &self,
+        url: &Url,
+        headers: &[(&str, &str)],
+        json: Option<&Value>,
+        form: &[(&str, &str)],
+    ) -> Result<Reply, Error> {
+        let body = match json {
+            Some(v) => Body::Json(v),
+            None => Body::Form(form),
+        };
+        self.send(url, "application/json", headers, body, false)
             .await
     }
 
@@ -424,7 +447,7 @@ impl Http {
         &self,
         url: &Url,
         accept: &str,
-        bearer: Option<&str>,
+        headers: &[(&str, &str)],
         body: Body<'_>,
         idempotent: bool,
     ) -> Result<Reply, Error> {
@@ -449,8 +472,8 @@ impl Http {
                 Body::Json(v) => self.client.post(url.clone()).json(v),
             }
             .header(reqwest::header::ACCEPT, accept);
-            if let Some(t) = bearer {
-                req = req.bearer_auth(t);
+            for (name, value) in headers {
+                req = req.header(*name, *value);
             }
             let last = attempt > self.policy.retries;
             let outcome: Result<(), String> = match req.send().await {
@@ -494,6 +517,12 @@ impl Http {
 
     async fn read(&self, mut resp: reqwest::Response, host: &str) -> Result<Reply, Error> {
         let status = resp.status();
+        let dpop_nonce = resp
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 512)
+            .map(str::to_string);
         let max = self.policy.max_body_bytes;
         let too_big = || Error::Protocol {
             reason: format!("{host} sent a response larger than {max} bytes"),
@@ -523,7 +552,11 @@ impl Http {
                 }
             }
         }
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            dpop_nonce,
+        })
     }
 }
 
