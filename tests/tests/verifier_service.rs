@@ -267,6 +267,29 @@ async fn a_forged_decline_neither_ends_the_request_nor_overrides_the_answer() {
     assert_eq!(result(&http, &base, state).await.1, view);
 }
 
+/// An instance keeps the scheme's list it verified only while the shared cache holds exactly
+/// those bytes: once another instance has put a newer list there, this one uses it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_uses_the_list_the_shared_cache_holds_now() {
+    let net = network().await;
+    let state: Arc<dyn VerifierState> = Arc::new(MemoryState::default());
+    let settings = || landlord_settings(&net, "http://127.0.0.1:9");
+    let a = Verifier::new(settings(), Arc::clone(&state)).unwrap();
+    let b = Verifier::new(settings(), Arc::clone(&state)).unwrap();
+    list_landlord_at(&net, "http://127.0.0.1:1");
+    let first = a.participant_list().await.unwrap();
+    // The scheme publishes a new list; within the refresh time both use the cached one.
+    list_landlord_at(&net, "http://127.0.0.1:2");
+    assert_eq!(b.participant_list().await.unwrap(), first);
+    assert_eq!(a.participant_list().await.unwrap(), first);
+    // Past it, B fetches the new list into the shared cache; A takes it over, not its own copy.
+    a.clock.advance(61);
+    b.clock.advance(61);
+    let second = b.participant_list().await.unwrap();
+    assert_ne!(second.requesting_parties, first.requesting_parties);
+    assert_eq!(a.participant_list().await.unwrap(), second);
+}
+
 fn bin(name: &str) -> PathBuf {
     // target/debug/deps/verifier_service-… → target/debug/NAME
     let exe = std::env::current_exe().unwrap();

@@ -227,6 +227,13 @@ struct StoredResult {
     presenters: Vec<String>,
 }
 
+/// A participant list this instance verified (its exact bytes), with the trust made from it.
+struct VerifiedScheme {
+    jwt: String,
+    list: ParticipantList,
+    trust: Arc<VerifierTrust>,
+}
+
 /// The party's verifier: one per instance, sharing everything through the state store.
 pub struct Verifier {
     party: Party,
@@ -241,6 +248,8 @@ pub struct Verifier {
     relays: Vec<String>,
     /// The credentials' status lists, shared by every request this instance verifies.
     status_lists: StatusLists,
+    /// The scheme's list as this instance last verified it (see [`Verifier::scheme_seen`]).
+    scheme_seen: std::sync::Mutex<Option<Arc<VerifiedScheme>>>,
     /// The service's clock.
     pub clock: Clock,
 }
@@ -285,6 +294,7 @@ impl Verifier {
             webhook: settings.webhook,
             relays: settings.relays,
             status_lists: StatusLists::new(),
+            scheme_seen: std::sync::Mutex::new(None),
             clock: Clock::default(),
         })
     }
@@ -721,17 +731,40 @@ impl Verifier {
     }
 
     /// The trust in force: fixed, or the scheme's list (from the shared cache, else fetched).
-    pub async fn trust(&self) -> Result<VerifierTrust, ServiceError> {
+    pub async fn trust(&self) -> Result<Arc<VerifierTrust>, ServiceError> {
         match &self.trust {
-            Trust::Fixed(t) => Ok(t.clone()),
-            Trust::Scheme { .. } => Ok(VerifierTrust::from_participant_list(
-                &self.participant_list().await?,
-            )),
+            Trust::Fixed(t) => Ok(Arc::new(t.clone())),
+            Trust::Scheme { .. } => Ok(Arc::clone(&self.scheme().await?.trust)),
         }
     }
 
     /// The scheme's verified participant list (cached in the shared state).
     pub async fn participant_list(&self) -> Result<ParticipantList, ServiceError> {
+        Ok(self.scheme().await?.list.clone())
+    }
+
+    /// The list this instance verified last, if the shared cache still holds exactly its bytes
+    /// and it has not expired: then neither its signature nor the trust need doing again.
+    fn scheme_seen(&self, jwt: &[u8], now: i64) -> Option<Arc<VerifiedScheme>> {
+        let seen = self.scheme_seen.lock().ok()?;
+        seen.as_ref()
+            .filter(|s| s.jwt.as_bytes() == jwt && s.list.exp >= now)
+            .map(Arc::clone)
+    }
+
+    fn remember_scheme(&self, jwt: &str, list: ParticipantList) -> Arc<VerifiedScheme> {
+        let verified = Arc::new(VerifiedScheme {
+            jwt: jwt.to_string(),
+            trust: Arc::new(VerifierTrust::from_participant_list(&list)),
+            list,
+        });
+        if let Ok(mut seen) = self.scheme_seen.lock() {
+            *seen = Some(Arc::clone(&verified));
+        }
+        verified
+    }
+
+    async fn scheme(&self) -> Result<Arc<VerifiedScheme>, ServiceError> {
         let Trust::Scheme {
             list_uri,
             key,
@@ -745,10 +778,14 @@ impl Verifier {
         let now = self.clock.now();
         let name = self.tag(b"cache", list_uri);
         if let Some(jwt) = self.state.cached(name, now).await? {
-            let jwt = String::from_utf8_lossy(&jwt).to_string();
-            // Verified again on every use: the cache is shared and not trusted for integrity.
+            if let Some(seen) = self.scheme_seen(&jwt, now) {
+                return Ok(seen);
+            }
+            // Other bytes than this instance verified: the cache is shared and not trusted for
+            // integrity, so they are verified before use.
+            let jwt = String::from_utf8_lossy(&jwt);
             if let Ok(list) = kluis_verifier::scheme::verify_participant_list(&jwt, key, now) {
-                return Ok(list);
+                return Ok(self.remember_scheme(&jwt, list));
             }
         }
         let jwt = self.fetch_text(list_uri, "application/jwt").await?;
@@ -757,7 +794,7 @@ impl Verifier {
         self.state
             .cache(name, jwt.trim().as_bytes().to_vec(), until)
             .await?;
-        Ok(list)
+        Ok(self.remember_scheme(jwt.trim(), list))
     }
 
     async fn fetch_text(&self, url: &str, accept: &str) -> Result<String, ServiceError> {
