@@ -259,3 +259,74 @@ async fn a_holder_without_par_is_refused_before_anything_is_sent() {
     ));
     assert_eq!(server.request_count(), requests);
 }
+
+/// `kluis collect OFFER` for a login holder, as a user runs it: the `kluis-fixtures holders
+/// --login-holder duo` binary serving, the login URL on stderr, the browser (a real HTTP client
+/// here) logging in and following the redirect to the CLI's loopback listener, and the CLI
+/// finishing the collect. Needs the `kluis` and `kluis-fixtures` binaries built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kluis_collect_prints_the_login_url_and_finishes_on_the_loopback_redirect() {
+    use kluis_tests::fixtures_cli::{bin, Fixtures, KluisVault};
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(bin("kluis-fixtures"))
+        .args(["holders", "--json", "--login-holder", "duo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Fixtures(child);
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let duo: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(duo["holder"], "duo");
+    assert_eq!(duo["tx_code"], "");
+    let cli = KluisVault::new();
+    cli.json(&["init", "--dangerous-test-kdf"]);
+    cli.json(&[
+        "trust",
+        "scheme",
+        duo["scheme"].as_str().unwrap(),
+        "--key",
+        duo["scheme_key_file"].as_str().unwrap(),
+    ]);
+    let mut collect = cli
+        .command(&["--json", "collect", duo["offer_uri"].as_str().unwrap()])
+        .env_remove("KLUIS_BROWSER")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = collect.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("http://") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let url = tokio::task::spawn_blocking(move || rx.recv().unwrap())
+        .await
+        .unwrap();
+    let back = log_in(&url, CITIZEN).await;
+    assert!(
+        back.starts_with("http://127.0.0.1:") && back.contains("/cb?"),
+        "{back}"
+    );
+    // The browser follows the redirect to the CLI's loopback listener.
+    let page = reqwest::get(&back).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let out = tokio::task::spawn_blocking(move || collect.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["offer"]["needs_login"], true);
+    assert_eq!(r["stored"][0]["vct"], "urn:nl:duo:student-debt:1");
+    assert_eq!(cli.json(&["list"]).as_array().unwrap().len(), 1);
+}

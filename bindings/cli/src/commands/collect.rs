@@ -1,8 +1,12 @@
 //! The collecting commands: `collect`, `overview`, `refresh`, `status-check`, and
 //! `trust scheme`. Printing only; the flow, checks and decisions are kluis-core's.
 
-use kluis_core::issuance::{CollectOptions, CollectOutcome, HttpPolicy};
+use std::io::{Read as _, Write as _};
+use std::time::Duration;
+
+use kluis_core::issuance::{CollectOptions, CollectOutcome, HttpPolicy, OfferSession};
 use kluis_core::status::CredentialState;
+use kluis_core::Wallet;
 use serde_json::json;
 
 use crate::args::{Cli, CollectArgs};
@@ -33,7 +37,10 @@ pub fn collect(cli: &Cli, a: &CollectArgs) -> Result<(), CliError> {
                 println!("{line}");
             }
         }
-        w.accept_offer(session, a.tx_code.as_deref()).await
+        if session.needs_authorization() {
+            return collect_with_login(&w, session).await;
+        }
+        Ok(w.accept_offer(session, a.tx_code.as_deref()).await?)
     })??;
     if cli.json {
         return print_json(&outcome_json(&outcome));
@@ -54,6 +61,85 @@ pub fn collect(cli: &Cli, a: &CollectArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// How long the loopback listener waits for the browser to come back.
+const LOGIN_WAIT: Duration = Duration::from_secs(600);
+
+/// The authorization code flow from a terminal (RFC 8252 §7.3): a loopback redirect URI on a
+/// free port, the login URL on stderr (and to `$KLUIS_BROWSER URL` when set), then the first
+/// request to `/cb` finishes the collect.
+async fn collect_with_login(w: &Wallet, session: OfferSession) -> Result<CollectOutcome, CliError> {
+    let io =
+        |e: std::io::Error| CliError::other(format!("loopback redirect listener: {}", e.kind()));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(io)?;
+    let port = listener.local_addr().map_err(io)?.port();
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let pending = w.start_authorization(session, &redirect).await?;
+    eprintln!(
+        "Log in at the holder to collect: open this address in your browser
+{}",
+        pending.authorization_url()
+    );
+    if let Some(browser) = std::env::var_os("KLUIS_BROWSER").filter(|b| !b.is_empty()) {
+        // Best effort: the URL is printed above either way.
+        let _ = std::process::Command::new(browser)
+            .arg(pending.authorization_url())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+    let wait = tokio::task::spawn_blocking(move || wait_for_redirect(&listener));
+    let target = match tokio::time::timeout(LOGIN_WAIT, wait).await {
+        Err(_) => {
+            return Err(CliError::other(
+                "no login at the holder within 10 minutes: nothing was collected",
+            ))
+        }
+        Ok(Err(_)) => return Err(CliError::other("the loopback redirect listener stopped")),
+        Ok(Ok(r)) => r.map_err(io)?,
+    };
+    Ok(
+        w.finish_authorization(pending, &format!("http://127.0.0.1:{port}{target}"))
+            .await?,
+    )
+}
+
+/// Answers requests on the loopback listener until one for `/cb` arrives; returns its target
+/// (path and query). Only the request line is read: the answer is in the query.
+fn wait_for_redirect(listener: &std::net::TcpListener) -> std::io::Result<String> {
+    loop {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&head);
+        let target = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("GET "))
+            .and_then(|l| l.split(' ').next())
+            .filter(|t| *t == "/cb" || t.starts_with("/cb?"))
+            .map(str::to_string);
+        let (status, body) = match &target {
+            Some(_) => ("200 OK", "<!doctype html><meta charset=\"utf-8\"><title>kluis</title><p>Klaar: terug naar kluis. Done: you can close this window.</p>"),
+            None => ("404 Not Found", "not here"),
+        };
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        if let Some(t) = target {
+            return Ok(t);
+        }
+    }
 }
 
 pub fn overview(cli: &Cli, lang: &str) -> Result<(), CliError> {
