@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use kluis_core::{AuthorizationRefusal, Error, Wallet};
-use kluis_fixtures::servers::{HolderOptions, HolderServer, SchemeServer, TEST_PASSWORD};
+use kluis_fixtures::servers::{Fault, HolderOptions, HolderServer, SchemeServer, TEST_PASSWORD};
 use kluis_tests::collecting::{assert_unchanged, one_holder, options, CITIZEN};
 use reqwest::header::LOCATION;
 
@@ -224,6 +224,28 @@ async fn a_code_injected_into_another_session_fails_pkce_and_a_used_code_is_refu
         refusal(e),
         AuthorizationRefusal::CodeRefused { .. }
     ));
+    assert!(server.archive().is_empty());
+    assert_unchanged(&wallet, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_keeps_refusing_the_dpop_nonce_gets_one_retry_then_a_typed_refusal() {
+    let (server, _scheme, _dir, wallet) = duo().await;
+    let before = wallet.audit_log().unwrap().len();
+    let pending = start(&server, &wallet).await;
+    let back = log_in(pending.authorization_url(), CITIZEN).await;
+    server.set_fault(Fault::DpopNonceAgain);
+    let requests = server.request_count();
+    let e = wallet
+        .finish_authorization(pending, &back)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        refusal(e),
+        AuthorizationRefusal::DpopRefused { .. }
+    ));
+    // The first proof and the one retry with the holder's nonce: no loop.
+    assert_eq!(server.request_count() - requests, 2);
     assert!(server.archive().is_empty());
     assert_unchanged(&wallet, before);
 }
