@@ -243,6 +243,20 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_COLLECT_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_COLLECT_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceCollectListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOCK_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOCK_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceLockListenerMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_HOLDER_KEY_STORE_METHOD0
 typedef void (*UniffiCallbackInterfaceHolderKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
@@ -261,6 +275,18 @@ typedef void (*UniffiCallbackInterfaceHolderKeyStoreMethod2)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_CHANNEL_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_CHANNEL_METHOD0
+typedef void (*UniffiCallbackInterfaceSessionChannelMethod0)(uint64_t, uint64_t, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_CHANNEL_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SESSION_CHANNEL_METHOD1
+typedef void (*UniffiCallbackInterfaceSessionChannelMethod1)(uint64_t, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD0
 typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
@@ -275,6 +301,24 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_COLLECT_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_COLLECT_LISTENER
+typedef struct UniffiVTableCallbackInterfaceCollectListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceCollectListenerMethod0 _Nonnull onEvent;
+} UniffiVTableCallbackInterfaceCollectListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOCK_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOCK_LISTENER
+typedef struct UniffiVTableCallbackInterfaceLockListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLockListenerMethod0 _Nonnull onLockState;
+} UniffiVTableCallbackInterfaceLockListener;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOLDER_KEY_STORE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_HOLDER_KEY_STORE
 typedef struct UniffiVTableCallbackInterfaceHolderKeyStore {
@@ -286,6 +330,16 @@ typedef struct UniffiVTableCallbackInterfaceHolderKeyStore {
 } UniffiVTableCallbackInterfaceHolderKeyStore;
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SESSION_CHANNEL
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SESSION_CHANNEL
+typedef struct UniffiVTableCallbackInterfaceSessionChannel {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSessionChannelMethod0 _Nonnull receiveRequest;
+    UniffiCallbackInterfaceSessionChannelMethod1 _Nonnull sendResponse;
+} UniffiVTableCallbackInterfaceSessionChannel;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEVICE_KEY_STORE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEVICE_KEY_STORE
 typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
@@ -295,6 +349,52 @@ typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
     UniffiCallbackInterfaceDeviceKeyStoreMethod1 _Nonnull deleteDeviceSecret;
 } UniffiVTableCallbackInterfaceDeviceKeyStore;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_CANCELTOKEN
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_CANCELTOKEN
+uint64_t uniffi_kluis_ffi_fn_clone_canceltoken(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_CANCELTOKEN
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_CANCELTOKEN
+void uniffi_kluis_ffi_fn_free_canceltoken(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_CANCELTOKEN_NEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_CANCELTOKEN_NEW
+uint64_t uniffi_kluis_ffi_fn_constructor_canceltoken_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_CANCELTOKEN_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_CANCELTOKEN_CANCEL
+void uniffi_kluis_ffi_fn_method_canceltoken_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_CANCELTOKEN_IS_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_CANCELTOKEN_IS_CANCELLED
+int8_t uniffi_kluis_ffi_fn_method_canceltoken_is_cancelled(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_COLLECTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_COLLECTLISTENER
+uint64_t uniffi_kluis_ffi_fn_clone_collectlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_COLLECTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_COLLECTLISTENER
+void uniffi_kluis_ffi_fn_free_collectlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_COLLECTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_COLLECTLISTENER
+void uniffi_kluis_ffi_fn_init_callback_vtable_collectlistener(const UniffiVTableCallbackInterfaceCollectListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_COLLECTLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_COLLECTLISTENER_ON_EVENT
+void uniffi_kluis_ffi_fn_method_collectlistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_OFFERSESSION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_OFFERSESSION
@@ -314,6 +414,26 @@ int8_t uniffi_kluis_ffi_fn_method_offersession_is_open(uint64_t ptr, RustCallSta
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_PREVIEW
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_OFFERSESSION_PREVIEW
 RustBuffer uniffi_kluis_ffi_fn_method_offersession_preview(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_LOCKLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_LOCKLISTENER
+uint64_t uniffi_kluis_ffi_fn_clone_locklistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_LOCKLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_LOCKLISTENER
+void uniffi_kluis_ffi_fn_free_locklistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_LOCKLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_LOCKLISTENER
+void uniffi_kluis_ffi_fn_init_callback_vtable_locklistener(const UniffiVTableCallbackInterfaceLockListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_LOCKLISTENER_ON_LOCK_STATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_LOCKLISTENER_ON_LOCK_STATE
+void uniffi_kluis_ffi_fn_method_locklistener_on_lock_state(uint64_t ptr, RustBuffer state, RustBuffer reason, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_HOLDERKEYSTORE
@@ -344,6 +464,66 @@ uint64_t uniffi_kluis_ffi_fn_method_holderkeystore_sign(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_DELETE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_HOLDERKEYSTORE_DELETE_KEY
 uint64_t uniffi_kluis_ffi_fn_method_holderkeystore_delete_key(uint64_t ptr, RustBuffer key_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_SESSIONCHANNEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_SESSIONCHANNEL
+uint64_t uniffi_kluis_ffi_fn_clone_sessionchannel(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_SESSIONCHANNEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_SESSIONCHANNEL
+void uniffi_kluis_ffi_fn_free_sessionchannel(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_SESSIONCHANNEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_INIT_CALLBACK_VTABLE_SESSIONCHANNEL
+void uniffi_kluis_ffi_fn_init_callback_vtable_sessionchannel(const UniffiVTableCallbackInterfaceSessionChannel* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONCHANNEL_RECEIVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONCHANNEL_RECEIVE_REQUEST
+uint64_t uniffi_kluis_ffi_fn_method_sessionchannel_receive_request(uint64_t ptr, uint64_t wait_ms
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONCHANNEL_SEND_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONCHANNEL_SEND_RESPONSE
+uint64_t uniffi_kluis_ffi_fn_method_sessionchannel_send_response(uint64_t ptr, RustBuffer message
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_SESSIONQR
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_SESSIONQR
+uint64_t uniffi_kluis_ffi_fn_clone_sessionqr(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_SESSIONQR
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FREE_SESSIONQR
+void uniffi_kluis_ffi_fn_free_sessionqr(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_SESSIONQR_NEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CONSTRUCTOR_SESSIONQR_NEW
+uint64_t uniffi_kluis_ffi_fn_constructor_sessionqr_new(RustBuffer relay_url, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_CODE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_CODE
+RustBuffer uniffi_kluis_ffi_fn_method_sessionqr_code(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_RELAY_CHANNEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_RELAY_CHANNEL
+uint64_t uniffi_kluis_ffi_fn_method_sessionqr_relay_channel(uint64_t ptr, RustBuffer http, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_SESSION_ID
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_SESSION_ID
+RustBuffer uniffi_kluis_ffi_fn_method_sessionqr_session_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_SESSIONQR_TEXT
+RustBuffer uniffi_kluis_ffi_fn_method_sessionqr_text(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_DEVICEKEYSTORE
@@ -413,7 +593,7 @@ uint64_t uniffi_kluis_ffi_fn_constructor_wallet_open(RustBuffer dir, uint64_t ke
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
-uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_offer(uint64_t ptr, uint64_t session, RustBuffer tx_code
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_offer(uint64_t ptr, uint64_t session, RustBuffer tx_code, RustBuffer listener, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_CHECK_STATUS
@@ -433,12 +613,12 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_pending_credentials(uint64_t ptr
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_POLL_DEFERRED
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_POLL_DEFERRED
-uint64_t uniffi_kluis_ffi_fn_method_wallet_poll_deferred(uint64_t ptr, RustBuffer settings
+uint64_t uniffi_kluis_ffi_fn_method_wallet_poll_deferred(uint64_t ptr, RustBuffer settings, RustBuffer listener, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PREVIEW_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PREVIEW_OFFER
-uint64_t uniffi_kluis_ffi_fn_method_wallet_preview_offer(uint64_t ptr, RustBuffer offer_uri, RustBuffer settings
+uint64_t uniffi_kluis_ffi_fn_method_wallet_preview_offer(uint64_t ptr, RustBuffer offer_uri, RustBuffer settings, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH
@@ -501,6 +681,31 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_revoke_mandate(uint64_t ptr, RustBuff
 uint64_t uniffi_kluis_ffi_fn_method_wallet_view_on_behalf(uint64_t ptr, RustBuffer mandate_id, RustBuffer credential, RustBuffer lang, RustBuffer http
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_session_presentation(uint64_t ptr, uint64_t session, RustBuffer choice, uint64_t channel
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_session_presentation_on_behalf(uint64_t ptr, RustBuffer mandate_id, uint64_t session, uint64_t channel, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_SESSION_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_SESSION_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_session_presentation(uint64_t ptr, uint64_t session, uint64_t channel
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_OFFLINE_QR
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_OFFLINE_QR
+uint64_t uniffi_kluis_ffi_fn_method_wallet_offline_qr(uint64_t ptr, RustBuffer query, RustBuffer audience, RustBuffer purpose
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_RECEIVE_SESSION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_RECEIVE_SESSION_REQUEST
+uint64_t uniffi_kluis_ffi_fn_method_wallet_receive_session_request(uint64_t ptr, uint64_t qr, uint64_t channel, uint64_t wait_ms, RustBuffer lang, RustBuffer cancel
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
 uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_presentation(uint64_t ptr, uint64_t session, RustBuffer choice, RustBuffer http
@@ -516,9 +721,14 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_presentation(uint64_t ptr, ui
 uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_unanswerable(uint64_t ptr, uint64_t session, RustBuffer http
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_FORGET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_FORGET
+uint64_t uniffi_kluis_ffi_fn_method_wallet_forget(uint64_t ptr, uint64_t entry, RustBuffer http
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
-uint64_t uniffi_kluis_ffi_fn_method_wallet_start_presentation(uint64_t ptr, RustBuffer uri, RustBuffer lang, RustBuffer http
+uint64_t uniffi_kluis_ffi_fn_method_wallet_start_presentation(uint64_t ptr, RustBuffer uri, RustBuffer lang, RustBuffer http, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ADD_TRUSTED_ISSUER
@@ -571,9 +781,24 @@ int8_t uniffi_kluis_ffi_fn_method_wallet_is_unlocked(uint64_t ptr, RustCallStatu
 void uniffi_kluis_ffi_fn_method_wallet_lock(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_LOCK_STATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_LOCK_STATE
+RustBuffer uniffi_kluis_ffi_fn_method_wallet_lock_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PRESENT
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PRESENT
 uint64_t uniffi_kluis_ffi_fn_method_wallet_present(uint64_t ptr, RustBuffer id, RustBuffer claim_paths, RustBuffer nonce, RustBuffer audience, RustBuffer purpose
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_AUTO_LOCK
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_AUTO_LOCK
+void uniffi_kluis_ffi_fn_method_wallet_set_auto_lock(uint64_t ptr, RustBuffer timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_LOCK_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_SET_LOCK_LISTENER
+void uniffi_kluis_ffi_fn_method_wallet_set_lock_listener(uint64_t ptr, RustBuffer listener, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_STATUS
@@ -612,6 +837,16 @@ RustBuffer uniffi_kluis_ffi_fn_func_recommended_collect_settings(RustCallStatus 
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_HTTP_SETTINGS
 RustBuffer uniffi_kluis_ffi_fn_func_recommended_http_settings(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_QR_CODE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_QR_CODE
+RustBuffer uniffi_kluis_ffi_fn_func_qr_code(RustBuffer payload, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_QR_PNG
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_QR_PNG
+RustBuffer uniffi_kluis_ffi_fn_func_qr_png(RustBuffer payload, uint32_t scale, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_SOFTWARE_KEY_STORE
@@ -914,6 +1149,18 @@ uint16_t uniffi_kluis_ffi_checksum_func_recommended_http_settings(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_QR_CODE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_QR_CODE
+uint16_t uniffi_kluis_ffi_checksum_func_qr_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_QR_PNG
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_QR_PNG
+uint16_t uniffi_kluis_ffi_checksum_func_qr_png(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_SOFTWARE_KEY_STORE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_SOFTWARE_KEY_STORE
 uint16_t uniffi_kluis_ffi_checksum_func_software_key_store(void
@@ -938,6 +1185,24 @@ uint16_t uniffi_kluis_ffi_checksum_func_wallet_exists(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_CANCELTOKEN_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_CANCELTOKEN_CANCEL
+uint16_t uniffi_kluis_ffi_checksum_method_canceltoken_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_CANCELTOKEN_IS_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_CANCELTOKEN_IS_CANCELLED
+uint16_t uniffi_kluis_ffi_checksum_method_canceltoken_is_cancelled(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_COLLECTLISTENER_ON_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_COLLECTLISTENER_ON_EVENT
+uint16_t uniffi_kluis_ffi_checksum_method_collectlistener_on_event(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_IS_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_IS_OPEN
 uint16_t uniffi_kluis_ffi_checksum_method_offersession_is_open(void
@@ -947,6 +1212,12 @@ uint16_t uniffi_kluis_ffi_checksum_method_offersession_is_open(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_PREVIEW
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_OFFERSESSION_PREVIEW
 uint16_t uniffi_kluis_ffi_checksum_method_offersession_preview(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_LOCKLISTENER_ON_LOCK_STATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_LOCKLISTENER_ON_LOCK_STATE
+uint16_t uniffi_kluis_ffi_checksum_method_locklistener_on_lock_state(void
     
 );
 #endif
@@ -965,6 +1236,42 @@ uint16_t uniffi_kluis_ffi_checksum_method_holderkeystore_sign(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_DELETE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_HOLDERKEYSTORE_DELETE_KEY
 uint16_t uniffi_kluis_ffi_checksum_method_holderkeystore_delete_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONCHANNEL_RECEIVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONCHANNEL_RECEIVE_REQUEST
+uint16_t uniffi_kluis_ffi_checksum_method_sessionchannel_receive_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONCHANNEL_SEND_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONCHANNEL_SEND_RESPONSE
+uint16_t uniffi_kluis_ffi_checksum_method_sessionchannel_send_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_CODE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_CODE
+uint16_t uniffi_kluis_ffi_checksum_method_sessionqr_code(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_RELAY_CHANNEL
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_RELAY_CHANNEL
+uint16_t uniffi_kluis_ffi_checksum_method_sessionqr_relay_channel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_SESSION_ID
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_SESSION_ID
+uint16_t uniffi_kluis_ffi_checksum_method_sessionqr_session_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_SESSIONQR_TEXT
+uint16_t uniffi_kluis_ffi_checksum_method_sessionqr_text(void
     
 );
 #endif
@@ -1100,6 +1407,36 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_session_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_session_presentation_on_behalf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_SESSION_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_SESSION_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_session_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_OFFLINE_QR
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_OFFLINE_QR
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_offline_qr(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_RECEIVE_SESSION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_RECEIVE_SESSION_REQUEST
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_receive_session_request(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_presentation(void
@@ -1115,6 +1452,12 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_presentation(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_UNANSWERABLE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_UNANSWERABLE
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_unanswerable(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_FORGET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_FORGET
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_forget(void
     
 );
 #endif
@@ -1184,9 +1527,27 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_lock(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_LOCK_STATE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_LOCK_STATE
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_lock_state(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PRESENT
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PRESENT
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_present(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_AUTO_LOCK
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_AUTO_LOCK
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_auto_lock(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_LOCK_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_SET_LOCK_LISTENER
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_set_lock_listener(void
     
 );
 #endif
@@ -1211,6 +1572,18 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_unlock(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_WIPE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_WIPE
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_wipe(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
+uint16_t uniffi_kluis_ffi_checksum_constructor_canceltoken_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_CONSTRUCTOR_SESSIONQR_NEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_CONSTRUCTOR_SESSIONQR_NEW
+uint16_t uniffi_kluis_ffi_checksum_constructor_sessionqr_new(void
     
 );
 #endif

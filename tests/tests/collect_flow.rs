@@ -617,3 +617,97 @@ async fn the_holders_offer_the_rental_purpose_credentials() {
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     assert_eq!(r.refreshed.len(), 3);
 }
+
+/// Records the core's progress events.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<kluis_core::issuance::CollectEvent>>);
+
+impl kluis_core::issuance::CollectProgress for Recorder {
+    fn event(&self, e: &kluis_core::issuance::CollectEvent) {
+        self.0.lock().unwrap().push(e.clone());
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<kluis_core::issuance::CollectEvent> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Progress per holder (what an app shows and the CLI prints): a deferring holder is started,
+/// waited for and left pending; picking it up later is started and stored; a holder whose
+/// credential fails verification is started and failed with that error, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collecting_reports_started_waiting_stored_and_failed_per_holder() {
+    use kluis_core::issuance::CollectEvent as E;
+    let (server, _scheme, _dir, wallet) = deferring_holder(HolderOptions {
+        deferred_delay: Duration::from_millis(200),
+        ..HolderOptions::default()
+    })
+    .await;
+    let iss = server.base_url().to_string();
+    let opts = CollectOptions {
+        deferred_wait: Duration::ZERO,
+        ..options()
+    };
+    let rec = Recorder::default();
+    let o = server.offer(CITIZEN).unwrap();
+    let session = wallet
+        .preview_offer(&o.offer_uri, opts.clone())
+        .await
+        .unwrap();
+    let out = wallet
+        .accept_offer_reporting(session, Some(&o.tx_code), &rec)
+        .await
+        .unwrap();
+    let events = rec.take();
+    assert!(
+        matches!(&events[..], [
+        E::Started { issuer: a },
+        E::WaitingForDeferred { issuer: b, vct },
+        E::Stored { issuer: c, stored, pending },
+    ] if [a, b, c].iter().all(|i| **i == iss)
+        && vct == "urn:nl:belastingdienst:income-assessment:1"
+        && stored.is_empty()
+        && pending.len() == 1 && pending[0].id == out.pending[0].id),
+        "{events:?}"
+    );
+
+    let mut delivered = Vec::new();
+    for _ in 0..40 {
+        delivered = wallet
+            .poll_deferred_reporting(opts.clone(), &rec)
+            .await
+            .unwrap()
+            .delivered;
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = rec.take();
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        matches!(events.last(), Some(E::Stored { issuer, stored, .. })
+        if *issuer == iss && stored[0].id == delivered[0].id),
+        "{events:?}"
+    );
+
+    // The holder now signs badly: started, then failed with the verification error.
+    server.set_fault(kluis_fixtures::servers::Fault::BadSignature);
+    let o = server.offer(CITIZEN).unwrap();
+    let session = wallet.preview_offer(&o.offer_uri, options()).await.unwrap();
+    let before = wallet.credentials("nl").unwrap().len();
+    let err = wallet
+        .accept_offer_reporting(session, Some(&o.tx_code), &rec)
+        .await
+        .unwrap_err();
+    let events = rec.take();
+    assert!(
+        matches!(&events[..], [E::Started { .. }, E::WaitingForDeferred { .. }, E::Failed { issuer, error }]
+        if *issuer == iss && *error == err),
+        "{events:?}"
+    );
+    assert!(matches!(err, Error::InvalidCredential { .. }), "{err:?}");
+    assert_eq!(wallet.credentials("nl").unwrap().len(), before);
+}

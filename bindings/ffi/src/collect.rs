@@ -12,6 +12,7 @@ use std::time::Duration;
 use kluis_core::issuance as core_issuance;
 use kluis_core::sdjwt::MetadataRegistry;
 
+use crate::cancel::CancelToken;
 use crate::wallet::Wallet;
 use crate::{CredentialState, CredentialSummary, KluisError};
 
@@ -26,6 +27,43 @@ where
 {
     let runtime = tokio::runtime::Handle::current();
     Ok(tokio::task::spawn_blocking(move || runtime.block_on(f())).await??)
+}
+
+/// As [`blocking_async`], but dropping the returned future (a cancelled coroutine) cancels the
+/// core call too: it is dropped at its next await or holder key store call, and its clean-up
+/// runs (keys made for a collect that stored nothing are deleted). Only for calls that are all
+/// or nothing until their last vault write; never for one that sends a presentation (which is
+/// logged whether or not it arrived). A call cancelled after its write keeps what it wrote.
+/// `token` (the app's [`CancelToken`]) cancels it too.
+pub(crate) async fn cancellable<T, F, Fut>(
+    token: Option<Arc<CancelToken>>,
+    f: F,
+) -> Result<T, KluisError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, kluis_core::Error>>,
+{
+    let runtime = tokio::runtime::Handle::current();
+    let signal = token.map(|t| Arc::clone(&t.0)).unwrap_or_default();
+    if signal.is_raised() {
+        return Err(KluisError::Cancelled);
+    }
+    let inner = Arc::clone(&signal);
+    let guard = crate::cancel::RaiseOnDrop(Some(signal));
+    let task = tokio::task::spawn_blocking(move || {
+        let _entered = crate::cancel::enter(Arc::clone(&inner));
+        runtime.block_on(async {
+            tokio::select! {
+                biased;
+                r = f() => r.map_err(KluisError::from),
+                () = inner.raised() => Err(KluisError::Cancelled),
+            }
+        })
+    });
+    let out = task.await?;
+    guard.disarm();
+    out
 }
 
 // ---- settings ----
@@ -573,6 +611,68 @@ fn list<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
     v.into_iter().map(B::from).collect()
 }
 
+// ---- progress ----
+
+/// One step of collecting from a holder.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum CollectEvent {
+    /// Asking `issuer` for its credentials (or for a deferred one, when polling).
+    Started { issuer: String },
+    /// `issuer` is still preparing a credential of type `vct` (deferred issuance).
+    WaitingForDeferred { issuer: String, vct: String },
+    /// What `issuer` delivered is verified and stored; `pending` comes later.
+    Stored {
+        issuer: String,
+        stored: Vec<CredentialSummary>,
+        pending: Vec<PendingCredential>,
+    },
+    /// Collecting from `issuer` failed with `error`; nothing of it was stored.
+    Failed { issuer: String, error: KluisError },
+}
+
+impl From<&core_issuance::CollectEvent> for CollectEvent {
+    fn from(e: &core_issuance::CollectEvent) -> Self {
+        use core_issuance::CollectEvent as E;
+        match e.clone() {
+            E::Started { issuer } => CollectEvent::Started { issuer },
+            E::WaitingForDeferred { issuer, vct } => {
+                CollectEvent::WaitingForDeferred { issuer, vct }
+            }
+            E::Stored {
+                issuer,
+                stored,
+                pending,
+            } => CollectEvent::Stored {
+                issuer,
+                stored: stored.into_iter().map(Into::into).collect(),
+                pending: pending.into_iter().map(Into::into).collect(),
+            },
+            E::Failed { issuer, error } => CollectEvent::Failed {
+                issuer,
+                error: error.into(),
+            },
+        }
+    }
+}
+
+/// Receives the progress of a collect, in order, on the collecting thread (not the UI
+/// thread: post to it). It only watches; it must return quickly and not throw.
+#[uniffi::export(with_foreign)]
+pub trait CollectListener: Send + Sync {
+    fn on_event(&self, event: CollectEvent);
+}
+
+/// The app's listener as the core's progress.
+pub(crate) struct Progress(pub(crate) Option<Arc<dyn CollectListener>>);
+
+impl core_issuance::CollectProgress for Progress {
+    fn event(&self, event: &core_issuance::CollectEvent) {
+        if let Some(l) = &self.0 {
+            l.on_event(event.into());
+        }
+    }
+}
+
 // ---- the wallet's collecting methods ----
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -618,17 +718,18 @@ impl Wallet {
     /// anything is stored: fetches and checks the holder's metadata and refreshes the scheme
     /// list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
     /// then [`Wallet::accept_offer`].
+    #[uniffi::method(default(cancel = None))]
     pub async fn preview_offer(
         &self,
         offer_uri: String,
         settings: CollectSettings,
+        cancel: Option<Arc<CancelToken>>,
     ) -> Result<Arc<OfferSession>, KluisError> {
         let core = self.core()?;
-        let session =
-            blocking_async(
-                move || async move { core.preview_offer(&offer_uri, settings.into()).await },
-            )
-            .await?;
+        let session = cancellable(cancel, move || async move {
+            core.preview_offer(&offer_uri, settings.into()).await
+        })
+        .await?;
         Ok(Arc::new(OfferSession {
             preview: session.preview.clone().into(),
             inner: Mutex::new(Some(session)),
@@ -640,10 +741,18 @@ impl Wallet {
     /// transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
     /// unlisted holder `UntrustedIssuer`, a missing code `InvalidInput`. The session is used up
     /// either way (`InvalidInput` if given again).
+    ///
+    /// `listener` hears each step (started, waiting for a deferred credential, stored, failed
+    /// with the error). Cancelling the call (the coroutine) stops the collect: nothing of it
+    /// is stored and the keys it made are deleted from the holder key store again; once its
+    /// one vault write is done, the credentials stay stored.
+    #[uniffi::method(default(listener = None, cancel = None))]
     pub async fn accept_offer(
         &self,
         session: Arc<OfferSession>,
         tx_code: Option<String>,
+        listener: Option<Arc<dyn CollectListener>>,
+        cancel: Option<Arc<CancelToken>>,
     ) -> Result<CollectOutcome, KluisError> {
         let core = self.core()?;
         let taken = session
@@ -654,8 +763,8 @@ impl Wallet {
             .ok_or_else(|| KluisError::InvalidInput {
                 reason: "this offer session was already used: preview the offer again".into(),
             })?;
-        blocking_async(move || async move {
-            core.accept_offer(taken, tx_code.as_deref())
+        cancellable(cancel, move || async move {
+            core.accept_offer_reporting(taken, tx_code.as_deref(), &Progress(listener))
                 .await
                 .map(CollectOutcome::from)
         })
@@ -663,14 +772,19 @@ impl Wallet {
     }
 
     /// Picks up deferred credentials that are ready (each transaction on its own; a holder that
-    /// is down leaves its transaction pending with a note).
+    /// is down leaves its transaction pending with a note). `listener` hears each
+    /// transaction: started, then stored, still waiting, or failed. Cancelling the call stops
+    /// it; what was picked up before stays stored.
+    #[uniffi::method(default(listener = None, cancel = None))]
     pub async fn poll_deferred(
         &self,
         settings: CollectSettings,
+        listener: Option<Arc<dyn CollectListener>>,
+        cancel: Option<Arc<CancelToken>>,
     ) -> Result<DeferredPoll, KluisError> {
         let core = self.core()?;
-        blocking_async(move || async move {
-            core.poll_deferred(settings.into())
+        cancellable(cancel, move || async move {
+            core.poll_deferred_reporting(settings.into(), &Progress(listener))
                 .await
                 .map(DeferredPoll::from)
         })

@@ -105,13 +105,21 @@ pub(crate) struct ForeignHolderKeys {
 impl ForeignHolderKeys {
     /// Runs one call of the app's store to its end, or until the timeout (the call's future is
     /// then dropped, which cancels the coroutine or task on the app's side).
-    fn wait<T, F>(&self, call: F) -> Result<T, CoreError>
+    /// A call the app cancels (its coroutine of the wallet call, cancel.rs) ends at once as
+    /// `Cancelled`, unless it is a clean-up (`cancellable` false: deleting keys must finish).
+    fn wait<T, F>(&self, call: F, cancellable: bool) -> Result<T, CoreError>
     where
         F: Future<Output = Result<T, HolderKeyError>>,
     {
-        match block_on_until(call, Instant::now() + self.timeout) {
-            Some(r) => r.map_err(CoreError::from),
-            None => Err(CoreError::Timeout),
+        let cancel = if cancellable {
+            crate::cancel::current()
+        } else {
+            None
+        };
+        match block_on_until(call, Instant::now() + self.timeout, cancel.as_deref()) {
+            Waited::Done(r) => r.map_err(CoreError::from),
+            Waited::TimedOut => Err(CoreError::Timeout),
+            Waited::Cancelled => Err(CoreError::Cancelled),
         }
     }
 }
@@ -126,13 +134,16 @@ impl kluis_core::HolderKeyStore for ForeignHolderKeys {
         key_id: &str,
         attestation_challenge: Option<&[u8]>,
     ) -> Result<NewHolderKey, CoreError> {
-        let info = self.wait(self.store.create_key(
-            key_id.to_string(),
-            attestation_challenge.map(<[u8]>::to_vec),
-        ))?;
+        let info = self.wait(
+            self.store.create_key(
+                key_id.to_string(),
+                attestation_challenge.map(<[u8]>::to_vec),
+            ),
+            true,
+        )?;
         let public_jwk = PublicJwk::from_platform_encoding(&info.public_key).map_err(|_| {
             // A key we cannot read is useless; do not leave it in the store.
-            let _ = self.wait(self.store.delete_key(key_id.to_string()));
+            let _ = self.wait(self.store.delete_key(key_id.to_string()), false);
             CoreError::Unavailable("the key store returned no P-256 public key".into())
         })?;
         Ok(NewHolderKey {
@@ -143,11 +154,11 @@ impl kluis_core::HolderKeyStore for ForeignHolderKeys {
     }
 
     fn sign(&self, key_id: &str, _handle: &[u8], input: &[u8]) -> Result<Vec<u8>, CoreError> {
-        self.wait(self.store.sign(key_id.to_string(), input.to_vec()))
+        self.wait(self.store.sign(key_id.to_string(), input.to_vec()), true)
     }
 
     fn delete_key(&self, key_id: &str, _handle: &[u8]) -> Result<(), CoreError> {
-        self.wait(self.store.delete_key(key_id.to_string()))
+        self.wait(self.store.delete_key(key_id.to_string()), false)
     }
 }
 
@@ -165,23 +176,42 @@ impl Wake for Signal {
     }
 }
 
-/// Polls `fut` on this thread until it completes (`Some`) or `deadline` passes (`None`, the
-/// future is dropped). A foreign future needs no runtime: the app's side completes it through
-/// a callback that wakes this thread.
-fn block_on_until<F: Future>(fut: F, deadline: Instant) -> Option<F::Output> {
+enum Waited<T> {
+    Done(T),
+    TimedOut,
+    Cancelled,
+}
+
+/// Polls `fut` on this thread until it completes, `deadline` passes or `cancel` is raised (the
+/// future is then dropped). A foreign future needs no runtime: the app's side completes it
+/// through a callback that wakes this thread.
+fn block_on_until<F: Future>(
+    fut: F,
+    deadline: Instant,
+    cancel: Option<&crate::cancel::CancelSignal>,
+) -> Waited<F::Output> {
     let signal = Arc::new(Signal::default());
     let waker = Waker::from(Arc::clone(&signal));
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
+    if let Some(c) = cancel {
+        c.notify(&waker);
+    }
     loop {
+        if cancel.is_some_and(|c| c.is_raised()) {
+            return Waited::Cancelled;
+        }
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return Some(v);
+            return Waited::Done(v);
         }
         let mut woken = signal.woken.lock().unwrap_or_else(PoisonError::into_inner);
         while !*woken {
+            if cancel.is_some_and(|c| c.is_raised()) {
+                return Waited::Cancelled;
+            }
             let now = Instant::now();
             if now >= deadline {
-                return None;
+                return Waited::TimedOut;
             }
             woken = signal
                 .cv
@@ -249,19 +279,39 @@ mod tests {
     fn a_future_completed_by_a_callback_on_another_thread_is_awaited() {
         let (f, _) = completed_after(Some(Duration::from_millis(50)));
         let deadline = Instant::now() + Duration::from_secs(10);
-        assert_eq!(block_on_until(f, deadline), Some(7));
+        assert!(matches!(block_on_until(f, deadline, None), Waited::Done(7)));
     }
 
     #[test]
     fn a_future_that_never_completes_is_dropped_at_the_deadline() {
         let (f, dropped) = completed_after(None);
         let started = Instant::now();
-        assert_eq!(
-            block_on_until(f, started + Duration::from_millis(100)),
-            None
-        );
+        assert!(matches!(
+            block_on_until(f, started + Duration::from_millis(100), None),
+            Waited::TimedOut
+        ));
         assert!(started.elapsed() >= Duration::from_millis(100));
         // Dropping it is what cancels the app's coroutine or task.
         assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    /// The app cancelling the wallet call (cancel.rs) ends a wait for its key store at once,
+    /// raised from another thread while the wait sleeps, and drops the store's future.
+    #[test]
+    fn a_cancelled_call_stops_waiting_for_the_key_store() {
+        let (f, dropped) = completed_after(None);
+        let cancel = Arc::new(crate::cancel::CancelSignal::default());
+        let raiser = Arc::clone(&cancel);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            raiser.raise();
+        });
+        let far = Instant::now() + Duration::from_secs(600);
+        assert!(matches!(
+            block_on_until(f, far, Some(&cancel)),
+            Waited::Cancelled
+        ));
+        assert!(dropped.load(Ordering::SeqCst));
+        t.join().unwrap();
     }
 }

@@ -13,28 +13,38 @@
 
 uniffi::setup_scaffolding!();
 
+mod cancel;
 mod collect;
 mod delegation;
 mod error;
+mod events;
 mod holder_keys;
+mod in_person;
 mod key_store;
 mod present;
 mod types;
 mod wallet;
 
+pub use cancel::CancelToken;
 pub use collect::{
-    recommended_collect_settings, recommended_http_settings, AddressView, CollectOutcome,
-    CollectSettings, DebtLine, Debts, DeferredPoll, HttpSettings, IncomeLine, LicenceView,
-    OfferPreview, OfferSession, OfferedCredential, Overview, PendingCredential, RefreshFailure,
-    RefreshReport, SchemeSummary, StatusReport, TxCodeSpec, VehicleView,
+    recommended_collect_settings, recommended_http_settings, AddressView, CollectEvent,
+    CollectListener, CollectOutcome, CollectSettings, DebtLine, Debts, DeferredPoll, HttpSettings,
+    IncomeLine, LicenceView, OfferPreview, OfferSession, OfferedCredential, Overview,
+    PendingCredential, RefreshFailure, RefreshReport, SchemeSummary, StatusReport, TxCodeSpec,
+    VehicleView,
 };
 pub use delegation::{
     DelegateRequest, DelegationOutcome, MandateAction, MandateCredential, MandateRole,
     MandateState, MandateSummary,
 };
 pub use error::{KeyStoreError, KluisError};
+pub use events::{LockListener, LockReason, LockState};
 pub use holder_keys::{
     HolderKeyError, HolderKeyInfo, HolderKeyStore, DEFAULT_HOLDER_KEY_TIMEOUT_MS,
+};
+pub use in_person::{
+    qr_code, qr_png, OfflineItem, OfflineQr, OfflineQuery, QrCode, QrErrorCorrection,
+    SessionChannel, SessionChannelError, SessionQr,
 };
 pub use key_store::{software_key_store, DeviceKeyStore};
 pub use present::{

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use kluis_core::openid4vp as vp;
 
-use crate::collect::{blocking_async, HttpSettings};
+use crate::cancel::CancelToken;
+use crate::collect::{blocking_async, cancellable, HttpSettings};
 use crate::wallet::Wallet;
 use crate::KluisError;
 
@@ -344,6 +345,17 @@ pub struct DisclosedCredential {
     pub copy: u32,
 }
 
+impl From<vp::DisclosedCredential> for DisclosedCredential {
+    fn from(d: vp::DisclosedCredential) -> Self {
+        DisclosedCredential {
+            query_id: d.query_id,
+            credential_id: d.credential_id,
+            claims: d.claims,
+            copy: d.copy,
+        }
+    }
+}
+
 /// The party's answer to a posted response.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ResponseAck {
@@ -377,16 +389,7 @@ impl From<vp::PresentationOutcome> for PresentationOutcome {
     fn from(o: vp::PresentationOutcome) -> Self {
         PresentationOutcome {
             client_id: o.client_id,
-            disclosed: o
-                .disclosed
-                .into_iter()
-                .map(|d| DisclosedCredential {
-                    query_id: d.query_id,
-                    credential_id: d.credential_id,
-                    claims: d.claims,
-                    copy: d.copy,
-                })
-                .collect(),
+            disclosed: o.disclosed.into_iter().map(Into::into).collect(),
             ack: o.ack.into(),
         }
     }
@@ -428,6 +431,16 @@ impl From<kluis_core::openid4vp::DeletionConfirmed> for DeletionConfirmed {
     }
 }
 
+impl PresentationSession {
+    /// A session over a request the core verified (remote or in person).
+    pub(crate) fn new(request: vp::PresentationRequest) -> Arc<Self> {
+        Arc::new(PresentationSession {
+            view: (&request).into(),
+            inner: Arc::new(request),
+        })
+    }
+}
+
 #[uniffi::export]
 impl PresentationSession {
     /// What to show on the consent screen.
@@ -447,21 +460,21 @@ impl Wallet {
     /// Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
     /// the signed request, verifies it against the scheme and matches it against the wallet.
     /// Nothing is sent. A refused request is `InvalidRequest` (logged as refused).
+    #[uniffi::method(default(cancel = None))]
     pub async fn start_presentation(
         &self,
         uri: String,
         lang: String,
         http: HttpSettings,
+        cancel: Option<Arc<CancelToken>>,
     ) -> Result<Arc<PresentationSession>, KluisError> {
         let core = self.core()?;
-        let request = blocking_async(move || async move {
+        // Cancelling stops the fetch: nothing was sent or logged yet.
+        let request = cancellable(cancel, move || async move {
             core.start_presentation_with(&uri, &lang, http.into()).await
         })
         .await?;
-        Ok(Arc::new(PresentationSession {
-            view: (&request).into(),
-            inner: Arc::new(request),
-        }))
+        Ok(PresentationSession::new(request))
     }
 
     /// Sends exactly the chosen claims (and each credential's always-shared claims) to the party

@@ -7,9 +7,11 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use kluis_core::Pin;
 
+use crate::events::{AutoLockTarget, LockListener, LockReason, LockState, LockWatch};
 use crate::holder_keys::ForeignHolderKeys;
 use crate::key_store::DeviceKeyStoreAdapter;
 use crate::{
@@ -24,6 +26,8 @@ type CoreWallet = kluis_core::Wallet;
 pub struct Wallet {
     /// `None` once wiped: the core's `wipe` consumes the wallet.
     inner: Mutex<Option<Arc<CoreWallet>>>,
+    /// The lock listener and the auto-lock timer.
+    lock_watch: Arc<LockWatch>,
 }
 
 /// Whether a wallet exists in `dir` (decides between the "create" and "unlock" screens).
@@ -56,13 +60,30 @@ impl Wallet {
         };
         Arc::new(Wallet {
             inner: Mutex::new(Some(Arc::new(core))),
+            lock_watch: Arc::default(),
         })
     }
 
-    /// The core wallet, or `Wiped` after [`Wallet::wipe`].
+    /// The core wallet, or `Wiped` after [`Wallet::wipe`]. Every call takes it: the auto-lock's
+    /// idle time counts from here.
     pub(crate) fn core(&self) -> Result<Arc<CoreWallet>, KluisError> {
+        self.lock_watch.touch();
+        self.current().ok_or(KluisError::Wiped)
+    }
+
+    /// The core wallet without counting as use (queries of the lock state must not keep the
+    /// wallet from locking itself).
+    fn current(&self) -> Option<Arc<CoreWallet>> {
         let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        guard.as_ref().map(Arc::clone).ok_or(KluisError::Wiped)
+        guard.as_ref().map(Arc::clone)
+    }
+
+    /// Tells the lock listener when a call found the wallet wiped (the wrong-PIN limit).
+    fn noting_wipe<T>(&self, r: Result<T, KluisError>) -> Result<T, KluisError> {
+        if matches!(r, Err(KluisError::Wiped)) {
+            self.lock_watch.tell(LockState::Wiped, LockReason::Wiped);
+        }
+        r
     }
 
     /// Runs `f` on the core wallet on the blocking pool.
@@ -117,19 +138,56 @@ impl Wallet {
     /// fails with `WrongPin { attempts_left, retry_after_secs }`.
     pub async fn unlock(&self, pin: String) -> Result<(), KluisError> {
         let pin = Pin::new(pin);
-        self.with_core(move |w| w.unlock(&pin)).await
+        let was_unlocked = self.is_unlocked();
+        let r = self.with_core(move |w| w.unlock(&pin)).await;
+        if r.is_ok() && !was_unlocked {
+            self.lock_watch
+                .tell(LockState::Unlocked, LockReason::Unlocked);
+        }
+        self.noting_wipe(r)
     }
 
-    /// Drops the data key and every derived key from memory.
+    /// Drops the data key and every derived key from memory (zeroized).
     pub fn lock(&self) {
-        if let Ok(core) = self.core() {
+        if let Some(core) = self.current() {
+            let was_unlocked = core.is_unlocked();
             core.lock();
+            if was_unlocked {
+                self.lock_watch.tell(LockState::Locked, LockReason::ByApp);
+            }
         }
+    }
+
+    /// Whether the wallet is unlocked, locked or wiped (as the lock listener last heard).
+    pub fn lock_state(&self) -> LockState {
+        let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_ref() {
+            None => LockState::Wiped,
+            Some(w) if w.is_unlocked() => LockState::Unlocked,
+            Some(_) => LockState::Locked,
+        }
+    }
+
+    /// Tells `listener` of every change of the lock state (`None`: nobody): unlocked, locked by
+    /// the app or by the auto-lock, wiped. Replaces the earlier listener.
+    pub fn set_lock_listener(&self, listener: Option<Arc<dyn LockListener>>) {
+        self.lock_watch.set_listener(listener);
+    }
+
+    /// Locks the wallet (keys zeroized) once no call has started for `timeout_ms`
+    /// milliseconds (`None`: never). A call that is running is not interrupted: the wallet then
+    /// locks when the timeout has passed after it. The listener hears `AutoLock`.
+    pub fn set_auto_lock(self: Arc<Self>, timeout_ms: Option<u64>) -> Result<(), KluisError> {
+        let target: Arc<dyn AutoLockTarget> = Arc::clone(&self) as Arc<dyn AutoLockTarget>;
+        self.lock_watch.set_timeout(
+            timeout_ms.map(Duration::from_millis),
+            Arc::downgrade(&target),
+        )
     }
 
     /// Whether the wallet is unlocked (false once wiped).
     pub fn is_unlocked(&self) -> bool {
-        self.core().map(|w| w.is_unlocked()).unwrap_or(false)
+        self.current().is_some_and(|w| w.is_unlocked())
     }
 
     /// Changes the PIN (the old one is checked and counted like an unlock).
@@ -152,7 +210,9 @@ impl Wallet {
                 }
             }
         };
-        blocking(move || core.wipe()).await
+        blocking(move || core.wipe()).await?;
+        self.lock_watch.tell(LockState::Wiped, LockReason::Wiped);
+        Ok(())
     }
 
     /// The wallet's state; works while locked (counts are then 0).
@@ -245,5 +305,24 @@ impl Wallet {
                 .map(|v| v.into_iter().map(Into::into).collect())
         })
         .await
+    }
+}
+
+impl AutoLockTarget for Wallet {
+    fn busy(&self) -> bool {
+        let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        // Every running call holds a clone of the core wallet.
+        guard.as_ref().is_some_and(|w| Arc::strong_count(w) > 1)
+    }
+
+    fn auto_lock(&self) -> bool {
+        let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_ref() {
+            Some(w) if w.is_unlocked() => {
+                w.lock();
+                true
+            }
+            _ => false,
+        }
     }
 }

@@ -67,6 +67,13 @@ impl Qr {
         self.code.width()
     }
 
+    /// The modules row by row (index `y * width + x`), `true` for dark: for an app that draws
+    /// the code itself.
+    pub fn modules(&self) -> Vec<bool> {
+        let w = self.width();
+        (0..w * w).map(|i| self.dark(i % w, i / w)).collect()
+    }
+
     fn dark(&self, x: usize, y: usize) -> bool {
         self.code[(x, y)] == qrcode::Color::Dark
     }
@@ -199,6 +206,34 @@ pub fn read_png(png_bytes: &[u8]) -> Result<String, QrError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The modules an app draws are the code the PNG shows: drawn back into a PNG of our own,
+    /// they read as the payload.
+    #[test]
+    fn modules_draw_the_same_code() {
+        let qr = Qr::new("KS1:modules-round-trip", Ec::M).unwrap();
+        let (w, m) = (qr.width(), qr.modules());
+        assert_eq!(m.len(), w * w);
+        let (quiet, scale) = (4, 4);
+        let side = (w + 2 * quiet) * scale;
+        let mut pixels = vec![255u8; side * side];
+        for (i, _) in m.iter().enumerate().filter(|(_, d)| **d) {
+            let (x, y) = (i % w, i / w);
+            for dy in 0..scale {
+                let start = ((y + quiet) * scale + dy) * side + (x + quiet) * scale;
+                pixels[start..start + scale].fill(0);
+            }
+        }
+        let mut png_bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut png_bytes, side as u32, side as u32);
+            enc.set_color(png::ColorType::Grayscale);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut wr = enc.write_header().unwrap();
+            wr.write_image_data(&pixels).unwrap();
+        }
+        assert_eq!(read_png(&png_bytes).unwrap(), "KS1:modules-round-trip");
+    }
 
     #[test]
     fn sizes_grow_with_payload_and_png_is_valid() {

@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 use super::dpop::{self, Dpop};
 use super::offer::{OfferGrant, AUTHORIZATION_CODE_GRANT};
 use super::protocol::token_reply_with;
-use super::{check_trusted, CollectOutcome, OfferSession};
+use super::{check_trusted, CollectOutcome, NoProgress, OfferSession};
 use crate::{AuthorizationRefusal, Error, Wallet};
 
 /// The `client_id` the wallet uses at authorization servers: the same for every kluis wallet
@@ -244,6 +244,7 @@ impl Wallet {
         }
         let tokens =
             token_reply_with(reply, "authorization code", Some(Arc::clone(&pending.dpop)))?;
-        self.collect_with(pending.session, tokens).await
+        self.collect_with(pending.session, tokens, &NoProgress)
+            .await
     }
 }

@@ -21,6 +21,7 @@ mod dpop;
 pub mod fuzz_hooks;
 mod metadata;
 mod offer;
+mod progress;
 mod protocol;
 mod refresh;
 
@@ -40,6 +41,7 @@ use crate::http::{self, Http};
 pub use authorization::{PendingAuthorization, WALLET_CLIENT_ID};
 pub use dpop::DPOP_TYP;
 pub use offer::{CredentialOffer, TxCodeSpec};
+pub use progress::{CollectEvent, CollectProgress, NoProgress};
 pub use refresh::{RefreshFailure, RefreshReport};
 
 use metadata::pick_display;
@@ -361,6 +363,47 @@ impl Wallet {
         session: OfferSession,
         tx_code: Option<&str>,
     ) -> Result<CollectOutcome, Error> {
+        self.accept_offer_reporting(session, tx_code, &NoProgress)
+            .await
+    }
+
+    /// As [`Wallet::accept_offer`], reporting each step to `progress` (started, waiting for a
+    /// deferred credential, stored, or failed with the error).
+    pub async fn accept_offer_reporting(
+        &self,
+        session: OfferSession,
+        tx_code: Option<&str>,
+        progress: &dyn CollectProgress,
+    ) -> Result<CollectOutcome, Error> {
+        let issuer = session.preview.issuer.clone();
+        progress.event(&CollectEvent::Started {
+            issuer: issuer.clone(),
+        });
+        match self.accept_offer_inner(session, tx_code, progress).await {
+            Ok(outcome) => {
+                progress.event(&CollectEvent::Stored {
+                    issuer,
+                    stored: outcome.stored.clone(),
+                    pending: outcome.pending.clone(),
+                });
+                Ok(outcome)
+            }
+            Err(error) => {
+                progress.event(&CollectEvent::Failed {
+                    issuer,
+                    error: error.clone(),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    async fn accept_offer_inner(
+        &self,
+        session: OfferSession,
+        tx_code: Option<&str>,
+        progress: &dyn CollectProgress,
+    ) -> Result<CollectOutcome, Error> {
         // Refuse before asking the holder for anything: it would issue credentials for nothing.
         check_trusted(&session.preview)?;
         if session.needs_authorization() {
@@ -375,15 +418,16 @@ impl Wallet {
         }
         let tokens =
             pre_authorized_token(&session.http, &session.metadata, &session.offer, tx_code).await?;
-        self.collect_with(session, tokens).await
+        self.collect_with(session, tokens, progress).await
     }
 
     /// Everything after the token request, for both grants: credential requests, verification,
-    /// one vault transaction, notifications.
+    /// one vault transaction, notifications; deferred waits reported to `progress`.
     pub(crate) async fn collect_with(
         &self,
         session: OfferSession,
         tokens: Tokens,
+        progress: &dyn CollectProgress,
     ) -> Result<CollectOutcome, Error> {
         let OfferSession {
             preview,
@@ -412,6 +456,10 @@ impl Wallet {
                     transaction_id,
                     interval,
                 } => {
+                    progress.event(&CollectEvent::WaitingForDeferred {
+                        issuer: metadata.credential_issuer.clone(),
+                        vct: vct.clone(),
+                    });
                     match poll_until(
                         &http,
                         &metadata,
@@ -650,6 +698,16 @@ impl Wallet {
     /// holder no longer knows, or a delivery that fails verification, is dropped with its keys
     /// and reported in `failed`.
     pub async fn poll_deferred(&self, options: CollectOptions) -> Result<DeferredPoll, Error> {
+        self.poll_deferred_reporting(options, &NoProgress).await
+    }
+
+    /// As [`Wallet::poll_deferred`], reporting each transaction to `progress`: started, then
+    /// stored, still waiting, or failed.
+    pub async fn poll_deferred_reporting(
+        &self,
+        options: CollectOptions,
+        progress: &dyn CollectProgress,
+    ) -> Result<DeferredPoll, Error> {
         let http = Http::new(options.http.clone())?;
         let mut out = DeferredPoll::default();
         for (pid, p) in self.vault.list::<PendingIssuance>()? {
@@ -660,13 +718,38 @@ impl Wallet {
                 vct: p.vct.clone(),
                 note,
             };
+            let issuer = p.credential_issuer.clone();
+            progress.event(&CollectEvent::Started {
+                issuer: issuer.clone(),
+            });
             match self.poll_one(&http, &pid, &p, &options.lang).await {
-                Ok(Polled::Delivered(s)) => out.delivered.push(s),
-                Ok(Polled::Pending) => out.pending.push(summary(None)),
+                Ok(Polled::Delivered(s)) => {
+                    progress.event(&CollectEvent::Stored {
+                        issuer,
+                        stored: vec![s.clone()],
+                        pending: Vec::new(),
+                    });
+                    out.delivered.push(s)
+                }
+                Ok(Polled::Pending) => {
+                    progress.event(&CollectEvent::WaitingForDeferred {
+                        issuer,
+                        vct: p.vct.clone(),
+                    });
+                    out.pending.push(summary(None))
+                }
                 Err(e @ (Error::Network { .. } | Error::Issuance { .. })) => {
+                    progress.event(&CollectEvent::Failed {
+                        issuer,
+                        error: e.clone(),
+                    });
                     out.pending.push(summary(Some(e.to_string())))
                 }
                 Err(e) => {
+                    progress.event(&CollectEvent::Failed {
+                        issuer,
+                        error: e.clone(),
+                    });
                     self.drop_pending(&pid, &p)?;
                     out.failed.push(RefreshFailure {
                         id: pid.clone(),

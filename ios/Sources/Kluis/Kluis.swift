@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -635,6 +651,371 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * A cancellation the app raises itself, for one call: pass it as `cancel` and call
+ * [`CancelToken::cancel`] to stop that call (Swift: `withCancellation { token in ... }`, which
+ * raises it when the `Task` is cancelled). The call then ends with `Cancelled`, as if its
+ * coroutine had been cancelled. A token once raised stays raised: use a new one per call.
+ */
+public protocol CancelTokenProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops the call this token was given to (at its next await or key store call).
+     */
+    func cancel() 
+    
+    /**
+     * Whether [`CancelToken::cancel`] was called.
+     */
+    func isCancelled()  -> Bool
+    
+}
+/**
+ * A cancellation the app raises itself, for one call: pass it as `cancel` and call
+ * [`CancelToken::cancel`] to stop that call (Swift: `withCancellation { token in ... }`, which
+ * raises it when the `Task` is cancelled). The call then ends with `Cancelled`, as if its
+ * coroutine had been cancelled. A token once raised stays raised: use a new one per call.
+ */
+open class CancelToken: CancelTokenProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_canceltoken(self.handle, $0) }
+    }
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_constructor_canceltoken_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_canceltoken(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops the call this token was given to (at its next await or key store call).
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_canceltoken_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Whether [`CancelToken::cancel`] was called.
+     */
+open func isCancelled() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_canceltoken_is_cancelled(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCancelToken: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CancelToken
+
+    public static func lift(_ handle: UInt64) throws -> CancelToken {
+        return CancelToken(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CancelToken) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CancelToken {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CancelToken, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCancelToken_lift(_ handle: UInt64) throws -> CancelToken {
+    return try FfiConverterTypeCancelToken.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCancelToken_lower(_ value: CancelToken) -> UInt64 {
+    return FfiConverterTypeCancelToken.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives the progress of a collect, in order, on the collecting thread (not the UI
+ * thread: post to it). It only watches; it must return quickly and not throw.
+ */
+public protocol CollectListener: AnyObject, Sendable {
+    
+    func onEvent(event: CollectEvent) 
+    
+}
+/**
+ * Receives the progress of a collect, in order, on the collecting thread (not the UI
+ * thread: post to it). It only watches; it must return quickly and not throw.
+ */
+open class CollectListenerImpl: CollectListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_collectlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_collectlistener(handle, $0) }
+    }
+
+    
+
+    
+open func onEvent(event: CollectEvent)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_collectlistener_on_event(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCollectEvent_lower(event),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceCollectListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceCollectListener = UniffiVTableCallbackInterfaceCollectListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeCollectListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface CollectListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeCollectListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface CollectListener: handle missing in uniffiClone")
+            }
+        },
+        onEvent: { (
+            uniffiHandle: UInt64,
+            event: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeCollectListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onEvent(
+                     event: try FfiConverterTypeCollectEvent_lift(event)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceCollectListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceCollectListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitCollectListener() {
+    uniffi_kluis_ffi_fn_init_callback_vtable_collectlistener(UniffiCallbackInterfaceCollectListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<CollectListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = CollectListener
+
+    public static func lift(_ handle: UInt64) throws -> CollectListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return CollectListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: CollectListener) -> UInt64 {
+         if let rustImpl = value as? CollectListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CollectListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectListener_lift(_ handle: UInt64) throws -> CollectListener {
+    return try FfiConverterTypeCollectListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectListener_lower(_ value: CollectListener) -> UInt64 {
+    return FfiConverterTypeCollectListener.lower(value)
+}
+
+
 
 
 
@@ -1286,6 +1667,213 @@ public func FfiConverterTypeHolderKeyStore_lower(_ value: HolderKeyStore) -> UIn
 
 
 /**
+ * Told of every change of the lock state, on a background thread (post to the UI thread).
+ */
+public protocol LockListener: AnyObject, Sendable {
+    
+    func onLockState(state: LockState, reason: LockReason) 
+    
+}
+/**
+ * Told of every change of the lock state, on a background thread (post to the UI thread).
+ */
+open class LockListenerImpl: LockListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_locklistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_locklistener(handle, $0) }
+    }
+
+    
+
+    
+open func onLockState(state: LockState, reason: LockReason)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_locklistener_on_lock_state(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLockState_lower(state),
+        FfiConverterTypeLockReason_lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLockListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLockListener = UniffiVTableCallbackInterfaceLockListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLockListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LockListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLockListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LockListener: handle missing in uniffiClone")
+            }
+        },
+        onLockState: { (
+            uniffiHandle: UInt64,
+            state: RustBuffer,
+            reason: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLockListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onLockState(
+                     state: try FfiConverterTypeLockState_lift(state),
+                     reason: try FfiConverterTypeLockReason_lift(reason)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLockListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLockListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLockListener() {
+    uniffi_kluis_ffi_fn_init_callback_vtable_locklistener(UniffiCallbackInterfaceLockListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLockListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<LockListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = LockListener
+
+    public static func lift(_ handle: UInt64) throws -> LockListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LockListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: LockListener) -> UInt64 {
+         if let rustImpl = value as? LockListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LockListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LockListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLockListener_lift(_ handle: UInt64) throws -> LockListener {
+    return try FfiConverterTypeLockListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLockListener_lower(_ value: LockListener) -> UInt64 {
+    return FfiConverterTypeLockListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
  * after a failed accept, e.g. a wrong transaction code) preview the offer again.
  */
@@ -1584,6 +2172,515 @@ public func FfiConverterTypePresentationSession_lower(_ value: PresentationSessi
 
 
 /**
+ * The wallet's end of a session: carries the party's encrypted request to the wallet and the
+ * wallet's encrypted answer back. Both are opaque bytes (JWEs) of at most 64 KiB; the channel
+ * proves nothing, every check is end to end. Apps implement it over BLE or NFC; the HTTP relay
+ * named in the QR is [`SessionQr::relay_channel`]. Calls come on background threads.
+ */
+public protocol SessionChannel: AnyObject, Sendable {
+    
+    /**
+     * Waits up to `wait_ms` for the party's request and returns it.
+     */
+    func receiveRequest(waitMs: UInt64) async throws  -> Data
+    
+    /**
+     * Sends the wallet's answer (or decline) to the party.
+     */
+    func sendResponse(message: Data) async throws 
+    
+}
+/**
+ * The wallet's end of a session: carries the party's encrypted request to the wallet and the
+ * wallet's encrypted answer back. Both are opaque bytes (JWEs) of at most 64 KiB; the channel
+ * proves nothing, every check is end to end. Apps implement it over BLE or NFC; the HTTP relay
+ * named in the QR is [`SessionQr::relay_channel`]. Calls come on background threads.
+ */
+open class SessionChannelImpl: SessionChannel, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_sessionchannel(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_sessionchannel(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Waits up to `wait_ms` for the party's request and returns it.
+     */
+open func receiveRequest(waitMs: UInt64)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_sessionchannel_receive_request(
+                        self.uniffiCloneHandle(),FfiConverterUInt64.lower(waitMs)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeSessionChannelError_lift
+        )
+}
+    
+    /**
+     * Sends the wallet's answer (or decline) to the party.
+     */
+open func sendResponse(message: Data)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_sessionchannel_send_response(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(message)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_void,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_void,
+            freeFunc: ffi_kluis_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeSessionChannelError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSessionChannel {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSessionChannel = UniffiVTableCallbackInterfaceSessionChannel(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSessionChannel.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SessionChannel: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSessionChannel.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SessionChannel: handle missing in uniffiClone")
+            }
+        },
+        receiveRequest: { (
+            uniffiHandle: UInt64,
+            waitMs: UInt64,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeSessionChannel.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.receiveRequest(
+                     waitMs: try FfiConverterUInt64.lift(waitMs)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: Data) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeSessionChannelError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        sendResponse: { (
+            uniffiHandle: UInt64,
+            message: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSessionChannel.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.sendResponse(
+                     message: try FfiConverterData.lift(message)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: ()) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeSessionChannelError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSessionChannel> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSessionChannel>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSessionChannel() {
+    uniffi_kluis_ffi_fn_init_callback_vtable_sessionchannel(UniffiCallbackInterfaceSessionChannel.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionChannel: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SessionChannel>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SessionChannel
+
+    public static func lift(_ handle: UInt64) throws -> SessionChannel {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SessionChannelImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SessionChannel) -> UInt64 {
+         if let rustImpl = value as? SessionChannelImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionChannel {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SessionChannel, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionChannel_lift(_ handle: UInt64) throws -> SessionChannel {
+    return try FfiConverterTypeSessionChannel.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionChannel_lower(_ value: SessionChannel) -> UInt64 {
+    return FfiConverterTypeSessionChannel.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The citizen's session QR: a fresh ephemeral key (never stored, gone with this object) and
+ * the relay the party reaches the wallet through. Show [`SessionQr::code`], then wait with
+ * [`Wallet::receive_session_request`].
+ */
+public protocol SessionQrProtocol: AnyObject, Sendable {
+    
+    /**
+     * The code to draw.
+     */
+    func code() throws  -> QrCode
+    
+    /**
+     * The HTTP relay the code names, as a channel, with `http`'s roots and loopback rule (its
+     * timeout is raised to outlast the relay's 30 s long poll).
+     */
+    func relayChannel(http: HttpSettings) throws  -> SessionChannel
+    
+    /**
+     * The session id in the code (16 bytes): what a channel of the app's addresses (the relay's
+     * mailbox, a BLE service).
+     */
+    func sessionId()  -> Data
+    
+    /**
+     * The QR text (`KS1:...`).
+     */
+    func text()  -> String
+    
+}
+/**
+ * The citizen's session QR: a fresh ephemeral key (never stored, gone with this object) and
+ * the relay the party reaches the wallet through. Show [`SessionQr::code`], then wait with
+ * [`Wallet::receive_session_request`].
+ */
+open class SessionQr: SessionQrProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_sessionqr(self.handle, $0) }
+    }
+    /**
+     * A new session reachable through the relay at `relay_url` (https; plain http only to
+     * loopback). The URL goes into the code.
+     */
+public convenience init(relayUrl: String)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_constructor_sessionqr_new(
+        FfiConverterString.lower(relayUrl),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_sessionqr(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The code to draw.
+     */
+open func code()throws  -> QrCode  {
+    return try  FfiConverterTypeQrCode_lift(try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_sessionqr_code(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The HTTP relay the code names, as a channel, with `http`'s roots and loopback rule (its
+     * timeout is raised to outlast the relay's 30 s long poll).
+     */
+open func relayChannel(http: HttpSettings)throws  -> SessionChannel  {
+    return try  FfiConverterTypeSessionChannel_lift(try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_sessionqr_relay_channel(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHttpSettings_lower(http),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The session id in the code (16 bytes): what a channel of the app's addresses (the relay's
+     * mailbox, a BLE service).
+     */
+open func sessionId() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_sessionqr_session_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The QR text (`KS1:...`).
+     */
+open func text() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_sessionqr_text(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionQr: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SessionQr
+
+    public static func lift(_ handle: UInt64) throws -> SessionQr {
+        return SessionQr(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SessionQr) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionQr {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SessionQr, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionQr_lift(_ handle: UInt64) throws -> SessionQr {
+    return try FfiConverterTypeSessionQr.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionQr_lower(_ value: SessionQr) -> UInt64 {
+    return FfiConverterTypeSessionQr.lower(value)
+}
+
+
+
+
+
+
+/**
  * A citizen's wallet over one encrypted vault in a directory of the app's private storage.
  */
 public protocol WalletProtocol: AnyObject, Sendable {
@@ -1594,8 +2691,13 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
      * unlisted holder `UntrustedIssuer`, a missing code `InvalidInput`. The session is used up
      * either way (`InvalidInput` if given again).
+     *
+     * `listener` hears each step (started, waiting for a deferred credential, stored, failed
+     * with the error). Cancelling the call (the coroutine) stops the collect: nothing of it
+     * is stored and the keys it made are deleted from the holder key store again; once its
+     * one vault write is done, the credentials stay stored.
      */
-    func acceptOffer(session: OfferSession, txCode: String?) async throws  -> CollectOutcome
+    func acceptOffer(session: OfferSession, txCode: String?, listener: CollectListener?, cancel: CancelToken?) async throws  -> CollectOutcome
     
     /**
      * Checks every credential against its holder's signed Token Status List and its expiry;
@@ -1617,9 +2719,11 @@ public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
      * Picks up deferred credentials that are ready (each transaction on its own; a holder that
-     * is down leaves its transaction pending with a note).
+     * is down leaves its transaction pending with a note). `listener` hears each
+     * transaction: started, then stored, still waiting, or failed. Cancelling the call stops
+     * it; what was picked up before stays stored.
      */
-    func pollDeferred(settings: CollectSettings) async throws  -> DeferredPoll
+    func pollDeferred(settings: CollectSettings, listener: CollectListener?, cancel: CancelToken?) async throws  -> DeferredPoll
     
     /**
      * Reads a credential offer (QR code or deep link) and says who offers what, before
@@ -1627,7 +2731,7 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
      * then [`Wallet::accept_offer`].
      */
-    func previewOffer(offerUri: String, settings: CollectSettings) async throws  -> OfferSession
+    func previewOffer(offerUri: String, settings: CollectSettings, cancel: CancelToken?) async throws  -> OfferSession
     
     /**
      * Re-fetches stale credentials from their holders (all with `force`) and picks up
@@ -1708,6 +2812,42 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func viewOnBehalf(mandateId: String, credential: String, lang: String, http: HttpSettings) async throws  -> [ClaimView]
     
     /**
+     * Sends exactly the chosen claims over `channel` (encrypted to the party) and logs the
+     * disclosure (channel `session-qr`). A choice the core refuses is `InvalidInput`, nothing
+     * sent. A channel that fails while sending is `Network`: logged as possibly shared, never
+     * sent again. Runs to its end even when the caller is cancelled (it is logged either way).
+     */
+    func acceptSessionPresentation(session: PresentationSession, choice: PresentationChoice, channel: SessionChannel) async throws  -> [DisclosedCredential]
+    
+    /**
+     * A helper answers the party in person under mandate `mandate_id` (docs/DELEGATION.md):
+     * the mandate's scope decides what is disclosed; its revocation is checked first (`http`).
+     */
+    func acceptSessionPresentationOnBehalf(mandateId: String, session: PresentationSession, channel: SessionChannel, http: HttpSettings) async throws  -> [DisclosedCredential]
+    
+    /**
+     * Tells the party over `channel` that the citizen declined, and logs it (also when the
+     * channel fails: then `Network`).
+     */
+    func declineSessionPresentation(session: PresentationSession, channel: SessionChannel) async throws 
+    
+    /**
+     * Makes an offline QR for party `audience` (its client identifier) disclosing what `query`
+     * asks, from the stored credentials that give the smallest code, with a fresh nonce; valid
+     * for 2 minutes, for that party only. Logged (channel `offline-qr`, with `purpose`). A query
+     * the wallet cannot answer is `NotFound`; a bad query or an empty audience `InvalidInput`.
+     */
+    func offlineQr(query: OfflineQuery, audience: String, purpose: String?) async throws  -> OfflineQr
+    
+    /**
+     * Waits up to `wait_ms` for the party's request on `channel`, decrypts it with `qr`'s key,
+     * checks it is bound to that QR, and verifies and matches it as a remote request: the same
+     * consent screen model (`channel` is `SessionQr`). Nothing is sent; a refused request is
+     * `InvalidRequest` and logged. Cancelling the call (the citizen closed the QR) stops the wait.
+     */
+    func receiveSessionRequest(qr: SessionQr, channel: SessionChannel, waitMs: UInt64, lang: String, cancel: CancelToken?) async throws  -> PresentationSession
+    
+    /**
      * Sends exactly the chosen claims (and each credential's always-shared claims) to the party
      * once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
      * query unanswered, claims outside the registration without `allow_outside_registration`)
@@ -1730,11 +2870,19 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func declineUnanswerable(session: PresentationSession, http: HttpSettings) async throws  -> ResponseAck
     
     /**
+     * Asks the party of the disclosure logged as audit entry `entry` to delete what it
+     * received (signed with the key that presented; sent to the deletion endpoint the scheme
+     * lists for it) and logs its signed receipt (`DeletedByParty`). Nothing is logged if the
+     * party cannot be reached (`Network`) or its receipt does not hold (`InvalidRequest`).
+     */
+    func forget(entry: UInt64, http: HttpSettings) async throws  -> DeletionConfirmed
+    
+    /**
      * Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
      * the signed request, verifies it against the scheme and matches it against the wallet.
      * Nothing is sent. A refused request is `InvalidRequest` (logged as refused).
      */
-    func startPresentation(uri: String, lang: String, http: HttpSettings) async throws  -> PresentationSession
+    func startPresentation(uri: String, lang: String, http: HttpSettings, cancel: CancelToken?) async throws  -> PresentationSession
     
     /**
      * Trusts `jwk_json` (a public P-256 JWK) as the key of issuer `issuer_id` (its `iss`).
@@ -1783,9 +2931,14 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func isUnlocked()  -> Bool
     
     /**
-     * Drops the data key and every derived key from memory.
+     * Drops the data key and every derived key from memory (zeroized).
      */
     func lock() 
+    
+    /**
+     * Whether the wallet is unlocked, locked or wiped (as the lock listener last heard).
+     */
+    func lockState()  -> LockState
     
     /**
      * A presentation of credential `id` disclosing exactly `claim_paths` (e.g. `/given_name`),
@@ -1793,6 +2946,19 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * Returns the compact SD-JWT+KB.
      */
     func present(id: String, claimPaths: [String], nonce: String, audience: String, purpose: String?) async throws  -> String
+    
+    /**
+     * Locks the wallet (keys zeroized) once no call has started for `timeout_ms`
+     * milliseconds (`None`: never). A call that is running is not interrupted: the wallet then
+     * locks when the timeout has passed after it. The listener hears `AutoLock`.
+     */
+    func setAutoLock(timeoutMs: UInt64?) throws 
+    
+    /**
+     * Tells `listener` of every change of the lock state (`None`: nobody): unlocked, locked by
+     * the app or by the auto-lock, wiped. Replaces the earlier listener.
+     */
+    func setLockListener(listener: LockListener?) 
     
     /**
      * The wallet's state; works while locked (counts are then 0).
@@ -1919,13 +3085,18 @@ public static func `open`(dir: String, keyStore: DeviceKeyStore, holderKeys: Hol
      * transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
      * unlisted holder `UntrustedIssuer`, a missing code `InvalidInput`. The session is used up
      * either way (`InvalidInput` if given again).
+     *
+     * `listener` hears each step (started, waiting for a deferred credential, stored, failed
+     * with the error). Cancelling the call (the coroutine) stops the collect: nothing of it
+     * is stored and the keys it made are deleted from the holder key store again; once its
+     * one vault write is done, the credentials stay stored.
      */
-open func acceptOffer(session: OfferSession, txCode: String?)async throws  -> CollectOutcome  {
+open func acceptOffer(session: OfferSession, txCode: String?, listener: CollectListener? = nil, cancel: CancelToken? = nil)async throws  -> CollectOutcome  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_kluis_ffi_fn_method_wallet_accept_offer(
-                        self.uniffiCloneHandle(),FfiConverterTypeOfferSession_lower(session),FfiConverterOptionString.lower(txCode)
+                        self.uniffiCloneHandle(),FfiConverterTypeOfferSession_lower(session),FfiConverterOptionString.lower(txCode),FfiConverterOptionTypeCollectListener.lower(listener),FfiConverterOptionTypeCancelToken.lower(cancel)
                 )
             },
             pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
@@ -1998,14 +3169,16 @@ open func pendingCredentials()async throws  -> [PendingCredential]  {
     
     /**
      * Picks up deferred credentials that are ready (each transaction on its own; a holder that
-     * is down leaves its transaction pending with a note).
+     * is down leaves its transaction pending with a note). `listener` hears each
+     * transaction: started, then stored, still waiting, or failed. Cancelling the call stops
+     * it; what was picked up before stays stored.
      */
-open func pollDeferred(settings: CollectSettings)async throws  -> DeferredPoll  {
+open func pollDeferred(settings: CollectSettings, listener: CollectListener? = nil, cancel: CancelToken? = nil)async throws  -> DeferredPoll  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_kluis_ffi_fn_method_wallet_poll_deferred(
-                        self.uniffiCloneHandle(),FfiConverterTypeCollectSettings_lower(settings)
+                        self.uniffiCloneHandle(),FfiConverterTypeCollectSettings_lower(settings),FfiConverterOptionTypeCollectListener.lower(listener),FfiConverterOptionTypeCancelToken.lower(cancel)
                 )
             },
             pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
@@ -2022,12 +3195,12 @@ open func pollDeferred(settings: CollectSettings)async throws  -> DeferredPoll  
      * list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
      * then [`Wallet::accept_offer`].
      */
-open func previewOffer(offerUri: String, settings: CollectSettings)async throws  -> OfferSession  {
+open func previewOffer(offerUri: String, settings: CollectSettings, cancel: CancelToken? = nil)async throws  -> OfferSession  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_kluis_ffi_fn_method_wallet_preview_offer(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUri),FfiConverterTypeCollectSettings_lower(settings)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(offerUri),FfiConverterTypeCollectSettings_lower(settings),FfiConverterOptionTypeCancelToken.lower(cancel)
                 )
             },
             pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
@@ -2278,6 +3451,112 @@ open func viewOnBehalf(mandateId: String, credential: String, lang: String, http
 }
     
     /**
+     * Sends exactly the chosen claims over `channel` (encrypted to the party) and logs the
+     * disclosure (channel `session-qr`). A choice the core refuses is `InvalidInput`, nothing
+     * sent. A channel that fails while sending is `Network`: logged as possibly shared, never
+     * sent again. Runs to its end even when the caller is cancelled (it is logged either way).
+     */
+open func acceptSessionPresentation(session: PresentationSession, choice: PresentationChoice, channel: SessionChannel)async throws  -> [DisclosedCredential]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_session_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypePresentationChoice_lower(choice),FfiConverterTypeSessionChannel_lower(channel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDisclosedCredential.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * A helper answers the party in person under mandate `mandate_id` (docs/DELEGATION.md):
+     * the mandate's scope decides what is disclosed; its revocation is checked first (`http`).
+     */
+open func acceptSessionPresentationOnBehalf(mandateId: String, session: PresentationSession, channel: SessionChannel, http: HttpSettings)async throws  -> [DisclosedCredential]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_session_presentation_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeSessionChannel_lower(channel),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDisclosedCredential.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Tells the party over `channel` that the citizen declined, and logs it (also when the
+     * channel fails: then `Network`).
+     */
+open func declineSessionPresentation(session: PresentationSession, channel: SessionChannel)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_decline_session_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeSessionChannel_lower(channel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_void,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_void,
+            freeFunc: ffi_kluis_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Makes an offline QR for party `audience` (its client identifier) disclosing what `query`
+     * asks, from the stored credentials that give the smallest code, with a fresh nonce; valid
+     * for 2 minutes, for that party only. Logged (channel `offline-qr`, with `purpose`). A query
+     * the wallet cannot answer is `NotFound`; a bad query or an empty audience `InvalidInput`.
+     */
+open func offlineQr(query: OfflineQuery, audience: String, purpose: String?)async throws  -> OfflineQr  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_offline_qr(
+                        self.uniffiCloneHandle(),FfiConverterTypeOfflineQuery_lower(query),FfiConverterString.lower(audience),FfiConverterOptionString.lower(purpose)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOfflineQr_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Waits up to `wait_ms` for the party's request on `channel`, decrypts it with `qr`'s key,
+     * checks it is bound to that QR, and verifies and matches it as a remote request: the same
+     * consent screen model (`channel` is `SessionQr`). Nothing is sent; a refused request is
+     * `InvalidRequest` and logged. Cancelling the call (the citizen closed the QR) stops the wait.
+     */
+open func receiveSessionRequest(qr: SessionQr, channel: SessionChannel, waitMs: UInt64, lang: String, cancel: CancelToken? = nil)async throws  -> PresentationSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_receive_session_request(
+                        self.uniffiCloneHandle(),FfiConverterTypeSessionQr_lower(qr),FfiConverterTypeSessionChannel_lower(channel),FfiConverterUInt64.lower(waitMs),FfiConverterString.lower(lang),FfiConverterOptionTypeCancelToken.lower(cancel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_u64,
+            freeFunc: ffi_kluis_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePresentationSession_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
      * Sends exactly the chosen claims (and each credential's always-shared claims) to the party
      * once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
      * query unanswered, claims outside the registration without `allow_outside_registration`)
@@ -2342,16 +3621,38 @@ open func declineUnanswerable(session: PresentationSession, http: HttpSettings)a
 }
     
     /**
+     * Asks the party of the disclosure logged as audit entry `entry` to delete what it
+     * received (signed with the key that presented; sent to the deletion endpoint the scheme
+     * lists for it) and logs its signed receipt (`DeletedByParty`). Nothing is logged if the
+     * party cannot be reached (`Network`) or its receipt does not hold (`InvalidRequest`).
+     */
+open func forget(entry: UInt64, http: HttpSettings)async throws  -> DeletionConfirmed  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_forget(
+                        self.uniffiCloneHandle(),FfiConverterUInt64.lower(entry),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDeletionConfirmed_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
      * Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
      * the signed request, verifies it against the scheme and matches it against the wallet.
      * Nothing is sent. A refused request is `InvalidRequest` (logged as refused).
      */
-open func startPresentation(uri: String, lang: String, http: HttpSettings)async throws  -> PresentationSession  {
+open func startPresentation(uri: String, lang: String, http: HttpSettings, cancel: CancelToken? = nil)async throws  -> PresentationSession  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_kluis_ffi_fn_method_wallet_start_presentation(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(uri),FfiConverterString.lower(lang),FfiConverterTypeHttpSettings_lower(http)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(uri),FfiConverterString.lower(lang),FfiConverterTypeHttpSettings_lower(http),FfiConverterOptionTypeCancelToken.lower(cancel)
                 )
             },
             pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
@@ -2528,7 +3829,7 @@ open func isUnlocked() -> Bool  {
 }
     
     /**
-     * Drops the data key and every derived key from memory.
+     * Drops the data key and every derived key from memory (zeroized).
      */
 open func lock()  {try! rustCall() {
         uniffiCallStatus in
@@ -2536,6 +3837,18 @@ open func lock()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Whether the wallet is unlocked, locked or wiped (as the lock listener last heard).
+     */
+open func lockState() -> LockState  {
+    return try!  FfiConverterTypeLockState_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_wallet_lock_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2557,6 +3870,33 @@ open func present(id: String, claimPaths: [String], nonce: String, audience: Str
             liftFunc: FfiConverterString.lift,
             errorHandler: FfiConverterTypeKluisError_lift
         )
+}
+    
+    /**
+     * Locks the wallet (keys zeroized) once no call has started for `timeout_ms`
+     * milliseconds (`None`: never). A call that is running is not interrupted: the wallet then
+     * locks when the timeout has passed after it. The listener hears `AutoLock`.
+     */
+open func setAutoLock(timeoutMs: UInt64?)throws   {try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_wallet_set_auto_lock(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Tells `listener` of every change of the lock state (`None`: nobody): unlocked, locked by
+     * the app or by the auto-lock, wiped. Replaces the earlier listener.
+     */
+open func setLockListener(listener: LockListener?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_wallet_set_lock_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeLockListener.lower(listener),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -4094,6 +5434,105 @@ public func FfiConverterTypeDelegationOutcome_lower(_ value: DelegationOutcome) 
 
 
 /**
+ * A party's confirmed deletion (see `Wallet::forget`).
+ */
+public struct DeletionConfirmed: Equatable, Hashable {
+    /**
+     * The audit entry of the disclosure.
+     */
+    public var entry: UInt64
+    /**
+     * The party's client identifier.
+     */
+    public var audience: String
+    /**
+     * When the party says it deleted (Unix seconds).
+     */
+    public var deletedAt: Int64
+    /**
+     * How many results it deleted (0: it held none any more).
+     */
+    public var deleted: UInt32
+    /**
+     * The audit entry that records the receipt.
+     */
+    public var loggedAs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The audit entry of the disclosure.
+         */entry: UInt64, 
+        /**
+         * The party's client identifier.
+         */audience: String, 
+        /**
+         * When the party says it deleted (Unix seconds).
+         */deletedAt: Int64, 
+        /**
+         * How many results it deleted (0: it held none any more).
+         */deleted: UInt32, 
+        /**
+         * The audit entry that records the receipt.
+         */loggedAs: UInt64) {
+        self.entry = entry
+        self.audience = audience
+        self.deletedAt = deletedAt
+        self.deleted = deleted
+        self.loggedAs = loggedAs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeletionConfirmed: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeletionConfirmed: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeletionConfirmed {
+        return
+            try DeletionConfirmed(
+                entry: FfiConverterUInt64.read(from: &buf), 
+                audience: FfiConverterString.read(from: &buf), 
+                deletedAt: FfiConverterInt64.read(from: &buf), 
+                deleted: FfiConverterUInt32.read(from: &buf), 
+                loggedAs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeletionConfirmed, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.entry, into: &buf)
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterInt64.write(value.deletedAt, into: &buf)
+        FfiConverterUInt32.write(value.deleted, into: &buf)
+        FfiConverterUInt64.write(value.loggedAs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeletionConfirmed_lift(_ buf: RustBuffer) throws -> DeletionConfirmed {
+    return try FfiConverterTypeDeletionConfirmed.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeletionConfirmed_lower(_ value: DeletionConfirmed) -> RustBuffer {
+    return FfiConverterTypeDeletionConfirmed.lower(value)
+}
+
+
+/**
  * One credential disclosed.
  */
 public struct DisclosedCredential: Equatable, Hashable {
@@ -5135,6 +6574,175 @@ public func FfiConverterTypeOfferedCredential_lower(_ value: OfferedCredential) 
 
 
 /**
+ * One credential in an offline QR and every claim the party reads from it (the chosen ones and
+ * its always-visible ones), as logged.
+ */
+public struct OfflineItem: Equatable, Hashable {
+    /**
+     * Wallet credential id.
+     */
+    public var credentialId: String
+    /**
+     * Claim paths.
+     */
+    public var claims: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Wallet credential id.
+         */credentialId: String, 
+        /**
+         * Claim paths.
+         */claims: [String]) {
+        self.credentialId = credentialId
+        self.claims = claims
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfflineItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfflineItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfflineItem {
+        return
+            try OfflineItem(
+                credentialId: FfiConverterString.read(from: &buf), 
+                claims: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfflineItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterSequenceString.write(value.claims, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineItem_lift(_ buf: RustBuffer) throws -> OfflineItem {
+    return try FfiConverterTypeOfflineItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineItem_lower(_ value: OfflineItem) -> RustBuffer {
+    return FfiConverterTypeOfflineItem.lower(value)
+}
+
+
+/**
+ * An offline QR made for one party.
+ */
+public struct OfflineQr: Equatable, Hashable {
+    /**
+     * The party it is for (the key-binding `aud`).
+     */
+    public var audience: String
+    /**
+     * When it was made (Unix seconds): the party accepts it until `valid_until`.
+     */
+    public var issuedAt: Int64
+    /**
+     * Unix seconds after which the party refuses it (2 minutes).
+     */
+    public var validUntil: Int64
+    /**
+     * What it discloses (also in the audit log, channel `offline-qr`).
+     */
+    public var items: [OfflineItem]
+    /**
+     * The code to show (`payload` is the `KL2:` text).
+     */
+    public var code: QrCode
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The party it is for (the key-binding `aud`).
+         */audience: String, 
+        /**
+         * When it was made (Unix seconds): the party accepts it until `valid_until`.
+         */issuedAt: Int64, 
+        /**
+         * Unix seconds after which the party refuses it (2 minutes).
+         */validUntil: Int64, 
+        /**
+         * What it discloses (also in the audit log, channel `offline-qr`).
+         */items: [OfflineItem], 
+        /**
+         * The code to show (`payload` is the `KL2:` text).
+         */code: QrCode) {
+        self.audience = audience
+        self.issuedAt = issuedAt
+        self.validUntil = validUntil
+        self.items = items
+        self.code = code
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfflineQr: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfflineQr: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfflineQr {
+        return
+            try OfflineQr(
+                audience: FfiConverterString.read(from: &buf), 
+                issuedAt: FfiConverterInt64.read(from: &buf), 
+                validUntil: FfiConverterInt64.read(from: &buf), 
+                items: FfiConverterSequenceTypeOfflineItem.read(from: &buf), 
+                code: FfiConverterTypeQrCode.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfflineQr, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.audience, into: &buf)
+        FfiConverterInt64.write(value.issuedAt, into: &buf)
+        FfiConverterInt64.write(value.validUntil, into: &buf)
+        FfiConverterSequenceTypeOfflineItem.write(value.items, into: &buf)
+        FfiConverterTypeQrCode.write(value.code, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineQr_lift(_ buf: RustBuffer) throws -> OfflineQr {
+    return try FfiConverterTypeOfflineQr.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineQr_lower(_ value: OfflineQr) -> RustBuffer {
+    return FfiConverterTypeOfflineQr.lower(value)
+}
+
+
+/**
  * The integrated overview across holders.
  */
 public struct Overview: Equatable, Hashable {
@@ -5904,6 +7512,106 @@ public func FfiConverterTypePurposeView_lift(_ buf: RustBuffer) throws -> Purpos
 #endif
 public func FfiConverterTypePurposeView_lower(_ value: PurposeView) -> RustBuffer {
     return FfiConverterTypePurposeView.lower(value)
+}
+
+
+/**
+ * A QR code for the app to draw: `size` × `size` modules, row by row, `true` = dark. Draw a
+ * light quiet zone of 4 modules around it.
+ */
+public struct QrCode: Equatable, Hashable {
+    /**
+     * The text in the code.
+     */
+    public var payload: String
+    /**
+     * QR version (1 to 40).
+     */
+    public var version: UInt8
+    /**
+     * Modules per side.
+     */
+    public var size: UInt32
+    /**
+     * `size * size` modules, row-major (index `y * size + x`), `true` for dark.
+     */
+    public var modules: [Bool]
+    /**
+     * The error-correction level used.
+     */
+    public var errorCorrection: QrErrorCorrection
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The text in the code.
+         */payload: String, 
+        /**
+         * QR version (1 to 40).
+         */version: UInt8, 
+        /**
+         * Modules per side.
+         */size: UInt32, 
+        /**
+         * `size * size` modules, row-major (index `y * size + x`), `true` for dark.
+         */modules: [Bool], 
+        /**
+         * The error-correction level used.
+         */errorCorrection: QrErrorCorrection) {
+        self.payload = payload
+        self.version = version
+        self.size = size
+        self.modules = modules
+        self.errorCorrection = errorCorrection
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QrCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQrCode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QrCode {
+        return
+            try QrCode(
+                payload: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt8.read(from: &buf), 
+                size: FfiConverterUInt32.read(from: &buf), 
+                modules: FfiConverterSequenceBool.read(from: &buf), 
+                errorCorrection: FfiConverterTypeQrErrorCorrection.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QrCode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.payload, into: &buf)
+        FfiConverterUInt8.write(value.version, into: &buf)
+        FfiConverterUInt32.write(value.size, into: &buf)
+        FfiConverterSequenceBool.write(value.modules, into: &buf)
+        FfiConverterTypeQrErrorCorrection.write(value.errorCorrection, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrCode_lift(_ buf: RustBuffer) throws -> QrCode {
+    return try FfiConverterTypeQrCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrCode_lower(_ value: QrCode) -> RustBuffer {
+    return FfiConverterTypeQrCode.lower(value)
 }
 
 
@@ -7166,6 +8874,12 @@ public enum AuditEvent: Equatable, Hashable {
          * Credentials to collect again (their keys stayed on the old device).
          */needsReissuance: [String]
     )
+    /**
+     * The party confirmed, with a receipt it signed, that it deleted what it received in the
+     * disclosure logged as entry `entry` (`forget`).
+     */
+    case deletedByParty(entry: UInt64, audience: String, deletedAt: Int64, deleted: UInt32
+    )
 
 
 
@@ -7242,6 +8956,9 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         )
         
         case 20: return .restored(backupId: try FfiConverterString.read(from: &buf), backupMadeAt: try FfiConverterInt64.read(from: &buf), needsReissuance: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 21: return .deletedByParty(entry: try FfiConverterUInt64.read(from: &buf), audience: try FfiConverterString.read(from: &buf), deletedAt: try FfiConverterInt64.read(from: &buf), deleted: try FfiConverterUInt32.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -7383,6 +9100,14 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterInt64.write(backupMadeAt, into: &buf)
             FfiConverterSequenceString.write(needsReissuance, into: &buf)
             
+        
+        case let .deletedByParty(entry,audience,deletedAt,deleted):
+            writeInt(&buf, Int32(21))
+            FfiConverterUInt64.write(entry, into: &buf)
+            FfiConverterString.write(audience, into: &buf)
+            FfiConverterInt64.write(deletedAt, into: &buf)
+            FfiConverterUInt32.write(deleted, into: &buf)
+            
         }
     }
 }
@@ -7505,6 +9230,117 @@ public func FfiConverterTypeCandidateStatus_lift(_ buf: RustBuffer) throws -> Ca
 #endif
 public func FfiConverterTypeCandidateStatus_lower(_ value: CandidateStatus) -> RustBuffer {
     return FfiConverterTypeCandidateStatus.lower(value)
+}
+
+
+
+/**
+ * One step of collecting from a holder.
+ */
+
+public enum CollectEvent: Equatable, Hashable {
+    
+    /**
+     * Asking `issuer` for its credentials (or for a deferred one, when polling).
+     */
+    case started(issuer: String
+    )
+    /**
+     * `issuer` is still preparing a credential of type `vct` (deferred issuance).
+     */
+    case waitingForDeferred(issuer: String, vct: String
+    )
+    /**
+     * What `issuer` delivered is verified and stored; `pending` comes later.
+     */
+    case stored(issuer: String, stored: [CredentialSummary], pending: [PendingCredential]
+    )
+    /**
+     * Collecting from `issuer` failed with `error`; nothing of it was stored.
+     */
+    case failed(issuer: String, error: KluisError
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CollectEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCollectEvent: FfiConverterRustBuffer {
+    typealias SwiftType = CollectEvent
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CollectEvent {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .started(issuer: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .waitingForDeferred(issuer: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .stored(issuer: try FfiConverterString.read(from: &buf), stored: try FfiConverterSequenceTypeCredentialSummary.read(from: &buf), pending: try FfiConverterSequenceTypePendingCredential.read(from: &buf)
+        )
+        
+        case 4: return .failed(issuer: try FfiConverterString.read(from: &buf), error: try FfiConverterTypeKluisError.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CollectEvent, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .started(issuer):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(issuer, into: &buf)
+            
+        
+        case let .waitingForDeferred(issuer,vct):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(issuer, into: &buf)
+            FfiConverterString.write(vct, into: &buf)
+            
+        
+        case let .stored(issuer,stored,pending):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(issuer, into: &buf)
+            FfiConverterSequenceTypeCredentialSummary.write(stored, into: &buf)
+            FfiConverterSequenceTypePendingCredential.write(pending, into: &buf)
+            
+        
+        case let .failed(issuer,error):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(issuer, into: &buf)
+            FfiConverterTypeKluisError.write(error, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectEvent_lift(_ buf: RustBuffer) throws -> CollectEvent {
+    return try FfiConverterTypeCollectEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCollectEvent_lower(_ value: CollectEvent) -> RustBuffer {
+    return FfiConverterTypeCollectEvent.lower(value)
 }
 
 
@@ -8372,6 +10208,186 @@ public func FfiConverterTypeLimitAction_lower(_ value: LimitAction) -> RustBuffe
 
 
 /**
+ * Why the lock state changed.
+ */
+
+public enum LockReason: Equatable, Hashable {
+    
+    /**
+     * The PIN was accepted.
+     */
+    case unlocked
+    /**
+     * The app called `lock()`.
+     */
+    case byApp
+    /**
+     * No call for the auto-lock timeout.
+     */
+    case autoLock
+    /**
+     * The wallet was wiped (by the app, or the wrong-PIN limit).
+     */
+    case wiped
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LockReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLockReason: FfiConverterRustBuffer {
+    typealias SwiftType = LockReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LockReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .unlocked
+        
+        case 2: return .byApp
+        
+        case 3: return .autoLock
+        
+        case 4: return .wiped
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LockReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .unlocked:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .byApp:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .autoLock:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .wiped:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLockReason_lift(_ buf: RustBuffer) throws -> LockReason {
+    return try FfiConverterTypeLockReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLockReason_lower(_ value: LockReason) -> RustBuffer {
+    return FfiConverterTypeLockReason.lower(value)
+}
+
+
+
+/**
+ * Whether the wallet can be used.
+ */
+
+public enum LockState: Equatable, Hashable {
+    
+    /**
+     * Keys in memory: calls work.
+     */
+    case unlocked
+    /**
+     * No key in memory: ask for the PIN.
+     */
+    case locked
+    /**
+     * Wiped: start over.
+     */
+    case wiped
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LockState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLockState: FfiConverterRustBuffer {
+    typealias SwiftType = LockState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LockState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .unlocked
+        
+        case 2: return .locked
+        
+        case 3: return .wiped
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LockState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .unlocked:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .locked:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .wiped:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLockState_lift(_ buf: RustBuffer) throws -> LockState {
+    return try FfiConverterTypeLockState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLockState_lower(_ value: LockState) -> RustBuffer {
+    return FfiConverterTypeLockState.lower(value)
+}
+
+
+
+/**
  * What a helper may do with the credentials in scope.
  */
 
@@ -8637,6 +10653,85 @@ public func FfiConverterTypeMandateState_lower(_ value: MandateState) -> RustBuf
 
 
 /**
+ * What an offline QR discloses.
+ */
+
+public enum OfflineQuery: Equatable, Hashable {
+    
+    /**
+     * The standard rental application: name and current address, monthly income, no
+     * registered payment arrears (each from the holder's small rental type where held).
+     */
+    case rental
+    /**
+     * A DCQL query (JSON text), e.g. one the party published.
+     */
+    case dcql(json: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OfflineQuery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfflineQuery: FfiConverterRustBuffer {
+    typealias SwiftType = OfflineQuery
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfflineQuery {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .rental
+        
+        case 2: return .dcql(json: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OfflineQuery, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .rental:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .dcql(json):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(json, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineQuery_lift(_ buf: RustBuffer) throws -> OfflineQuery {
+    return try FfiConverterTypeOfflineQuery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineQuery_lower(_ value: OfflineQuery) -> RustBuffer {
+    return FfiConverterTypeOfflineQuery.lower(value)
+}
+
+
+
+/**
  * How a presentation travels.
  */
 
@@ -8855,6 +10950,204 @@ public func FfiConverterTypePresentationFlag_lower(_ value: PresentationFlag) ->
 }
 
 
+
+/**
+ * Error-correction level of a QR code.
+ */
+
+public enum QrErrorCorrection: Equatable, Hashable {
+    
+    /**
+     * About 7 % recovery (used only when the payload does not fit at M).
+     */
+    case l
+    /**
+     * About 15 % recovery: what a phone screen wants.
+     */
+    case m
+    /**
+     * About 25 %.
+     */
+    case q
+    /**
+     * About 30 %.
+     */
+    case h
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension QrErrorCorrection: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQrErrorCorrection: FfiConverterRustBuffer {
+    typealias SwiftType = QrErrorCorrection
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QrErrorCorrection {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .l
+        
+        case 2: return .m
+        
+        case 3: return .q
+        
+        case 4: return .h
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: QrErrorCorrection, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .l:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .m:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .q:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .h:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrErrorCorrection_lift(_ buf: RustBuffer) throws -> QrErrorCorrection {
+    return try FfiConverterTypeQrErrorCorrection.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrErrorCorrection_lower(_ value: QrErrorCorrection) -> RustBuffer {
+    return FfiConverterTypeQrErrorCorrection.lower(value)
+}
+
+
+
+/**
+ * What an app's session channel reports. Only the kind and a short reason travel.
+ */
+public 
+enum SessionChannelError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * Nothing arrived in the time asked.
+     */
+    case TimedOut
+    /**
+     * The link is down or was closed (BLE disconnected, NFC field lost, relay unreachable).
+     */
+    case Unavailable(reason: String
+    )
+    /**
+     * The relay's TLS certificate was refused (the HTTP relay only).
+     */
+    case Tls(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension SessionChannelError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionChannelError: FfiConverterRustBuffer {
+    typealias SwiftType = SessionChannelError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionChannelError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .TimedOut
+        case 2: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 3: return .Tls(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SessionChannelError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case .TimedOut:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Tls(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionChannelError_lift(_ buf: RustBuffer) throws -> SessionChannelError {
+    return try FfiConverterTypeSessionChannelError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionChannelError_lower(_ value: SessionChannelError) -> RustBuffer {
+    return FfiConverterTypeSessionChannelError.lower(value)
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -8874,6 +11167,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -9002,6 +11319,54 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCancelToken: FfiConverterRustBuffer {
+    typealias SwiftType = CancelToken?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCancelToken.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCancelToken.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCollectListener: FfiConverterRustBuffer {
+    typealias SwiftType = CollectListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCollectListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCollectListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeHolderKeyStore: FfiConverterRustBuffer {
     typealias SwiftType = HolderKeyStore?
 
@@ -9018,6 +11383,30 @@ fileprivate struct FfiConverterOptionTypeHolderKeyStore: FfiConverterRustBuffer 
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHolderKeyStore.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLockListener: FfiConverterRustBuffer {
+    typealias SwiftType = LockListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLockListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLockListener.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -9188,6 +11577,31 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
         case 1: return try FfiConverterSequenceString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceBool: FfiConverterRustBuffer {
+    typealias SwiftType = [Bool]
+
+    public static func write(_ value: [Bool], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterBool.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Bool] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Bool]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterBool.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -9511,6 +11925,31 @@ fileprivate struct FfiConverterSequenceTypeOfferedCredential: FfiConverterRustBu
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeOfferedCredential.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOfflineItem: FfiConverterRustBuffer {
+    typealias SwiftType = [OfflineItem]
+
+    public static func write(_ value: [OfflineItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOfflineItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OfflineItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OfflineItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOfflineItem.read(from: &buf))
         }
         return seq
     }
@@ -9937,6 +12376,30 @@ public func recommendedHttpSettings() -> HttpSettings  {
 })
 }
 /**
+ * The QR code of `payload` as modules to draw (level M where it fits, else L).
+ */
+public func qrCode(payload: String)throws  -> QrCode  {
+    return try  FfiConverterTypeQrCode_lift(try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_func_qr_code(
+        FfiConverterString.lower(payload),uniffiCallStatus
+    )
+})
+}
+/**
+ * The QR code of `payload` as a black-on-white PNG with its quiet zone, `scale` pixels per
+ * module (1 to 32).
+ */
+public func qrPng(payload: String, scale: UInt32)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKluisError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_func_qr_png(
+        FfiConverterString.lower(payload),
+        FfiConverterUInt32.lower(scale),uniffiCallStatus
+    )
+})
+}
+/**
  * The software key store: a random 32-byte secret per vault in a file (mode 0600) in `dir`,
  * which must be outside the vault directory. For the CLI, tests and devices without a key store.
  */
@@ -10006,6 +12469,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_recommended_http_settings() != 44205) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_func_qr_code() != 17935) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_func_qr_png() != 63218) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_func_software_key_store() != 47308) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10018,10 +12487,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_wallet_exists() != 178) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_method_canceltoken_cancel() != 50557) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_canceltoken_is_cancelled() != 24595) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_collectlistener_on_event() != 41288) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_method_offersession_is_open() != 63954) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_offersession_preview() != 61355) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_locklistener_on_lock_state() != 1115) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_holderkeystore_create_key() != 19467) {
@@ -10031,6 +12512,24 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_holderkeystore_delete_key() != 15946) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_sessionchannel_receive_request() != 27959) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_sessionchannel_send_response() != 51472) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_sessionqr_code() != 19831) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_sessionqr_relay_channel() != 13015) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_sessionqr_session_id() != 44067) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_sessionqr_text() != 11157) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret() != 314) {
@@ -10045,7 +12544,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_presentationsession_request() != 25781) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 29391) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 39875) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_check_status() != 1610) {
@@ -10057,10 +12556,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_pending_credentials() != 13230) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_poll_deferred() != 6092) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_poll_deferred() != 51750) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_preview_offer() != 33532) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_preview_offer() != 35362) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_refresh() != 7121) {
@@ -10099,6 +12598,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf() != 44401) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_session_presentation() != 7629) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_session_presentation_on_behalf() != 29811) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_decline_session_presentation() != 5364) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_offline_qr() != 44796) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_receive_session_request() != 4112) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation() != 53479) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10108,7 +12622,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_decline_unanswerable() != 21801) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_start_presentation() != 10606) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_forget() != 60554) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_start_presentation() != 1851) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_add_trusted_issuer() != 13915) {
@@ -10138,10 +12655,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_is_unlocked() != 62758) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_lock() != 40433) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_lock() != 2616) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_lock_state() != 15387) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_present() != 42156) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_set_auto_lock() != 13900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_set_lock_listener() != 18795) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_status() != 28640) {
@@ -10156,6 +12682,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_wipe() != 61161) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_constructor_canceltoken_new() != 36082) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_constructor_sessionqr_new() != 20988) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_constructor_wallet_create() != 20705) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10163,8 +12695,11 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitCollectListener()
     uniffiCallbackInitDeviceKeyStore()
     uniffiCallbackInitHolderKeyStore()
+    uniffiCallbackInitLockListener()
+    uniffiCallbackInitSessionChannel()
     return InitializationResult.ok
 }()
 

@@ -4,7 +4,10 @@
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
-use kluis_core::issuance::{CollectOptions, CollectOutcome, HttpPolicy, OfferSession};
+use kluis_core::issuance::{
+    CollectEvent, CollectOptions, CollectOutcome, CollectProgress, HttpPolicy, NoProgress,
+    OfferSession,
+};
 use kluis_core::status::CredentialState;
 use kluis_core::Wallet;
 use serde_json::json;
@@ -24,6 +27,22 @@ fn outcome_json(o: &CollectOutcome) -> serde_json::Value {
     })
 }
 
+/// The core's progress events on stderr; what was stored goes to stdout after, and a failure
+/// is the command's error.
+struct PrintProgress;
+
+impl CollectProgress for PrintProgress {
+    fn event(&self, event: &CollectEvent) {
+        match event {
+            CollectEvent::Started { issuer } => eprintln!("Collecting from {issuer} ..."),
+            CollectEvent::WaitingForDeferred { issuer, vct } => {
+                eprintln!("{issuer} is still preparing {vct}; waiting a little ...")
+            }
+            CollectEvent::Stored { .. } | CollectEvent::Failed { .. } => {}
+        }
+    }
+}
+
 pub fn collect(cli: &Cli, a: &CollectArgs) -> Result<(), CliError> {
     let w = unlocked(cli)?;
     let options = CollectOptions {
@@ -40,7 +59,15 @@ pub fn collect(cli: &Cli, a: &CollectArgs) -> Result<(), CliError> {
         if session.needs_authorization() {
             return collect_with_login(&w, session).await;
         }
-        Ok(w.accept_offer(session, a.tx_code.as_deref()).await?)
+        let progress: &dyn CollectProgress = if cli.json {
+            &NoProgress
+        } else {
+            &PrintProgress
+        };
+        Ok(
+            w.accept_offer_reporting(session, a.tx_code.as_deref(), progress)
+                .await?,
+        )
     })??;
     if cli.json {
         return print_json(&outcome_json(&outcome));
