@@ -3,7 +3,7 @@
 use kluis_core::issuance::{CollectOptions, HttpPolicy};
 use kluis_core::status::CredentialState;
 use kluis_core::Wallet;
-use kluis_fixtures::servers::{HolderOptions, Network, StatusValue};
+use kluis_fixtures::servers::{HolderOptions, Network, StatusValue, TEST_PASSWORD};
 use serde_json::json;
 
 use crate::output::{date, CliError};
@@ -14,7 +14,8 @@ fn fixture_err(e: kluis_fixtures::FixtureError) -> CliError {
 }
 
 /// Starts the six holders and the scheme on free loopback ports, served by a small runtime's
-/// worker threads while the demo drives the wallet from this thread.
+/// worker threads while the demo drives the wallet from this thread. DUO offers only the
+/// authorization code flow (in life it needs a DigiD login).
 pub fn start_network() -> Result<(tokio::runtime::Runtime, Network), CliError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -22,7 +23,10 @@ pub fn start_network() -> Result<(tokio::runtime::Runtime, Network), CliError> {
         .build()
         .map_err(|e| CliError::other(format!("cannot start the async runtime: {}", e.kind())))?;
     let net = rt
-        .block_on(Network::start(None, HolderOptions::for_holder))
+        .block_on(Network::start(None, |id| HolderOptions {
+            authorization_code: id == "duo",
+            ..HolderOptions::for_holder(id)
+        }))
         .map_err(fixture_err)?;
     Ok((rt, net))
 }
@@ -60,12 +64,17 @@ pub fn collect_all(
                 for line in describe_offer(&session.preview) {
                     println!("  {line}");
                 }
+            }
+            if session.needs_authorization() {
+                return collect_with_login(net, wallet, session, citizen, json).await;
+            }
+            if !json {
                 println!(
                     "    (transaction code from the letter/SMS: {})",
                     offer.tx_code
                 );
             }
-            wallet.accept_offer(session, Some(&offer.tx_code)).await
+            Ok(wallet.accept_offer(session, Some(&offer.tx_code)).await?)
         })?;
         if !json {
             for s in &outcome.stored {
@@ -97,6 +106,36 @@ pub fn collect_all(
         );
     }
     Ok(json!(rows))
+}
+
+/// The authorization code flow without a browser: the demo plays the citizen on the holder's
+/// simulated login page (in process) and hands the redirect back to the wallet.
+async fn collect_with_login(
+    net: &Network,
+    wallet: &Wallet,
+    session: kluis_core::issuance::OfferSession,
+    citizen: &str,
+    json: bool,
+) -> Result<kluis_core::issuance::CollectOutcome, CliError> {
+    let issuer = session.preview.issuer.clone();
+    let pending = wallet
+        .start_authorization(session, "http://127.0.0.1:1/cb")
+        .await?;
+    let holder = net
+        .holders
+        .iter()
+        .find(|h| h.base_url() == issuer)
+        .ok_or_else(|| CliError::other("demo fixtures: the login holder is not running"))?;
+    let back = holder
+        .log_in(pending.authorization_url(), citizen, TEST_PASSWORD)
+        .map_err(fixture_err)?;
+    if !json {
+        println!("    login needed (authorization code, HAIP 1.0): PAR with PKCE S256, then the browser opens");
+        println!("      {}", pending.authorization_url());
+        println!("    the demo logs in as {citizen} on the simulated DigiD page; the redirect back carries code, state and iss");
+        println!("    the wallet checks state and iss, exchanges the code with PKCE and a DPoP proof (DPoP-Nonce retry), DPoP-bound token");
+    }
+    Ok(wallet.finish_authorization(pending, &back).await?)
 }
 
 /// Status lists and refresh: all valid; the CAK revokes its credential; `status-check` shows it

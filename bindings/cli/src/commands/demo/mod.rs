@@ -125,7 +125,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
 
     step(
         json,
-        "2. Collect: six data holders on loopback issue over OpenID4VCI (pre-authorized code + tx_code, key proofs, batch copies, deferred, notification); the scheme's signed participant list decides whom to trust",
+        "2. Collect: six data holders on loopback issue over OpenID4VCI (pre-authorized code + tx_code; DUO only after a login: authorization code with PAR, PKCE, DPoP; key proofs, batch copies, deferred, notification); the scheme's signed participant list decides whom to trust",
     );
     let (rt, net) = collecting::start_network()?;
     let collected = collecting::collect_all(&rt, &net, &wallet, CITIZEN, json)?;
