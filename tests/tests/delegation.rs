@@ -320,13 +320,16 @@ async fn an_expired_mandate_is_dropped_without_any_action() {
     let (_c, citizen) = citizen_with_income(&net).await;
     let (_h, helper) = wallet_with_scheme(&net).await;
     let mut req = request(&helper, &net);
-    req.until = now_unix() + 2;
+    // Wide enough that delegating and accepting fit inside the window on a loaded machine (a
+    // 2 s window failed at load 13); then wait until the window has passed, whatever that took.
+    req.until = now_unix() + 8;
     let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
     let received = helper
         .accept_mandate(&outcome.package, quick_http())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let left = (req.until + 1 - now_unix()).max(0) as u64;
+    tokio::time::sleep(Duration::from_secs(left)).await;
     let e = helper
         .present_on_behalf(
             &received.id,
