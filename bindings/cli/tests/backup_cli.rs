@@ -245,6 +245,15 @@ fn sigkill_during_backup_and_restore_leaves_the_old_state() {
         assert_ok(&restore(&dir, &file, &words));
         assert_eq!(ids(&json_at(&dir, &["list"])), expected);
         json_at(&dir, &["log"]);
+        // What a killed restore left behind is gone: one vault, one device secret.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains("restoring")), "{names:?}");
+        let keys = names.iter().filter(|n| n.ends_with(".device.key")).count();
+        assert_eq!(keys, 1, "{names:?}");
     }
 }
 

@@ -163,6 +163,7 @@ impl Vault {
             return Err(VaultError::AlreadyExists);
         }
         create_private_dir(dir)?;
+        clear_interrupted_restores(dir, device.as_ref());
         let vault_id = hex::encode(random_16());
         let secret = device.device_secret(&vault_id)?;
         let made = restore_inner(
@@ -191,6 +192,28 @@ impl Vault {
                 vault_id,
             }),
         })
+    }
+}
+
+const RESTORING: &str = "restoring-";
+
+/// Removes the temporary file (and its device secret) of a restore that was killed before it
+/// linked its vault into place: never a vault, never opened again. Best effort.
+fn clear_interrupted_restores(dir: &Path, device: &dyn DeviceSecretStore) {
+    let prefix = format!(".{DB_FILE}.{RESTORING}");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let id = rest.split('-').next().unwrap_or_default();
+        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let _ = std::fs::remove_file(entry.path());
+            let _ = device.delete_device_secret(id);
+        }
     }
 }
 
@@ -229,7 +252,8 @@ fn restore_inner(
     };
     let seal = make_seal(&seal_key, &header, &guard, 1);
 
-    let tmp = dir.join(format!(".{DB_FILE}.restoring-{}", hex::encode(random_16())));
+    // Named after the vault id, so a later restore can clear what a killed one left behind.
+    let tmp = dir.join(format!(".{DB_FILE}.{RESTORING}{vault_id}"));
     let result = schema::create_file(&tmp, &header, &seal).and_then(|()| {
         let mut conn = schema::open_file(&tmp)?;
         let seq = {
