@@ -27,6 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kluis_core::openid4vp::session::PresentationRequest;
 use kluis_core::openid4vp::verifier::{
     parse_form, verify_response_with, PendingRequest, ResponseOutcome,
 };
@@ -287,14 +288,17 @@ fn form_body(form: &[(String, String)]) -> String {
 
 /// N requests made through the API (round robin over `bases`), each answered by the wallet's
 /// own code (fetch, check and match the request object; build the encrypted response), not sent.
+/// All requests are fetched first and the responses built after, on both cores: the key-binding
+/// JWTs are then young when the run starts (a verifier takes them for 5 minutes).
 async fn prepare(wallet: &Arc<Wallet>, bases: &[String], n: usize) -> Vec<Prepared> {
     let http = reqwest::Client::new();
-    let mut out: Vec<Option<Prepared>> = (0..n).map(|_| None).collect();
+    let mut started: Vec<Option<(String, usize, PresentationRequest)>> =
+        (0..n).map(|_| None).collect();
     let mut tasks = tokio::task::JoinSet::new();
     let mut next = 0usize;
     let mut done = 0usize;
-    let started = Instant::now();
-    let mut spent = [Duration::ZERO; 3];
+    let t0 = Instant::now();
+    let mut spent = [Duration::ZERO; 2];
     while done < n {
         while next < n && tasks.len() < 4 {
             let (i, base, made_on) = (next, bases[next % bases.len()].clone(), next % bases.len());
@@ -310,46 +314,61 @@ async fn prepare(wallet: &Arc<Wallet>, bases: &[String], n: usize) -> Vec<Prepar
                 assert_eq!(r.status(), 201, "creating a request");
                 let created: Value = r.json().await.unwrap();
                 let t1 = Instant::now();
-                let link = created["link"].as_str().unwrap();
                 let req = wallet
-                    .start_presentation_with(link, "en", http_policy())
+                    .start_presentation_with(created["link"].as_str().unwrap(), "en", http_policy())
                     .await
                     .unwrap();
-                let t2 = Instant::now();
-                let built = wallet
-                    .build_presentation_response(&req, &req.default_choice())
-                    .unwrap();
-                let t3 = Instant::now();
-                assert_eq!(
-                    built.disclosed.len(),
-                    3,
-                    "three credentials answer the query"
-                );
-                let p = Prepared {
-                    state: created["state"].as_str().unwrap().to_string(),
-                    made_on,
-                    body: form_body(&built.form),
-                };
-                (i, p, [t1 - t0, t2 - t1, t3 - t2])
+                let state = created["state"].as_str().unwrap().to_string();
+                (i, (state, made_on, req), [t1 - t0, t1.elapsed()])
             });
             next += 1;
         }
-        let (i, p, took) = tasks.join_next().await.unwrap().unwrap();
-        out[i] = Some(p);
+        let (i, s, took) = tasks.join_next().await.unwrap().unwrap();
+        started[i] = Some(s);
         for (s, t) in spent.iter_mut().zip(took) {
             *s += t;
         }
         done += 1;
     }
+    let fetched = t0.elapsed();
+    let t1 = Instant::now();
+    let started: Vec<_> = started.into_iter().map(Option::unwrap).collect();
+    let chunk = n.div_ceil(2);
+    let out: Vec<Prepared> = std::thread::scope(|s| {
+        let handles: Vec<_> = started
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(state, made_on, req)| {
+                            let built = wallet
+                                .build_presentation_response(req, &req.default_choice())
+                                .unwrap();
+                            assert_eq!(built.disclosed.len(), 3, "three credentials answer");
+                            Prepared {
+                                state: state.clone(),
+                                made_on: *made_on,
+                                body: form_body(&built.form),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
     let ms = |d: Duration| d.as_secs_f64() * 1e3 / n as f64;
     eprintln!(
-        "  prepared {n} answers in {:.1} s (4 at a time; each: request made {:.1} ms, wallet fetched and matched it {:.1} ms, built the response {:.1} ms)",
-        started.elapsed().as_secs_f64(),
+        "  prepared {n} answers: requests made and fetched by the wallet in {:.1} s (4 at a time; each: made {:.1} ms, fetched, checked and matched {:.1} ms), responses built in {:.1} s (2 threads)",
+        fetched.as_secs_f64(),
         ms(spent[0]),
         ms(spent[1]),
-        ms(spent[2])
+        t1.elapsed().as_secs_f64()
     );
-    out.into_iter().map(Option::unwrap).collect()
+    out
 }
 
 /// What one wrk run measured.
@@ -569,13 +588,15 @@ struct Row {
     cpu_ms: Option<f64>,
     /// The same, the service instances alone.
     service_cpu_ms: Option<f64>,
+    /// Cores' worth of CPU the service (in process: this process) got during the run.
+    busy: Option<f64>,
     load: String,
 }
 
 fn print_row(r: &Row) {
     let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1} ms"));
     println!(
-        "| {} | {}/{} | {:.0}/s | {} | {} | {} | {} |",
+        "| {} | {}/{} | {:.0}/s | {} | {} | {} | {} | {} |",
         r.what,
         r.verified,
         r.n,
@@ -583,6 +604,7 @@ fn print_row(r: &Row) {
         ms(r.p50_ms),
         ms(r.p99_ms),
         r.cpu_ms.map_or("–".to_string(), |v| format!("{v:.2} ms")),
+        r.busy.map_or("–".to_string(), |v| format!("{v:.2}")),
         r.load
     );
 }
@@ -722,6 +744,7 @@ fn main() {
             p99_ms: Some(run.p99_ms),
             cpu_ms: Some(per(run.cpu[0] + run.cpu[1])),
             service_cpu_ms: Some(per(run.cpu[0])),
+            busy: Some(run.cpu[0] / run.seconds.max(1e-9)),
             load: format!("{} → {}", run.load_before, run.load_after),
         });
         eprintln!("  max latency {:.1} ms", run.max_ms);
@@ -747,13 +770,14 @@ fn main() {
                     p99_ms: None,
                     cpu_ms: Some(cpu * 1e3 / ok.max(1) as f64),
                     service_cpu_ms: None,
+                    busy: Some(cpu / secs.max(1e-9)),
                     load: format!("{load_before} → {}", loadavg()),
                 });
             }
         }
     }
-    println!("| configuration | verified / posted | verified/s | p50 | p99 | CPU per response | load average (1, 5, 15 min) before → after |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| configuration | verified / posted | verified/s | p50 | p99 | CPU per response | cores busy | load average (1, 5, 15 min) before → after |");
+    println!("|---|---|---|---|---|---|---|---|");
     for r in &rows {
         print_row(r);
     }
@@ -814,7 +838,7 @@ fn main() {
             .map(|r| {
                 json!({"configuration": r.what, "verified": r.verified, "posted": r.n,
                        "per_second": r.rate, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
-                       "cpu_ms": r.cpu_ms, "load": r.load})
+                       "cpu_ms": r.cpu_ms, "busy_cores": r.busy, "load": r.load})
             })
             .collect();
         std::fs::write(
