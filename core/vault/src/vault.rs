@@ -158,6 +158,52 @@ fn make_seal(key: &SealKey, h: &Header, g: &Guard, seq: u64) -> FileSeal {
     }
 }
 
+/// What a new vault file starts with, around `dek` (a fresh one, or a restored one): its header
+/// (the DEK wrapped under the PIN and device secret, the canary), the keys, and the first seal.
+struct NewFile {
+    header: Header,
+    keys: DataKeys,
+    seal_key: SealKey,
+    seal: FileSeal,
+}
+
+fn new_file(
+    pin: &Pin,
+    opts: &VaultOptions,
+    vault_id: &str,
+    secret: &[u8],
+    dek: Dek,
+) -> Result<NewFile, VaultError> {
+    if secret.len() < DEVICE_SECRET_MIN_LEN {
+        return Err(DeviceSecretError::TooShort.into());
+    }
+    let salt = Salt::make();
+    let kek = Kek::derive(pin, &salt, &opts.kdf, secret)?;
+    let keys = DataKeys::from_dek(dek);
+    let mut header = Header {
+        vault_id: vault_id.to_string(),
+        kdf: opts.kdf,
+        salt,
+        device_check: device_secret_check(secret, vault_id).to_vec(),
+        wrapped_dek: Vec::new(),
+        canary: keys.seal(CANARY_PLAINTEXT, &canary_aad(vault_id)),
+        policy: opts.policy,
+    };
+    header.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&header, true));
+    let seal_key = SealKey::derive(secret, vault_id)?;
+    let guard = Guard {
+        failed: 0,
+        last_failure_unix: 0,
+    };
+    let seal = make_seal(&seal_key, &header, &guard, 1);
+    Ok(NewFile {
+        header,
+        keys,
+        seal_key,
+        seal,
+    })
+}
+
 /// The file's seal, checked against its header and counter. `None`: a format-1 vault not yet
 /// sealed (the caller decides whether that is allowed).
 fn check_seal(
@@ -442,28 +488,12 @@ impl Vault {
         secret: &[u8],
         device: &dyn DeviceSecretStore,
     ) -> Result<(Box<DataKeys>, Box<SealKey>), VaultError> {
-        if secret.len() < DEVICE_SECRET_MIN_LEN {
-            return Err(DeviceSecretError::TooShort.into());
-        }
-        let salt = Salt::make();
-        let kek = Kek::derive(pin, &salt, &opts.kdf, secret)?;
-        let keys = DataKeys::from_dek(Dek::make());
-        let mut header = Header {
-            vault_id: vault_id.to_string(),
-            kdf: opts.kdf,
-            salt,
-            device_check: device_secret_check(secret, vault_id).to_vec(),
-            wrapped_dek: Vec::new(),
-            canary: keys.seal(CANARY_PLAINTEXT, &canary_aad(vault_id)),
-            policy: opts.policy,
-        };
-        header.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&header, true));
-        let seal_key = SealKey::derive(secret, vault_id)?;
-        let guard = Guard {
-            failed: 0,
-            last_failure_unix: 0,
-        };
-        let seal = make_seal(&seal_key, &header, &guard, 1);
+        let NewFile {
+            header,
+            keys,
+            seal_key,
+            seal,
+        } = new_file(pin, &opts, vault_id, secret, Dek::make())?;
 
         let tmp = dir.join(format!(".{DB_FILE}.creating-{}", hex::encode(random_16())));
         let result = schema::create_file(&tmp, &header, &seal).and_then(|()| {

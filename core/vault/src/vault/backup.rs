@@ -6,20 +6,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use kluis_crypto::{
-    device_secret_check, BackupKey, DataKeys, Dek, Kek, Pin, RecoveryKek, Salt, SealKey,
-    DEVICE_SECRET_MIN_LEN,
-};
+use kluis_crypto::{BackupKey, DataKeys, Dek, Pin, RecoveryKek, SealKey};
 use rusqlite::TransactionBehavior;
 use zeroize::Zeroizing;
 
 use super::{
-    advance_seal, canary_aad, check_id, check_kind, create_private_dir, db_path, decode, dek_aad,
-    encode, make_seal, put_sealed, random_16, record_aad, DirtyPages, Inner, Vault, WriteTxn,
-    CANARY_PLAINTEXT, DB_FILE, ENCODING_JSON,
+    advance_seal, check_id, check_kind, create_private_dir, db_path, decode, encode, new_file,
+    put_sealed, random_16, record_aad, DirtyPages, Inner, NewFile, Vault, WriteTxn, DB_FILE,
+    ENCODING_JSON,
 };
-use crate::schema::{self, Guard, Header};
-use crate::{DeviceSecretError, DeviceSecretStore, Record, VaultError, VaultOptions};
+use crate::schema;
+use crate::{DeviceSecretStore, Record, VaultError, VaultOptions};
 
 /// One record as the vault keeps it, opened: its kind, id and plaintext encoding (an encoding
 /// byte, then JSON). Zeroized on drop; no `Debug`.
@@ -229,28 +226,12 @@ fn restore_inner(
     dek: Dek,
     fill: impl FnOnce(&mut WriteTxn<'_>) -> Result<(), VaultError>,
 ) -> Result<(Box<DataKeys>, Box<SealKey>), VaultError> {
-    if secret.len() < DEVICE_SECRET_MIN_LEN {
-        return Err(DeviceSecretError::TooShort.into());
-    }
-    let salt = Salt::make();
-    let kek = Kek::derive(pin, &salt, &opts.kdf, secret)?;
-    let keys = DataKeys::from_dek(dek);
-    let mut header = Header {
-        vault_id: vault_id.to_string(),
-        kdf: opts.kdf,
-        salt,
-        device_check: device_secret_check(secret, vault_id).to_vec(),
-        wrapped_dek: Vec::new(),
-        canary: keys.seal(CANARY_PLAINTEXT, &canary_aad(vault_id)),
-        policy: opts.policy,
-    };
-    header.wrapped_dek = kek.wrap_dek(keys.dek(), &dek_aad(&header, true));
-    let seal_key = SealKey::derive(secret, vault_id)?;
-    let guard = Guard {
-        failed: 0,
-        last_failure_unix: 0,
-    };
-    let seal = make_seal(&seal_key, &header, &guard, 1);
+    let NewFile {
+        header,
+        keys,
+        seal_key,
+        seal,
+    } = new_file(pin, &opts, vault_id, secret, dek)?;
 
     // Named after the vault id, so a later restore can clear what a killed one left behind.
     let tmp = dir.join(format!(".{DB_FILE}.{RESTORING}{vault_id}"));
