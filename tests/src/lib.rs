@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kluis_core::issuance::{CollectOptions, HttpPolicy};
+use kluis_core::openid4vp::proximity::{run_verifier_session, start_verifier_session, HttpRelay};
+use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig, VerifierTrust};
 use kluis_core::{
     KdfParams, OnLimit, Pin, SoftwareDeviceSecretStore, VaultOptions, VaultPolicy, Wallet,
 };
 use kluis_fixtures::servers::{Network, SchemeServer};
+use serde_json::Value;
 
 /// The PIN every test wallet uses.
 pub const PIN: &str = "314159";
@@ -164,4 +167,20 @@ pub fn last_refusal(wallet: &Wallet) -> Option<String> {
             }
             _ => None,
         })
+}
+
+/// The party's desk in an in-person session: starts the session for the citizen's session QR
+/// and runs it, in a task, over the relay the QR names (it waits up to `wait` for the answer).
+pub fn spawn_desk(
+    qr_text: &str,
+    config: &VerifierConfig,
+    dcql: &Value,
+    trust: VerifierTrust,
+    wait: Duration,
+) -> tokio::task::JoinHandle<Result<ResponseOutcome, kluis_core::VerifierError>> {
+    let session = start_verifier_session(qr_text, config, dcql, kluis_core::now_unix()).unwrap();
+    tokio::spawn(async move {
+        let relay = HttpRelay::for_engagement(&session.engagement).unwrap();
+        run_verifier_session(&session, &relay, &trust, wait).await
+    })
 }

@@ -12,9 +12,7 @@ use std::time::Duration;
 use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::association::{self, AssociationError, CLAIM};
 use kluis_core::openid4vp::offline::{verify_offline, MemoryReplayCache, OfflineExpectations};
-use kluis_core::openid4vp::proximity::{
-    run_verifier_session, start_verifier_session, HttpRelay, SessionChannel, WalletEngagement,
-};
+use kluis_core::openid4vp::proximity::{SessionChannel, WalletEngagement};
 use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
 use kluis_core::openid4vp::response::{response_form, Form};
 use kluis_core::openid4vp::verifier::VerifierConfig;
@@ -382,18 +380,13 @@ async fn an_in_person_answer_with_another_persons_credential_is_refused() {
     let (_a, alice) = collected_wallet(&net, ALICE, quick_http()).await;
     let (_b, bob) = collected_wallet(&net, BOB, quick_http()).await;
     let session = WalletEngagement::new(net.relay.base_url()).unwrap();
-    let v = start_verifier_session(
+    let verifier = kluis_tests::spawn_desk(
         session.qr_text(),
         &landlord_config(&net),
         &rental_dcql(),
-        kluis_core::now_unix(),
-    )
-    .unwrap();
-    let trust = trust_from_holders(&net.holders);
-    let verifier = tokio::spawn(async move {
-        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
-        run_verifier_session(&v, &relay, &trust, Duration::from_secs(15)).await
-    });
+        trust_from_holders(&net.holders),
+        Duration::from_secs(15),
+    );
     let channel = session.relay().unwrap();
     let req = bob
         .receive_session_request(&session, &channel, Duration::from_secs(15), "en")

@@ -1102,9 +1102,7 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helper_answers_in_person_over_the_session_qr() {
-    use kluis_core::openid4vp::proximity::{
-        run_verifier_session, start_verifier_session, HttpRelay, WalletEngagement,
-    };
+    use kluis_core::openid4vp::proximity::WalletEngagement;
     use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
     use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig};
     use kluis_fixtures::servers::{requesting_party_key, trust_from_holders, LANDLORD as DESK};
@@ -1137,12 +1135,13 @@ async fn helper_answers_in_person_over_the_session_qr() {
     let dcql = json!({ "credentials": [ { "id": "income",
         "format": "dc+sd-jwt", "meta": { "vct_values": [VCT] },
         "claims": [ { "path": ["monthly_gross_income_eur"] } ] } ] });
-    let v = start_verifier_session(engagement.qr_text(), &config, &dcql, now_unix()).unwrap();
-    let trust = trust_from_holders(&net.holders);
-    let desk = tokio::spawn(async move {
-        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
-        run_verifier_session(&v, &relay, &trust, Duration::from_secs(15)).await
-    });
+    let desk = kluis_tests::spawn_desk(
+        engagement.qr_text(),
+        &config,
+        &dcql,
+        trust_from_holders(&net.holders),
+        Duration::from_secs(15),
+    );
     let channel = engagement.relay().unwrap();
     let request = helper
         .receive_session_request(&engagement, &channel, Duration::from_secs(15), "en")

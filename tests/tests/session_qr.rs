@@ -11,8 +11,7 @@ use std::time::Duration;
 use kluis_core::audit::{AuditEvent, Channel};
 use kluis_core::issuance::HttpPolicy;
 use kluis_core::openid4vp::proximity::{
-    run_verifier_session, seal_request, start_verifier_session, HttpRelay, VerifierChannel,
-    WalletEngagement,
+    seal_request, start_verifier_session, HttpRelay, VerifierChannel, WalletEngagement,
 };
 use kluis_core::openid4vp::rental_dcql;
 use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
@@ -87,18 +86,13 @@ async fn rental_application_in_person_over_the_relay() {
     assert!(qr.len() <= 200 && version <= 10);
 
     // The landlord scans it and sends its request; the answer comes back over the relay.
-    let v = start_verifier_session(
+    let verifier = kluis_tests::spawn_desk(
         &qr,
         &landlord_config(&net),
         &rental_dcql(),
-        kluis_core::now_unix(),
-    )
-    .unwrap();
-    let verifier_trust = trust(&net);
-    let verifier = tokio::spawn(async move {
-        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
-        run_verifier_session(&v, &relay, &verifier_trust, WAIT).await
-    });
+        trust(&net),
+        WAIT,
+    );
 
     let channel = session.relay().unwrap();
     let req = wallet
@@ -142,18 +136,13 @@ async fn declined_in_person_tells_the_verifier() {
         .unwrap();
     let (_d, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let session = WalletEngagement::new(net.relay.base_url()).unwrap();
-    let v = start_verifier_session(
+    let verifier = kluis_tests::spawn_desk(
         session.qr_text(),
         &landlord_config(&net),
         &rental_dcql(),
-        kluis_core::now_unix(),
-    )
-    .unwrap();
-    let verifier_trust = trust(&net);
-    let verifier = tokio::spawn(async move {
-        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
-        run_verifier_session(&v, &relay, &verifier_trust, WAIT).await
-    });
+        trust(&net),
+        WAIT,
+    );
     let channel = session.relay().unwrap();
     let req = wallet
         .receive_session_request(&session, &channel, WAIT, "en")
@@ -371,18 +360,13 @@ async fn an_answer_whose_channel_breaks_is_logged_as_maybe_shared_and_not_sent_a
         .unwrap();
     let (_d, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let session = WalletEngagement::new(net.relay.base_url()).unwrap();
-    let v = start_verifier_session(
+    let verifier = kluis_tests::spawn_desk(
         session.qr_text(),
         &landlord_config(&net),
         &rental_dcql(),
-        kluis_core::now_unix(),
-    )
-    .unwrap();
-    let verifier_trust = trust(&net);
-    let verifier = tokio::spawn(async move {
-        let relay = HttpRelay::for_engagement(&v.engagement).unwrap();
-        run_verifier_session(&v, &relay, &verifier_trust, WAIT).await
-    });
+        trust(&net),
+        WAIT,
+    );
     let channel = BreaksAfterSending(session.relay().unwrap());
     let req = wallet
         .receive_session_request(&session, &channel, WAIT, "en")
