@@ -34,6 +34,7 @@ use kluis_core::openid4vp::verifier::{
 use kluis_core::status::StatusLists;
 use kluis_core::Wallet;
 use kluis_fixtures::servers::{HolderOptions, Network, BANK, LANDLORD};
+use kluis_tests::service::write_landlord_config;
 use kluis_verifier_server::state::testing::TestRedis;
 use kluis_verifier_server::{open_state, Config, Verifier};
 use serde_json::{json, Value};
@@ -152,61 +153,6 @@ fn loadavg() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The landlord's configuration file for `kluis-verifier serve` (as in
-/// tests/tests/verifier_service.rs), with memory or Redis state.
-fn write_config(dir: &Path, net: &Network, name: &str, redis_url: Option<&str>) -> PathBuf {
-    std::fs::write(
-        dir.join("landlord.jwk"),
-        kluis_fixtures::key_json("verifier-woningcorporatie-eemland").unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scheme.jwk"),
-        net.scheme.public_jwk().unwrap().to_value().to_string(),
-    )
-    .unwrap();
-    let key: String = (0..32)
-        .map(|i| format!("{:02x}", (i * 11 + 5) as u8))
-        .collect();
-    std::fs::write(dir.join("state.key"), key).unwrap();
-    let state = match redis_url {
-        Some(url) => format!(
-            "backend = \"redis\"\nredis_url = \"{url}\"\nprefix = \"landlord:\"\nkey_file = \"state.key\""
-        ),
-        None => "backend = \"memory\"\nkey_file = \"state.key\"".to_string(),
-    };
-    // The longest request lifetime the service allows: preparing N answers takes a while.
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-request_lifetime_secs = 600
-sweep_interval_secs = 3600
-[party]
-client_id = "{LANDLORD}"
-signing_key_file = "landlord.jwk"
-response_mode = "direct_post.jwt"
-[[party.purposes]]
-id = "rental"
-retention_days = 30
-[party.queries.rental]
-purpose = "rental"
-builtin = "rental"
-[scheme]
-list_uri = "{list}"
-key_file = "scheme.jwk"
-[state]
-{state}
-[http]
-allow_loopback_http = true
-timeout_ms = 10000
-"#,
-        list = net.scheme.list_uri()
-    );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, config).unwrap();
-    path
 }
 
 /// A `kluis-verifier serve` process pinned to one core; killed on drop.
@@ -638,8 +584,11 @@ fn main() {
         eprintln!("redis-server is needed (bench/run-verifier-load.sh installs it)");
         std::process::exit(1);
     };
-    let memory_config = write_config(dir.path(), &net, "memory", None);
-    let redis_config = write_config(dir.path(), &net, "redis", Some(&redis.url));
+    // The longest request lifetime the service allows: preparing N answers takes a while.
+    let top = "request_lifetime_secs = 600\nsweep_interval_secs = 3600";
+    let memory_config = write_landlord_config(dir.path(), &net, "memory", None, top, 10_000);
+    let redis_config =
+        write_landlord_config(dir.path(), &net, "redis", Some(&redis.url), top, 10_000);
     eprintln!(
         "verifier load: N = {} answers per configuration, wrk -t {} -c {}, load average {}",
         a.n,

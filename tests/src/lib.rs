@@ -2,11 +2,12 @@
 //! cheap test KDF, either trusting the simulated holders by hand ([`TestWallet`]) or pinned to
 //! the simulated scheme on loopback with the citizen's offers collected ([`collected_wallet`]);
 //! the collecting tests' policy and checks ([`collecting`]); the binaries as child processes
-//! ([`fixtures_cli`]).
+//! ([`fixtures_cli`]); the landlord as a `kluis-verifier` process ([`service`]).
 #![allow(clippy::unwrap_used)]
 
 pub mod collecting;
 pub mod fixtures_cli;
+pub mod service;
 
 use std::sync::Arc;
 use std::time::Duration;

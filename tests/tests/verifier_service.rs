@@ -310,57 +310,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The landlord's configuration for `kluis-verifier serve`, state in the given Redis.
-fn write_config(dir: &Path, net: &Network, redis_url: &str) -> PathBuf {
-    std::fs::write(
-        dir.join("landlord.jwk"),
-        kluis_fixtures::key_json("verifier-woningcorporatie-eemland").unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("scheme.jwk"),
-        net.scheme.public_jwk().unwrap().to_value().to_string(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("state.key"), hex_key()).unwrap();
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-[party]
-client_id = "{LANDLORD}"
-signing_key_file = "landlord.jwk"
-response_mode = "direct_post.jwt"
-[[party.purposes]]
-id = "rental"
-retention_days = 30
-[party.queries.rental]
-purpose = "rental"
-builtin = "rental"
-[scheme]
-list_uri = "{list}"
-key_file = "scheme.jwk"
-[state]
-backend = "redis"
-redis_url = "{redis_url}"
-prefix = "landlord:"
-key_file = "state.key"
-[http]
-allow_loopback_http = true
-timeout_ms = 3000
-"#,
-        list = net.scheme.list_uri()
-    );
-    let path = dir.join("landlord.toml");
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
-fn hex_key() -> String {
-    (0..32)
-        .map(|i| format!("{:02x}", (i * 7 + 3) as u8))
-        .collect()
-}
-
 /// A `kluis-verifier serve` process; killed (SIGKILL) on drop.
 struct Instance {
     child: Child,
@@ -426,7 +375,14 @@ async fn two_instances_share_one_redis() {
     };
     let net = network().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &net, &redis.url);
+    let config = kluis_tests::service::write_landlord_config(
+        dir.path(),
+        &net,
+        "landlord",
+        Some(&redis.url),
+        "",
+        3000,
+    );
     let (pa, pb) = (free_port(), free_port());
     let (url_a, url_b) = (
         format!("http://127.0.0.1:{pa}"),
