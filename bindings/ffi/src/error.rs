@@ -183,7 +183,7 @@ impl From<tokio::task::JoinError> for KluisError {
 /// Errors an app's key store reports (Android Keystore, Secure Enclave). Only the kind and a
 /// short reason travel: never key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-pub enum KeyStoreError {
+pub enum DeviceKeyStoreError {
     /// The key store cannot be used now (device locked, no hardware, user authentication needed).
     #[error("key store unavailable: {reason}")]
     Unavailable { reason: String },
@@ -192,10 +192,10 @@ pub enum KeyStoreError {
     Io { reason: String },
 }
 
-impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
-    /// The app's implementation threw something other than a `KeyStoreError`.
+impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceKeyStoreError {
+    /// The app's implementation threw something other than a `DeviceKeyStoreError`.
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        KeyStoreError::Unavailable {
+        DeviceKeyStoreError::Unavailable {
             reason: format!("unexpected key store failure: {}", e.reason),
         }
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use kluis_core::{DeviceSecretError, DeviceSecretStore, SoftwareDeviceSecretStore};
 use zeroize::Zeroizing;
 
-use crate::KeyStoreError;
+use crate::DeviceKeyStoreError;
 
 /// A platform key store that keeps one secret per vault. Implemented by the app (Kotlin, Swift,
 /// Python) or obtained from [`software_key_store`].
@@ -21,9 +21,9 @@ use crate::KeyStoreError;
 pub trait DeviceKeyStore: Send + Sync {
     /// The secret for `vault_id` (at least 32 bytes), made and stored on first use. It must be
     /// the same bytes on every later call, or the vault can no longer be opened.
-    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, KeyStoreError>;
+    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, DeviceKeyStoreError>;
     /// Forgets the secret for `vault_id` (on wipe). Deleting a missing secret is not an error.
-    fn delete_device_secret(&self, vault_id: String) -> Result<(), KeyStoreError>;
+    fn delete_device_secret(&self, vault_id: String) -> Result<(), DeviceKeyStoreError>;
 }
 
 /// The software key store: a random 32-byte secret per vault in a file (mode 0600) in `dir`,
@@ -39,40 +39,40 @@ pub fn software_key_store(dir: String) -> Arc<dyn DeviceKeyStore> {
 struct SoftwareKeyStore(SoftwareDeviceSecretStore);
 
 impl DeviceKeyStore for SoftwareKeyStore {
-    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, KeyStoreError> {
+    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, DeviceKeyStoreError> {
         // Moves the bytes out of the Zeroizing wrapper without copying; the adapter below wraps
         // them again before the core sees them.
         let mut secret = self
             .0
             .device_secret(&vault_id)
-            .map_err(KeyStoreError::from)?;
+            .map_err(DeviceKeyStoreError::from)?;
         Ok(std::mem::take(&mut *secret))
     }
 
-    fn delete_device_secret(&self, vault_id: String) -> Result<(), KeyStoreError> {
+    fn delete_device_secret(&self, vault_id: String) -> Result<(), DeviceKeyStoreError> {
         self.0
             .delete_device_secret(&vault_id)
-            .map_err(KeyStoreError::from)
+            .map_err(DeviceKeyStoreError::from)
     }
 }
 
-impl From<DeviceSecretError> for KeyStoreError {
+impl From<DeviceSecretError> for DeviceKeyStoreError {
     fn from(e: DeviceSecretError) -> Self {
         match e {
-            DeviceSecretError::Unavailable(reason) => KeyStoreError::Unavailable { reason },
-            DeviceSecretError::TooShort => KeyStoreError::Unavailable {
+            DeviceSecretError::Unavailable(reason) => DeviceKeyStoreError::Unavailable { reason },
+            DeviceSecretError::TooShort => DeviceKeyStoreError::Unavailable {
                 reason: DeviceSecretError::TooShort.to_string(),
             },
-            DeviceSecretError::Io(reason) => KeyStoreError::Io { reason },
+            DeviceSecretError::Io(reason) => DeviceKeyStoreError::Io { reason },
         }
     }
 }
 
-impl From<KeyStoreError> for DeviceSecretError {
-    fn from(e: KeyStoreError) -> Self {
+impl From<DeviceKeyStoreError> for DeviceSecretError {
+    fn from(e: DeviceKeyStoreError) -> Self {
         match e {
-            KeyStoreError::Unavailable { reason } => DeviceSecretError::Unavailable(reason),
-            KeyStoreError::Io { reason } => DeviceSecretError::Io(reason),
+            DeviceKeyStoreError::Unavailable { reason } => DeviceSecretError::Unavailable(reason),
+            DeviceKeyStoreError::Io { reason } => DeviceSecretError::Io(reason),
         }
     }
 }

@@ -37,7 +37,7 @@ pub use delegation::{
     DelegateRequest, DelegationOutcome, MandateAction, MandateCredential, MandateRole,
     MandateState, MandateSummary,
 };
-pub use error::{KeyStoreError, KluisError};
+pub use error::{DeviceKeyStoreError, KluisError};
 pub use events::{LockListener, LockReason, LockState};
 pub use holder_keys::{
     HolderKeyError, HolderKeyInfo, HolderKeyStore, DEFAULT_HOLDER_KEY_TIMEOUT_MS,

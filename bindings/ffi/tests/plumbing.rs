@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use kluis_ffi::{
     dangerous_test_wallet_options, software_key_store, wallet_exists, DeviceKeyStore,
-    KeyStoreError, KluisError, Wallet, DEFAULT_HOLDER_KEY_TIMEOUT_MS,
+    DeviceKeyStoreError, KluisError, Wallet, DEFAULT_HOLDER_KEY_TIMEOUT_MS,
 };
 
 const PIN: &str = "246810";
@@ -20,9 +20,9 @@ struct MapKeyStore {
 }
 
 impl DeviceKeyStore for MapKeyStore {
-    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, KeyStoreError> {
+    fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, DeviceKeyStoreError> {
         if *self.unavailable.lock().unwrap() {
-            return Err(KeyStoreError::Unavailable {
+            return Err(DeviceKeyStoreError::Unavailable {
                 reason: "locked device".into(),
             });
         }
@@ -30,7 +30,7 @@ impl DeviceKeyStore for MapKeyStore {
         Ok(m.entry(vault_id).or_insert_with(|| vec![7u8; 32]).clone())
     }
 
-    fn delete_device_secret(&self, vault_id: String) -> Result<(), KeyStoreError> {
+    fn delete_device_secret(&self, vault_id: String) -> Result<(), DeviceKeyStoreError> {
         self.secrets.lock().unwrap().remove(&vault_id);
         Ok(())
     }

@@ -1104,7 +1104,7 @@ open class DeviceKeyStoreImpl: DeviceKeyStore, @unchecked Sendable {
      * the same bytes on every later call, or the vault can no longer be opened.
      */
 open func deviceSecret(vaultId: String)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_kluis_ffi_fn_method_devicekeystore_device_secret(
             self.uniffiCloneHandle(),
@@ -1116,7 +1116,7 @@ open func deviceSecret(vaultId: String)throws  -> Data  {
     /**
      * Forgets the secret for `vault_id` (on wipe). Deleting a missing secret is not an error.
      */
-open func deleteDeviceSecret(vaultId: String)throws   {try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+open func deleteDeviceSecret(vaultId: String)throws   {try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_kluis_ffi_fn_method_devicekeystore_delete_device_secret(
             self.uniffiCloneHandle(),
@@ -1175,7 +1175,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         },
         deleteDeviceSecret: { (
@@ -1200,7 +1200,7 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeKeyStoreError_lower
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
             )
         }
     )
@@ -9451,6 +9451,101 @@ public func FfiConverterTypeCredentialState_lower(_ value: CredentialState) -> R
 
 
 /**
+ * Errors an app's key store reports (Android Keystore, Secure Enclave). Only the kind and a
+ * short reason travel: never key material.
+ */
+public 
+enum DeviceKeyStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The key store cannot be used now (device locked, no hardware, user authentication needed).
+     */
+    case Unavailable(reason: String
+    )
+    /**
+     * The secret could not be read, stored or deleted.
+     */
+    case Io(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension DeviceKeyStoreError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeviceKeyStoreError: FfiConverterRustBuffer {
+    typealias SwiftType = DeviceKeyStoreError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeviceKeyStoreError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Unavailable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Io(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeviceKeyStoreError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Io(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceKeyStoreError_lift(_ buf: RustBuffer) throws -> DeviceKeyStoreError {
+    return try FfiConverterTypeDeviceKeyStoreError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeviceKeyStoreError_lower(_ value: DeviceKeyStoreError) -> RustBuffer {
+    return FfiConverterTypeDeviceKeyStoreError.lower(value)
+}
+
+
+/**
  * How a credential is bound to a holder key.
  */
 
@@ -9631,101 +9726,6 @@ public func FfiConverterTypeHolderKeyError_lift(_ buf: RustBuffer) throws -> Hol
 #endif
 public func FfiConverterTypeHolderKeyError_lower(_ value: HolderKeyError) -> RustBuffer {
     return FfiConverterTypeHolderKeyError.lower(value)
-}
-
-
-/**
- * Errors an app's key store reports (Android Keystore, Secure Enclave). Only the kind and a
- * short reason travel: never key material.
- */
-public 
-enum KeyStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The key store cannot be used now (device locked, no hardware, user authentication needed).
-     */
-    case Unavailable(reason: String
-    )
-    /**
-     * The secret could not be read, stored or deleted.
-     */
-    case Io(reason: String
-    )
-
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension KeyStoreError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeKeyStoreError: FfiConverterRustBuffer {
-    typealias SwiftType = KeyStoreError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyStoreError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .Unavailable(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-        case 2: return .Io(
-            reason: try FfiConverterString.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: KeyStoreError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .Unavailable(reason):
-            writeInt(&buf, Int32(1))
-            FfiConverterString.write(reason, into: &buf)
-            
-        
-        case let .Io(reason):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(reason, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeKeyStoreError_lift(_ buf: RustBuffer) throws -> KeyStoreError {
-    return try FfiConverterTypeKeyStoreError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeKeyStoreError_lower(_ value: KeyStoreError) -> RustBuffer {
-    return FfiConverterTypeKeyStoreError.lower(value)
 }
 
 
@@ -12532,10 +12532,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_sessionqr_text() != 11157) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret() != 314) {
+    if (uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret() != 12888) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret() != 47981) {
+    if (uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret() != 47657) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_presentationsession_default_choice() != 898) {

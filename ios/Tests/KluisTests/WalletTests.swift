@@ -12,7 +12,7 @@ final class MemoryKeyStore: DeviceKeyStore, @unchecked Sendable {
 
     func deviceSecret(vaultId: String) throws -> Data {
         lock.lock(); defer { lock.unlock() }
-        guard available else { throw KeyStoreError.Unavailable(reason: "user authentication required") }
+        guard available else { throw DeviceKeyStoreError.Unavailable(reason: "user authentication required") }
         if let s = secrets[vaultId] { return s }
         var bytes = [UInt8](repeating: 0, count: 32)
         _ = SecRandomCopyBytes(kSecRandomDefault, bytes.count, &bytes)

@@ -23,7 +23,7 @@ class KeyStoreTest {
 
         override fun deviceSecret(vaultId: String): ByteArray {
             calls.merge("get", 1, Int::plus)
-            if (!available) throw KeyStoreException.Unavailable("user authentication required")
+            if (!available) throw DeviceKeyStoreException.Unavailable("user authentication required")
             return secrets.computeIfAbsent(vaultId) { ByteArray(32).also { SecureRandom().nextBytes(it) } }.copyOf()
         }
 

@@ -6,7 +6,7 @@ import android.security.keystore.KeyProperties
 import android.security.keystore.StrongBoxUnavailableException
 import android.security.keystore.UserNotAuthenticatedException
 import nl.kluis.DeviceKeyStore
-import nl.kluis.KeyStoreException
+import nl.kluis.DeviceKeyStoreException
 import java.security.GeneralSecurityException
 import java.security.KeyStore
 import javax.crypto.KeyGenerator
@@ -59,11 +59,11 @@ class AndroidKeystoreDeviceKeyStore(private val preferStrongBox: Boolean = true)
     private inline fun <T> guarded(block: () -> T): T = try {
         block()
     } catch (e: UserNotAuthenticatedException) {
-        throw KeyStoreException.Unavailable("user authentication required")
+        throw DeviceKeyStoreException.Unavailable("user authentication required")
     } catch (e: GeneralSecurityException) {
-        throw KeyStoreException.Unavailable(e.javaClass.simpleName)
+        throw DeviceKeyStoreException.Unavailable(e.javaClass.simpleName)
     } catch (e: java.io.IOException) {
-        throw KeyStoreException.Io(e.javaClass.simpleName)
+        throw DeviceKeyStoreException.Io(e.javaClass.simpleName)
     }
 
     private companion object {
