@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 const CITIZEN: &str = "daan";
+const BRP: &str = "urn:nl:gemeente:brp-address:1";
 
 fn quick_http() -> HttpPolicy {
     kluis_tests::loopback_http(Duration::from_millis(3000), 0)
@@ -288,6 +289,175 @@ async fn an_instance_uses_the_list_the_shared_cache_holds_now() {
     let second = b.participant_list().await.unwrap();
     assert_ne!(second.requesting_parties, first.requesting_parties);
     assert_eq!(a.participant_list().await.unwrap(), second);
+}
+
+/// Two instances in this process over one state store, both listed as the landlord's origins;
+/// `trust` replaces the scheme's list as whom they trust for credentials.
+async fn two_in_process(
+    net: &Network,
+    state: Arc<dyn VerifierState>,
+    trust: Option<&dyn Fn() -> Trust>,
+) -> Vec<(Arc<Verifier>, String)> {
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut settings = landlord_settings(net, &base);
+        if let Some(t) = trust {
+            settings.trust = t();
+        }
+        let v = Arc::new(Verifier::new(settings, Arc::clone(&state)).unwrap());
+        v.start().await.unwrap();
+        kluis_verifier_server::spawn_server(listener, Arc::clone(&v));
+        out.push((v, base));
+    }
+    let bank = net.verifier(BANK).unwrap().origin();
+    net.scheme
+        .list_verifiers(&[
+            (LANDLORD.into(), out[0].1.clone()),
+            (LANDLORD.into(), out[1].1.clone()),
+            (BANK.into(), bank),
+        ])
+        .unwrap();
+    out
+}
+
+/// Status list tokens the holders served so far.
+fn status_fetches(net: &Network) -> u64 {
+    net.holders.iter().map(|h| h.status_fetches()).sum()
+}
+
+/// A rental request made on `base` and answered by `wallet`: the wallet's outcome and the
+/// result the service then reports.
+async fn ask(
+    http: &reqwest::Client,
+    wallet: &Wallet,
+    base: &str,
+) -> (Result<(), kluis_core::Error>, Value) {
+    let created = create(http, base).await;
+    let answered = answer(wallet, created["link"].as_str().unwrap()).await;
+    let (_, view) = result(http, base, created["state"].as_str().unwrap()).await;
+    (answered, view)
+}
+
+/// Issue 17 item 3: the credentials' status lists go through the shared state. Instance A
+/// fetches each list once; B verifies with those (no fetch of its own); within the list's
+/// `ttl` (60 s at the fixture holders) a revocation is not seen yet, as the Token Status List
+/// draft lets a consumer cache it; once the `ttl` ran out B fetches again and refuses the
+/// revoked credential, and A refuses it with the list B fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_fetch_of_each_status_list() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let net = network().await;
+    let state: Arc<dyn VerifierState> = Arc::new(
+        kluis_verifier_server::RedisState::connect(&redis.url, "lists:", Duration::from_secs(2))
+            .await
+            .unwrap(),
+    );
+    let both = two_in_process(&net, state, None).await;
+    let ((a, base_a), (b, base_b)) = (&both[0], &both[1]);
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+
+    let before = status_fetches(&net);
+    let (answered, view) = ask(&http, &wallet, base_a).await;
+    answered.unwrap();
+    assert_rental_claims(&view);
+    let lists = status_fetches(&net) - before;
+    assert!(lists >= 1, "A fetched the credentials' status lists");
+
+    let before = status_fetches(&net);
+    let (answered, view) = ask(&http, &wallet, base_b).await;
+    answered.unwrap();
+    assert_rental_claims(&view);
+    assert_eq!(status_fetches(&net), before, "B used the lists A fetched");
+
+    // The BRP holder revokes the citizen's address credential: within the ttl both instances
+    // still use the shared list (and fetch nothing).
+    let brp = net
+        .holders
+        .iter()
+        .find(|h| h.archive().iter().any(|c| c.vct == BRP))
+        .unwrap();
+    for c in brp.archive().iter().filter(|c| c.vct == BRP) {
+        brp.set_status_at(c.idx, kluis_fixtures::servers::StatusValue::Revoked);
+    }
+    let before = status_fetches(&net);
+    let (answered, view) = ask(&http, &wallet, base_a).await;
+    answered.unwrap();
+    assert_rental_claims(&view);
+    assert_eq!(status_fetches(&net), before);
+
+    // Past the ttl: B fetches the lists again and refuses; A refuses with B's lists. (The
+    // wallet reads both requests first: their iat is from before the clocks moved on.)
+    let mut opened = Vec::new();
+    for base in [base_b, base_a] {
+        let created = create(&http, base).await;
+        let link = created["link"].as_str().unwrap();
+        let req = wallet
+            .start_presentation_with(link, "en", quick_http())
+            .await
+            .unwrap();
+        opened.push((base, created["state"].as_str().unwrap().to_string(), req));
+    }
+    a.clock.advance(61);
+    b.clock.advance(61);
+    let before = status_fetches(&net);
+    for (base, state, req) in opened {
+        let e = wallet
+            .accept_presentation_with(&req, &req.default_choice(), quick_http())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("revoked"), "{e}");
+        let (_, view) = result(&http, base, &state).await;
+        assert_eq!(view["status"], "pending", "nothing recorded: {view}");
+        assert_eq!(
+            status_fetches(&net) - before,
+            lists,
+            "B's fetches only ({base})"
+        );
+    }
+}
+
+/// The shared state failing at the status list step (a Redis user that may not touch the
+/// list cache's keys, so everything else works) refuses the answer with 503: it is never taken
+/// as "no list", and nothing is recorded; the request stays answerable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_list_cache_that_fails_refuses_the_answer() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let acl = Command::new("redis-cli")
+        .args([
+            "-u", &redis.url, "ACL", "SETUSER", "party", "on", ">pw", "+@all",
+        ])
+        .args([
+            "~acl:p:*", "~acl:a:*", "~acl:r:*", "~acl:i:*", "~acl:z", "~acl:q*",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&acl.stdout).trim(), "OK");
+    let url = redis.url.replace("redis://", "redis://party:pw@");
+    let net = network().await;
+    let state: Arc<dyn VerifierState> = Arc::new(
+        kluis_verifier_server::RedisState::connect(&url, "acl:", Duration::from_secs(2))
+            .await
+            .unwrap(),
+    );
+    let fixed = || Trust::Fixed(kluis_fixtures::servers::trust_from_holders(&net.holders));
+    let both = two_in_process(&net, state, Some(&fixed)).await;
+    let base = &both[0].1;
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+    let before = status_fetches(&net);
+    let (answered, view) = ask(&http, &wallet, base).await;
+    let e = answered.unwrap_err().to_string();
+    assert!(e.contains("503") || e.contains("unavailable"), "{e}");
+    assert_eq!(view["status"], "pending", "nothing recorded: {view}");
+    assert_eq!(status_fetches(&net), before, "no fetch around the store");
+    assert_eq!(redis_results(&redis.url, "acl:"), 0);
 }
 
 fn bin(name: &str) -> PathBuf {

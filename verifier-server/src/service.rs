@@ -24,7 +24,7 @@ use kluis_verifier::openid4vp::verifier::{
 };
 use kluis_verifier::openid4vp::{ResponseMode, StatedPurpose};
 use kluis_verifier::scheme::ParticipantList;
-use kluis_verifier::status::StatusLists;
+use kluis_verifier::status::{ListStore, ListStoreFuture, StatusLists, StoredList};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -240,13 +240,14 @@ pub struct Verifier {
     public_url: String,
     trust: Trust,
     state: Arc<dyn VerifierState>,
-    keys: DataKeys,
+    keys: Arc<DataKeys>,
     lifetime: i64,
     http: HttpPolicy,
     client: reqwest::Client,
     webhook: Option<(String, Zeroizing<Vec<u8>>)>,
     relays: Vec<String>,
-    /// The credentials' status lists, shared by every request this instance verifies.
+    /// The credentials' status lists as this instance verified them; each verification reads
+    /// and keeps them through the shared state as well ([`SharedLists`]).
     status_lists: StatusLists,
     /// The scheme's list as this instance last verified it (see [`Verifier::scheme_seen`]).
     scheme_seen: std::sync::Mutex<Option<Arc<VerifiedScheme>>>,
@@ -283,7 +284,7 @@ impl Verifier {
             .build()
             .map_err(|e| ServiceError::Internal(format!("HTTP client: {e}")))?;
         Ok(Verifier {
-            keys: DataKeys::from_dek(Dek::from_secret(settings.state_key)),
+            keys: Arc::new(DataKeys::from_dek(Dek::from_secret(settings.state_key))),
             party: settings.party,
             public_url: settings.public_url.trim_end_matches('/').to_string(),
             trust: settings.trust,
@@ -317,6 +318,15 @@ impl Verifier {
     /// The state store (health checks).
     pub fn state(&self) -> &Arc<dyn VerifierState> {
         &self.state
+    }
+
+    /// The status lists' store for one verification.
+    fn shared_lists(&self) -> Arc<SharedLists> {
+        Arc::new(SharedLists {
+            state: Arc::clone(&self.state),
+            keys: Arc::clone(&self.keys),
+            failed: std::sync::Mutex::new(None),
+        })
     }
 
     fn tag(&self, kind: &[u8], value: &str) -> Tag {
@@ -556,16 +566,18 @@ impl Verifier {
         };
         let trust = self.trust().await?;
         let now = self.clock.now();
+        let shared = self.shared_lists();
         // A helper's presentation names its mandate's status list, every credential its own
         // (asked for only once the signatures verified): fetched, then verified again.
         let outcome = kluis_verifier::delegation::with_status_at(
-            &self.status_lists,
+            &self.status_lists.through(shared.clone()),
             None,
             self.http.clone(),
             now,
             |ctx| verify_response_with(&form, &pending, &trust, now, ctx),
         )
         .await;
+        shared.check()?;
         let outcome = outcome.map_err(ServiceError::from)?;
         let (status, claims, reason, presenters) = match outcome {
             ResponseOutcome::Verified { credentials } => {
@@ -843,8 +855,9 @@ impl Verifier {
             now,
             ..OfflineExpectations::new(&self.party.client_id)
         };
+        let shared = self.shared_lists();
         let status = offline::OfflineStatus {
-            lists: self.status_lists.clone(),
+            lists: self.status_lists.through(shared.clone()),
             ..Default::default()
         };
         let checked = offline::verify_offline_fetching(
@@ -855,7 +868,10 @@ impl Verifier {
             &status,
             self.http.clone(),
         )
-        .await?;
+        .await;
+        // The library takes an unreachable list as "not checked"; an unreachable store is not.
+        shared.check()?;
+        let checked = checked?;
         let disclosed = offline::disclosed_json_checked(&checked);
         let verified: Vec<_> = checked.into_iter().map(|c| c.presentation).collect();
         let keys: Vec<Tag> = collect
@@ -1075,6 +1091,104 @@ pub fn webhook_signature(secret: &[u8], body: &[u8]) -> String {
         sha2::Sha256::digest(secret).into(),
     )));
     format!("sha256={}", hex::encode(keys.lookup_tag(&[body])))
+}
+
+/// The credentials' status lists in the shared state, for one verification: what one instance
+/// fetched and verified, the others use until its `ttl` (or `exp`) runs out, so the party makes
+/// one fetch per list. Sealed under the party's state key with the fetch time and freshness
+/// inside, so a store writer cannot extend a list's life or slip one in; each instance still
+/// verifies a list's signature before use (the issuer it must be signed by is the presented
+/// credential's). A store error is kept: the service then refuses (503), never "not checked".
+struct SharedLists {
+    state: Arc<dyn VerifierState>,
+    keys: Arc<DataKeys>,
+    failed: std::sync::Mutex<Option<StateError>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SharedList {
+    token: String,
+    fetched_at: i64,
+    fresh_until: i64,
+}
+
+impl SharedLists {
+    const KIND: &'static [u8] = b"status-list";
+
+    fn tag(&self, uri: &str) -> Tag {
+        Tag(self.keys.lookup_tag(&[Self::KIND, uri.as_bytes()]))
+    }
+
+    fn aad(tag: &Tag) -> Vec<u8> {
+        [Self::KIND, &tag.0[..]].concat()
+    }
+
+    fn failed(&self, e: StateError) -> kluis_verifier::Error {
+        let reason = e.to_string();
+        if let Ok(mut f) = self.failed.lock() {
+            f.get_or_insert(e);
+        }
+        kluis_verifier::Error::Network { reason }
+    }
+
+    /// The store's error, if it failed during the verification.
+    fn check(&self) -> Result<(), ServiceError> {
+        match self.failed.lock().ok().and_then(|f| f.clone()) {
+            Some(e) => Err(ServiceError::State(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ListStore for SharedLists {
+    fn get<'a>(&'a self, uri: &'a str, now: i64) -> ListStoreFuture<'a, Option<StoredList>> {
+        Box::pin(async move {
+            let tag = self.tag(uri);
+            let Some(sealed) = self
+                .state
+                .cached(tag, now)
+                .await
+                .map_err(|e| self.failed(e))?
+            else {
+                return Ok(None);
+            };
+            // Not sealed by this party (or altered): fetched afresh instead.
+            let Ok(plain) = self.keys.open(&sealed, &Self::aad(&tag)) else {
+                return Ok(None);
+            };
+            Ok(serde_json::from_slice::<SharedList>(&plain)
+                .ok()
+                .filter(|l| l.fresh_until > now)
+                .map(|l| StoredList {
+                    token: l.token,
+                    fetched_at: l.fetched_at,
+                }))
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        uri: &'a str,
+        list: StoredList,
+        fresh_until: i64,
+    ) -> ListStoreFuture<'a, ()> {
+        Box::pin(async move {
+            let tag = self.tag(uri);
+            let plain = serde_json::to_vec(&SharedList {
+                token: list.token,
+                fetched_at: list.fetched_at,
+                fresh_until,
+            })
+            .map_err(|_| kluis_verifier::Error::Internal {
+                reason: "status list entry".into(),
+            })?;
+            let sealed = self.keys.seal(&plain, &Self::aad(&tag));
+            self.state
+                .cache(tag, sealed, fresh_until)
+                .await
+                .map_err(|e| self.failed(e))
+        })
+    }
 }
 
 /// Collects the replay keys `verify_offline` computes, so they are checked against the shared

@@ -246,6 +246,7 @@ pub async fn verify_batch_online(
         .chain(second.rejections)
         .collect();
     rejections.sort_by_key(|r| r.line);
+    lists.store_verified().await?;
     Ok(BatchSummary {
         count: summary.count,
         valid: summary.count - rejections.len(),

@@ -7,9 +7,15 @@
 //! URI and the token is not expired, inflates `lst` (zlib, capped) and reads the entry: 0 valid,
 //! 1 revoked (invalid), 2 suspended. The wallet's own check of its stored credentials is
 //! kluis-core's.
+//!
+//! Several instances of one verifier share their lists through a [`ListStore`] (the verifier
+//! service puts them in its shared state): one fetch per list and `ttl` for all of them.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::Read as _;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -168,6 +174,42 @@ pub const MAX_LIST_TTL_SECS: i64 = 24 * 3600;
 pub const DEFAULT_OFFLINE_LIST_AGE_SECS: i64 = 24 * 3600;
 /// Most lists a [`StatusLists`] cache keeps (a verifier sees a few dozen issuers).
 const MAX_CACHED_LISTS: usize = 1024;
+/// How long a list that could not be fetched, or did not verify, is given as the reason before
+/// it is fetched again (a long-running verifier must not keep one network fault for good).
+pub const RETRY_FAILED_LIST_SECS: i64 = 30;
+
+/// A status list token as a [`ListStore`] keeps it: the bytes the list's URI served, and when
+/// they were fetched (its `ttl` runs from then, for every instance that uses them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredList {
+    /// The `statuslist+jwt` as fetched.
+    pub token: String,
+    /// When it was fetched (Unix seconds).
+    pub fetched_at: i64,
+}
+
+/// A boxed future of a [`ListStore`] (used behind `dyn`).
+pub type ListStoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
+/// Where a [`StatusLists`] cache keeps lists beside its own memory, so that several instances
+/// of one verifier make one fetch per list and honour its `ttl` together
+/// ([`StatusLists::through`]). Only tokens that verified are put (with the issuer key of the
+/// credential that named them); a token got from the store is verified again before use, as
+/// the issuer it must be signed by is known only then. An error fails the verification: a
+/// store that cannot be read is never taken as "no list".
+pub trait ListStore: Send + Sync {
+    /// The list kept for `uri`, unless it is no longer fresh at `now`.
+    fn get<'a>(&'a self, uri: &'a str, now: i64) -> ListStoreFuture<'a, Option<StoredList>>;
+
+    /// Keeps `list` for `uri` until `fresh_until` (its fetch time plus `ttl`, or its `exp` if
+    /// sooner).
+    fn put<'a>(
+        &'a self,
+        uri: &'a str,
+        list: StoredList,
+        fresh_until: i64,
+    ) -> ListStoreFuture<'a, ()>;
+}
 
 /// Which lists a verification may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,11 +248,26 @@ struct CachedList {
     fetched_at: i64,
     /// The issuer whose key verified `token`, and what it said (verified once per issuer).
     verified: Option<(String, Result<std::sync::Arc<VerifiedList>, String>)>,
+    /// Whether the [`ListStore`] has it (it came from there, or was put there).
+    stored: bool,
+}
+
+impl CachedList {
+    fn new(token: Result<String, String>, fetched_at: i64, stored: bool) -> Self {
+        CachedList {
+            token,
+            fetched_at,
+            verified: None,
+            stored,
+        }
+    }
 }
 
 #[derive(Default)]
 struct CacheInner {
     lists: HashMap<String, CachedList>,
+    /// Fetched lists that verified and are not in the [`ListStore`] yet (uri, list, until).
+    to_store: Vec<(String, StoredList, i64)>,
     fetches: u64,
     /// The highest citizen's update `seq` seen per mandate status list URI: an older list is
     /// refused after a newer one was seen (a replay).
@@ -227,6 +284,7 @@ struct CacheInner {
 #[derive(Clone, Default)]
 pub struct StatusLists {
     inner: std::sync::Arc<std::sync::Mutex<CacheInner>>,
+    store: Option<Arc<dyn ListStore>>,
 }
 
 impl std::fmt::Debug for StatusLists {
@@ -241,6 +299,16 @@ impl StatusLists {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This cache (the same memory), also reading and keeping lists in `store`: a list not in
+    /// memory is taken from the store before it is fetched, and a fetched list goes to the
+    /// store once it verified ([`StatusLists::store_verified`]).
+    pub fn through(&self, store: Arc<dyn ListStore>) -> StatusLists {
+        StatusLists {
+            inner: Arc::clone(&self.inner),
+            store: Some(store),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
@@ -277,11 +345,7 @@ impl StatusLists {
         Self::make_room(&mut inner);
         inner.lists.insert(
             uri.to_string(),
-            CachedList {
-                token: Ok(token.trim().to_string()),
-                fetched_at,
-                verified: None,
-            },
+            CachedList::new(Ok(token.trim().to_string()), fetched_at, false),
         );
     }
 
@@ -314,8 +378,10 @@ impl StatusLists {
     }
 
     /// Fetches each of `uris` once (https, or http to loopback per `policy`); a failure is
-    /// kept as the reason a later check gives. Give only URIs from credentials whose issuer
-    /// signature verified (what [`StatusLists::check`] reports as wanted).
+    /// kept as the reason a later check gives (for [`RETRY_FAILED_LIST_SECS`]). Give only URIs
+    /// from credentials whose issuer signature verified (what [`StatusLists::check`] reports as
+    /// wanted). With a [`ListStore`], a fresh list there is used instead of fetching; the
+    /// store's error is returned.
     pub async fn fetch(&self, uris: &[String], policy: HttpPolicy) -> Result<(), Error> {
         self.fetch_at(uris, policy, now_unix()).await
     }
@@ -335,6 +401,15 @@ impl StatusLists {
                 continue;
             }
             done.push(uri);
+            if let Some(store) = &self.store {
+                if let Some(kept) = store.get(uri, now).await? {
+                    let mut inner = self.lock();
+                    Self::make_room(&mut inner);
+                    let entry = CachedList::new(Ok(kept.token), kept.fetched_at, true);
+                    inner.lists.insert(uri.clone(), entry);
+                    continue;
+                }
+            }
             let token = fetch_token(&http, uri).await;
             let mut inner = self.lock();
             inner.fetches += 1;
@@ -343,14 +418,22 @@ impl StatusLists {
                 continue;
             }
             Self::make_room(&mut inner);
-            inner.lists.insert(
-                uri.clone(),
-                CachedList {
-                    token,
-                    fetched_at: now,
-                    verified: None,
-                },
-            );
+            inner
+                .lists
+                .insert(uri.clone(), CachedList::new(token, now, false));
+        }
+        Ok(())
+    }
+
+    /// Puts the fetched lists that verified since the last call into the [`ListStore`] (none
+    /// without one). Called by the verifications that fetch, once they are done.
+    pub async fn store_verified(&self) -> Result<(), Error> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let due = std::mem::take(&mut self.lock().to_store);
+        for (uri, list, fresh_until) in due {
+            store.put(&uri, list, fresh_until).await?;
         }
         Ok(())
     }
@@ -390,20 +473,23 @@ impl StatusLists {
                 want.then(|| uri.clone()),
             ))
         };
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let Some(entry) = inner.lists.get_mut(&uri) else {
-            drop(inner);
+            drop(guard);
             return not_checked("its status list has not been fetched".into(), true);
         };
+        let fetched_at = entry.fetched_at;
+        // A failure is the answer for a while, then the list is fetched again.
+        let retry = now >= fetched_at.saturating_add(RETRY_FAILED_LIST_SECS);
         let token = match &entry.token {
             Ok(t) => t.clone(),
             Err(e) => {
                 let e = format!("its status list could not be fetched ({e})");
-                drop(inner);
-                return not_checked(e, false);
+                drop(guard);
+                return not_checked(e, retry);
             }
         };
-        let fetched_at = entry.fetched_at;
         let verified = match &entry.verified {
             Some((iss, v)) if iss == issuer => v.clone(),
             _ => {
@@ -412,18 +498,34 @@ impl StatusLists {
                 v
             }
         };
-        drop(inner);
         let list = match verified {
             Ok(l) => l,
-            Err(e) => return not_checked(format!("its status list is not usable: {e}"), false),
+            Err(e) => {
+                drop(guard);
+                return not_checked(format!("its status list is not usable: {e}"), retry);
+            }
         };
-        if list.exp.is_some_and(|e| e < now) {
-            return not_checked("its status list has expired".into(), true);
-        }
         let ttl = list
             .ttl
             .unwrap_or(DEFAULT_LIST_TTL_SECS)
             .clamp(0, MAX_LIST_TTL_SECS);
+        let fresh_until = fetched_at
+            .saturating_add(ttl)
+            .min(list.exp.unwrap_or(i64::MAX));
+        if self.store.is_some()
+            && !entry.stored
+            && fresh_until > now
+            && inner.to_store.len() < MAX_CACHED_LISTS
+        {
+            // Verified with the issuer's key: now it may serve the other instances.
+            entry.stored = true;
+            let kept = StoredList { token, fetched_at };
+            inner.to_store.push((uri.clone(), kept, fresh_until));
+        }
+        drop(guard);
+        if list.exp.is_some_and(|e| e < now) {
+            return not_checked("its status list has expired".into(), true);
+        }
         let fresh = now < fetched_at.saturating_add(ttl);
         match age {
             ListAge::Online if !fresh => {

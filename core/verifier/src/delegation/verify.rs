@@ -176,6 +176,7 @@ where
             .filter(|u| !list_uris.contains(u))
             .collect();
         if result.is_ok() || round >= 3 || (new_mandates.is_empty() && new_lists.is_empty()) {
+            lists.store_verified().await?;
             return result;
         }
         if !new_mandates.is_empty() {

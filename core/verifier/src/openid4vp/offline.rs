@@ -369,7 +369,10 @@ pub async fn verify_offline_fetching(
         // Network trouble is not the citizen's fault: the check below says "not checked".
         let _ = status.lists.fetch_at(&wanted, policy, expect.now).await;
     }
-    verify_offline_checked(text, trust, expect, cache, status)
+    let checked = verify_offline_checked(text, trust, expect, cache, status);
+    // Likewise a store that cannot keep the lists (the caller's store sees its own errors).
+    let _ = status.lists.store_verified().await;
+    checked
 }
 
 fn verify_offline_listed(
