@@ -260,6 +260,9 @@ pub struct OfferPreview {
     pub credentials: Vec<OfferedCredential>,
     /// Present when the holder asks for a transaction code.
     pub tx_code: Option<TxCodeSpec>,
+    /// The citizen logs in at the holder in a browser instead of typing a code: collect with
+    /// [`Wallet::start_authorization`] and [`Wallet::finish_authorization`].
+    pub needs_login: bool,
     /// Copies the holder issues per request.
     pub batch_size: u32,
 }
@@ -284,6 +287,7 @@ impl From<core_issuance::OfferPreview> for OfferPreview {
                 })
                 .collect(),
             tx_code: p.tx_code.map(TxCodeSpec::from),
+            needs_login: p.needs_login,
             batch_size: p.batch_size,
         }
     }
@@ -310,6 +314,19 @@ impl OfferSession {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_some()
+    }
+}
+
+impl OfferSession {
+    /// The core session, once: accepting or starting a login uses it up.
+    pub(crate) fn take(&self) -> Result<core_issuance::OfferSession, KluisError> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| KluisError::InvalidInput {
+                reason: "this offer session was already used: preview the offer again".into(),
+            })
     }
 }
 
@@ -755,14 +772,7 @@ impl Wallet {
         cancel: Option<Arc<CancelToken>>,
     ) -> Result<CollectOutcome, KluisError> {
         let core = self.core()?;
-        let taken = session
-            .inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| KluisError::InvalidInput {
-                reason: "this offer session was already used: preview the offer again".into(),
-            })?;
+        let taken = session.take()?;
         cancellable(cancel, move || async move {
             core.accept_offer_reporting(taken, tx_code.as_deref(), &Progress(listener))
                 .await

@@ -79,6 +79,14 @@ pub enum KluisError {
     /// outside the protocol. Nothing was stored.
     #[error("issuance failed: {reason}")]
     Issuance { reason: String },
+    /// The login at the holder (authorization code flow) was refused: `refusal` says which
+    /// check failed, `reason` says it in words (no code, state or token in either). Nothing was
+    /// sent on or stored; start again from the offer.
+    #[error("authorization refused: {reason}")]
+    Authorization {
+        refusal: AuthorizationRefusal,
+        reason: String,
+    },
     /// A holder key in the app's [`HolderKeyStore`] needs the user to authenticate (biometrics
     /// or device credential) first: prompt, then call again. Nothing was sent or stored.
     #[error("the holder key needs the user to authenticate first")]
@@ -141,9 +149,9 @@ impl From<kluis_core::Error> for KluisError {
             E::Network { reason } => KluisError::Network { reason },
             E::Tls { reason } => KluisError::Tls { reason },
             E::Issuance { reason } => KluisError::Issuance { reason },
-            // One FFI variant for now: the refusal's text says which check failed.
-            e @ E::Authorization { .. } => KluisError::Issuance {
-                reason: e.to_string(),
+            E::Authorization { refusal } => KluisError::Authorization {
+                reason: refusal.to_string(),
+                refusal: refusal.into(),
             },
             E::UserAuthenticationRequired => KluisError::UserAuthenticationRequired,
             E::Cancelled => KluisError::Cancelled,
@@ -153,6 +161,44 @@ impl From<kluis_core::Error> for KluisError {
             E::NoRecoverySecret => KluisError::NoRecoverySecret,
             E::BackupOfAnotherWallet => KluisError::BackupOfAnotherWallet,
             E::StorageFull { what } => KluisError::StorageFull { what },
+        }
+    }
+}
+
+/// Why a login at a holder (the authorization code flow) was refused: what an app shows.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AuthorizationRefusal {
+    /// The browser came back to another URI than this session's redirect URI.
+    OtherRedirect,
+    /// The redirect's `state` is missing or another session's (forged, or an old tab).
+    StateMismatch,
+    /// The redirect's `iss` is missing or names another authorization server (mix-up attack).
+    WrongIssuer,
+    /// The holder did not authorize (the citizen cancelled the login, ...); `error` is its
+    /// OAuth error code.
+    Denied { error: String },
+    /// The redirect carries no authorization code.
+    NoCode,
+    /// The holder refused the code (used before, expired, PKCE or redirect URI mismatch).
+    CodeRefused { reason: String },
+    /// The holder refused the DPoP proof or nonce (also after the one nonce retry).
+    DpopRefused { reason: String },
+    /// The holder cannot do the high-assurance flow (no PAR, no PKCE S256).
+    Unsupported { reason: String },
+}
+
+impl From<kluis_core::AuthorizationRefusal> for AuthorizationRefusal {
+    fn from(r: kluis_core::AuthorizationRefusal) -> Self {
+        use kluis_core::AuthorizationRefusal as R;
+        match r {
+            R::OtherRedirect => AuthorizationRefusal::OtherRedirect,
+            R::StateMismatch => AuthorizationRefusal::StateMismatch,
+            R::WrongIssuer => AuthorizationRefusal::WrongIssuer,
+            R::Denied { error } => AuthorizationRefusal::Denied { error },
+            R::NoCode => AuthorizationRefusal::NoCode,
+            R::CodeRefused { reason } => AuthorizationRefusal::CodeRefused { reason },
+            R::DpopRefused { reason } => AuthorizationRefusal::DpopRefused { reason },
+            R::Unsupported { reason } => AuthorizationRefusal::Unsupported { reason },
         }
     }
 }

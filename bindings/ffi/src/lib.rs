@@ -13,6 +13,7 @@
 
 uniffi::setup_scaffolding!();
 
+mod authorization;
 mod cancel;
 mod collect;
 mod delegation;
@@ -25,6 +26,7 @@ mod present;
 mod types;
 mod wallet;
 
+pub use authorization::AuthorizationSession;
 pub use cancel::CancelToken;
 pub use collect::{
     recommended_collect_settings, recommended_http_settings, AddressView, CollectEvent,
@@ -37,7 +39,7 @@ pub use delegation::{
     DelegateRequest, DelegationOutcome, MandateAction, MandateCredential, MandateRole,
     MandateState, MandateSummary,
 };
-pub use error::{DeviceKeyStoreError, KluisError};
+pub use error::{AuthorizationRefusal, DeviceKeyStoreError, KluisError};
 pub use events::{LockListener, LockReason, LockState};
 pub use holder_keys::{
     HolderKeyError, HolderKeyInfo, HolderKeyStore, DEFAULT_HOLDER_KEY_TIMEOUT_MS,

@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 use super::dpop::{self, Dpop};
 use super::offer::{OfferGrant, AUTHORIZATION_CODE_GRANT};
 use super::protocol::token_reply_with;
-use super::{check_trusted, CollectOutcome, NoProgress, OfferSession};
+use super::{check_trusted, reporting, CollectOutcome, CollectProgress, NoProgress, OfferSession};
 use crate::{AuthorizationRefusal, Error, Wallet};
 
 /// The `client_id` the wallet uses at authorization servers: the same for every kluis wallet
@@ -189,6 +189,33 @@ impl Wallet {
         pending: PendingAuthorization,
         redirected_to: &str,
     ) -> Result<CollectOutcome, Error> {
+        self.finish_authorization_reporting(pending, redirected_to, &NoProgress)
+            .await
+    }
+
+    /// As [`Wallet::finish_authorization`], reporting to `progress` as
+    /// [`Wallet::accept_offer_reporting`] does (a refused redirect is reported as failed too).
+    pub async fn finish_authorization_reporting(
+        &self,
+        pending: PendingAuthorization,
+        redirected_to: &str,
+        progress: &dyn CollectProgress,
+    ) -> Result<CollectOutcome, Error> {
+        let issuer = pending.session.preview.issuer.clone();
+        reporting(
+            issuer,
+            progress,
+            self.finish_authorization_inner(pending, redirected_to, progress),
+        )
+        .await
+    }
+
+    async fn finish_authorization_inner(
+        &self,
+        pending: PendingAuthorization,
+        redirected_to: &str,
+        progress: &dyn CollectProgress,
+    ) -> Result<CollectOutcome, Error> {
         let back = Url::parse(redirected_to.trim())
             .map_err(|_| refused(AuthorizationRefusal::OtherRedirect))?;
         if !same_endpoint(&back, &pending.redirect_uri) {
@@ -244,7 +271,6 @@ impl Wallet {
         }
         let tokens =
             token_reply_with(reply, "authorization code", Some(Arc::clone(&pending.dpop)))?;
-        self.collect_with(pending.session, tokens, &NoProgress)
-            .await
+        self.collect_with(pending.session, tokens, progress).await
     }
 }

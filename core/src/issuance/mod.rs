@@ -254,6 +254,35 @@ pub(crate) fn check_trusted(preview: &OfferPreview) -> Result<(), Error> {
     Ok(())
 }
 
+/// Reports a whole collect from `issuer`: started, then stored (what was stored and what the
+/// holder will deliver later) or failed with the error. Both grants report through this.
+pub(crate) async fn reporting(
+    issuer: String,
+    progress: &dyn CollectProgress,
+    collect: impl std::future::Future<Output = Result<CollectOutcome, Error>>,
+) -> Result<CollectOutcome, Error> {
+    progress.event(&CollectEvent::Started {
+        issuer: issuer.clone(),
+    });
+    match collect.await {
+        Ok(outcome) => {
+            progress.event(&CollectEvent::Stored {
+                issuer,
+                stored: outcome.stored.clone(),
+                pending: outcome.pending.clone(),
+            });
+            Ok(outcome)
+        }
+        Err(error) => {
+            progress.event(&CollectEvent::Failed {
+                issuer,
+                error: error.clone(),
+            });
+            Err(error)
+        }
+    }
+}
+
 impl OfferSession {
     /// Whether this offer is collected with the authorization code flow (a login at the
     /// holder in a browser: [`Wallet::start_authorization`]) instead of [`Wallet::accept_offer`].
@@ -376,26 +405,12 @@ impl Wallet {
         progress: &dyn CollectProgress,
     ) -> Result<CollectOutcome, Error> {
         let issuer = session.preview.issuer.clone();
-        progress.event(&CollectEvent::Started {
-            issuer: issuer.clone(),
-        });
-        match self.accept_offer_inner(session, tx_code, progress).await {
-            Ok(outcome) => {
-                progress.event(&CollectEvent::Stored {
-                    issuer,
-                    stored: outcome.stored.clone(),
-                    pending: outcome.pending.clone(),
-                });
-                Ok(outcome)
-            }
-            Err(error) => {
-                progress.event(&CollectEvent::Failed {
-                    issuer,
-                    error: error.clone(),
-                });
-                Err(error)
-            }
-        }
+        reporting(
+            issuer,
+            progress,
+            self.accept_offer_inner(session, tx_code, progress),
+        )
+        .await
     }
 
     async fn accept_offer_inner(

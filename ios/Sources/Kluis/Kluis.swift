@@ -656,6 +656,192 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * A login the citizen is to complete in a browser. Open [`Self::authorization_url`]; when the
+ * browser arrives at [`Self::redirect_uri`], give that whole URL to
+ * [`Wallet::finish_authorization`], once. Holds the PKCE verifier and the DPoP key of this
+ * issuance in the library; neither crosses the binding.
+ */
+public protocol AuthorizationSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * The holder's login page for this request (`client_id` and the pushed `request_uri`).
+     */
+    func authorizationUrl()  -> String
+    
+    /**
+     * Whether [`Wallet::finish_authorization`] can still be called with this session.
+     */
+    func isOpen()  -> Bool
+    
+    /**
+     * The offer the citizen agreed to log in for.
+     */
+    func preview()  -> OfferPreview
+    
+    /**
+     * Where the holder sends the browser back (the one the app passed in).
+     */
+    func redirectUri()  -> String
+    
+}
+/**
+ * A login the citizen is to complete in a browser. Open [`Self::authorization_url`]; when the
+ * browser arrives at [`Self::redirect_uri`], give that whole URL to
+ * [`Wallet::finish_authorization`], once. Holds the PKCE verifier and the DPoP key of this
+ * issuance in the library; neither crosses the binding.
+ */
+open class AuthorizationSession: AuthorizationSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_kluis_ffi_fn_clone_authorizationsession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_kluis_ffi_fn_free_authorizationsession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The holder's login page for this request (`client_id` and the pushed `request_uri`).
+     */
+open func authorizationUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_authorizationsession_authorization_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether [`Wallet::finish_authorization`] can still be called with this session.
+     */
+open func isOpen() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_authorizationsession_is_open(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The offer the citizen agreed to log in for.
+     */
+open func preview() -> OfferPreview  {
+    return try!  FfiConverterTypeOfferPreview_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_authorizationsession_preview(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where the holder sends the browser back (the one the app passed in).
+     */
+open func redirectUri() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_authorizationsession_redirect_uri(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthorizationSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AuthorizationSession
+
+    public static func lift(_ handle: UInt64) throws -> AuthorizationSession {
+        return AuthorizationSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AuthorizationSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthorizationSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AuthorizationSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthorizationSession_lift(_ handle: UInt64) throws -> AuthorizationSession {
+    return try FfiConverterTypeAuthorizationSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthorizationSession_lower(_ value: AuthorizationSession) -> UInt64 {
+    return FfiConverterTypeAuthorizationSession.lower(value)
+}
+
+
+
+
+
+
+/**
  * A cancellation the app raises itself, for one call: pass it as `cancel` and call
  * [`CancelToken::cancel`] to stop that call (Swift: `withCancellation { token in ... }`, which
  * raises it when the `Task` is cancelled). The call then ends with `Cancelled`, as if its
@@ -2686,6 +2872,28 @@ public func FfiConverterTypeSessionQr_lower(_ value: SessionQr) -> UInt64 {
 public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
+     * Finishes the login with the URL the browser was redirected to (all of it, query
+     * included): checks it answers this session (its redirect URI, `state`, the holder's
+     * `iss`), exchanges the code with PKCE and DPoP and collects as `accept_offer` does. A
+     * redirect that fails a check is `Authorization` with the refusal (`OtherRedirect`,
+     * `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`);
+     * nothing is stored then. The session is used up either way (`InvalidInput` if given
+     * again: start again from the offer). `listener` and `cancel` as for `accept_offer`.
+     */
+    func finishAuthorization(session: AuthorizationSession, redirectedTo: String, listener: CollectListener?, cancel: CancelToken?) async throws  -> CollectOutcome
+    
+    /**
+     * Starts collecting an offer that needs a login at the holder (`OfferPreview.needs_login`):
+     * refuses an untrusted holder before asking it anything (`UntrustedIssuer`), pushes the
+     * authorization request (PAR, PKCE S256) and returns the session with the login URL.
+     * `redirect_uri`: where the browser comes back to the app (a claimed https link or the
+     * app's own scheme). The offer session is used up (`InvalidInput` if given again, or if
+     * its offer has a transaction code instead); a holder without PAR or S256 is
+     * `Authorization` with `Unsupported`. Nothing is stored.
+     */
+    func startAuthorization(session: OfferSession, redirectUri: String, cancel: CancelToken?) async throws  -> AuthorizationSession
+    
+    /**
      * Accepts a previewed offer with the transaction code the holder sent (letter, SMS):
      * collects every offered credential, verifies every copy and stores them all in one
      * transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
@@ -3078,6 +3286,56 @@ public static func `open`(dir: String, keyStore: DeviceKeyStore, holderKeys: Hol
 }
     
 
+    
+    /**
+     * Finishes the login with the URL the browser was redirected to (all of it, query
+     * included): checks it answers this session (its redirect URI, `state`, the holder's
+     * `iss`), exchanges the code with PKCE and DPoP and collects as `accept_offer` does. A
+     * redirect that fails a check is `Authorization` with the refusal (`OtherRedirect`,
+     * `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`);
+     * nothing is stored then. The session is used up either way (`InvalidInput` if given
+     * again: start again from the offer). `listener` and `cancel` as for `accept_offer`.
+     */
+open func finishAuthorization(session: AuthorizationSession, redirectedTo: String, listener: CollectListener? = nil, cancel: CancelToken? = nil)async throws  -> CollectOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_finish_authorization(
+                        self.uniffiCloneHandle(),FfiConverterTypeAuthorizationSession_lower(session),FfiConverterString.lower(redirectedTo),FfiConverterOptionTypeCollectListener.lower(listener),FfiConverterOptionTypeCancelToken.lower(cancel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCollectOutcome_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Starts collecting an offer that needs a login at the holder (`OfferPreview.needs_login`):
+     * refuses an untrusted holder before asking it anything (`UntrustedIssuer`), pushes the
+     * authorization request (PAR, PKCE S256) and returns the session with the login URL.
+     * `redirect_uri`: where the browser comes back to the app (a claimed https link or the
+     * app's own scheme). The offer session is used up (`InvalidInput` if given again, or if
+     * its offer has a transaction code instead); a holder without PAR or S256 is
+     * `Authorization` with `Unsupported`. Nothing is stored.
+     */
+open func startAuthorization(session: OfferSession, redirectUri: String, cancel: CancelToken? = nil)async throws  -> AuthorizationSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_start_authorization(
+                        self.uniffiCloneHandle(),FfiConverterTypeOfferSession_lower(session),FfiConverterString.lower(redirectUri),FfiConverterOptionTypeCancelToken.lower(cancel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_u64,
+            freeFunc: ffi_kluis_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeAuthorizationSession_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
     
     /**
      * Accepts a previewed offer with the transaction code the holder sent (letter, SMS):
@@ -6381,6 +6639,11 @@ public struct OfferPreview: Equatable, Hashable {
      */
     public var txCode: TxCodeSpec?
     /**
+     * The citizen logs in at the holder in a browser instead of typing a code: collect with
+     * [`Wallet::start_authorization`] and [`Wallet::finish_authorization`].
+     */
+    public var needsLogin: Bool
+    /**
      * Copies the holder issues per request.
      */
     public var batchSize: UInt32
@@ -6414,6 +6677,10 @@ public struct OfferPreview: Equatable, Hashable {
          * Present when the holder asks for a transaction code.
          */txCode: TxCodeSpec?, 
         /**
+         * The citizen logs in at the holder in a browser instead of typing a code: collect with
+         * [`Wallet::start_authorization`] and [`Wallet::finish_authorization`].
+         */needsLogin: Bool, 
+        /**
          * Copies the holder issues per request.
          */batchSize: UInt32) {
         self.issuer = issuer
@@ -6424,6 +6691,7 @@ public struct OfferPreview: Equatable, Hashable {
         self.trusted = trusted
         self.credentials = credentials
         self.txCode = txCode
+        self.needsLogin = needsLogin
         self.batchSize = batchSize
     }
 
@@ -6451,6 +6719,7 @@ public struct FfiConverterTypeOfferPreview: FfiConverterRustBuffer {
                 trusted: FfiConverterBool.read(from: &buf), 
                 credentials: FfiConverterSequenceTypeOfferedCredential.read(from: &buf), 
                 txCode: FfiConverterOptionTypeTxCodeSpec.read(from: &buf), 
+                needsLogin: FfiConverterBool.read(from: &buf), 
                 batchSize: FfiConverterUInt32.read(from: &buf)
         )
     }
@@ -6464,6 +6733,7 @@ public struct FfiConverterTypeOfferPreview: FfiConverterRustBuffer {
         FfiConverterBool.write(value.trusted, into: &buf)
         FfiConverterSequenceTypeOfferedCredential.write(value.credentials, into: &buf)
         FfiConverterOptionTypeTxCodeSpec.write(value.txCode, into: &buf)
+        FfiConverterBool.write(value.needsLogin, into: &buf)
         FfiConverterUInt32.write(value.batchSize, into: &buf)
     }
 }
@@ -9130,6 +9400,154 @@ public func FfiConverterTypeAuditEvent_lower(_ value: AuditEvent) -> RustBuffer 
 
 
 /**
+ * Why a login at a holder (the authorization code flow) was refused: what an app shows.
+ */
+
+public enum AuthorizationRefusal: Equatable, Hashable {
+    
+    /**
+     * The browser came back to another URI than this session's redirect URI.
+     */
+    case otherRedirect
+    /**
+     * The redirect's `state` is missing or another session's (forged, or an old tab).
+     */
+    case stateMismatch
+    /**
+     * The redirect's `iss` is missing or names another authorization server (mix-up attack).
+     */
+    case wrongIssuer
+    /**
+     * The holder did not authorize (the citizen cancelled the login, ...); `error` is its
+     * OAuth error code.
+     */
+    case denied(error: String
+    )
+    /**
+     * The redirect carries no authorization code.
+     */
+    case noCode
+    /**
+     * The holder refused the code (used before, expired, PKCE or redirect URI mismatch).
+     */
+    case codeRefused(reason: String
+    )
+    /**
+     * The holder refused the DPoP proof or nonce (also after the one nonce retry).
+     */
+    case dpopRefused(reason: String
+    )
+    /**
+     * The holder cannot do the high-assurance flow (no PAR, no PKCE S256).
+     */
+    case unsupported(reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AuthorizationRefusal: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAuthorizationRefusal: FfiConverterRustBuffer {
+    typealias SwiftType = AuthorizationRefusal
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AuthorizationRefusal {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .otherRedirect
+        
+        case 2: return .stateMismatch
+        
+        case 3: return .wrongIssuer
+        
+        case 4: return .denied(error: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 5: return .noCode
+        
+        case 6: return .codeRefused(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 7: return .dpopRefused(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 8: return .unsupported(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AuthorizationRefusal, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .otherRedirect:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .stateMismatch:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .wrongIssuer:
+            writeInt(&buf, Int32(3))
+        
+        
+        case let .denied(error):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(error, into: &buf)
+            
+        
+        case .noCode:
+            writeInt(&buf, Int32(5))
+        
+        
+        case let .codeRefused(reason):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .dpopRefused(reason):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .unsupported(reason):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthorizationRefusal_lift(_ buf: RustBuffer) throws -> AuthorizationRefusal {
+    return try FfiConverterTypeAuthorizationRefusal.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAuthorizationRefusal_lower(_ value: AuthorizationRefusal) -> RustBuffer {
+    return FfiConverterTypeAuthorizationRefusal.lower(value)
+}
+
+
+
+/**
  * The state of a candidate credential.
  */
 
@@ -9841,6 +10259,13 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Issuance(reason: String
     )
     /**
+     * The login at the holder (authorization code flow) was refused: `refusal` says which
+     * check failed, `reason` says it in words (no code, state or token in either). Nothing was
+     * sent on or stored; start again from the offer.
+     */
+    case Authorization(refusal: AuthorizationRefusal, reason: String
+    )
+    /**
      * A holder key in the app's [`HolderKeyStore`] needs the user to authenticate (biometrics
      * or device credential) first: prompt, then call again. Nothing was sent or stored.
      */
@@ -9957,18 +10382,22 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
         case 20: return .Issuance(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .UserAuthenticationRequired
-        case 22: return .Cancelled
-        case 23: return .HolderKey(
+        case 21: return .Authorization(
+            refusal: try FfiConverterTypeAuthorizationRefusal.read(from: &buf), 
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 24: return .WrongRecoverySecret
-        case 25: return .BackupDamaged(
+        case 22: return .UserAuthenticationRequired
+        case 23: return .Cancelled
+        case 24: return .HolderKey(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 26: return .NoRecoverySecret
-        case 27: return .BackupOfAnotherWallet
-        case 28: return .StorageFull(
+        case 25: return .WrongRecoverySecret
+        case 26: return .BackupDamaged(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 27: return .NoRecoverySecret
+        case 28: return .BackupOfAnotherWallet
+        case 29: return .StorageFull(
             what: try FfiConverterString.read(from: &buf)
             )
 
@@ -10078,38 +10507,44 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case .UserAuthenticationRequired:
+        case let .Authorization(refusal,reason):
             writeInt(&buf, Int32(21))
+            FfiConverterTypeAuthorizationRefusal.write(refusal, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
         
-        
-        case .Cancelled:
+        case .UserAuthenticationRequired:
             writeInt(&buf, Int32(22))
         
         
-        case let .HolderKey(reason):
+        case .Cancelled:
             writeInt(&buf, Int32(23))
+        
+        
+        case let .HolderKey(reason):
+            writeInt(&buf, Int32(24))
             FfiConverterString.write(reason, into: &buf)
             
         
         case .WrongRecoverySecret:
-            writeInt(&buf, Int32(24))
+            writeInt(&buf, Int32(25))
         
         
         case let .BackupDamaged(reason):
-            writeInt(&buf, Int32(25))
+            writeInt(&buf, Int32(26))
             FfiConverterString.write(reason, into: &buf)
             
         
         case .NoRecoverySecret:
-            writeInt(&buf, Int32(26))
-        
-        
-        case .BackupOfAnotherWallet:
             writeInt(&buf, Int32(27))
         
         
-        case let .StorageFull(what):
+        case .BackupOfAnotherWallet:
             writeInt(&buf, Int32(28))
+        
+        
+        case let .StorageFull(what):
+            writeInt(&buf, Int32(29))
             FfiConverterString.write(what, into: &buf)
             
         }
@@ -12487,6 +12922,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_wallet_exists() != 178) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_method_authorizationsession_authorization_url() != 57781) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_authorizationsession_is_open() != 14721) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_authorizationsession_preview() != 65409) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_authorizationsession_redirect_uri() != 58124) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_method_canceltoken_cancel() != 50557) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -12542,6 +12989,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_presentationsession_request() != 25781) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_finish_authorization() != 19274) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_start_authorization() != 46006) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 39875) {
