@@ -460,6 +460,138 @@ async fn a_status_list_cache_that_fails_refuses_the_answer() {
     assert_eq!(redis_results(&redis.url, "acl:"), 0);
 }
 
+/// What a webhook receiver got: each POST's `x-kluis-signature` and body.
+type Deliveries = tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>;
+
+/// A party's back end on loopback (a real HTTP server) that answers the first `fail` POSTs
+/// with 503 and the rest with 200, and hands every delivery to the test.
+async fn webhook_receiver(fail: usize) -> (String, Deliveries) {
+    use axum::http::{HeaderMap, StatusCode};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let (tx, seen) = (tx.clone(), Arc::clone(&seen));
+            async move {
+                let signature = headers
+                    .get("x-kluis-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let _ = tx.send((signature, body.to_vec()));
+                if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < fail {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, rx)
+}
+
+/// The next delivery (bounded, so a missing one fails the test instead of hanging it).
+async fn delivery(rx: &mut Deliveries) -> (String, Vec<u8>) {
+    tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the webhook was not called")
+        .unwrap()
+}
+
+/// The result webhook end to end: the party's back end gets the verified result, signed with
+/// HMAC-SHA256 under the shared secret (checked here with the `hmac` crate, not the service's
+/// code); a back end that fails is tried again with the same body; one that keeps failing
+/// loses nothing: the result was recorded before any push and stays pollable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_gets_the_signed_result_and_a_failing_one_loses_nothing() {
+    use hmac::{Hmac, Mac};
+    let net = network().await;
+    let secret = b"the landlord's webhook secret".to_vec();
+    // One instance whose back end fails twice, one whose back end keeps failing; both listed
+    // before the wallet reads the scheme's list.
+    let mut parties = Vec::new();
+    for fail in [2, usize::MAX] {
+        let (hook, rx) = webhook_receiver(fail).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut settings = landlord_settings(&net, &base);
+        settings.webhook = Some((hook, Zeroizing::new(secret.clone())));
+        let v = Arc::new(Verifier::new(settings, Arc::new(MemoryState::default())).unwrap());
+        v.start().await.unwrap();
+        kluis_verifier_server::spawn_server(listener, Arc::clone(&v));
+        parties.push((base, rx));
+    }
+    let bank = net.verifier(BANK).unwrap().origin();
+    net.scheme
+        .list_verifiers(&[
+            (LANDLORD.into(), parties[0].0.clone()),
+            (LANDLORD.into(), parties[1].0.clone()),
+            (BANK.into(), bank),
+        ])
+        .unwrap();
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+    for (base, mut rx) in parties {
+        let (answered, polled) = ask(&http, &wallet, &base).await;
+        answered.unwrap();
+        assert_rental_claims(&polled);
+        // Three attempts when it keeps failing (200/400/800 ms apart); the third succeeds here
+        // when the first two fail.
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(delivery(&mut rx).await);
+        }
+        for (signature, body) in &got {
+            assert_eq!(body, &got[0].1, "every attempt carries the same body");
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+            mac.update(body);
+            let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+            assert_eq!(signature, &expected);
+            let mut other = Hmac::<sha2::Sha256>::new_from_slice(b"another secret").unwrap();
+            other.update(body);
+            assert_ne!(
+                signature,
+                &format!("sha256={}", hex::encode(other.finalize().into_bytes()))
+            );
+        }
+        let pushed: Value = serde_json::from_slice(&got[0].1).unwrap();
+        assert_eq!(pushed, polled, "the pushed result is the polled one");
+        // As the OpenAPI file's webhook says: its header, and the Result schema's fields.
+        let doc: Value = http
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let hook = &doc["webhooks"]["result"]["post"];
+        assert_eq!(hook["parameters"][0]["name"], "x-kluis-signature");
+        let schema = hook["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+        for field in doc["components"]["schemas"][schema]["required"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(pushed.get(field.as_str().unwrap()).is_some(), "{field}");
+        }
+        // Whatever the back end did, the result is still there to poll.
+        let (code, again) = result(&http, &base, polled["state"].as_str().unwrap()).await;
+        assert_eq!(code, 200);
+        assert_eq!(again, polled);
+    }
+}
+
 fn bin(name: &str) -> PathBuf {
     // target/debug/deps/verifier_service-… → target/debug/NAME
     let exe = std::env::current_exe().unwrap();

@@ -173,10 +173,36 @@ fn default_backend() -> String {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookFile {
-    /// Where results are POSTed.
+    /// Where results are POSTed: https, or http to a loopback host.
     pub url: String,
-    /// The HMAC secret (file with the secret's bytes).
+    /// The HMAC secret (file with the secret's bytes, at least [`MIN_WEBHOOK_SECRET_BYTES`]).
     pub secret_file: PathBuf,
+}
+
+/// Shortest webhook secret accepted.
+pub const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
+
+/// The webhook URL if results may go there: https, or plain http only to a loopback host (a
+/// back end on the same machine). Results carry personal data: never in the clear on a network.
+/// The error does not repeat the URL (webhook URLs often carry a token).
+fn webhook_url(url: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|_| err("webhook.url is not an absolute URL"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(url.to_string()),
+        "http" if loopback => Ok(url.to_string()),
+        "http" => Err(err(
+            "webhook.url must be https: plain http is allowed only to a loopback host (127.0.0.1, ::1, localhost)",
+        )),
+        other => Err(err(format!(
+            "webhook.url must be https (or http to a loopback host), not {other}:"
+        ))),
+    }
 }
 
 /// `[http]`.
@@ -394,13 +420,20 @@ impl Config {
             }
         };
         let webhook = match &f.webhook {
-            Some(w) => Some((
-                w.url.clone(),
-                Zeroizing::new(
+            Some(w) => {
+                let url = webhook_url(&w.url)?;
+                let secret = Zeroizing::new(
                     std::fs::read(self.path(&w.secret_file))
                         .map_err(|e| err(format!("webhook.secret_file cannot be read: {e}")))?,
-                ),
-            )),
+                );
+                if secret.len() < MIN_WEBHOOK_SECRET_BYTES {
+                    return Err(err(format!(
+                        "webhook.secret_file holds {} bytes; the secret must be at least {MIN_WEBHOOK_SECRET_BYTES}",
+                        secret.len()
+                    )));
+                }
+                Some((url, secret))
+            }
             None => None,
         };
         let public_url = public_url
@@ -466,5 +499,55 @@ mod tests {
             .unwrap_err()
             .0
             .contains("response_mode"));
+    }
+
+    /// Results carry personal data: a webhook off this machine must be https, whatever else the
+    /// URL tries; the error never repeats the URL (it may hold a token).
+    #[test]
+    fn a_webhook_url_off_this_machine_must_be_https() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("hook.secret"), [7u8; 32]).unwrap();
+        std::fs::write(dir.join("short.secret"), b"tiny").unwrap();
+        let with = |url: &str, secret: &str| {
+            let text = format!(
+                "{DEFAULT_CONFIG}\n[webhook]\nurl = \"{url}\"\nsecret_file = \"{secret}\"\n"
+            );
+            Config::parse(&text, &dir).and_then(|c| c.settings(None).map(|s| s.webhook))
+        };
+        for ok in [
+            "https://backend.example/hook",
+            "http://127.0.0.1:9000/hook",
+            "http://127.8.0.1/hook",
+            "http://[::1]:9000/hook",
+            "http://localhost/hook",
+        ] {
+            let (url, secret) = with(ok, "hook.secret").unwrap().unwrap();
+            assert_eq!(url, ok);
+            assert_eq!(secret.len(), 32);
+        }
+        for refused in [
+            "http://backend.example/hook?token=s3cr3t",
+            "http://10.0.0.5/hook?token=s3cr3t",
+            "http://127.0.0.1.nip.io/hook?token=s3cr3t",
+            "http://localhost.example/hook?token=s3cr3t",
+            "ftp://backend.example/hook?token=s3cr3t",
+            "file:///etc/passwd?token=s3cr3t",
+            "https://?token=s3cr3t",
+            "/hook?token=s3cr3t",
+            "",
+        ] {
+            let e = with(refused, "hook.secret").unwrap_err().0;
+            assert!(e.contains("webhook.url"), "{refused}: {e}");
+            assert!(!e.contains("s3cr3t"), "{refused}: {e}");
+        }
+        let e = with("https://backend.example/hook", "short.secret")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("at least 16"), "{e}");
+        let e = with("https://backend.example/hook", "missing.secret")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("webhook.secret_file"), "{e}");
     }
 }

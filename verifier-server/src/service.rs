@@ -700,7 +700,9 @@ impl Verifier {
                 if sent.is_ok_and(|r| r.status().is_success()) {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                if attempt < 2 {
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                }
             }
             eprintln!("kluis-verifier: the webhook did not accept a result after 3 attempts");
         });
@@ -1083,14 +1085,18 @@ pub fn replay_window() -> i64 {
     offline::MAX_AGE_SECS + 2 * offline::SKEW_SECS
 }
 
-/// HMAC-SHA256 of a webhook body, `sha256=<hex>`.
+/// The webhook signature header value, `sha256=<hex of HMAC-SHA256(secret, body)>` (the
+/// construction GitHub's `X-Hub-Signature-256` uses, so a receiver checks it with any HMAC
+/// library).
 pub fn webhook_signature(secret: &[u8], body: &[u8]) -> String {
-    use sha2::Digest;
-    // HMAC by hand would be hand-rolled crypto: kluis-crypto's keyed hash is HMAC-SHA256.
-    let keys = DataKeys::from_dek(Dek::from_secret(Zeroizing::new(
-        sha2::Sha256::digest(secret).into(),
-    )));
-    format!("sha256={}", hex::encode(keys.lookup_tag(&[body])))
+    use hmac::{Hmac, Mac};
+    // HMAC takes a key of any length; new_from_slice cannot fail for it.
+    let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(secret) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// The credentials' status lists in the shared state, for one verification: what one instance
