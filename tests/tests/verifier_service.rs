@@ -421,6 +421,111 @@ async fn two_instances_share_one_fetch_of_each_status_list() {
     }
 }
 
+/// Runs `redis-cli -u URL ARGS…` (arguments as raw bytes) and returns its stdout.
+fn redis_cli(url: &str, args: &[&[u8]]) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new("redis-cli")
+        .args(["-u", url])
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Someone who can write to Redis but has no state key cannot make the instances use a status
+/// list past its `ttl` (its fetch time and freshness are sealed with it: the store's own expiry
+/// is only a backstop) nor slip altered bytes in: a stretched entry and a corrupted one are
+/// both fetched afresh, and the revoked credential is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_writer_cannot_stretch_a_status_lists_life() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let net = network().await;
+    let state: Arc<dyn VerifierState> = Arc::new(
+        kluis_verifier_server::RedisState::connect(&redis.url, "lists:", Duration::from_secs(2))
+            .await
+            .unwrap(),
+    );
+    let both = two_in_process(&net, state, None).await;
+    let ((a, base_a), (b, base_b)) = (&both[0], &both[1]);
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+    let before = status_fetches(&net);
+    let (answered, _) = ask(&http, &wallet, base_a).await;
+    answered.unwrap();
+    let lists = status_fetches(&net) - before;
+    // The cached documents (status lists and the scheme's list): each value's clear expiry
+    // prefix pushed to the far future, Redis' own expiry dropped.
+    let keys = redis_cli(&redis.url, &[b"--scan", b"--pattern", b"lists:c:*"]);
+    let keys: Vec<&str> = keys.lines().collect();
+    assert!(keys.len() as u64 > lists, "{keys:?}");
+    for k in &keys {
+        redis_cli(
+            &redis.url,
+            &[
+                b"SETRANGE",
+                k.as_bytes(),
+                b"0",
+                &[0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ],
+        );
+        redis_cli(&redis.url, &[b"PERSIST", k.as_bytes()]);
+    }
+    let brp = net
+        .holders
+        .iter()
+        .find(|h| h.archive().iter().any(|c| c.vct == BRP))
+        .unwrap();
+    for c in brp.archive().iter().filter(|c| c.vct == BRP) {
+        brp.set_status_at(c.idx, kluis_fixtures::servers::StatusValue::Revoked);
+    }
+    let mut opened = Vec::new();
+    for base in [base_b, base_a] {
+        let created = create(&http, base).await;
+        let req = wallet
+            .start_presentation_with(created["link"].as_str().unwrap(), "en", quick_http())
+            .await
+            .unwrap();
+        opened.push((base, req));
+    }
+    a.clock.advance(61);
+    b.clock.advance(61);
+    let refused = |e: kluis_core::Error| assert!(e.to_string().contains("revoked"), "{e}");
+    // B: the stretched entries are past their sealed freshness, so B fetches.
+    let (base, req) = &opened[0];
+    let before = status_fetches(&net);
+    refused(
+        wallet
+            .accept_presentation_with(req, &req.default_choice(), quick_http())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        status_fetches(&net) - before,
+        lists,
+        "B fetched afresh ({base})"
+    );
+    // A (its own copies are stale): the entries B put there, corrupted, are not used either.
+    let keys = redis_cli(&redis.url, &[b"--scan", b"--pattern", b"lists:c:*"]);
+    for k in keys.lines() {
+        redis_cli(&redis.url, &[b"SETRANGE", k.as_bytes(), b"40", b"tampered"]);
+    }
+    let (base, req) = &opened[1];
+    let before = status_fetches(&net);
+    refused(
+        wallet
+            .accept_presentation_with(req, &req.default_choice(), quick_http())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        status_fetches(&net) - before,
+        lists,
+        "A fetched afresh ({base})"
+    );
+}
+
 /// The shared state failing at the status list step (a Redis user that may not touch the
 /// list cache's keys, so everything else works) refuses the answer with 503: it is never taken
 /// as "no list", and nothing is recorded; the request stays answerable.
