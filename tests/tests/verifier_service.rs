@@ -526,6 +526,52 @@ async fn a_redis_writer_cannot_stretch_a_status_lists_life() {
     );
 }
 
+/// A long-running instance does not keep one network fault for good: a status list that could
+/// not be fetched is the reason answers are refused for 30 s (no fetch per answer meanwhile),
+/// then it is fetched again and the citizen's answer verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_list_that_could_not_be_fetched_is_fetched_again_later() {
+    let net = network().await;
+    let (v, base) = in_process(&net, Arc::new(MemoryState::default())).await;
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+    let brp = net
+        .holders
+        .iter()
+        .find(|h| h.archive().iter().any(|c| c.vct == BRP))
+        .unwrap();
+    // The BRP holder answers its next request (the landlord's status list fetch) with 503.
+    brp.set_fault(kluis_fixtures::servers::Fault::Unavailable { remaining: 1 });
+    let asked = brp.request_count();
+    for tries in 1..=2 {
+        let (answered, view) = ask(&http, &wallet, &base).await;
+        let e = answered.unwrap_err();
+        assert!(e.to_string().contains("status"), "{e}");
+        assert_eq!(view["status"], "pending", "{view}");
+        assert_eq!(
+            brp.request_count() - asked,
+            1,
+            "one try at the list in {tries} answers"
+        );
+    }
+    let created = create(&http, &base).await;
+    let req = wallet
+        .start_presentation_with(created["link"].as_str().unwrap(), "en", quick_http())
+        .await
+        .unwrap();
+    v.clock.advance(31);
+    wallet
+        .accept_presentation_with(&req, &req.default_choice(), quick_http())
+        .await
+        .unwrap();
+    assert_rental_claims(
+        &result(&http, &base, created["state"].as_str().unwrap())
+            .await
+            .1,
+    );
+    assert_eq!(brp.request_count() - asked, 2, "fetched again after 30 s");
+}
+
 /// The shared state failing at the status list step (a Redis user that may not touch the
 /// list cache's keys, so everything else works) refuses the answer with 503: it is never taken
 /// as "no list", and nothing is recorded; the request stays answerable.
