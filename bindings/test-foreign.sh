@@ -50,7 +50,9 @@ build_and_generate() {
   cargo build -q -p uniffi-bindgen
   # The simulated holders (and requesting parties) the collecting tests run as child processes.
   cargo build -q -p kluis-fixtures --bin kluis-fixtures
-  LIB=$ROOT/target/debug/libkluis_ffi.so
+  # The host build: Linux .so, macOS .dylib (the JVM and Python load either through JNA/ctypes).
+  local ext=so; [ "$(uname -s)" = Darwin ] && ext=dylib
+  LIB=$ROOT/target/debug/libkluis_ffi.$ext
   ISSUER=$ROOT/target/debug/examples/sample_issuer
   FIXTURES=$ROOT/target/debug/kluis-fixtures
   rm -rf "$OUT/kotlin-src" "$OUT/python"

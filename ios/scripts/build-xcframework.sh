@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds ios/KluisFFI.xcframework (static libraries + the generated C header and module map) for
-# iOS devices, the iOS simulator (arm64 + x86_64) and macOS (for `swift test` on a Mac).
+# iOS devices, the iOS simulator (arm64 + x86_64) and macOS (for `KLUIS_LOCAL_XCFRAMEWORK=1 swift test`
+# on a Mac, which the root Package.swift then uses instead of the released zip).
 #   ios/scripts/build-xcframework.sh
 # macOS only: needs Xcode (xcodebuild, lipo) and the Rust targets
 #   rustup target add aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-darwin x86_64-apple-darwin
@@ -33,4 +34,4 @@ xcodebuild -create-xcframework \
   -library "$work/ios-sim/$lib" -headers "$work/headers" \
   -library "$work/macos/$lib" -headers "$work/headers" \
   -output ios/KluisFFI.xcframework
-echo "built ios/KluisFFI.xcframework; now: cd ios && swift build && swift test"
+echo "built ios/KluisFFI.xcframework; now: KLUIS_LOCAL_XCFRAMEWORK=1 swift test (in the repository root)"

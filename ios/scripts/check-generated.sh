@@ -2,14 +2,16 @@
 # Freshness check of the committed Swift bindings (docs/BINDINGS.md).
 #   ios/scripts/check-generated.sh [LIB]           fail if ios/ differs from freshly generated
 #   ios/scripts/check-generated.sh --update [LIB]  regenerate ios/ in place (then commit it)
-# LIB defaults to target/debug/libkluis_ffi.so (built if missing). The Swift is generated from the
-# library's uniffi metadata, which is the same on every platform, so Linux checks what macOS builds.
+# LIB defaults to the host build, target/debug/libkluis_ffi.so on Linux or .dylib on macOS (built if
+# missing). The Swift is generated from the library's uniffi metadata, which is the same on every
+# platform, so Linux checks what macOS builds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 update=0
 if [ "${1:-}" = "--update" ]; then update=1; shift; fi
-LIB=${1:-$ROOT/target/debug/libkluis_ffi.so}
+ext=so; [ "$(uname -s)" = Darwin ] && ext=dylib
+LIB=${1:-$ROOT/target/debug/libkluis_ffi.$ext}
 [ -f "$LIB" ] || cargo build -q -p kluis-ffi --lib
 [ -x target/debug/uniffi-bindgen ] || cargo build -q -p uniffi-bindgen
 

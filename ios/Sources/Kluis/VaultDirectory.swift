@@ -7,7 +7,7 @@ import Foundation
 ///   usable until closed; every file the vault creates in the directory inherits the class;
 /// - excluded from iCloud and computer backups: restored on another device the vault would meet
 ///   a Secure Enclave / Keychain device key that is not there (`KluisError.DeviceKeyChanged`).
-/// Not compiled on the Linux CI machine (needs Xcode); `swift build` in ios/ on macOS.
+/// Not compiled on the Linux CI machine (needs Xcode); `swift build` in the repository root on macOS.
 public enum KluisVaultDirectory {
     /// `Application Support/kluis`, created if missing, with the protection class and the backup
     /// exclusion set (again on every call, so an existing directory is brought in line too).

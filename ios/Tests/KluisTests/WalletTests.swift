@@ -1,4 +1,4 @@
-// The binding's plumbing from Swift (run on a Mac: scripts/build-xcframework.sh, then swift test).
+// The binding's plumbing from Swift (run on a Mac: ios/scripts/build-xcframework.sh, then KLUIS_LOCAL_XCFRAMEWORK=1 swift test in the repository root).
 // Not compiled in CI here: Linux has no Swift toolchain for Apple targets; the freshness check
 // keeps Sources/Kluis in step with the Rust API.
 import Foundation
