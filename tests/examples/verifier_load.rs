@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,7 @@ use kluis_core::openid4vp::verifier::{
 use kluis_core::status::StatusLists;
 use kluis_core::Wallet;
 use kluis_fixtures::servers::{HolderOptions, Network, BANK, LANDLORD};
-use kluis_tests::service::write_landlord_config;
+use kluis_tests::service::{free_port, write_landlord_config, Instance};
 use kluis_verifier_server::state::testing::TestRedis;
 use kluis_verifier_server::{open_state, Config, Verifier};
 use serde_json::{json, Value};
@@ -94,14 +94,6 @@ fn http_policy() -> kluis_core::issuance::HttpPolicy {
     kluis_tests::loopback_http(Duration::from_secs(10), 0)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// CPU seconds (user + system) process `pid` used so far.
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -153,68 +145,6 @@ fn loadavg() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A `kluis-verifier serve` process pinned to one core; killed on drop.
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Instance {
-    fn cpu(&self) -> f64 {
-        cpu_secs(self.child.id())
-    }
-}
-
-impl Instance {
-    fn start(bin: &Path, config: &Path, port: u16, cpu: usize, log: &Path) -> Instance {
-        let base = format!("http://127.0.0.1:{port}");
-        let mut cmd = if has("taskset") {
-            let mut c = Command::new("taskset");
-            c.args(["-c", &cpu.to_string()]).arg(bin);
-            c
-        } else {
-            eprintln!("taskset is missing: the instances are not pinned to a core");
-            Command::new(bin)
-        };
-        let mut child = cmd
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--public-url", &base])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!(
-                "kluis-verifier did not start: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        });
-        assert_eq!(v["listening"], format!("127.0.0.1:{port}"));
-        Instance { child, base }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn has(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// One prepared answer: the request's state, the instance that made it, the form body.
@@ -367,7 +297,7 @@ fn run_wrk(
     drop(files);
     let ports_text: Vec<String> = ports.iter().map(u16::to_string).collect();
     let load_before = loadavg();
-    let service_cpu = || instances.iter().map(Instance::cpu).sum::<f64>();
+    let service_cpu = || instances.iter().map(|i| cpu_secs(i.pid())).sum::<f64>();
     let redis_cpu = || redis_url.map_or(0.0, redis_cpu_secs);
     let cpu_before = [service_cpu(), redis_cpu()];
     let mut cpu = [0.0; 3];
@@ -616,8 +546,9 @@ fn main() {
                     &a.bin,
                     path,
                     *port,
-                    i % 2,
+                    &format!("http://127.0.0.1:{port}"),
                     &dir.path().join(format!("{config}-{i}.log")),
+                    Some(i % 2),
                 )
             })
             .collect();

@@ -16,7 +16,7 @@ pub fn bin(name: &str) -> PathBuf {
     let path = exe.parent().unwrap().parent().unwrap().join(name);
     assert!(
         path.exists(),
-        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures` first",
+        "{} is not built: run `cargo build -p kluis-cli -p kluis-fixtures -p kluis-verifier-server` first",
         path.display()
     );
     path

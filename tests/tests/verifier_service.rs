@@ -6,9 +6,8 @@
 //! routes.
 #![allow(clippy::unwrap_used)]
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use kluis_core::openid4vp::offline::rental_query;
 use kluis_core::Wallet;
 use kluis_fixtures::servers::{HolderOptions, Network, BANK, LANDLORD};
 use kluis_tests::collected_wallet;
+use kluis_tests::service::{free_port, Instance};
 use kluis_verifier_server::service::{NamedQuery, Party, Purpose, Trust};
 use kluis_verifier_server::state::testing::TestRedis;
 use kluis_verifier_server::{MemoryState, Settings, Verifier, VerifierState};
@@ -743,71 +743,16 @@ async fn the_webhook_gets_the_signed_result_and_a_failing_one_loses_nothing() {
     }
 }
 
-fn bin(name: &str) -> PathBuf {
-    // target/debug/deps/verifier_service-… → target/debug/NAME
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p kluis-verifier-server` first",
-        path.display()
-    );
-    path
+/// The `kluis-verifier` binary next to this test.
+fn verifier_bin() -> PathBuf {
+    kluis_tests::fixtures_cli::bin("kluis-verifier")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `kluis-verifier serve` process; killed (SIGKILL) on drop.
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Instance {
-    fn start(config: &Path, port: u16, public_url: &str, log: &Path) -> Instance {
-        let mut child = Command::new(bin("kluis-verifier"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--public-url", public_url])
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!(
-                "no start line: {line:?}; log: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        });
-        assert_eq!(v["state"], "redis");
-        assert_eq!(v["public_url"], public_url);
-        Instance {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A `kluis-verifier` process on Redis (see [`Instance::start`]).
+fn redis_instance(config: &Path, port: u16, public_url: &str, log: &Path) -> Instance {
+    let i = Instance::start(&verifier_bin(), config, port, public_url, log, None);
+    assert_eq!(i.start_line["state"], "redis");
+    i
 }
 
 async fn post_qr(http: &reqwest::Client, base: &str, text: &str) -> (u16, Value) {
@@ -851,9 +796,9 @@ async fn two_instances_share_one_redis() {
         .unwrap();
     let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
     let log = |n: &str| dir.path().join(format!("{n}.log"));
-    let b = Instance::start(&config, pb, &url_b, &log("b"));
+    let b = redis_instance(&config, pb, &url_b, &log("b"));
     // A hands out links that point at B (as a load balancer in front of both would).
-    let mut a = Instance::start(&config, pa, &url_b, &log("a"));
+    let mut a = redis_instance(&config, pa, &url_b, &log("a"));
     let http = reqwest::Client::new();
 
     // 1. Made on A, answered through B, read on A.
@@ -909,7 +854,7 @@ async fn two_instances_share_one_redis() {
     );
 
     // 4. A acknowledged a response and was killed at once: the result is not lost.
-    let mut a = Instance::start(&config, pa, &url_a, &log("a2"));
+    let mut a = redis_instance(&config, pa, &url_a, &log("a2"));
     let created = create(&http, &a.base).await;
     assert!(created["request_uri"].as_str().unwrap().starts_with(&url_a));
     answer(&wallet, created["link"].as_str().unwrap())
