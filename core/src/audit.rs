@@ -153,6 +153,15 @@ pub enum AuditEvent {
         /// The purpose the party stated.
         purpose: Option<String>,
     },
+    /// A holder issued credentials of type `vct` to the helper under a mandate (the helper's
+    /// log; the citizen's from the helper's receipt).
+    MandateCollected {
+        mandate_id: String,
+        /// The holder (its issuer identifier).
+        issuer: String,
+        /// The credential type collected.
+        vct: String,
+    },
     /// The citizen revoked a mandate (published in its status list).
     MandateRevoked { mandate_id: String },
     /// A recovery secret was made (shown once); backups are sealed for it.

@@ -16,15 +16,15 @@ pub mod receipts;
 mod wallet;
 
 pub use kluis_verifier::delegation::{
-    mandate, publish_status_list, put_status, revocation, sign_status_list, sign_status_update,
-    verify, verify_registry_status_list, verify_status_list, with_mandate_status, with_status,
-    with_status_at, Action, DelegationContext, DelegationError, Mandate, MandateStatusLists,
-    Publication, Scope, StatusRef, StatusRegistry, MANDATE_LIST_BITS, MANDATE_TYP,
-    MAX_REGISTRY_LIST_SECS, STATUS_UPDATE_TYP,
+    collect, mandate, publish_status_list, put_status, revocation, sign_status_list,
+    sign_status_update, verify, verify_registry_status_list, verify_status_list,
+    with_mandate_status, with_status, with_status_at, Action, DelegationContext, DelegationError,
+    Mandate, MandateStatusLists, Publication, Scope, StatusRef, StatusRegistry, MANDATE_LIST_BITS,
+    MANDATE_TYP, MAX_REGISTRY_LIST_SECS, STATUS_UPDATE_TYP,
 };
 pub use package::{MandatePackage, PackagedCredential, PACKAGE_TYP};
 pub(crate) use wallet::{short_id, ReceivedMandate};
 pub use wallet::{
     DelegateRequest, DelegationOutcome, LeftOutCredential, MandateCredential, MandateRole,
-    MandateState, MandateSummary,
+    MandateState, MandateSummary, OnBehalfCollection,
 };

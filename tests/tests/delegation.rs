@@ -1560,3 +1560,561 @@ async fn a_helpers_answer_is_sent_once() {
         again.map(|o| o.disclosed.len())
     );
 }
+
+// ---- Collecting under a mandate (Blauwe Knop Plus, issue 13 item 1; DELEGATION.md §8) ----
+
+/// A mandate that also allows collecting (`refresh`) the income statement at its holder.
+fn collect_request(helper: &Wallet, net: &Network) -> DelegateRequest {
+    DelegateRequest {
+        actions: vec![Action::Present, Action::Refresh],
+        ..request(helper, net)
+    }
+}
+
+/// The payload of a credential's issuer JWT, unverified.
+fn issuer_payload(compact: &str) -> Value {
+    kluis_fixtures_payload(compact.split('~').next().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_collects_for_the_citizen_at_the_holder_and_presents_it() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let outcome = citizen
+        .delegate(&collect_request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let uwv = net.holder("uwv").unwrap();
+    let before = uwv.archive().len();
+
+    let got = helper
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], options())
+        .await
+        .unwrap();
+    assert_eq!(got.mandate_id, m.id);
+    assert_eq!(got.collected.len(), 1);
+    assert_eq!(got.collected[0].vct, VCT);
+
+    // The holder's archive: what, to whom, for whom, under which mandate.
+    let helper_key = PublicJwk::from_json(&helper.holder_public_jwk().unwrap()).unwrap();
+    let archive = uwv.archive();
+    assert_eq!(archive.len(), before + 1);
+    let entry = archive.last().unwrap();
+    assert_eq!(entry.vct, VCT);
+    assert_eq!(entry.citizen, CITIZEN);
+    assert_eq!(entry.holder_key_thumbprint, helper_key.thumbprint());
+    let ob = entry.on_behalf.as_ref().expect("issued under a mandate");
+    assert_eq!(ob.mandate_id, m.id);
+    assert_eq!(ob.helper_thumbprint, helper_key.thumbprint());
+    // The credential says on whose behalf it is held, always visible.
+    let payload = issuer_payload(&entry.compact);
+    assert_eq!(payload["on_behalf_of"]["mandate"], json!(m.id));
+    assert_eq!(payload["cnf"]["jwk"], helper_key.to_value());
+
+    // Kept with the mandate, never as the helper's own.
+    assert!(helper.credentials("nl").unwrap().is_empty());
+    let listed = helper.mandates(quick_http()).await.unwrap();
+    assert_eq!(listed[0].credentials.len(), 2);
+    // Both logs show the collection: the helper's at once, the citizen's from the receipt.
+    let collected = |w: &Wallet| {
+        events(w).into_iter().any(|e| {
+            matches!(e, AuditEvent::MandateCollected { mandate_id, issuer, vct }
+                if mandate_id == m.id && issuer == uwv.base_url() && vct == VCT)
+        })
+    };
+    assert!(collected(&helper));
+    assert!(!collected(&citizen));
+    citizen.mandates(quick_http()).await.unwrap();
+    assert!(collected(&citizen));
+
+    // Presented on the citizen's behalf: the verifier sees the helper, under the mandate.
+    let p = helper
+        .present_on_behalf(
+            &m.id,
+            &got.collected[0].id,
+            &["/year".into()],
+            NONCE,
+            LANDLORD,
+            None,
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let trust = verifier_trust(&net);
+    let expect = Expectations::new(NONCE, LANDLORD);
+    let v = verifier::verify_online(&p, &trust, &expect, None, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(v.holder_jwk.as_ref(), Some(&helper_key));
+    let on_behalf = v.on_behalf.expect("on the citizen's behalf");
+    assert_eq!(on_behalf.mandate_id, m.id);
+    assert_eq!(on_behalf.helper_thumbprint, helper_key.thumbprint());
+
+    // Collecting again replaces the collected copy; the packaged one stays.
+    helper
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], options())
+        .await
+        .unwrap();
+    let listed = helper.mandates(quick_http()).await.unwrap();
+    assert_eq!(listed[0].credentials.len(), 2);
+
+    // Revoked: nothing more is issued, the package is dropped, and what was collected no
+    // longer verifies.
+    citizen.revoke_mandate(&m.id, quick_http()).await.unwrap();
+    let n = uwv.archive().len();
+    let e = helper
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], options())
+        .await
+        .unwrap_err();
+    assert!(reason(&e).contains("the mandate has been revoked"), "{e}");
+    assert_eq!(uwv.archive().len(), n);
+    assert!(helper.mandates(quick_http()).await.unwrap().is_empty());
+    let e = verifier::verify_online(&p, &trust, &expect, None, quick_http())
+        .await
+        .unwrap_err();
+    assert!(reason(e).contains("the mandate has been revoked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collecting_outside_the_mandate_is_refused_and_nothing_is_issued_or_kept() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let present_only = citizen
+        .delegate(&request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let present_only = helper
+        .accept_mandate(&present_only.package, quick_http())
+        .await
+        .unwrap();
+    let collect = citizen
+        .delegate(&collect_request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let collect = helper
+        .accept_mandate(&collect.package, quick_http())
+        .await
+        .unwrap();
+    let uwv = net.holder("uwv").unwrap().base_url().to_string();
+    let duo = net.holder("duo").unwrap().base_url().to_string();
+    let archived = |net: &Network| -> usize { net.holders.iter().map(|h| h.archive().len()).sum() };
+    let issued = archived(&net);
+    let logged = helper.audit_log().unwrap().len();
+
+    // The action is not granted.
+    let e = helper
+        .collect_on_behalf(&present_only.id, &uwv, &[], options())
+        .await
+        .unwrap_err();
+    assert!(
+        reason(&e).contains("does not allow the action refresh"),
+        "{e}"
+    );
+    // A type outside the scope (the holder issues it, the mandate does not cover it).
+    let e = helper
+        .collect_on_behalf(
+            &collect.id,
+            &uwv,
+            &["urn:nl:uwv:income-rental:1".into()],
+            options(),
+        )
+        .await
+        .unwrap_err();
+    assert!(reason(&e).contains("outside the mandate's scope"), "{e}");
+    // A holder that did not issue the credential the mandate came with.
+    let e = helper
+        .collect_on_behalf(&collect.id, &duo, &[], options())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+    assert_eq!(archived(&net), issued);
+    assert_eq!(helper.audit_log().unwrap().len(), logged);
+
+    // The registry unreachable: a network error, nothing issued, the package kept.
+    let Network {
+        mandate_registry,
+        holders,
+        ..
+    } = net;
+    drop(mandate_registry);
+    let e = helper
+        .collect_on_behalf(&collect.id, &uwv, &[], options())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Network { .. }), "{e:?}");
+    assert_eq!(
+        holders.iter().map(|h| h.archive().len()).sum::<usize>(),
+        issued
+    );
+    assert_eq!(helper.audit_log().unwrap().len(), logged);
+    let listed = helper.mandates(quick_http()).await.unwrap();
+    assert!(listed
+        .iter()
+        .all(|m| m.state == MandateState::Unknown && m.credentials.len() == 1));
+}
+
+/// A helper with its own key talking to the UWV holder directly, as a modified wallet would:
+/// the citizen's key (the test's) is one the running holder bound a credential to.
+struct Plus {
+    s: Scene,
+    base: String,
+}
+
+impl Plus {
+    async fn new() -> Plus {
+        let s = Scene::new().await;
+        let uwv = s.net.holder("uwv").unwrap();
+        uwv.issue(CITIZEN, VCT, &s.citizen.public_jwk()).unwrap();
+        let base = uwv.base_url().to_string();
+        Plus { s, base }
+    }
+
+    fn archived(&self) -> usize {
+        self.s.net.holder("uwv").unwrap().archive().len()
+    }
+
+    /// The scene's mandate, also allowing `refresh`.
+    fn mandate(&self) -> Mandate {
+        let mut m = self.s.mandate();
+        m.scope.actions = vec![Action::Present, Action::Refresh];
+        m
+    }
+
+    fn actor(&self, key: &SigningKey) -> String {
+        kluis_core::delegation::collect::sign_actor_proof(
+            key,
+            &format!("{}/token", self.base),
+            &fresh_jti(),
+            now_unix(),
+        )
+        .unwrap()
+    }
+
+    async fn exchange(&self, mandate: &str, actor: &str, scope: &str) -> (u16, Value) {
+        use kluis_core::delegation::collect::{
+            JWT_TOKEN_TYPE, MANDATE_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT,
+        };
+        let form = [
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("subject_token", mandate),
+            ("subject_token_type", MANDATE_TOKEN_TYPE),
+            ("actor_token", actor),
+            ("actor_token_type", JWT_TOKEN_TYPE),
+            ("scope", scope),
+        ];
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", form_encode(v)))
+            .collect();
+        let r = reqwest::Client::new()
+            .post(format!("{}/token", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// A credential request for the income statement with one key proof by `key`.
+    async fn credential(&self, token: &str, key: &SigningKey) -> (u16, Value) {
+        let c = reqwest::Client::new();
+        let n: Value = c
+            .post(format!("{}/nonce", self.base))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let proof = kluis_core::delegation::mandate::sign_jws(
+            key,
+            "openid4vci-proof+jwt",
+            true,
+            &json!({ "aud": self.base, "nonce": n["c_nonce"], "iat": now_unix() }),
+        )
+        .unwrap();
+        let r = c
+            .post(format!("{}/credential", self.base))
+            .bearer_auth(token)
+            .json(&json!({
+                "credential_configuration_id": "income-statement",
+                "proofs": { "jwt": [proof] }
+            }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    fn trust(&self) -> TrustList {
+        verifier_trust(&self.s.net)
+    }
+}
+
+/// A fresh random id (a random key's thumbprint: the tests crate has no RNG of its own).
+fn fresh_jti() -> String {
+    SigningKey::make_random().unwrap().public_jwk().thumbprint()
+}
+
+/// `application/x-www-form-urlencoded` for one value.
+fn form_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[track_caller]
+fn refused((status, body): (u16, Value), error: &str, why: &str) {
+    assert!(status >= 400, "{status} {body}");
+    assert_eq!(body["error"], json!(error), "{body}");
+    let d = body["error_description"].as_str().unwrap_or_default();
+    assert!(d.contains(why), "expected {why:?}, got {d:?}");
+}
+
+/// Every mandate, actor proof and key a holder must turn away at the token exchange and the
+/// credential endpoint, each with its reason, and nothing issued (the archive shows it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_refuses_every_bad_mandate_or_actor_and_issues_nothing() {
+    let p = Plus::new().await;
+    let issued = p.archived();
+    let helper = &p.s.helper;
+    let citizen = &p.s.citizen;
+    let stranger = SigningKey::make_random().unwrap();
+    let scope = "income-statement";
+    let good = p.mandate().sign(citizen).unwrap();
+    let signed = |m: &Mandate| m.sign(citizen).unwrap();
+    let now = now_unix();
+
+    // Foreign-signed: a key the holder never bound a credential to.
+    refused(
+        p.exchange(
+            &p.mandate().sign(&stranger).unwrap(),
+            &p.actor(helper),
+            scope,
+        )
+        .await,
+        "invalid_grant",
+        "not signed by a key this holder bound a credential to",
+    );
+    // Forged: names the citizen's key (kid) but signed by another.
+    let forged = p
+        .mandate()
+        .unsigned(&citizen.public_jwk())
+        .unwrap()
+        .sign(&stranger)
+        .unwrap();
+    refused(
+        p.exchange(&forged, &p.actor(helper), scope).await,
+        "invalid_grant",
+        "not signed by the credential's holder key",
+    );
+    // Expired, not yet valid.
+    let mut m = p.mandate();
+    m.not_before = now - 7200;
+    m.expires_at = now - 3600;
+    refused(
+        p.exchange(&signed(&m), &p.actor(helper), scope).await,
+        "invalid_grant",
+        "the mandate has expired",
+    );
+    let mut m = p.mandate();
+    m.not_before = now + 3600;
+    m.expires_at = now + 7200;
+    refused(
+        p.exchange(&signed(&m), &p.actor(helper), scope).await,
+        "invalid_grant",
+        "not valid yet",
+    );
+    // A type outside the scope; the action not granted.
+    refused(
+        p.exchange(&good, &p.actor(helper), "income-rental").await,
+        "invalid_grant",
+        "outside the mandate's scope",
+    );
+    let mut m = p.mandate();
+    m.scope.actions = vec![Action::Present, Action::View];
+    refused(
+        p.exchange(&signed(&m), &p.actor(helper), scope).await,
+        "invalid_grant",
+        "does not allow the action refresh",
+    );
+    // The actor proof by another key than the mandate's helper, or for another holder.
+    refused(
+        p.exchange(&good, &p.actor(&stranger), scope).await,
+        "invalid_grant",
+        "not signed by the helper key the mandate names",
+    );
+    let elsewhere = kluis_core::delegation::collect::sign_actor_proof(
+        helper,
+        "https://other.example/token",
+        "j-elsewhere",
+        now,
+    )
+    .unwrap();
+    refused(
+        p.exchange(&good, &elsewhere, scope).await,
+        "invalid_grant",
+        "for another token endpoint",
+    );
+    // The registry unreachable: fail closed, as a temporary failure (the wallet: network).
+    let mut m = p.mandate();
+    m.status.uri = "http://127.0.0.1:9/lists/00c0ffee00c0ffee".into();
+    let (status, body) = p.exchange(&signed(&m), &p.actor(helper), scope).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], json!("temporarily_unavailable"));
+    assert_eq!(p.archived(), issued);
+
+    // A good exchange (the control): bearer, no refresh token; its actor proof only once.
+    let actor = p.actor(helper);
+    let (status, tokens) = p.exchange(&good, &actor, scope).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        tokens["issued_token_type"],
+        json!("urn:ietf:params:oauth:token-type:access_token")
+    );
+    assert!(tokens.get("refresh_token").is_none());
+    refused(
+        p.exchange(&good, &actor, scope).await,
+        "invalid_grant",
+        "used before (a replay)",
+    );
+    // Bound to anyone but the mandate's helper: refused.
+    let token = tokens["access_token"].as_str().unwrap();
+    refused(
+        p.credential(token, &stranger).await,
+        "invalid_proof",
+        "the mandate's helper key only",
+    );
+    assert_eq!(p.archived(), issued);
+    let (status, body) = p.credential(token, helper).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(p.archived(), issued + 1);
+
+    // Revoked mid-collection: the token was granted, the credential request is refused.
+    p.s.publish(&[false, true]).await;
+    refused(
+        p.credential(token, helper).await,
+        "invalid_grant",
+        "the mandate has been revoked",
+    );
+    refused(
+        p.exchange(&good, &p.actor(helper), scope).await,
+        "invalid_grant",
+        "the mandate has been revoked",
+    );
+    assert_eq!(p.archived(), issued + 1);
+
+    // A helper signing a mandate for itself with the key the holder bound its on-behalf
+    // credential to: that key is the helper's, not one of the citizen's.
+    let mut own = p.mandate();
+    own.status_key = helper.public_jwk();
+    refused(
+        p.exchange(&own.sign(helper).unwrap(), &p.actor(helper), scope)
+            .await,
+        "invalid_grant",
+        "not signed by a key this holder bound a credential to",
+    );
+}
+
+/// A credential a holder issued to the helper on the citizen's behalf verifies only with the
+/// mandate it was issued under, never as the helper's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_held_on_a_citizens_behalf_verifies_only_with_its_mandate() {
+    let p = Plus::new().await;
+    let helper = &p.s.helper;
+    let m = p.mandate();
+    let jwt = m.sign(&p.s.citizen).unwrap();
+    let (_, tokens) = p.exchange(&jwt, &p.actor(helper), "income-statement").await;
+    let (_, body) = p
+        .credential(tokens["access_token"].as_str().unwrap(), helper)
+        .await;
+    let compact = body["credentials"][0]["credential"].as_str().unwrap();
+    let trust = p.trust();
+    let now = now_unix();
+    let c = Credential::verify_issued(compact, &trust, now, &VerifyOptions::default()).unwrap();
+    assert_eq!(c.holder_jwk(), Some(&helper.public_jwk()));
+    let year = [ClaimPath::parse("/year").unwrap()];
+    let vtrust = &trust;
+    let verify = |presentation: String| async move {
+        verifier::verify_online(
+            &presentation,
+            vtrust,
+            &Expectations::new(NONCE, LANDLORD),
+            None,
+            quick_http(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    };
+    let with = |mandate: &str| {
+        let mut extra = Map::new();
+        extra.insert("mandate".into(), json!(mandate));
+        c.present_delegated(&year, helper, NONCE, LANDLORD, now, &extra)
+            .unwrap()
+    };
+
+    // With its mandate: on the citizen's behalf.
+    let v = verify(with(&jwt)).await.unwrap();
+    assert_eq!(v.on_behalf.unwrap().mandate_id, m.id);
+    // As the helper's own (no mandate): refused.
+    let own = c.present(&year, helper, NONCE, LANDLORD, now).unwrap();
+    let e = verify(own.clone()).await.unwrap_err();
+    assert!(
+        e.contains("presented without the mandate it was issued under"),
+        "{e}"
+    );
+    // A standard SD-JWT VC verifier cannot know: it sees the claim that says so.
+    let plain = verify_presentation(
+        &own,
+        &trust,
+        &PresentationExpectations::new(NONCE, LANDLORD, now),
+    )
+    .unwrap();
+    assert!(plain.claims.get("on_behalf_of").is_some());
+    // With another valid mandate of the same citizen: not the one it was issued under.
+    let mut other = p.mandate();
+    other.id = "m-test-2".into();
+    let e = verify(with(&other.sign(&p.s.citizen).unwrap()))
+        .await
+        .unwrap_err();
+    assert!(e.contains("issued under another mandate"), "{e}");
+    // A mandate signed by anyone but the citizen key the credential names.
+    let stranger = SigningKey::make_random().unwrap();
+    let e = verify(with(&m.sign(&stranger).unwrap())).await.unwrap_err();
+    assert!(
+        e.contains("not signed by the credential's holder key"),
+        "{e}"
+    );
+    // The scope still holds: a claim outside it.
+    let mut extra = Map::new();
+    extra.insert("mandate".into(), json!(jwt));
+    let wide = c
+        .present_delegated(
+            &[ClaimPath::parse("/given_name").unwrap()],
+            helper,
+            NONCE,
+            LANDLORD,
+            now,
+            &extra,
+        )
+        .unwrap();
+    let e = verify(wide).await.unwrap_err();
+    assert!(e.contains("outside the mandate's scope"), "{e}");
+    // Revoked: refused.
+    p.s.publish(&[false, true]).await;
+    let e = verify(with(&jwt)).await.unwrap_err();
+    assert!(e.contains("the mandate has been revoked"), "{e}");
+}

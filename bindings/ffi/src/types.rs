@@ -427,6 +427,12 @@ pub enum AuditEvent {
         claims: Vec<String>,
         purpose: Option<String>,
     },
+    /// A holder issued credentials to the helper under a mandate.
+    MandateCollected {
+        mandate_id: String,
+        issuer: String,
+        vct: String,
+    },
     /// The citizen revoked a mandate.
     MandateRevoked { mandate_id: String },
     /// A received mandate package was dropped (`revoked` or `expired`).
@@ -583,6 +589,15 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 vct,
                 claims,
                 purpose,
+            },
+            E::MandateCollected {
+                mandate_id,
+                issuer,
+                vct,
+            } => AuditEvent::MandateCollected {
+                mandate_id,
+                issuer,
+                vct,
             },
             E::MandateRevoked { mandate_id } => AuditEvent::MandateRevoked { mandate_id },
             E::MandateDropped { mandate_id, reason } => {

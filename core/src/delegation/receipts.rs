@@ -19,6 +19,9 @@ use crate::Error;
 /// `typ` of the signed receipt inside the JWE.
 pub const RECEIPT_TYP: &str = "kluis-mandate-receipt+jwt";
 
+/// A receipt's `action` for a collection at a holder.
+pub(crate) const COLLECT_ACTION: &str = "collect";
+
 /// Largest receipt accepted.
 const MAX_RECEIPT_BYTES: usize = 16 * 1024;
 
@@ -39,6 +42,9 @@ pub struct Receipt {
     pub claims: Vec<String>,
     /// The purpose the party stated.
     pub purpose: Option<String>,
+    /// `collect` when the helper collected at a holder (`audience` is then the holder);
+    /// `None` for a presentation or a view.
+    pub action: Option<String>,
 }
 
 /// Where a list's receipts are posted and fetched.
@@ -58,7 +64,7 @@ pub(crate) fn seal_receipt(
         false,
         &json!({
             "jti": r.id, "mandate": r.mandate_id, "iat": r.at, "aud": r.audience,
-            "vct": r.vct, "claims": r.claims, "purpose": r.purpose,
+            "vct": r.vct, "claims": r.claims, "purpose": r.purpose, "action": r.action,
         }),
     )?;
     let Value::Object(map) = citizen.to_value() else {
@@ -140,6 +146,11 @@ pub(crate) fn verify_receipt(jws: &str, helper: &PublicJwk) -> Result<Receipt, D
             })
             .unwrap_or_default(),
         purpose: p.get("purpose").and_then(Value::as_str).map(str::to_string),
+        action: p
+            .get("action")
+            .and_then(Value::as_str)
+            .filter(|a| *a == COLLECT_ACTION)
+            .map(str::to_string),
     })
 }
 
@@ -213,6 +224,7 @@ mod tests {
             at: 5,
             audience: "party".into(),
             vct: "t".into(),
+            action: None,
             claims: vec!["/a".into()],
             purpose: None,
         };

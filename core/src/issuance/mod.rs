@@ -47,8 +47,8 @@ pub use refresh::{RefreshFailure, RefreshReport};
 use metadata::pick_display;
 pub(crate) use metadata::IssuerMetadata;
 pub(crate) use protocol::{
-    deferred_once, notify, poll_until, pre_authorized_token, refresh_token_grant,
-    request_credential, CredentialReply, DeferredReply, Tokens,
+    deferred_once, key_proof, notify, poll_until, pre_authorized_token, refresh_token_grant,
+    request_credential, token_reply, CredentialReply, DeferredReply, Tokens,
 };
 pub(crate) use protocol::{ACCEPTED, FAILURE};
 

@@ -78,6 +78,7 @@ impl Wallet {
                 issuer: c.issuer().to_string(),
                 compact: pc.credential.clone(),
                 mandate: pc.mandate.clone(),
+                collected_at: None,
             });
             first.get_or_insert(m);
         }

@@ -187,7 +187,7 @@ impl Wallet {
                 credential: compact.clone(),
                 mandate: self.sign_jws(
                     key,
-                    mandate.unsigned().map_err(delegation_err)?,
+                    mandate.unsigned(&key.public).map_err(delegation_err)?,
                     "mandate",
                 )?,
             });

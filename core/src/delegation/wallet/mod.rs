@@ -15,6 +15,7 @@
 //! what the vault keeps. The types shared by all are here.
 
 mod accept;
+mod collect;
 mod delegate;
 mod mandate_list;
 mod mandates;
@@ -30,6 +31,7 @@ use super::DelegationError;
 use crate::credentials::CredentialState;
 use crate::Error;
 
+pub use collect::OnBehalfCollection;
 pub(crate) use records::ReceivedMandate;
 
 /// Longest mandate the wallet issues (a mandate should be renewed, not forgotten).

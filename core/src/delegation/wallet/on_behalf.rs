@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::records::{ReceivedCredential, ReceivedMandate};
 use super::{delegation_err, short_id, MandateState};
+use crate::delegation::collect::{verify_collected_mandate, OnBehalfOf};
 use crate::delegation::mandate::{Action, Mandate};
 use crate::delegation::revocation::MandateStatusLists;
 use crate::delegation::verify::{self, check_time, parse_paths};
@@ -185,7 +186,13 @@ impl Wallet {
         let cnf = credential.holder_jwk().ok_or(Error::Integrity {
             record: "mandate_received record (credential)".into(),
         })?;
-        let mandate = verify::verify_mandate(&rc.mandate, cnf).map_err(delegation_err)?;
+        // Collected at its holder: bound to this wallet's key, its mandate signed by the
+        // citizen key the credential names.
+        let mandate = match OnBehalfOf::from_claims(credential.claims()).map_err(delegation_err)? {
+            Some(o) => verify_collected_mandate(&rc.mandate, cnf, &o),
+            None => verify::verify_mandate(&rc.mandate, cnf),
+        }
+        .map_err(delegation_err)?;
         Ok(OnBehalfCredential {
             credential,
             mandate,

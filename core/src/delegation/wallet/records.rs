@@ -65,6 +65,10 @@ pub(crate) struct ReceivedCredential {
     pub(crate) issuer: String,
     pub(crate) compact: String,
     pub(crate) mandate: String,
+    /// When the helper collected it at its holder under the mandate (bound to the helper's
+    /// key, `on_behalf_of`); `None`: it came in the citizen's package.
+    #[serde(default)]
+    pub(crate) collected_at: Option<i64>,
 }
 
 impl Record for ReceivedMandate {

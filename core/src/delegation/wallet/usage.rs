@@ -33,6 +33,7 @@ impl Wallet {
                 vct: vct.clone(),
                 claims: paths.iter().map(|p| p.to_string()).collect(),
                 purpose: purpose.map(str::to_string),
+                action: None,
             };
             if let Ok(sealed) = receipts::seal_receipt(&key, &citizen, &receipt) {
                 let _ = receipts::post_receipt(&r.status.uri, &sealed, policy).await;
@@ -98,18 +99,22 @@ impl Wallet {
                 }
                 for r in mine {
                     m.receipts_seen.push(r.id.clone());
-                    audit::append(
-                        tx,
-                        r.at,
-                        Actor::Citizen,
+                    let event = if r.action.as_deref() == Some(receipts::COLLECT_ACTION) {
+                        AuditEvent::MandateCollected {
+                            mandate_id: m.id.clone(),
+                            issuer: r.audience.clone(),
+                            vct: r.vct.clone(),
+                        }
+                    } else {
                         AuditEvent::MandateUsed {
                             mandate_id: m.id.clone(),
                             audience: r.audience.clone(),
                             vct: r.vct.clone(),
                             claims: r.claims.clone(),
                             purpose: r.purpose.clone(),
-                        },
-                    )?;
+                        }
+                    };
+                    audit::append(tx, r.at, Actor::Citizen, event)?;
                 }
                 tx.put(record_id, &*m)?;
             }

@@ -146,14 +146,18 @@ impl Mandate {
 
     /// Signs the mandate with `key` (the credential's `cnf` key) as a compact JWS.
     pub fn sign(&self, key: &SigningKey) -> Result<String, DelegationError> {
-        sign_jws(key, MANDATE_TYP, false, &self.to_claims())
+        self.unsigned(&key.public_jwk())?
+            .sign(key)
+            .map_err(|_| DelegationError::Internal("signing"))
     }
 
-    /// The mandate as a compact JWS waiting for the `cnf` key's signature, for a key kluis does
-    /// not hold (a phone's key store).
-    pub fn unsigned(&self) -> Result<UnsignedJws, DelegationError> {
+    /// The mandate as a compact JWS waiting for the signature of `signer` (the credential's
+    /// `cnf` key), for a key kluis does not hold (a phone's key store). The header's `kid` is
+    /// the signer's RFC 7638 thumbprint: a holder asked to issue under the mandate finds the
+    /// key it bound by it, without trying every key (docs/DELEGATION.md §8).
+    pub fn unsigned(&self, signer: &PublicJwk) -> Result<UnsignedJws, DelegationError> {
         UnsignedJws::new(
-            &json!({"alg": "ES256", "typ": MANDATE_TYP}),
+            &json!({"alg": "ES256", "typ": MANDATE_TYP, "kid": signer.thumbprint()}),
             &self.to_claims(),
         )
         .map_err(|_| DelegationError::Internal("payload"))

@@ -4,11 +4,14 @@
 //! - [`mandate`]: the mandate JWT (`kluis-mandate+jwt`), signed by the credential's `cnf` key;
 //! - [`revocation`]: the mandate status list: its format, signing and publication, and its
 //!   verification;
-//! - [`verify`]: the verifier rules, used by [`crate::presentation::verify`].
+//! - [`verify`]: the verifier rules, used by [`crate::presentation::verify`];
+//! - [`collect`]: collecting under a mandate at a holder (token exchange, the actor proof, the
+//!   `on_behalf_of` claim of what the holder issues).
 //!
 //! The wallets' side (the package to the helper, receipts, the use cases) is kluis-core's. The
 //! format and the rules are written down in docs/DELEGATION.md.
 
+pub mod collect;
 pub mod mandate;
 pub mod revocation;
 pub mod verify;
@@ -74,6 +77,13 @@ pub enum DelegationError {
     /// closed, as a network error.
     #[error("the mandate's revocation status could not be checked: its status list could not be fetched ({0})")]
     StatusUnreachable(String),
+    /// The helper's actor proof (token exchange at a holder) failed a check.
+    #[error("the helper's actor proof is refused: {0}")]
+    ActorProof(&'static str),
+    /// A credential held on a citizen's behalf (`on_behalf_of`) was used without the mandate it
+    /// was issued under, or with one that does not fit it.
+    #[error("a credential held on a citizen's behalf: {0}")]
+    OnBehalf(&'static str),
     /// A mandate derived from another mandate (re-delegation) or a chain of mandates.
     #[error("re-delegation: {0}")]
     Redelegation(&'static str),

@@ -19,7 +19,7 @@ use kluis_sdjwt::{
     verify_presentation_with, ArrayPositions, ClaimPath, OnBehalf, PathSegment,
     PresentationExpectations, PublicJwk, SdJwtError, VerifiedPresentation,
 };
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use super::mandate::{Action, Mandate};
 use super::revocation::{
@@ -209,17 +209,49 @@ pub(crate) fn verify_presentation_positioned(
     ctx: &DelegationContext,
 ) -> Result<(VerifiedPresentation, ArrayPositions), DelegationError> {
     let mut mandate: Option<Mandate> = None;
+    let mut collected: Option<String> = None;
     let result = verify_presentation_with(presentation, trust, expect, |cnf, kb| {
-        choose_key(cnf, kb, &mut mandate)
+        choose_key(cnf, kb, &mut mandate, &mut collected)
     });
     let (mut verified, kb) = match result {
         Err(DelegationError::Presentation(SdJwtError::BadKeyBindingSignature))
-            if mandate.is_some() =>
+            if mandate.is_some() || collected.is_some() =>
         {
             return Err(DelegationError::KeyBindingSigner)
         }
         other => other?,
     };
+    // A credential a holder issued to the helper on the citizen's behalf (§8): bound to the
+    // helper's key, valid only with the mandate it was issued under, signed by the citizen key
+    // it names. Never as the helper's own.
+    let held_for = OnBehalfOf::from_claims(&verified.claims)?;
+    if held_for.is_some() {
+        let at = ClaimPath::parse(&format!("/{ON_BEHALF_OF_CLAIM}"))
+            .map_err(|_| DelegationError::Internal("claim path"))?;
+        if kb.disclosed_paths.iter().any(|d| d.is_prefix_of(&at)) {
+            return Err(DelegationError::OnBehalf(
+                "its on_behalf_of claim is selectively disclosable (the holder must make it always visible)",
+            ));
+        }
+    }
+    match (&held_for, collected, &mandate) {
+        (None, None, _) => {}
+        (Some(o), Some(jwt), None) => {
+            let cnf = verified
+                .holder_jwk
+                .as_ref()
+                .ok_or(DelegationError::Internal("holder key"))?;
+            mandate = Some(verify_collected_mandate(&jwt, cnf, o)?);
+        }
+        (Some(_), None, _) => {
+            return Err(DelegationError::OnBehalf(
+                "presented without the mandate it was issued under",
+            ))
+        }
+        (None, Some(_), _) | (Some(_), Some(_), Some(_)) => {
+            return Err(DelegationError::MandateSignature)
+        }
+    }
     let Some(m) = mandate else {
         return Ok((verified, kb.positions));
     };
@@ -255,15 +287,31 @@ pub(crate) fn verify_presentation_positioned(
 }
 
 /// The KB-JWT key: `cnf` for an ordinary presentation, the mandate's helper key when the KB-JWT
-/// carries a mandate signed by `cnf`.
+/// carries a mandate signed by `cnf`. A mandate that names `cnf` itself as the helper and is
+/// not signed by it is one a credential held on the citizen's behalf travels with: `cnf` signs,
+/// and the mandate is checked once the credential's `on_behalf_of` claim is known
+/// (`collected`).
 fn choose_key(
     cnf: &PublicJwk,
     kb: &serde_json::Map<String, Value>,
     out: &mut Option<Mandate>,
+    collected: &mut Option<String>,
 ) -> Result<PublicJwk, DelegationError> {
     match kb.get(KB_MANDATE_CLAIM) {
         None => Ok(cnf.clone()),
         Some(Value::String(jwt)) => {
+            let names_cnf = Mandate::peek(jwt)
+                .ok()
+                .and_then(|c| {
+                    (!c.contains_key("parent"))
+                        .then(|| peeked_helper(&c))
+                        .flatten()
+                })
+                .is_some_and(|h| h == *cnf);
+            if names_cnf && Mandate::verify(jwt, cnf).is_err() {
+                *collected = Some(jwt.clone());
+                return Ok(cnf.clone());
+            }
             let m = verify_mandate(jwt, cnf)?;
             let helper = m.helper.clone();
             *out = Some(m);
@@ -481,6 +529,76 @@ pub fn status_uris(presentation: &str) -> Vec<String> {
 
 fn short(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(100).collect()
+}
+
+/// The claim of a credential a holder issued to a helper under a mandate (docs/DELEGATION.md
+/// §8): on whose behalf the helper holds it.
+pub const ON_BEHALF_OF_CLAIM: &str = "on_behalf_of";
+
+/// The `on_behalf_of` claim: the citizen's key that signed the mandate and the mandate's id.
+/// Always visible (never selectively disclosable), so no helper can withhold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnBehalfOf {
+    /// The key the holder bound the citizen's own credential to, which signed the mandate.
+    pub citizen_key: PublicJwk,
+    /// The mandate it was issued under (`jti`).
+    pub mandate_id: String,
+}
+
+impl OnBehalfOf {
+    /// The claim's value.
+    pub fn to_value(&self) -> Value {
+        json!({ "jwk": self.citizen_key.to_value(), "mandate": self.mandate_id })
+    }
+
+    /// The claim in `claims`, if there is one; malformed is an error.
+    pub fn from_claims(claims: &Value) -> Result<Option<OnBehalfOf>, DelegationError> {
+        let Some(v) = claims.get(ON_BEHALF_OF_CLAIM) else {
+            return Ok(None);
+        };
+        let citizen_key = v
+            .get("jwk")
+            .and_then(|j| PublicJwk::from_value(j).ok())
+            .ok_or(DelegationError::Malformed("on_behalf_of.jwk"))?;
+        let mandate_id = v
+            .get("mandate")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or(DelegationError::Malformed("on_behalf_of.mandate"))?
+            .to_string();
+        Ok(Some(OnBehalfOf {
+            citizen_key,
+            mandate_id,
+        }))
+    }
+}
+
+/// The mandate of a presentation of a credential held on the citizen's behalf (bound to the
+/// helper's key `cnf`, carrying `on_behalf_of`): signed by `on_behalf_of.jwk`, naming `cnf` as
+/// the helper, with the id the credential names.
+pub fn verify_collected_mandate(
+    jwt: &str,
+    cnf: &PublicJwk,
+    on_behalf: &OnBehalfOf,
+) -> Result<Mandate, DelegationError> {
+    let m = verify_mandate(jwt, &on_behalf.citizen_key)?;
+    if m.helper != *cnf {
+        return Err(DelegationError::OnBehalf(
+            "the credential is bound to another key than the mandate's helper",
+        ));
+    }
+    if m.id != on_behalf.mandate_id {
+        return Err(DelegationError::OnBehalf(
+            "the credential was issued under another mandate",
+        ));
+    }
+    Ok(m)
+}
+
+/// Reads the `cnf.jwk` of a mandate without checking its signature (to tell whether a
+/// presentation's mandate names the credential's own key as the helper).
+fn peeked_helper(claims: &Map<String, Value>) -> Option<PublicJwk> {
+    PublicJwk::from_value(claims.get("cnf")?.get("jwk")?).ok()
 }
 
 #[cfg(test)]

@@ -414,6 +414,15 @@ fn verify_offline_listed(
         };
         let v =
             verify_presentation(p, issuers, &sdx).map_err(|e| Error::from_presentation(e, p))?;
+        // Held on a citizen's behalf: only with its mandate, which offline cannot be checked.
+        if v.claims
+            .get(crate::delegation::collect::ON_BEHALF_OF_CLAIM)
+            .is_some()
+        {
+            return Err(invalid(
+                "offline QR: a credential held on a citizen's behalf needs its mandate checked online",
+            ));
+        }
         // With the scheme's list, an issuer is trusted only for the types it is listed for.
         if let Some(listed) = types.get(&v.issuer) {
             if !listed.contains(&v.vct) {

@@ -1,0 +1,344 @@
+//! The helper collects for the citizen at a holder under a mandate ("Blauwe Knop Plus",
+//! docs/DELEGATION.md §8): OAuth 2.0 Token Exchange (RFC 8693) with the mandate as subject
+//! token and a proof of the helper's key as actor token, then the usual OpenID4VCI credential
+//! request with a key proof by the helper's key. What the holder issues is bound to the
+//! helper's key, says on whose behalf it is held (`on_behalf_of`) and is kept with the mandate,
+//! apart from the helper's own credentials.
+
+use kluis_sdjwt::{Credential, VerifyOptions};
+use reqwest::StatusCode;
+use serde::Serialize;
+
+use super::records::{ReceivedCredential, ReceivedMandate};
+use super::{delegation_err, short_id, MandateCredential};
+use crate::audit::{self, Actor, AuditEvent};
+use crate::delegation::collect::{
+    sign_actor_proof, verify_collected_mandate, OnBehalfOf, JWT_TOKEN_TYPE, MANDATE_TOKEN_TYPE,
+    TOKEN_EXCHANGE_GRANT,
+};
+use crate::delegation::mandate::Action;
+use crate::delegation::receipts;
+use crate::delegation::DelegationError;
+use crate::http::{self, Http};
+use crate::issuance::{
+    key_proof, notify, poll_until, request_credential, token_reply, CollectOptions,
+    CredentialReply, IssuerMetadata, Tokens, ACCEPTED, FAILURE,
+};
+use crate::{now_unix, Error, Wallet};
+
+/// What [`Wallet::collect_on_behalf`] stored under the mandate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnBehalfCollection {
+    /// The mandate collected under.
+    pub mandate_id: String,
+    /// The holder.
+    pub issuer: String,
+    /// The credentials stored (replacing ones collected earlier of the same type there).
+    pub collected: Vec<MandateCredential>,
+}
+
+impl Wallet {
+    /// Collects fresh credentials for the citizen from holder `issuer` under received mandate
+    /// `mandate_id`: the types in `types` (empty: every type of the mandate's scope the holder
+    /// issues). Needs `refresh` in the scope and the mandate valid and not revoked (checked
+    /// before asking and again before storing: a mandate revoked meanwhile keeps nothing new,
+    /// and the package is dropped). The holder accepts the mandate that travels with a
+    /// credential it issued to the citizen (signed by that credential's key); what it issues is
+    /// bound to this wallet's key. Logged (`mandate_collected`) and reported to the citizen as a
+    /// receipt. On any failure nothing is stored.
+    pub async fn collect_on_behalf(
+        &self,
+        mandate_id: &str,
+        issuer: &str,
+        types: &[String],
+        options: CollectOptions,
+    ) -> Result<OnBehalfCollection, Error> {
+        let (record_id, r) = self.received_mandate(mandate_id)?;
+        if !r.scope.allows(Action::Refresh) {
+            return Err(delegation_err(DelegationError::ActionNotAllowed(
+                Action::Refresh.as_str(),
+            )));
+        }
+        if let Some(t) = types.iter().find(|t| !r.scope.vct.contains(t)) {
+            return Err(delegation_err(DelegationError::TypeOutOfScope(t.clone())));
+        }
+        let issuer = issuer.trim_end_matches('/');
+        let subject = r
+            .credentials
+            .iter()
+            .find(|c| c.issuer == issuer)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "a credential from {} under mandate {} (a holder accepts only the mandate \
+                     that came with a credential it issued to the citizen)",
+                    http::shorten(issuer),
+                    short_id(mandate_id)
+                ))
+            })?
+            .mandate
+            .clone();
+        let policy = options.http.clone();
+        self.ensure_usable(&record_id, &r, policy.clone()).await?;
+
+        let http = Http::new(policy.clone())?;
+        let meta = IssuerMetadata::fetch(&http, issuer).await?;
+        let listed = self.listed_holder(&meta.credential_issuer)?;
+        let mut configs: Vec<(String, String, String)> = meta
+            .configs
+            .iter()
+            .filter(|(_, c)| r.scope.vct.contains(&c.vct))
+            .filter(|(_, c)| types.is_empty() || types.contains(&c.vct))
+            .map(|(id, c)| {
+                (
+                    id.clone(),
+                    c.vct.clone(),
+                    c.scope.clone().unwrap_or(id.clone()),
+                )
+            })
+            .collect();
+        configs.sort();
+        if configs.is_empty() {
+            return Err(Error::not_found(format!(
+                "a credential type of the mandate's scope at {}",
+                http::shorten(issuer)
+            )));
+        }
+        if let Some(h) = &listed {
+            if let Some((_, vct, _)) = configs
+                .iter()
+                .find(|(_, v, _)| !h.credential_types.contains(v))
+            {
+                return Err(Error::InvalidCredential {
+                    reason: format!(
+                        "the scheme does not list type {vct} for issuer {}",
+                        meta.credential_issuer
+                    ),
+                });
+            }
+        }
+
+        // The token exchange: the mandate as subject, the helper's proof as actor.
+        let key = self.holder_key()?;
+        let me = key.public_jwk();
+        let now = now_unix();
+        let actor = sign_actor_proof(
+            &key,
+            meta.token_endpoint.as_str(),
+            &kluis_vault::Vault::new_record_id(),
+            now,
+        )
+        .map_err(delegation_err)?;
+        let scope = configs
+            .iter()
+            .map(|(_, _, s)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let form = [
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", MANDATE_TOKEN_TYPE),
+            ("actor_token", actor.as_str()),
+            ("actor_token_type", JWT_TOKEN_TYPE),
+            ("scope", scope.as_str()),
+        ];
+        let reply = http.post_form(&meta.token_endpoint, &form).await?;
+        if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The holder could not check the mandate's status (its registry down): fail closed.
+            return Err(Error::Network {
+                reason: format!(
+                    "the holder could not check the mandate now ({})",
+                    reply.oauth_error()
+                ),
+            });
+        }
+        let tokens = token_reply(reply, "mandate")?;
+
+        // One copy per type, bound to this wallet's key (the mandate's helper key).
+        let mut delivered = Vec::new();
+        for (config, vct, _) in &configs {
+            let proofs = |nonce: Option<&str>| {
+                let proof = key_proof(&meta, &me, nonce, now_unix())?;
+                Ok(vec![proof.sign(&key).map_err(|_| Error::Internal {
+                    reason: "key proof: signing".into(),
+                })?])
+            };
+            let (credentials, notification_id) =
+                match request_credential(&http, &meta, &tokens, config, &proofs).await? {
+                    CredentialReply::Issued {
+                        credentials,
+                        notification_id,
+                    } => (credentials, notification_id),
+                    CredentialReply::Deferred {
+                        transaction_id,
+                        interval,
+                    } => poll_until(
+                        &http,
+                        &meta,
+                        &tokens,
+                        &transaction_id,
+                        interval,
+                        options.deferred_wait,
+                    )
+                    .await?
+                    .ok_or_else(|| Error::Issuance {
+                        reason: "the holder is still preparing the credential; collect again later"
+                            .into(),
+                    })?,
+                };
+            delivered.push((vct.clone(), credentials, notification_id));
+        }
+        let notifications: Vec<Option<String>> =
+            delivered.iter().map(|(_, _, n)| n.clone()).collect();
+
+        // Verify all of it: the issuer, bound to this wallet's key, the type, and held on this
+        // citizen's behalf under this mandate (the same check a verifier makes).
+        let trust = self.trust_list()?;
+        let mut received = Vec::new();
+        for (vct, credentials, _) in &delivered {
+            for compact in credentials {
+                match self.check_collected(&trust, compact, vct, &me, &subject, &r) {
+                    Ok(c) => received.push(c),
+                    Err(e) => {
+                        notify_all(&http, &meta, &tokens, &notifications, FAILURE).await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        // Revoked (or expired) while collecting: keep nothing new.
+        if let Err(e) = self.ensure_usable(&record_id, &r, policy.clone()).await {
+            notify_all(&http, &meta, &tokens, &notifications, FAILURE).await;
+            return Err(e);
+        }
+        let now = now_unix();
+        let (record_id, mut fresh) = self.received_mandate(mandate_id)?;
+        fresh.credentials.retain(|c| {
+            !(c.collected_at.is_some()
+                && c.issuer == meta.credential_issuer
+                && received.iter().any(|n| n.vct == c.vct))
+        });
+        let collected: Vec<MandateCredential> = received
+            .iter()
+            .map(|c| MandateCredential {
+                id: c.id.clone(),
+                vct: c.vct.clone(),
+                issuer: c.issuer.clone(),
+            })
+            .collect();
+        let mut vcts: Vec<String> = received.iter().map(|c| c.vct.clone()).collect();
+        vcts.dedup();
+        fresh.credentials.extend(received);
+        self.vault.write(|tx| {
+            tx.put(&record_id, &fresh)?;
+            for vct in &vcts {
+                audit::append(
+                    tx,
+                    now,
+                    Actor::Citizen,
+                    AuditEvent::MandateCollected {
+                        mandate_id: fresh.id.clone(),
+                        issuer: meta.credential_issuer.clone(),
+                        vct: vct.clone(),
+                    },
+                )?;
+            }
+            Ok(())
+        })?;
+        notify_all(&http, &meta, &tokens, &notifications, ACCEPTED).await;
+        self.report_collection(&fresh, &meta.credential_issuer, &vcts, now, &policy)
+            .await;
+        Ok(OnBehalfCollection {
+            mandate_id: fresh.id.clone(),
+            issuer: meta.credential_issuer.clone(),
+            collected,
+        })
+    }
+
+    /// One credential a holder sent under the mandate, verified as a verifier would.
+    fn check_collected(
+        &self,
+        trust: &crate::trust::TrustList,
+        compact: &str,
+        vct: &str,
+        me: &kluis_sdjwt::PublicJwk,
+        mandate: &str,
+        r: &ReceivedMandate,
+    ) -> Result<ReceivedCredential, Error> {
+        let now = now_unix();
+        let c = Credential::verify_issued(compact, trust, now, &VerifyOptions::default())
+            .map_err(|e| Error::from_credential(e, compact))?;
+        if c.vct() != vct {
+            return Err(Error::InvalidCredential {
+                reason: format!("the holder sent type {} for {vct}", c.vct()),
+            });
+        }
+        if c.holder_jwk() != Some(me) {
+            return Err(Error::InvalidCredential {
+                reason: "the holder bound the credential to another key than this wallet's".into(),
+            });
+        }
+        let on_behalf = OnBehalfOf::from_claims(c.claims())
+            .map_err(delegation_err)?
+            .ok_or_else(|| {
+                delegation_err(DelegationError::OnBehalf(
+                    "the holder did not say on whose behalf it is held (on_behalf_of)",
+                ))
+            })?;
+        let m = verify_collected_mandate(mandate, me, &on_behalf).map_err(delegation_err)?;
+        if m.id != r.id {
+            return Err(delegation_err(DelegationError::OnBehalf(
+                "the credential was issued under another mandate",
+            )));
+        }
+        Ok(ReceivedCredential {
+            id: hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(compact.as_bytes())[..8]),
+            vct: c.vct().to_string(),
+            issuer: c.issuer().to_string(),
+            compact: compact.to_string(),
+            mandate: mandate.to_string(),
+            collected_at: Some(now),
+        })
+    }
+
+    /// Reports a collection to the citizen as a sealed receipt (best effort).
+    async fn report_collection(
+        &self,
+        r: &ReceivedMandate,
+        issuer: &str,
+        vcts: &[String],
+        now: i64,
+        policy: &http::HttpPolicy,
+    ) {
+        let (Ok(key), Ok(citizen)) = (self.holder_key(), r.status_key()) else {
+            return;
+        };
+        for vct in vcts {
+            let receipt = receipts::Receipt {
+                id: kluis_vault::Vault::new_record_id(),
+                mandate_id: r.id.clone(),
+                at: now,
+                audience: issuer.to_string(),
+                vct: vct.clone(),
+                claims: Vec::new(),
+                purpose: None,
+                action: Some(receipts::COLLECT_ACTION.to_string()),
+            };
+            if let Ok(sealed) = receipts::seal_receipt(&key, &citizen, &receipt) {
+                let _ = receipts::post_receipt(&r.status.uri, &sealed, policy).await;
+            }
+        }
+    }
+}
+
+/// Tells the holder what became of each delivery (best effort).
+async fn notify_all(
+    http: &Http,
+    meta: &IssuerMetadata,
+    tokens: &Tokens,
+    ids: &[Option<String>],
+    event: &str,
+) {
+    for id in ids {
+        notify(http, meta, tokens, id.as_deref(), event).await;
+    }
+}
