@@ -49,6 +49,7 @@ s_base = os.path.join(root, "bench", "sqlcipher-compare", "target")
 rows = [("unlock without KDF", "unlock_no_kdf", None),
         ("put (committed, sync FULL)", "put", 0.5e6),
         ("put (committed, sync NORMAL)", "put_sync_normal", None),
+        ("bare fdatasync 48 KiB (put's floor)", "fsync_floor", None),
         ("get by id", "get", 8e3),
         ("get by id, file not mapped", "get_without_mmap", None),
         ("list 10k summaries (holder,type,dates,state)", "list_summaries_10k", 20e6),

@@ -1,6 +1,7 @@
 //! Vault benchmark: 10,000 credential-like records of ~2 KB JSON.
 //! unlock without the KDF, put (committed, synchronous FULL and NORMAL), get by id,
-//! list all (decrypt and decode 10k), full unlock with the recommended Argon2id, and the
+//! list all (decrypt and decode 10k), full unlock with the recommended Argon2id, a bare
+//! fdatasync of a put's WAL bytes beside the vault (the disk's floor for a committed put), and the
 //! file size over plaintext size (printed; written to $KLUIS_BENCH_OUT as JSON if set).
 //! Run: `cargo bench -p kluis-core --bench vault`. Same workload on SQLCipher:
 //! bench/sqlcipher-compare (see bench/run-vault-bench.sh).
@@ -146,6 +147,30 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.sample_size(100);
+
+    // The disk's floor for a committed put: 48 KiB (a put's three WAL frames of 16 KiB) written
+    // in place into a file beside the vault, then fdatasync, as SQLite's WAL commit does.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let path = root.path().join("fsync-floor");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let frames = vec![0x5au8; 3 * 16384];
+        for _ in 0..16 {
+            f.write_all(&frames).unwrap();
+        }
+        f.sync_all().unwrap();
+        let mut k = 0u64;
+        g.bench_function("fsync_floor", |b| {
+            b.iter(|| {
+                k = (k + 1) % 16;
+                f.seek(SeekFrom::Start(k * frames.len() as u64)).unwrap();
+                f.write_all(&frames).unwrap();
+                f.sync_data().unwrap();
+            })
+        });
+        drop(f);
+        std::fs::remove_file(&path).unwrap();
+    }
 
     // Puts replace existing records (the file stays the same size); ids rotate.
     let mut m = 0usize;

@@ -22,6 +22,7 @@
 
 mod device;
 mod error;
+mod plain;
 mod policy;
 mod schema;
 mod summary_pages;

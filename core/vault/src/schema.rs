@@ -18,9 +18,10 @@ use crate::policy::{OnLimit, VaultPolicy};
 use crate::VaultError;
 
 /// File format version (`PRAGMA user_version`). 1: no file seal; 2: `file_seal` table;
-/// 3: `summaries` table (one envelope per record); 4: `summary_pages` instead.
+/// 3: `summaries` table (one envelope per record); 4: `summary_pages` instead (128 records of
+/// JSON to a page); 5: the same table, pages of 32 records in a compact encoding.
 /// Older versions are migrated in place on open.
-pub(crate) const FORMAT_VERSION: u32 = 4;
+pub(crate) const FORMAT_VERSION: u32 = 5;
 /// Version of the associated-data layout bound into every record and the DEK wrap, and of the
 /// header row (its `format` column). Unchanged by the file migrations, so records stay valid.
 pub(crate) const AAD_VERSION: u32 = 1;
@@ -93,7 +94,8 @@ CREATE INDEX summaries_by_kind ON summaries (kind, seq);
 /// Format 4: the summaries sealed in pages of up to `summary_pages::PAGE_ENTRIES` records of one
 /// kind (page = the records' `seq` / PAGE_ENTRIES), one envelope per page: listing opens a few
 /// hundred envelopes instead of one per record. Format 3's table goes; the wallet rebuilds the
-/// pages from the records at its first listing, as for format 2.
+/// pages from the records at its first listing, as for format 2. Format 5 keeps the table and
+/// empties it (its pages hold fewer records, in another encoding): rebuilt the same way.
 const SCHEMA_4: &str = "
 CREATE TABLE summary_pages (
     kind    TEXT NOT NULL,
@@ -218,8 +220,9 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, VaultError> {
 /// the previous version, and the next open does the step again.
 /// 1 -> 2: the (empty) seal table; the seal is written at the next unlock, when the device
 /// secret and the KEK are at hand. 2 -> 3: the (empty) summaries table; 3 -> 4: summary pages
-/// in its place (the per-record summaries are dropped). The wallet fills them at its first
-/// listing (`Vault::rebuild_summaries`), which needs the data key.
+/// in its place (the per-record summaries are dropped); 4 -> 5: the pages emptied (format 5
+/// pages cover other `seq` ranges). The wallet fills them at its first listing
+/// (`Vault::rebuild_summaries`), which needs the data key.
 fn migrate(conn: &Connection, from: u32) -> Result<(), VaultError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let done = (|| {
@@ -229,10 +232,11 @@ fn migrate(conn: &Connection, from: u32) -> Result<(), VaultError> {
             match from {
                 1 => conn.execute_batch(SCHEMA_2)?,
                 2 => conn.execute_batch(SCHEMA_3)?,
-                _ => {
+                3 => {
                     conn.execute_batch("DROP TABLE summaries")?;
                     conn.execute_batch(SCHEMA_4)?;
                 }
+                _ => conn.execute_batch("DELETE FROM summary_pages")?,
             }
             conn.pragma_update(None, "user_version", from + 1)?;
         }

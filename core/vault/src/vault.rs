@@ -12,9 +12,10 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use zeroize::Zeroizing;
 
+use crate::plain::ZeroizingWriter;
 use crate::policy::OnLimit;
 use crate::schema::{self, FileSeal, Guard, Header, AAD_VERSION, FORMAT_VERSION};
-use crate::summary_pages::{self, DirtyPages};
+use crate::summary_pages::{self, DirtyPages, Entry};
 use crate::{
     DeviceSecretError, DeviceSecretStore, Listed, Record, RecordId, VaultError, VaultOptions,
     VaultStatus,
@@ -269,31 +270,11 @@ fn check_id(id: &str) -> Result<(), VaultError> {
     }
 }
 
-/// A `Write` into a zeroizing buffer that also wipes the old allocation when it grows,
-/// so serialising a record leaves no plaintext copies in freed memory.
-struct ZeroizingWriter(Zeroizing<Vec<u8>>);
-
-impl Write for ZeroizingWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let need = self.0.len() + buf.len();
-        if need > self.0.capacity() {
-            let mut grown = Zeroizing::new(Vec::with_capacity(need.max(self.0.capacity() * 2)));
-            grown.extend_from_slice(&self.0);
-            self.0 = grown; // the old buffer is zeroized on drop
-        }
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn encode<R: Record>(value: &R) -> Result<Zeroizing<Vec<u8>>, VaultError> {
-    let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(4096)));
-    w.0.push(ENCODING_JSON);
+    let mut w = ZeroizingWriter::with_capacity(4096);
+    w.write_all(&[ENCODING_JSON])?;
     serde_json::to_writer(&mut w, value)?;
-    Ok(w.0)
+    Ok(w.into_inner())
 }
 
 fn decode<R: Record>(plain: &[u8]) -> Result<R, VaultError> {
@@ -344,14 +325,7 @@ fn put_record<R: Record>(
     let plain = encode(value)?;
     let sealed = keys.seal(&plain, &record_aad(R::KIND, id));
     let seq = put_sealed(conn, R::KIND, id, &sealed)?;
-    let summary = match value.summary() {
-        Some(summary) => {
-            let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(256)));
-            serde_json::to_writer(&mut w, &summary)?;
-            Some(w.0)
-        }
-        None => None,
-    };
+    let summary = value.summary().map(|s| Entry::of(&s)).transpose()?;
     pages.set(conn, keys, R::KIND, seq, summary)
 }
 
@@ -1210,12 +1184,5 @@ mod tests {
     #[test]
     fn aad_is_framed() {
         assert_ne!(record_aad("ab", "c"), record_aad("a", "bc"));
-    }
-
-    #[test]
-    fn zeroizing_writer_grows() {
-        let mut w = ZeroizingWriter(Zeroizing::new(Vec::with_capacity(2)));
-        w.write_all(b"hello world, longer than two").ok();
-        assert_eq!(w.0.as_slice(), b"hello world, longer than two");
     }
 }

@@ -359,7 +359,7 @@ fn format_1_vault_is_sealed_at_its_first_unlock_then_guarded() {
     let device =
         || -> Arc<dyn DeviceSecretStore> { Arc::new(SoftwareDeviceSecretStore::new(&dir)) };
     let v = Vault::open(&dir, device()).unwrap();
-    assert_eq!(v.status().unwrap().format_version, 4);
+    assert_eq!(v.status().unwrap().format_version, 5);
     // A wrong PIN on the unsealed file is counted as before.
     assert!(matches!(
         v.unlock(&Pin::new("000000")),

@@ -96,7 +96,8 @@ fn a_missing_summary_is_noticed_and_rebuilt_in_one_transaction() {
     assert_eq!(v.rebuild_summaries::<Card>().unwrap(), 6);
     assert_eq!(holders(&v).len(), 6);
     assert_eq!(holders(&v)[5], ("id5".into(), "h5".into()));
-    // All pages gone (format 3 -> 4 drops the per-record table): noticed, rebuilt.
+    // All pages gone (format 3 -> 4 drops the per-record table, 4 -> 5 empties the pages):
+    // noticed, rebuilt.
     raw(root.path())
         .execute("DELETE FROM summary_pages", [])
         .unwrap();
@@ -106,7 +107,7 @@ fn a_missing_summary_is_noticed_and_rebuilt_in_one_transaction() {
 }
 
 /// Records per summary page (kluis-vault's PAGE_ENTRIES): ids 0..PAGE fill the first page.
-const PAGE: usize = 128;
+const PAGE: usize = 32;
 
 #[test]
 fn summaries_of_many_records_span_pages_in_insertion_order() {
