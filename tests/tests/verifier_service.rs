@@ -572,6 +572,88 @@ async fn a_status_list_that_could_not_be_fetched_is_fetched_again_later() {
     assert_eq!(brp.request_count() - asked, 2, "fetched again after 30 s");
 }
 
+/// The desk at `base` (instance `v`) scans the wallet's session QR and the citizen answers over
+/// the relay; `later` moves the instance's clock on once the wallet has the request (whose iat
+/// is from before). The result the service recorded.
+async fn in_person(
+    http: &reqwest::Client,
+    wallet: &Wallet,
+    relay: &str,
+    base: &str,
+    v: &Verifier,
+    later: i64,
+) -> Value {
+    use kluis_core::openid4vp::proximity::WalletEngagement;
+    let wait = Duration::from_secs(20);
+    let session = WalletEngagement::new(relay).unwrap();
+    let (code, started) = post_qr(http, base, session.qr_text()).await;
+    assert_eq!(code, 202, "{started}");
+    let channel = session.relay().unwrap();
+    let req = wallet
+        .receive_session_request(&session, &channel, wait, "en")
+        .await
+        .unwrap();
+    v.clock.advance(later);
+    wallet
+        .accept_session_presentation(&req, &req.default_choice(), &channel)
+        .await
+        .unwrap();
+    let state = started["state"].as_str().unwrap();
+    // The service verifies in the background: poll (bounded) until it recorded the outcome.
+    for _ in 0..200 {
+        let (_, view) = result(http, base, state).await;
+        if view["status"] != "pending" {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the session's result was not recorded");
+}
+
+/// The service's in-person session (a `KS1:` QR the desk scanned, the answer over the relay)
+/// checks the credentials' status with the same shared lists, policy and clock as a remote
+/// answer: after A verified a remote answer, B's session verifies without a fetch; once the
+/// ttl ran out and the holder revoked the address credential, B's next session is rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desks_session_qr_uses_the_shared_status_lists() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let net = network().await;
+    let state: Arc<dyn VerifierState> = Arc::new(
+        kluis_verifier_server::RedisState::connect(&redis.url, "desk:", Duration::from_secs(2))
+            .await
+            .unwrap(),
+    );
+    let both = two_in_process(&net, state, None).await;
+    let ((_, base_a), (b, base_b)) = (&both[0], &both[1]);
+    let (_wdir, wallet) = collected_wallet(&net, CITIZEN, quick_http()).await;
+    let http = reqwest::Client::new();
+    let (answered, _) = ask(&http, &wallet, base_a).await;
+    answered.unwrap();
+    let relay = net.relay.base_url().to_string();
+    let before = status_fetches(&net);
+    let view = in_person(&http, &wallet, &relay, base_b, b, 0).await;
+    assert_rental_claims(&view);
+    assert_eq!(status_fetches(&net), before, "B used the lists A fetched");
+
+    let brp = net
+        .holders
+        .iter()
+        .find(|h| h.archive().iter().any(|c| c.vct == BRP))
+        .unwrap();
+    for c in brp.archive().iter().filter(|c| c.vct == BRP) {
+        brp.set_status_at(c.idx, kluis_fixtures::servers::StatusValue::Revoked);
+    }
+    let view = in_person(&http, &wallet, &relay, base_b, b, 61).await;
+    assert_eq!(view["status"], "rejected", "{view}");
+    assert!(
+        view["reason"].as_str().unwrap().contains("revoked"),
+        "{view}"
+    );
+    assert!(status_fetches(&net) > before, "B fetched the lists again");
+}
+
 /// The shared state failing at the status list step (a Redis user that may not touch the
 /// list cache's keys, so everything else works) refuses the answer with 503: it is never taken
 /// as "no list", and nothing is recorded; the request stays answerable.

@@ -16,7 +16,7 @@ use kluis_sdjwt::{PublicJwk, SigningKey};
 use kluis_verifier::http::HttpPolicy;
 use kluis_verifier::openid4vp::offline::{self, OfflineExpectations, ReplayCache};
 use kluis_verifier::openid4vp::proximity::{
-    run_verifier_session, start_verifier_session, HttpRelay,
+    run_verifier_session_with, start_verifier_session, HttpRelay,
 };
 use kluis_verifier::openid4vp::verifier::{
     new_request, parse_form, request_link, verify_response_with, PendingRequest, ResponseOutcome,
@@ -968,7 +968,27 @@ impl Verifier {
         // like a remote one, so any instance reports it.
         let me = Arc::clone(self);
         tokio::spawn(async move {
-            let outcome = run_verifier_session(&session, &relay, &trust, SESSION_WAIT).await;
+            // The same status lists, HTTP policy and clock as a remote answer.
+            let shared = me.shared_lists();
+            let lists = me.status_lists.through(shared.clone());
+            let clock = me.clock.clone();
+            let now = move || clock.now();
+            let outcome = run_verifier_session_with(
+                &session,
+                &relay,
+                &trust,
+                SESSION_WAIT,
+                &lists,
+                me.http.clone(),
+                &now,
+            )
+            .await;
+            let outcome = match shared.check() {
+                Err(e) => Err(kluis_verifier::Error::Network {
+                    reason: e.to_string(),
+                }),
+                Ok(()) => outcome,
+            };
             let (status, claims, reason, presenters) = match outcome {
                 Ok(ResponseOutcome::Verified { credentials }) => {
                     let presenters = credentials

@@ -296,15 +296,43 @@ pub async fn run_verifier_session(
     trust: &VerifierTrust,
     wait: Duration,
 ) -> Result<ResponseOutcome, Error> {
+    let lists = crate::status::StatusLists::new();
+    let clock = now_unix;
+    run_verifier_session_with(
+        session,
+        channel,
+        trust,
+        wait,
+        &lists,
+        HttpPolicy::default(),
+        &clock,
+    )
+    .await
+}
+
+/// As [`run_verifier_session`], with the credentials' status lists from (and fetched into)
+/// `lists` under `policy`, and the answer checked at `now()` when it arrives (a verifier with
+/// its own cache and clock: the party's service).
+pub async fn run_verifier_session_with(
+    session: &VerifierSession,
+    channel: &dyn VerifierChannel,
+    trust: &VerifierTrust,
+    wait: Duration,
+    lists: &crate::status::StatusLists,
+    policy: HttpPolicy,
+    now: &(dyn Fn() -> i64 + Sync),
+) -> Result<ResponseOutcome, Error> {
     channel.send_request(session.message.clone()).await?;
     let answer = channel.receive_response(wait).await?;
     let text = std::str::from_utf8(&answer).map_err(|_| Error::InvalidPresentation {
         reason: "the session answer is not a form".into(),
     })?;
     let form = parse_form(text)?;
-    // A helper's answer names its mandate's status list: fetched, then verified again.
-    crate::delegation::with_mandate_status(None, HttpPolicy::default(), |ctx| {
-        verify_response_with(&form, &session.pending, trust, now_unix(), ctx)
+    let now = now();
+    // A helper's answer names its mandate's status list, every credential its own (asked for
+    // only once the signatures verified): fetched, then verified again.
+    crate::delegation::with_status_at(lists, None, policy, now, |ctx| {
+        verify_response_with(&form, &session.pending, trust, now, ctx)
     })
     .await
 }
