@@ -6,8 +6,8 @@
 //! helper answering under a mandate, over [`crate::delegation`]), `offline_qr` and `session_qr`
 //! (in person). The requesting party's side ([`verifier`], the verification halves of
 //! [`offline`] and [`proximity`]) and [`dcql`], the query language both use, are
-//! kluis-verifier's, re-exported here, as is [`association`], which ties one answer's
-//! presentations to one wallet.
+//! kluis-verifier's, re-exported here, as are [`association`], which ties one answer's
+//! presentations to one wallet, and [`transaction_data`], what the citizen confirms.
 
 mod offline_qr;
 mod on_behalf;
@@ -17,8 +17,8 @@ pub mod session;
 mod session_qr;
 
 pub use kluis_verifier::openid4vp::{
-    association, client_id, dcql, dcql_path_text, rental_dcql, verifier, ResponseMode,
-    StatedPurpose,
+    association, client_id, dcql, dcql_path_text, rental_dcql, transaction_data, verifier,
+    ResponseMode, StatedPurpose,
 };
 
 /// In person without network: the offline QR (the wallet makes it, [`offline_qr`]; the party
@@ -39,5 +39,5 @@ pub use crate::audit::Channel;
 pub use session::{
     BuiltResponse, CandidateStatus, CandidateView, ClaimRequest, DeletionConfirmed,
     DisclosedCredential, Flag, PartyView, PresentationChoice, PresentationOutcome,
-    PresentationRequest, PurposeView, QueryChoice, QueryView,
+    PresentationRequest, PurposeView, QueryChoice, QueryView, Transaction, TransactionView,
 };

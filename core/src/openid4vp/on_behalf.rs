@@ -120,6 +120,13 @@ impl Wallet {
     ) -> Result<OnBehalfResponse, Error> {
         let now = now_unix();
         self.ensure_answerable(&req.request)?;
+        // A confirmation (a mortgage offer) is the citizen's own act: a mandate shares data, it
+        // does not sign for the citizen.
+        if !req.request.transaction_data.is_empty() {
+            return Err(Error::invalid_input(
+                "the party asks to confirm a transaction, which only the citizen can do (not under a mandate): nothing was sent",
+            ));
+        }
         let (record_id, r) = self.received_mandate(mandate_id)?;
         self.ensure_usable(&record_id, &r, policy).await?;
         let key = self.holder_key()?;

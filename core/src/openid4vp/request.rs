@@ -17,6 +17,7 @@ use super::client_id::{
     clean, parse_client_id, verify_attestation, ClientId, ClientIdPrefix, SKEW_SECS,
 };
 use super::dcql::{DcqlError, DcqlQuery};
+use super::transaction_data::{self, TransactionData};
 use crate::http::{checked_url, Http};
 use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::registration::{
@@ -125,6 +126,9 @@ pub struct VerifiedRequest {
     pub exp: i64,
     /// For `direct_post.jwt`.
     pub encryption: Option<ResponseEncryption>,
+    /// What the party asks the citizen to confirm (OpenID4VP 1.0 §5.1), every entry of a known
+    /// type: shown on the consent screen and bound in the answer's key-binding JWTs.
+    pub transaction_data: Vec<TransactionData>,
 }
 
 /// What decides trust in a request: the scheme's list and its pinned key.
@@ -142,6 +146,8 @@ pub struct RequestTrust<'a> {
 pub fn reason_code(e: &Error) -> &'static str {
     let text = e.to_string();
     let pairs: &[(&str, &str)] = &[
+        // First: its texts say "type", which would read as a wrong `typ`.
+        ("transaction_data", "invalid_transaction_data"),
         ("signature", "bad_signature"),
         ("not signed", "bad_signature"),
         ("does not match the link", "client_id_mismatch"),
@@ -155,7 +161,6 @@ pub fn reason_code(e: &Error) -> &'static str {
         ("too large", "oversized"),
         ("DCQL", "malformed_query"),
         ("typ", "wrong_typ"),
-        ("transaction_data", "invalid_transaction_data"),
         ("redirect_uri", "invalid_request"),
         ("redirect", "redirect"),
     ];
@@ -340,13 +345,11 @@ pub fn verify_request_object(
             "the request asks for a credential without holder binding but has no 'state' (OpenID4VP 1.0 §5.2)",
         ));
     }
-    // §5.1: a wallet that does not support transaction data MUST reject the request; nothing
-    // may be answered as if the party had not asked the citizen to confirm something.
-    if p.get("transaction_data").is_some() {
-        return Err(refused(
-            "the request carries transaction_data, which this wallet does not support (OpenID4VP 1.0 §5.1)",
-        ));
-    }
+    // §5.1: one entry of a type this wallet does not know, or not keeping to its type, refuses
+    // the whole request: nothing may be answered as if the party had not asked the citizen to
+    // confirm it.
+    let transaction_data = transaction_data::parse(p.get("transaction_data"), &dcql)
+        .map_err(|e| refused(e.to_string()))?;
     let kluis_purpose = match p.get("kluis_purpose") {
         None => None,
         Some(v) => Some(StatedPurpose {
@@ -379,6 +382,7 @@ pub fn verify_request_object(
         iat,
         exp,
         encryption,
+        transaction_data,
     })
 }
 

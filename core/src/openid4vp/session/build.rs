@@ -12,6 +12,7 @@ use crate::holder_key::HolderKey;
 use crate::openid4vp::association;
 use crate::openid4vp::client_id::clean;
 use crate::openid4vp::response::{response_form, vp_token};
+use crate::openid4vp::transaction_data;
 use crate::{now_unix, Error, Wallet};
 use kluis_vault::Record;
 
@@ -113,11 +114,31 @@ impl Wallet {
                 "a required query is unanswered: nothing was sent",
             ));
         }
+        // Each transaction the citizen was shown is confirmed by the first answered query that
+        // may confirm it; an answer that leaves all of them out cannot confirm it.
+        let mut confirms: BTreeMap<&str, Vec<&transaction_data::TransactionData>> = BTreeMap::new();
+        for (i, t) in req.request.transaction_data.iter().enumerate() {
+            let qid = transaction_data::authorizing_query(t, &answered).ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "the party asks you to confirm transaction {} with a credential of query {}: answer one of them, or decline",
+                    i + 1,
+                    t.credential_ids.iter().map(|q| format!("'{}'", clean(q))).collect::<Vec<_>>().join(" or ")
+                ))
+            })?;
+            confirms.entry(qid).or_default().push(t);
+        }
         let signers: Vec<&kluis_sdjwt::PublicJwk> = chosen.iter().map(|c| &c.key.public).collect();
         let association = association::kb_claims(&signers);
         let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut disclosed = Vec::new();
         for c in &chosen {
+            let mut extra = association.clone();
+            // Only the query's first presentation confirms (§5.1: one credential authorizes).
+            if !tokens.contains_key(&c.query_id) {
+                if let Some(ts) = confirms.get(c.query_id.as_str()) {
+                    extra.extend(transaction_data::kb_claims(ts));
+                }
+            }
             let unsigned = c
                 .credential
                 .prepare_presentation_with(
@@ -125,7 +146,7 @@ impl Wallet {
                     &req.request.nonce,
                     &req.request.client_id.full,
                     now,
-                    &association,
+                    &extra,
                 )
                 .map_err(|e| Error::invalid_input(e.to_string()))?;
             let presentation = self.sign_presentation(&c.key, unsigned)?;

@@ -35,6 +35,7 @@ pub use forget::{DeletionConfirmed, DELETION_RECEIPT_TYP, DELETION_REQUEST_TYP};
 
 use super::request::VerifiedRequest;
 use super::response::{Form, ResponseAck};
+pub use super::transaction_data::Transaction;
 use crate::audit::Channel;
 
 /// A status check older than this makes a candidate `stale`.
@@ -137,6 +138,19 @@ pub struct QueryView {
     pub candidates: Vec<CandidateView>,
 }
 
+/// Something the party asks the citizen to confirm with the answer (OpenID4VP 1.0
+/// `transaction_data`): show it, with the amount and document, before accepting. Accepting
+/// binds it into the key-binding JWT of the presentation for one of `confirmed_with`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransactionView {
+    /// The transaction data `type`.
+    pub kind: String,
+    /// The queries whose credential confirms it (the first answered one is used).
+    pub confirmed_with: Vec<String>,
+    /// What is confirmed.
+    pub transaction: Transaction,
+}
+
 /// Things the citizen should know before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,6 +186,8 @@ pub struct PresentationRequest {
     pub retention_days: Option<u32>,
     /// The queries.
     pub queries: Vec<QueryView>,
+    /// What the party asks the citizen to confirm with this answer (usually none).
+    pub transactions: Vec<TransactionView>,
     /// Warnings.
     pub flags: Vec<Flag>,
     /// Whether the required queries can be answered at all.

@@ -9,7 +9,7 @@ use super::answers;
 use super::choice::restrict;
 use super::{
     CandidateStatus, CandidateView, ClaimRequest, Flag, PartyView, PresentationRequest,
-    PurposeView, QueryView, STALE_AFTER_SECS,
+    PurposeView, QueryView, TransactionView, STALE_AFTER_SECS,
 };
 use crate::audit::{self, Actor, AuditEvent, Channel};
 use crate::credentials::{HolderBinding, StoredCredential};
@@ -353,6 +353,15 @@ impl Wallet {
             stated_purpose: request.purpose.as_ref().map(|p| p.id.clone()),
             retention_days: stated_retention,
             queries,
+            transactions: request
+                .transaction_data
+                .iter()
+                .map(|t| TransactionView {
+                    kind: t.transaction.type_name().to_string(),
+                    confirmed_with: t.credential_ids.clone(),
+                    transaction: t.transaction.clone(),
+                })
+                .collect(),
             flags,
             satisfiable: m.is_satisfiable(),
             channel,

@@ -3,13 +3,15 @@
 //! (verify an offline QR at a desk), [`proximity`] (the session QR: the party's request over a
 //! relay to the citizen's phone). [`dcql`] is the query language and [`client_id`] the client
 //! identifier prefixes, which the wallet (kluis-core) uses too, as it does the request
-//! vocabulary here and [`association`] (one answer's presentations come from one wallet).
+//! vocabulary here, [`association`] (one answer's presentations come from one wallet) and
+//! [`transaction_data`] (what the citizen confirms, bound in the key-binding JWT).
 
 pub mod association;
 pub mod client_id;
 pub mod dcql;
 pub mod offline;
 pub mod proximity;
+pub mod transaction_data;
 pub mod verifier;
 
 use serde::Serialize;

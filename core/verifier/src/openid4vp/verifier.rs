@@ -162,7 +162,31 @@ pub fn new_request(
     dcql: &Value,
     now: i64,
 ) -> Result<PendingRequest, Error> {
+    make_request(config, dcql, None, now)
+}
+
+/// As [`new_request`], asking the citizen to confirm transactions too (OpenID4VP 1.0 §5.1):
+/// `transaction_data` as [`super::transaction_data::encode`] makes it, each entry naming the
+/// credential queries of `dcql` that may confirm it. Checked as a wallet will read it; the
+/// answer is verified to bind every entry ([`verify_response_with`]).
+pub fn new_request_confirming(
+    config: &VerifierConfig,
+    dcql: &Value,
+    transaction_data: Value,
+    now: i64,
+) -> Result<PendingRequest, Error> {
+    make_request(config, dcql, Some(transaction_data), now)
+}
+
+fn make_request(
+    config: &VerifierConfig,
+    dcql: &Value,
+    transaction_data: Option<Value>,
+    now: i64,
+) -> Result<PendingRequest, Error> {
     let parsed = DcqlQuery::parse(dcql).map_err(|e| Error::invalid_input(e.to_string()))?;
+    super::transaction_data::parse(transaction_data.as_ref(), &parsed)
+        .map_err(|e| Error::invalid_input(e.to_string()))?;
     let state = random_token();
     let nonce = random_token();
     let exp = now
@@ -187,6 +211,9 @@ pub fn new_request(
     });
     if let Some(p) = &config.purpose {
         claims["kluis_purpose"] = json!({ "id": p.id, "retention_days": p.retention_days });
+    }
+    if let Some(t) = transaction_data {
+        claims["transaction_data"] = t;
     }
     let mut decryption_key = None;
     if config.response_mode == ResponseMode::DirectPostJwt {
@@ -647,6 +674,8 @@ pub fn verify_response_with(
     let mut to_check: Vec<(String, Option<Value>)> = Vec::new();
     // Each presentation with the key that signed its KB-JWT, for the association check.
     let mut signed: Vec<(&str, kluis_sdjwt::PublicJwk)> = Vec::new();
+    // Each presentation with its query, for the transaction data binding.
+    let mut by_query: Vec<(&str, &str)> = Vec::new();
     for (qid, presentations) in &token {
         let q = pending
             .dcql
@@ -711,6 +740,7 @@ pub fn verify_response_with(
                 p,
                 signer.ok_or_else(|| reject("a presentation is not key-bound"))?,
             ));
+            by_query.push((qid.as_str(), p));
             to_check.push((v.issuer.clone(), v.status.clone()));
             out.entry(qid.clone())
                 .or_default()
@@ -737,6 +767,13 @@ pub fn verify_response_with(
     let answer: Vec<(&str, &kluis_sdjwt::PublicJwk)> =
         signed.iter().map(|(p, k)| (*p, k)).collect();
     super::association::check(&answer)?;
+    // What the citizen confirmed: every entry of the request bound by one presentation, nothing
+    // else bound (a changed amount, another request's offer). The entries are read from the
+    // request as signed, so the hashes are over exactly what was sent.
+    let entries =
+        super::transaction_data::parse(pending.claims.get("transaction_data"), &pending.dcql)
+            .map_err(|e| reject(e.to_string()))?;
+    super::transaction_data::check(&entries, &by_query).map_err(|e| reject(e.to_string()))?;
     // Status last, for every credential (so one round of fetches finds every list wanted).
     let mut first_error = None;
     for (issuer, status) in to_check {
