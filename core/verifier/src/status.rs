@@ -591,6 +591,133 @@ mod tests {
         );
     }
 
+    /// A [`ListStore`] in memory (another instance's view of the shared state).
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<(String, StoredList, i64)>>);
+
+    impl ListStore for Kept {
+        fn get<'a>(&'a self, uri: &'a str, now: i64) -> ListStoreFuture<'a, Option<StoredList>> {
+            let found = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .find_map(|(u, l, until)| (u == uri && *until > now).then(|| l.clone()));
+            Box::pin(std::future::ready(Ok(found)))
+        }
+
+        fn put<'a>(
+            &'a self,
+            uri: &'a str,
+            list: StoredList,
+            fresh_until: i64,
+        ) -> ListStoreFuture<'a, ()> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((uri.to_string(), list, fresh_until));
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    const URI: &str = "https://status.example/1";
+    const ISS: &str = "https://holder.example";
+
+    fn token(key: &kluis_sdjwt::SigningKey, now: i64) -> String {
+        let payload = serde_json::json!({
+            "sub": URI, "iat": now, "exp": now + 3600, "ttl": 600,
+            // Entry 0 valid, entry 1 revoked.
+            "status_list": { "bits": 1, "lst": lst(&[0b10]) },
+        });
+        crate::jws::unsigned(STATUS_LIST_TYP, None, &payload)
+            .unwrap()
+            .sign(key)
+            .unwrap()
+    }
+
+    fn status(idx: usize) -> Value {
+        serde_json::json!({ "status_list": { "uri": URI, "idx": idx } })
+    }
+
+    /// The store gets only lists that verified (with the credential issuer's key), fresh until
+    /// fetch time + ttl; another instance takes them without fetching and verifies them again,
+    /// so a list stored for one issuer never vouches for another.
+    #[tokio::test]
+    async fn only_verified_lists_are_stored_and_a_stored_one_is_verified_again() {
+        let now = 1_800_000_000;
+        let issuer = kluis_sdjwt::SigningKey::make_random().unwrap();
+        let other = kluis_sdjwt::SigningKey::make_random().unwrap();
+        let keys: std::collections::BTreeMap<String, Vec<kluis_sdjwt::PublicJwk>> =
+            [(ISS.to_string(), vec![issuer.public_jwk()])].into();
+        let store = Arc::new(Kept::default());
+        let a = StatusLists::new().through(store.clone());
+
+        // Signed by someone else: not usable, not stored.
+        a.insert(URI, &token(&other, now), now);
+        let (check, _) = a
+            .check(ISS, Some(&status(0)), &keys, now, ListAge::Online)
+            .unwrap();
+        assert!(matches!(check, StatusCheck::NotChecked { .. }), "{check:?}");
+        a.store_verified().await.unwrap();
+        assert!(store.0.lock().unwrap().is_empty());
+
+        // The issuer's list: used, and stored once, fresh for its ttl.
+        let good = token(&issuer, now);
+        a.insert(URI, &good, now);
+        let (check, _) = a
+            .check(ISS, Some(&status(0)), &keys, now, ListAge::Online)
+            .unwrap();
+        assert!(matches!(check, StatusCheck::Valid { .. }), "{check:?}");
+        assert!(a
+            .check(ISS, Some(&status(1)), &keys, now, ListAge::Online)
+            .is_err());
+        a.store_verified().await.unwrap();
+        a.store_verified().await.unwrap();
+        let kept = store.0.lock().unwrap().clone();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].1.token, good);
+        assert_eq!(kept[0].2, now + 600);
+
+        // Instance B: the list from the store, no fetch; revoked entry refused.
+        let b = StatusLists::new().through(store.clone());
+        let (_, wanted) = b
+            .check(ISS, Some(&status(1)), &keys, now + 5, ListAge::Online)
+            .unwrap();
+        assert_eq!(wanted.as_deref(), Some(URI));
+        b.fetch_at(&[URI.to_string()], HttpPolicy::default(), now + 5)
+            .await
+            .unwrap();
+        assert_eq!(b.fetches(), 0);
+        assert!(b
+            .check(ISS, Some(&status(1)), &keys, now + 5, ListAge::Online)
+            .unwrap_err()
+            .to_string()
+            .contains("revoked"));
+        // A credential of another issuer naming the same list: the list does not verify for it.
+        let theirs: std::collections::BTreeMap<String, Vec<kluis_sdjwt::PublicJwk>> = [(
+            "https://other.example".to_string(),
+            vec![other.public_jwk()],
+        )]
+        .into();
+        let (check, _) = b
+            .check(
+                "https://other.example",
+                Some(&status(1)),
+                &theirs,
+                now + 5,
+                ListAge::Online,
+            )
+            .unwrap();
+        assert!(matches!(check, StatusCheck::NotChecked { .. }), "{check:?}");
+        // Past its ttl the list is wanted again, and the store no longer gives it.
+        let (_, wanted) = b
+            .check(ISS, Some(&status(0)), &keys, now + 600, ListAge::Online)
+            .unwrap();
+        assert_eq!(wanted.as_deref(), Some(URI));
+        assert_eq!(store.get(URI, now + 600).await.unwrap(), None);
+    }
+
     #[test]
     fn refuses_bad_lists() {
         assert!(StatusList::decode(3, &lst(&[0])).is_err());
