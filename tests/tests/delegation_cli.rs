@@ -221,6 +221,88 @@ fn delegation_from_the_command_line() {
 /// again succeeds, the verifier then rejects the helper's presentation as revoked, and the
 /// citizen's log holds exactly one revocation per mandate (the vault is written before the list
 /// is published: docs/DELEGATION.md §5).
+/// `collect --on-behalf-of M HOLDER`: the helper collects the income statement for the citizen
+/// at UWV under a mandate with `refresh`; both logs show it. A present-only mandate is refused
+/// (exit 5) and nothing is stored.
+#[test]
+fn collecting_on_behalf_from_the_command_line() {
+    let (_guard, landlord, registry, offers) = world();
+    let scheme = landlord["scheme"].as_str().unwrap();
+    let scheme_key = landlord["scheme_key_file"].as_str().unwrap();
+    let citizen = KluisVault::init();
+    citizen.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    for (uri, code) in &offers {
+        citizen.ok(&["collect", uri, "--tx-code", code]);
+    }
+    let helper = KluisVault::init();
+    helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    let key_file = citizen.path("helper.jwk");
+    std::fs::write(&key_file, &helper.ok(&["key", "--json"]).stdout).unwrap();
+    let until = (kluis_core::now_unix() + 30 * 86_400).to_string();
+    let delegate = |actions: &str, out: &str| {
+        let package = citizen.path(out);
+        let m = citizen.json(&[
+            "delegate",
+            "--to",
+            s(&key_file),
+            "--types",
+            "urn:nl:uwv:income-statement:1",
+            "--actions",
+            actions,
+            "--until",
+            &until,
+            "--registry",
+            &registry,
+            "--out",
+            s(&package),
+        ]);
+        helper.json(&["accept-mandate", s(&package)]);
+        m["id"].as_str().unwrap().to_string()
+    };
+    let present_only = delegate("present", "p1.jwe");
+    let collect = delegate("present,refresh", "p2.jwe");
+    let listed = helper.json(&["mandates"]);
+    let uwv = listed[0]["credentials"][0]["issuer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = helper.run(&["collect", "--on-behalf-of", &present_only, &uwv]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not allow the action refresh"));
+
+    let got = helper.json(&["collect", "--on-behalf-of", &collect, &uwv]);
+    assert_eq!(got["mandate_id"], collect.as_str());
+    assert_eq!(got["collected"].as_array().unwrap().len(), 1);
+    assert_eq!(got["collected"][0]["vct"], "urn:nl:uwv:income-statement:1");
+    // Kept with the mandate, not among the helper's own credentials.
+    assert!(helper.json(&["list"]).as_array().unwrap().is_empty());
+    let m = helper.json(&["mandates"]);
+    let m = m
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == collect.as_str())
+        .unwrap();
+    assert_eq!(m["credentials"].as_array().unwrap().len(), 2);
+
+    let collected = |log: Value| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"]["type"] == "mandate_collected")
+            .count()
+    };
+    assert_eq!(collected(helper.json(&["log"])), 1);
+    citizen.ok(&["mandates"]);
+    assert_eq!(collected(citizen.json(&["log"])), 1);
+}
+
 #[test]
 fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
     let (_guard, landlord, registry, offers) = world();

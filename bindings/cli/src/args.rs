@@ -252,11 +252,20 @@ pub struct PresentRequestArgs {
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
-    /// The credential offer: openid-credential-offer://?credential_offer=... or ...credential_offer_uri=...
+    /// The credential offer: openid-credential-offer://?credential_offer=... or ...credential_offer_uri=...;
+    /// with --on-behalf-of, the holder's issuer identifier (https://...).
     pub offer_uri: String,
     /// The transaction code the holder sent (by letter or SMS).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "on_behalf_of")]
     pub tx_code: Option<String>,
+    /// As a helper: collect for the citizen under received mandate M (its id from `mandates`),
+    /// at the holder named instead of an offer; kept with the mandate (docs/DELEGATION.md §8).
+    #[arg(long, value_name = "M")]
+    pub on_behalf_of: Option<String>,
+    /// With --on-behalf-of: only these types (comma-separated); default every type of the
+    /// mandate's scope the holder issues.
+    #[arg(long, value_delimiter = ',', requires = "on_behalf_of")]
+    pub types: Vec<String>,
     /// Copies per credential (batch issuance, each bound to its own key); at most 10.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub copies: u8,

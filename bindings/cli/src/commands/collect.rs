@@ -17,6 +17,28 @@ use crate::output::{date, print_json, CliError};
 use crate::shared::{block_on, unlocked};
 use crate::views::{describe_offer, print_overview};
 
+/// `collect --on-behalf-of M HOLDER`: the helper collects for the citizen under mandate M.
+fn collect_on_behalf(cli: &Cli, w: &Wallet, m: &str, a: &CollectArgs) -> Result<(), CliError> {
+    let options = CollectOptions {
+        copies: 1,
+        ..CollectOptions::default()
+    };
+    if !cli.json {
+        eprintln!("Collecting from {} under mandate {m} ...", a.offer_uri);
+    }
+    let got = block_on(w.collect_on_behalf(m, &a.offer_uri, &a.types, options))??;
+    if cli.json {
+        return print_json(&json!(got));
+    }
+    for c in &got.collected {
+        println!(
+            "Stored {} as {} under mandate {} (held on the citizen's behalf).",
+            c.vct, c.id, got.mandate_id
+        );
+    }
+    Ok(())
+}
+
 fn outcome_json(o: &CollectOutcome) -> serde_json::Value {
     json!({
         "offer": o.offer,
@@ -45,6 +67,9 @@ impl CollectProgress for PrintProgress {
 
 pub fn collect(cli: &Cli, a: &CollectArgs) -> Result<(), CliError> {
     let w = unlocked(cli)?;
+    if let Some(m) = &a.on_behalf_of {
+        return collect_on_behalf(cli, &w, m, a);
+    }
     let options = CollectOptions {
         copies: a.copies as usize,
         ..CollectOptions::default()
