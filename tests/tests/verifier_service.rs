@@ -373,6 +373,19 @@ async fn two_instances_share_one_fetch_of_each_status_list() {
     answered.unwrap();
     assert_rental_claims(&view);
     assert_eq!(status_fetches(&net), before, "B used the lists A fetched");
+    // The desk at B scans an offline QR: checked with the same lists, no fetch either.
+    let items = wallet.offline_items_for(&rental_query()).unwrap();
+    let qr = wallet
+        .offline_presentation(&items, LANDLORD, Some("rental"))
+        .unwrap()
+        .payload;
+    let (code, view) = post_qr(&http, base_b, &qr).await;
+    assert_eq!(code, 200, "{view}");
+    assert_eq!(view["status"], "verified", "{view}");
+    for c in view["claims"]["offline"].as_array().unwrap() {
+        assert_eq!(c["status_check"]["status"], "valid", "{c}");
+    }
+    assert_eq!(status_fetches(&net), before, "the offline QR too");
 
     // The BRP holder revokes the citizen's address credential: within the ttl both instances
     // still use the shared list (and fetch nothing).
