@@ -2118,3 +2118,56 @@ async fn a_credential_held_on_a_citizens_behalf_verifies_only_with_its_mandate()
     let e = verify(with(&jwt)).await.unwrap_err();
     assert!(e.contains("the mandate has been revoked"), "{e}");
 }
+
+/// The citizen revokes while the holder is still preparing (deferred issuance): the holder had
+/// issued, the helper's wallet checks the mandate again before storing, keeps nothing, drops the
+/// package and tells the holder the credential was not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mandate_revoked_while_the_holder_prepares_keeps_nothing_new() {
+    // UWV defers for 3 s: the wallet waits that long before it asks again, and the test revokes
+    // as soon as the holder has archived what it will deliver.
+    let net = Network::start(None, |id| kluis_fixtures::servers::HolderOptions {
+        deferred: id == "uwv",
+        deferred_delay: Duration::from_secs(3),
+        ..kluis_fixtures::servers::HolderOptions::for_holder(id)
+    })
+    .await
+    .unwrap();
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let outcome = citizen
+        .delegate(&collect_request(&helper, &net), quick_http())
+        .await
+        .unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let uwv = net.holder("uwv").unwrap();
+    let issued = uwv.archive().len();
+
+    let collecting = helper.collect_on_behalf(&m.id, uwv.base_url(), &[], options());
+    let revoking = async {
+        while uwv.archive().len() == issued {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        citizen.revoke_mandate(&m.id, quick_http()).await.unwrap();
+    };
+    let (got, ()) = tokio::join!(collecting, revoking);
+    let e = got.unwrap_err();
+    assert!(reason(&e).contains("the mandate has been revoked"), "{e}");
+    // The holder had issued under the mandate; the helper kept none of it.
+    assert_eq!(uwv.archive().len(), issued + 1);
+    let log = events(&helper);
+    assert!(!log
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateCollected { .. })));
+    assert!(log
+        .iter()
+        .any(|e| matches!(e, AuditEvent::MandateDropped { reason, .. } if reason == "revoked")));
+    assert!(helper.mandates(quick_http()).await.unwrap().is_empty());
+    assert!(uwv
+        .notifications()
+        .iter()
+        .any(|(_, event)| event == "credential_failure"));
+}
