@@ -67,7 +67,7 @@ async fn ask(net: &Network, wallet: &Wallet, path: Value) -> (Value, Vec<String>
         "meta": { "vct_values": [BRP] },
         "claims": [ { "path": ["family_name"] }, { "path": path } ] } ] }),
     ));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -90,7 +90,7 @@ async fn ask(net: &Network, wallet: &Wallet, path: Value) -> (Value, Vec<String>
         .accept_presentation_with(&req, &choice, http())
         .await
         .unwrap();
-    let r = landlord.result(&s.state).unwrap();
+    let r = landlord.result(&s.state).await.unwrap();
     assert_eq!(r.status, "verified", "{:?}", r.reason);
     let got = r.claims.unwrap()["p"][0]["claims"].clone();
     let logged = last_disclosed(wallet);

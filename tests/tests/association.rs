@@ -298,7 +298,7 @@ async fn a_remote_answer_spliced_from_two_wallets_is_refused() {
     let landlord = net.verifier(LANDLORD).unwrap().shared();
     landlord.set_dcql(Some(person_and_arrears()));
 
-    let session = landlord.new_session().unwrap();
+    let session = landlord.new_session().await.unwrap();
     let (req_a, built_a) = build(&alice, &session.request_uri).await;
     let (req_b, built_b) = build(&bob, &session.request_uri).await;
     assert_eq!(req_a.request.nonce, req_b.request.nonce, "one request");
@@ -323,14 +323,14 @@ async fn a_remote_answer_spliced_from_two_wallets_is_refused() {
         .await
         .unwrap();
     assert!(!reply.status().is_success(), "{}", reply.status());
-    let result = landlord.result(&session.state).unwrap();
+    let result = landlord.result(&session.state).await.unwrap();
     assert_eq!(result.status, "rejected");
     let reason = result.reason.unwrap();
     assert!(reason.contains(CLAIM), "{reason}");
     assert!(result.claims.is_none());
 
     // Bob's own answer to a request of his own verifies.
-    let s2 = landlord.new_session().unwrap();
+    let s2 = landlord.new_session().await.unwrap();
     let r2 = bob
         .start_presentation_with(&s2.request_uri, "en", quick_http())
         .await
@@ -338,7 +338,7 @@ async fn a_remote_answer_spliced_from_two_wallets_is_refused() {
     bob.accept_presentation_with(&r2, &r2.default_choice(), quick_http())
         .await
         .unwrap();
-    let ok = landlord.result(&s2.state).unwrap();
+    let ok = landlord.result(&s2.state).await.unwrap();
     assert_eq!(ok.status, "verified", "{:?}", ok.reason);
 }
 
@@ -465,7 +465,7 @@ async fn a_helpers_two_credential_answer_names_the_helpers_key_and_verifies() {
         { "id": "arrears", "format": "dc+sd-jwt", "meta": { "vct_values": [CAK] },
           "claims": [ { "path": ["registered_payment_arrears"] } ] }
     ]})));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
@@ -475,7 +475,7 @@ async fn a_helpers_two_credential_answer_names_the_helpers_key_and_verifies() {
         .await
         .unwrap();
     assert_eq!(sent.disclosed.len(), 2);
-    let r = landlord.result(&s.state).unwrap();
+    let r = landlord.result(&s.state).await.unwrap();
     assert_eq!(r.status, "verified", "{:?}", r.reason);
     let claims = r.claims.unwrap();
     assert_eq!(claims["income"][0]["on_behalf"]["mandate_id"], json!(m.id));

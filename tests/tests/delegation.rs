@@ -1047,7 +1047,7 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
             "meta": { "vct_values": [VCT] }, "claims": claims } ] })
     };
     landlord.set_dcql(Some(ask(json!([{ "path": ["monthly_gross_income_eur"] }]))));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
@@ -1059,7 +1059,7 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
     assert_eq!(sent.disclosed[0].claims, vec!["/monthly_gross_income_eur"]);
     // The landlord's server (the kluis-verifier library) fetched the mandate's status list and
     // sees a helper acting for the citizen.
-    let r = landlord.result(&s.state).unwrap();
+    let r = landlord.result(&s.state).await.unwrap();
     assert_eq!(r.status, "verified", "{:?}", r.reason);
     let v = &r.claims.unwrap()["income"][0];
     assert_eq!(v["on_behalf"]["mandate_id"], json!(m.id));
@@ -1069,7 +1069,7 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
     landlord.set_dcql(Some(ask(
         json!([{ "path": ["monthly_gross_income_eur"] }, { "path": ["given_name"] }]),
     )));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
@@ -1082,12 +1082,12 @@ async fn helper_answers_the_landlords_openid4vp_request_on_behalf() {
         e.to_string().contains("does not cover what the party asks"),
         "{e}"
     );
-    assert_eq!(landlord.result(&s.state).unwrap().status, "pending");
+    assert_eq!(landlord.result(&s.state).await.unwrap().status, "pending");
 
     // Revoked: the helper's wallet refuses before sending and drops the package.
     citizen.revoke_mandate(&m.id, quick_http()).await.unwrap();
     landlord.set_dcql(Some(ask(json!([{ "path": ["monthly_gross_income_eur"] }]))));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
@@ -1472,7 +1472,7 @@ async fn a_helpers_answer_keeps_to_the_partys_registration_and_shows_what_leaves
     };
 
     landlord.set_dcql(Some(ask("employers")));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
@@ -1494,7 +1494,7 @@ async fn a_helpers_answer_keeps_to_the_partys_registration_and_shows_what_leaves
         .any(|e| matches!(e, AuditEvent::MandateUsed { .. })));
 
     landlord.set_dcql(Some(ask("monthly_gross_income_eur")));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
@@ -1517,7 +1517,7 @@ async fn a_helpers_answer_keeps_to_the_partys_registration_and_shows_what_leaves
         })
         .collect();
     assert_eq!(logged, vec![sent.disclosed[0].claims.clone()]);
-    assert_eq!(landlord.result(&s.state).unwrap().status, "verified");
+    assert_eq!(landlord.result(&s.state).await.unwrap().status, "verified");
 }
 
 /// Review (issue 12 item 2, "Sent once"): a helper's answer is sent at most once per request,
@@ -1540,7 +1540,7 @@ async fn a_helpers_answer_is_sent_once() {
     let landlord = net.verifier(landlord_id).unwrap().shared();
     landlord.set_dcql(Some(json!({ "credentials": [ { "id": "income", "format": "dc+sd-jwt",
         "meta": { "vct_values": [VCT] }, "claims": [{ "path": ["monthly_gross_income_eur"] }] } ] })));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let request = helper
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await

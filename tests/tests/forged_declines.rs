@@ -74,7 +74,7 @@ async fn a_decline_from_whoever_saw_the_request_does_not_end_it() {
 
     // The landlord asks for direct_post.jwt.
     let landlord = net.verifier(LANDLORD).unwrap().shared();
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let object = fetch(&client, &format!("{}/request/{}", landlord.base, s.state)).await;
     let response_uri = format!("{}/response", landlord.base);
 
@@ -88,13 +88,13 @@ async fn a_decline_from_whoever_saw_the_request_does_not_end_it() {
             .contains("must be encrypted"),
         "{body}"
     );
-    assert_eq!(landlord.result(&s.state).unwrap().status, "pending");
+    assert_eq!(landlord.result(&s.state).await.unwrap().status, "pending");
 
     // Encrypted to the request's own key (public in the request object): it arrives, and the
     // request stays open until it expires.
     let (code, body) = post(&client, &response_uri, forged_decline(&object, true)).await;
     assert_eq!(code, 200, "{body}");
-    let r = landlord.result(&s.state).unwrap();
+    let r = landlord.result(&s.state).await.unwrap();
     assert_eq!(r.status, "declined");
     assert_eq!(r.open_until, Some(s.expires_at), "{r:?}");
 
@@ -107,7 +107,7 @@ async fn a_decline_from_whoever_saw_the_request_does_not_end_it() {
         .accept_presentation_with(&req, &req.default_choice(), http())
         .await
         .unwrap();
-    let answered = landlord.result(&s.state).unwrap();
+    let answered = landlord.result(&s.state).await.unwrap();
     assert_eq!(answered.status, "verified", "{:?}", answered.reason);
     assert_eq!(answered.open_until, None);
     assert_eq!(
@@ -119,7 +119,7 @@ async fn a_decline_from_whoever_saw_the_request_does_not_end_it() {
     for encrypted in [true, false] {
         let (code, body) = post(&client, &response_uri, forged_decline(&object, encrypted)).await;
         assert_eq!(code, 400, "{body}");
-        assert_eq!(landlord.result(&s.state).unwrap(), answered);
+        assert_eq!(landlord.result(&s.state).await.unwrap(), answered);
     }
 }
 
@@ -133,12 +133,12 @@ async fn a_plain_decline_to_a_direct_post_request_is_superseded_by_the_answer() 
 
     // The bank asks for direct_post: a decline in the clear is what a wallet sends.
     let bank = net.verifier(BANK).unwrap().shared();
-    let s = bank.new_session().unwrap();
+    let s = bank.new_session().await.unwrap();
     let object = fetch(&client, &format!("{}/request/{}", bank.base, s.state)).await;
     let response_uri = format!("{}/response", bank.base);
     let (code, body) = post(&client, &response_uri, forged_decline(&object, false)).await;
     assert_eq!(code, 200, "{body}");
-    let r = bank.result(&s.state).unwrap();
+    let r = bank.result(&s.state).await.unwrap();
     assert_eq!(r.status, "declined");
     assert_eq!(r.open_until, Some(s.expires_at));
     // A second one, and a garbage answer, change nothing either.
@@ -155,7 +155,7 @@ async fn a_plain_decline_to_a_direct_post_request_is_superseded_by_the_answer() 
     )
     .await;
     assert_eq!(code, 400);
-    assert_eq!(bank.result(&s.state).unwrap().status, "declined");
+    assert_eq!(bank.result(&s.state).await.unwrap().status, "declined");
 
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
@@ -165,7 +165,7 @@ async fn a_plain_decline_to_a_direct_post_request_is_superseded_by_the_answer() 
         .accept_presentation_with(&req, &req.default_choice(), http())
         .await
         .unwrap();
-    let r = bank.result(&s.state).unwrap();
+    let r = bank.result(&s.state).await.unwrap();
     assert_eq!(r.status, "verified", "{:?}", r.reason);
     assert_eq!(
         post(&client, &response_uri, forged_decline(&object, false))
@@ -173,5 +173,5 @@ async fn a_plain_decline_to_a_direct_post_request_is_superseded_by_the_answer() 
             .0,
         400
     );
-    assert_eq!(bank.result(&s.state).unwrap().status, "verified");
+    assert_eq!(bank.result(&s.state).await.unwrap().status, "verified");
 }

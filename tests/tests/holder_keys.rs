@@ -269,7 +269,7 @@ async fn a_wrong_signature_at_presentation_time_is_refused_before_anything_is_se
         StoreFault::SignFails(HolderKeyError::UserAuthenticationRequired),
     ] {
         store.set(fault.clone());
-        let session = landlord.new_session().unwrap();
+        let session = landlord.new_session().await.unwrap();
         let req = wallet
             .start_presentation_with(&session.request_uri, "en", quick_http())
             .await
@@ -285,12 +285,15 @@ async fn a_wrong_signature_at_presentation_time_is_refused_before_anything_is_se
             ),
             "{fault:?}: {err}"
         );
-        assert_eq!(landlord.result(&session.state).unwrap().status, "pending");
+        assert_eq!(
+            landlord.result(&session.state).await.unwrap().status,
+            "pending"
+        );
         assert_eq!(disclosed(&wallet), 0);
     }
     // Behaving again: the landlord verifies the presentation signed in the device store.
     store.set(StoreFault::None);
-    let session = landlord.new_session().unwrap();
+    let session = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&session.request_uri, "en", quick_http())
         .await
@@ -299,7 +302,10 @@ async fn a_wrong_signature_at_presentation_time_is_refused_before_anything_is_se
         .accept_presentation_with(&req, &req.default_choice(), quick_http())
         .await
         .unwrap();
-    assert_eq!(landlord.result(&session.state).unwrap().status, "verified");
+    assert_eq!(
+        landlord.result(&session.state).await.unwrap().status,
+        "verified"
+    );
     assert_eq!(disclosed(&wallet), 3);
 }
 

@@ -52,15 +52,19 @@ fn present_request_from_the_command_line() {
     let result = get_json(landlord["result_url"].as_str().unwrap());
     assert_eq!(result["status"], "verified", "{result}");
 
-    // The same link again: a replayed nonce, refused with exit 5.
+    // The same link again: the landlord's service no longer hands out an answered request;
+    // nothing is sent (exit 1, the reason on stderr). A copy with the same nonce served
+    // elsewhere the wallet refuses itself (present_remote: RequestFault::ReplayNonce).
     let out = cli.run(&["present-request", link, "--yes"]);
     assert_eq!(
         out.status.code(),
-        Some(5),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already answered"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not hand out its request (HTTP 404)")
+    );
 
     // Text output and an explicit decline: the landlord is told.
     let base = landlord["page_url"].as_str().unwrap().trim_end_matches('/');

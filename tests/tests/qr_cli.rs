@@ -144,11 +144,8 @@ fn qr_and_verify_qr_from_the_command_line() {
 
     // --request with the landlord's openid4vp:// link: its verified request decides the query
     // and the audience (no --to).
-    let link = net
-        .verifier(LANDLORD)
-        .unwrap()
-        .shared()
-        .new_session()
+    let link = rt
+        .block_on(net.verifier(LANDLORD).unwrap().shared().new_session())
         .unwrap()
         .request_uri;
     let out = cli.ok(&["--json", "qr", "--offline", "--request", &link]);

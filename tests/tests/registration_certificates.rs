@@ -37,7 +37,7 @@ fn part(jwt: &str, i: usize) -> Value {
 /// A fresh request of `v` (with its current fault), fetched as a wallet does: the request
 /// object's payload.
 async fn request_claims(v: &VerifierServer) -> Value {
-    let s = v.shared().new_session().unwrap();
+    let s = v.shared().new_session().await.unwrap();
     let jwt = reqwest::get(format!("{}/request/{}", v.base_url(), s.state))
         .await
         .unwrap()

@@ -102,7 +102,7 @@ async fn a_whole_credential_answer_shows_checks_and_logs_every_claim_that_leaves
     // DCQL without `claims`: "the whole credential". The rental BRP credential has nothing
     // selectively disclosable: name and full address go with any answer from it.
     landlord.set_dcql(Some(whole_credential("urn:nl:gemeente:brp-rental:1")));
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -154,7 +154,7 @@ async fn a_whole_credential_answer_shows_checks_and_logs_every_claim_that_leaves
     let (logged, delivery) = disclosures(&wallet).pop().unwrap();
     assert_eq!(logged, c.always_shared);
     assert_eq!(delivery, Some(Delivery::Received));
-    let result = landlord.result(&s.state).unwrap();
+    let result = landlord.result(&s.state).await.unwrap();
     assert_eq!(result.status, "verified", "{:?}", result.reason);
     let mut received = BTreeSet::new();
     leaves(
@@ -176,7 +176,7 @@ async fn a_type_outside_the_registration_does_not_leave_even_without_claims() {
     // The bank registered its mortgage purpose for BRP, UWV, DUO and tax data: not CAK.
     let bank = party(&net, BANK);
     bank.set_dcql(Some(whole_credential("urn:nl:cak:care-arrears:1")));
-    let s = bank.new_session().unwrap();
+    let s = bank.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -199,7 +199,7 @@ async fn a_type_outside_the_registration_does_not_leave_even_without_claims() {
     assert!(e.to_string().contains("credential type"), "{e}");
     assert_eq!(bank.response_posts(), 0);
     assert!(disclosures(&wallet).is_empty());
-    assert_eq!(bank.result(&s.state).unwrap().status, "pending");
+    assert_eq!(bank.result(&s.state).await.unwrap().status, "pending");
 }
 
 #[tokio::test]
@@ -209,7 +209,7 @@ async fn a_response_that_may_have_arrived_is_sent_once_logged_and_never_answered
     let landlord = party(&net, LANDLORD);
     for fault in [ResponseFault::ServerError, ResponseFault::BreakAfterReading] {
         landlord.set_response_fault(fault);
-        let s = landlord.new_session().unwrap();
+        let s = landlord.new_session().await.unwrap();
         let req = wallet
             .start_presentation_with(&s.request_uri, "en", http())
             .await
@@ -263,7 +263,7 @@ async fn requests_the_standard_says_to_refuse_are_refused_before_anything_is_sen
         (RequestFault::RedirectUri, "invalid_request", "§8.2"),
     ] {
         landlord.set_fault(fault);
-        let s = landlord.new_session().unwrap();
+        let s = landlord.new_session().await.unwrap();
         let e = wallet
             .start_presentation_with(&s.request_uri, "en", http())
             .await
@@ -282,7 +282,7 @@ async fn a_plain_request_without_state_iat_or_exp_is_answered() {
     let (_d, wallet) = wallet(&net).await;
     let landlord = party(&net, LANDLORD);
     landlord.set_fault(RequestFault::Plain);
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -292,7 +292,7 @@ async fn a_plain_request_without_state_iat_or_exp_is_answered() {
         .accept_presentation_with(&req, &req.default_choice(), http())
         .await
         .unwrap();
-    let result = landlord.result(&s.state).unwrap();
+    let result = landlord.result(&s.state).await.unwrap();
     assert_eq!(result.status, "verified", "{:?}", result.reason);
 }
 
@@ -302,7 +302,7 @@ async fn declines_are_encrypted_like_answers_and_sent_when_nothing_answers() {
     let (_d, wallet) = wallet(&net).await;
     // The landlord asks for direct_post.jwt: the decline goes as one JWE, nothing in the clear.
     let landlord = party(&net, LANDLORD);
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -317,20 +317,20 @@ async fn declines_are_encrypted_like_answers_and_sent_when_nothing_answers() {
         .map(|kv| kv.split('=').next().unwrap())
         .collect();
     assert_eq!(fields, ["response"], "sent in the clear: {body}");
-    let result = landlord.result(&s.state).unwrap();
+    let result = landlord.result(&s.state).await.unwrap();
     assert_eq!(result.status, "declined");
     assert_eq!(result.reason.as_deref(), Some("access_denied"));
 
     // Nothing in the wallet answers: the party is told, the log says why.
     landlord.set_fault(RequestFault::NothingMatches);
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
         .unwrap();
     assert!(!req.satisfiable);
     wallet.decline_unanswerable(&req, http()).await.unwrap();
-    assert_eq!(landlord.result(&s.state).unwrap().status, "declined");
+    assert_eq!(landlord.result(&s.state).await.unwrap().status, "declined");
     let reason = wallet
         .audit_log()
         .unwrap()
@@ -351,7 +351,7 @@ async fn a_standard_request_states_its_purpose_with_a_registration_certificate()
     let landlord = party(&net, LANDLORD);
     // No kluis_purpose, only verifier_info: the certificate's purpose is shown and judged.
     landlord.set_fault(RequestFault::NoKluisPurpose);
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -371,7 +371,7 @@ async fn a_standard_request_states_its_purpose_with_a_registration_certificate()
         .accept_presentation_with(&req, &req.default_choice(), http())
         .await
         .unwrap();
-    assert_eq!(landlord.result(&s.state).unwrap().status, "verified");
+    assert_eq!(landlord.result(&s.state).await.unwrap().status, "verified");
 
     // Another party's certificate, one not signed by the scheme, an expired one: refused
     // before anything is sent.
@@ -381,7 +381,7 @@ async fn a_standard_request_states_its_purpose_with_a_registration_certificate()
         RequestFault::ExpiredRegistration,
     ] {
         landlord.set_fault(fault);
-        let s = landlord.new_session().unwrap();
+        let s = landlord.new_session().await.unwrap();
         let r = wallet
             .start_presentation_with(&s.request_uri, "en", http())
             .await;
@@ -394,7 +394,7 @@ async fn a_standard_request_states_its_purpose_with_a_registration_certificate()
 
     // No purpose at all: said on the screen; a listed party is judged by all it registered.
     landlord.set_fault(RequestFault::NoPurpose);
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -415,7 +415,7 @@ async fn two_accepts_of_one_request_send_it_once() {
     let net = network().await;
     let (_d, wallet) = wallet(&net).await;
     let landlord = party(&net, LANDLORD);
-    let s = landlord.new_session().unwrap();
+    let s = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await
@@ -458,7 +458,7 @@ async fn a_party_with_two_purposes_stating_none_gets_neither() {
         "meta": { "vct_values": ["urn:nl:gemeente:brp-address:1"] },
         "claims": [ { "path": ["family_name"] }, { "path": ["nationalities"] } ] } ] }),
     ));
-    let s = bank.new_session().unwrap();
+    let s = bank.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", http())
         .await

@@ -118,9 +118,12 @@ fn the_verifier_crates_pull_in_no_wallet_vault_or_sqlite() {
     assert!(server.contains("kluis-verifier") && server.contains("redis"));
     assert_eq!(wallet_parts(&server), Vec::<&str>::new());
     // The simulated landlord and bank (kluis-fixtures) are parties integrating kluis too.
+    // They run the party's service itself (fixtures -> server, never the other way: the
+    // service carries none of the fixtures' test knobs).
     let fixtures = g.tree_of("kluis-fixtures");
-    assert!(fixtures.contains("kluis-verifier"));
+    assert!(fixtures.contains("kluis-verifier") && fixtures.contains("kluis-verifier-server"));
     assert_eq!(wallet_parts(&fixtures), Vec::<&str>::new());
+    assert!(!server.contains("kluis-fixtures"), "{server:?}");
     // ... and it finds the vault and SQLite where they are.
     let core = g.tree_of("kluis-core");
     assert!(core.contains("kluis-verifier"));

@@ -54,6 +54,7 @@ fn landlord_settings(net: &Network, public_url: &str) -> Settings {
             purposes: vec![Purpose {
                 id: "rental".into(),
                 retention_days: 30,
+                registration: None,
             }],
             queries,
             session_query: None,

@@ -126,7 +126,7 @@ async fn a_revoked_credential_is_refused_remotely_and_in_person() {
 
     // The landlord, remotely: the wallet (which did not check) answers, the landlord refuses.
     let landlord = net.verifier(LANDLORD).unwrap().shared();
-    let session = landlord.new_session().unwrap();
+    let session = landlord.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&session.request_uri, "en", quick_http())
         .await
@@ -134,7 +134,7 @@ async fn a_revoked_credential_is_refused_remotely_and_in_person() {
     let _ = wallet
         .accept_presentation_with(&req, &req.default_choice(), quick_http())
         .await;
-    let result = landlord.result(&session.state).unwrap();
+    let result = landlord.result(&session.state).await.unwrap();
     assert_eq!(result.status, "rejected", "{result:?}");
     assert!(
         result.reason.as_deref().unwrap_or("").contains("revoked"),

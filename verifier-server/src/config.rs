@@ -83,7 +83,7 @@ pub struct PartyFile {
     #[serde(default = "default_mode")]
     pub response_mode: String,
     /// Registered purposes.
-    pub purposes: Vec<Purpose>,
+    pub purposes: Vec<PurposeFile>,
     /// Named queries.
     pub queries: BTreeMap<String, QueryFile>,
     /// The query in-person sessions ask (default: the first).
@@ -92,6 +92,19 @@ pub struct PartyFile {
 
 fn default_mode() -> String {
     "direct_post.jwt".into()
+}
+
+/// `[[party.purposes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeFile {
+    /// Registered purpose id.
+    pub id: String,
+    /// Registered retention in days.
+    pub retention_days: u32,
+    /// The scheme's registration certificate for this purpose (a file with the JWT), sent in
+    /// `verifier_info`.
+    pub registration_file: Option<PathBuf>,
 }
 
 /// `[party.queries.NAME]`: one of `builtin`, `dcql_file`, `dcql`.
@@ -367,6 +380,22 @@ impl Config {
         if f.party.purposes.is_empty() {
             return Err(err("party.purposes: register at least one purpose"));
         }
+        let mut purposes = Vec::new();
+        for p in &f.party.purposes {
+            let registration = match &p.registration_file {
+                Some(file) => Some(
+                    self.read(file, "party.purposes.registration_file")?
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
+            purposes.push(Purpose {
+                id: p.id.clone(),
+                retention_days: p.retention_days,
+                registration,
+            });
+        }
         let mut fixed = VerifierTrust::default();
         for i in &f.trusted_issuers {
             let v: Value =
@@ -446,7 +475,7 @@ impl Config {
                 signing_key,
                 attestation,
                 response_mode,
-                purposes: f.party.purposes.clone(),
+                purposes,
                 queries,
                 session_query: f.party.session_query.clone(),
             },
@@ -478,6 +507,29 @@ mod tests {
         let s = c.settings(None).unwrap();
         assert_eq!(s.public_url, "http://127.0.0.1:7300");
         assert!(s.party.queries.contains_key("rental"));
+    }
+
+    #[test]
+    fn a_purpose_carries_its_registration_certificate_from_its_file() {
+        let dir = std::env::temp_dir().join(format!("kluis-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("rental.jwt"), "eyJ.rc.sig\n").unwrap();
+        let text = DEFAULT_CONFIG.replace(
+            "retention_days = 30",
+            "retention_days = 30\nregistration_file = \"rental.jwt\"",
+        );
+        let s = Config::parse(&text, &dir).unwrap().settings(None).unwrap();
+        assert_eq!(
+            s.party.purposes[0].registration.as_deref(),
+            Some("eyJ.rc.sig")
+        );
+        std::fs::remove_file(dir.join("rental.jwt")).unwrap();
+        let missing = Config::parse(&text, &dir)
+            .unwrap()
+            .settings(None)
+            .map(|_| ());
+        assert!(missing.unwrap_err().0.contains("registration_file"));
+        std::fs::remove_dir(&dir).unwrap();
     }
 
     #[test]

@@ -23,6 +23,7 @@ use kluis_verifier::openid4vp::verifier::{
     VerifierConfig, VerifierTrust,
 };
 use kluis_verifier::openid4vp::{ResponseMode, StatedPurpose};
+use kluis_verifier::registration::RegistrationCertificate;
 use kluis_verifier::scheme::ParticipantList;
 use kluis_verifier::status::{ListStore, ListStoreFuture, StatusLists, StoredList};
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,10 @@ pub struct Purpose {
     pub id: String,
     /// Registered retention in days; results are deleted when it runs out.
     pub retention_days: u32,
+    /// The scheme's registration certificate for this purpose (a JWT), sent in every request's
+    /// `verifier_info` (OpenID4VP 1.0 §5.11) so the wallet sees what the scheme registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<String>,
 }
 
 /// A query the party asks by name.
@@ -421,7 +426,14 @@ impl Verifier {
             }
         };
         let purpose = self.purpose(&purpose)?.clone();
-        let pending = new_request(&self.config(&purpose)?, &dcql, self.clock.now())?;
+        let config = self.config(&purpose)?;
+        let mut pending = new_request(&config, &dcql, self.clock.now())?;
+        if let Some(cert) = &purpose.registration {
+            // Re-signed: the library builds the request without `verifier_info`.
+            let mut claims = pending.claims.clone();
+            claims["verifier_info"] = json!([RegistrationCertificate::verifier_info_entry(cert)]);
+            pending.resign(&config.signing_key, config.attestation.as_deref(), claims)?;
+        }
         self.store_pending(&pending, &purpose.id).await?;
         let request_uri = format!("{}/request/{}", self.public_url, pending.state);
         let link = request_link(&self.party.client_id, &request_uri);
@@ -1361,6 +1373,7 @@ mod tests {
                 purposes: vec![Purpose {
                     id: "rental".into(),
                     retention_days: 1,
+                    registration: None,
                 }],
                 queries,
                 session_query: None,

@@ -37,7 +37,7 @@ fn remote_rental(
         .verifier(kluis_fixtures::servers::LANDLORD)
         .map_err(fixture_err)?
         .shared();
-    let session = landlord.new_session().map_err(fixture_err)?;
+    let session = rt.block_on(landlord.new_session()).map_err(fixture_err)?;
     let req = rt.block_on(wallet.start_presentation(&session.request_uri, "en"))?;
     let choice = req.default_choice();
     if !json {
@@ -50,8 +50,8 @@ fn remote_rental(
         );
     }
     let out = rt.block_on(wallet.accept_presentation(&req, &choice))?;
-    let result = landlord
-        .result(&session.state)
+    let result = rt
+        .block_on(landlord.result(&session.state))
         .ok_or_else(|| CliError::other("demo: the landlord lost the request"))?;
     if result.status != "verified" {
         return Err(CliError::other(format!(
