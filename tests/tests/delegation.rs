@@ -1571,6 +1571,15 @@ fn collect_request(helper: &Wallet, net: &Network) -> DelegateRequest {
     }
 }
 
+/// Collecting under a mandate has the holder fetch the mandate's list twice, sign and tell the
+/// citizen: more than quick_http's 800 ms on a loaded machine.
+fn collect_options() -> kluis_core::issuance::CollectOptions {
+    kluis_core::issuance::CollectOptions {
+        http: kluis_tests::loopback_http(Duration::from_secs(10), 2),
+        ..options()
+    }
+}
+
 /// The payload of a credential's issuer JWT, unverified.
 fn issuer_payload(compact: &str) -> Value {
     kluis_fixtures_payload(compact.split('~').next().unwrap())
@@ -1593,7 +1602,7 @@ async fn a_helper_collects_for_the_citizen_at_the_holder_and_presents_it() {
     let before = uwv.archive().len();
 
     let got = helper
-        .collect_on_behalf(&m.id, uwv.base_url(), &[], options())
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], collect_options())
         .await
         .unwrap();
     assert_eq!(got.mandate_id, m.id);
@@ -1620,7 +1629,8 @@ async fn a_helper_collects_for_the_citizen_at_the_holder_and_presents_it() {
     assert!(helper.credentials("nl").unwrap().is_empty());
     let listed = helper.mandates(quick_http()).await.unwrap();
     assert_eq!(listed[0].credentials.len(), 2);
-    // Both logs show the collection: the helper's at once, the citizen's from the receipt.
+    // Both logs show the collection: the helper's at once, the citizen's from the holder's
+    // signed receipt (the helper's wallet reports no collection itself).
     let collected = |w: &Wallet| {
         events(w).into_iter().any(|e| {
             matches!(e, AuditEvent::MandateCollected { mandate_id, issuer, vct }
@@ -1657,7 +1667,7 @@ async fn a_helper_collects_for_the_citizen_at_the_holder_and_presents_it() {
 
     // Collecting again replaces the collected copy; the packaged one stays.
     helper
-        .collect_on_behalf(&m.id, uwv.base_url(), &[], options())
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], collect_options())
         .await
         .unwrap();
     let listed = helper.mandates(quick_http()).await.unwrap();
@@ -1668,7 +1678,7 @@ async fn a_helper_collects_for_the_citizen_at_the_holder_and_presents_it() {
     citizen.revoke_mandate(&m.id, quick_http()).await.unwrap();
     let n = uwv.archive().len();
     let e = helper
-        .collect_on_behalf(&m.id, uwv.base_url(), &[], options())
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], collect_options())
         .await
         .unwrap_err();
     assert!(reason(&e).contains("the mandate has been revoked"), "{e}");
@@ -1709,7 +1719,7 @@ async fn collecting_outside_the_mandate_is_refused_and_nothing_is_issued_or_kept
 
     // The action is not granted.
     let e = helper
-        .collect_on_behalf(&present_only.id, &uwv, &[], options())
+        .collect_on_behalf(&present_only.id, &uwv, &[], collect_options())
         .await
         .unwrap_err();
     assert!(
@@ -1729,7 +1739,7 @@ async fn collecting_outside_the_mandate_is_refused_and_nothing_is_issued_or_kept
     assert!(reason(&e).contains("outside the mandate's scope"), "{e}");
     // A holder that did not issue the credential the mandate came with.
     let e = helper
-        .collect_on_behalf(&collect.id, &duo, &[], options())
+        .collect_on_behalf(&collect.id, &duo, &[], collect_options())
         .await
         .unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
@@ -1744,7 +1754,7 @@ async fn collecting_outside_the_mandate_is_refused_and_nothing_is_issued_or_kept
     } = net;
     drop(mandate_registry);
     let e = helper
-        .collect_on_behalf(&collect.id, &uwv, &[], options())
+        .collect_on_behalf(&collect.id, &uwv, &[], collect_options())
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Network { .. }), "{e:?}");
@@ -2146,7 +2156,7 @@ async fn a_mandate_revoked_while_the_holder_prepares_keeps_nothing_new() {
     let uwv = net.holder("uwv").unwrap();
     let issued = uwv.archive().len();
 
-    let collecting = helper.collect_on_behalf(&m.id, uwv.base_url(), &[], options());
+    let collecting = helper.collect_on_behalf(&m.id, uwv.base_url(), &[], collect_options());
     let revoking = async {
         while uwv.archive().len() == issued {
             tokio::time::sleep(Duration::from_millis(20)).await;

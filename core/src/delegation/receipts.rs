@@ -103,13 +103,28 @@ pub(crate) fn claimed_mandate(jws: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The holder a decrypted receipt claims to come from (`iss`; unverified: to find its keys).
+/// Helpers' receipts have none.
+pub(crate) fn claimed_issuer(jws: &str) -> Option<String> {
+    Mandate::peek(jws)
+        .ok()?
+        .get("iss")?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// Verifies a decrypted receipt with the helper's key.
 pub(crate) fn verify_receipt(jws: &str, helper: &PublicJwk) -> Result<Receipt, DelegationError> {
+    verify_receipt_by(jws, std::slice::from_ref(helper))
+}
+
+/// Verifies a decrypted receipt with any of `keys` (a holder's, from the trust list).
+pub(crate) fn verify_receipt_by(jws: &str, keys: &[PublicJwk]) -> Result<Receipt, DelegationError> {
     let header = crate::jws::header(jws).ok_or(DelegationError::Malformed("receipt header"))?;
     if header.get("typ").and_then(Value::as_str) != Some(RECEIPT_TYP) {
         return Err(DelegationError::Malformed("receipt typ"));
     }
-    let p = crate::jws::verify(jws, std::slice::from_ref(helper))
+    let p = crate::jws::verify(jws, keys)
         .ok_or(DelegationError::Malformed(
             "the receipt is not signed by the helper",
         ))?

@@ -17,7 +17,6 @@ use crate::delegation::collect::{
     TOKEN_EXCHANGE_GRANT,
 };
 use crate::delegation::mandate::Action;
-use crate::delegation::receipts;
 use crate::delegation::DelegationError;
 use crate::http::{self, Http};
 use crate::issuance::{
@@ -44,8 +43,8 @@ impl Wallet {
     /// before asking and again before storing: a mandate revoked meanwhile keeps nothing new,
     /// and the package is dropped). The holder accepts the mandate that travels with a
     /// credential it issued to the citizen (signed by that credential's key); what it issues is
-    /// bound to this wallet's key. Logged (`mandate_collected`) and reported to the citizen as a
-    /// receipt. On any failure nothing is stored.
+    /// bound to this wallet's key. Logged (`mandate_collected`); the citizen hears of it from the
+    /// holder (its signed receipt), not from this wallet. On any failure nothing is stored.
     pub async fn collect_on_behalf(
         &self,
         mandate_id: &str,
@@ -245,8 +244,6 @@ impl Wallet {
             Ok(())
         })?;
         notify_all(&http, &meta, &tokens, &notifications, ACCEPTED).await;
-        self.report_collection(&fresh, &meta.credential_issuer, &vcts, now, &policy)
-            .await;
         Ok(OnBehalfCollection {
             mandate_id: fresh.id.clone(),
             issuer: meta.credential_issuer.clone(),
@@ -298,35 +295,6 @@ impl Wallet {
             mandate: mandate.to_string(),
             collected_at: Some(now),
         })
-    }
-
-    /// Reports a collection to the citizen as a sealed receipt (best effort).
-    async fn report_collection(
-        &self,
-        r: &ReceivedMandate,
-        issuer: &str,
-        vcts: &[String],
-        now: i64,
-        policy: &http::HttpPolicy,
-    ) {
-        let (Ok(key), Ok(citizen)) = (self.holder_key(), r.status_key()) else {
-            return;
-        };
-        for vct in vcts {
-            let receipt = receipts::Receipt {
-                id: kluis_vault::Vault::new_record_id(),
-                mandate_id: r.id.clone(),
-                at: now,
-                audience: issuer.to_string(),
-                vct: vct.clone(),
-                claims: Vec::new(),
-                purpose: None,
-                action: Some(receipts::COLLECT_ACTION.to_string()),
-            };
-            if let Ok(sealed) = receipts::seal_receipt(&key, &citizen, &receipt) {
-                let _ = receipts::post_receipt(&r.status.uri, &sealed, policy).await;
-            }
-        }
     }
 }
 

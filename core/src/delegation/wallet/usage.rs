@@ -1,7 +1,7 @@
 //! Uses of a mandate: the helper logs each one and reports it to the citizen as a sealed receipt;
 //! the citizen collects the receipts and logs them.
 
-use kluis_sdjwt::{ClaimPath, PublicJwk};
+use kluis_sdjwt::{ClaimPath, IssuerKeys as _, PublicJwk};
 
 use super::records::{IssuedMandate, ReceivedMandate};
 use crate::audit::{self, Actor, AuditEvent};
@@ -53,6 +53,7 @@ impl Wallet {
         uris.sort();
         uris.dedup();
         let key = self.holder_key()?;
+        let trust = self.trust_list()?;
         let mut new: Vec<receipts::Receipt> = Vec::new();
         for uri in uris {
             let Ok(sealed) = receipts::fetch_receipts(&uri, policy.clone()).await else {
@@ -68,6 +69,23 @@ impl Wallet {
                 let Some((_, m)) = issued.iter().find(|(_, m)| m.id == mid) else {
                     continue;
                 };
+                // A holder telling what it issued to the helper under the mandate: signed by
+                // a key the wallet trusts for that holder, about a collection at that holder.
+                if let Some(iss) = receipts::claimed_issuer(&jws) {
+                    let keys = trust.keys_for(&iss, None);
+                    let Ok(receipt) = receipts::verify_receipt_by(&jws, &keys) else {
+                        continue;
+                    };
+                    if receipt.audience == iss
+                        && receipt.action.as_deref() == Some(receipts::COLLECT_ACTION)
+                        && receipt.mandate_id == m.id
+                        && !m.receipts_seen.contains(&receipt.id)
+                        && !new.iter().any(|n| n.id == receipt.id)
+                    {
+                        new.push(receipt);
+                    }
+                    continue;
+                }
                 let Some(helper) = m
                     .helper_jwk
                     .as_ref()
@@ -78,6 +96,10 @@ impl Wallet {
                 let Ok(receipt) = receipts::verify_receipt(&jws, &helper) else {
                     continue;
                 };
+                // Collections are the holders' to report, not the helper's.
+                if receipt.action.is_some() {
+                    continue;
+                }
                 if receipt.mandate_id == m.id
                     && !m.receipts_seen.contains(&receipt.id)
                     && !new.iter().any(|n| n.id == receipt.id)
