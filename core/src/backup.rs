@@ -394,11 +394,11 @@ fn io_error(e: &std::io::Error, doing: &str) -> Error {
 
 impl Wallet {
     /// Makes a new recovery secret and keeps the data key wrapped under it, so backups can be
-    /// sealed later without it. Returns the 12 words, to show the citizen once. A wallet that
-    /// had one gets a new one (backups made before still open with the old words); the wallet
-    /// id stays, so its backups still belong to it.
-    pub fn make_recovery_secret(&self, kdf: KdfParams) -> Result<Zeroizing<String>, Error> {
-        kdf.validate().map_err(VaultError::from)?;
+    /// sealed later without it. Returns the 12 words, to show the citizen once. Argon2id runs
+    /// with the vault's own parameters. A wallet that had one gets a new one (backups made before
+    /// still open with the old words); the wallet id stays, so its backups still belong to it.
+    pub fn make_recovery_secret(&self) -> Result<Zeroizing<String>, Error> {
+        let kdf = self.vault.status()?.kdf;
         let wallet_id = match self.vault.get::<RecoveryRecord>(RECOVERY_ID)? {
             Some(r) => r.wallet_id,
             None => Vault::new_record_id(),

@@ -37,7 +37,7 @@ fn fixture() -> &'static Fixture {
         )
         .expect("create wallet");
         let words = wallet
-            .make_recovery_secret(KdfParams::dangerous_test_profile())
+            .make_recovery_secret()
             .expect("recovery secret")
             .to_string();
         Fixture {

@@ -14,7 +14,7 @@ use kluis_core::audit::AuditEvent;
 use kluis_core::delegation::{Action, DelegateRequest};
 use kluis_core::sdjwt::SigningKey;
 use kluis_core::{
-    Error, HolderKeyError, HolderKeyStore, KdfParams, KeyLocation, NewHolderKey, Pin,
+    Error, HolderKeyError, HolderKeyStore, KeyLocation, NewHolderKey, Pin,
     SoftwareDeviceSecretStore, Wallet,
 };
 use kluis_fixtures::servers::Network;
@@ -29,10 +29,7 @@ fn device(dir: &Path) -> Arc<SoftwareDeviceSecretStore> {
 }
 
 fn recovery(wallet: &Wallet) -> String {
-    wallet
-        .make_recovery_secret(KdfParams::dangerous_test_profile())
-        .unwrap()
-        .to_string()
+    wallet.make_recovery_secret().unwrap().to_string()
 }
 
 fn restore(dir: &Path, backup: &[u8], words: &str) -> Result<Wallet, Error> {

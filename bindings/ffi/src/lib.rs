@@ -14,6 +14,7 @@
 uniffi::setup_scaffolding!();
 
 mod authorization;
+mod backup;
 mod cancel;
 mod collect;
 mod delegation;
@@ -27,6 +28,7 @@ mod types;
 mod wallet;
 
 pub use authorization::AuthorizationSession;
+pub use backup::{restore_wallet, BackupFile, BackupInfo, Reissue, RestoreReport, RestoredWallet};
 pub use cancel::CancelToken;
 pub use collect::{
     recommended_collect_settings, recommended_http_settings, AddressView, CollectEvent,

@@ -46,7 +46,7 @@ where
 }
 
 impl Wallet {
-    fn wrap(
+    pub(crate) fn wrap(
         core: CoreWallet,
         holder_keys: Option<Arc<dyn HolderKeyStore>>,
         timeout_ms: u64,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kluis_core::backup::{RestoreReport, MAX_BACKUP_BYTES};
-use kluis_core::{KdfParams, Wallet};
+use kluis_core::Wallet;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -23,14 +23,7 @@ pub fn recovery_secret(cli: &Cli, replace: bool) -> Result<(), CliError> {
             "this wallet has a recovery secret already: give --replace to make a new one (backups made before keep opening with the old words)",
         ));
     }
-    // The vault's own Argon2id parameters: a test vault keeps its cheap profile.
-    let st = w.status()?;
-    let kdf = KdfParams {
-        m_kib: st.kdf_m_kib,
-        t: st.kdf_t,
-        p: st.kdf_p,
-    };
-    let words = w.make_recovery_secret(kdf)?;
+    let words = w.make_recovery_secret()?;
     if cli.json {
         print_json(&json!({ "recovery_words": words.as_str() }))
     } else {

@@ -17,7 +17,7 @@ pub fn init(cli: &Cli, dangerous_test_kdf: bool) -> Result<(), CliError> {
     // The vault makes its directory itself, private (0700).
     let w = Wallet::create(&dir, &pin, opts, device_store(&dir))?;
     // Made with the wallet, shown once: the only way into its backups (docs/VAULT.md).
-    let words = w.make_recovery_secret(opts.kdf)?;
+    let words = w.make_recovery_secret()?;
     let st = w.status()?;
     if cli.json {
         print_json(&json!({
