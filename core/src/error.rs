@@ -282,3 +282,46 @@ impl From<VaultError> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kluis_verifier::Error as V;
+
+    /// The split moved the verifier's errors into their own type; what a user or script sees of
+    /// one (its text and its code class, hence the CLI's exit code) is what it was before.
+    #[test]
+    fn the_verifiers_errors_keep_their_text_and_class() {
+        let r = || "the check".to_string();
+        let cases = [
+            (
+                V::InvalidCredential { reason: r() },
+                ErrorCode::InvalidCredential,
+            ),
+            (
+                V::UntrustedIssuer { issuer: r() },
+                ErrorCode::InvalidCredential,
+            ),
+            (
+                V::InvalidPresentation { reason: r() },
+                ErrorCode::InvalidCredential,
+            ),
+            (
+                V::InvalidRequest { reason: r() },
+                ErrorCode::InvalidCredential,
+            ),
+            (V::InvalidInput { reason: r() }, ErrorCode::InvalidInput),
+            (V::Internal { reason: r() }, ErrorCode::Other),
+            (V::Network { reason: r() }, ErrorCode::Other),
+            (V::Tls { reason: r() }, ErrorCode::Other),
+        ];
+        for (v, code) in cases {
+            let e = Error::from(v.clone());
+            assert_eq!(e.to_string(), v.to_string());
+            assert_eq!(e.code(), code, "{v}");
+        }
+        // A server outside the protocol is what the wallet has always called an issuance failure.
+        let e = Error::from(V::Protocol { reason: r() });
+        assert_eq!(e, Error::Issuance { reason: r() });
+    }
+}
