@@ -4,8 +4,9 @@
 //! redirects, the policy's timeouts, bounded retries with exponential back-off, and a cap on
 //! every response body so a server cannot exhaust the phone's memory.
 //!
-//! Every HTTP client in the crate is built by `client`, from an [`HttpPolicy`]: that function is
-//! the one place where the client's transport (timeouts, redirects and TLS) is configured.
+//! Every HTTP client of kluis (this crate's, the wallet's in kluis-core, the relay's) is built by
+//! [`client`], from an [`HttpPolicy`]: that function is the one place where the client's
+//! transport (timeouts, redirects and TLS) is configured.
 //!
 //! TLS is the platform's (native-tls): Security.framework's trust evaluation on iOS and macOS,
 //! OpenSSL with the system's CA store on Linux. On Android OpenSSL has no live trust store (only
@@ -23,7 +24,7 @@ use serde_json::Value;
 
 use crate::Error;
 
-/// How the wallet talks to holders, the scheme, requesting parties and relays.
+/// How kluis talks to holders, the scheme, requesting parties, registries and relays.
 #[derive(Debug, Clone)]
 pub struct HttpPolicy {
     /// Whole-request timeout.
@@ -252,7 +253,8 @@ pub enum SendFailure {
     MaybeSent(String),
 }
 
-/// The wallet's HTTP client for one collecting session.
+/// An HTTP client for one session (collecting, fetching lists, answering): the policy's client
+/// with bounded retries.
 pub struct Http {
     client: reqwest::Client,
     policy: HttpPolicy,

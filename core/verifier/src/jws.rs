@@ -1,6 +1,7 @@
-//! The compact JWS operations the collecting flow needs beyond SD-JWT VCs: building the wallet's
-//! key proofs (OpenID4VCI `jwt` proofs) for the holder key to sign, and verifying the scheme's participant list and the
-//! holders' status lists. josekit over OpenSSL, ES256 only, as everywhere in kluis.
+//! The compact JWS operations kluis needs beyond SD-JWT VCs: verifying the scheme's participant
+//! list, registration certificates, Verifier Attestations and the holders' status lists, and
+//! building the wallet's key proofs (OpenID4VCI `jwt` proofs) for its holder key to sign.
+//! josekit over OpenSSL, ES256 only, as everywhere in kluis.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -12,7 +13,8 @@ use serde_json::{json, Map, Value};
 use crate::Error;
 
 /// `payload` as a compact ES256 JWS waiting for its signature, with header `typ` and, if
-/// given, the public `jwk`. The holder key signs it wherever it lives (holder_key.rs).
+/// given, the public `jwk`. The holder key signs it wherever it lives (kluis-core's
+/// holder_key.rs).
 pub fn unsigned(typ: &str, jwk: Option<&PublicJwk>, payload: &Value) -> Result<UnsignedJws, Error> {
     let mut header = json!({"alg": "ES256", "typ": typ});
     if let Some(jwk) = jwk {

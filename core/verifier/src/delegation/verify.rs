@@ -404,6 +404,7 @@ pub fn check_use(
     Ok(())
 }
 
+/// Now (with `skew`) inside the mandate's `nbf`..`exp`.
 pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationError> {
     if now.saturating_add(skew) < m.not_before {
         return Err(DelegationError::NotYetValid);
@@ -415,7 +416,8 @@ pub fn check_time(m: &Mandate, now: i64, skew: i64) -> Result<(), DelegationErro
 }
 
 /// Whether the mandate is revoked per its status list in `lists`: signed by the registry the
-/// mandate names (with the citizen's update inside), or for older mandates by `status_key`.
+/// mandate names (with the citizen's update inside), or for older mandates by `status_key`;
+/// a list that is missing or does not verify is "not checked", never "valid".
 pub fn check_not_revoked(
     m: &Mandate,
     lists: &MandateStatusLists,
@@ -462,6 +464,7 @@ pub fn check_not_revoked_seen(
     Ok(())
 }
 
+/// A mandate scope's claim paths, parsed.
 pub fn parse_paths(paths: &[String]) -> Result<Vec<ClaimPath>, DelegationError> {
     paths
         .iter()

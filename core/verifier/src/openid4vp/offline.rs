@@ -214,20 +214,7 @@ pub async fn scheme_trust(
     policy: crate::http::HttpPolicy,
 ) -> Result<super::verifier::VerifierTrust, Error> {
     let http = crate::http::Http::new(policy)?;
-    let url = crate::http::checked_url(list_uri)?;
-    let reply = http.get(&url, "application/jwt").await?;
-    if !reply.status.is_success() {
-        return Err(Error::Network {
-            reason: format!(
-                "the scheme's participant list is unavailable (HTTP {})",
-                reply.status.as_u16()
-            ),
-        });
-    }
-    let jwt = String::from_utf8(reply.body).map_err(|_| Error::UntrustedIssuer {
-        issuer: "scheme participant list (not text)".into(),
-    })?;
-    let list = crate::scheme::verify_participant_list(jwt.trim(), scheme_key, now_unix())?;
+    let (_, list) = crate::scheme::fetch_list(&http, list_uri, scheme_key).await?;
     Ok(super::verifier::VerifierTrust::from_participant_list(&list))
 }
 
