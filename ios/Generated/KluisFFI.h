@@ -631,6 +631,31 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_finish_authorization(uint64_t ptr, ui
 uint64_t uniffi_kluis_ffi_fn_method_wallet_start_authorization(uint64_t ptr, uint64_t session, RustBuffer redirect_uri, RustBuffer cancel
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_BYTES
+uint64_t uniffi_kluis_ffi_fn_method_wallet_backup_bytes(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_STORED
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_STORED
+uint64_t uniffi_kluis_ffi_fn_method_wallet_backup_stored(uint64_t ptr, RustBuffer info
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_TO_FILE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_BACKUP_TO_FILE
+uint64_t uniffi_kluis_ffi_fn_method_wallet_backup_to_file(uint64_t ptr, RustBuffer path
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_HAS_RECOVERY_SECRET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_HAS_RECOVERY_SECRET
+uint64_t uniffi_kluis_ffi_fn_method_wallet_has_recovery_secret(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_MAKE_RECOVERY_SECRET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_MAKE_RECOVERY_SECRET
+uint64_t uniffi_kluis_ffi_fn_method_wallet_make_recovery_secret(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_OFFER
 uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_offer(uint64_t ptr, uint64_t session, RustBuffer tx_code, RustBuffer listener, RustBuffer cancel
@@ -865,6 +890,11 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_wipe(uint64_t ptr
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_kluis_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RESTORE_WALLET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RESTORE_WALLET
+uint64_t uniffi_kluis_ffi_fn_func_restore_wallet(RustBuffer dir, RustBuffer backup, RustBuffer recovery_words, RustBuffer pin, RustBuffer options, uint64_t key_store, RustBuffer holder_keys, uint64_t holder_key_timeout_ms
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_FUNC_RECOMMENDED_COLLECT_SETTINGS
@@ -1177,6 +1207,12 @@ uint16_t uniffi_kluis_ffi_checksum_func_core_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RESTORE_WALLET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RESTORE_WALLET
+uint16_t uniffi_kluis_ffi_checksum_func_restore_wallet(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_COLLECT_SETTINGS
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_FUNC_RECOMMENDED_COLLECT_SETTINGS
 uint16_t uniffi_kluis_ffi_checksum_func_recommended_collect_settings(void
@@ -1372,6 +1408,36 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_finish_authorization(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_START_AUTHORIZATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_START_AUTHORIZATION
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_start_authorization(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_BYTES
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_backup_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_STORED
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_STORED
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_backup_stored(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_TO_FILE
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_BACKUP_TO_FILE
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_backup_to_file(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_HAS_RECOVERY_SECRET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_HAS_RECOVERY_SECRET
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_has_recovery_secret(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_MAKE_RECOVERY_SECRET
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_MAKE_RECOVERY_SECRET
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_make_recovery_secret(void
     
 );
 #endif

@@ -2894,6 +2894,34 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func startAuthorization(session: OfferSession, redirectUri: String, cancel: CancelToken?) async throws  -> AuthorizationSession
     
     /**
+     * A backup as bytes, for the app to store through the platform (document picker, cloud
+     * drive); call [`Wallet::backup_stored`] when it is stored, so the log records it.
+     */
+    func backupBytes() async throws  -> BackupFile
+    
+    /**
+     * Logs a backup from [`Wallet::backup_bytes`] that the app has stored.
+     */
+    func backupStored(info: BackupInfo) async throws 
+    
+    /**
+     * Writes a backup to `path` (whole or not at all) and logs it.
+     */
+    func backupToFile(path: String) async throws  -> BackupInfo
+    
+    /**
+     * Whether the wallet has a recovery secret (backups need one).
+     */
+    func hasRecoverySecret() async throws  -> Bool
+    
+    /**
+     * Makes a new recovery secret and returns its 12 words, to show once (at set-up, or for a
+     * wallet made before backups; a new one replaces the old, whose backups keep opening with
+     * the old words).
+     */
+    func makeRecoverySecret() async throws  -> String
+    
+    /**
      * Accepts a previewed offer with the transaction code the holder sent (letter, SMS):
      * collects every offered credential, verifies every copy and stores them all in one
      * transaction (logged). On any failure nothing is stored: a wrong code is `Issuance`, an
@@ -3333,6 +3361,104 @@ open func startAuthorization(session: OfferSession, redirectUri: String, cancel:
             completeFunc: ffi_kluis_ffi_rust_future_complete_u64,
             freeFunc: ffi_kluis_ffi_rust_future_free_u64,
             liftFunc: FfiConverterTypeAuthorizationSession_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * A backup as bytes, for the app to store through the platform (document picker, cloud
+     * drive); call [`Wallet::backup_stored`] when it is stored, so the log records it.
+     */
+open func backupBytes()async throws  -> BackupFile  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_backup_bytes(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeBackupFile_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Logs a backup from [`Wallet::backup_bytes`] that the app has stored.
+     */
+open func backupStored(info: BackupInfo)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_backup_stored(
+                        self.uniffiCloneHandle(),FfiConverterTypeBackupInfo_lower(info)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_void,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_void,
+            freeFunc: ffi_kluis_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Writes a backup to `path` (whole or not at all) and logs it.
+     */
+open func backupToFile(path: String)async throws  -> BackupInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_backup_to_file(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeBackupInfo_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Whether the wallet has a recovery secret (backups need one).
+     */
+open func hasRecoverySecret()async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_has_recovery_secret(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_i8,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_i8,
+            freeFunc: ffi_kluis_ffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Makes a new recovery secret and returns its 12 words, to show once (at set-up, or for a
+     * wallet made before backups; a new one replaces the old, whose backups keep opening with
+     * the old words).
+     */
+open func makeRecoverySecret()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_make_recovery_secret(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
             errorHandler: FfiConverterTypeKluisError_lift
         )
 }
@@ -4488,6 +4614,176 @@ public func FfiConverterTypeAuditEntry_lift(_ buf: RustBuffer) throws -> AuditEn
 #endif
 public func FfiConverterTypeAuditEntry_lower(_ value: AuditEntry) -> RustBuffer {
     return FfiConverterTypeAuditEntry.lower(value)
+}
+
+
+/**
+ * A backup as bytes, for the app to store where the citizen chooses.
+ */
+public struct BackupFile: Equatable, Hashable {
+    /**
+     * The file's contents (sealed; nothing readable without the recovery words).
+     */
+    public var bytes: Data
+    /**
+     * What is in it; hand it to [`Wallet::backup_stored`] once the bytes are stored.
+     */
+    public var info: BackupInfo
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The file's contents (sealed; nothing readable without the recovery words).
+         */bytes: Data, 
+        /**
+         * What is in it; hand it to [`Wallet::backup_stored`] once the bytes are stored.
+         */info: BackupInfo) {
+        self.bytes = bytes
+        self.info = info
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BackupFile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBackupFile: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BackupFile {
+        return
+            try BackupFile(
+                bytes: FfiConverterData.read(from: &buf), 
+                info: FfiConverterTypeBackupInfo.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BackupFile, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.bytes, into: &buf)
+        FfiConverterTypeBackupInfo.write(value.info, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupFile_lift(_ buf: RustBuffer) throws -> BackupFile {
+    return try FfiConverterTypeBackupFile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupFile_lower(_ value: BackupFile) -> RustBuffer {
+    return FfiConverterTypeBackupFile.lower(value)
+}
+
+
+/**
+ * What a backup holds.
+ */
+public struct BackupInfo: Equatable, Hashable {
+    /**
+     * This backup's id (also in the audit log).
+     */
+    public var backupId: String
+    /**
+     * Records in it.
+     */
+    public var records: UInt64
+    /**
+     * Credentials in it.
+     */
+    public var credentials: UInt64
+    /**
+     * Credentials bound to keys of this phone's key store: collected again after a restore
+     * elsewhere.
+     */
+    public var deviceBound: UInt64
+    /**
+     * Size of the file in bytes.
+     */
+    public var bytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * This backup's id (also in the audit log).
+         */backupId: String, 
+        /**
+         * Records in it.
+         */records: UInt64, 
+        /**
+         * Credentials in it.
+         */credentials: UInt64, 
+        /**
+         * Credentials bound to keys of this phone's key store: collected again after a restore
+         * elsewhere.
+         */deviceBound: UInt64, 
+        /**
+         * Size of the file in bytes.
+         */bytes: UInt64) {
+        self.backupId = backupId
+        self.records = records
+        self.credentials = credentials
+        self.deviceBound = deviceBound
+        self.bytes = bytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BackupInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBackupInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BackupInfo {
+        return
+            try BackupInfo(
+                backupId: FfiConverterString.read(from: &buf), 
+                records: FfiConverterUInt64.read(from: &buf), 
+                credentials: FfiConverterUInt64.read(from: &buf), 
+                deviceBound: FfiConverterUInt64.read(from: &buf), 
+                bytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BackupInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.backupId, into: &buf)
+        FfiConverterUInt64.write(value.records, into: &buf)
+        FfiConverterUInt64.write(value.credentials, into: &buf)
+        FfiConverterUInt64.write(value.deviceBound, into: &buf)
+        FfiConverterUInt64.write(value.bytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupInfo_lift(_ buf: RustBuffer) throws -> BackupInfo {
+    return try FfiConverterTypeBackupInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupInfo_lower(_ value: BackupInfo) -> RustBuffer {
+    return FfiConverterTypeBackupInfo.lower(value)
 }
 
 
@@ -8232,6 +8528,97 @@ public func FfiConverterTypeRefreshReport_lower(_ value: RefreshReport) -> RustB
 
 
 /**
+ * A credential to collect again after a restore: its key stayed on the old phone.
+ */
+public struct Reissue: Equatable, Hashable {
+    /**
+     * Credential id.
+     */
+    public var id: String
+    /**
+     * Its holder.
+     */
+    public var issuer: String
+    /**
+     * Its type.
+     */
+    public var vct: String
+    /**
+     * Whether `refresh` collects it again by itself (the holder gave a refresh token);
+     * otherwise the citizen collects it again from its holder.
+     */
+    public var refreshable: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Credential id.
+         */id: String, 
+        /**
+         * Its holder.
+         */issuer: String, 
+        /**
+         * Its type.
+         */vct: String, 
+        /**
+         * Whether `refresh` collects it again by itself (the holder gave a refresh token);
+         * otherwise the citizen collects it again from its holder.
+         */refreshable: Bool) {
+        self.id = id
+        self.issuer = issuer
+        self.vct = vct
+        self.refreshable = refreshable
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Reissue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReissue: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Reissue {
+        return
+            try Reissue(
+                id: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                refreshable: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Reissue, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterBool.write(value.refreshable, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReissue_lift(_ buf: RustBuffer) throws -> Reissue {
+    return try FfiConverterTypeReissue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReissue_lower(_ value: Reissue) -> RustBuffer {
+    return FfiConverterTypeReissue.lower(value)
+}
+
+
+/**
  * The party's answer to a posted response.
  */
 public struct ResponseAck: Equatable, Hashable {
@@ -8297,6 +8684,184 @@ public func FfiConverterTypeResponseAck_lift(_ buf: RustBuffer) throws -> Respon
 #endif
 public func FfiConverterTypeResponseAck_lower(_ value: ResponseAck) -> RustBuffer {
     return FfiConverterTypeResponseAck.lower(value)
+}
+
+
+/**
+ * What a restore did.
+ */
+public struct RestoreReport: Equatable, Hashable {
+    /**
+     * The backup restored.
+     */
+    public var backupId: String
+    /**
+     * When it was made (Unix seconds).
+     */
+    public var createdAt: Int64
+    /**
+     * Credentials restored.
+     */
+    public var credentials: UInt64
+    /**
+     * Audit log entries restored (the restore's own entry not counted).
+     */
+    public var auditEntries: UInt64
+    /**
+     * Credentials to collect again.
+     */
+    public var needsReissuance: [Reissue]
+    /**
+     * The directory already held the wallet restored from this very backup: nothing changed.
+     */
+    public var alreadyRestored: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The backup restored.
+         */backupId: String, 
+        /**
+         * When it was made (Unix seconds).
+         */createdAt: Int64, 
+        /**
+         * Credentials restored.
+         */credentials: UInt64, 
+        /**
+         * Audit log entries restored (the restore's own entry not counted).
+         */auditEntries: UInt64, 
+        /**
+         * Credentials to collect again.
+         */needsReissuance: [Reissue], 
+        /**
+         * The directory already held the wallet restored from this very backup: nothing changed.
+         */alreadyRestored: Bool) {
+        self.backupId = backupId
+        self.createdAt = createdAt
+        self.credentials = credentials
+        self.auditEntries = auditEntries
+        self.needsReissuance = needsReissuance
+        self.alreadyRestored = alreadyRestored
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RestoreReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRestoreReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RestoreReport {
+        return
+            try RestoreReport(
+                backupId: FfiConverterString.read(from: &buf), 
+                createdAt: FfiConverterInt64.read(from: &buf), 
+                credentials: FfiConverterUInt64.read(from: &buf), 
+                auditEntries: FfiConverterUInt64.read(from: &buf), 
+                needsReissuance: FfiConverterSequenceTypeReissue.read(from: &buf), 
+                alreadyRestored: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RestoreReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.backupId, into: &buf)
+        FfiConverterInt64.write(value.createdAt, into: &buf)
+        FfiConverterUInt64.write(value.credentials, into: &buf)
+        FfiConverterUInt64.write(value.auditEntries, into: &buf)
+        FfiConverterSequenceTypeReissue.write(value.needsReissuance, into: &buf)
+        FfiConverterBool.write(value.alreadyRestored, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestoreReport_lift(_ buf: RustBuffer) throws -> RestoreReport {
+    return try FfiConverterTypeRestoreReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestoreReport_lower(_ value: RestoreReport) -> RustBuffer {
+    return FfiConverterTypeRestoreReport.lower(value)
+}
+
+
+/**
+ * A restored wallet (unlocked with the new PIN) and what the restore did.
+ */
+public struct RestoredWallet {
+    /**
+     * The wallet, unlocked.
+     */
+    public var wallet: Wallet
+    /**
+     * What was restored and what to collect again.
+     */
+    public var report: RestoreReport
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The wallet, unlocked.
+         */wallet: Wallet, 
+        /**
+         * What was restored and what to collect again.
+         */report: RestoreReport) {
+        self.wallet = wallet
+        self.report = report
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RestoredWallet: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRestoredWallet: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RestoredWallet {
+        return
+            try RestoredWallet(
+                wallet: FfiConverterTypeWallet.read(from: &buf), 
+                report: FfiConverterTypeRestoreReport.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RestoredWallet, into buf: inout [UInt8]) {
+        FfiConverterTypeWallet.write(value.wallet, into: &buf)
+        FfiConverterTypeRestoreReport.write(value.report, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestoredWallet_lift(_ buf: RustBuffer) throws -> RestoredWallet {
+    return try FfiConverterTypeRestoredWallet.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRestoredWallet_lower(_ value: RestoredWallet) -> RustBuffer {
+    return FfiConverterTypeRestoredWallet.lower(value)
 }
 
 
@@ -9118,6 +9683,11 @@ public enum AuditEvent: Equatable, Hashable {
     case mandateUsed(mandateId: String, audience: String, vct: String, claims: [String], purpose: String?
     )
     /**
+     * A holder issued credentials to the helper under a mandate.
+     */
+    case mandateCollected(mandateId: String, issuer: String, vct: String
+    )
+    /**
      * The citizen revoked a mandate.
      */
     case mandateRevoked(mandateId: String
@@ -9214,21 +9784,24 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case 15: return .mandateUsed(mandateId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf)
         )
         
-        case 16: return .mandateRevoked(mandateId: try FfiConverterString.read(from: &buf)
+        case 16: return .mandateCollected(mandateId: try FfiConverterString.read(from: &buf), issuer: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf)
         )
         
-        case 17: return .mandateDropped(mandateId: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        case 17: return .mandateRevoked(mandateId: try FfiConverterString.read(from: &buf)
         )
         
-        case 18: return .recoverySecretMade
-        
-        case 19: return .backupMade(backupId: try FfiConverterString.read(from: &buf), credentials: try FfiConverterUInt32.read(from: &buf)
+        case 18: return .mandateDropped(mandateId: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
         )
         
-        case 20: return .restored(backupId: try FfiConverterString.read(from: &buf), backupMadeAt: try FfiConverterInt64.read(from: &buf), needsReissuance: try FfiConverterSequenceString.read(from: &buf)
+        case 19: return .recoverySecretMade
+        
+        case 20: return .backupMade(backupId: try FfiConverterString.read(from: &buf), credentials: try FfiConverterUInt32.read(from: &buf)
         )
         
-        case 21: return .deletedByParty(entry: try FfiConverterUInt64.read(from: &buf), audience: try FfiConverterString.read(from: &buf), deletedAt: try FfiConverterInt64.read(from: &buf), deleted: try FfiConverterUInt32.read(from: &buf)
+        case 21: return .restored(backupId: try FfiConverterString.read(from: &buf), backupMadeAt: try FfiConverterInt64.read(from: &buf), needsReissuance: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 22: return .deletedByParty(entry: try FfiConverterUInt64.read(from: &buf), audience: try FfiConverterString.read(from: &buf), deletedAt: try FfiConverterInt64.read(from: &buf), deleted: try FfiConverterUInt32.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -9343,36 +9916,43 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterOptionString.write(purpose, into: &buf)
             
         
-        case let .mandateRevoked(mandateId):
+        case let .mandateCollected(mandateId,issuer,vct):
             writeInt(&buf, Int32(16))
+            FfiConverterString.write(mandateId, into: &buf)
+            FfiConverterString.write(issuer, into: &buf)
+            FfiConverterString.write(vct, into: &buf)
+            
+        
+        case let .mandateRevoked(mandateId):
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(mandateId, into: &buf)
             
         
         case let .mandateDropped(mandateId,reason):
-            writeInt(&buf, Int32(17))
+            writeInt(&buf, Int32(18))
             FfiConverterString.write(mandateId, into: &buf)
             FfiConverterString.write(reason, into: &buf)
             
         
         case .recoverySecretMade:
-            writeInt(&buf, Int32(18))
+            writeInt(&buf, Int32(19))
         
         
         case let .backupMade(backupId,credentials):
-            writeInt(&buf, Int32(19))
+            writeInt(&buf, Int32(20))
             FfiConverterString.write(backupId, into: &buf)
             FfiConverterUInt32.write(credentials, into: &buf)
             
         
         case let .restored(backupId,backupMadeAt,needsReissuance):
-            writeInt(&buf, Int32(20))
+            writeInt(&buf, Int32(21))
             FfiConverterString.write(backupId, into: &buf)
             FfiConverterInt64.write(backupMadeAt, into: &buf)
             FfiConverterSequenceString.write(needsReissuance, into: &buf)
             
         
         case let .deletedByParty(entry,audience,deletedAt,deleted):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(22))
             FfiConverterUInt64.write(entry, into: &buf)
             FfiConverterString.write(audience, into: &buf)
             FfiConverterInt64.write(deletedAt, into: &buf)
@@ -12493,6 +13073,31 @@ fileprivate struct FfiConverterSequenceTypeRefreshFailure: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeReissue: FfiConverterRustBuffer {
+    typealias SwiftType = [Reissue]
+
+    public static func write(_ value: [Reissue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReissue.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Reissue] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Reissue]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReissue.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeStatusReport: FfiConverterRustBuffer {
     typealias SwiftType = [StatusReport]
 
@@ -12789,6 +13394,26 @@ public func coreVersion() -> String  {
 })
 }
 /**
+ * Restores `backup` into a new wallet in `dir` on this phone: the recovery words the citizen
+ * wrote down, a new PIN, this phone's `key_store` (and `holder_keys`, where new credential keys
+ * will be made). Nothing is left in `dir` when it fails (`WrongRecoverySecret`,
+ * `BackupDamaged`, `BackupOfAnotherWallet`, `AlreadyExists`, `StorageFull`).
+ */
+public func restoreWallet(dir: String, backup: Data, recoveryWords: String, pin: String, options: WalletOptions, keyStore: DeviceKeyStore, holderKeys: HolderKeyStore? = nil, holderKeyTimeoutMs: UInt64 = UInt64(120000))async throws  -> RestoredWallet  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_func_restore_wallet(FfiConverterString.lower(dir),FfiConverterData.lower(backup),FfiConverterString.lower(recoveryWords),FfiConverterString.lower(pin),FfiConverterTypeWalletOptions_lower(options),FfiConverterTypeDeviceKeyStore_lower(keyStore),FfiConverterOptionTypeHolderKeyStore.lower(holderKeys),FfiConverterUInt64.lower(holderKeyTimeoutMs)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRestoredWallet_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+/**
  * The core's collecting defaults (3 copies, 5 s deferred wait, Dutch names) with
  * [`recommended_http_settings`].
  */
@@ -12898,6 +13523,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_core_version() != 41986) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_func_restore_wallet() != 48249) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_func_recommended_collect_settings() != 26930) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -12995,6 +13623,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_start_authorization() != 46006) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_backup_bytes() != 14889) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_backup_stored() != 24812) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_backup_to_file() != 50419) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_has_recovery_secret() != 54532) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_make_recovery_secret() != 64245) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 39875) {
