@@ -6,6 +6,9 @@
 // kluis_purpose, no state): purpose and retention come from the scheme's registration certificate
 // in `verifier_info` (OpenID4VP 1.0 §5.11).
 //
+// It also asks the citizen to confirm a mortgage offer (`transaction_data`, built here, not by
+// kluis) and checks the KB-JWT's hash with the library's verifyTransactionData.
+//
 // Steps: this verifier listens on a free loopback port; `kluis-fixtures verifiers --json
 // --external-response-uri URI` lists it in the scheme as the external party and hands back its
 // request-signing key and registration certificate; a fresh `kluis` vault pins the scheme and
@@ -277,7 +280,7 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
   // One request as the library makes it (by reference, direct_post.jwt, the registration
   // certificate in verifier_info, no state, no kluis_purpose), answered by `kluis present-request
   // --yes`; the answer as the library and @sd-jwt verify it.
-  async function ask(clientId, headerExtra, { registrationCertificate = external.registration_certificates[0], expectRefusal = false, decline = false, responseMode = "direct_post.jwt" } = {}) {
+  async function ask(clientId, headerExtra, { registrationCertificate = external.registration_certificates[0], expectRefusal = false, decline = false, responseMode = "direct_post.jwt", transactionData = undefined, full = false } = {}) {
     const callbacks = joseCallbacks(external.signing_jwk, headerExtra);
     const verifier = new Openid4vpVerifier({ callbacks });
     const id = randomBytes(12).toString("base64url");
@@ -300,6 +303,7 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
           vp_formats_supported: { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
         },
         verifier_info: [{ format: "registration_cert", data: registrationCertificate }],
+        ...(transactionData ? { transaction_data: transactionData } : {}),
       },
       // The library's defaults: `iat`/`exp` set, `aud` the request_uri (OpenID4VP 1.0 §5.8 asks
       // "https://self-issued.me/v2" under static discovery; the wallet does not judge `aud`).
@@ -322,7 +326,7 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
       const r = await run(kluisBin, ["--vault", vault, "present-request", link, decline ? "--decline" : "--yes"]);
       return { code: r.code, output: r.stderr + r.stdout, session: sessions.get(id) };
     }
-    await kluis(vault, ["present-request", link, "--yes"]);
+    const output = await kluis(vault, ["present-request", link, "--yes"]);
     assert.deepEqual(failures.map((e) => e.stack), [], "the verifier rejected the answer");
     const { credentials, raw } = sessions.get(id).result ?? {};
     assert.ok(credentials, "the wallet sent no answer");
@@ -331,7 +335,7 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
     const assoc = Object.values(raw).map((ps) => jose.decodeJwt(ps[0].split("~").pop()).kluis_assoc);
     assert.equal(assoc.length, 2);
     assert.ok(typeof assoc[0] === "string" && assoc[0] === assoc[1], `kluis_assoc: ${assoc}`);
-    return credentials;
+    return full ? { credentials, raw, output, session: sessions.get(id) } : credentials;
   }
 
   // Exactly the asked claims of exactly the asked types, each with the citizen's own value.
@@ -358,6 +362,42 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
     assertExactlyAsked(await ask(external.client_id, {}, { responseMode: "direct_post" }));
   });
 
+  // Transaction data (OpenID4VP 1.0 §5.1, B.3.3): this verifier writes its own entry of kluis's
+  // mortgage-offer type, and checks the answer's KB-JWT hashes with the library's own
+  // verifyTransactionData (SHA-256 over the entry string as sent).
+  const offerEntry = (extra = {}) => Buffer.from(JSON.stringify({
+    type: "urn:kluis:transaction:mortgage-offer:1", credential_ids: ["person"],
+    transaction_data_hashes_alg: ["sha-256"], offer_id: "HYP-INTEROP-1",
+    document_label: "Hypotheekofferte", document_sha256: randomBytes(32).toString("base64url"),
+    amount_eur_cents: 35000000, ...extra,
+  })).toString("base64url");
+
+  await t.test("transaction data: the wallet shows the offer and the library finds its hash in the KB-JWT", async () => {
+    const entry = offerEntry();
+    const { credentials, raw, output, session } = await ask(external.client_id, {}, { transactionData: [entry], full: true });
+    assertExactlyAsked(credentials);
+    assert.match(output, /YOU CONFIRM the mortgage offer HYP-INTEROP-1: € 350\.000,00/, output);
+    const kb = Object.fromEntries(Object.entries(raw).map(([q, ps]) => [q, jose.decodeJwt(ps[0].split("~").pop())]));
+    assert.equal(kb.income.transaction_data_hashes, undefined, "only the confirming credential binds it");
+    const matched = await session.verifier.verifyTransactionData({
+      transactionData: session.requestPayload.transaction_data,
+      credentials: Object.fromEntries(Object.entries(kb)
+        .filter(([, p]) => p.transaction_data_hashes)
+        .map(([q, p]) => [q, [{ transaction_data_hashes: p.transaction_data_hashes, transaction_data_hashes_alg: p.transaction_data_hashes_alg }]])),
+    });
+    assert.equal(matched.length, 1);
+    assert.equal(matched[0].credentialId, "person");
+    assert.equal(matched[0].presentations[0].hash, Buffer.from(await digest(entry, "sha-256")).toString("base64url"));
+    assert.equal(kb.person.transaction_data_hashes_alg, "sha-256");
+  });
+
+  await t.test("transaction data of a type the wallet does not know: refused, nothing sent", async () => {
+    const r = await ask(external.client_id, {}, { transactionData: [offerEntry({ type: "urn:example:payment:1" })], expectRefusal: true });
+    assert.equal(r.code, 5, r.output);
+    assert.match(r.output, /does not know/, r.output);
+    assert.equal(r.session.result, undefined, "the wallet sent something");
+  });
+
   await t.test("another party's registration certificate: refused, nothing sent", async () => {
     const landlord = parties.get("woningcorporatie-eemland");
     assert.ok(landlord?.registration_certificates?.length, "the landlord's certificate");
@@ -378,8 +418,9 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
 
   await t.test("the wallet's log records exactly those claims, to this party, with the certificate's purpose", async () => {
     const log = JSON.parse(await kluis(vault, ["--json", "log"]));
-    // Answered: twice as the pre-registered party (direct_post.jwt, direct_post), once attested.
-    for (const [audience, answers] of [[external.client_id, 2], [external.attested_client_id, 1]]) {
+    // Answered: three times as the pre-registered party (direct_post.jwt, direct_post, the
+    // transaction), once attested.
+    for (const [audience, answers] of [[external.client_id, 3], [external.attested_client_id, 1]]) {
       const shared = log.map((e) => e.event).filter((e) => e.type === "disclosed" && e.audience === audience);
       const expected = Array.from({ length: answers }, () => Object.values(ASKED).map((a) => a.paths)).flat();
       assert.deepEqual(shared.map((e) => [...e.claims].sort()).sort(), expected.sort(),

@@ -2,7 +2,9 @@
 //! request, an offer, the overview, a helper's presentation, the QR for a payload.
 
 use kluis_core::issuance::OfferPreview;
-use kluis_core::openid4vp::{CandidateStatus, Flag, PresentationChoice, PresentationRequest};
+use kluis_core::openid4vp::{
+    CandidateStatus, Flag, PresentationChoice, PresentationRequest, Transaction,
+};
 use kluis_core::overview::Overview;
 use kluis_core::qr::render::{Ec, Qr};
 use kluis_core::sdjwt::VerifiedPresentation;
@@ -63,6 +65,23 @@ pub fn describe(req: &PresentationRequest, choice: &PresentationChoice) -> Vec<S
             .map(|d| format!("{d} days"))
             .unwrap_or_else(|| "none".into())
     ));
+    // What accepting confirms comes before what is shared: it is the point of this answer.
+    for t in &req.transactions {
+        match &t.transaction {
+            Transaction::MortgageOffer {
+                offer_id,
+                document_label,
+                document_sha256,
+                amount_eur_cents,
+            } => {
+                out.push(format!(
+                    "YOU CONFIRM the mortgage offer {offer_id}: {} — {document_label} (document SHA-256 {document_sha256}), signed with your {} credential",
+                    euro(*amount_eur_cents as f64 / 100.0),
+                    t.confirmed_with.join(" or ")
+                ));
+            }
+        }
+    }
     for q in &req.queries {
         let chosen = choice.queries.get(&q.query_id);
         out.push(format!(

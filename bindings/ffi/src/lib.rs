@@ -55,6 +55,7 @@ pub use present::{
     CandidateStatus, CandidateView, ClaimRequest, DisclosedCredential, PartyView,
     PresentationChannel, PresentationChoice, PresentationFlag, PresentationOutcome,
     PresentationRequest, PresentationSession, PurposeView, QueryChoice, QueryView, ResponseAck,
+    Transaction, TransactionView,
 };
 pub use types::{
     dangerous_test_wallet_options, recommended_wallet_options, AuditActor, AuditEntry, AuditEvent,

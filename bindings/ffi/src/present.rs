@@ -207,6 +207,9 @@ pub struct PresentationRequest {
     pub retention_days: Option<u32>,
     /// The credential queries.
     pub queries: Vec<QueryView>,
+    /// What the party asks the citizen to confirm with this answer (OpenID4VP `transaction_data`;
+    /// usually none). Show each prominently: accepting confirms it.
+    pub transactions: Vec<TransactionView>,
     /// Warnings to show.
     pub flags: Vec<PresentationFlag>,
     /// Whether the required queries can be answered at all.
@@ -264,10 +267,61 @@ impl From<&vp::PresentationRequest> for PresentationRequest {
                         .collect(),
                 })
                 .collect(),
+            transactions: r.transactions.iter().map(TransactionView::from).collect(),
             flags: r.flags.iter().copied().map(Into::into).collect(),
             satisfiable: r.satisfiable,
             channel: r.channel.into(),
             expires_at: r.expires_at,
+        }
+    }
+}
+
+/// What is confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum Transaction {
+    /// A mortgage offer: show the amount and the document (its SHA-256 lets the app check the
+    /// document the citizen was given is the one confirmed).
+    MortgageOffer {
+        /// The party's reference for the offer.
+        offer_id: String,
+        /// How the offer document is named.
+        document_label: String,
+        /// base64url SHA-256 of the offer document.
+        document_sha256: String,
+        /// The loan amount in euro cents.
+        amount_eur_cents: u64,
+    },
+}
+
+/// One thing the party asks the citizen to confirm.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TransactionView {
+    /// The transaction data `type` (e.g. `urn:kluis:transaction:mortgage-offer:1`).
+    pub kind: String,
+    /// The queries whose credential confirms it: the answer must include one of them.
+    pub confirmed_with: Vec<String>,
+    /// What is confirmed.
+    pub transaction: Transaction,
+}
+
+impl From<&vp::TransactionView> for TransactionView {
+    fn from(t: &vp::TransactionView) -> Self {
+        TransactionView {
+            kind: t.kind.clone(),
+            confirmed_with: t.confirmed_with.clone(),
+            transaction: match t.transaction.clone() {
+                vp::Transaction::MortgageOffer {
+                    offer_id,
+                    document_label,
+                    document_sha256,
+                    amount_eur_cents,
+                } => Transaction::MortgageOffer {
+                    offer_id,
+                    document_label,
+                    document_sha256,
+                    amount_eur_cents,
+                },
+            },
         }
     }
 }

@@ -7888,6 +7888,11 @@ public struct PresentationRequest: Equatable, Hashable {
      */
     public var queries: [QueryView]
     /**
+     * What the party asks the citizen to confirm with this answer (OpenID4VP `transaction_data`;
+     * usually none). Show each prominently: accepting confirms it.
+     */
+    public var transactions: [TransactionView]
+    /**
      * Warnings to show.
      */
     public var flags: [PresentationFlag]
@@ -7923,6 +7928,10 @@ public struct PresentationRequest: Equatable, Hashable {
          * The credential queries.
          */queries: [QueryView], 
         /**
+         * What the party asks the citizen to confirm with this answer (OpenID4VP `transaction_data`;
+         * usually none). Show each prominently: accepting confirms it.
+         */transactions: [TransactionView], 
+        /**
          * Warnings to show.
          */flags: [PresentationFlag], 
         /**
@@ -7939,6 +7948,7 @@ public struct PresentationRequest: Equatable, Hashable {
         self.statedPurpose = statedPurpose
         self.retentionDays = retentionDays
         self.queries = queries
+        self.transactions = transactions
         self.flags = flags
         self.satisfiable = satisfiable
         self.channel = channel
@@ -7966,6 +7976,7 @@ public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
                 statedPurpose: FfiConverterOptionString.read(from: &buf), 
                 retentionDays: FfiConverterOptionUInt32.read(from: &buf), 
                 queries: FfiConverterSequenceTypeQueryView.read(from: &buf), 
+                transactions: FfiConverterSequenceTypeTransactionView.read(from: &buf), 
                 flags: FfiConverterSequenceTypePresentationFlag.read(from: &buf), 
                 satisfiable: FfiConverterBool.read(from: &buf), 
                 channel: FfiConverterTypePresentationChannel.read(from: &buf), 
@@ -7979,6 +7990,7 @@ public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.statedPurpose, into: &buf)
         FfiConverterOptionUInt32.write(value.retentionDays, into: &buf)
         FfiConverterSequenceTypeQueryView.write(value.queries, into: &buf)
+        FfiConverterSequenceTypeTransactionView.write(value.transactions, into: &buf)
         FfiConverterSequenceTypePresentationFlag.write(value.flags, into: &buf)
         FfiConverterBool.write(value.satisfiable, into: &buf)
         FfiConverterTypePresentationChannel.write(value.channel, into: &buf)
@@ -9060,6 +9072,85 @@ public func FfiConverterTypeStatusReport_lift(_ buf: RustBuffer) throws -> Statu
 #endif
 public func FfiConverterTypeStatusReport_lower(_ value: StatusReport) -> RustBuffer {
     return FfiConverterTypeStatusReport.lower(value)
+}
+
+
+/**
+ * One thing the party asks the citizen to confirm.
+ */
+public struct TransactionView: Equatable, Hashable {
+    /**
+     * The transaction data `type` (e.g. `urn:kluis:transaction:mortgage-offer:1`).
+     */
+    public var kind: String
+    /**
+     * The queries whose credential confirms it: the answer must include one of them.
+     */
+    public var confirmedWith: [String]
+    /**
+     * What is confirmed.
+     */
+    public var transaction: Transaction
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The transaction data `type` (e.g. `urn:kluis:transaction:mortgage-offer:1`).
+         */kind: String, 
+        /**
+         * The queries whose credential confirms it: the answer must include one of them.
+         */confirmedWith: [String], 
+        /**
+         * What is confirmed.
+         */transaction: Transaction) {
+        self.kind = kind
+        self.confirmedWith = confirmedWith
+        self.transaction = transaction
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TransactionView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransactionView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TransactionView {
+        return
+            try TransactionView(
+                kind: FfiConverterString.read(from: &buf), 
+                confirmedWith: FfiConverterSequenceString.read(from: &buf), 
+                transaction: FfiConverterTypeTransaction.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TransactionView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterSequenceString.write(value.confirmedWith, into: &buf)
+        FfiConverterTypeTransaction.write(value.transaction, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionView_lift(_ buf: RustBuffer) throws -> TransactionView {
+    return try FfiConverterTypeTransactionView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionView_lower(_ value: TransactionView) -> RustBuffer {
+    return FfiConverterTypeTransactionView.lower(value)
 }
 
 
@@ -12163,6 +12254,90 @@ public func FfiConverterTypeSessionChannelError_lower(_ value: SessionChannelErr
     return FfiConverterTypeSessionChannelError.lower(value)
 }
 
+
+/**
+ * What is confirmed.
+ */
+
+public enum Transaction: Equatable, Hashable {
+    
+    /**
+     * A mortgage offer: show the amount and the document (its SHA-256 lets the app check the
+     * document the citizen was given is the one confirmed).
+     */
+    case mortgageOffer(
+        /**
+         * The party's reference for the offer.
+         */offerId: String, 
+        /**
+         * How the offer document is named.
+         */documentLabel: String, 
+        /**
+         * base64url SHA-256 of the offer document.
+         */documentSha256: String, 
+        /**
+         * The loan amount in euro cents.
+         */amountEurCents: UInt64
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Transaction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransaction: FfiConverterRustBuffer {
+    typealias SwiftType = Transaction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Transaction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .mortgageOffer(offerId: try FfiConverterString.read(from: &buf), documentLabel: try FfiConverterString.read(from: &buf), documentSha256: try FfiConverterString.read(from: &buf), amountEurCents: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Transaction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .mortgageOffer(offerId,documentLabel,documentSha256,amountEurCents):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(offerId, into: &buf)
+            FfiConverterString.write(documentLabel, into: &buf)
+            FfiConverterString.write(documentSha256, into: &buf)
+            FfiConverterUInt64.write(amountEurCents, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransaction_lift(_ buf: RustBuffer) throws -> Transaction {
+    return try FfiConverterTypeTransaction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransaction_lower(_ value: Transaction) -> RustBuffer {
+    return FfiConverterTypeTransaction.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -13115,6 +13290,31 @@ fileprivate struct FfiConverterSequenceTypeStatusReport: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeStatusReport.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTransactionView: FfiConverterRustBuffer {
+    typealias SwiftType = [TransactionView]
+
+    public static func write(_ value: [TransactionView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTransactionView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TransactionView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TransactionView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTransactionView.read(from: &buf))
         }
         return seq
     }
