@@ -2181,3 +2181,48 @@ async fn a_mandate_revoked_while_the_holder_prepares_keeps_nothing_new() {
         .iter()
         .any(|(_, event)| event == "credential_failure"));
 }
+
+/// Over OpenID4VP the helper answers with the copy it collected (the freshest), and its
+/// `on_behalf_of` envelope is not held against the party's registration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_answers_the_landlord_with_what_it_collected() {
+    let landlord_id = kluis_fixtures::servers::LANDLORD;
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let mut req = collect_request(&helper, &net);
+    req.parties = Some(vec![landlord_id.into()]);
+    req.purposes = Some(vec!["rental".into()]);
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+    let uwv = net.holder("uwv").unwrap();
+    let got = helper
+        .collect_on_behalf(&m.id, uwv.base_url(), &[], collect_options())
+        .await
+        .unwrap();
+
+    let landlord = net.verifier(landlord_id).unwrap().shared();
+    landlord.set_dcql(Some(json!({ "credentials": [ { "id": "income", "format": "dc+sd-jwt",
+        "meta": { "vct_values": [VCT] }, "claims": [{ "path": ["monthly_gross_income_eur"] }] } ] })));
+    let s = landlord.new_session().await.unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", collect_options().http)
+        .await
+        .unwrap();
+    let sent = helper
+        .accept_presentation_on_behalf(&m.id, &request, collect_options().http)
+        .await
+        .unwrap();
+    assert_eq!(sent.disclosed[0].credential_id, got.collected[0].id);
+    assert_eq!(sent.disclosed[0].claims, vec!["/monthly_gross_income_eur"]);
+    let r = landlord.result(&s.state).await.unwrap();
+    assert_eq!(r.status, "verified", "{:?}", r.reason);
+    let v = &r.claims.unwrap()["income"][0];
+    assert_eq!(v["on_behalf"]["mandate_id"], json!(m.id));
+    // The party's result holds the citizen's data; the envelope is not among it.
+    assert!(v["claims"].get("monthly_gross_income_eur").is_some());
+    assert!(v["claims"].get("on_behalf_of").is_none());
+}

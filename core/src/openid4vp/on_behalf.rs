@@ -133,9 +133,12 @@ impl Wallet {
         let aud = req.request.client_id.full.as_str();
         let nonce = req.request.nonce.as_str();
         let purpose = req.stated_purpose.as_deref();
-        let creds = r
-            .credentials
-            .iter()
+        // The freshest copy answers first: one collected at its holder under the mandate
+        // (docs/DELEGATION.md §8), the newest first, then the packaged ones.
+        let mut ordered: Vec<_> = r.credentials.iter().collect();
+        ordered.sort_by_key(|rc| std::cmp::Reverse(rc.collected_at));
+        let creds = ordered
+            .into_iter()
             .map(|rc| Ok((rc, self.on_behalf(&r, rc)?)))
             .collect::<Result<Vec<_>, Error>>()?;
 
@@ -189,7 +192,13 @@ impl Wallet {
             // Party, purpose, action and time are checked here; a refusal stops everything.
             let p = c.present(&asked, nonce, aud, purpose, &key, now, &association)?;
             // What leaves is what the presentation shows, always-visible claims included.
-            let shared = crate::disclosure::accounted(&c.credential, &p)?;
+            // `on_behalf_of` of a collected credential is the delegation's envelope (the
+            // citizen's key and the mandate id, which the KB-JWT's mandate names too), not the
+            // citizen's data: not judged against the registration, not listed as shared.
+            let shared: Vec<String> = crate::disclosure::accounted(&c.credential, &p)?
+                .into_iter()
+                .filter(|s| !is_envelope(s))
+                .collect();
             if let Some(p) = shared
                 .iter()
                 .find(|p| !req.within_registration(c.credential.vct(), p))
@@ -224,4 +233,12 @@ impl Wallet {
             now,
         })
     }
+}
+
+/// Whether a shared path is the `on_behalf_of` claim (or under it).
+fn is_envelope(path: &str) -> bool {
+    let claim = crate::delegation::collect::ON_BEHALF_OF_CLAIM;
+    path.strip_prefix('/')
+        .and_then(|p| p.strip_prefix(claim))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }

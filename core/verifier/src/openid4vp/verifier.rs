@@ -42,6 +42,9 @@ const ENVELOPE: &[&str] = &[
     "status",
     "sub",
     "vct#integrity",
+    // A credential held on a citizen's behalf (docs/DELEGATION.md §8): the delegation's
+    // envelope, accepted only with its mandate (checked before this).
+    crate::delegation::verify::ON_BEHALF_OF_CLAIM,
 ];
 
 /// Who the party is and how it wants its answers.
