@@ -1807,66 +1807,76 @@ impl Plus {
     }
 
     async fn exchange(&self, mandate: &str, actor: &str, scope: &str) -> (u16, Value) {
-        use kluis_core::delegation::collect::{
-            JWT_TOKEN_TYPE, MANDATE_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT,
-        };
-        let form = [
-            ("grant_type", TOKEN_EXCHANGE_GRANT),
-            ("subject_token", mandate),
-            ("subject_token_type", MANDATE_TOKEN_TYPE),
-            ("actor_token", actor),
-            ("actor_token_type", JWT_TOKEN_TYPE),
-            ("scope", scope),
-        ];
-        let body: Vec<String> = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", form_encode(v)))
-            .collect();
-        let r = reqwest::Client::new()
-            .post(format!("{}/token", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.join("&"))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
+        raw_exchange(&self.base, mandate, actor, scope).await
     }
 
     /// A credential request for the income statement with one key proof by `key`.
     async fn credential(&self, token: &str, key: &SigningKey) -> (u16, Value) {
-        let c = reqwest::Client::new();
-        let n: Value = c
-            .post(format!("{}/nonce", self.base))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let proof = kluis_core::delegation::mandate::sign_jws(
-            key,
-            "openid4vci-proof+jwt",
-            true,
-            &json!({ "aud": self.base, "nonce": n["c_nonce"], "iat": now_unix() }),
-        )
-        .unwrap();
-        let r = c
-            .post(format!("{}/credential", self.base))
-            .bearer_auth(token)
-            .json(&json!({
-                "credential_configuration_id": "income-statement",
-                "proofs": { "jwt": [proof] }
-            }))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
+        raw_credential(&self.base, token, key).await
     }
 
     fn trust(&self) -> TrustList {
         verifier_trust(&self.s.net)
     }
+}
+
+/// The token exchange at holder `base`, as a modified wallet would send it.
+async fn raw_exchange(base: &str, mandate: &str, actor: &str, scope: &str) -> (u16, Value) {
+    use kluis_core::delegation::collect::{
+        JWT_TOKEN_TYPE, MANDATE_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT,
+    };
+    let form = [
+        ("grant_type", TOKEN_EXCHANGE_GRANT),
+        ("subject_token", mandate),
+        ("subject_token_type", MANDATE_TOKEN_TYPE),
+        ("actor_token", actor),
+        ("actor_token_type", JWT_TOKEN_TYPE),
+        ("scope", scope),
+    ];
+    let body: Vec<String> = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect();
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.join("&"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// A credential request for the income statement at holder `base` with one key proof by `key`.
+async fn raw_credential(base: &str, token: &str, key: &SigningKey) -> (u16, Value) {
+    let c = reqwest::Client::new();
+    let n: Value = c
+        .post(format!("{}/nonce", base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let proof = kluis_core::delegation::mandate::sign_jws(
+        key,
+        "openid4vci-proof+jwt",
+        true,
+        &json!({ "aud": base, "nonce": n["c_nonce"], "iat": now_unix() }),
+    )
+    .unwrap();
+    let r = c
+        .post(format!("{}/credential", base))
+        .bearer_auth(token)
+        .json(&json!({
+            "credential_configuration_id": "income-statement",
+            "proofs": { "jwt": [proof] }
+        }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 /// A fresh random id (a random key's thumbprint: the tests crate has no RNG of its own).
@@ -2225,4 +2235,98 @@ async fn a_helper_answers_the_landlord_with_what_it_collected() {
     // The party's result holds the citizen's data; the envelope is not among it.
     assert!(v["claims"].get("monthly_gross_income_eur").is_some());
     assert!(v["claims"].get("on_behalf_of").is_none());
+}
+
+/// A receipt sealed to the citizen's status key, as anyone who read a mandate could post one.
+fn sealed_receipt(signer: &SigningKey, citizen: &PublicJwk, claims: &Value) -> String {
+    let jws = kluis_core::delegation::mandate::sign_jws(
+        signer,
+        "kluis-mandate-receipt+jwt",
+        false,
+        claims,
+    )
+    .unwrap();
+    let Value::Object(map) = citizen.to_value() else {
+        panic!("a JWK is an object")
+    };
+    let jwk = josekit::jwk::Jwk::from_map(map).unwrap();
+    let encrypter = josekit::jwe::ECDH_ES.encrypter_from_jwk(&jwk).unwrap();
+    let mut header = josekit::jwe::JweHeader::new();
+    header.set_content_encryption("A256GCM");
+    header.set_content_type("JWT");
+    josekit::jwe::serialize_compact(jws.as_bytes(), &header, &encrypter).unwrap()
+}
+
+/// Only the holder tells the citizen of a collection: a receipt the helper signs claiming one,
+/// or one in the holder's name signed by another key, is not logged; the holder's is, once,
+/// though the helper (a modified wallet talking raw HTTP) reported nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_holder_can_tell_the_citizen_of_a_collection() {
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, someone) = wallet_with_scheme(&net).await;
+    let helper = SigningKey::make_random().unwrap();
+    let req = DelegateRequest {
+        helper_jwk: helper.public_jwk().to_value().to_string(),
+        ..collect_request(&someone, &net)
+    };
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let package = kluis_core::delegation::MandatePackage::open(&outcome.package, &helper).unwrap();
+    let mandate = package.credentials[0].mandate.clone();
+    let claims = Mandate::peek(&mandate).unwrap();
+    let status_uri = claims["status"]["status_list"]["uri"].as_str().unwrap();
+    let status_key = PublicJwk::from_value(&claims["status_key"]).unwrap();
+    let uwv = net.holder("uwv").unwrap().base_url().to_string();
+    let logged = |w: &Wallet| {
+        events(w)
+            .into_iter()
+            .filter(|e| matches!(e, AuditEvent::MandateCollected { .. }))
+            .count()
+    };
+
+    let claim = |iss: Option<&str>| {
+        let mut c = json!({ "jti": fresh_jti(), "mandate": package.mandate_id, "iat": now_unix(),
+            "aud": uwv, "vct": VCT, "claims": [], "action": "collect" });
+        if let Some(iss) = iss {
+            c["iss"] = json!(iss);
+        }
+        c
+    };
+    let stranger = SigningKey::make_random().unwrap();
+    for forged in [
+        sealed_receipt(&helper, &status_key, &claim(None)),
+        sealed_receipt(&stranger, &status_key, &claim(Some(&uwv))),
+        sealed_receipt(&helper, &status_key, &claim(Some(&uwv))),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!("{status_uri}/receipts"))
+            .header("content-type", "application/jose")
+            .body(forged)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    citizen.mandates(quick_http()).await.unwrap();
+    assert_eq!(logged(&citizen), 0);
+
+    // The helper collects over raw HTTP and reports nothing; the holder tells the citizen.
+    let actor = kluis_core::delegation::collect::sign_actor_proof(
+        &helper,
+        &format!("{uwv}/token"),
+        &fresh_jti(),
+        now_unix(),
+    )
+    .unwrap();
+    let (status, tokens) = raw_exchange(&uwv, &mandate, &actor, "income-statement").await;
+    assert_eq!(status, 200, "{tokens}");
+    let (status, body) =
+        raw_credential(&uwv, tokens["access_token"].as_str().unwrap(), &helper).await;
+    assert_eq!(status, 200, "{body}");
+    citizen.mandates(quick_http()).await.unwrap();
+    citizen.mandates(quick_http()).await.unwrap();
+    assert_eq!(logged(&citizen), 1);
+    assert!(events(&citizen).iter().any(|e| matches!(e,
+        AuditEvent::MandateCollected { issuer, vct, mandate_id }
+            if *issuer == uwv && vct == VCT && *mandate_id == package.mandate_id)));
 }
