@@ -2096,6 +2096,19 @@ async fn a_credential_held_on_a_citizens_behalf_verifies_only_with_its_mandate()
         e.contains("presented without the mandate it was issued under"),
         "{e}"
     );
+    // Nor as the helper's own in person: the offline QR verifier cannot check the mandate.
+    use kluis_core::openid4vp::offline::{verify_offline, MemoryReplayCache, OfflineExpectations};
+    let e = verify_offline(
+        &kluis_qr::offline::encode(&own).unwrap(),
+        &trust,
+        &OfflineExpectations::new(LANDLORD),
+        &MemoryReplayCache::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("needs its mandate checked online"),
+        "{e}"
+    );
     // A standard SD-JWT VC verifier cannot know: it sees the claim that says so.
     let plain = verify_presentation(
         &own,
