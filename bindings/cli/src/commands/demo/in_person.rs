@@ -2,24 +2,16 @@
 
 use std::time::Duration;
 
-use kluis_core::openid4vp::offline::{
-    disclosed_json, rental_query, verify_offline_fetching, verify_offline_with, MemoryReplayCache,
-    OfflineExpectations, OfflineStatus, MAX_AGE_SECS,
-};
-use kluis_core::openid4vp::proximity::{
-    run_verifier_session, start_verifier_session, HttpRelay, WalletEngagement,
-};
-use kluis_core::openid4vp::rental_dcql;
-use kluis_core::openid4vp::request::{ResponseMode, StatedPurpose};
-use kluis_core::openid4vp::verifier::{ResponseOutcome, VerifierConfig};
+use kluis_core::openid4vp::offline::{rental_query, MAX_AGE_SECS};
+use kluis_core::openid4vp::proximity::WalletEngagement;
 use kluis_core::Wallet;
 use serde_json::{json, Value};
 
 use crate::output::CliError;
 use crate::views::code_for;
 
-/// `kluis demo` step 6c: the citizen's QR in person, both modes, against the loopback landlord
-/// and relay: the session QR (the landlord's request over the relay, consent, encrypted answer)
+/// `kluis demo` step 6c: the citizen's QR in person, both modes, against the loopback landlord's
+/// desk (its verifier service) and relay: the session QR (the landlord's request over the relay, consent, encrypted answer)
 /// and the offline rental QR from the holders' small rental-purpose credentials (verified once,
 /// its replay refused).
 pub fn demo_in_person(
@@ -28,42 +20,23 @@ pub fn demo_in_person(
     wallet: &Wallet,
     json: bool,
 ) -> Result<Value, CliError> {
-    use kluis_fixtures::servers::{requesting_party_key, trust_from_holders, LANDLORD};
+    use kluis_fixtures::servers::LANDLORD;
     let fixture = |e: kluis_fixtures::FixtureError| CliError::other(format!("demo fixtures: {e}"));
+    let desk_err =
+        |e: &dyn std::fmt::Display| CliError::other(format!("demo: the landlord's desk: {e}"));
     if !json {
         println!("\n== 6c. Share in person: the citizen's session QR, then an offline QR");
     }
-    let trust = trust_from_holders(&net.holders);
+    // The landlord's desk is its verifier service (what `POST /v1/qr` does).
+    let desk = std::sync::Arc::clone(net.verifier(LANDLORD).map_err(fixture)?.shared().verifier());
 
-    // Session QR: the landlord's desk scans it and sends its signed request over the relay.
+    // Session QR: the desk scans it and sends the landlord's signed request over the relay; the
+    // answer is verified in the background and read back as the request's result.
     let eng = WalletEngagement::new(net.relay.base_url())?;
     let code = code_for(eng.qr_text())?;
-    let config = VerifierConfig {
-        client_id: LANDLORD.into(),
-        signing_key: requesting_party_key(LANDLORD).map_err(fixture)?,
-        attestation: None,
-        response_uri: format!(
-            "{}/response",
-            net.verifier(LANDLORD).map_err(fixture)?.origin()
-        ),
-        response_mode: ResponseMode::DirectPostJwt,
-        purpose: Some(StatedPurpose {
-            id: "rental".into(),
-            retention_days: Some(30),
-        }),
-        lifetime_secs: 300,
-    };
-    let v = start_verifier_session(
-        eng.qr_text(),
-        &config,
-        &rental_dcql(),
-        kluis_core::now_unix(),
-    )?;
-    let desk_trust = trust.clone();
-    let desk = rt.spawn(async move {
-        let relay = HttpRelay::for_engagement(&v.engagement)?;
-        run_verifier_session(&v, &relay, &desk_trust, Duration::from_secs(30)).await
-    });
+    let started = rt
+        .block_on(desk.verify_qr(eng.qr_text()))
+        .map_err(|e| desk_err(&e))?;
     let channel = eng.relay()?;
     let req =
         rt.block_on(wallet.receive_session_request(&eng, &channel, Duration::from_secs(30), "en"))?;
@@ -82,19 +55,32 @@ pub fn demo_in_person(
         }
     }
     let disclosed = rt.block_on(wallet.accept_session_presentation(&req, &choice, &channel))?;
-    let outcome = rt
-        .block_on(desk)
-        .map_err(|_| CliError::other("demo: the landlord's desk stopped"))??;
-    let ResponseOutcome::Verified { credentials } = &outcome else {
-        return Err(CliError::other(
-            "demo: the landlord did not verify the session answer",
-        ));
-    };
+    let outcome = rt.block_on(async {
+        // The desk records the answer as soon as it verified it; a few seconds at most.
+        for _ in 0..300 {
+            let r = desk.result(&started.state).await?;
+            if r.status != "pending" {
+                return Ok(r);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        desk.result(&started.state).await
+    });
+    let outcome = outcome.map_err(|e| desk_err(&e))?;
+    if outcome.status != "verified" {
+        return Err(CliError::other(format!(
+            "demo: the landlord did not verify the session answer: {}",
+            outcome.reason.clone().unwrap_or_default()
+        )));
+    }
     if !json {
         println!("  the landlord's desk verified the encrypted answer:");
-        for (query, creds) in credentials {
-            for c in creds {
-                println!("    {query:<12} from {}: {}", c.issuer, c.claims);
+        if let Some(Value::Object(by_query)) = &outcome.claims {
+            for (query, creds) in by_query {
+                for c in creds.as_array().into_iter().flatten() {
+                    let issuer = c["issuer"].as_str().unwrap_or_default();
+                    println!("    {query:<12} from {issuer}: {}", c["claims"]);
+                }
             }
         }
     }
@@ -116,23 +102,17 @@ pub fn demo_in_person(
     let items = wallet.offline_items_for(&rental_query())?;
     let qr = wallet.offline_presentation(&items, LANDLORD, Some("rental"))?;
     let code = code_for(&qr.payload)?;
-    let cache = MemoryReplayCache::default();
-    let expect = OfflineExpectations::new(LANDLORD);
-    // The desk here has network: each credential's status list is fetched and checked.
-    let status = OfflineStatus::default();
-    let verified: Vec<_> = rt
-        .block_on(verify_offline_fetching(
-            &qr.payload,
-            &trust,
-            &expect,
-            &cache,
-            &status,
-            Default::default(),
-        ))?
-        .into_iter()
-        .map(|c| c.presentation)
-        .collect();
-    let replay = verify_offline_with(&qr.payload, &trust, &expect, &cache)
+    // The desk has network: each credential's status list is fetched and checked; its replay
+    // cache is the service's state.
+    let verified = rt
+        .block_on(desk.verify_qr(&qr.payload))
+        .map_err(|e| desk_err(&e))?;
+    let verified = verified
+        .claims
+        .map(|c| c["offline"].clone())
+        .unwrap_or_default();
+    let replay = rt
+        .block_on(desk.verify_qr(&qr.payload))
         .err()
         .map(|e| e.to_string())
         .unwrap_or_else(|| "ACCEPTED (unexpected)".into());
@@ -144,17 +124,14 @@ pub fn demo_in_person(
             code.ec
         );
         println!("  the landlord's desk verified it offline:");
-        for v in &verified {
-            println!(
-                "    from {}: {}",
-                v.issuer,
-                disclosed_json(std::slice::from_ref(v))[0]["claims"]
-            );
+        for v in verified.as_array().into_iter().flatten() {
+            let issuer = v["issuer"].as_str().unwrap_or_default();
+            println!("    from {issuer}: {}", v["claims"]);
         }
         println!("  the same QR shown again: rejected ({replay})");
     }
     Ok(json!({
         "session_qr": { "payload": eng.qr_text(), "qr_version": code_for(eng.qr_text())?.version(), "disclosed": disclosed, "landlord": outcome },
-        "offline_qr": { "chars": qr.payload.len(), "qr_version": code.version(), "ec": code.ec.to_string(), "verified": disclosed_json(&verified), "replay": replay },
+        "offline_qr": { "chars": qr.payload.len(), "qr_version": code.version(), "ec": code.ec.to_string(), "verified": verified, "replay": replay },
     }))
 }
