@@ -25,6 +25,7 @@ pub use kluis_verifier::delegation::{
 pub use package::{MandatePackage, PackagedCredential, PACKAGE_TYP};
 pub(crate) use wallet::{short_id, ReceivedMandate};
 pub use wallet::{
-    DelegateRequest, DelegationOutcome, LeftOutCredential, MandateCredential, MandateRole,
-    MandateState, MandateSummary, OnBehalfCollection,
+    ClientLeftOut, ClientOverview, Clients, DelegateRequest, DelegationOutcome, HelperOverview,
+    LeftOutCredential, MandateCredential, MandateRole, MandateState, MandateSummary,
+    OnBehalfCollection, OverviewSource, RefreshFailure, SourceOrigin,
 };

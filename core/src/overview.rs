@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::credentials::StoredCredential;
 use crate::status::CredentialState;
 use crate::{CredentialSummary, Error, Wallet};
 
@@ -156,12 +155,31 @@ fn cents(v: f64) -> i64 {
     (v * 100.0).round() as i64
 }
 
+/// One credential an overview is built from.
+pub(crate) struct Source {
+    pub(crate) id: String,
+    pub(crate) issuer: String,
+    pub(crate) vct: String,
+    /// Its last known status (`None`: never checked).
+    pub(crate) state: Option<CredentialState>,
+    /// Its verified claims; `None`: it could not be read back (or was not opened: left out).
+    pub(crate) claims: Option<Value>,
+}
+
+/// Whether a credential in this state counts in the figures (revoked, suspended and expired
+/// ones are left out and named).
+fn counts(state: Option<CredentialState>) -> bool {
+    matches!(
+        state,
+        Some(CredentialState::Valid) | None | Some(CredentialState::Unknown)
+    )
+}
+
 impl Wallet {
     /// Builds the overview from the stored credentials (newest of each type per issuer), with
     /// names in `lang`.
     pub fn overview(&self, lang: &str) -> Result<Overview, Error> {
         let metadata = self.metadata();
-        let scheme = self.participant_list()?;
         // Newest credential per (issuer, vct), from the summaries; only those are opened.
         let mut newest: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
         let mut credentials = Vec::new();
@@ -176,12 +194,38 @@ impl Wallet {
             }
             credentials.push(s.view(&id, &metadata, lang));
         }
-        let mut opened: BTreeMap<(String, String), (String, StoredCredential)> = BTreeMap::new();
-        for (key, (id, _)) in newest {
+        let mut sources = Vec::new();
+        for ((issuer, vct), (id, _)) in newest {
             let stored = self.stored(&id)?;
-            opened.insert(key, (id, stored));
+            let state = stored.freshness.as_ref().map(|f| f.state);
+            // Only what goes into the figures is opened and parsed.
+            let claims = if counts(state) {
+                self.parsed(&stored).ok().map(|c| c.claims().clone())
+            } else {
+                None
+            };
+            sources.push(Source {
+                id,
+                issuer,
+                vct,
+                state,
+                claims,
+            });
         }
-        let newest = opened;
+        self.assemble_overview(&sources, credentials, lang)
+    }
+
+    /// The overview of `sources` (the newest credential of each type per issuer), with names in
+    /// `lang`: the citizen's own ([`Wallet::overview`]) or a client's under a mandate (the
+    /// helper's overview).
+    pub(crate) fn assemble_overview(
+        &self,
+        sources: &[Source],
+        credentials: Vec<CredentialSummary>,
+        lang: &str,
+    ) -> Result<Overview, Error> {
+        let metadata = self.metadata();
+        let scheme = self.participant_list()?;
         let mut overview = Overview {
             debts: Debts {
                 total_eur: 0.0,
@@ -195,7 +239,14 @@ impl Wallet {
             warnings: Vec::new(),
         };
         let mut total_cents = 0i64;
-        for ((issuer, vct), (id, stored)) in &newest {
+        for Source {
+            issuer,
+            vct,
+            id,
+            state,
+            claims,
+        } in sources
+        {
             let type_name = metadata
                 .credential_name(vct, lang)
                 .unwrap_or_else(|| vct.clone());
@@ -204,36 +255,30 @@ impl Wallet {
                 .and_then(|l| l.holder(issuer))
                 .map(|h| h.name.get(lang).to_string())
                 .unwrap_or_else(|| issuer.clone());
-            match stored.freshness.as_ref().map(|f| f.state) {
-                Some(CredentialState::Valid) | None | Some(CredentialState::Unknown) => {}
-                Some(state) => {
-                    overview.warnings.push(format!(
-                        "{type_name} ({holder}) is {}: left out of the overview",
-                        state.as_str()
-                    ));
-                    continue;
-                }
+            if let Some(state) = state.filter(|s| !counts(Some(*s))) {
+                overview.warnings.push(format!(
+                    "{type_name} ({holder}) is {}: left out of the overview",
+                    state.as_str()
+                ));
+                continue;
             }
-            let claims = match self.parsed(stored) {
-                Ok(c) => c.claims().clone(),
-                Err(e) => {
-                    overview
-                        .warnings
-                        .push(format!("{type_name} ({holder}) cannot be read: {e}"));
-                    continue;
-                }
+            let Some(claims) = claims else {
+                overview
+                    .warnings
+                    .push(format!("{type_name} ({holder}) cannot be read: left out"));
+                continue;
             };
             if let Some((_, pointer)) = DEBTS.iter().find(|(t, _)| t == vct) {
-                if let Some(amount) = at(&claims, pointer).and_then(Value::as_f64) {
+                if let Some(amount) = at(claims, pointer).and_then(Value::as_f64) {
                     total_cents += cents(amount);
                     overview.debts.lines.push(DebtLine {
                         holder: holder.clone(),
                         kind: type_name.clone(),
                         amount_eur: amount,
                         credential_id: id.clone(),
-                        monthly_payment_eur: at(&claims, "/debt/monthly_payment_eur")
+                        monthly_payment_eur: at(claims, "/debt/monthly_payment_eur")
                             .and_then(Value::as_f64),
-                        payment_arrangement: at(&claims, "/payment_arrangement")
+                        payment_arrangement: at(claims, "/payment_arrangement")
                             .and_then(Value::as_bool),
                     });
                 }
@@ -242,11 +287,11 @@ impl Wallet {
                 if t != vct {
                     continue;
                 }
-                if let Some(a) = at(&claims, amount).and_then(Value::as_f64) {
+                if let Some(a) = at(claims, amount).and_then(Value::as_f64) {
                     overview.income.push(IncomeLine {
                         holder: holder.clone(),
                         kind: kind.to_string(),
-                        year: at(&claims, year).and_then(Value::as_i64),
+                        year: at(claims, year).and_then(Value::as_i64),
                         amount_eur: a,
                         credential_id: id.clone(),
                     });
@@ -256,19 +301,19 @@ impl Wallet {
                 overview.address = Some(AddressView {
                     street: format!(
                         "{} {}",
-                        text(&claims, "/address/street").unwrap_or_default(),
-                        text(&claims, "/address/house_number").unwrap_or_default()
+                        text(claims, "/address/street").unwrap_or_default(),
+                        text(claims, "/address/house_number").unwrap_or_default()
                     )
                     .trim()
                     .to_string(),
-                    postal_code: text(&claims, "/address/postal_code").unwrap_or_default(),
-                    locality: text(&claims, "/address/locality").unwrap_or_default(),
-                    registered_since: text(&claims, "/registered_since"),
+                    postal_code: text(claims, "/address/postal_code").unwrap_or_default(),
+                    locality: text(claims, "/address/locality").unwrap_or_default(),
+                    registered_since: text(claims, "/registered_since"),
                     credential_id: id.clone(),
                 });
             }
             if vct == VEHICLES {
-                for v in at(&claims, "/vehicles")
+                for v in at(claims, "/vehicles")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -288,7 +333,7 @@ impl Wallet {
             }
             if vct == LICENCE {
                 overview.driving_licence = Some(LicenceView {
-                    categories: at(&claims, "/categories")
+                    categories: at(claims, "/categories")
                         .and_then(Value::as_array)
                         .map(|a| {
                             a.iter()
@@ -296,7 +341,7 @@ impl Wallet {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                    expiry_date: text(&claims, "/expiry_date"),
+                    expiry_date: text(claims, "/expiry_date"),
                 });
             }
         }

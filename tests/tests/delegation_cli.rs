@@ -303,6 +303,168 @@ fn collecting_on_behalf_from_the_command_line() {
     assert_eq!(collected(citizen.json(&["log"])), 1);
 }
 
+/// The counsellor's screen: `overview --on-behalf-of M|all` shows each client's debts and income
+/// from the mandate's credentials, within the mandate's claim scope, with each source's age;
+/// `--refresh` collects again at every holder first; a mandate without `view` or revoked shows
+/// nothing.
+#[test]
+fn helper_overview_from_the_command_line() {
+    let (_guard, landlord, registry, offers) = world();
+    let scheme = landlord["scheme"].as_str().unwrap();
+    let scheme_key = landlord["scheme_key_file"].as_str().unwrap();
+    let citizen = KluisVault::init();
+    citizen.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    for (uri, code) in &offers {
+        citizen.ok(&["collect", uri, "--tx-code", code]);
+    }
+    let helper = KluisVault::init();
+    helper.ok(&["trust", "scheme", scheme, "--key", scheme_key]);
+    let key_file = citizen.path("helper.jwk");
+    std::fs::write(&key_file, &helper.ok(&["key", "--json"]).stdout).unwrap();
+    let until = (kluis_core::now_unix() + 30 * 86_400).to_string();
+    let delegate = |types: &str, claims: Option<&str>, actions: &str, label: &str| {
+        let package = citizen.path(&format!("{label}.jwe"));
+        let mut args = vec![
+            "delegate",
+            "--to",
+            s(&key_file),
+            "--types",
+            types,
+            "--actions",
+            actions,
+            "--until",
+            &until,
+            "--registry",
+            &registry,
+            "--label",
+            label,
+            "--out",
+            s(&package),
+        ];
+        if let Some(c) = claims {
+            args.extend(["--claims", c]);
+        }
+        let m = citizen.json(&args);
+        helper.json(&["accept-mandate", s(&package)]);
+        m["id"].as_str().unwrap().to_string()
+    };
+    let debts = delegate(
+        "urn:nl:duo:student-debt:1,urn:nl:cak:care-arrears:1,urn:nl:gemeente:municipal-debts:1,\
+         urn:nl:belastingdienst:income-assessment:1,urn:nl:uwv:income-statement:1",
+        None,
+        "view,refresh",
+        "Daan",
+    );
+    let narrow = delegate(
+        "urn:nl:duo:student-debt:1,urn:nl:gemeente:brp-address:1",
+        Some("/debt/total_amount_eur"),
+        "view",
+        "Daan (DUO only)",
+    );
+    let present_only = delegate(
+        "urn:nl:duo:student-debt:1",
+        None,
+        "present",
+        "Daan (present)",
+    );
+    let own = citizen.json(&["overview"]);
+    assert_eq!(own["debts"]["total_eur"], 20_933.7);
+
+    let one = helper.json(&["overview", "--on-behalf-of", &debts]);
+    assert_eq!(one["clients"].as_array().unwrap().len(), 1);
+    let c = &one["clients"][0];
+    assert_eq!(c["mandate_id"], debts.as_str());
+    assert_eq!(c["label"], "Daan");
+    let lines = |d: &Value| {
+        let mut l: Vec<(String, String)> = d["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["holder"].to_string(), l["amount_eur"].to_string()))
+            .collect();
+        l.sort();
+        l
+    };
+    assert_eq!(c["overview"]["debts"]["total_eur"], 20_933.7);
+    assert_eq!(lines(&c["overview"]["debts"]), lines(&own["debts"]));
+    assert_eq!(c["overview"]["income"].as_array().unwrap().len(), 2);
+    // Outside the mandate's types: not shown.
+    assert!(c["overview"]["address"].is_null());
+    assert!(c["overview"]["vehicles"].as_array().unwrap().is_empty());
+    let sources = c["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 5);
+    for src in sources {
+        assert_eq!(src["origin"], "packaged");
+        assert!(src["issued_at"].as_i64().is_some());
+        assert!(src["age_secs"].as_i64().unwrap() >= 0);
+    }
+
+    // Refreshed at the five holders under the mandate: the same figures, now collected.
+    let fresh = helper.json(&["overview", "--on-behalf-of", &debts, "--refresh"]);
+    let c = &fresh["clients"][0];
+    assert!(c["refresh_failures"].as_array().unwrap().is_empty(), "{c}");
+    assert_eq!(c["overview"]["debts"]["total_eur"], 20_933.7);
+    let sources = c["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 5);
+    assert!(sources.iter().all(|s| s["origin"] == "collected"), "{c}");
+
+    // The claim scope holds on the screen too: the DUO total, not the monthly payment or the
+    // address of the same citizen.
+    let n = helper.json(&["overview", "--on-behalf-of", &narrow]);
+    let o = &n["clients"][0]["overview"];
+    assert_eq!(o["debts"]["total_eur"], 18_650.4);
+    assert_eq!(o["debts"]["lines"][0]["amount_eur"], 18_650.4);
+    assert!(o["debts"]["lines"][0]["monthly_payment_eur"].is_null());
+    assert!(o["address"].is_null(), "{o}");
+    assert!(!n.to_string().contains("Biltstraat"));
+
+    // Without `view` in the mandate: refused alone, left out of `all`.
+    let out = helper.run(&["overview", "--on-behalf-of", &present_only]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not allow the action view"));
+    let all = helper.json(&["overview", "--on-behalf-of", "all"]);
+    let ids: Vec<&str> = all["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["mandate_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&debts.as_str()) && ids.contains(&narrow.as_str()));
+    assert_eq!(all["left_out"][0]["mandate_id"], present_only.as_str());
+    assert_eq!(all["left_out"][0]["view_allowed"], false);
+    let text = helper.ok(&["overview", "--on-behalf-of", "all"]).stdout;
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("== Daan (mandate"), "{text}");
+    assert!(text.contains("collected under the mandate"), "{text}");
+
+    // Each overview is a `view` the citizen sees; a revoked mandate shows nothing.
+    citizen.ok(&["mandates"]);
+    let log = citizen.json(&["log"]);
+    let views = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "mandate_used" && e["event"]["audience"] == "view")
+        .count();
+    assert!(views >= 5, "{log}");
+    citizen.ok(&["revoke-mandate", &debts]);
+    let out = helper.run(&["overview", "--on-behalf-of", &debts]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = helper.json(&["overview", "--on-behalf-of", "all"]);
+    assert!(!all.to_string().contains(&debts));
+}
+
 #[test]
 fn sigkill_during_revoke_mandate_never_loses_the_revocation() {
     let (_guard, landlord, registry, offers) = world();

@@ -99,8 +99,9 @@ pub enum Command {
     Demo,
     /// Collect credentials from a data holder's offer (QR / deep link); shows who offers what.
     Collect(CollectArgs),
-    /// One integrated overview: debts per holder and in total, income, address, vehicles.
-    Overview(LangArg),
+    /// One integrated overview: debts per holder and in total, income, address, vehicles; as a
+    /// helper, each client's under their mandate (--on-behalf-of M, or all).
+    Overview(OverviewArgs),
     /// Refresh stale credentials from their holders and pick up deferred ones.
     Refresh {
         /// Refresh every collected credential, stale or not.
@@ -285,6 +286,21 @@ pub struct RestoreArgs {
     /// Cheap Argon2id and short back-off for the new vault, for automated tests only.
     #[arg(long, hide = true)]
     pub dangerous_test_kdf: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OverviewArgs {
+    /// As a helper: the overview of the client under received mandate M (its id from
+    /// `mandates`), or `all`: one section per client; from the mandate's credentials, with how
+    /// old each source is.
+    #[arg(long, value_name = "M")]
+    pub on_behalf_of: Option<String>,
+    /// With --on-behalf-of: collect again at every holder under the mandate first.
+    #[arg(long, requires = "on_behalf_of")]
+    pub refresh: bool,
+    /// Language for display names: nl or en.
+    #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+    pub lang: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! Views for people that more than one command prints: the consent view of a presentation
 //! request, an offer, the overview, a helper's presentation, the QR for a payload.
 
+use kluis_core::delegation::{HelperOverview, MandateState, SourceOrigin};
 use kluis_core::issuance::OfferPreview;
 use kluis_core::openid4vp::{
     CandidateStatus, Flag, PresentationChoice, PresentationRequest, Transaction,
@@ -199,6 +200,65 @@ pub fn describe_offer(p: &OfferPreview) -> Vec<String> {
 
 /// Prints the integrated overview for people.
 pub fn print_overview(o: &Overview) {
+    print_figures(o);
+    if o.credentials.is_empty() {
+        println!("No credentials yet: collect some with `kluis collect OFFER_URI`.");
+    }
+}
+
+/// Prints the helper's overview: one section per client, each source with its age.
+pub fn print_helper_overview(h: &HelperOverview) {
+    for c in &h.clients {
+        println!("== {} (mandate {})", c.label, c.mandate_id);
+        print_figures(&c.overview);
+        println!("Sources:");
+        for s in &c.sources {
+            let origin = match s.origin {
+                SourceOrigin::Packaged => "packaged by the citizen",
+                SourceOrigin::Collected => "collected under the mandate",
+            };
+            println!(
+                "  {:<44} {:<40} {origin}, {} old",
+                s.vct,
+                s.issuer,
+                age(s.age_secs)
+            );
+        }
+        for f in &c.refresh_failures {
+            println!("Note: {} was not refreshed: {}", f.issuer, f.reason);
+        }
+    }
+    for l in &h.left_out {
+        let why = if l.view_allowed {
+            match l.state {
+                MandateState::Revoked => "the mandate was revoked (package dropped)",
+                MandateState::Expired => "the mandate expired (package dropped)",
+                MandateState::NotYetValid => "the mandate is not valid yet",
+                MandateState::Unknown => "the mandate's status could not be checked",
+                MandateState::Active => "active",
+            }
+            .to_string()
+        } else {
+            "the mandate does not allow view".to_string()
+        };
+        println!("Left out: {} (mandate {}): {why}", l.label, l.mandate_id);
+    }
+    if h.clients.is_empty() && h.left_out.is_empty() {
+        println!("No mandates received yet: accept one with `kluis accept-mandate FILE`.");
+    }
+}
+
+/// An age in seconds, for people: minutes, hours or days.
+fn age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 2 * 3600 => format!("{} min", s / 60),
+        s if s < 2 * 86_400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+fn print_figures(o: &Overview) {
     println!(
         "Debts to the government: {} in total",
         euro(o.debts.total_eur)
@@ -279,9 +339,6 @@ pub fn print_overview(o: &Overview) {
     }
     for warn in &o.warnings {
         println!("Note: {warn}");
-    }
-    if o.credentials.is_empty() {
-        println!("No credentials yet: collect some with `kluis collect OFFER_URI`.");
     }
 }
 

@@ -4,6 +4,7 @@
 use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
+use kluis_core::delegation::Clients;
 use kluis_core::issuance::{
     CollectEvent, CollectOptions, CollectOutcome, CollectProgress, HttpPolicy, NoProgress,
     OfferSession,
@@ -12,10 +13,10 @@ use kluis_core::status::CredentialState;
 use kluis_core::Wallet;
 use serde_json::json;
 
-use crate::args::{Cli, CollectArgs};
+use crate::args::{Cli, CollectArgs, OverviewArgs};
 use crate::output::{date, print_json, CliError};
 use crate::shared::{block_on, unlocked};
-use crate::views::{describe_offer, print_overview};
+use crate::views::{describe_offer, print_helper_overview, print_overview};
 
 /// `collect --on-behalf-of M HOLDER`: the helper collects for the citizen under mandate M.
 fn collect_on_behalf(cli: &Cli, w: &Wallet, m: &str, a: &CollectArgs) -> Result<(), CliError> {
@@ -194,9 +195,26 @@ fn wait_for_redirect(listener: &std::net::TcpListener) -> std::io::Result<String
     }
 }
 
-pub fn overview(cli: &Cli, lang: &str) -> Result<(), CliError> {
+pub fn overview(cli: &Cli, a: &OverviewArgs) -> Result<(), CliError> {
     let w = unlocked(cli)?;
-    let o = w.overview(lang)?;
+    if let Some(m) = &a.on_behalf_of {
+        let clients = match m.as_str() {
+            "all" => Clients::All,
+            one => Clients::One(one),
+        };
+        let options = CollectOptions {
+            copies: 1,
+            lang: a.lang.clone(),
+            ..CollectOptions::default()
+        };
+        let h = block_on(w.helper_overview(clients, &a.lang, a.refresh, options))??;
+        if cli.json {
+            return print_json(&h);
+        }
+        print_helper_overview(&h);
+        return Ok(());
+    }
+    let o = w.overview(&a.lang)?;
     if cli.json {
         return print_json(&o);
     }

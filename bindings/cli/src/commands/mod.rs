@@ -52,7 +52,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Forget { entry } => log::forget(cli, *entry),
         Command::Demo => demo::run(cli.json),
         Command::Collect(a) => collect::collect(cli, a),
-        Command::Overview(lang) => collect::overview(cli, &lang.lang),
+        Command::Overview(a) => collect::overview(cli, a),
         Command::Refresh { force } => collect::refresh(cli, *force),
         Command::StatusCheck => collect::status_check(cli),
         Command::Delegate(a) => delegate::delegate(cli, a),

@@ -2,7 +2,9 @@
 //! - citizen: [`Wallet::delegate`](crate::Wallet::delegate) (mandates + encrypted package),
 //!   [`Wallet::revoke_mandate`](crate::Wallet::revoke_mandate);
 //! - helper: [`Wallet::accept_mandate`](crate::Wallet::accept_mandate),
-//!   [`Wallet::present_on_behalf`](crate::Wallet::present_on_behalf);
+//!   [`Wallet::present_on_behalf`](crate::Wallet::present_on_behalf),
+//!   [`Wallet::collect_on_behalf`](crate::Wallet::collect_on_behalf),
+//!   [`Wallet::helper_overview`](crate::Wallet::helper_overview) (the counsellor's screen);
 //! - both: [`Wallet::mandates`](crate::Wallet::mandates) (the helper's side drops revoked and
 //!   expired packages there).
 //!
@@ -10,7 +12,7 @@
 //! they never show in the overview and are never presented as the helper's own.
 //!
 //! One file per use case: `delegate` and `revoke` (the citizen), `accept` and `on_behalf` (the
-//! helper), `mandates` (both: the list, dropping what expired or was revoked), `usage` (each use
+//! helper), `collect` and `overview` (the helper, at the holders and on its screen), `mandates` (both: the list, dropping what expired or was revoked), `usage` (each use
 //! logged by the helper, reported as a sealed receipt, collected by the citizen); `records` is
 //! what the vault keeps. The types shared by all are here.
 
@@ -20,6 +22,7 @@ mod delegate;
 mod mandate_list;
 mod mandates;
 mod on_behalf;
+mod overview;
 mod records;
 mod revoke;
 mod usage;
@@ -32,6 +35,10 @@ use crate::credentials::CredentialState;
 use crate::Error;
 
 pub use collect::OnBehalfCollection;
+pub use overview::{
+    ClientLeftOut, ClientOverview, Clients, HelperOverview, OverviewSource, RefreshFailure,
+    SourceOrigin,
+};
 pub(crate) use records::ReceivedMandate;
 
 /// Longest mandate the wallet issues (a mandate should be renewed, not forgotten).
