@@ -2343,3 +2343,85 @@ async fn only_the_holder_can_tell_the_citizen_of_a_collection() {
         AuditEvent::MandateCollected { issuer, vct, mandate_id }
             if *issuer == uwv && vct == VCT && *mandate_id == package.mandate_id)));
 }
+
+/// The counsellor's screen keeps what it had when a holder cannot be reached: the holder is
+/// named, the packaged figures stay; once it answers, the figures come from the collected copy.
+/// A figure outside the mandate's claim scope never shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_fails_at_a_holder_names_it_and_keeps_the_older_figures() {
+    use kluis_core::delegation::{Clients, SourceOrigin};
+    use kluis_fixtures::servers::Fault;
+    let net = network().await;
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let scoped = |claims: &[&str]| DelegateRequest {
+        claims: Some(claims.iter().map(|c| c.to_string()).collect()),
+        actions: vec![Action::View, Action::Refresh],
+        ..request(&helper, &net)
+    };
+    let m = citizen
+        .delegate(&scoped(&["/total_gross_income_eur", "/year"]), quick_http())
+        .await
+        .unwrap();
+    let m = helper
+        .accept_mandate(&m.package, quick_http())
+        .await
+        .unwrap();
+    let uwv = net.holder("uwv").unwrap();
+    let issued = uwv.archive().len();
+
+    uwv.set_fault(Fault::Unavailable { remaining: 1_000 });
+    let h = helper
+        .helper_overview(Clients::One(&m.id), "nl", true, collect_options())
+        .await
+        .unwrap();
+    let c = &h.clients[0];
+    assert_eq!(c.refresh_failures.len(), 1);
+    assert_eq!(c.refresh_failures[0].issuer, uwv.base_url());
+    assert_eq!(c.sources.len(), 1);
+    assert_eq!(c.sources[0].origin, SourceOrigin::Packaged);
+    assert_eq!(c.overview.income.len(), 1);
+    assert_eq!(c.overview.income[0].amount_eur, 35_880.0);
+    assert_eq!(c.overview.income[0].year, Some(2025));
+    assert_eq!(uwv.archive().len(), issued);
+
+    uwv.set_fault(Fault::None);
+    let h = helper
+        .helper_overview(Clients::All, "nl", true, collect_options())
+        .await
+        .unwrap();
+    let c = &h.clients[0];
+    assert!(c.refresh_failures.is_empty(), "{c:?}");
+    assert_eq!(c.sources[0].origin, SourceOrigin::Collected);
+    assert_eq!(c.overview.income[0].amount_eur, 35_880.0);
+    assert_eq!(uwv.archive().len(), issued + 1);
+    // Each overview is a `view` in the helper's log.
+    let views = events(&helper)
+        .into_iter()
+        .filter(|e| matches!(e, AuditEvent::MandateUsed { audience, .. } if audience == "view"))
+        .count();
+    assert_eq!(views, 2);
+
+    // Scoped to the monthly figure only: the year's total, which the overview shows, stays out.
+    let (_h2, other) = wallet_with_scheme(&net).await;
+    let narrow = citizen
+        .delegate(
+            &DelegateRequest {
+                helper_jwk: other.holder_public_jwk().unwrap(),
+                ..scoped(&["/monthly_gross_income_eur"])
+            },
+            quick_http(),
+        )
+        .await
+        .unwrap();
+    let narrow = other
+        .accept_mandate(&narrow.package, quick_http())
+        .await
+        .unwrap();
+    let h = other
+        .helper_overview(Clients::One(&narrow.id), "nl", false, collect_options())
+        .await
+        .unwrap();
+    assert!(h.clients[0].overview.income.is_empty());
+    assert!(!serde_json::to_string(&h).unwrap().contains("35880"));
+}
