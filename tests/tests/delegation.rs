@@ -1572,7 +1572,7 @@ fn collect_request(helper: &Wallet, net: &Network) -> DelegateRequest {
 }
 
 /// Collecting under a mandate has the holder fetch the mandate's list twice, sign and tell the
-/// citizen: more than quick_http's 800 ms on a loaded machine.
+/// citizen: more than quick_http's 2 s on a loaded machine.
 fn collect_options() -> kluis_core::issuance::CollectOptions {
     kluis_core::issuance::CollectOptions {
         http: kluis_tests::loopback_http(Duration::from_secs(10), 2),
