@@ -2425,3 +2425,137 @@ async fn a_refresh_that_fails_at_a_holder_names_it_and_keeps_the_older_figures()
     assert!(h.clients[0].overview.income.is_empty());
     assert!(!serde_json::to_string(&h).unwrap().contains("35880"));
 }
+
+/// The debt-counselling story end to end: the counsellor collects for the citizen at every
+/// holder under the mandate (the helper's overview with refresh) and answers the municipality's
+/// debt-help desk (schuldhulpverlening intake, OpenID4VP) on the citizen's behalf; the desk's
+/// verifier service sees the helper under the mandate. Asking beyond the desk's registration or
+/// beyond the mandate sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counsellor_answers_the_debt_desk_for_the_citizen() {
+    use kluis_core::delegation::{Clients, SourceOrigin};
+    use kluis_fixtures::servers::{debt_overview_dcql, DEBT_DESK};
+    let net = network().await;
+    let (_c, citizen) = wallet_with_scheme(&net).await;
+    for offer in net.offers_for(CITIZEN) {
+        let session = citizen
+            .preview_offer(&offer.offer_uri, options())
+            .await
+            .unwrap();
+        citizen
+            .accept_offer(session, Some(&offer.tx_code))
+            .await
+            .unwrap();
+    }
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let types: Vec<String> = [
+        "urn:nl:gemeente:brp-address:1",
+        "urn:nl:duo:student-debt:1",
+        "urn:nl:cak:care-arrears:1",
+        "urn:nl:gemeente:municipal-debts:1",
+        "urn:nl:belastingdienst:income-assessment:1",
+        VCT,
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .collect();
+    let req = DelegateRequest {
+        types: types.clone(),
+        claims: None,
+        actions: vec![Action::Present, Action::View, Action::Refresh],
+        parties: Some(vec![DEBT_DESK.into()]),
+        purposes: Some(vec!["debt-counselling".into()]),
+        ..request(&helper, &net)
+    };
+    let outcome = citizen.delegate(&req, quick_http()).await.unwrap();
+    let m = helper
+        .accept_mandate(&outcome.package, quick_http())
+        .await
+        .unwrap();
+
+    // Collected fresh at every holder under the mandate.
+    let h = helper
+        .helper_overview(Clients::One(&m.id), "en", true, collect_options())
+        .await
+        .unwrap();
+    let c = &h.clients[0];
+    assert!(c.refresh_failures.is_empty(), "{c:?}");
+    assert_eq!(c.sources.len(), types.len());
+    assert!(c
+        .sources
+        .iter()
+        .all(|s| s.origin == SourceOrigin::Collected));
+    assert_eq!(c.overview.debts.total_eur, 20_933.7);
+
+    // The desk asks for the full debt overview; the helper answers for the citizen.
+    let desk = net.verifier(DEBT_DESK).unwrap().shared();
+    let s = desk.new_session().await.unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let sent = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap();
+    assert_eq!(sent.disclosed.len(), types.len());
+    let r = desk.result(&s.state).await.unwrap();
+    assert_eq!(r.status, "verified", "{:?}", r.reason);
+    let claims = r.claims.unwrap();
+    for q in [
+        "person",
+        "student_debt",
+        "care_arrears",
+        "municipal_debts",
+        "tax_debt",
+        "income",
+    ] {
+        assert_eq!(claims[q][0]["on_behalf"]["mandate_id"], json!(m.id), "{q}");
+    }
+    assert_eq!(
+        claims["student_debt"][0]["claims"]["debt"]["total_amount_eur"],
+        json!(18650.4)
+    );
+    assert_eq!(
+        claims["care_arrears"][0]["claims"]["arrears_eur"],
+        json!(742.3)
+    );
+
+    // Beyond the desk's registration (nationalities): nothing is sent.
+    let mut beyond = debt_overview_dcql();
+    beyond["credentials"][0]["claims"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "path": ["nationalities"] }));
+    desk.set_dcql(Some(beyond));
+    let s = desk.new_session().await.unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    let posts = desk.response_posts();
+    let e = helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    assert_eq!(desk.response_posts(), posts);
+    assert_eq!(desk.result(&s.state).await.unwrap().status, "pending");
+
+    // Beyond the mandate (vehicles, registered for no one here): nothing is sent.
+    desk.set_dcql(Some(
+        json!({ "credentials": [ { "id": "vehicles", "format": "dc+sd-jwt",
+        "meta": { "vct_values": ["urn:nl:rdw:vehicles:1"] },
+        "claims": [ { "path": ["vehicles"] } ] } ] }),
+    ));
+    let s = desk.new_session().await.unwrap();
+    let request = helper
+        .start_presentation_with(&s.request_uri, "en", quick_http())
+        .await
+        .unwrap();
+    assert!(helper
+        .accept_presentation_on_behalf(&m.id, &request, quick_http())
+        .await
+        .is_err());
+    assert_eq!(desk.response_posts(), posts);
+}

@@ -52,7 +52,7 @@ class FixtureProcess private constructor(private val process: Process, val portB
     companion object {
         /**
          * Runs `kluis-fixtures <args> --json --port-base N` with N..N+[ports]-1 free on loopback
-         * (the network uses N..N+10: holders, scheme, landlord, bank, relay, mandate registry).
+         * (the network uses N..N+11: holders, scheme, landlord, bank, relay, mandate registry, debt desk).
          */
         fun start(vararg args: String, ports: Int = 12): FixtureProcess {
             val binary = System.getProperty("kluis.fixtures")
