@@ -25,6 +25,12 @@ fn demo_runs_end_to_end() {
     );
     assert!(disclosed[0].get("bsn").is_none());
     assert_eq!(report["plaintext_scan"]["found"], 0);
+    // The counsellor collected for the citizen at all six holders and the debt-help desk
+    // verified the answer given on the citizen's behalf.
+    let c = &report["delegation"]["counsellor"];
+    assert_eq!(c["collected"], 6, "{c}");
+    assert_eq!(c["desk"], "verified", "{c}");
+    assert_eq!(c["credentials_sent"], 6, "{c}");
     assert!(report["plaintext_scan"]["needles"].as_u64().unwrap() > 30);
     assert!(report["audit_entries"].as_u64().unwrap() >= 14);
     // In person: the session QR's exchange verified, the offline QR at v25 or less at M, once.

@@ -1,4 +1,5 @@
-//! `kluis demo`'s helper part: a mandate, a helper's presentation, a revocation.
+//! `kluis demo`'s helper part: a mandate, a helper's presentation, a revocation; the debt
+//! counsellor collecting for the citizen and answering the debt-help desk.
 
 use kluis_core::delegation::{Action, DelegateRequest};
 use kluis_core::issuance::HttpPolicy;
@@ -177,12 +178,112 @@ pub fn demo(
             "demo: a revoked mandate was still accepted",
         ));
     }
+    let counselling = counsellor(rt, net, citizen, &helper, json)?;
     helper.wipe()?;
     Ok(json!({
+        "counsellor": counselling,
         "mandate_id": accepted.id,
         "accepted_on_behalf": v.on_behalf.is_some(),
         "rejected_after_revocation": after,
         "helper_log": helper_log,
         "citizen_log": citizen_log,
+    }))
+}
+
+/// The debt counsellor (the same helper wallet): under a mandate for the six debt and income
+/// types, collects for the citizen at every holder (the helper's overview with refresh), then
+/// answers the municipality's debt-help desk over OpenID4VP on the citizen's behalf.
+fn counsellor(
+    rt: &tokio::runtime::Runtime,
+    net: &kluis_fixtures::servers::Network,
+    citizen: &kluis_core::Wallet,
+    helper: &kluis_core::Wallet,
+    json: bool,
+) -> Result<serde_json::Value, CliError> {
+    use kluis_core::delegation::Clients;
+    use kluis_fixtures::servers::DEBT_DESK;
+    let say = |s: String| {
+        if !json {
+            println!("  {s}");
+        }
+    };
+    let fixture = |e: kluis_fixtures::FixtureError| CliError::other(format!("demo fixtures: {e}"));
+    let req = DelegateRequest {
+        helper_jwk: helper.holder_public_jwk()?,
+        types: [
+            "urn:nl:gemeente:brp-address:1",
+            "urn:nl:duo:student-debt:1",
+            "urn:nl:cak:care-arrears:1",
+            "urn:nl:gemeente:municipal-debts:1",
+            "urn:nl:belastingdienst:income-assessment:1",
+            "urn:nl:uwv:income-statement:1",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect(),
+        claims: None,
+        actions: vec![Action::Present, Action::View, Action::Refresh],
+        not_before: None,
+        until: kluis_core::now_unix() + 90 * 86_400,
+        parties: Some(vec![DEBT_DESK.into()]),
+        purposes: Some(vec!["debt-counselling".into()]),
+        label: "Daan (schuldhulp)".into(),
+        registry: net.mandate_registry.base_url().to_string(),
+    };
+    let outcome = rt.block_on(citizen.delegate(&req, HttpPolicy::default()))?;
+    let m = rt.block_on(helper.accept_mandate(&outcome.package, HttpPolicy::default()))?;
+    say(format!(
+        "debt counselling: mandate {} — six debt and income types, present/view/refresh, to the debt-help desk only",
+        m.id
+    ));
+    let options = kluis_core::issuance::CollectOptions {
+        copies: 1,
+        ..Default::default()
+    };
+    let h = rt.block_on(helper.helper_overview(Clients::One(&m.id), "en", true, options))?;
+    let c = h
+        .clients
+        .first()
+        .ok_or_else(|| CliError::other("demo: the counsellor's overview is empty"))?;
+    let collected = c
+        .sources
+        .iter()
+        .filter(|s| s.origin == kluis_core::delegation::SourceOrigin::Collected)
+        .count();
+    say(format!(
+        "counsellor: collected at the holders under the mandate ({collected} of {} sources fresh); debts in total EUR {:.2}, {} income figure(s)",
+        c.sources.len(),
+        c.overview.debts.total_eur,
+        c.overview.income.len()
+    ));
+    for f in &c.refresh_failures {
+        say(format!("  not refreshed: {} ({})", f.issuer, f.reason));
+    }
+    let desk = net.verifier(DEBT_DESK).map_err(fixture)?.shared();
+    let session = rt.block_on(desk.new_session()).map_err(fixture)?;
+    let request = rt.block_on(helper.start_presentation(&session.request_uri, "en"))?;
+    let sent =
+        rt.block_on(helper.accept_presentation_on_behalf(&m.id, &request, HttpPolicy::default()))?;
+    let result = rt
+        .block_on(desk.result(&session.state))
+        .ok_or_else(|| CliError::other("demo: the debt-help desk lost the request"))?;
+    say(format!(
+        "debt-help desk (schuldhulpverlening intake): asked the full debt overview; the counsellor answered for the citizen with {} credential(s); the desk: {}",
+        sent.disclosed.len(),
+        result.status
+    ));
+    if result.status != "verified" {
+        return Err(CliError::other(format!(
+            "demo: the debt-help desk did not verify the counsellor's answer: {}",
+            result.reason.unwrap_or_default()
+        )));
+    }
+    Ok(json!({
+        "mandate_id": m.id,
+        "sources": c.sources.len(),
+        "collected": collected,
+        "debts_total_eur": c.overview.debts.total_eur,
+        "desk": result.status,
+        "credentials_sent": sent.disclosed.len(),
     }))
 }

@@ -330,7 +330,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
 
     step(
         json,
-        "8b. Delegate: a helper acts for the citizen under a scoped, time-limited, revocable mandate",
+        "8b. Delegate: a helper acts for the citizen under a scoped, time-limited, revocable mandate; a debt counsellor collects for the citizen and answers the debt-help desk",
     );
     let delegated = delegation::demo(
         &rt,
