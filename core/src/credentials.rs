@@ -153,7 +153,7 @@ impl StoredSummary {
 }
 
 /// One line of the overview.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialSummary {
     /// Opaque id, stable for the life of the credential in this vault.
     pub id: String,

@@ -3,7 +3,9 @@
 //!
 //! Typed views are built from the verified claims of the newest credential of each type, with
 //! labels from type metadata. A credential found revoked, suspended or expired at the last status
-//! check is left out of totals and named in `warnings`. Amounts are summed in cents.
+//! check is left out of totals and named in `warnings` (codes with parameters: the app or CLI
+//! words them in its language). Amounts are integer euro cents: the claims' decimal euros are
+//! rounded to the cent once, when read.
 
 use std::collections::BTreeMap;
 
@@ -25,18 +27,18 @@ const DEBTS: &[(&str, &str)] = &[
 ];
 
 /// Income-bearing types: where the amount and the year are, and what kind of income it is.
-const INCOMES: &[(&str, &str, &str, &str)] = &[
+const INCOMES: &[(&str, &str, &str, IncomeKind)] = &[
     (
         "urn:nl:uwv:income-statement:1",
         "/total_gross_income_eur",
         "/year",
-        "gross_income",
+        IncomeKind::GrossIncome,
     ),
     (
         "urn:nl:belastingdienst:income-assessment:1",
         "/taxable_income_box1_eur",
         "/tax_year",
-        "taxable_income_box1",
+        IncomeKind::TaxableIncomeBox1,
     ),
 ];
 
@@ -45,48 +47,84 @@ const VEHICLES: &str = "urn:nl:rdw:vehicles:1";
 const LICENCE: &str = "urn:nl:rdw:driving-licence:1";
 
 /// One holder's line in the debt total.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DebtLine {
     /// Holder name (registered in the scheme, else the issuer identifier).
     pub holder: String,
     /// What the debt is (the credential type's display name).
     pub kind: String,
-    /// Amount owed, in euros.
-    pub amount_eur: f64,
+    /// Amount owed, in euro cents.
+    pub amount_cents: i64,
     /// The credential it comes from.
     pub credential_id: String,
-    /// Monthly payment, when the holder states one.
-    pub monthly_payment_eur: Option<f64>,
+    /// Monthly payment in euro cents, when the holder states one.
+    pub monthly_payment_cents: Option<i64>,
     /// Whether there is a payment arrangement, when the holder states it.
     pub payment_arrangement: Option<bool>,
 }
 
 /// Debts to the government.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Debts {
-    /// Sum of all lines, in euros.
-    pub total_eur: f64,
+    /// Sum of all lines, in euro cents.
+    pub total_cents: i64,
     /// One line per holder and type.
     pub lines: Vec<DebtLine>,
 }
 
 /// One income figure.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IncomeLine {
     /// Holder name.
     pub holder: String,
-    /// `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
-    pub kind: String,
+    /// Which income figure it is.
+    pub kind: IncomeKind,
     /// The year it is about.
     pub year: Option<i64>,
-    /// Amount in euros.
-    pub amount_eur: f64,
+    /// Amount in euro cents.
+    pub amount_cents: i64,
     /// The credential it comes from.
     pub credential_id: String,
 }
 
+/// Which income figure an [`IncomeLine`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncomeKind {
+    /// Gross income over the year (UWV income statement).
+    GrossIncome,
+    /// Taxable income in box 1 (Belastingdienst assessment).
+    TaxableIncomeBox1,
+}
+
+/// Something the citizen should know about the overview: a code with its parameters, worded by
+/// the app (or the CLI) in the citizen's language. No claim values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum OverviewWarning {
+    /// The credential was found revoked, suspended or expired at its last status check: its
+    /// figures are left out of the overview.
+    LeftOut {
+        credential_id: String,
+        /// The credential type's display name (type metadata, else the `vct`).
+        type_name: String,
+        /// The holder's registered name, else its issuer identifier.
+        holder: String,
+        /// What the status check found.
+        state: CredentialState,
+    },
+    /// The stored credential could not be read back (a damaged or tampered record): left out.
+    Unreadable {
+        credential_id: String,
+        /// The credential type's display name (type metadata, else the `vct`).
+        type_name: String,
+        /// The holder's registered name, else its issuer identifier.
+        holder: String,
+    },
+}
+
 /// The registered address.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AddressView {
     /// Street and house number.
     pub street: String,
@@ -101,7 +139,7 @@ pub struct AddressView {
 }
 
 /// A vehicle registered to the citizen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VehicleView {
     /// Licence plate.
     pub license_plate: String,
@@ -112,7 +150,7 @@ pub struct VehicleView {
 }
 
 /// The driving licence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LicenceView {
     /// Categories, e.g. `["AM", "B"]`.
     pub categories: Vec<String>,
@@ -121,7 +159,7 @@ pub struct LicenceView {
 }
 
 /// The integrated overview.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Overview {
     /// Debts to the government, per holder, with the total.
     pub debts: Debts,
@@ -135,8 +173,8 @@ pub struct Overview {
     pub driving_licence: Option<LicenceView>,
     /// Every credential, with its last known status.
     pub credentials: Vec<CredentialSummary>,
-    /// Things the citizen should know (revoked, expired, unchecked data left out of totals).
-    pub warnings: Vec<String>,
+    /// Things the citizen should know (revoked, expired or unreadable data left out of totals).
+    pub warnings: Vec<OverviewWarning>,
 }
 
 fn at<'a>(claims: &'a Value, pointer: &str) -> Option<&'a Value> {
@@ -151,8 +189,9 @@ fn text(claims: &Value, pointer: &str) -> Option<String> {
     })
 }
 
-fn cents(v: f64) -> i64 {
-    (v * 100.0).round() as i64
+/// A claim's decimal euros as integer cents (rounded half away from zero, once).
+fn cents(v: &Value) -> Option<i64> {
+    v.as_f64().map(|e| (e * 100.0).round() as i64)
 }
 
 /// One credential an overview is built from.
@@ -228,7 +267,7 @@ impl Wallet {
         let scheme = self.participant_list()?;
         let mut overview = Overview {
             debts: Debts {
-                total_eur: 0.0,
+                total_cents: 0,
                 lines: Vec::new(),
             },
             income: Vec::new(),
@@ -238,7 +277,6 @@ impl Wallet {
             credentials,
             warnings: Vec::new(),
         };
-        let mut total_cents = 0i64;
         for Source {
             issuer,
             vct,
@@ -256,28 +294,32 @@ impl Wallet {
                 .map(|h| h.name.get(lang).to_string())
                 .unwrap_or_else(|| issuer.clone());
             if let Some(state) = state.filter(|s| !counts(Some(*s))) {
-                overview.warnings.push(format!(
-                    "{type_name} ({holder}) is {}: left out of the overview",
-                    state.as_str()
-                ));
+                overview.warnings.push(OverviewWarning::LeftOut {
+                    credential_id: id.clone(),
+                    type_name,
+                    holder,
+                    state,
+                });
                 continue;
             }
             let Some(claims) = claims else {
-                overview
-                    .warnings
-                    .push(format!("{type_name} ({holder}) cannot be read: left out"));
+                overview.warnings.push(OverviewWarning::Unreadable {
+                    credential_id: id.clone(),
+                    type_name,
+                    holder,
+                });
                 continue;
             };
             if let Some((_, pointer)) = DEBTS.iter().find(|(t, _)| t == vct) {
-                if let Some(amount) = at(claims, pointer).and_then(Value::as_f64) {
-                    total_cents += cents(amount);
+                if let Some(amount) = at(claims, pointer).and_then(cents) {
+                    overview.debts.total_cents += amount;
                     overview.debts.lines.push(DebtLine {
                         holder: holder.clone(),
                         kind: type_name.clone(),
-                        amount_eur: amount,
+                        amount_cents: amount,
                         credential_id: id.clone(),
-                        monthly_payment_eur: at(claims, "/debt/monthly_payment_eur")
-                            .and_then(Value::as_f64),
+                        monthly_payment_cents: at(claims, "/debt/monthly_payment_eur")
+                            .and_then(cents),
                         payment_arrangement: at(claims, "/payment_arrangement")
                             .and_then(Value::as_bool),
                     });
@@ -287,12 +329,12 @@ impl Wallet {
                 if t != vct {
                     continue;
                 }
-                if let Some(a) = at(claims, amount).and_then(Value::as_f64) {
+                if let Some(a) = at(claims, amount).and_then(cents) {
                     overview.income.push(IncomeLine {
                         holder: holder.clone(),
-                        kind: kind.to_string(),
+                        kind: *kind,
                         year: at(claims, year).and_then(Value::as_i64),
-                        amount_eur: a,
+                        amount_cents: a,
                         credential_id: id.clone(),
                     });
                 }
@@ -345,7 +387,6 @@ impl Wallet {
                 });
             }
         }
-        overview.debts.total_eur = total_cents as f64 / 100.0;
         Ok(overview)
     }
 }

@@ -126,7 +126,7 @@ fn collect_overview_status_check_and_refresh_from_the_fixture_holders() {
     assert_eq!(stored_ids, 8);
 
     let overview = cli.json(&["overview"]);
-    assert_eq!(overview["debts"]["total_eur"], 20933.7);
+    assert_eq!(overview["debts"]["total_cents"], 2_093_370);
     assert_eq!(overview["debts"]["lines"].as_array().unwrap().len(), 4);
     assert_eq!(overview["address"]["locality"], "Utrecht");
     let text = String::from_utf8_lossy(&cli.run(&["overview"]).stdout).to_string();

@@ -2381,7 +2381,7 @@ async fn a_refresh_that_fails_at_a_holder_names_it_and_keeps_the_older_figures()
     assert_eq!(c.sources.len(), 1);
     assert_eq!(c.sources[0].origin, SourceOrigin::Packaged);
     assert_eq!(c.overview.income.len(), 1);
-    assert_eq!(c.overview.income[0].amount_eur, 35_880.0);
+    assert_eq!(c.overview.income[0].amount_cents, 3_588_000);
     assert_eq!(c.overview.income[0].year, Some(2025));
     assert_eq!(uwv.archive().len(), issued);
 
@@ -2393,7 +2393,7 @@ async fn a_refresh_that_fails_at_a_holder_names_it_and_keeps_the_older_figures()
     let c = &h.clients[0];
     assert!(c.refresh_failures.is_empty(), "{c:?}");
     assert_eq!(c.sources[0].origin, SourceOrigin::Collected);
-    assert_eq!(c.overview.income[0].amount_eur, 35_880.0);
+    assert_eq!(c.overview.income[0].amount_cents, 3_588_000);
     assert_eq!(uwv.archive().len(), issued + 1);
     // Each overview is a `view` in the helper's log.
     let views = events(&helper)

@@ -368,7 +368,7 @@ fn helper_overview_from_the_command_line() {
         "Daan (present)",
     );
     let own = citizen.json(&["overview"]);
-    assert_eq!(own["debts"]["total_eur"], 20_933.7);
+    assert_eq!(own["debts"]["total_cents"], 2_093_370);
 
     let one = helper.json(&["overview", "--on-behalf-of", &debts]);
     assert_eq!(one["clients"].as_array().unwrap().len(), 1);
@@ -380,12 +380,12 @@ fn helper_overview_from_the_command_line() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| (l["holder"].to_string(), l["amount_eur"].to_string()))
+            .map(|l| (l["holder"].to_string(), l["amount_cents"].to_string()))
             .collect();
         l.sort();
         l
     };
-    assert_eq!(c["overview"]["debts"]["total_eur"], 20_933.7);
+    assert_eq!(c["overview"]["debts"]["total_cents"], 2_093_370);
     assert_eq!(lines(&c["overview"]["debts"]), lines(&own["debts"]));
     assert_eq!(c["overview"]["income"].as_array().unwrap().len(), 2);
     // Outside the mandate's types: not shown.
@@ -403,7 +403,7 @@ fn helper_overview_from_the_command_line() {
     let fresh = helper.json(&["overview", "--on-behalf-of", &debts, "--refresh"]);
     let c = &fresh["clients"][0];
     assert!(c["refresh_failures"].as_array().unwrap().is_empty(), "{c}");
-    assert_eq!(c["overview"]["debts"]["total_eur"], 20_933.7);
+    assert_eq!(c["overview"]["debts"]["total_cents"], 2_093_370);
     let sources = c["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 5);
     assert!(sources.iter().all(|s| s["origin"] == "collected"), "{c}");
@@ -412,8 +412,8 @@ fn helper_overview_from_the_command_line() {
     // address of the same citizen.
     let n = helper.json(&["overview", "--on-behalf-of", &narrow]);
     let o = &n["clients"][0]["overview"];
-    assert_eq!(o["debts"]["total_eur"], 18_650.4);
-    assert_eq!(o["debts"]["lines"][0]["amount_eur"], 18_650.4);
+    assert_eq!(o["debts"]["total_cents"], 1_865_040);
+    assert_eq!(o["debts"]["lines"][0]["amount_cents"], 1_865_040);
     assert!(o["debts"]["lines"][0]["monthly_payment_eur"].is_null());
     assert!(o["address"].is_null(), "{o}");
     assert!(!n.to_string().contains("Biltstraat"));

@@ -6,7 +6,7 @@ use kluis_core::issuance::OfferPreview;
 use kluis_core::openid4vp::{
     CandidateStatus, Flag, PresentationChoice, PresentationRequest, Transaction,
 };
-use kluis_core::overview::Overview;
+use kluis_core::overview::{IncomeKind, Overview, OverviewWarning};
 use kluis_core::qr::render::{Ec, Qr};
 use kluis_core::sdjwt::VerifiedPresentation;
 
@@ -77,7 +77,7 @@ pub fn describe(req: &PresentationRequest, choice: &PresentationChoice) -> Vec<S
             } => {
                 out.push(format!(
                     "YOU CONFIRM the mortgage offer {offer_id}: {} — {document_label} (document SHA-256 {document_sha256}), signed with your {} credential",
-                    euro(*amount_eur_cents as f64 / 100.0),
+                    euro(i64::try_from(*amount_eur_cents).unwrap_or(i64::MAX)),
                     t.confirmed_with.join(" or ")
                 ));
             }
@@ -149,9 +149,8 @@ pub fn describe(req: &PresentationRequest, choice: &PresentationChoice) -> Vec<S
     out
 }
 
-/// Euros the Dutch way: `€ 1.234,56`.
-pub fn euro(v: f64) -> String {
-    let cents = (v * 100.0).round() as i64;
+/// Euro cents the Dutch way: `€ 1.234,56`.
+pub fn euro(cents: i64) -> String {
     let (sign, cents) = if cents < 0 {
         ("-", -cents)
     } else {
@@ -261,11 +260,11 @@ fn age(secs: i64) -> String {
 fn print_figures(o: &Overview) {
     println!(
         "Debts to the government: {} in total",
-        euro(o.debts.total_eur)
+        euro(o.debts.total_cents)
     );
     for l in &o.debts.lines {
         let mut extra = Vec::new();
-        if let Some(m) = l.monthly_payment_eur {
+        if let Some(m) = l.monthly_payment_cents {
             extra.push(format!("{} per month", euro(m)));
         }
         if let Some(a) = l.payment_arrangement {
@@ -284,23 +283,22 @@ fn print_figures(o: &Overview) {
             "  {:<40} {:<34} {:>14}{extra}",
             l.holder,
             l.kind,
-            euro(l.amount_eur)
+            euro(l.amount_cents)
         );
     }
     if !o.income.is_empty() {
         println!("Income:");
         for i in &o.income {
-            let kind = match i.kind.as_str() {
-                "gross_income" => "gross income",
-                "taxable_income_box1" => "taxable income (box 1)",
-                other => other,
+            let kind = match i.kind {
+                IncomeKind::GrossIncome => "gross income",
+                IncomeKind::TaxableIncomeBox1 => "taxable income (box 1)",
             };
             println!(
                 "  {:<40} {:<22} {:<6} {:>14}",
                 i.holder,
                 kind,
                 i.year.map(|y| y.to_string()).unwrap_or_default(),
-                euro(i.amount_eur)
+                euro(i.amount_cents)
             );
         }
     }
@@ -338,7 +336,25 @@ fn print_figures(o: &Overview) {
         );
     }
     for warn in &o.warnings {
-        println!("Note: {warn}");
+        println!("Note: {}", warning_text(warn));
+    }
+}
+
+/// An overview warning in English (the CLI's language; apps word the code themselves).
+pub fn warning_text(w: &OverviewWarning) -> String {
+    match w {
+        OverviewWarning::LeftOut {
+            type_name,
+            holder,
+            state,
+            ..
+        } => format!(
+            "{type_name} ({holder}) is {}: left out of the overview",
+            state.as_str()
+        ),
+        OverviewWarning::Unreadable {
+            type_name, holder, ..
+        } => format!("{type_name} ({holder}) cannot be read: left out of the overview"),
     }
 }
 
@@ -367,9 +383,9 @@ mod tests {
 
     #[test]
     fn euros_are_written_the_dutch_way() {
-        assert_eq!(euro(23418.77), "€ 23.418,77");
-        assert_eq!(euro(0.0), "€ 0,00");
-        assert_eq!(euro(1234567.5), "€ 1.234.567,50");
-        assert_eq!(euro(-12.3), "-€ 12,30");
+        assert_eq!(euro(2_341_877), "€ 23.418,77");
+        assert_eq!(euro(0), "€ 0,00");
+        assert_eq!(euro(123_456_750), "€ 1.234.567,50");
+        assert_eq!(euro(-1_230), "-€ 12,30");
     }
 }

@@ -9,8 +9,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use kluis_core::issuance as core_issuance;
+use kluis_core::issuance::{self as core_issuance, TxCodeSpec, TxInputMode};
+use kluis_core::overview::{
+    AddressView, DebtLine, Debts, IncomeKind, IncomeLine, LicenceView, Overview, OverviewWarning,
+    VehicleView,
+};
 use kluis_core::sdjwt::MetadataRegistry;
+use kluis_core::status::StatusReport;
 
 use crate::cancel::CancelToken;
 use crate::wallet::Wallet;
@@ -207,24 +212,23 @@ impl From<kluis_core::scheme::SchemeSummary> for SchemeSummary {
 // ---- offers ----
 
 /// How the holder wants the transaction code entered.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct TxCodeSpec {
-    /// `numeric` or `text`.
-    pub input_mode: String,
+    /// The keyboard to show.
+    pub input_mode: TxInputMode,
     /// Expected length, if the holder says.
     pub length: Option<u32>,
     /// What to tell the citizen (where the code is: letter, SMS).
     pub description: Option<String>,
 }
 
-impl From<core_issuance::TxCodeSpec> for TxCodeSpec {
-    fn from(t: core_issuance::TxCodeSpec) -> Self {
-        TxCodeSpec {
-            input_mode: t.input_mode,
-            length: t.length,
-            description: t.description,
-        }
-    }
+/// The keyboard a transaction code needs.
+#[uniffi::remote(Enum)]
+pub enum TxInputMode {
+    /// Digits only (also when the offer says nothing).
+    Numeric,
+    /// Any characters (also for a mode the holder names that the standard does not define).
+    Text,
 }
 
 /// One credential type in an offer.
@@ -286,7 +290,7 @@ impl From<core_issuance::OfferPreview> for OfferPreview {
                     listed: c.listed,
                 })
                 .collect(),
-            tx_code: p.tx_code.map(TxCodeSpec::from),
+            tx_code: p.tx_code,
             needs_login: p.needs_login,
             batch_size: p.batch_size,
         }
@@ -331,7 +335,9 @@ impl OfferSession {
 }
 
 /// A credential the holder will deliver later (deferred issuance).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type PendingCredential = core_issuance::PendingSummary;
+
+#[uniffi::remote(Record)]
 pub struct PendingCredential {
     /// Opaque id of the pending transaction.
     pub id: String,
@@ -341,17 +347,6 @@ pub struct PendingCredential {
     pub vct: String,
     /// Why it is still pending, when the last poll failed (holder down, ...).
     pub note: Option<String>,
-}
-
-impl From<core_issuance::PendingSummary> for PendingCredential {
-    fn from(p: core_issuance::PendingSummary) -> Self {
-        PendingCredential {
-            id: p.id,
-            issuer: p.issuer,
-            vct: p.vct,
-            note: p.note,
-        }
-    }
 }
 
 /// What accepting an offer did.
@@ -445,7 +440,7 @@ impl From<core_issuance::RefreshReport> for RefreshReport {
 }
 
 /// One credential's state after a status check.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct StatusReport {
     /// Credential id.
     pub id: String,
@@ -459,63 +454,60 @@ pub struct StatusReport {
     pub note: Option<String>,
 }
 
-impl From<kluis_core::status::StatusReport> for StatusReport {
-    fn from(r: kluis_core::status::StatusReport) -> Self {
-        StatusReport {
-            id: r.id,
-            issuer: r.issuer,
-            vct: r.vct,
-            status: r.status.into(),
-            note: r.note,
-        }
-    }
-}
-
 // ---- the overview ----
 
 /// One holder's line in the debt total.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct DebtLine {
     /// Holder name (as registered in the scheme, else the issuer identifier).
     pub holder: String,
     /// What the debt is (the credential type's display name).
     pub kind: String,
-    /// Amount owed, in euros.
-    pub amount_eur: f64,
+    /// Amount owed, in euro cents.
+    pub amount_cents: i64,
     /// The credential it comes from.
     pub credential_id: String,
-    /// Monthly payment, when the holder states one.
-    pub monthly_payment_eur: Option<f64>,
+    /// Monthly payment in euro cents, when the holder states one.
+    pub monthly_payment_cents: Option<i64>,
     /// Whether there is a payment arrangement, when the holder states it.
     pub payment_arrangement: Option<bool>,
 }
 
 /// Debts to the government.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Debts {
-    /// Sum of all lines, in euros (summed in cents).
-    pub total_eur: f64,
+    /// Sum of all lines, in euro cents.
+    pub total_cents: i64,
     /// One line per holder and type.
     pub lines: Vec<DebtLine>,
 }
 
 /// One income figure.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct IncomeLine {
     /// Holder name.
     pub holder: String,
-    /// `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
-    pub kind: String,
+    /// Which figure it is.
+    pub kind: IncomeKind,
     /// The year it is about.
     pub year: Option<i64>,
-    /// Amount in euros.
-    pub amount_eur: f64,
+    /// Amount in euro cents.
+    pub amount_cents: i64,
     /// The credential it comes from.
     pub credential_id: String,
 }
 
+/// Which income figure an `IncomeLine` is.
+#[uniffi::remote(Enum)]
+pub enum IncomeKind {
+    /// Gross income over the year (UWV income statement).
+    GrossIncome,
+    /// Taxable income in box 1 (Belastingdienst assessment).
+    TaxableIncomeBox1,
+}
+
 /// The registered address.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct AddressView {
     /// Street and house number.
     pub street: String,
@@ -523,34 +515,58 @@ pub struct AddressView {
     pub postal_code: String,
     /// Place of residence.
     pub locality: String,
-    /// Registered there since.
+    /// Registered there since (ISO 8601 date, as the holder wrote it).
     pub registered_since: Option<String>,
     /// The credential it comes from.
     pub credential_id: String,
 }
 
 /// A vehicle registered to the citizen.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct VehicleView {
     /// Licence plate.
     pub license_plate: String,
     /// Make and model.
     pub description: String,
-    /// First registration date.
+    /// First registration date (ISO 8601 date, as the holder wrote it).
     pub first_registration: Option<String>,
 }
 
 /// The driving licence.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct LicenceView {
     /// Categories, e.g. `["AM", "B"]`.
     pub categories: Vec<String>,
-    /// Valid until.
+    /// Valid until (ISO 8601 date, as the holder wrote it).
     pub expiry_date: Option<String>,
 }
 
+/// Something the citizen should know about the overview: a code with its parameters, for the
+/// app to word in the citizen's language. No claim values.
+#[uniffi::remote(Enum)]
+pub enum OverviewWarning {
+    /// The credential was found revoked, suspended or expired (`state`) at its last status
+    /// check: its figures are left out of the overview.
+    LeftOut {
+        credential_id: String,
+        /// The credential type's display name (type metadata, else the `vct`).
+        type_name: String,
+        /// The holder's registered name, else its issuer identifier.
+        holder: String,
+        state: CredentialState,
+    },
+    /// The stored credential could not be read back (a damaged or tampered record): left out.
+    Unreadable {
+        credential_id: String,
+        /// The credential type's display name (type metadata, else the `vct`).
+        type_name: String,
+        /// The holder's registered name, else its issuer identifier.
+        holder: String,
+    },
+}
+
 /// The integrated overview across holders.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Overview {
     /// Debts to the government, per holder, with the total.
     pub debts: Debts,
@@ -565,63 +581,7 @@ pub struct Overview {
     /// Every credential, with its last known status.
     pub credentials: Vec<CredentialSummary>,
     /// What the citizen should know (revoked, expired or unreadable data left out of totals).
-    pub warnings: Vec<String>,
-}
-
-impl From<kluis_core::overview::Overview> for Overview {
-    fn from(o: kluis_core::overview::Overview) -> Self {
-        Overview {
-            debts: Debts {
-                total_eur: o.debts.total_eur,
-                lines: o
-                    .debts
-                    .lines
-                    .into_iter()
-                    .map(|l| DebtLine {
-                        holder: l.holder,
-                        kind: l.kind,
-                        amount_eur: l.amount_eur,
-                        credential_id: l.credential_id,
-                        monthly_payment_eur: l.monthly_payment_eur,
-                        payment_arrangement: l.payment_arrangement,
-                    })
-                    .collect(),
-            },
-            income: o
-                .income
-                .into_iter()
-                .map(|i| IncomeLine {
-                    holder: i.holder,
-                    kind: i.kind,
-                    year: i.year,
-                    amount_eur: i.amount_eur,
-                    credential_id: i.credential_id,
-                })
-                .collect(),
-            address: o.address.map(|a| AddressView {
-                street: a.street,
-                postal_code: a.postal_code,
-                locality: a.locality,
-                registered_since: a.registered_since,
-                credential_id: a.credential_id,
-            }),
-            vehicles: o
-                .vehicles
-                .into_iter()
-                .map(|v| VehicleView {
-                    license_plate: v.license_plate,
-                    description: v.description,
-                    first_registration: v.first_registration,
-                })
-                .collect(),
-            driving_licence: o.driving_licence.map(|l| LicenceView {
-                categories: l.categories,
-                expiry_date: l.expiry_date,
-            }),
-            credentials: list(o.credentials),
-            warnings: o.warnings,
-        }
-    }
+    pub warnings: Vec<OverviewWarning>,
 }
 
 fn list<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
@@ -661,8 +621,8 @@ impl From<&core_issuance::CollectEvent> for CollectEvent {
                 pending,
             } => CollectEvent::Stored {
                 issuer,
-                stored: stored.into_iter().map(Into::into).collect(),
-                pending: pending.into_iter().map(Into::into).collect(),
+                stored,
+                pending,
             },
             E::Failed { issuer, error } => CollectEvent::Failed {
                 issuer,
@@ -803,7 +763,7 @@ impl Wallet {
 
     /// Deferred credentials not yet delivered.
     pub async fn pending_credentials(&self) -> Result<Vec<PendingCredential>, KluisError> {
-        self.with_core(|w| w.pending_issuances().map(list)).await
+        self.with_core(|w| w.pending_issuances()).await
     }
 
     /// Re-fetches stale credentials from their holders (all with `force`) and picks up
@@ -824,18 +784,17 @@ impl Wallet {
     }
 
     /// Checks every credential against its holder's signed Token Status List and its expiry;
-    /// the result is kept ([`CredentialSummary::status`]) and changes are logged.
+    /// the result is kept (`CredentialSummary.status`) and changes are logged.
     pub async fn check_status(&self, http: HttpSettings) -> Result<Vec<StatusReport>, KluisError> {
         let core = self.core()?;
-        blocking_async(move || async move { core.check_status(http.into()).await.map(list) }).await
+        blocking_async(move || async move { core.check_status(http.into()).await }).await
     }
 
     /// The integrated overview (debts with their total, income, address, vehicles, driving
-    /// licence), names in `lang`; credentials found revoked, suspended or expired are left out
-    /// of the totals and named in `warnings`.
+    /// licence), names in `lang`, amounts in euro cents; credentials found revoked, suspended or
+    /// expired are left out of the totals and named in `warnings`, as codes for the app to word.
     pub async fn overview(&self, lang: String) -> Result<Overview, KluisError> {
-        self.with_core(move |w| w.overview(&lang).map(Overview::from))
-            .await
+        self.with_core(move |w| w.overview(&lang)).await
     }
 
     /// Sets the SD-JWT VC type metadata documents (JSON, one per type) that give credential

@@ -19,7 +19,9 @@ use crate::wallet::Wallet;
 use crate::KluisError;
 
 /// What a helper may do with the credentials in scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub type MandateAction = dg::Action;
+
+#[uniffi::remote(Enum)]
 pub enum MandateAction {
     /// Present (selected claims of) the credentials to requesting parties.
     Present,
@@ -27,26 +29,6 @@ pub enum MandateAction {
     View,
     /// Re-fetch the credentials from their holders, where holders allow it.
     Refresh,
-}
-
-impl From<dg::Action> for MandateAction {
-    fn from(a: dg::Action) -> Self {
-        match a {
-            dg::Action::Present => MandateAction::Present,
-            dg::Action::View => MandateAction::View,
-            dg::Action::Refresh => MandateAction::Refresh,
-        }
-    }
-}
-
-impl From<MandateAction> for dg::Action {
-    fn from(a: MandateAction) -> Self {
-        match a {
-            MandateAction::Present => dg::Action::Present,
-            MandateAction::View => dg::Action::View,
-            MandateAction::Refresh => dg::Action::Refresh,
-        }
-    }
 }
 
 /// What the citizen decides when delegating.
@@ -92,7 +74,7 @@ impl From<DelegateRequest> for dg::DelegateRequest {
             helper_jwk: r.helper_jwk,
             types: r.types,
             claims: r.claims,
-            actions: r.actions.into_iter().map(Into::into).collect(),
+            actions: r.actions,
             not_before: r.not_before,
             until: r.until,
             parties: r.parties,
@@ -104,7 +86,9 @@ impl From<DelegateRequest> for dg::DelegateRequest {
 }
 
 /// Which side of a mandate this wallet is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub type MandateRole = dg::MandateRole;
+
+#[uniffi::remote(Enum)]
 pub enum MandateRole {
     /// This wallet gave the mandate (the citizen).
     Issued,
@@ -112,17 +96,10 @@ pub enum MandateRole {
     Received,
 }
 
-impl From<dg::MandateRole> for MandateRole {
-    fn from(r: dg::MandateRole) -> Self {
-        match r {
-            dg::MandateRole::Issued => MandateRole::Issued,
-            dg::MandateRole::Received => MandateRole::Received,
-        }
-    }
-}
-
 /// A mandate's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub type MandateState = dg::MandateState;
+
+#[uniffi::remote(Enum)]
 pub enum MandateState {
     /// Valid now.
     Active,
@@ -134,19 +111,6 @@ pub enum MandateState {
     Revoked,
     /// The revocation list could not be fetched (a received package is kept, but not used).
     Unknown,
-}
-
-impl From<dg::MandateState> for MandateState {
-    fn from(s: dg::MandateState) -> Self {
-        use dg::MandateState as S;
-        match s {
-            S::Active => MandateState::Active,
-            S::NotYetValid => MandateState::NotYetValid,
-            S::Expired => MandateState::Expired,
-            S::Revoked => MandateState::Revoked,
-            S::Unknown => MandateState::Unknown,
-        }
-    }
 }
 
 /// One credential under a mandate.
@@ -207,17 +171,17 @@ impl From<dg::MandateSummary> for MandateSummary {
     fn from(m: dg::MandateSummary) -> Self {
         MandateSummary {
             id: m.id,
-            role: m.role.into(),
+            role: m.role,
             label: m.label,
             counterpart: m.counterpart,
             types: m.types,
             claims: m.claims,
-            actions: m.actions.into_iter().map(Into::into).collect(),
+            actions: m.actions,
             parties: m.parties,
             purposes: m.purposes,
             not_before: m.not_before,
             expires_at: m.expires_at,
-            state: m.state.into(),
+            state: m.state,
             credentials: m
                 .credentials
                 .into_iter()

@@ -31,11 +31,9 @@ pub use authorization::AuthorizationSession;
 pub use backup::{restore_wallet, BackupFile, BackupInfo, Reissue, RestoreReport, RestoredWallet};
 pub use cancel::CancelToken;
 pub use collect::{
-    recommended_collect_settings, recommended_http_settings, AddressView, CollectEvent,
-    CollectListener, CollectOutcome, CollectSettings, DebtLine, Debts, DeferredPoll, HttpSettings,
-    IncomeLine, LicenceView, OfferPreview, OfferSession, OfferedCredential, Overview,
-    PendingCredential, RefreshFailure, RefreshReport, SchemeSummary, StatusReport, TxCodeSpec,
-    VehicleView,
+    recommended_collect_settings, recommended_http_settings, CollectEvent, CollectListener,
+    CollectOutcome, CollectSettings, DeferredPoll, HttpSettings, OfferPreview, OfferSession,
+    OfferedCredential, PendingCredential, RefreshFailure, RefreshReport, SchemeSummary,
 };
 pub use delegation::{
     DelegateRequest, DelegationOutcome, MandateAction, MandateCredential, MandateRole,
@@ -59,9 +57,18 @@ pub use present::{
 };
 pub use types::{
     dangerous_test_wallet_options, recommended_wallet_options, AuditActor, AuditEntry, AuditEvent,
-    ClaimView, CredentialDetails, CredentialState, CredentialSummary, HolderBinding, KdfSettings,
-    LimitAction, PinPolicy, TrustedIssuer, WalletOptions, WalletStatus,
+    ClaimView, CredentialDetails, KdfSettings, LimitAction, PinPolicy, TrustedIssuer,
+    WalletOptions, WalletStatus,
 };
+// The core's own types, crossing as they are (`#[uniffi::remote]` in types.rs and collect.rs).
+pub use kluis_core::audit::{DeclineReason, Delivery};
+pub use kluis_core::issuance::{TxCodeSpec, TxInputMode};
+pub use kluis_core::overview::{
+    AddressView, DebtLine, Debts, IncomeKind, IncomeLine, LicenceView, Overview, OverviewWarning,
+    VehicleView,
+};
+pub use kluis_core::status::{CredentialState, StatusReport};
+pub use kluis_core::{CredentialSummary, HolderBinding};
 pub use wallet::{wallet_exists, Wallet};
 
 /// The version of kluis this library was built from (for an app's about screen and bug reports).

@@ -69,7 +69,9 @@ pub struct ClaimRequest {
 }
 
 /// The state of a candidate credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub type CandidateStatus = vp::CandidateStatus;
+
+#[uniffi::remote(Enum)]
 pub enum CandidateStatus {
     /// Status-checked recently and valid.
     Valid,
@@ -81,19 +83,6 @@ pub enum CandidateStatus {
     Suspended,
     /// Past its expiry.
     Expired,
-}
-
-impl From<vp::CandidateStatus> for CandidateStatus {
-    fn from(s: vp::CandidateStatus) -> Self {
-        use vp::CandidateStatus as S;
-        match s {
-            S::Valid => CandidateStatus::Valid,
-            S::Stale => CandidateStatus::Stale,
-            S::Revoked => CandidateStatus::Revoked,
-            S::Suspended => CandidateStatus::Suspended,
-            S::Expired => CandidateStatus::Expired,
-        }
-    }
 }
 
 /// A stored credential that can answer a query.
@@ -136,7 +125,9 @@ pub struct QueryView {
 }
 
 /// Something the citizen should know before deciding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub type PresentationFlag = vp::Flag;
+
+#[uniffi::remote(Enum)]
 pub enum PresentationFlag {
     /// The party is not in the scheme's list (attested only).
     Unregistered,
@@ -156,24 +147,10 @@ pub enum PresentationFlag {
     UnsupportedFormats,
 }
 
-impl From<vp::Flag> for PresentationFlag {
-    fn from(f: vp::Flag) -> Self {
-        use vp::Flag as F;
-        match f {
-            F::Unregistered => PresentationFlag::Unregistered,
-            F::OutsideRegistration => PresentationFlag::OutsideRegistration,
-            F::LongerRetention => PresentationFlag::LongerRetention,
-            F::UnknownPurpose => PresentationFlag::UnknownPurpose,
-            F::NothingMatches => PresentationFlag::NothingMatches,
-            F::StaleCredentials => PresentationFlag::StaleCredentials,
-            F::InvalidCredentials => PresentationFlag::InvalidCredentials,
-            F::UnsupportedFormats => PresentationFlag::UnsupportedFormats,
-        }
-    }
-}
-
 /// How a presentation travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub type PresentationChannel = vp::Channel;
+
+#[uniffi::remote(Enum)]
 pub enum PresentationChannel {
     /// The party's QR code or link, answered over HTTPS.
     Remote,
@@ -181,16 +158,6 @@ pub enum PresentationChannel {
     SessionQr,
     /// In person, a self-contained offline QR.
     OfflineQr,
-}
-
-impl From<vp::Channel> for PresentationChannel {
-    fn from(c: vp::Channel) -> Self {
-        match c {
-            vp::Channel::Remote => PresentationChannel::Remote,
-            vp::Channel::SessionQr => PresentationChannel::SessionQr,
-            vp::Channel::OfflineQr => PresentationChannel::OfflineQr,
-        }
-    }
 }
 
 /// What the consent screen shows: who asks, why, for how long, which claims, from which
@@ -259,7 +226,7 @@ impl From<&vp::PresentationRequest> for PresentationRequest {
                             title: c.title.clone(),
                             vct: c.vct.clone(),
                             issuer: c.issuer.clone(),
-                            status: c.status.into(),
+                            status: c.status,
                             always_shared: c.always_shared.clone(),
                             within_registration: c.within_registration,
                             claims: c.claims.clone(),
@@ -268,9 +235,9 @@ impl From<&vp::PresentationRequest> for PresentationRequest {
                 })
                 .collect(),
             transactions: r.transactions.iter().map(TransactionView::from).collect(),
-            flags: r.flags.iter().copied().map(Into::into).collect(),
+            flags: r.flags.clone(),
             satisfiable: r.satisfiable,
-            channel: r.channel.into(),
+            channel: r.channel,
             expires_at: r.expires_at,
         }
     }

@@ -1,10 +1,20 @@
-//! Records and enums that mirror the core's types at the FFI.
+//! The wallet's records and enums at the FFI.
 //!
-//! Mirrors rather than uniffi derives on the core types: the core stays free of FFI concerns
-//! (DESIGN.md), and every conversion below is a plain field copy. JSON values (claim values) cross
-//! as JSON text, which every app platform parses natively.
+//! Where the core's type is what an app should see, it crosses as is: `#[uniffi::remote]` states
+//! its shape for the bindings (and the doc comments apps read), the compiler checks that shape
+//! against the core's fields, and there is no copy and no conversion. The core stays free of
+//! uniffi (DESIGN.md); a uniffi derive in kluis-core would make it a second uniffi component, with
+//! its own Kotlin file, Swift module and FFI header to package. A mirror remains where the app
+//! must see less or another shape: [`AuditEvent`] (no receipts or key ids; string codes of old
+//! entries as enums), [`ClaimView`] (claim values as JSON text, which every platform parses),
+//! [`WalletOptions`]/[`WalletStatus`] (named for apps, not for Argon2's letters).
 
-use kluis_core::{KdfParams, OnLimit, VaultOptions, VaultPolicy};
+use kluis_core::audit::{DeclineReason, Delivery};
+use kluis_core::delegation::{Action, MandateState};
+
+use crate::{MandateAction, PresentationChannel};
+use kluis_core::status::CredentialState;
+use kluis_core::{CredentialSummary, HolderBinding, KdfParams, OnLimit, VaultOptions, VaultPolicy};
 
 /// Choices made when a wallet is created; stored in the vault.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -173,7 +183,7 @@ impl From<kluis_core::trust::TrustedIssuer> for TrustedIssuer {
 }
 
 /// How a credential is bound to a holder key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum HolderBinding {
     /// Bound to this wallet's holder key: it can be presented with key binding.
     ThisWallet,
@@ -181,17 +191,8 @@ pub enum HolderBinding {
     None,
 }
 
-impl From<kluis_core::HolderBinding> for HolderBinding {
-    fn from(b: kluis_core::HolderBinding) -> Self {
-        match b {
-            kluis_core::HolderBinding::ThisWallet => HolderBinding::ThisWallet,
-            kluis_core::HolderBinding::None => HolderBinding::None,
-        }
-    }
-}
-
 /// One line of the overview.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct CredentialSummary {
     /// Opaque id, stable for the life of the credential in this wallet.
     pub id: String,
@@ -211,15 +212,15 @@ pub struct CredentialSummary {
     pub binding: HolderBinding,
     /// Copies kept for unlinkable presentations (1 for an imported credential).
     pub copies: u32,
-    /// Result of the last status check (absent: never checked).
+    /// Result of the last status check (null/nil: never checked).
     pub status: Option<CredentialState>,
-    /// Restored on a device without its holder key: collect it again (refresh does, where the
-    /// holder gave a refresh token).
+    /// Restored on a device without its holder key: collect it again (`refresh` does, where
+    /// the holder gave a refresh token).
     pub needs_reissuance: bool,
 }
 
 /// A credential's state after a status check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum CredentialState {
     /// Not expired and its status list entry is 0.
     Valid,
@@ -233,41 +234,10 @@ pub enum CredentialState {
     Unknown,
 }
 
-impl From<kluis_core::status::CredentialState> for CredentialState {
-    fn from(s: kluis_core::status::CredentialState) -> Self {
-        use kluis_core::status::CredentialState as S;
-        match s {
-            S::Valid => CredentialState::Valid,
-            S::Revoked => CredentialState::Revoked,
-            S::Suspended => CredentialState::Suspended,
-            S::Expired => CredentialState::Expired,
-            S::Unknown => CredentialState::Unknown,
-        }
-    }
-}
-
-impl From<kluis_core::CredentialSummary> for CredentialSummary {
-    fn from(s: kluis_core::CredentialSummary) -> Self {
-        CredentialSummary {
-            id: s.id,
-            issuer: s.issuer,
-            vct: s.vct,
-            name: s.name,
-            issued_at: s.issued_at,
-            expires_at: s.expires_at,
-            imported_at: s.imported_at,
-            binding: s.binding.into(),
-            copies: s.copies,
-            status: s.status.map(CredentialState::from),
-            needs_reissuance: s.needs_reissuance,
-        }
-    }
-}
-
 /// One claim as the app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ClaimView {
-    /// Claim path, e.g. `/address/locality`: what [`crate::Wallet::present`] takes.
+    /// Claim path, e.g. `/address/locality`: what `Wallet.present` takes.
     pub path: String,
     /// Display label from type metadata, in the requested language.
     pub label: Option<String>,
@@ -300,7 +270,7 @@ pub struct CredentialDetails {
 impl From<kluis_core::CredentialDetails> for CredentialDetails {
     fn from(d: kluis_core::CredentialDetails) -> Self {
         CredentialDetails {
-            summary: d.summary.into(),
+            summary: d.summary,
             claims: d.claims.into_iter().map(ClaimView::from).collect(),
         }
     }
@@ -321,7 +291,9 @@ impl From<kluis_core::audit::Actor> for AuditActor {
     }
 }
 
-/// What happened, in an audit entry.
+/// What happened, in an audit entry. A mirror: the core's entry also holds what the app has no
+/// use for (the deletion receipt, the holder key's vault id), and codes that older entries keep
+/// as text (a status, a mandate's actions) cross as enums.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum AuditEvent {
     /// The wallet was created.
@@ -358,7 +330,7 @@ pub enum AuditEvent {
     /// A status check found a credential revoked, suspended, expired or valid again.
     CredentialStatusChanged {
         credential_id: String,
-        status: String,
+        status: CredentialState,
     },
     /// The scheme's key was pinned and its participant list fetched.
     SchemePinned {
@@ -376,12 +348,11 @@ pub enum AuditEvent {
         purpose: Option<String>,
         /// How long the party said it keeps the data (days), when it said so.
         retention_days: Option<u32>,
-        /// `remote`, `session-qr` or `offline-qr`; absent for presentations made with
-        /// [`crate::Wallet::present`] (no requesting party session).
-        channel: Option<String>,
-        /// `received`, `rejected` (the party saw it and refused) or `uncertain` (may have been
-        /// shared); absent where no answer is expected.
-        delivery: Option<String>,
+        /// How it travelled; null/nil for presentations made with `Wallet.present` (no
+        /// requesting party session).
+        channel: Option<PresentationChannel>,
+        /// Whether the party confirmed it; null/nil where no answer is expected.
+        delivery: Option<Delivery>,
     },
     /// The citizen declined a presentation request.
     PresentationDeclined {
@@ -389,19 +360,19 @@ pub enum AuditEvent {
         audience: String,
         /// The purpose it stated.
         purpose: Option<String>,
-        /// `remote`, `session-qr` or `offline-qr`.
-        channel: String,
-        /// `citizen` or `nothing-to-answer`; absent in older entries.
-        reason: Option<String>,
+        /// How the request arrived.
+        channel: PresentationChannel,
+        /// Who decided; null/nil in entries written before it was recorded (the citizen).
+        reason: Option<DeclineReason>,
     },
     /// The wallet refused an invalid or untrusted presentation request; nothing was sent.
     PresentationRefused {
         /// The client identifier the request claimed.
         audience: String,
-        /// Short reason code.
+        /// Short reason code (e.g. `bad_signature`), no personal data.
         reason: String,
-        /// `remote`, `session-qr` or `offline-qr`.
-        channel: String,
+        /// How the request arrived.
+        channel: PresentationChannel,
     },
     /// The citizen gave a helper a mandate.
     MandateIssued {
@@ -409,7 +380,8 @@ pub enum AuditEvent {
         /// Thumbprint of the helper's key.
         helper: String,
         types: Vec<String>,
-        actions: Vec<String>,
+        actions: Vec<MandateAction>,
+        /// Unix seconds.
         expires_at: i64,
     },
     /// This wallet accepted a mandate package (helper's side).
@@ -435,8 +407,11 @@ pub enum AuditEvent {
     },
     /// The citizen revoked a mandate.
     MandateRevoked { mandate_id: String },
-    /// A received mandate package was dropped (`revoked` or `expired`).
-    MandateDropped { mandate_id: String, reason: String },
+    /// A received mandate package was dropped; `reason` is `Revoked` or `Expired`.
+    MandateDropped {
+        mandate_id: String,
+        reason: MandateState,
+    },
     /// A recovery secret was made.
     RecoverySecretMade,
     /// A backup was written.
@@ -444,6 +419,7 @@ pub enum AuditEvent {
     /// The wallet was restored from a backup on this device.
     Restored {
         backup_id: String,
+        /// Unix seconds.
         backup_made_at: i64,
         /// Credentials to collect again (their keys stayed on the old device).
         needs_reissuance: Vec<String>,
@@ -453,9 +429,31 @@ pub enum AuditEvent {
     DeletedByParty {
         entry: u64,
         audience: String,
+        /// Unix seconds.
         deleted_at: i64,
         deleted: u32,
     },
+}
+
+/// What became of a presentation sent to a party.
+#[uniffi::remote(Enum)]
+pub enum Delivery {
+    /// The party acknowledged it.
+    Received,
+    /// The party received it and refused it: it has seen the data all the same.
+    Rejected,
+    /// It may have been shared: the party failed or the connection broke after sending. It is
+    /// never re-sent by itself.
+    Uncertain,
+}
+
+/// Why a presentation request was declined.
+#[uniffi::remote(Enum)]
+pub enum DeclineReason {
+    /// The citizen said no.
+    Citizen,
+    /// The wallet holds nothing that answers the query.
+    NothingToAnswer,
 }
 
 impl From<kluis_core::audit::AuditEvent> for AuditEvent {
@@ -508,7 +506,9 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 status,
             } => AuditEvent::CredentialStatusChanged {
                 credential_id,
-                status,
+                // The log keeps the state's JSON name; one the wallet never writes is Unknown.
+                status: serde_json::from_value(serde_json::Value::String(status))
+                    .unwrap_or(CredentialState::Unknown),
             },
             E::SchemePinned {
                 list_uri,
@@ -532,8 +532,8 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 claims,
                 purpose,
                 retention_days,
-                channel: channel.map(|c| c.as_str().to_string()),
-                delivery: delivery.map(|d| d.as_str().to_string()),
+                channel,
+                delivery,
             },
             E::PresentationDeclined {
                 audience,
@@ -543,8 +543,8 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
             } => AuditEvent::PresentationDeclined {
                 audience,
                 purpose,
-                channel: channel.as_str().to_string(),
-                reason: reason.map(|r| r.as_str().to_string()),
+                channel,
+                reason,
             },
             E::PresentationRefused {
                 audience,
@@ -553,7 +553,7 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
             } => AuditEvent::PresentationRefused {
                 audience,
                 reason,
-                channel: channel.as_str().to_string(),
+                channel,
             },
             E::MandateIssued {
                 mandate_id,
@@ -565,7 +565,7 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 mandate_id,
                 helper,
                 types,
-                actions,
+                actions: actions.iter().filter_map(|a| Action::parse(a)).collect(),
                 expires_at,
             },
             E::MandateAccepted {
@@ -600,9 +600,14 @@ impl From<kluis_core::audit::AuditEvent> for AuditEvent {
                 vct,
             },
             E::MandateRevoked { mandate_id } => AuditEvent::MandateRevoked { mandate_id },
-            E::MandateDropped { mandate_id, reason } => {
-                AuditEvent::MandateDropped { mandate_id, reason }
-            }
+            E::MandateDropped { mandate_id, reason } => AuditEvent::MandateDropped {
+                mandate_id,
+                reason: if reason == "revoked" {
+                    MandateState::Revoked
+                } else {
+                    MandateState::Expired
+                },
+            },
             E::RecoverySecretMade => AuditEvent::RecoverySecretMade,
             E::BackupMade {
                 backup_id,

@@ -252,18 +252,13 @@ impl Wallet {
         &self,
         compact: String,
     ) -> Result<CredentialSummary, KluisError> {
-        self.with_core(move |w| w.import_credential(&compact).map(CredentialSummary::from))
-            .await
+        self.with_core(move |w| w.import_credential(&compact)).await
     }
 
     /// The overview: every stored credential, oldest import first; display names in `lang`
     /// (`nl` or `en`).
     pub async fn credentials(&self, lang: String) -> Result<Vec<CredentialSummary>, KluisError> {
-        self.with_core(move |w| {
-            w.credentials(&lang)
-                .map(|v| v.into_iter().map(Into::into).collect())
-        })
-        .await
+        self.with_core(move |w| w.credentials(&lang)).await
     }
 
     /// One credential with all its claims, labels in `lang`.

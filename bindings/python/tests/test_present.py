@@ -61,7 +61,7 @@ def test_the_bank_asks_and_the_citizen_declines(wallet, parties):
     with urllib.request.urlopen(bank["result_url"], timeout=10) as r:
         assert json.load(r)["status"] == "declined"
     last = run(wallet.audit_log())[-1].event
-    assert last == kluis_ffi.AuditEvent.PRESENTATION_DECLINED("verifier_attestation:bank-utrecht", "mortgage", "remote", "citizen")
+    assert last == kluis_ffi.AuditEvent.PRESENTATION_DECLINED("verifier_attestation:bank-utrecht", "mortgage", kluis_ffi.PresentationChannel.REMOTE, kluis_ffi.DeclineReason.CITIZEN)
 
 
 def test_an_unlisted_party_is_refused(wallet):

@@ -40,7 +40,7 @@ pub use crate::http::HttpPolicy;
 use crate::http::{self, Http};
 pub use authorization::{PendingAuthorization, WALLET_CLIENT_ID};
 pub use dpop::DPOP_TYP;
-pub use offer::{CredentialOffer, TxCodeSpec};
+pub use offer::{CredentialOffer, TxCodeSpec, TxInputMode};
 pub use progress::{CollectEvent, CollectProgress, NoProgress};
 pub use refresh::{RefreshFailure, RefreshReport};
 

@@ -31,12 +31,34 @@ const MAX_OFFER_URI: usize = 16 * 1024;
 /// How the holder wants the transaction code entered.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TxCodeSpec {
-    /// `numeric` or `text`.
-    pub input_mode: String,
+    /// Digits only, or any characters.
+    pub input_mode: TxInputMode,
     /// Expected length, if said.
     pub length: Option<u32>,
     /// What to tell the citizen (where the code is).
     pub description: Option<String>,
+}
+
+/// The keyboard a transaction code needs (OpenID4VCI 1.0 credential offer, `tx_code.input_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxInputMode {
+    /// Digits only (`numeric`, the default when the offer says nothing).
+    Numeric,
+    /// Any characters (`text`).
+    Text,
+}
+
+impl TxInputMode {
+    /// The offer's `input_mode`. A value the spec does not define is read as `text`, the mode
+    /// that lets the citizen type whatever the holder sent (refusing the offer would be stricter
+    /// than the spec).
+    fn parse(value: Option<&str>) -> TxInputMode {
+        match value {
+            None | Some("numeric") => TxInputMode::Numeric,
+            Some(_) => TxInputMode::Text,
+        }
+    }
 }
 
 /// A parsed credential offer. The pre-authorized code is a bearer secret: zeroized, never shown.
@@ -148,11 +170,7 @@ impl CredentialOffer {
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| bad("has no usable pre-authorized_code"))?;
         let tx_code = grant.get("tx_code").map(|t| TxCodeSpec {
-            input_mode: t
-                .get("input_mode")
-                .and_then(Value::as_str)
-                .unwrap_or("numeric")
-                .to_string(),
+            input_mode: TxInputMode::parse(t.get("input_mode").and_then(Value::as_str)),
             length: t
                 .get("length")
                 .and_then(Value::as_u64)

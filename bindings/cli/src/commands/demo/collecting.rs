@@ -181,7 +181,7 @@ pub fn freshness(
                 .join(", ")
         );
         for w in &warnings {
-            println!("  overview: {w}");
+            println!("  overview: {}", crate::views::warning_text(w));
         }
         println!(
             "  refresh: {} stale credential(s) re-issued by their holder; status-check: {valid_after} of {} valid",

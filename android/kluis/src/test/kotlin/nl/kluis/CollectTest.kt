@@ -75,7 +75,7 @@ class CollectTest {
             assertEquals(duo["issuer"], preview.issuer)
             assertEquals(listOf("urn:nl:duo:student-debt:1"), preview.credentials.map { it.vct })
             assertTrue(preview.credentials.all { it.listed && !it.name.isNullOrBlank() })
-            assertEquals("numeric", preview.txCode?.inputMode)
+            assertEquals(TxInputMode.NUMERIC, preview.txCode?.inputMode)
             assertEquals(6u, preview.txCode?.length)
             // Nothing is stored by looking.
             assertTrue(wallet.credentials("nl").isEmpty())
@@ -108,8 +108,8 @@ class CollectTest {
             val overview = wallet.overview("nl")
             assertEquals(3, overview.credentials.size)
             assertEquals(setOf("Dienst Uitvoering Onderwijs (DUO)", "Gemeente Utrecht"), overview.debts.lines.map { it.holder }.toSet())
-            assertTrue(overview.debts.lines.any { it.credentialId == stored.id && it.amountEur > 0.0 })
-            assertEquals(overview.debts.lines.sumOf { it.amountEur }, overview.debts.totalEur, 0.005)
+            assertTrue(overview.debts.lines.any { it.credentialId == stored.id && it.amountCents > 0L })
+            assertEquals(overview.debts.lines.sumOf { it.amountCents }, overview.debts.totalCents)
             assertNotNull(overview.address)
             assertTrue(overview.address!!.locality.isNotBlank())
             assertTrue(overview.warnings.isEmpty())
@@ -182,7 +182,56 @@ class CollectTest {
             assertEquals(listOf("urn:nl:belastingdienst:income-assessment:1"), delivered.map { it.vct })
             assertTrue(wallet.pendingCredentials().isEmpty())
             assertEquals(delivered, wallet.credentials("nl"))
-            assertTrue(wallet.overview("en").income.any { it.kind == "taxable_income_box1" })
+            assertTrue(wallet.overview("en").income.any { it.kind == IncomeKind.TAXABLE_INCOME_BOX1 })
+        }
+    }
+
+    /** A fresh offer from [holder] (each pre-authorized code works once; other tests use theirs). */
+    private fun freshOffer(holder: String): Map<String, Any?> {
+        val (status, body) = LoopbackHttp.postJson("${offer(holder)["issuer"]}/admin/offer", """{"citizen": "daan"}""")
+        assertEquals(body, 200, status)
+        return MiniJson.obj(body)
+    }
+
+    /** How an app words an overview warning: the code and its parameters, in its own language. */
+    private fun dutch(w: OverviewWarning): String = when (w) {
+        is OverviewWarning.LeftOut -> "${w.typeName} (${w.holder}) is " + when (w.state) {
+            CredentialState.REVOKED -> "ingetrokken"
+            CredentialState.SUSPENDED -> "geschorst"
+            CredentialState.EXPIRED -> "verlopen"
+            CredentialState.VALID, CredentialState.UNKNOWN -> error("not a reason to leave out: ${w.state}")
+        } + " en telt niet mee"
+        is OverviewWarning.Unreadable -> "${w.typeName} (${w.holder}) is niet te lezen"
+    }
+
+    @Test
+    fun theOverviewCountsInCentsAndNamesWhatItLeavesOutAsACode() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            val cak = freshOffer("cak")
+            val stored = wallet.acceptOffer(wallet.previewOffer(cak["offer_uri"] as String, settings), cak["tx_code"] as String).stored.single()
+            val before = wallet.overview("nl")
+            // Integer cents, exactly the claim's decimal euros.
+            val claim = wallet.credential(stored.id, "nl").claims.single { it.path == "/arrears_eur" }
+            val cents = java.math.BigDecimal(claim.valueJson).movePointRight(2).longValueExact()
+            assertTrue(claim.valueJson, cents % 100L != 0L) // the fixture's arrears have cents
+            val line = before.debts.lines.single { it.credentialId == stored.id }
+            assertEquals(cents, line.amountCents)
+            assertEquals(cents, before.debts.totalCents)
+            assertTrue(before.warnings.isEmpty())
+
+            // The CAK revokes it; after a status check the overview leaves it out, and says why as
+            // a code with parameters, not as an English sentence.
+            val (status, body) = LoopbackHttp.postJson("${offer("cak")["issuer"]}/admin/status", """{"status": "revoked"}""")
+            assertEquals(body, 200, status)
+            assertEquals(CredentialState.REVOKED, wallet.checkStatus(http).single().status)
+            val after = wallet.overview("nl")
+            assertEquals(0L, after.debts.totalCents)
+            assertTrue(after.debts.lines.isEmpty())
+            val left = OverviewWarning.LeftOut(stored.id, line.kind, line.holder, CredentialState.REVOKED)
+            assertEquals(listOf(left), after.warnings)
+            assertEquals(listOf("${line.kind} (${line.holder}) is ingetrokken en telt niet mee"), after.warnings.map(::dutch))
+            // The log keeps the change as an enum too.
+            assertTrue(wallet.auditLog().any { it.event == AuditEvent.CredentialStatusChanged(stored.id, CredentialState.REVOKED) })
         }
     }
 

@@ -161,7 +161,7 @@ class DelegationTest {
                 assertTrue(e.reason, e.reason.contains("revoked"))
                 assertEquals("pending", result(nextResult)["status"])
                 val dropped = helper.auditLog().map { it.event }.filterIsInstance<AuditEvent.MandateDropped>().single()
-                assertEquals(AuditEvent.MandateDropped(received.id, "revoked"), dropped)
+                assertEquals(AuditEvent.MandateDropped(received.id, MandateState.REVOKED), dropped)
                 assertTrue(helper.mandates(http).none { it.id == received.id })
                 assertThrows(KluisException.NotFound::class.java) {
                     runBlocking { helper.presentOnBehalf(received.id, INCOME, listOf(CLAIM), "n-1", LANDLORD, "rental", http) }

@@ -178,7 +178,7 @@ class InPersonTest {
             // Logged per credential, channel session-qr, for the landlord.
             val disclosed = wallet.auditLog().drop(before).map { it.event }.filterIsInstance<AuditEvent.Disclosed>()
             assertEquals(3, disclosed.size)
-            assertTrue(disclosed.all { it.audience == LANDLORD && it.channel == "session-qr" })
+            assertTrue(disclosed.all { it.audience == LANDLORD && it.channel == PresentationChannel.SESSION_QR })
         }
     }
 
@@ -257,7 +257,7 @@ class InPersonTest {
             // Logged per credential, channel offline-qr, with the purpose.
             val disclosed = wallet.auditLog().drop(before).map { it.event }.filterIsInstance<AuditEvent.Disclosed>()
             assertEquals(qr.items.map { it.credentialId }, disclosed.map { it.credentialId })
-            assertTrue(disclosed.all { it.channel == "offline-qr" && it.purpose == "rental" && it.audience == LANDLORD })
+            assertTrue(disclosed.all { it.channel == PresentationChannel.OFFLINE_QR && it.purpose == "rental" && it.audience == LANDLORD })
 
             val result = scan(qr.code.payload)
             assertEquals(result.toString(), "verified", result["status"])

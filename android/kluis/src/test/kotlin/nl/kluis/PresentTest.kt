@@ -177,10 +177,10 @@ class PresentTest {
             // Every disclosure is in the audit log, with party, purpose, retention and channel.
             val disclosed = wallet.auditLog().map { it.event }.filterIsInstance<AuditEvent.Disclosed>()
             assertEquals(3, disclosed.size)
-            assertTrue(disclosed.all { it.audience == LANDLORD && it.purpose == "rental" && it.retentionDays == 30u && it.channel == "remote" })
+            assertTrue(disclosed.all { it.audience == LANDLORD && it.purpose == "rental" && it.retentionDays == 30u && it.channel == PresentationChannel.REMOTE })
             val personId = req.queries.first().candidates.single().credentialId
             assertEquals(shared, disclosed.single { it.credentialId == personId }.claims)
-            assertTrue(disclosed.all { it.delivery == "received" })
+            assertTrue(disclosed.all { it.delivery == Delivery.RECEIVED })
 
             // The same request again: the landlord's service no longer hands out an answered
             // request, and nothing is sent. (A copy with the same nonce served elsewhere the
@@ -210,7 +210,7 @@ class PresentTest {
             assertEquals(200.toUShort(), ack.status)
             assertEquals("declined", result(resultUrl)["status"])
             val log = wallet.auditLog().map { it.event }
-            assertEquals(AuditEvent.PresentationDeclined(LANDLORD, "rental", "remote", "citizen"), log.last())
+            assertEquals(AuditEvent.PresentationDeclined(LANDLORD, "rental", PresentationChannel.REMOTE, DeclineReason.CITIZEN), log.last())
             assertTrue(log.none { it is AuditEvent.Disclosed })
         }
     }
