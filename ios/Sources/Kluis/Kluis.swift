@@ -551,22 +551,6 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
-    typealias FfiType = Double
-    typealias SwiftType = Double
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
-        return try lift(readDouble(&buf))
-    }
-
-    public static func write(_ value: Double, into buf: inout [UInt8]) {
-        writeDouble(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -2937,14 +2921,14 @@ public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
      * Checks every credential against its holder's signed Token Status List and its expiry;
-     * the result is kept ([`CredentialSummary::status`]) and changes are logged.
+     * the result is kept (`CredentialSummary.status`) and changes are logged.
      */
     func checkStatus(http: HttpSettings) async throws  -> [StatusReport]
     
     /**
      * The integrated overview (debts with their total, income, address, vehicles, driving
-     * licence), names in `lang`; credentials found revoked, suspended or expired are left out
-     * of the totals and named in `warnings`.
+     * licence), names in `lang`, amounts in euro cents; credentials found revoked, suspended or
+     * expired are left out of the totals and named in `warnings`, as codes for the app to word.
      */
     func overview(lang: String) async throws  -> Overview
     
@@ -3493,7 +3477,7 @@ open func acceptOffer(session: OfferSession, txCode: String?, listener: CollectL
     
     /**
      * Checks every credential against its holder's signed Token Status List and its expiry;
-     * the result is kept ([`CredentialSummary::status`]) and changes are logged.
+     * the result is kept (`CredentialSummary.status`) and changes are logged.
      */
 open func checkStatus(http: HttpSettings)async throws  -> [StatusReport]  {
     return
@@ -3513,8 +3497,8 @@ open func checkStatus(http: HttpSettings)async throws  -> [StatusReport]  {
     
     /**
      * The integrated overview (debts with their total, income, address, vehicles, driving
-     * licence), names in `lang`; credentials found revoked, suspended or expired are left out
-     * of the totals and named in `warnings`.
+     * licence), names in `lang`, amounts in euro cents; credentials found revoked, suspended or
+     * expired are left out of the totals and named in `warnings`, as codes for the app to word.
      */
 open func overview(lang: String)async throws  -> Overview  {
     return
@@ -4426,7 +4410,7 @@ public struct AddressView: Equatable, Hashable {
      */
     public var locality: String
     /**
-     * Registered there since.
+     * Registered there since (ISO 8601 date, as the holder wrote it).
      */
     public var registeredSince: String?
     /**
@@ -4447,7 +4431,7 @@ public struct AddressView: Equatable, Hashable {
          * Place of residence.
          */locality: String, 
         /**
-         * Registered there since.
+         * Registered there since (ISO 8601 date, as the holder wrote it).
          */registeredSince: String?, 
         /**
          * The credential it comes from.
@@ -5014,7 +4998,7 @@ public func FfiConverterTypeClaimRequest_lower(_ value: ClaimRequest) -> RustBuf
  */
 public struct ClaimView: Equatable, Hashable {
     /**
-     * Claim path, e.g. `/address/locality`: what [`crate::Wallet::present`] takes.
+     * Claim path, e.g. `/address/locality`: what `Wallet.present` takes.
      */
     public var path: String
     /**
@@ -5034,7 +5018,7 @@ public struct ClaimView: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Claim path, e.g. `/address/locality`: what [`crate::Wallet::present`] takes.
+         * Claim path, e.g. `/address/locality`: what `Wallet.present` takes.
          */path: String, 
         /**
          * Display label from type metadata, in the requested language.
@@ -5390,12 +5374,12 @@ public struct CredentialSummary: Equatable, Hashable {
      */
     public var copies: UInt32
     /**
-     * Result of the last status check (absent: never checked).
+     * Result of the last status check (null/nil: never checked).
      */
     public var status: CredentialState?
     /**
-     * Restored on a device without its holder key: collect it again (refresh does, where the
-     * holder gave a refresh token).
+     * Restored on a device without its holder key: collect it again (`refresh` does, where
+     * the holder gave a refresh token).
      */
     public var needsReissuance: Bool
 
@@ -5430,11 +5414,11 @@ public struct CredentialSummary: Equatable, Hashable {
          * Copies kept for unlinkable presentations (1 for an imported credential).
          */copies: UInt32, 
         /**
-         * Result of the last status check (absent: never checked).
+         * Result of the last status check (null/nil: never checked).
          */status: CredentialState?, 
         /**
-         * Restored on a device without its holder key: collect it again (refresh does, where the
-         * holder gave a refresh token).
+         * Restored on a device without its holder key: collect it again (`refresh` does, where
+         * the holder gave a refresh token).
          */needsReissuance: Bool) {
         self.id = id
         self.issuer = issuer
@@ -5523,17 +5507,17 @@ public struct DebtLine: Equatable, Hashable {
      */
     public var kind: String
     /**
-     * Amount owed, in euros.
+     * Amount owed, in euro cents.
      */
-    public var amountEur: Double
+    public var amountCents: Int64
     /**
      * The credential it comes from.
      */
     public var credentialId: String
     /**
-     * Monthly payment, when the holder states one.
+     * Monthly payment in euro cents, when the holder states one.
      */
-    public var monthlyPaymentEur: Double?
+    public var monthlyPaymentCents: Int64?
     /**
      * Whether there is a payment arrangement, when the holder states it.
      */
@@ -5549,22 +5533,22 @@ public struct DebtLine: Equatable, Hashable {
          * What the debt is (the credential type's display name).
          */kind: String, 
         /**
-         * Amount owed, in euros.
-         */amountEur: Double, 
+         * Amount owed, in euro cents.
+         */amountCents: Int64, 
         /**
          * The credential it comes from.
          */credentialId: String, 
         /**
-         * Monthly payment, when the holder states one.
-         */monthlyPaymentEur: Double?, 
+         * Monthly payment in euro cents, when the holder states one.
+         */monthlyPaymentCents: Int64?, 
         /**
          * Whether there is a payment arrangement, when the holder states it.
          */paymentArrangement: Bool?) {
         self.holder = holder
         self.kind = kind
-        self.amountEur = amountEur
+        self.amountCents = amountCents
         self.credentialId = credentialId
-        self.monthlyPaymentEur = monthlyPaymentEur
+        self.monthlyPaymentCents = monthlyPaymentCents
         self.paymentArrangement = paymentArrangement
     }
 
@@ -5586,9 +5570,9 @@ public struct FfiConverterTypeDebtLine: FfiConverterRustBuffer {
             try DebtLine(
                 holder: FfiConverterString.read(from: &buf), 
                 kind: FfiConverterString.read(from: &buf), 
-                amountEur: FfiConverterDouble.read(from: &buf), 
+                amountCents: FfiConverterInt64.read(from: &buf), 
                 credentialId: FfiConverterString.read(from: &buf), 
-                monthlyPaymentEur: FfiConverterOptionDouble.read(from: &buf), 
+                monthlyPaymentCents: FfiConverterOptionInt64.read(from: &buf), 
                 paymentArrangement: FfiConverterOptionBool.read(from: &buf)
         )
     }
@@ -5596,9 +5580,9 @@ public struct FfiConverterTypeDebtLine: FfiConverterRustBuffer {
     public static func write(_ value: DebtLine, into buf: inout [UInt8]) {
         FfiConverterString.write(value.holder, into: &buf)
         FfiConverterString.write(value.kind, into: &buf)
-        FfiConverterDouble.write(value.amountEur, into: &buf)
+        FfiConverterInt64.write(value.amountCents, into: &buf)
         FfiConverterString.write(value.credentialId, into: &buf)
-        FfiConverterOptionDouble.write(value.monthlyPaymentEur, into: &buf)
+        FfiConverterOptionInt64.write(value.monthlyPaymentCents, into: &buf)
         FfiConverterOptionBool.write(value.paymentArrangement, into: &buf)
     }
 }
@@ -5624,9 +5608,9 @@ public func FfiConverterTypeDebtLine_lower(_ value: DebtLine) -> RustBuffer {
  */
 public struct Debts: Equatable, Hashable {
     /**
-     * Sum of all lines, in euros (summed in cents).
+     * Sum of all lines, in euro cents.
      */
-    public var totalEur: Double
+    public var totalCents: Int64
     /**
      * One line per holder and type.
      */
@@ -5636,12 +5620,12 @@ public struct Debts: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Sum of all lines, in euros (summed in cents).
-         */totalEur: Double, 
+         * Sum of all lines, in euro cents.
+         */totalCents: Int64, 
         /**
          * One line per holder and type.
          */lines: [DebtLine]) {
-        self.totalEur = totalEur
+        self.totalCents = totalCents
         self.lines = lines
     }
 
@@ -5661,13 +5645,13 @@ public struct FfiConverterTypeDebts: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Debts {
         return
             try Debts(
-                totalEur: FfiConverterDouble.read(from: &buf), 
+                totalCents: FfiConverterInt64.read(from: &buf), 
                 lines: FfiConverterSequenceTypeDebtLine.read(from: &buf)
         )
     }
 
     public static func write(_ value: Debts, into buf: inout [UInt8]) {
-        FfiConverterDouble.write(value.totalEur, into: &buf)
+        FfiConverterInt64.write(value.totalCents, into: &buf)
         FfiConverterSequenceTypeDebtLine.write(value.lines, into: &buf)
     }
 }
@@ -6400,17 +6384,17 @@ public struct IncomeLine: Equatable, Hashable {
      */
     public var holder: String
     /**
-     * `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
+     * Which figure it is.
      */
-    public var kind: String
+    public var kind: IncomeKind
     /**
      * The year it is about.
      */
     public var year: Int64?
     /**
-     * Amount in euros.
+     * Amount in euro cents.
      */
-    public var amountEur: Double
+    public var amountCents: Int64
     /**
      * The credential it comes from.
      */
@@ -6423,21 +6407,21 @@ public struct IncomeLine: Equatable, Hashable {
          * Holder name.
          */holder: String, 
         /**
-         * `gross_income` (UWV) or `taxable_income_box1` (Belastingdienst).
-         */kind: String, 
+         * Which figure it is.
+         */kind: IncomeKind, 
         /**
          * The year it is about.
          */year: Int64?, 
         /**
-         * Amount in euros.
-         */amountEur: Double, 
+         * Amount in euro cents.
+         */amountCents: Int64, 
         /**
          * The credential it comes from.
          */credentialId: String) {
         self.holder = holder
         self.kind = kind
         self.year = year
-        self.amountEur = amountEur
+        self.amountCents = amountCents
         self.credentialId = credentialId
     }
 
@@ -6458,18 +6442,18 @@ public struct FfiConverterTypeIncomeLine: FfiConverterRustBuffer {
         return
             try IncomeLine(
                 holder: FfiConverterString.read(from: &buf), 
-                kind: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeIncomeKind.read(from: &buf), 
                 year: FfiConverterOptionInt64.read(from: &buf), 
-                amountEur: FfiConverterDouble.read(from: &buf), 
+                amountCents: FfiConverterInt64.read(from: &buf), 
                 credentialId: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: IncomeLine, into buf: inout [UInt8]) {
         FfiConverterString.write(value.holder, into: &buf)
-        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterTypeIncomeKind.write(value.kind, into: &buf)
         FfiConverterOptionInt64.write(value.year, into: &buf)
-        FfiConverterDouble.write(value.amountEur, into: &buf)
+        FfiConverterInt64.write(value.amountCents, into: &buf)
         FfiConverterString.write(value.credentialId, into: &buf)
     }
 }
@@ -6579,7 +6563,7 @@ public struct LicenceView: Equatable, Hashable {
      */
     public var categories: [String]
     /**
-     * Valid until.
+     * Valid until (ISO 8601 date, as the holder wrote it).
      */
     public var expiryDate: String?
 
@@ -6590,7 +6574,7 @@ public struct LicenceView: Equatable, Hashable {
          * Categories, e.g. `["AM", "B"]`.
          */categories: [String], 
         /**
-         * Valid until.
+         * Valid until (ISO 8601 date, as the holder wrote it).
          */expiryDate: String?) {
         self.categories = categories
         self.expiryDate = expiryDate
@@ -7339,7 +7323,7 @@ public struct Overview: Equatable, Hashable {
     /**
      * What the citizen should know (revoked, expired or unreadable data left out of totals).
      */
-    public var warnings: [String]
+    public var warnings: [OverviewWarning]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -7364,7 +7348,7 @@ public struct Overview: Equatable, Hashable {
          */credentials: [CredentialSummary], 
         /**
          * What the citizen should know (revoked, expired or unreadable data left out of totals).
-         */warnings: [String]) {
+         */warnings: [OverviewWarning]) {
         self.debts = debts
         self.income = income
         self.address = address
@@ -7396,7 +7380,7 @@ public struct FfiConverterTypeOverview: FfiConverterRustBuffer {
                 vehicles: FfiConverterSequenceTypeVehicleView.read(from: &buf), 
                 drivingLicence: FfiConverterOptionTypeLicenceView.read(from: &buf), 
                 credentials: FfiConverterSequenceTypeCredentialSummary.read(from: &buf), 
-                warnings: FfiConverterSequenceString.read(from: &buf)
+                warnings: FfiConverterSequenceTypeOverviewWarning.read(from: &buf)
         )
     }
 
@@ -7407,7 +7391,7 @@ public struct FfiConverterTypeOverview: FfiConverterRustBuffer {
         FfiConverterSequenceTypeVehicleView.write(value.vehicles, into: &buf)
         FfiConverterOptionTypeLicenceView.write(value.drivingLicence, into: &buf)
         FfiConverterSequenceTypeCredentialSummary.write(value.credentials, into: &buf)
-        FfiConverterSequenceString.write(value.warnings, into: &buf)
+        FfiConverterSequenceTypeOverviewWarning.write(value.warnings, into: &buf)
     }
 }
 
@@ -7526,9 +7510,6 @@ public func FfiConverterTypePartyView_lower(_ value: PartyView) -> RustBuffer {
 }
 
 
-/**
- * A credential the holder will deliver later (deferred issuance).
- */
 public struct PendingCredential: Equatable, Hashable {
     /**
      * Opaque id of the pending transaction.
@@ -9248,9 +9229,9 @@ public func FfiConverterTypeTrustedIssuer_lower(_ value: TrustedIssuer) -> RustB
  */
 public struct TxCodeSpec: Equatable, Hashable {
     /**
-     * `numeric` or `text`.
+     * The keyboard to show.
      */
-    public var inputMode: String
+    public var inputMode: TxInputMode
     /**
      * Expected length, if the holder says.
      */
@@ -9264,8 +9245,8 @@ public struct TxCodeSpec: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * `numeric` or `text`.
-         */inputMode: String, 
+         * The keyboard to show.
+         */inputMode: TxInputMode, 
         /**
          * Expected length, if the holder says.
          */length: UInt32?, 
@@ -9293,14 +9274,14 @@ public struct FfiConverterTypeTxCodeSpec: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TxCodeSpec {
         return
             try TxCodeSpec(
-                inputMode: FfiConverterString.read(from: &buf), 
+                inputMode: FfiConverterTypeTxInputMode.read(from: &buf), 
                 length: FfiConverterOptionUInt32.read(from: &buf), 
                 description: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: TxCodeSpec, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.inputMode, into: &buf)
+        FfiConverterTypeTxInputMode.write(value.inputMode, into: &buf)
         FfiConverterOptionUInt32.write(value.length, into: &buf)
         FfiConverterOptionString.write(value.description, into: &buf)
     }
@@ -9335,7 +9316,7 @@ public struct VehicleView: Equatable, Hashable {
      */
     public var description: String
     /**
-     * First registration date.
+     * First registration date (ISO 8601 date, as the holder wrote it).
      */
     public var firstRegistration: String?
 
@@ -9349,7 +9330,7 @@ public struct VehicleView: Equatable, Hashable {
          * Make and model.
          */description: String, 
         /**
-         * First registration date.
+         * First registration date (ISO 8601 date, as the holder wrote it).
          */firstRegistration: String?) {
         self.licensePlate = licensePlate
         self.description = description
@@ -9645,7 +9626,9 @@ public func FfiConverterTypeAuditActor_lower(_ value: AuditActor) -> RustBuffer 
 
 
 /**
- * What happened, in an audit entry.
+ * What happened, in an audit entry. A mirror: the core's entry also holds what the app has no
+ * use for (the deletion receipt, the holder key's vault id), and codes that older entries keep
+ * as text (a status, a mandate's actions) cross as enums.
  */
 
 public enum AuditEvent: Equatable, Hashable {
@@ -9689,7 +9672,7 @@ public enum AuditEvent: Equatable, Hashable {
     /**
      * A status check found a credential revoked, suspended, expired or valid again.
      */
-    case credentialStatusChanged(credentialId: String, status: String
+    case credentialStatusChanged(credentialId: String, status: CredentialState
     )
     /**
      * The scheme's key was pinned and its participant list fetched.
@@ -9713,13 +9696,12 @@ public enum AuditEvent: Equatable, Hashable {
          * How long the party said it keeps the data (days), when it said so.
          */retentionDays: UInt32?, 
         /**
-         * `remote`, `session-qr` or `offline-qr`; absent for presentations made with
-         * [`crate::Wallet::present`] (no requesting party session).
-         */channel: String?, 
+         * How it travelled; null/nil for presentations made with `Wallet.present` (no
+         * requesting party session).
+         */channel: PresentationChannel?, 
         /**
-         * `received`, `rejected` (the party saw it and refused) or `uncertain` (may have been
-         * shared); absent where no answer is expected.
-         */delivery: String?
+         * Whether the party confirmed it; null/nil where no answer is expected.
+         */delivery: Delivery?
     )
     /**
      * The citizen declined a presentation request.
@@ -9732,11 +9714,11 @@ public enum AuditEvent: Equatable, Hashable {
          * The purpose it stated.
          */purpose: String?, 
         /**
-         * `remote`, `session-qr` or `offline-qr`.
-         */channel: String, 
+         * How the request arrived.
+         */channel: PresentationChannel, 
         /**
-         * `citizen` or `nothing-to-answer`; absent in older entries.
-         */reason: String?
+         * Who decided; null/nil in entries written before it was recorded (the citizen).
+         */reason: DeclineReason?
     )
     /**
      * The wallet refused an invalid or untrusted presentation request; nothing was sent.
@@ -9746,11 +9728,11 @@ public enum AuditEvent: Equatable, Hashable {
          * The client identifier the request claimed.
          */audience: String, 
         /**
-         * Short reason code.
+         * Short reason code (e.g. `bad_signature`), no personal data.
          */reason: String, 
         /**
-         * `remote`, `session-qr` or `offline-qr`.
-         */channel: String
+         * How the request arrived.
+         */channel: PresentationChannel
     )
     /**
      * The citizen gave a helper a mandate.
@@ -9758,7 +9740,10 @@ public enum AuditEvent: Equatable, Hashable {
     case mandateIssued(mandateId: String, 
         /**
          * Thumbprint of the helper's key.
-         */helper: String, types: [String], actions: [String], expiresAt: Int64
+         */helper: String, types: [String], actions: [MandateAction], 
+        /**
+         * Unix seconds.
+         */expiresAt: Int64
     )
     /**
      * This wallet accepted a mandate package (helper's side).
@@ -9784,9 +9769,9 @@ public enum AuditEvent: Equatable, Hashable {
     case mandateRevoked(mandateId: String
     )
     /**
-     * A received mandate package was dropped (`revoked` or `expired`).
+     * A received mandate package was dropped; `reason` is `Revoked` or `Expired`.
      */
-    case mandateDropped(mandateId: String, reason: String
+    case mandateDropped(mandateId: String, reason: MandateState
     )
     /**
      * A recovery secret was made.
@@ -9800,7 +9785,10 @@ public enum AuditEvent: Equatable, Hashable {
     /**
      * The wallet was restored from a backup on this device.
      */
-    case restored(backupId: String, backupMadeAt: Int64, 
+    case restored(backupId: String, 
+        /**
+         * Unix seconds.
+         */backupMadeAt: Int64, 
         /**
          * Credentials to collect again (their keys stayed on the old device).
          */needsReissuance: [String]
@@ -9809,7 +9797,10 @@ public enum AuditEvent: Equatable, Hashable {
      * The party confirmed, with a receipt it signed, that it deleted what it received in the
      * disclosure logged as entry `entry` (`forget`).
      */
-    case deletedByParty(entry: UInt64, audience: String, deletedAt: Int64, deleted: UInt32
+    case deletedByParty(entry: UInt64, audience: String, 
+        /**
+         * Unix seconds.
+         */deletedAt: Int64, deleted: UInt32
     )
 
 
@@ -9851,22 +9842,22 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case 7: return .credentialRefreshed(credentialId: try FfiConverterString.read(from: &buf), issuer: try FfiConverterString.read(from: &buf), vct: try FfiConverterString.read(from: &buf)
         )
         
-        case 8: return .credentialStatusChanged(credentialId: try FfiConverterString.read(from: &buf), status: try FfiConverterString.read(from: &buf)
+        case 8: return .credentialStatusChanged(credentialId: try FfiConverterString.read(from: &buf), status: try FfiConverterTypeCredentialState.read(from: &buf)
         )
         
         case 9: return .schemePinned(listUri: try FfiConverterString.read(from: &buf), thumbprint: try FfiConverterString.read(from: &buf)
         )
         
-        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), retentionDays: try FfiConverterOptionUInt32.read(from: &buf), channel: try FfiConverterOptionString.read(from: &buf), delivery: try FfiConverterOptionString.read(from: &buf)
+        case 10: return .disclosed(credentialId: try FfiConverterString.read(from: &buf), audience: try FfiConverterString.read(from: &buf), claims: try FfiConverterSequenceString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), retentionDays: try FfiConverterOptionUInt32.read(from: &buf), channel: try FfiConverterOptionTypePresentationChannel.read(from: &buf), delivery: try FfiConverterOptionTypeDelivery.read(from: &buf)
         )
         
-        case 11: return .presentationDeclined(audience: try FfiConverterString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), channel: try FfiConverterString.read(from: &buf), reason: try FfiConverterOptionString.read(from: &buf)
+        case 11: return .presentationDeclined(audience: try FfiConverterString.read(from: &buf), purpose: try FfiConverterOptionString.read(from: &buf), channel: try FfiConverterTypePresentationChannel.read(from: &buf), reason: try FfiConverterOptionTypeDeclineReason.read(from: &buf)
         )
         
-        case 12: return .presentationRefused(audience: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf), channel: try FfiConverterString.read(from: &buf)
+        case 12: return .presentationRefused(audience: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf), channel: try FfiConverterTypePresentationChannel.read(from: &buf)
         )
         
-        case 13: return .mandateIssued(mandateId: try FfiConverterString.read(from: &buf), helper: try FfiConverterString.read(from: &buf), types: try FfiConverterSequenceString.read(from: &buf), actions: try FfiConverterSequenceString.read(from: &buf), expiresAt: try FfiConverterInt64.read(from: &buf)
+        case 13: return .mandateIssued(mandateId: try FfiConverterString.read(from: &buf), helper: try FfiConverterString.read(from: &buf), types: try FfiConverterSequenceString.read(from: &buf), actions: try FfiConverterSequenceTypeMandateAction.read(from: &buf), expiresAt: try FfiConverterInt64.read(from: &buf)
         )
         
         case 14: return .mandateAccepted(mandateId: try FfiConverterString.read(from: &buf), citizen: try FfiConverterString.read(from: &buf), types: try FfiConverterSequenceString.read(from: &buf)
@@ -9881,7 +9872,7 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case 17: return .mandateRevoked(mandateId: try FfiConverterString.read(from: &buf)
         )
         
-        case 18: return .mandateDropped(mandateId: try FfiConverterString.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        case 18: return .mandateDropped(mandateId: try FfiConverterString.read(from: &buf), reason: try FfiConverterTypeMandateState.read(from: &buf)
         )
         
         case 19: return .recoverySecretMade
@@ -9947,7 +9938,7 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case let .credentialStatusChanged(credentialId,status):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(credentialId, into: &buf)
-            FfiConverterString.write(status, into: &buf)
+            FfiConverterTypeCredentialState.write(status, into: &buf)
             
         
         case let .schemePinned(listUri,thumbprint):
@@ -9963,23 +9954,23 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterSequenceString.write(claims, into: &buf)
             FfiConverterOptionString.write(purpose, into: &buf)
             FfiConverterOptionUInt32.write(retentionDays, into: &buf)
-            FfiConverterOptionString.write(channel, into: &buf)
-            FfiConverterOptionString.write(delivery, into: &buf)
+            FfiConverterOptionTypePresentationChannel.write(channel, into: &buf)
+            FfiConverterOptionTypeDelivery.write(delivery, into: &buf)
             
         
         case let .presentationDeclined(audience,purpose,channel,reason):
             writeInt(&buf, Int32(11))
             FfiConverterString.write(audience, into: &buf)
             FfiConverterOptionString.write(purpose, into: &buf)
-            FfiConverterString.write(channel, into: &buf)
-            FfiConverterOptionString.write(reason, into: &buf)
+            FfiConverterTypePresentationChannel.write(channel, into: &buf)
+            FfiConverterOptionTypeDeclineReason.write(reason, into: &buf)
             
         
         case let .presentationRefused(audience,reason,channel):
             writeInt(&buf, Int32(12))
             FfiConverterString.write(audience, into: &buf)
             FfiConverterString.write(reason, into: &buf)
-            FfiConverterString.write(channel, into: &buf)
+            FfiConverterTypePresentationChannel.write(channel, into: &buf)
             
         
         case let .mandateIssued(mandateId,helper,types,actions,expiresAt):
@@ -9987,7 +9978,7 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
             FfiConverterString.write(mandateId, into: &buf)
             FfiConverterString.write(helper, into: &buf)
             FfiConverterSequenceString.write(types, into: &buf)
-            FfiConverterSequenceString.write(actions, into: &buf)
+            FfiConverterSequenceTypeMandateAction.write(actions, into: &buf)
             FfiConverterInt64.write(expiresAt, into: &buf)
             
         
@@ -10022,7 +10013,7 @@ public struct FfiConverterTypeAuditEvent: FfiConverterRustBuffer {
         case let .mandateDropped(mandateId,reason):
             writeInt(&buf, Int32(18))
             FfiConverterString.write(mandateId, into: &buf)
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeMandateState.write(reason, into: &buf)
             
         
         case .recoverySecretMade:
@@ -10218,9 +10209,6 @@ public func FfiConverterTypeAuthorizationRefusal_lower(_ value: AuthorizationRef
 
 
 
-/**
- * The state of a candidate credential.
- */
 
 public enum CandidateStatus: Equatable, Hashable {
     
@@ -10540,6 +10528,167 @@ public func FfiConverterTypeCredentialState_lower(_ value: CredentialState) -> R
 
 
 /**
+ * Why a presentation request was declined.
+ */
+
+public enum DeclineReason: Equatable, Hashable {
+    
+    /**
+     * The citizen said no.
+     */
+    case citizen
+    /**
+     * The wallet holds nothing that answers the query.
+     */
+    case nothingToAnswer
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DeclineReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeclineReason: FfiConverterRustBuffer {
+    typealias SwiftType = DeclineReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeclineReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .citizen
+        
+        case 2: return .nothingToAnswer
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeclineReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .citizen:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .nothingToAnswer:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeclineReason_lift(_ buf: RustBuffer) throws -> DeclineReason {
+    return try FfiConverterTypeDeclineReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeclineReason_lower(_ value: DeclineReason) -> RustBuffer {
+    return FfiConverterTypeDeclineReason.lower(value)
+}
+
+
+
+/**
+ * What became of a presentation sent to a party.
+ */
+
+public enum Delivery: Equatable, Hashable {
+    
+    /**
+     * The party acknowledged it.
+     */
+    case received
+    /**
+     * The party received it and refused it: it has seen the data all the same.
+     */
+    case rejected
+    /**
+     * It may have been shared: the party failed or the connection broke after sending. It is
+     * never re-sent by itself.
+     */
+    case uncertain
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Delivery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDelivery: FfiConverterRustBuffer {
+    typealias SwiftType = Delivery
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Delivery {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .received
+        
+        case 2: return .rejected
+        
+        case 3: return .uncertain
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Delivery, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .received:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .uncertain:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelivery_lift(_ buf: RustBuffer) throws -> Delivery {
+    return try FfiConverterTypeDelivery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelivery_lower(_ value: Delivery) -> RustBuffer {
+    return FfiConverterTypeDelivery.lower(value)
+}
+
+
+
+/**
  * Errors an app's key store reports (Android Keystore, Secure Enclave). Only the kind and a
  * short reason travel: never key material.
  */
@@ -10816,6 +10965,81 @@ public func FfiConverterTypeHolderKeyError_lift(_ buf: RustBuffer) throws -> Hol
 public func FfiConverterTypeHolderKeyError_lower(_ value: HolderKeyError) -> RustBuffer {
     return FfiConverterTypeHolderKeyError.lower(value)
 }
+
+
+/**
+ * Which income figure an `IncomeLine` is.
+ */
+
+public enum IncomeKind: Equatable, Hashable {
+    
+    /**
+     * Gross income over the year (UWV income statement).
+     */
+    case grossIncome
+    /**
+     * Taxable income in box 1 (Belastingdienst assessment).
+     */
+    case taxableIncomeBox1
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension IncomeKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIncomeKind: FfiConverterRustBuffer {
+    typealias SwiftType = IncomeKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IncomeKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .grossIncome
+        
+        case 2: return .taxableIncomeBox1
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: IncomeKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .grossIncome:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .taxableIncomeBox1:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIncomeKind_lift(_ buf: RustBuffer) throws -> IncomeKind {
+    return try FfiConverterTypeIncomeKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIncomeKind_lower(_ value: IncomeKind) -> RustBuffer {
+    return FfiConverterTypeIncomeKind.lower(value)
+}
+
 
 
 /**
@@ -11493,9 +11717,6 @@ public func FfiConverterTypeLockState_lower(_ value: LockState) -> RustBuffer {
 
 
 
-/**
- * What a helper may do with the credentials in scope.
- */
 
 public enum MandateAction: Equatable, Hashable {
     
@@ -11578,9 +11799,6 @@ public func FfiConverterTypeMandateAction_lower(_ value: MandateAction) -> RustB
 
 
 
-/**
- * Which side of a mandate this wallet is on.
- */
 
 public enum MandateRole: Equatable, Hashable {
     
@@ -11653,9 +11871,6 @@ public func FfiConverterTypeMandateRole_lower(_ value: MandateRole) -> RustBuffe
 
 
 
-/**
- * A mandate's state.
- */
 
 public enum MandateState: Equatable, Hashable {
     
@@ -11838,8 +12053,105 @@ public func FfiConverterTypeOfflineQuery_lower(_ value: OfflineQuery) -> RustBuf
 
 
 /**
- * How a presentation travels.
+ * Something the citizen should know about the overview: a code with its parameters, for the
+ * app to word in the citizen's language. No claim values.
  */
+
+public enum OverviewWarning: Equatable, Hashable {
+    
+    /**
+     * The credential was found revoked, suspended or expired (`state`) at its last status
+     * check: its figures are left out of the overview.
+     */
+    case leftOut(credentialId: String, 
+        /**
+         * The credential type's display name (type metadata, else the `vct`).
+         */typeName: String, 
+        /**
+         * The holder's registered name, else its issuer identifier.
+         */holder: String, state: CredentialState
+    )
+    /**
+     * The stored credential could not be read back (a damaged or tampered record): left out.
+     */
+    case unreadable(credentialId: String, 
+        /**
+         * The credential type's display name (type metadata, else the `vct`).
+         */typeName: String, 
+        /**
+         * The holder's registered name, else its issuer identifier.
+         */holder: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OverviewWarning: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOverviewWarning: FfiConverterRustBuffer {
+    typealias SwiftType = OverviewWarning
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OverviewWarning {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .leftOut(credentialId: try FfiConverterString.read(from: &buf), typeName: try FfiConverterString.read(from: &buf), holder: try FfiConverterString.read(from: &buf), state: try FfiConverterTypeCredentialState.read(from: &buf)
+        )
+        
+        case 2: return .unreadable(credentialId: try FfiConverterString.read(from: &buf), typeName: try FfiConverterString.read(from: &buf), holder: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OverviewWarning, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .leftOut(credentialId,typeName,holder,state):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(credentialId, into: &buf)
+            FfiConverterString.write(typeName, into: &buf)
+            FfiConverterString.write(holder, into: &buf)
+            FfiConverterTypeCredentialState.write(state, into: &buf)
+            
+        
+        case let .unreadable(credentialId,typeName,holder):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(credentialId, into: &buf)
+            FfiConverterString.write(typeName, into: &buf)
+            FfiConverterString.write(holder, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOverviewWarning_lift(_ buf: RustBuffer) throws -> OverviewWarning {
+    return try FfiConverterTypeOverviewWarning.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOverviewWarning_lower(_ value: OverviewWarning) -> RustBuffer {
+    return FfiConverterTypeOverviewWarning.lower(value)
+}
+
+
+
 
 public enum PresentationChannel: Equatable, Hashable {
     
@@ -11922,9 +12234,6 @@ public func FfiConverterTypePresentationChannel_lower(_ value: PresentationChann
 
 
 
-/**
- * Something the citizen should know before deciding.
- */
 
 public enum PresentationFlag: Equatable, Hashable {
     
@@ -12338,6 +12647,81 @@ public func FfiConverterTypeTransaction_lower(_ value: Transaction) -> RustBuffe
 }
 
 
+
+/**
+ * The keyboard a transaction code needs.
+ */
+
+public enum TxInputMode: Equatable, Hashable {
+    
+    /**
+     * Digits only (also when the offer says nothing).
+     */
+    case numeric
+    /**
+     * Any characters (also for a mode the holder names that the standard does not define).
+     */
+    case text
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TxInputMode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTxInputMode: FfiConverterRustBuffer {
+    typealias SwiftType = TxInputMode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TxInputMode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .numeric
+        
+        case 2: return .text
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TxInputMode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .numeric:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .text:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTxInputMode_lift(_ buf: RustBuffer) throws -> TxInputMode {
+    return try FfiConverterTypeTxInputMode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTxInputMode_lower(_ value: TxInputMode) -> RustBuffer {
+    return FfiConverterTypeTxInputMode.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -12405,30 +12789,6 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt64.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
-    typealias SwiftType = Double?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterDouble.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterDouble.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -12741,6 +13101,78 @@ fileprivate struct FfiConverterOptionTypeCredentialState: FfiConverterRustBuffer
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCredentialState.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDeclineReason: FfiConverterRustBuffer {
+    typealias SwiftType = DeclineReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDeclineReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDeclineReason.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDelivery: FfiConverterRustBuffer {
+    typealias SwiftType = Delivery?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDelivery.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDelivery.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePresentationChannel: FfiConverterRustBuffer {
+    typealias SwiftType = PresentationChannel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePresentationChannel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePresentationChannel.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -13398,6 +13830,31 @@ fileprivate struct FfiConverterSequenceTypeMandateAction: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeOverviewWarning: FfiConverterRustBuffer {
+    typealias SwiftType = [OverviewWarning]
+
+    public static func write(_ value: [OverviewWarning], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOverviewWarning.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OverviewWarning] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OverviewWarning]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOverviewWarning.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePresentationFlag: FfiConverterRustBuffer {
     typealias SwiftType = [PresentationFlag]
 
@@ -13843,10 +14300,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_offer() != 39875) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_check_status() != 1610) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_check_status() != 25481) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_overview() != 6924) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_overview() != 35227) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_pending_credentials() != 13230) {
