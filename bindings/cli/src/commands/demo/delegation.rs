@@ -251,9 +251,9 @@ fn counsellor(
         .filter(|s| s.origin == kluis_core::delegation::SourceOrigin::Collected)
         .count();
     say(format!(
-        "counsellor: collected at the holders under the mandate ({collected} of {} sources fresh); debts in total EUR {:.2}, {} income figure(s)",
+        "counsellor: collected at the holders under the mandate ({collected} of {} sources fresh); debts in total {}, {} income figure(s)",
         c.sources.len(),
-        c.overview.debts.total_eur,
+        crate::views::euro(c.overview.debts.total_cents),
         c.overview.income.len()
     ));
     for f in &c.refresh_failures {
@@ -282,7 +282,7 @@ fn counsellor(
         "mandate_id": m.id,
         "sources": c.sources.len(),
         "collected": collected,
-        "debts_total_eur": c.overview.debts.total_eur,
+        "debts_total_cents": c.overview.debts.total_cents,
         "desk": result.status,
         "credentials_sent": sent.disclosed.len(),
     }))
