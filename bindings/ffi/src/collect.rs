@@ -148,7 +148,7 @@ pub struct CollectSettings {
     /// batch size and the core's maximum, 10).
     pub copies: u32,
     /// How long to keep polling a deferred credential before leaving it for
-    /// [`Wallet::poll_deferred`], in milliseconds.
+    /// `Wallet.pollDeferred`, in milliseconds.
     pub deferred_wait_ms: u64,
     /// Language of display names (`nl` or `en`).
     pub lang: String,
@@ -157,7 +157,7 @@ pub struct CollectSettings {
 }
 
 /// The core's collecting defaults (3 copies, 5 s deferred wait, Dutch names) with
-/// [`recommended_http_settings`].
+/// `recommendedHttpSettings()`.
 #[uniffi::export]
 pub fn recommended_collect_settings() -> CollectSettings {
     let o = core_issuance::CollectOptions::default();
@@ -297,7 +297,7 @@ impl From<core_issuance::OfferPreview> for OfferPreview {
     }
 }
 
-/// An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
+/// An offer the citizen is looking at. Give it to `Wallet.acceptOffer` once; after that (or
 /// after a failed accept, e.g. a wrong transaction code) preview the offer again.
 #[derive(uniffi::Object)]
 pub struct OfferSession {
@@ -356,7 +356,7 @@ pub struct CollectOutcome {
     pub offer: OfferPreview,
     /// Credentials verified and stored.
     pub stored: Vec<CredentialSummary>,
-    /// Credentials the holder delivers later ([`Wallet::poll_deferred`], [`Wallet::refresh`]).
+    /// Credentials the holder delivers later (`Wallet.pollDeferred`, `Wallet.refresh`).
     pub pending: Vec<PendingCredential>,
     /// HTTP requests sent, retries included.
     pub requests: u64,
@@ -391,7 +391,7 @@ impl From<core_issuance::RefreshFailure> for RefreshFailure {
     }
 }
 
-/// What [`Wallet::poll_deferred`] did.
+/// What `Wallet.pollDeferred` did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeferredPoll {
     /// Delivered, verified and stored now.
@@ -412,7 +412,7 @@ impl From<core_issuance::DeferredPoll> for DeferredPoll {
     }
 }
 
-/// What [`Wallet::refresh`] did.
+/// What `Wallet.refresh` did.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RefreshReport {
     /// Credentials replaced by fresh ones from their holder.
@@ -693,8 +693,8 @@ impl Wallet {
 
     /// Reads a credential offer (QR code or deep link) and says who offers what, before
     /// anything is stored: fetches and checks the holder's metadata and refreshes the scheme
-    /// list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
-    /// then [`Wallet::accept_offer`].
+    /// list when due. Show `OfferSession.preview()`, ask for the transaction code if needed,
+    /// then `Wallet.acceptOffer`.
     #[uniffi::method(default(cancel = None))]
     pub async fn preview_offer(
         &self,

@@ -34,7 +34,7 @@ pub enum MandateAction {
 /// What the citizen decides when delegating.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DelegateRequest {
-    /// The helper's public key (JWK JSON, from the helper's [`Wallet::holder_public_jwk`]).
+    /// The helper's public key (JWK JSON, from the helper's `Wallet.holderPublicJwk()`).
     pub helper_jwk: String,
     /// Credential types (`vct`) in scope.
     pub types: Vec<String>,
@@ -116,7 +116,7 @@ pub enum MandateState {
 /// One credential under a mandate.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MandateCredential {
-    /// Id within the mandate (what [`Wallet::present_on_behalf`] takes); empty on the giving side.
+    /// Id within the mandate (what `Wallet.presentOnBehalf` takes); empty on the giving side.
     pub id: String,
     /// Credential type.
     pub vct: String,
@@ -195,7 +195,7 @@ impl From<dg::MandateSummary> for MandateSummary {
     }
 }
 
-/// What [`Wallet::delegate`] made: the mandate and the package to hand to the helper.
+/// What `Wallet.delegate` made: the mandate and the package to hand to the helper.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DelegationOutcome {
     /// The mandate.
@@ -287,7 +287,7 @@ impl Wallet {
         blocking_async(move || async move { core.mandates(http.into()).await.map(summaries) }).await
     }
 
-    /// Helper: answers a party's verified request ([`Wallet::start_presentation`]) on the
+    /// Helper: answers a party's verified request (`Wallet.startPresentation`) on the
     /// citizen's behalf under `mandate_id`, disclosing what the request asks within the mandate's
     /// scope; logged. A revoked or expired mandate is `InvalidCredential` (its package dropped);
     /// a registry that cannot be reached is `Network`. Nothing is sent then.
@@ -309,7 +309,7 @@ impl Wallet {
 
     /// Helper: an SD-JWT presentation (with the mandate in its key-binding JWT) of exactly
     /// `claims` of `credential` (its id or type) under `mandate_id`, for `audience` and `nonce`;
-    /// logged. For channels other than [`Wallet::accept_presentation_on_behalf`].
+    /// logged. For channels other than `Wallet.acceptPresentationOnBehalf`.
     #[allow(clippy::too_many_arguments)]
     pub async fn present_on_behalf(
         &self,

@@ -87,7 +87,7 @@ pub enum KluisError {
         refusal: AuthorizationRefusal,
         reason: String,
     },
-    /// A holder key in the app's [`HolderKeyStore`] needs the user to authenticate (biometrics
+    /// A holder key in the app's `HolderKeyStore` needs the user to authenticate (biometrics
     /// or device credential) first: prompt, then call again. Nothing was sent or stored.
     #[error("the holder key needs the user to authenticate first")]
     UserAuthenticationRequired,

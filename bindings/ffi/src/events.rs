@@ -76,7 +76,7 @@ impl LockWatch {
         self.changed.notify_all();
     }
 
-    /// Sets the auto-lock timeout (`None`: off) and starts the timer thread if needed. The
+    /// Sets the auto-lock timeout (null/nil: off) and starts the timer thread if needed. The
     /// thread holds only a weak reference: it ends with the wallet handle.
     pub(crate) fn set_timeout(
         self: &Arc<Self>,

@@ -63,7 +63,7 @@ impl From<SessionChannelError> for VerifierError {
 /// The wallet's end of a session: carries the party's encrypted request to the wallet and the
 /// wallet's encrypted answer back. Both are opaque bytes (JWEs) of at most 64 KiB; the channel
 /// proves nothing, every check is end to end. Apps implement it over BLE or NFC; the HTTP relay
-/// named in the QR is [`SessionQr::relay_channel`]. Calls come on background threads.
+/// named in the QR is `SessionQr.relayChannel(http)`. Calls come on background threads.
 #[uniffi::export(with_foreign)]
 #[async_trait::async_trait]
 pub trait SessionChannel: Send + Sync {
@@ -215,8 +215,8 @@ pub fn qr_png(payload: String, scale: u32) -> Result<Vec<u8>, KluisError> {
 }
 
 /// The citizen's session QR: a fresh ephemeral key (never stored, gone with this object) and
-/// the relay the party reaches the wallet through. Show [`SessionQr::code`], then wait with
-/// [`Wallet::receive_session_request`].
+/// the relay the party reaches the wallet through. Show `SessionQr.code()`, then wait with
+/// `Wallet.receiveSessionRequest`.
 #[derive(uniffi::Object)]
 pub struct SessionQr {
     inner: proximity::WalletEngagement,

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::DeviceKeyStoreError;
 
 /// A platform key store that keeps one secret per vault. Implemented by the app (Kotlin, Swift,
-/// Python) or obtained from [`software_key_store`].
+/// Python) or obtained from `softwareKeyStore(dir)`.
 ///
 /// Calls arrive on a background thread, never on the UI thread, and may block.
 #[uniffi::export(with_foreign)]

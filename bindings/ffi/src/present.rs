@@ -57,7 +57,7 @@ impl From<vp::PurposeView> for PurposeView {
 /// One claim a query asks.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ClaimRequest {
-    /// Claim path (e.g. `/address`), as [`QueryChoice::claims`] takes it.
+    /// Claim path (e.g. `/address`), as `QueryChoice.claims` takes it.
     pub path: String,
     /// Display label from type metadata.
     pub label: Option<String>,
@@ -110,7 +110,7 @@ pub struct CandidateView {
 /// One credential query of the request, with the credentials that can answer it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct QueryView {
-    /// The DCQL credential query id (the key of [`PresentationChoice::queries`]).
+    /// The DCQL credential query id (the key of `PresentationChoice.queries`).
     pub query_id: String,
     /// Whether it must be answered.
     pub required: bool,
@@ -425,7 +425,7 @@ pub struct PresentationSession {
     pub(crate) inner: Arc<vp::PresentationRequest>,
 }
 
-/// A party's confirmed deletion (see `Wallet::forget`).
+/// A party's confirmed deletion (see `Wallet.forget`).
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct DeletionConfirmed {
     /// The audit entry of the disclosure.

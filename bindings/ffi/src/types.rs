@@ -26,7 +26,7 @@ pub struct WalletOptions {
 }
 
 /// Argon2id parameters. Values below the core's floor are refused (`InvalidInput`), except the
-/// exact test profile of [`dangerous_test_wallet_options`].
+/// exact test profile of `dangerousTestWalletOptions()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct KdfSettings {
     /// Memory cost in KiB.

@@ -168,14 +168,14 @@ impl Wallet {
         }
     }
 
-    /// Tells `listener` of every change of the lock state (`None`: nobody): unlocked, locked by
+    /// Tells `listener` of every change of the lock state (null/nil: nobody): unlocked, locked by
     /// the app or by the auto-lock, wiped. Replaces the earlier listener.
     pub fn set_lock_listener(&self, listener: Option<Arc<dyn LockListener>>) {
         self.lock_watch.set_listener(listener);
     }
 
     /// Locks the wallet (keys zeroized) once no call has started for `timeout_ms`
-    /// milliseconds (`None`: never). A call that is running is not interrupted: the wallet then
+    /// milliseconds (null/nil: never). A call that is running is not interrupted: the wallet then
     /// locks when the timeout has passed after it. The listener hears `AutoLock`.
     pub fn set_auto_lock(self: Arc<Self>, timeout_ms: Option<u64>) -> Result<(), KluisError> {
         let target: Arc<dyn AutoLockTarget> = Arc::clone(&self) as Arc<dyn AutoLockTarget>;

@@ -1192,7 +1192,7 @@ public func FfiConverterTypeCollectListener_lower(_ value: CollectListener) -> U
 
 /**
  * A platform key store that keeps one secret per vault. Implemented by the app (Kotlin, Swift,
- * Python) or obtained from [`software_key_store`].
+ * Python) or obtained from `softwareKeyStore(dir)`.
  *
  * Calls arrive on a background thread, never on the UI thread, and may block.
  */
@@ -1212,7 +1212,7 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
 }
 /**
  * A platform key store that keeps one secret per vault. Implemented by the app (Kotlin, Swift,
- * Python) or obtained from [`software_key_store`].
+ * Python) or obtained from `softwareKeyStore(dir)`.
  *
  * Calls arrive on a background thread, never on the UI thread, and may block.
  */
@@ -2044,7 +2044,7 @@ public func FfiConverterTypeLockListener_lower(_ value: LockListener) -> UInt64 
 
 
 /**
- * An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
+ * An offer the citizen is looking at. Give it to `Wallet.acceptOffer` once; after that (or
  * after a failed accept, e.g. a wrong transaction code) preview the offer again.
  */
 public protocol OfferSessionProtocol: AnyObject, Sendable {
@@ -2061,7 +2061,7 @@ public protocol OfferSessionProtocol: AnyObject, Sendable {
     
 }
 /**
- * An offer the citizen is looking at. Give it to [`Wallet::accept_offer`] once; after that (or
+ * An offer the citizen is looking at. Give it to `Wallet.acceptOffer` once; after that (or
  * after a failed accept, e.g. a wrong transaction code) preview the offer again.
  */
 open class OfferSession: OfferSessionProtocol, @unchecked Sendable {
@@ -2345,7 +2345,7 @@ public func FfiConverterTypePresentationSession_lower(_ value: PresentationSessi
  * The wallet's end of a session: carries the party's encrypted request to the wallet and the
  * wallet's encrypted answer back. Both are opaque bytes (JWEs) of at most 64 KiB; the channel
  * proves nothing, every check is end to end. Apps implement it over BLE or NFC; the HTTP relay
- * named in the QR is [`SessionQr::relay_channel`]. Calls come on background threads.
+ * named in the QR is `SessionQr.relayChannel(http)`. Calls come on background threads.
  */
 public protocol SessionChannel: AnyObject, Sendable {
     
@@ -2364,7 +2364,7 @@ public protocol SessionChannel: AnyObject, Sendable {
  * The wallet's end of a session: carries the party's encrypted request to the wallet and the
  * wallet's encrypted answer back. Both are opaque bytes (JWEs) of at most 64 KiB; the channel
  * proves nothing, every check is end to end. Apps implement it over BLE or NFC; the HTTP relay
- * named in the QR is [`SessionQr::relay_channel`]. Calls come on background threads.
+ * named in the QR is `SessionQr.relayChannel(http)`. Calls come on background threads.
  */
 open class SessionChannelImpl: SessionChannel, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2650,8 +2650,8 @@ public func FfiConverterTypeSessionChannel_lower(_ value: SessionChannel) -> UIn
 
 /**
  * The citizen's session QR: a fresh ephemeral key (never stored, gone with this object) and
- * the relay the party reaches the wallet through. Show [`SessionQr::code`], then wait with
- * [`Wallet::receive_session_request`].
+ * the relay the party reaches the wallet through. Show `SessionQr.code()`, then wait with
+ * `Wallet.receiveSessionRequest`.
  */
 public protocol SessionQrProtocol: AnyObject, Sendable {
     
@@ -2680,8 +2680,8 @@ public protocol SessionQrProtocol: AnyObject, Sendable {
 }
 /**
  * The citizen's session QR: a fresh ephemeral key (never stored, gone with this object) and
- * the relay the party reaches the wallet through. Show [`SessionQr::code`], then wait with
- * [`Wallet::receive_session_request`].
+ * the relay the party reaches the wallet through. Show `SessionQr.code()`, then wait with
+ * `Wallet.receiveSessionRequest`.
  */
 open class SessionQr: SessionQrProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2948,8 +2948,8 @@ public protocol WalletProtocol: AnyObject, Sendable {
     /**
      * Reads a credential offer (QR code or deep link) and says who offers what, before
      * anything is stored: fetches and checks the holder's metadata and refreshes the scheme
-     * list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
-     * then [`Wallet::accept_offer`].
+     * list when due. Show `OfferSession.preview()`, ask for the transaction code if needed,
+     * then `Wallet.acceptOffer`.
      */
     func previewOffer(offerUri: String, settings: CollectSettings, cancel: CancelToken?) async throws  -> OfferSession
     
@@ -2991,7 +2991,7 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func acceptMandate(packageJwe: String, http: HttpSettings) async throws  -> MandateSummary
     
     /**
-     * Helper: answers a party's verified request ([`Wallet::start_presentation`]) on the
+     * Helper: answers a party's verified request (`Wallet.startPresentation`) on the
      * citizen's behalf under `mandate_id`, disclosing what the request asks within the mandate's
      * scope; logged. A revoked or expired mandate is `InvalidCredential` (its package dropped);
      * a registry that cannot be reached is `Network`. Nothing is sent then.
@@ -3015,7 +3015,7 @@ public protocol WalletProtocol: AnyObject, Sendable {
     /**
      * Helper: an SD-JWT presentation (with the mandate in its key-binding JWT) of exactly
      * `claims` of `credential` (its id or type) under `mandate_id`, for `audience` and `nonce`;
-     * logged. For channels other than [`Wallet::accept_presentation_on_behalf`].
+     * logged. For channels other than `Wallet.acceptPresentationOnBehalf`.
      */
     func presentOnBehalf(mandateId: String, credential: String, claims: [String], nonce: String, audience: String, purpose: String?, http: HttpSettings) async throws  -> String
     
@@ -3169,13 +3169,13 @@ public protocol WalletProtocol: AnyObject, Sendable {
     
     /**
      * Locks the wallet (keys zeroized) once no call has started for `timeout_ms`
-     * milliseconds (`None`: never). A call that is running is not interrupted: the wallet then
+     * milliseconds (null/nil: never). A call that is running is not interrupted: the wallet then
      * locks when the timeout has passed after it. The listener hears `AutoLock`.
      */
     func setAutoLock(timeoutMs: UInt64?) throws 
     
     /**
-     * Tells `listener` of every change of the lock state (`None`: nobody): unlocked, locked by
+     * Tells `listener` of every change of the lock state (null/nil: nobody): unlocked, locked by
      * the app or by the auto-lock, wiped. Replaces the earlier listener.
      */
     func setLockListener(listener: LockListener?) 
@@ -3560,8 +3560,8 @@ open func pollDeferred(settings: CollectSettings, listener: CollectListener? = n
     /**
      * Reads a credential offer (QR code or deep link) and says who offers what, before
      * anything is stored: fetches and checks the holder's metadata and refreshes the scheme
-     * list when due. Show [`OfferSession::preview`], ask for the transaction code if needed,
-     * then [`Wallet::accept_offer`].
+     * list when due. Show `OfferSession.preview()`, ask for the transaction code if needed,
+     * then `Wallet.acceptOffer`.
      */
 open func previewOffer(offerUri: String, settings: CollectSettings, cancel: CancelToken? = nil)async throws  -> OfferSession  {
     return
@@ -3694,7 +3694,7 @@ open func acceptMandate(packageJwe: String, http: HttpSettings)async throws  -> 
 }
     
     /**
-     * Helper: answers a party's verified request ([`Wallet::start_presentation`]) on the
+     * Helper: answers a party's verified request (`Wallet.startPresentation`) on the
      * citizen's behalf under `mandate_id`, disclosing what the request asks within the mandate's
      * scope; logged. A revoked or expired mandate is `InvalidCredential` (its package dropped);
      * a registry that cannot be reached is `Network`. Nothing is sent then.
@@ -3760,7 +3760,7 @@ open func mandates(http: HttpSettings)async throws  -> [MandateSummary]  {
     /**
      * Helper: an SD-JWT presentation (with the mandate in its key-binding JWT) of exactly
      * `claims` of `credential` (its id or type) under `mandate_id`, for `audience` and `nonce`;
-     * logged. For channels other than [`Wallet::accept_presentation_on_behalf`].
+     * logged. For channels other than `Wallet.acceptPresentationOnBehalf`.
      */
 open func presentOnBehalf(mandateId: String, credential: String, claims: [String], nonce: String, audience: String, purpose: String?, http: HttpSettings)async throws  -> String  {
     return
@@ -4242,7 +4242,7 @@ open func present(id: String, claimPaths: [String], nonce: String, audience: Str
     
     /**
      * Locks the wallet (keys zeroized) once no call has started for `timeout_ms`
-     * milliseconds (`None`: never). A call that is running is not interrupted: the wallet then
+     * milliseconds (null/nil: never). A call that is running is not interrupted: the wallet then
      * locks when the timeout has passed after it. The listener hears `AutoLock`.
      */
 open func setAutoLock(timeoutMs: UInt64?)throws   {try rustCallWithError(FfiConverterTypeKluisError_lift) {
@@ -4255,7 +4255,7 @@ open func setAutoLock(timeoutMs: UInt64?)throws   {try rustCallWithError(FfiConv
 }
     
     /**
-     * Tells `listener` of every change of the lock state (`None`: nobody): unlocked, locked by
+     * Tells `listener` of every change of the lock state (null/nil: nobody): unlocked, locked by
      * the app or by the auto-lock, wiped. Replaces the earlier listener.
      */
 open func setLockListener(listener: LockListener?)  {try! rustCall() {
@@ -4907,7 +4907,7 @@ public func FfiConverterTypeCandidateView_lower(_ value: CandidateView) -> RustB
  */
 public struct ClaimRequest: Equatable, Hashable {
     /**
-     * Claim path (e.g. `/address`), as [`QueryChoice::claims`] takes it.
+     * Claim path (e.g. `/address`), as `QueryChoice.claims` takes it.
      */
     public var path: String
     /**
@@ -4928,7 +4928,7 @@ public struct ClaimRequest: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Claim path (e.g. `/address`), as [`QueryChoice::claims`] takes it.
+         * Claim path (e.g. `/address`), as `QueryChoice.claims` takes it.
          */path: String, 
         /**
          * Display label from type metadata.
@@ -5095,7 +5095,7 @@ public struct CollectOutcome: Equatable, Hashable {
      */
     public var stored: [CredentialSummary]
     /**
-     * Credentials the holder delivers later ([`Wallet::poll_deferred`], [`Wallet::refresh`]).
+     * Credentials the holder delivers later (`Wallet.pollDeferred`, `Wallet.refresh`).
      */
     public var pending: [PendingCredential]
     /**
@@ -5113,7 +5113,7 @@ public struct CollectOutcome: Equatable, Hashable {
          * Credentials verified and stored.
          */stored: [CredentialSummary], 
         /**
-         * Credentials the holder delivers later ([`Wallet::poll_deferred`], [`Wallet::refresh`]).
+         * Credentials the holder delivers later (`Wallet.pollDeferred`, `Wallet.refresh`).
          */pending: [PendingCredential], 
         /**
          * HTTP requests sent, retries included.
@@ -5182,7 +5182,7 @@ public struct CollectSettings: Equatable, Hashable {
     public var copies: UInt32
     /**
      * How long to keep polling a deferred credential before leaving it for
-     * [`Wallet::poll_deferred`], in milliseconds.
+     * `Wallet.pollDeferred`, in milliseconds.
      */
     public var deferredWaitMs: UInt64
     /**
@@ -5203,7 +5203,7 @@ public struct CollectSettings: Equatable, Hashable {
          */copies: UInt32, 
         /**
          * How long to keep polling a deferred credential before leaving it for
-         * [`Wallet::poll_deferred`], in milliseconds.
+         * `Wallet.pollDeferred`, in milliseconds.
          */deferredWaitMs: UInt64, 
         /**
          * Language of display names (`nl` or `en`).
@@ -5673,7 +5673,7 @@ public func FfiConverterTypeDebts_lower(_ value: Debts) -> RustBuffer {
 
 
 /**
- * What [`Wallet::poll_deferred`] did.
+ * What `Wallet.pollDeferred` did.
  */
 public struct DeferredPoll: Equatable, Hashable {
     /**
@@ -5756,7 +5756,7 @@ public func FfiConverterTypeDeferredPoll_lower(_ value: DeferredPoll) -> RustBuf
  */
 public struct DelegateRequest: Equatable, Hashable {
     /**
-     * The helper's public key (JWK JSON, from the helper's [`Wallet::holder_public_jwk`]).
+     * The helper's public key (JWK JSON, from the helper's `Wallet.holderPublicJwk()`).
      */
     public var helperJwk: String
     /**
@@ -5800,7 +5800,7 @@ public struct DelegateRequest: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The helper's public key (JWK JSON, from the helper's [`Wallet::holder_public_jwk`]).
+         * The helper's public key (JWK JSON, from the helper's `Wallet.holderPublicJwk()`).
          */helperJwk: String, 
         /**
          * Credential types (`vct`) in scope.
@@ -5901,7 +5901,7 @@ public func FfiConverterTypeDelegateRequest_lower(_ value: DelegateRequest) -> R
 
 
 /**
- * What [`Wallet::delegate`] made: the mandate and the package to hand to the helper.
+ * What `Wallet.delegate` made: the mandate and the package to hand to the helper.
  */
 public struct DelegationOutcome: Equatable, Hashable {
     /**
@@ -5972,7 +5972,7 @@ public func FfiConverterTypeDelegationOutcome_lower(_ value: DelegationOutcome) 
 
 
 /**
- * A party's confirmed deletion (see `Wallet::forget`).
+ * A party's confirmed deletion (see `Wallet.forget`).
  */
 public struct DeletionConfirmed: Equatable, Hashable {
     /**
@@ -6476,7 +6476,7 @@ public func FfiConverterTypeIncomeLine_lower(_ value: IncomeLine) -> RustBuffer 
 
 /**
  * Argon2id parameters. Values below the core's floor are refused (`InvalidInput`), except the
- * exact test profile of [`dangerous_test_wallet_options`].
+ * exact test profile of `dangerousTestWalletOptions()`.
  */
 public struct KdfSettings: Equatable, Hashable {
     /**
@@ -6628,7 +6628,7 @@ public func FfiConverterTypeLicenceView_lower(_ value: LicenceView) -> RustBuffe
  */
 public struct MandateCredential: Equatable, Hashable {
     /**
-     * Id within the mandate (what [`Wallet::present_on_behalf`] takes); empty on the giving side.
+     * Id within the mandate (what `Wallet.presentOnBehalf` takes); empty on the giving side.
      */
     public var id: String
     /**
@@ -6644,7 +6644,7 @@ public struct MandateCredential: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Id within the mandate (what [`Wallet::present_on_behalf`] takes); empty on the giving side.
+         * Id within the mandate (what `Wallet.presentOnBehalf` takes); empty on the giving side.
          */id: String, 
         /**
          * Credential type.
@@ -8248,7 +8248,7 @@ public func FfiConverterTypeQueryChoice_lower(_ value: QueryChoice) -> RustBuffe
  */
 public struct QueryView: Equatable, Hashable {
     /**
-     * The DCQL credential query id (the key of [`PresentationChoice::queries`]).
+     * The DCQL credential query id (the key of `PresentationChoice.queries`).
      */
     public var queryId: String
     /**
@@ -8276,7 +8276,7 @@ public struct QueryView: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The DCQL credential query id (the key of [`PresentationChoice::queries`]).
+         * The DCQL credential query id (the key of `PresentationChoice.queries`).
          */queryId: String, 
         /**
          * Whether it must be answered.
@@ -8422,7 +8422,7 @@ public func FfiConverterTypeRefreshFailure_lower(_ value: RefreshFailure) -> Rus
 
 
 /**
- * What [`Wallet::refresh`] did.
+ * What `Wallet.refresh` did.
  */
 public struct RefreshReport: Equatable, Hashable {
     /**
@@ -11161,7 +11161,7 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Authorization(refusal: AuthorizationRefusal, reason: String
     )
     /**
-     * A holder key in the app's [`HolderKeyStore`] needs the user to authenticate (biometrics
+     * A holder key in the app's `HolderKeyStore` needs the user to authenticate (biometrics
      * or device credential) first: prompt, then call again. Nothing was sent or stored.
      */
     case UserAuthenticationRequired
@@ -14072,7 +14072,7 @@ public func restoreWallet(dir: String, backup: Data, recoveryWords: String, pin:
 }
 /**
  * The core's collecting defaults (3 copies, 5 s deferred wait, Dutch names) with
- * [`recommended_http_settings`].
+ * `recommendedHttpSettings()`.
  */
 public func recommendedCollectSettings() -> CollectSettings  {
     return try!  FfiConverterTypeCollectSettings_lift(try! rustCall() {
@@ -14183,7 +14183,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_func_restore_wallet() != 48249) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_func_recommended_collect_settings() != 26930) {
+    if (uniffi_kluis_ffi_checksum_func_recommended_collect_settings() != 22789) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_func_recommended_http_settings() != 44205) {
@@ -14312,7 +14312,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_poll_deferred() != 51750) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_preview_offer() != 35362) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_preview_offer() != 14610) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_refresh() != 7121) {
@@ -14333,7 +14333,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_mandate() != 36197) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation_on_behalf() != 29455) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation_on_behalf() != 38592) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_delegate() != 40305) {
@@ -14342,7 +14342,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_mandates() != 14238) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_present_on_behalf() != 23958) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_present_on_behalf() != 19469) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_revoke_mandate() != 55540) {
@@ -14417,10 +14417,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_present() != 42156) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_set_auto_lock() != 13900) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_set_auto_lock() != 27855) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_set_lock_listener() != 18795) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_set_lock_listener() != 10168) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_status() != 28640) {
