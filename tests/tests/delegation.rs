@@ -2485,7 +2485,7 @@ async fn the_counsellor_answers_the_debt_desk_for_the_citizen() {
         .sources
         .iter()
         .all(|s| s.origin == SourceOrigin::Collected));
-    assert_eq!(c.overview.debts.total_eur, 20_933.7);
+    assert_eq!(c.overview.debts.total_cents, 2_093_370);
 
     // The desk asks for the full debt overview; the helper answers for the citizen.
     let desk = net.verifier(DEBT_DESK).unwrap().shared();
