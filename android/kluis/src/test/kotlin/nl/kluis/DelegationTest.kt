@@ -2,12 +2,10 @@ package nl.kluis
 
 import kotlinx.coroutines.runBlocking
 import nl.kluis.TestSupport.newWallet
-import org.junit.AfterClass
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotEquals
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.BeforeClass
 import org.junit.Test
 import java.io.File
 
@@ -19,31 +17,12 @@ import java.io.File
  * helper's next answer is refused with its package dropped. A package opened by any other wallet
  * fails with a typed error.
  */
-class DelegationTest {
+class DelegationTest : VerifierNetworkTest() {
     companion object {
-        private lateinit var fixtures: FixtureProcess
-        private const val LANDLORD = "woningcorporatie-eemland"
         private const val INCOME = "urn:nl:uwv:income-statement:1"
         private const val CLAIM = "/monthly_gross_income_eur"
-
-        @BeforeClass
-        @JvmStatic
-        fun startNetwork() {
-            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
-        }
-
-        @AfterClass
-        @JvmStatic
-        fun stopNetwork() {
-            if (::fixtures.isInitialized) fixtures.close()
-        }
-
-        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
-        val settings = recommendedCollectSettings().copy(http = http)
     }
 
-    private val announced get() = fixtures.line { it["party"] == LANDLORD }
-    private val landlord get() = (announced["new_session_url"] as String).removeSuffix("/api/session/new")
     private val registry get() = announced["mandate_registry"] as String
 
     /** A fresh request from the landlord asking only the monthly income: (result URL, link). */
@@ -55,12 +34,6 @@ class DelegationTest {
         assertEquals(body, 200, status)
         val s = MiniJson.obj(body)
         return "$landlord/api/result/${s["state"]}" to s["request_uri"] as String
-    }
-
-    private fun result(resultUrl: String): Map<String, Any?> {
-        val (status, body) = LoopbackHttp.get(resultUrl)
-        assertEquals(body, 200, status)
-        return MiniJson.obj(body)
     }
 
     /** A new wallet (own directory and key) trusting the scheme. */

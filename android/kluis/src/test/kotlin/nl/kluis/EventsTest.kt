@@ -12,12 +12,10 @@ import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.AfterClass
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.BeforeClass
 import org.junit.Test
 import java.io.File
 import java.util.Collections
@@ -29,30 +27,9 @@ import java.util.Collections
  * collect cancelled mid-way by cancelling its coroutine (the vault as it was, no keys left in
  * the app's store), and the lock state with its auto-lock.
  */
-class EventsTest {
-    companion object {
-        private lateinit var fixtures: FixtureProcess
-
-        @BeforeClass
-        @JvmStatic
-        fun startNetwork() {
-            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
-        }
-
-        @AfterClass
-        @JvmStatic
-        fun stopNetwork() {
-            if (::fixtures.isInitialized) fixtures.close()
-        }
-
-        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
-        val settings = recommendedCollectSettings().copy(http = http)
-    }
-
-    private val announced get() = fixtures.line { it["party"] == "woningcorporatie-eemland" }
-
+class EventsTest : VerifierNetworkTest() {
     /** A fresh offer of [holder] and the port it listens on. */
-    private fun freshOffer(holder: String): Pair<Map<String, Any?>, Int> {
+    private fun freshOfferAndPort(holder: String): Pair<Map<String, Any?>, Int> {
         for (i in 0 until 6) { // the holders listen on N..N+5 (docs/PRESENTING.md)
             val port = fixtures.portBase + i
             val (status, body) = LoopbackHttp.postJson("http://127.0.0.1:$port/admin/offer", """{"citizen": "daan"}""")
@@ -81,7 +58,7 @@ class EventsTest {
     }
 
     private suspend fun collect(wallet: Wallet, holder: String, listener: CollectListener?, s: CollectSettings = settings): CollectOutcome {
-        val (offer, _) = freshOffer(holder)
+        val (offer, _) = freshOfferAndPort(holder)
         return wallet.acceptOffer(wallet.previewOffer(offer["offer_uri"] as String, s), offer["tx_code"] as String, listener)
     }
 
@@ -110,7 +87,7 @@ class EventsTest {
             )
 
             // A holder whose credentials fail verification: Failed with the typed error, nothing stored.
-            val (rdw, rdwPort) = freshOffer("rdw")
+            val (rdw, rdwPort) = freshOfferAndPort("rdw")
             val session = wallet.previewOffer(rdw["offer_uri"] as String, settings)
             assertEquals(204, LoopbackHttp.postJson("http://127.0.0.1:$rdwPort/admin/fault", """{"fault": "bad_signature"}""").first)
             try {
@@ -215,7 +192,7 @@ class EventsTest {
             collect(wallet, "duo", null)
             val keysBefore = store.keyCount
             val log = wallet.auditLog()
-            val (offer, _) = freshOffer("cak")
+            val (offer, _) = freshOfferAndPort("cak")
             val session = wallet.previewOffer(offer["offer_uri"] as String, settings)
             store.hold = true
             val token = CancelToken()
@@ -232,7 +209,7 @@ class EventsTest {
             assertEquals(log, wallet.auditLog())
             // A raised token stays raised: a call given it stops at once, before any request.
             assertThrows(KluisException.Cancelled::class.java) {
-                runBlocking { wallet.previewOffer(freshOffer("cak").first["offer_uri"] as String, settings, token) }
+                runBlocking { wallet.previewOffer(freshOfferAndPort("cak").first["offer_uri"] as String, settings, token) }
             }
         }
     }

@@ -4,12 +4,10 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.AfterClass
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.BeforeClass
 import org.junit.Test
 import java.io.File
 import java.security.KeyPairGenerator
@@ -23,27 +21,7 @@ import java.security.spec.ECGenParameterSpec
  * signatures, never a private key. A store that needs the user, never answers, throws, or signs
  * with another key gives a typed error, stores nothing and sends nothing.
  */
-class HolderKeysTest {
-    companion object {
-        private lateinit var fixtures: FixtureProcess
-        private const val LANDLORD = "woningcorporatie-eemland"
-
-        @BeforeClass
-        @JvmStatic
-        fun startNetwork() {
-            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
-        }
-
-        @AfterClass
-        @JvmStatic
-        fun stopNetwork() {
-            if (::fixtures.isInitialized) fixtures.close()
-        }
-
-        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
-        val settings = recommendedCollectSettings().copy(http = http)
-    }
-
+class HolderKeysTest : VerifierNetworkTest() {
     /** What [FaultyStore] does wrong on `sign`. */
     enum class Fault { NONE, NEEDS_USER, USER_CANCELS, NEVER_ANSWERS, OTHER_KEY, THROWS }
 
@@ -71,26 +49,6 @@ class HolderKeysTest {
             }
             Fault.THROWS -> throw IllegalStateException("a bug in the app's store")
         }
-    }
-
-    private val announced get() = fixtures.line { it["party"] == LANDLORD }
-    private val landlord get() = (announced["new_session_url"] as String).removeSuffix("/api/session/new")
-
-    private fun freshOffer(holder: String): Map<String, Any?> {
-        for (i in 0 until 6) {
-            val (status, body) = LoopbackHttp.postJson("http://127.0.0.1:${fixtures.portBase + i}/admin/offer", """{"citizen": "daan"}""")
-            if (status != 200) continue
-            val offer = MiniJson.obj(body)
-            if (offer["holder"] == holder) return offer
-        }
-        error("no holder $holder on ports N..N+5")
-    }
-
-    private fun newRequest(): Pair<String, String> {
-        val (status, body) = LoopbackHttp.get(announced["new_session_url"] as String)
-        assertEquals(body, 200, status)
-        val s = MiniJson.obj(body)
-        return "$landlord/api/result/${s["state"]}" to s["request_uri"] as String
     }
 
     private fun resultStatus(url: String) = MiniJson.obj(LoopbackHttp.get(url).second)["status"]

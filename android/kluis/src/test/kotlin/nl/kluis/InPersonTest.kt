@@ -4,14 +4,12 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
-import org.junit.AfterClass
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotEquals
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.BeforeClass
 import org.junit.Test
 import java.io.File
 import java.util.Base64
@@ -25,40 +23,9 @@ import java.util.Base64
  * implemented here in Kotlin (as an app carries it over BLE). An offline QR made through the
  * binding verifies at the desk once.
  */
-class InPersonTest {
-    companion object {
-        private lateinit var fixtures: FixtureProcess
-        private const val LANDLORD = "woningcorporatie-eemland"
-
-        @BeforeClass
-        @JvmStatic
-        fun startNetwork() {
-            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
-        }
-
-        @AfterClass
-        @JvmStatic
-        fun stopNetwork() {
-            if (::fixtures.isInitialized) fixtures.close()
-        }
-
-        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
-        val settings = recommendedCollectSettings().copy(http = http)
-    }
-
-    private val announced get() = fixtures.line { it["party"] == LANDLORD }
+class InPersonTest : VerifierNetworkTest() {
     private val desk get() = announced["page_url"] as String
     private val relay get() = announced["relay"] as String
-
-    private fun freshOffer(holder: String): Map<String, Any?> {
-        for (i in 0 until 6) { // the holders listen on N..N+5 (docs/PRESENTING.md)
-            val (status, body) = LoopbackHttp.postJson("http://127.0.0.1:${fixtures.portBase + i}/admin/offer", """{"citizen": "daan"}""")
-            if (status != 200) continue
-            val offer = MiniJson.obj(body)
-            if (offer["holder"] == holder) return offer
-        }
-        error("no holder $holder on ports N..N+5")
-    }
 
     /** A wallet holding Daan's address, income and care arrears, status-checked. */
     private suspend fun collectedWallet(): Wallet {

@@ -3,12 +3,10 @@ package nl.kluis
 import kotlinx.coroutines.runBlocking
 import nl.kluis.TestSupport.newWallet
 import org.junit.After
-import org.junit.AfterClass
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.BeforeClass
 import org.junit.Test
 import java.io.File
 
@@ -20,62 +18,11 @@ import java.io.File
  * holders, then answers the landlord's rental request; the landlord's result endpoint shows what
  * it verified.
  */
-class PresentTest {
-    companion object {
-        private lateinit var fixtures: FixtureProcess
-        private const val LANDLORD = "woningcorporatie-eemland"
-
-        @BeforeClass
-        @JvmStatic
-        fun startNetwork() {
-            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
-        }
-
-        @AfterClass
-        @JvmStatic
-        fun stopNetwork() {
-            if (::fixtures.isInitialized) fixtures.close()
-        }
-
-        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
-        val settings = recommendedCollectSettings().copy(http = http)
-    }
-
-    /** The landlord as announced: its first request, result and new-session URLs. */
-    private val announced get() = fixtures.line { it["party"] == LANDLORD }
-
-    /** The landlord's back end (its admin test hooks are beside the session routes). */
-    private val landlord get() = (announced["new_session_url"] as String).removeSuffix("/api/session/new")
-
+class PresentTest : VerifierNetworkTest() {
     @After
     fun landlordBehavesAgain() {
         LoopbackHttp.postJson("$landlord/admin/dcql", """{"dcql": null}""")
         LoopbackHttp.postJson("$landlord/admin/fault", """{"fault": "none"}""")
-    }
-
-    /** A fresh request from the landlord: (result URL, openid4vp link). */
-    private fun newRequest(): Pair<String, String> {
-        val (status, body) = LoopbackHttp.get(announced["new_session_url"] as String)
-        assertEquals(body, 200, status)
-        val s = MiniJson.obj(body)
-        return "$landlord/api/result/${s["state"]}" to s["request_uri"] as String
-    }
-
-    private fun result(resultUrl: String): Map<String, Any?> {
-        val (status, body) = LoopbackHttp.get(resultUrl)
-        assertEquals(body, 200, status)
-        return MiniJson.obj(body)
-    }
-
-    /** A fresh offer from [holder] (its admin route; an offer's code works once). */
-    private fun freshOffer(holder: String): Map<String, Any?> {
-        for (i in 0 until 6) { // the holders listen on N..N+5 (docs/PRESENTING.md)
-            val (status, body) = LoopbackHttp.postJson("http://127.0.0.1:${fixtures.portBase + i}/admin/offer", """{"citizen": "daan"}""")
-            if (status != 200) continue // this holder has nothing about the citizen
-            val offer = MiniJson.obj(body)
-            if (offer["holder"] == holder) return offer
-        }
-        error("no holder $holder on ports N..N+5")
     }
 
     /** What the landlord verified for query [query]: the disclosed claims object. */

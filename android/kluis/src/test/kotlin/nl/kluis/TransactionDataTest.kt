@@ -2,11 +2,9 @@ package nl.kluis
 
 import kotlinx.coroutines.runBlocking
 import org.junit.After
-import org.junit.AfterClass
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
-import org.junit.BeforeClass
 import org.junit.Test
 import java.io.File
 import java.security.MessageDigest
@@ -20,32 +18,13 @@ import java.util.Base64
  * binds it, and the service verifies the binding against the request it keeps. An entry of a
  * type the wallet does not know is refused with nothing sent.
  */
-class TransactionDataTest {
+class TransactionDataTest : VerifierNetworkTest() {
     companion object {
-        private lateinit var fixtures: FixtureProcess
-        private const val LANDLORD = "woningcorporatie-eemland"
         private const val MORTGAGE_OFFER = "urn:kluis:transaction:mortgage-offer:1"
 
-        @BeforeClass
-        @JvmStatic
-        fun startNetwork() {
-            fixtures = FixtureProcess.start("verifiers", "--citizen", "daan")
-        }
-
-        @AfterClass
-        @JvmStatic
-        fun stopNetwork() {
-            if (::fixtures.isInitialized) fixtures.close()
-        }
-
-        val http = recommendedHttpSettings().copy(allowLoopbackHttp = true)
-        val settings = recommendedCollectSettings().copy(http = http)
         private val b64 = Base64.getUrlEncoder().withoutPadding()
         val documentSha256: String = b64.encodeToString(MessageDigest.getInstance("SHA-256").digest("offer HYP-KT-1".toByteArray()))
     }
-
-    private val announced get() = fixtures.line { it["party"] == LANDLORD }
-    private val landlord get() = (announced["new_session_url"] as String).removeSuffix("/api/session/new")
 
     @After
     fun landlordBehavesAgain() {
@@ -71,12 +50,6 @@ class TransactionDataTest {
         assertEquals(body, 200, status)
         val s = MiniJson.obj(body)
         return "$landlord/api/result/${s["state"]}" to s["request_uri"] as String
-    }
-
-    private fun result(resultUrl: String): Map<String, Any?> {
-        val (status, body) = LoopbackHttp.get(resultUrl)
-        assertEquals(body, 200, status)
-        return MiniJson.obj(body)
     }
 
     /** A wallet holding Daan's address from the municipality, status-checked. */
