@@ -2426,6 +2426,97 @@ async fn a_refresh_that_fails_at_a_holder_names_it_and_keeps_the_older_figures()
     assert!(!serde_json::to_string(&h).unwrap().contains("35880"));
 }
 
+/// The counsellor's refresh asks every holder for every client at once and checks each mandate
+/// again only once the last holder answered: a citizen who revokes while it runs (the holder
+/// still preparing) gets nothing new kept under that mandate, the package is dropped and the
+/// holder hears the credential was not kept; the other client's fresh copy is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mandate_revoked_during_the_counsellors_refresh_keeps_nothing_new_for_that_client() {
+    use kluis_core::delegation::{Clients, SourceOrigin};
+    // UWV defers for 3 s: the wallet waits that long before it asks again, and the test revokes
+    // as soon as the holder has archived what it will deliver to both clients.
+    let net = Network::start(None, |id| kluis_fixtures::servers::HolderOptions {
+        deferred: id == "uwv",
+        deferred_delay: Duration::from_secs(3),
+        ..kluis_fixtures::servers::HolderOptions::for_holder(id)
+    })
+    .await
+    .unwrap();
+    let (_c, citizen) = citizen_with_income(&net).await;
+    let (_h, helper) = wallet_with_scheme(&net).await;
+    let req = DelegateRequest {
+        actions: vec![Action::View, Action::Refresh],
+        ..request(&helper, &net)
+    };
+    let mut ids = Vec::new();
+    for label in ["client A", "client B"] {
+        let req = DelegateRequest {
+            label: label.into(),
+            ..req.clone()
+        };
+        let out = citizen.delegate(&req, quick_http()).await.unwrap();
+        let m = helper
+            .accept_mandate(&out.package, quick_http())
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    let (kept, revoked) = (&ids[0], &ids[1]);
+    let uwv = net.holder("uwv").unwrap();
+    let issued = uwv.archive().len();
+    let told = |event: &str| {
+        uwv.notifications()
+            .iter()
+            .filter(|(_, e)| e == event)
+            .count()
+    };
+    let (accepted, failed) = (told("credential_accepted"), told("credential_failure"));
+
+    let refreshing = helper.helper_overview(Clients::All, "nl", true, collect_options());
+    let revoking = async {
+        while uwv.archive().len() < issued + 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        citizen.revoke_mandate(revoked, quick_http()).await.unwrap();
+    };
+    let (h, ()) = tokio::join!(refreshing, revoking);
+    let h = h.unwrap();
+    assert_eq!(h.clients.len(), 1);
+    let c = &h.clients[0];
+    assert_eq!(&c.mandate_id, kept);
+    assert!(c.refresh_failures.is_empty(), "{c:?}");
+    assert_eq!(c.sources.len(), 1);
+    assert_eq!(c.sources[0].origin, SourceOrigin::Collected);
+    assert_eq!(h.left_out.len(), 1);
+    assert_eq!(&h.left_out[0].mandate_id, revoked);
+    assert_eq!(h.left_out[0].state, MandateState::Revoked);
+
+    // The holder issued under both mandates; the helper kept what came under the one still
+    // valid, and told the holder which it did not keep.
+    assert_eq!(uwv.archive().len(), issued + 2);
+    assert_eq!(told("credential_accepted"), accepted + 1);
+    assert_eq!(told("credential_failure"), failed + 1);
+    let log = events(&helper);
+    let collected: Vec<&String> = log
+        .iter()
+        .filter_map(|e| match e {
+            AuditEvent::MandateCollected { mandate_id, .. } => Some(mandate_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(collected, vec![kept]);
+    assert!(log.iter().any(|e| matches!(e,
+        AuditEvent::MandateDropped { mandate_id, reason } if mandate_id == revoked && reason == "revoked")));
+    let left: Vec<String> = helper
+        .mandates(quick_http())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(left, vec![kept.clone()]);
+}
+
 /// The debt-counselling story end to end: the counsellor collects for the citizen at every
 /// holder under the mandate (the helper's overview with refresh) and answers the municipality's
 /// debt-help desk (schuldhulpverlening intake, OpenID4VP) on the citizen's behalf; the desk's

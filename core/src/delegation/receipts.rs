@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::mandate::{sign_jws, Mandate};
 use super::DelegationError;
-use crate::http::{checked_url, client as http_client, Http, HttpPolicy};
+use crate::http::{checked_url, Http, HttpPolicy};
 use crate::Error;
 
 /// `typ` of the signed receipt inside the JWE.
@@ -170,28 +170,14 @@ pub(crate) fn verify_receipt_by(jws: &str, keys: &[PublicJwk]) -> Result<Receipt
 }
 
 /// Posts a sealed receipt (best effort for the caller: a failure does not undo the use).
-pub(crate) async fn post_receipt(
-    status_uri: &str,
-    jwe: &str,
-    policy: &HttpPolicy,
-) -> Result<(), Error> {
+pub(crate) async fn post_receipt(http: &Http, status_uri: &str, jwe: &str) -> Result<(), Error> {
     let url = checked_url(&receipts_uri(status_uri))?;
-    policy.check(&url)?;
-    let client = http_client(policy)?;
-    let reply = client
-        .post(url)
-        .header("content-type", "application/jose")
-        .body(jwe.to_string())
-        .send()
-        .await
-        .map_err(|_| Error::Network {
-            reason: "posting a usage receipt: connection failed".into(),
-        })?;
-    if !reply.status().is_success() {
+    let reply = http.post_body(&url, "application/jose", jwe).await?;
+    if !reply.status.is_success() {
         return Err(Error::Network {
             reason: format!(
                 "the mandate registry refused the receipt (HTTP {})",
-                reply.status().as_u16()
+                reply.status.as_u16()
             ),
         });
     }
@@ -260,7 +246,12 @@ mod tests {
             ..HttpPolicy::default()
         };
         assert!(matches!(
-            post_receipt("http://127.0.0.1:9/lists/x", "a.b.c.d.e", &strict).await,
+            post_receipt(
+                &Http::new(strict).unwrap(),
+                "http://127.0.0.1:9/lists/x",
+                "a.b.c.d.e"
+            )
+            .await,
             Err(Error::InvalidInput { .. })
         ));
     }

@@ -254,18 +254,24 @@ pub enum SendFailure {
 }
 
 /// An HTTP client for one session (collecting, fetching lists, answering): the policy's client
-/// with bounded retries.
+/// with bounded retries, its connections kept open between requests, and at most
+/// [`Http::PER_HOST`] requests in flight to one host (a counsellor refreshing many clients at
+/// once does not flood a holder).
 pub struct Http {
     client: reqwest::Client,
     policy: HttpPolicy,
     /// Requests sent (attempts, including retries), for benchmarks and reports.
     pub requests: std::sync::atomic::AtomicU64,
+    /// One semaphore per origin (scheme, host, port).
+    per_host: std::sync::Mutex<Vec<(String, Arc<tokio::sync::Semaphore>)>>,
 }
 
 enum Body<'a> {
     None,
     Form(&'a [(&'a str, &'a str)]),
     Json(&'a Value),
+    /// Content type and body.
+    Raw(&'a str, &'a str),
 }
 
 /// The crate's one way to build an HTTP client: the policy's timeouts, redirects never followed,
@@ -273,26 +279,50 @@ enum Body<'a> {
 /// [`Http`] does not offer (PUT, raw bodies, long polls) use it directly, after
 /// [`HttpPolicy::check`], and map its errors with [`transport_error`].
 pub fn client(policy: &HttpPolicy) -> Result<reqwest::Client, Error> {
-    let mut roots = Vec::with_capacity(policy.tls.extra.len());
-    for (i, der) in policy.tls.extra.iter().enumerate() {
-        roots.push(reqwest::Certificate::from_der(der).map_err(|_| {
-            Error::invalid_input(format!("trusted root {i} is not a DER X.509 certificate"))
-        })?);
-    }
-    let builder = reqwest::Client::builder()
+    reqwest::Client::builder()
         .timeout(policy.timeout)
         .connect_timeout(policy.connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kluis/", env!("CARGO_PKG_VERSION")))
-        .tls_backend_native();
-    let builder = if policy.tls.platform {
-        builder.tls_certs_merge(roots)
-    } else {
-        builder.tls_certs_only(roots)
-    };
-    builder.build().map_err(|e| Error::Internal {
-        reason: format!("HTTP client: {e}"),
-    })
+        .tls_backend_preconfigured(tls_connector(&policy.tls)?)
+        .build()
+        .map_err(|e| Error::Internal {
+            reason: format!("HTTP client: {e}"),
+        })
+}
+
+/// The TLS connector for `roots`, built once per process and root set. Building one makes
+/// OpenSSL read and parse the whole system CA store (tens of milliseconds, most of a
+/// counsellor's refresh when every request built its own); the built context is immutable and
+/// shared by every client with those roots. Configured as reqwest's own native-tls backend
+/// would be: certificates and host names verified, SNI, no ALPN (HTTP/1.1).
+fn tls_connector(roots: &TlsRoots) -> Result<native_tls::TlsConnector, Error> {
+    // A few distinct root sets at most (the platform's; an app's, a test CA's): kept small.
+    const KEEP: usize = 8;
+    static BUILT: std::sync::Mutex<Vec<(TlsRoots, native_tls::TlsConnector)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, c)) = built.iter().find(|(r, _)| r == roots) {
+        return Ok(c.clone());
+    }
+    let mut builder = native_tls::TlsConnector::builder();
+    builder.disable_built_in_roots(!roots.platform);
+    for (i, der) in roots.extra.iter().enumerate() {
+        let cert = native_tls::Certificate::from_der(der).map_err(|_| {
+            Error::invalid_input(format!("trusted root {i} is not a DER X.509 certificate"))
+        })?;
+        builder.add_root_certificate(cert);
+    }
+    let connector = builder.build().map_err(|e| Error::Internal {
+        reason: format!("TLS connector: {e}"),
+    })?;
+    if built.len() == KEEP {
+        built.remove(0);
+    }
+    built.push((roots.clone(), connector.clone()));
+    Ok(connector)
 }
 
 /// Whether `e` failed in the TLS layer (handshake, certificate), and why, in a short text with
@@ -339,12 +369,38 @@ pub fn transport_error(e: &reqwest::Error, host: &str) -> Error {
 }
 
 impl Http {
+    /// Requests in flight to one host at a time, as browsers keep to (six connections).
+    pub const PER_HOST: usize = 6;
+
     pub fn new(policy: HttpPolicy) -> Result<Http, Error> {
         Ok(Http {
             client: client(&policy)?,
             policy,
             requests: std::sync::atomic::AtomicU64::new(0),
+            per_host: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Waits for one of the [`Http::PER_HOST`] slots of `url`'s origin; held while a request
+    /// and its answer are on the wire (not while backing off).
+    async fn slot(&self, url: &Url) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let origin = url.origin().ascii_serialization();
+        let semaphore = {
+            let mut hosts = self
+                .per_host
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match hosts.iter().find(|(o, _)| *o == origin) {
+                Some((_, s)) => s.clone(),
+                None => {
+                    let s = Arc::new(tokio::sync::Semaphore::new(Self::PER_HOST));
+                    hosts.push((origin, s.clone()));
+                    s
+                }
+            }
+        };
+        // Fails only on a closed semaphore, and these are never closed.
+        semaphore.acquire_owned().await.ok()
     }
 
     pub async fn get(&self, url: &Url, accept: &str) -> Result<Reply, Error> {
@@ -367,6 +423,23 @@ impl Http {
             auth.iter().map(|a| ("authorization", a.as_str())).collect();
         self.send(url, "application/json", &headers, Body::Json(body), false)
             .await
+    }
+
+    /// POSTs `body` as `content_type` (a sealed receipt, `application/jose`).
+    pub async fn post_body(
+        &self,
+        url: &Url,
+        content_type: &str,
+        body: &str,
+    ) -> Result<Reply, Error> {
+        self.send(
+            url,
+            "application/json",
+            &[],
+            Body::Raw(content_type, body),
+            false,
+        )
+        .await
     }
 
     /// POSTs JSON (`Some`) or a form with extra request headers (`Authorization: DPoP …` and
@@ -401,6 +474,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let slot = self.slot(url).await;
             self.requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = self
@@ -421,6 +495,7 @@ impl Http {
                     })
                 }
                 Err(e) if e.is_connect() && attempt <= self.policy.retries => {
+                    drop(slot);
                     tokio::time::sleep(wait).await;
                     wait = wait.saturating_mul(2);
                 }
@@ -459,6 +534,7 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let slot = self.slot(url).await;
             self.requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut req = match body {
@@ -472,6 +548,11 @@ impl Http {
                     )
                     .body(form_encode(f)),
                 Body::Json(v) => self.client.post(url.clone()).json(v),
+                Body::Raw(content_type, body) => self
+                    .client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body.to_string()),
             }
             .header(reqwest::header::ACCEPT, accept);
             for (name, value) in headers {
@@ -505,6 +586,7 @@ impl Http {
                 }
                 Err(_) => Err("request failed".to_string()),
             };
+            drop(slot);
             if let Err(why) = outcome {
                 if last {
                     return Err(Error::Network {
@@ -566,6 +648,64 @@ impl Http {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// However many requests one client is asked for at once, the server never sees more than
+    /// [`Http::PER_HOST`] of them at the same time, and every one is answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_per_host_requests_are_in_flight_to_one_host() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
+        let (in_flight, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (now, high) = (in_flight.clone(), most.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (now, high) = (now.clone(), high.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    // Requests one after another on the connection (kept alive).
+                    loop {
+                        let end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            match conn.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        buf.drain(..end);
+                        high.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+                        // Held a moment, so that whatever the client lets through piles up.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        now.fetch_sub(1, SeqCst);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if conn.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let http = Arc::new(Http::new(HttpPolicy::default()).unwrap());
+        let asked: Vec<_> = (0..30)
+            .map(|_| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move { http.get(&url, "text/plain").await })
+            })
+            .collect();
+        for a in asked {
+            let reply = a.await.unwrap().unwrap();
+            assert!(reply.status.is_success());
+            assert_eq!(reply.body, b"ok");
+        }
+        let most = most.load(SeqCst);
+        assert!(most <= Http::PER_HOST, "{most} requests at once");
+        // Bounded, not one at a time.
+        assert!(most > 1, "{most}");
+    }
 
     #[test]
     fn transport_rule() {

@@ -24,6 +24,7 @@ use crate::issuance::{
     CredentialReply, IssuerMetadata, Tokens, ACCEPTED, FAILURE,
 };
 use crate::{now_unix, Error, Wallet};
+use kluis_vault::{VaultError, WriteTxn};
 
 /// What [`Wallet::collect_on_behalf`] stored under the mandate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +35,36 @@ pub struct OnBehalfCollection {
     pub issuer: String,
     /// The credentials stored (replacing ones collected earlier of the same type there).
     pub collected: Vec<MandateCredential>,
+}
+
+/// What a holder delivered under a mandate, verified, not yet stored; with what is needed to
+/// tell the holder what became of it.
+pub(super) struct Delivery {
+    /// The holder (its metadata's `credential_issuer`).
+    pub(super) issuer: String,
+    pub(super) received: Vec<ReceivedCredential>,
+    meta: IssuerMetadata,
+    tokens: Tokens,
+    notifications: Vec<Option<String>>,
+}
+
+impl Delivery {
+    /// Tells the holder what became of each credential (best effort).
+    pub(super) async fn tell_holder(&self, http: &Http, event: &str) {
+        for id in &self.notifications {
+            notify(http, &self.meta, &self.tokens, id.as_deref(), event).await;
+        }
+    }
+
+    /// Tells the holder the credentials were stored.
+    pub(super) async fn accepted(&self, http: &Http) {
+        self.tell_holder(http, ACCEPTED).await;
+    }
+
+    /// Tells the holder the credentials were not kept.
+    pub(super) async fn not_kept(&self, http: &Http) {
+        self.tell_holder(http, FAILURE).await;
+    }
 }
 
 impl Wallet {
@@ -53,34 +84,54 @@ impl Wallet {
         options: CollectOptions,
     ) -> Result<OnBehalfCollection, Error> {
         let (record_id, r) = self.received_mandate(mandate_id)?;
-        if !r.scope.allows(Action::Refresh) {
-            return Err(delegation_err(DelegationError::ActionNotAllowed(
-                Action::Refresh.as_str(),
-            )));
-        }
-        if let Some(t) = types.iter().find(|t| !r.scope.vct.contains(t)) {
-            return Err(delegation_err(DelegationError::TypeOutOfScope(t.clone())));
-        }
         let issuer = issuer.trim_end_matches('/');
-        let subject = r
-            .credentials
-            .iter()
-            .find(|c| c.issuer == issuer)
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "a credential from {} under mandate {} (a holder accepts only the mandate \
-                     that came with a credential it issued to the citizen)",
-                    http::shorten(issuer),
-                    short_id(mandate_id)
-                ))
-            })?
-            .mandate
-            .clone();
+        subject_token(&r, issuer, types)?;
         let policy = options.http.clone();
         self.ensure_usable(&record_id, &r, policy.clone()).await?;
 
         let http = Http::new(policy.clone())?;
         let meta = IssuerMetadata::fetch(&http, issuer).await?;
+        let delivery = self
+            .fetch_on_behalf(&r, issuer, &meta, types, &options, &http)
+            .await?;
+        // Revoked (or expired) while collecting: keep nothing new.
+        if let Err(e) = self.ensure_usable(&record_id, &r, policy).await {
+            delivery.not_kept(&http).await;
+            return Err(e);
+        }
+        let (record_id, mut fresh) = self.received_mandate(mandate_id)?;
+        self.vault
+            .write(|tx| keep_delivered(tx, &record_id, &mut fresh, &[&delivery], now_unix()))?;
+        delivery.accepted(&http).await;
+        Ok(OnBehalfCollection {
+            mandate_id: fresh.id.clone(),
+            issuer: delivery.issuer.clone(),
+            collected: delivery
+                .received
+                .iter()
+                .map(|c| MandateCredential {
+                    id: c.id.clone(),
+                    vct: c.vct.clone(),
+                    issuer: c.issuer.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Asks holder `issuer` (its metadata `meta`) for the types in `types` (empty: all of the
+    /// scope it issues) under mandate `r`, and verifies what it sends; stores nothing. The
+    /// caller checks the mandate's status before and after, stores the [`Delivery`] and tells
+    /// the holder. A credential that does not verify fails it all (the holder told at once).
+    pub(super) async fn fetch_on_behalf(
+        &self,
+        r: &ReceivedMandate,
+        issuer: &str,
+        meta: &IssuerMetadata,
+        types: &[String],
+        options: &CollectOptions,
+        http: &Http,
+    ) -> Result<Delivery, Error> {
+        let subject = subject_token(r, issuer, types)?;
         let listed = self.listed_holder(&meta.credential_issuer)?;
         let mut configs: Vec<(String, String, String)> = meta
             .configs
@@ -156,13 +207,13 @@ impl Wallet {
         let mut delivered = Vec::new();
         for (config, vct, _) in &configs {
             let proofs = |nonce: Option<&str>| {
-                let proof = key_proof(&meta, &me, nonce, now_unix())?;
+                let proof = key_proof(meta, &me, nonce, now_unix())?;
                 Ok(vec![proof.sign(&key).map_err(|_| Error::Internal {
                     reason: "key proof: signing".into(),
                 })?])
             };
             let (credentials, notification_id) =
-                match request_credential(&http, &meta, &tokens, config, &proofs).await? {
+                match request_credential(http, meta, &tokens, config, &proofs).await? {
                     CredentialReply::Issued {
                         credentials,
                         notification_id,
@@ -171,8 +222,8 @@ impl Wallet {
                         transaction_id,
                         interval,
                     } => poll_until(
-                        &http,
-                        &meta,
+                        http,
+                        meta,
                         &tokens,
                         &transaction_id,
                         interval,
@@ -186,69 +237,29 @@ impl Wallet {
                 };
             delivered.push((vct.clone(), credentials, notification_id));
         }
-        let notifications: Vec<Option<String>> =
-            delivered.iter().map(|(_, _, n)| n.clone()).collect();
+        let mut delivery = Delivery {
+            issuer: meta.credential_issuer.clone(),
+            received: Vec::new(),
+            meta: meta.clone(),
+            tokens,
+            notifications: delivered.iter().map(|(_, _, n)| n.clone()).collect(),
+        };
 
         // Verify all of it: the issuer, bound to this wallet's key, the type, and held on this
         // citizen's behalf under this mandate (the same check a verifier makes).
         let trust = self.trust_list()?;
-        let mut received = Vec::new();
         for (vct, credentials, _) in &delivered {
             for compact in credentials {
-                match self.check_collected(&trust, compact, vct, &me, &subject, &r) {
-                    Ok(c) => received.push(c),
+                match self.check_collected(&trust, compact, vct, &me, &subject, r) {
+                    Ok(c) => delivery.received.push(c),
                     Err(e) => {
-                        notify_all(&http, &meta, &tokens, &notifications, FAILURE).await;
+                        delivery.not_kept(http).await;
                         return Err(e);
                     }
                 }
             }
         }
-        // Revoked (or expired) while collecting: keep nothing new.
-        if let Err(e) = self.ensure_usable(&record_id, &r, policy.clone()).await {
-            notify_all(&http, &meta, &tokens, &notifications, FAILURE).await;
-            return Err(e);
-        }
-        let now = now_unix();
-        let (record_id, mut fresh) = self.received_mandate(mandate_id)?;
-        fresh.credentials.retain(|c| {
-            !(c.collected_at.is_some()
-                && c.issuer == meta.credential_issuer
-                && received.iter().any(|n| n.vct == c.vct))
-        });
-        let collected: Vec<MandateCredential> = received
-            .iter()
-            .map(|c| MandateCredential {
-                id: c.id.clone(),
-                vct: c.vct.clone(),
-                issuer: c.issuer.clone(),
-            })
-            .collect();
-        let mut vcts: Vec<String> = received.iter().map(|c| c.vct.clone()).collect();
-        vcts.dedup();
-        fresh.credentials.extend(received);
-        self.vault.write(|tx| {
-            tx.put(&record_id, &fresh)?;
-            for vct in &vcts {
-                audit::append(
-                    tx,
-                    now,
-                    Actor::Citizen,
-                    AuditEvent::MandateCollected {
-                        mandate_id: fresh.id.clone(),
-                        issuer: meta.credential_issuer.clone(),
-                        vct: vct.clone(),
-                    },
-                )?;
-            }
-            Ok(())
-        })?;
-        notify_all(&http, &meta, &tokens, &notifications, ACCEPTED).await;
-        Ok(OnBehalfCollection {
-            mandate_id: fresh.id.clone(),
-            issuer: meta.credential_issuer.clone(),
-            collected,
-        })
+        Ok(delivery)
     }
 
     /// One credential a holder sent under the mandate, verified as a verifier would.
@@ -298,15 +309,66 @@ impl Wallet {
     }
 }
 
-/// Tells the holder what became of each delivery (best effort).
-async fn notify_all(
-    http: &Http,
-    meta: &IssuerMetadata,
-    tokens: &Tokens,
-    ids: &[Option<String>],
-    event: &str,
-) {
-    for id in ids {
-        notify(http, meta, tokens, id.as_deref(), event).await;
+/// The mandate that came with a credential holder `issuer` issued to the citizen: the subject
+/// token of the exchange (a holder accepts only that one), once the scope allows collecting
+/// `types` there.
+fn subject_token(r: &ReceivedMandate, issuer: &str, types: &[String]) -> Result<String, Error> {
+    if !r.scope.allows(Action::Refresh) {
+        return Err(delegation_err(DelegationError::ActionNotAllowed(
+            Action::Refresh.as_str(),
+        )));
     }
+    if let Some(t) = types.iter().find(|t| !r.scope.vct.contains(t)) {
+        return Err(delegation_err(DelegationError::TypeOutOfScope(t.clone())));
+    }
+    Ok(r.credentials
+        .iter()
+        .find(|c| c.issuer == issuer)
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "a credential from {} under mandate {} (a holder accepts only the mandate \
+                 that came with a credential it issued to the citizen)",
+                http::shorten(issuer),
+                short_id(&r.id)
+            ))
+        })?
+        .mandate
+        .clone())
+}
+
+/// Stores `deliveries` under mandate record `fresh` (replacing what was collected earlier of
+/// the same types at the same holders) and logs each type collected.
+pub(super) fn keep_delivered(
+    tx: &mut WriteTxn<'_>,
+    record_id: &str,
+    fresh: &mut ReceivedMandate,
+    deliveries: &[&Delivery],
+    now: i64,
+) -> Result<(), VaultError> {
+    for d in deliveries {
+        fresh.credentials.retain(|c| {
+            !(c.collected_at.is_some()
+                && c.issuer == d.issuer
+                && d.received.iter().any(|n| n.vct == c.vct))
+        });
+        fresh.credentials.extend(d.received.iter().cloned());
+    }
+    tx.put(record_id, &*fresh)?;
+    for d in deliveries {
+        let mut vcts: Vec<&str> = d.received.iter().map(|c| c.vct.as_str()).collect();
+        vcts.dedup();
+        for vct in vcts {
+            audit::append(
+                tx,
+                now,
+                Actor::Citizen,
+                AuditEvent::MandateCollected {
+                    mandate_id: fresh.id.clone(),
+                    issuer: d.issuer.clone(),
+                    vct: vct.to_string(),
+                },
+            )?;
+        }
+    }
+    Ok(())
 }

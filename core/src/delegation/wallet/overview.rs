@@ -9,12 +9,17 @@ use kluis_sdjwt::ClaimPath;
 use serde::Serialize;
 use serde_json::Value;
 
+use futures_util::future::join_all;
+
+use super::collect::{keep_delivered, Delivery};
 use super::records::{ReceivedCredential, ReceivedMandate};
+use super::usage::append_use;
 use super::{delegation_err, MandateState};
 use crate::delegation::mandate::Action;
 use crate::delegation::revocation::MandateStatusLists;
 use crate::delegation::DelegationError;
-use crate::issuance::CollectOptions;
+use crate::http::Http;
+use crate::issuance::{CollectOptions, IssuerMetadata};
 use crate::overview::{Overview, Source};
 use crate::{now_unix, Error, Wallet};
 
@@ -143,14 +148,18 @@ impl Wallet {
                 }
             }
         }
+        // One client for the run: its connections are kept, at most Http::PER_HOST requests in
+        // flight to one holder or registry.
+        let http = Http::new(options.http.clone())?;
         let now = now_unix();
         let uris: Vec<String> = mandates.iter().map(|(_, r)| r.status.uri.clone()).collect();
-        let lists = MandateStatusLists::fetch(&uris, options.http.clone()).await?;
+        let lists = MandateStatusLists::fetch_with(&http, &uris).await;
         let mut out = HelperOverview {
             made_at: now,
             clients: Vec::new(),
             left_out: Vec::new(),
         };
+        let mut usable = Vec::new();
         for (record_id, r) in mandates {
             let state = self.received_state(&r, &lists, now)?;
             if matches!(state, MandateState::Revoked | MandateState::Expired) {
@@ -161,66 +170,203 @@ impl Wallet {
                 if let Clients::One(_) = clients {
                     return Err(delegation_err(unusable(state)));
                 }
-                out.left_out.push(ClientLeftOut {
-                    mandate_id: r.id.clone(),
-                    label: r.label.clone(),
-                    state,
-                    view_allowed,
-                });
+                out.left_out.push(left_out(&r, state));
                 continue;
             }
-            let mut refresh_failures = Vec::new();
-            let r = if refresh {
-                let mut issuers: Vec<&str> =
-                    r.credentials.iter().map(|c| c.issuer.as_str()).collect();
-                issuers.sort();
-                issuers.dedup();
-                for issuer in issuers {
-                    if let Err(e) = self
-                        .collect_on_behalf(&r.id, issuer, &[], options.clone())
-                        .await
-                    {
-                        refresh_failures.push(RefreshFailure {
-                            issuer: issuer.to_string(),
-                            reason: e.to_string(),
-                        });
-                    }
-                }
-                // Collecting may have dropped the package (revoked meanwhile).
-                match self.received_mandate(&r.id) {
-                    Ok((_, fresh)) => fresh,
-                    Err(Error::NotFound { .. }) => {
-                        if let Clients::One(_) = clients {
-                            return Err(delegation_err(DelegationError::Revoked));
-                        }
-                        out.left_out.push(ClientLeftOut {
-                            mandate_id: r.id.clone(),
-                            label: r.label.clone(),
-                            state: MandateState::Revoked,
-                            view_allowed,
-                        });
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            } else {
-                r
-            };
-            let (overview, sources, used) = self.client_overview(&r, lang, now)?;
-            let used: Vec<(String, &Vec<ClaimPath>)> =
-                used.iter().map(|(v, p)| (v.clone(), p)).collect();
-            self.log_use(&r, &used, "view", None, now)?;
-            self.report_use(&r, &used, "view", None, now, &options.http)
-                .await;
+            usable.push(Client {
+                record_id,
+                mandate: r,
+                refresh_failures: Vec::new(),
+            });
+        }
+        if refresh {
+            let dropped;
+            (usable, dropped) = self.refresh_clients(usable, &options, &http).await?;
+            if let (Clients::One(_), Some(d)) = (clients, dropped.first()) {
+                return Err(delegation_err(unusable(d.state)));
+            }
+            out.left_out.extend(dropped);
+        }
+
+        let mut shown = Vec::new();
+        for c in usable {
+            let (overview, sources, used) = self.client_overview(&c.mandate, lang, now)?;
+            shown.push((c, overview, sources, used));
+        }
+        // Each client's view logged as a use (one commit for all), then reported to its
+        // citizen.
+        let uses: Vec<Vec<(String, &Vec<ClaimPath>)>> = shown
+            .iter()
+            .map(|(_, _, _, used)| used.iter().map(|(v, p)| (v.clone(), p)).collect())
+            .collect();
+        self.vault.write(|tx| {
+            for ((c, ..), used) in shown.iter().zip(&uses) {
+                append_use(tx, &c.mandate, used, "view", None, now)?;
+            }
+            Ok(())
+        })?;
+        join_all(shown.iter().zip(&uses).map(|((c, ..), used)| {
+            self.report_use_with(&http, &c.mandate, used, "view", None, now)
+        }))
+        .await;
+        for (c, overview, sources, _) in shown {
             out.clients.push(ClientOverview {
-                mandate_id: r.id.clone(),
-                label: r.label.clone(),
+                mandate_id: c.mandate.id.clone(),
+                label: c.mandate.label.clone(),
                 overview,
                 sources,
-                refresh_failures,
+                refresh_failures: c.refresh_failures,
             });
         }
         Ok(out)
+    }
+
+    /// Collects again under each client's mandate at every holder of its credentials, all at
+    /// once (bounded per holder by `http`): each holder's metadata fetched once for the run,
+    /// the mandates' status checked once more after the last collection ended (a client whose
+    /// mandate was revoked meanwhile keeps nothing new and is dropped), then everything kept
+    /// in one commit. A holder that fails is named in its client's `refresh_failures`.
+    async fn refresh_clients(
+        &self,
+        mut clients: Vec<Client>,
+        options: &CollectOptions,
+        http: &Http,
+    ) -> Result<(Vec<Client>, Vec<ClientLeftOut>), Error> {
+        let holders_of = |r: &ReceivedMandate| {
+            let mut issuers: Vec<String> = r.credentials.iter().map(|c| c.issuer.clone()).collect();
+            issuers.sort();
+            issuers.dedup();
+            issuers
+        };
+        let mut holders: Vec<String> = clients
+            .iter()
+            .flat_map(|c| holders_of(&c.mandate))
+            .collect();
+        holders.sort();
+        holders.dedup();
+        // The same for every client: asked once.
+        let metadata: Vec<Result<IssuerMetadata, Error>> = join_all(
+            holders
+                .iter()
+                .map(|h| IssuerMetadata::fetch(http, h.trim_end_matches('/'))),
+        )
+        .await;
+        let jobs = clients.iter().enumerate().flat_map(|(n, c)| {
+            holders_of(&c.mandate)
+                .into_iter()
+                .map(move |issuer| (n, &c.mandate, issuer))
+        });
+        let fetched = join_all(jobs.map(|(n, r, issuer)| {
+            let meta = holders
+                .iter()
+                .position(|h| *h == issuer)
+                .map(|i| &metadata[i]);
+            async move {
+                let got = match meta {
+                    Some(Ok(meta)) => {
+                        self.fetch_on_behalf(
+                            r,
+                            issuer.trim_end_matches('/'),
+                            meta,
+                            &[],
+                            options,
+                            http,
+                        )
+                        .await
+                    }
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err(Error::Internal {
+                        reason: "holder metadata missing".into(),
+                    }),
+                };
+                (n, issuer, got)
+            }
+        }))
+        .await;
+        let mut deliveries: Vec<Vec<Delivery>> = clients.iter().map(|_| Vec::new()).collect();
+        for (n, issuer, got) in fetched {
+            match got {
+                Ok(d) => deliveries[n].push(d),
+                Err(e) => clients[n].refresh_failures.push(RefreshFailure {
+                    issuer,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+
+        // Revoked (or expired) while collecting: keep nothing new. One fetch after all ended.
+        let uris: Vec<String> = clients
+            .iter()
+            .zip(&deliveries)
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(c, _)| c.mandate.status.uri.clone())
+            .collect();
+        let lists = MandateStatusLists::fetch_with(http, &uris).await;
+        let now = now_unix();
+        let mut kept = Vec::new();
+        let mut not_kept = Vec::new();
+        let mut dropped = Vec::new();
+        for (mut c, d) in clients.into_iter().zip(deliveries) {
+            if d.is_empty() {
+                kept.push((c, d));
+                continue;
+            }
+            match self.received_state(&c.mandate, &lists, now)? {
+                MandateState::Active => kept.push((c, d)),
+                state @ (MandateState::Revoked | MandateState::Expired) => {
+                    self.drop_received(&c.record_id, &c.mandate, state, now)?;
+                    not_kept.extend(d);
+                    dropped.push(left_out(&c.mandate, state));
+                }
+                MandateState::Unknown | MandateState::NotYetValid => {
+                    let e = delegation_err(unusable(MandateState::Unknown));
+                    for delivery in &d {
+                        c.refresh_failures.push(RefreshFailure {
+                            issuer: delivery.issuer.clone(),
+                            reason: e.to_string(),
+                        });
+                    }
+                    not_kept.extend(d);
+                    kept.push((c, Vec::new()));
+                }
+            }
+        }
+        join_all(not_kept.iter().map(|d| d.not_kept(http))).await;
+
+        // Kept in one commit, each mandate's record as it is now in the vault.
+        let mut fresh = Vec::new();
+        for (c, d) in &kept {
+            if !d.is_empty() {
+                fresh.push((self.received_mandate(&c.mandate.id)?, d));
+            }
+        }
+        self.vault.write(|tx| {
+            for ((record_id, r), d) in fresh.iter_mut() {
+                let d: Vec<&Delivery> = d.iter().collect();
+                keep_delivered(tx, record_id, r, &d, now)?;
+            }
+            Ok(())
+        })?;
+        join_all(
+            kept.iter()
+                .flat_map(|(_, d)| d.iter())
+                .map(|d| d.accepted(http)),
+        )
+        .await;
+        let mut updated: BTreeMap<String, ReceivedMandate> = fresh
+            .into_iter()
+            .map(|((_, r), _)| (r.id.clone(), r))
+            .collect();
+        let kept = kept
+            .into_iter()
+            .map(|(mut c, _)| {
+                if let Some(r) = updated.remove(&c.mandate.id) {
+                    c.mandate = r;
+                }
+                c
+            })
+            .collect();
+        Ok((kept, dropped))
     }
 
     /// One client's overview from the newest credential of each type per holder, each verified
@@ -318,6 +464,22 @@ impl std::fmt::Debug for HelperOverview {
             .field("clients", &self.clients)
             .field("left_out", &self.left_out)
             .finish()
+    }
+}
+
+/// A client in the run: its mandate, and the holders that did not refresh.
+struct Client {
+    record_id: String,
+    mandate: ReceivedMandate,
+    refresh_failures: Vec<RefreshFailure>,
+}
+
+fn left_out(r: &ReceivedMandate, state: MandateState) -> ClientLeftOut {
+    ClientLeftOut {
+        mandate_id: r.id.clone(),
+        label: r.label.clone(),
+        state,
+        view_allowed: r.scope.allows(Action::View),
     }
 }
 

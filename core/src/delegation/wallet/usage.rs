@@ -6,8 +6,9 @@ use kluis_sdjwt::{ClaimPath, IssuerKeys as _, PublicJwk};
 use super::records::{IssuedMandate, ReceivedMandate};
 use crate::audit::{self, Actor, AuditEvent};
 use crate::delegation::receipts;
-use crate::http::HttpPolicy;
+use crate::http::{Http, HttpPolicy};
 use crate::{Error, Wallet};
+use kluis_vault::{VaultError, WriteTxn};
 
 impl Wallet {
     /// Reports uses to the citizen as sealed receipts (best effort: the use happened whether or
@@ -20,6 +21,22 @@ impl Wallet {
         purpose: Option<&str>,
         now: i64,
         policy: &HttpPolicy,
+    ) {
+        if let Ok(http) = Http::new(policy.clone()) {
+            self.report_use_with(&http, r, used, aud, purpose, now)
+                .await;
+        }
+    }
+
+    /// [`Wallet::report_use`] over `http` (one client for many reports).
+    pub(crate) async fn report_use_with(
+        &self,
+        http: &Http,
+        r: &ReceivedMandate,
+        used: &[(String, &Vec<ClaimPath>)],
+        aud: &str,
+        purpose: Option<&str>,
+        now: i64,
     ) {
         let (Ok(key), Ok(citizen)) = (self.holder_key(), r.status_key()) else {
             return;
@@ -36,7 +53,7 @@ impl Wallet {
                 action: None,
             };
             if let Ok(sealed) = receipts::seal_receipt(&key, &citizen, &receipt) {
-                let _ = receipts::post_receipt(&r.status.uri, &sealed, policy).await;
+                let _ = receipts::post_receipt(http, &r.status.uri, &sealed).await;
             }
         }
     }
@@ -154,23 +171,34 @@ impl Wallet {
         purpose: Option<&str>,
         now: i64,
     ) -> Result<(), Error> {
-        self.vault.write(|tx| {
-            for (vct, paths) in used {
-                audit::append(
-                    tx,
-                    now,
-                    Actor::Citizen,
-                    AuditEvent::MandateUsed {
-                        mandate_id: r.id.clone(),
-                        audience: aud.to_string(),
-                        vct: vct.clone(),
-                        claims: paths.iter().map(|p| p.to_string()).collect(),
-                        purpose: purpose.map(str::to_string),
-                    },
-                )?;
-            }
-            Ok(())
-        })?;
+        self.vault
+            .write(|tx| append_use(tx, r, used, aud, purpose, now))?;
         Ok(())
     }
+}
+
+/// The log entries of one use of a mandate, in `tx`.
+pub(super) fn append_use(
+    tx: &mut WriteTxn<'_>,
+    r: &ReceivedMandate,
+    used: &[(String, &Vec<ClaimPath>)],
+    aud: &str,
+    purpose: Option<&str>,
+    now: i64,
+) -> Result<(), VaultError> {
+    for (vct, paths) in used {
+        audit::append(
+            tx,
+            now,
+            Actor::Citizen,
+            AuditEvent::MandateUsed {
+                mandate_id: r.id.clone(),
+                audience: aud.to_string(),
+                vct: vct.clone(),
+                claims: paths.iter().map(|p| p.to_string()).collect(),
+                purpose: purpose.map(str::to_string),
+            },
+        )?;
+    }
+    Ok(())
 }

@@ -64,16 +64,20 @@ impl MandateStatusLists {
 
     /// Fetches each URI once (https, or http to loopback), keeping failures as reasons.
     pub async fn fetch(uris: &[String], policy: HttpPolicy) -> Result<Self, Error> {
-        let http = Http::new(policy)?;
+        Ok(Self::fetch_with(&Http::new(policy)?, uris).await)
+    }
+
+    /// [`MandateStatusLists::fetch`] over `http` (its connections and per-host bound shared).
+    pub async fn fetch_with(http: &Http, uris: &[String]) -> Self {
         let mut out = Self::default();
         for uri in uris {
             if out.lists.contains_key(uri) {
                 continue;
             }
-            let got = fetch_one(&http, uri).await;
+            let got = fetch_one(http, uri).await;
             out.lists.insert(uri.clone(), got);
         }
-        Ok(out)
+        out
     }
 
     pub(crate) fn get(&self, uri: &str) -> Option<&Result<String, String>> {
