@@ -243,6 +243,9 @@ pub enum Channel {
     SessionQr,
     /// In person, a self-contained offline QR.
     OfflineQr,
+    /// A web page through the Digital Credentials API (the phone's platform hands the request
+    /// over and the answer back).
+    DcApi,
 }
 
 impl Channel {
@@ -252,6 +255,7 @@ impl Channel {
             Channel::Remote => "remote",
             Channel::SessionQr => "session-qr",
             Channel::OfflineQr => "offline-qr",
+            Channel::DcApi => "dc-api",
         }
     }
 }

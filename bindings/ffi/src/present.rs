@@ -158,6 +158,8 @@ pub enum PresentationChannel {
     SessionQr,
     /// In person, a self-contained offline QR.
     OfflineQr,
+    /// A web page through the Digital Credentials API (Android Credential Manager, iOS).
+    DcApi,
 }
 
 /// What the consent screen shows: who asks, why, for how long, which claims, from which

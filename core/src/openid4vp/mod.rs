@@ -1,14 +1,16 @@
 //! OpenID for Verifiable Presentations 1.0 with DCQL, the wallet's side (docs/PRESENTING.md).
 //!
 //! [`request`] (the `openid4vp://` link, the signed request object and its checks, with the
-//! client identifier prefixes in [`client_id`]), [`session`] (what the citizen sees, accept /
-//! decline, audit), [`response`] (`vp_token`, `direct_post`, `direct_post.jwt`), `on_behalf` (a
+//! client identifier prefixes in [`client_id`]), [`dc_api`] (a request a web page makes through
+//! the Digital Credentials API), [`session`] (what the citizen sees, accept / decline, audit),
+//! [`response`] (`vp_token`, `direct_post`, `direct_post.jwt`, `dc_api`, `dc_api.jwt`), `on_behalf` (a
 //! helper answering under a mandate, over [`crate::delegation`]), `offline_qr` and `session_qr`
 //! (in person). The requesting party's side ([`verifier`], the verification halves of
 //! [`offline`] and [`proximity`]) and [`dcql`], the query language both use, are
 //! kluis-verifier's, re-exported here, as are [`association`], which ties one answer's
 //! presentations to one wallet, and [`transaction_data`], what the citizen confirms.
 
+pub mod dc_api;
 mod offline_qr;
 mod on_behalf;
 pub mod request;
@@ -37,7 +39,7 @@ pub mod proximity {
 
 pub use crate::audit::Channel;
 pub use session::{
-    BuiltResponse, CandidateStatus, CandidateView, ClaimRequest, DeletionConfirmed,
+    BuiltResponse, CandidateStatus, CandidateView, ClaimRequest, DcApiResponse, DeletionConfirmed,
     DisclosedCredential, Flag, PartyView, PresentationChoice, PresentationOutcome,
     PresentationRequest, PurposeView, QueryChoice, QueryView, Transaction, TransactionView,
 };

@@ -103,7 +103,8 @@ pub struct VerifiedRequest {
     pub client_id: ClientId,
     /// The party as the scheme lists it (`None`: attested but not listed).
     pub party: Option<RequestingParty>,
-    /// Where to send the response.
+    /// Where to send the response (empty over the Digital Credentials API: the answer goes back
+    /// through the platform to [`VerifiedRequest::origin`]).
     pub response_uri: String,
     /// How.
     pub response_mode: ResponseMode,
@@ -124,11 +125,34 @@ pub struct VerifiedRequest {
     /// When the wallet stops answering: the request's `exp`, but never later than
     /// [`MAX_REQUEST_LIFETIME_SECS`] after its `iat` (or after it arrived, without `iat`).
     pub exp: i64,
-    /// For `direct_post.jwt`.
+    /// For `direct_post.jwt` and `dc_api.jwt`.
     pub encryption: Option<ResponseEncryption>,
     /// What the party asks the citizen to confirm (OpenID4VP 1.0 §5.1), every entry of a known
     /// type: shown on the consent screen and bound in the answer's key-binding JWTs.
     pub transaction_data: Vec<TransactionData>,
+    /// Over the Digital Credentials API: the web origin the platform says the request came
+    /// from, which every answer names as its audience.
+    pub origin: Option<String>,
+}
+
+impl VerifiedRequest {
+    /// The key-binding `aud`: the client id, or over the Digital Credentials API `origin:` + the
+    /// origin (OpenID4VP 1.0 A.4, also for signed requests).
+    pub fn audience(&self) -> String {
+        match &self.origin {
+            Some(origin) => kluis_verifier::openid4vp::dc_api::audience(origin),
+            None => self.client_id.full.clone(),
+        }
+    }
+}
+
+/// How a request arrived, which decides the parameters it must carry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Via<'a> {
+    /// A link or a channel: answered at its `response_uri`.
+    Link,
+    /// The Digital Credentials API, from `origin`; `signed` when it is a request object.
+    DcApi { origin: &'a str, signed: bool },
 }
 
 /// What decides trust in a request: the scheme's list and its pinned key.
@@ -155,6 +179,7 @@ pub fn reason_code(e: &Error) -> &'static str {
         ("prefix", "unsupported_client_id"),
         ("plain http", "insecure_response_uri"),
         ("registered origin", "foreign_response_uri"),
+        ("expected_origins", "foreign_origin"),
         ("not valid yet", "not_yet_valid"),
         ("expired", "expired"),
         ("already answered", "replayed_nonce"),
@@ -183,6 +208,20 @@ pub fn verify_request_object(
     trust: &RequestTrust<'_>,
     now: i64,
 ) -> Result<VerifiedRequest, Error> {
+    verify_signed_request(jwt, expected_client_id, trust, now, Via::Link, false)
+}
+
+/// [`verify_request_object`] for any channel: `client_id_in_header` for one signature of a
+/// multi-signed DC API request (A.3.2.2: its client id and `verifier_info` are in the protected
+/// header, the rest in the shared payload).
+pub(crate) fn verify_signed_request(
+    jwt: &str,
+    expected_client_id: Option<&str>,
+    trust: &RequestTrust<'_>,
+    now: i64,
+    via: Via<'_>,
+    client_id_in_header: bool,
+) -> Result<VerifiedRequest, Error> {
     let jwt = jwt.trim();
     if jwt.len() > MAX_REQUEST_BYTES {
         return Err(refused(format!(
@@ -195,13 +234,13 @@ pub fn verify_request_object(
             "the request object's typ is not {REQUEST_OBJECT_TYP}"
         )));
     }
-    let claimed = unverified_payload(jwt)
-        .and_then(|p| {
-            p.get("client_id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .ok_or_else(|| refused("the request object has no client_id"))?;
+    let claimed = if client_id_in_header {
+        header.get("client_id").cloned()
+    } else {
+        unverified_payload(jwt).and_then(|p| p.get("client_id").cloned())
+    }
+    .and_then(|v| v.as_str().map(str::to_string))
+    .ok_or_else(|| refused("the request object has no client_id"))?;
     if let Some(expected) = expected_client_id {
         if expected != claimed {
             return Err(refused(format!(
@@ -260,6 +299,12 @@ pub fn verify_request_object(
                 (vec![att.cnf], origins, Some(att.redirect_uris))
             }
         }
+        // Reserved: parse_client_id never yields it from a request.
+        ClientIdPrefix::Origin => {
+            return Err(refused(
+                "client identifier prefix 'origin' is reserved (OpenID4VP 1.0 §5.9.3)",
+            ))
+        }
     };
     if keys.is_empty() {
         return Err(refused(
@@ -269,7 +314,30 @@ pub fn verify_request_object(
     let verified = jws_verify(jwt, &keys).ok_or_else(|| {
         refused("the request object's signature does not verify with the party's key")
     })?;
-    let p = verified.payload;
+    let mut p = verified.payload;
+    if client_id_in_header {
+        // This signature's own verifier_info, none from the payload all signatures share.
+        p.remove("verifier_info");
+        if let Some(info) = header.get("verifier_info") {
+            p.insert("verifier_info".into(), info.clone());
+        }
+    }
+    read_parameters(p, client_id, listed, (origins, exact), trust, now, via)
+}
+
+/// The request's parameters, whoever vouched for them: a verified request object's payload, or
+/// an unsigned DC API request's `data` (its party the calling origin, `client_id` and
+/// `expected_origins` in it ignored, A.2). `response_origins`: where a `response_uri` may point
+/// (and `exact`, URIs it must equal).
+pub(crate) fn read_parameters(
+    p: serde_json::Map<String, Value>,
+    client_id: ClientId,
+    listed: Option<RequestingParty>,
+    (origins, exact): (Vec<String>, Option<Vec<String>>),
+    trust: &RequestTrust<'_>,
+    now: i64,
+    via: Via<'_>,
+) -> Result<VerifiedRequest, Error> {
     let s = |name: &str| -> Result<String, Error> {
         p.get(name)
             .and_then(Value::as_str)
@@ -280,54 +348,38 @@ pub fn verify_request_object(
     if s("response_type")? != "vp_token" {
         return Err(refused("response_type must be vp_token"));
     }
-    let response_mode = match s("response_mode")?.as_str() {
-        "direct_post" => ResponseMode::DirectPost,
-        "direct_post.jwt" => ResponseMode::DirectPostJwt,
-        other => {
+    let response_mode = match (s("response_mode")?.as_str(), via) {
+        ("direct_post", Via::Link) => ResponseMode::DirectPost,
+        ("direct_post.jwt", Via::Link) => ResponseMode::DirectPostJwt,
+        ("dc_api", Via::DcApi { .. }) => ResponseMode::DcApi,
+        ("dc_api.jwt", Via::DcApi { .. }) => ResponseMode::DcApiJwt,
+        (other, via) => {
             return Err(refused(format!(
-                "response_mode '{}' is not supported (direct_post, direct_post.jwt)",
-                clean(other)
+                "response_mode '{}' is not supported ({})",
+                clean(other),
+                match via {
+                    Via::Link => "direct_post, direct_post.jwt",
+                    Via::DcApi { .. } => "over the Digital Credentials API: dc_api, dc_api.jwt",
+                }
             )))
         }
     };
     let (iat, exp) = request_lifetime(&p, now)?;
-    let response_uri = s("response_uri")?;
-    let url = checked_url(&response_uri).map_err(|_| {
-        refused(format!(
-            "the response_uri {} is not https (plain http only to loopback hosts)",
-            clean(&response_uri)
-        ))
-    })?;
-    if url.scheme() == "http" && !trust.allow_loopback_http {
-        return Err(refused(format!(
-            "the response_uri {} uses plain http",
-            clean(&response_uri)
-        )));
-    }
-    if !origins.iter().any(|o| *o == origin_of(&url)) {
-        return Err(refused(format!(
-            "the response_uri {} is not on the party's registered origin",
-            clean(&response_uri)
-        )));
-    }
-    if exact.as_ref().is_some_and(|e| !e.contains(&response_uri)) {
-        return Err(refused(format!(
-            "the response_uri {} is not one of the attestation's redirect_uris (not a registered origin)",
-            clean(&response_uri)
-        )));
-    }
-    // §8.2: with response_uri, a redirect_uri is not allowed (it would be a second, unchecked
-    // place for the answer to go).
-    if p.get("redirect_uri").is_some() {
-        return Err(refused(
-            "the request has a redirect_uri next to its response_uri (OpenID4VP 1.0 §8.2)",
-        ));
-    }
+    let (response_uri, origin) = match via {
+        Via::Link => (response_uri(&p, trust, &origins, exact.as_deref())?, None),
+        Via::DcApi { origin, signed } => {
+            if signed {
+                expected_origin(&p, origin)?;
+            }
+            (String::new(), Some(origin.to_string()))
+        }
+    };
     let nonce = s("nonce")?;
-    let state = match p.get("state") {
-        None => None,
-        Some(Value::String(v)) if !v.is_empty() => Some(v.clone()),
-        Some(_) => return Err(refused("the request object's 'state' is not a string")),
+    // A.2: `state` is not defined over the DC API (the page keeps its session): ignored.
+    let state = match (p.get("state"), via) {
+        (_, Via::DcApi { .. }) | (None, _) => None,
+        (Some(Value::String(v)), _) if !v.is_empty() => Some(v.clone()),
+        (Some(_), _) => return Err(refused("the request object's 'state' is not a string")),
     };
     if nonce.len() > 256 || state.as_ref().is_some_and(|s| s.len() > 256) {
         return Err(refused("nonce or state too large"));
@@ -339,8 +391,12 @@ pub fn verify_request_object(
         DcqlError::TooLarge(m) => refused(format!("the DCQL query is too large: {m}")),
         other => refused(other.to_string()),
     })?;
-    // §5.2: without holder binding only `state` ties the answer to this request.
-    if state.is_none() && dcql.credentials.iter().any(|q| !q.require_holder_binding) {
+    // §5.2: without holder binding only `state` ties the answer to this request (over the DC
+    // API the platform returns the answer to the page that asked).
+    if matches!(via, Via::Link)
+        && state.is_none()
+        && dcql.credentials.iter().any(|q| !q.require_holder_binding)
+    {
         return Err(refused(
             "the request asks for a credential without holder binding but has no 'state' (OpenID4VP 1.0 §5.2)",
         ));
@@ -365,9 +421,9 @@ pub fn verify_request_object(
         }),
     };
     let (purpose, registration) = certified_purpose(&p, &client_id, kluis_purpose, trust, now)?;
-    let encryption = match response_mode {
-        ResponseMode::DirectPost => None,
-        ResponseMode::DirectPostJwt => Some(encryption_key(&p)?),
+    let encryption = match response_mode.is_encrypted() {
+        false => None,
+        true => Some(encryption_key(&p, response_mode)?),
     };
     Ok(VerifiedRequest {
         client_id,
@@ -383,7 +439,76 @@ pub fn verify_request_object(
         exp,
         encryption,
         transaction_data,
+        origin,
     })
+}
+
+/// The `response_uri`: https (plain http only to loopback when allowed), on one of the party's
+/// `origins` (equal to one of `exact` when given), and no `redirect_uri` beside it.
+fn response_uri(
+    p: &serde_json::Map<String, Value>,
+    trust: &RequestTrust<'_>,
+    origins: &[String],
+    exact: Option<&[String]>,
+) -> Result<String, Error> {
+    let response_uri = p
+        .get("response_uri")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| refused("the request object has no 'response_uri'"))?;
+    let url = checked_url(&response_uri).map_err(|_| {
+        refused(format!(
+            "the response_uri {} is not https (plain http only to loopback hosts)",
+            clean(&response_uri)
+        ))
+    })?;
+    if url.scheme() == "http" && !trust.allow_loopback_http {
+        return Err(refused(format!(
+            "the response_uri {} uses plain http",
+            clean(&response_uri)
+        )));
+    }
+    if !origins.iter().any(|o| *o == origin_of(&url)) {
+        return Err(refused(format!(
+            "the response_uri {} is not on the party's registered origin",
+            clean(&response_uri)
+        )));
+    }
+    if exact.is_some_and(|e| !e.contains(&response_uri)) {
+        return Err(refused(format!(
+            "the response_uri {} is not one of the attestation's redirect_uris (not a registered origin)",
+            clean(&response_uri)
+        )));
+    }
+    // §8.2: with response_uri, a redirect_uri is not allowed (it would be a second, unchecked
+    // place for the answer to go).
+    if p.get("redirect_uri").is_some() {
+        return Err(refused(
+            "the request has a redirect_uri next to its response_uri (OpenID4VP 1.0 §8.2)",
+        ));
+    }
+    Ok(response_uri)
+}
+
+/// A.2: a signed DC API request names the origins it may come from, and the calling origin is
+/// one of them, compared as strings (a request another site replays is refused here).
+fn expected_origin(p: &serde_json::Map<String, Value>, origin: &str) -> Result<(), Error> {
+    let expected: Vec<&str> = p
+        .get("expected_origins")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .ok_or_else(|| {
+            refused("a signed DC API request must name the origins it may come from (OpenID4VP 1.0 A.2)")
+        })?;
+    if !expected.contains(&origin) {
+        return Err(refused(format!(
+            "the calling origin {} is not one of the request's expected_origins (a request replayed by another site?)",
+            clean(origin)
+        )));
+    }
+    Ok(())
 }
 
 /// The purpose from a registration certificate in `verifier_info`, if there is one the wallet can
@@ -497,13 +622,16 @@ fn request_lifetime(
 }
 
 /// The response encryption key from `client_metadata.jwks`: an EC P-256 key for `ECDH-ES`.
-fn encryption_key(p: &serde_json::Map<String, Value>) -> Result<ResponseEncryption, Error> {
+fn encryption_key(
+    p: &serde_json::Map<String, Value>,
+    mode: ResponseMode,
+) -> Result<ResponseEncryption, Error> {
     let meta = p.get("client_metadata");
     let keys = meta
         .and_then(|m| m.get("jwks"))
         .and_then(|j| j.get("keys"))
         .and_then(Value::as_array)
-        .ok_or_else(|| refused("direct_post.jwt needs client_metadata.jwks"))?;
+        .ok_or_else(|| refused(format!("{} needs client_metadata.jwks", mode.as_str())))?;
     let key = keys
         .iter()
         .find(|k| {

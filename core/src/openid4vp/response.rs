@@ -105,21 +105,39 @@ pub fn decline_form(request: &VerifiedRequest, why: DeclineReason) -> Result<For
 /// all of them in one JWE in `response` (`direct_post.jwt`).
 fn form_for(request: &VerifiedRequest, params: Vec<(String, Value)>) -> Result<Form, Error> {
     match (request.response_mode, &request.encryption) {
-        (ResponseMode::DirectPost, _) => Ok(params
+        (ResponseMode::DirectPost | ResponseMode::DcApi, _) => Ok(params
             .into_iter()
             .map(|(k, v)| match v {
                 Value::String(s) => (k, s),
                 other => (k, other.to_string()),
             })
             .collect()),
-        (ResponseMode::DirectPostJwt, Some(enc)) => {
+        (ResponseMode::DirectPostJwt | ResponseMode::DcApiJwt, Some(enc)) => {
             let payload = Value::Object(params.into_iter().collect());
             Ok(vec![("response".into(), encrypt_payload(&payload, enc)?)])
         }
-        (ResponseMode::DirectPostJwt, None) => Err(Error::InvalidRequest {
-            reason: "direct_post.jwt without an encryption key".into(),
-        }),
+        (mode @ (ResponseMode::DirectPostJwt | ResponseMode::DcApiJwt), None) => {
+            Err(Error::InvalidRequest {
+                reason: format!("{} without an encryption key", mode.as_str()),
+            })
+        }
     }
+}
+
+/// A response form as the `data` object a Digital Credentials API answer carries back to the
+/// page (A.4): the same parameters, `vp_token` as the JSON object it is.
+pub fn dc_api_data(form: &Form) -> Value {
+    Value::Object(
+        form.iter()
+            .map(|(k, v)| {
+                let value = match k.as_str() {
+                    "vp_token" => serde_json::from_str(v).unwrap_or_else(|_| json!(v)),
+                    _ => json!(v),
+                };
+                (k.clone(), value)
+            })
+            .collect(),
+    )
 }
 
 /// What the party answered to a posted response.

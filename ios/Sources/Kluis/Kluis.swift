@@ -12167,6 +12167,10 @@ public enum PresentationChannel: Equatable, Hashable {
      * In person, a self-contained offline QR.
      */
     case offlineQr
+    /**
+     * A web page through the Digital Credentials API (Android Credential Manager, iOS).
+     */
+    case dcApi
 
 
 
@@ -12194,6 +12198,8 @@ public struct FfiConverterTypePresentationChannel: FfiConverterRustBuffer {
         
         case 3: return .offlineQr
         
+        case 4: return .dcApi
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -12212,6 +12218,10 @@ public struct FfiConverterTypePresentationChannel: FfiConverterRustBuffer {
         
         case .offlineQr:
             writeInt(&buf, Int32(3))
+        
+        
+        case .dcApi:
+            writeInt(&buf, Int32(4))
         
         }
     }

@@ -27,6 +27,7 @@ impl Wallet {
         policy: HttpPolicy,
     ) -> Result<PresentationOutcome, Error> {
         let _turn = self.answering.lock().await;
+        refuse_dc_api(req)?;
         let built = self.build_presentation_response(req, choice)?;
         let http = Http::new(policy)?;
         // Sent once. `Err` here means nothing left the phone: nothing to log, the nonce stays
@@ -90,6 +91,7 @@ impl Wallet {
         policy: HttpPolicy,
     ) -> Result<ResponseAck, Error> {
         let _turn = self.answering.lock().await;
+        refuse_dc_api(req)?;
         self.ensure_unanswered(&req.request)?;
         let form = decline_form(&req.request, why)?;
         let http = Http::new(policy)?;
@@ -103,4 +105,15 @@ impl Wallet {
             Posted::Uncertain { reason } => Err(Error::Network { reason }),
         }
     }
+}
+
+/// A Digital Credentials API request has no `response_uri`: its answer goes back through the
+/// platform (`Wallet::accept_dc_api_presentation`).
+fn refuse_dc_api(req: &PresentationRequest) -> Result<(), Error> {
+    if req.request.response_mode.is_dc_api() {
+        return Err(Error::invalid_input(
+            "this request came through the Digital Credentials API: answer it with accept_dc_api_presentation / decline_dc_api_presentation",
+        ));
+    }
+    Ok(())
 }

@@ -144,7 +144,7 @@ impl Wallet {
                 .prepare_presentation_with(
                     &c.paths,
                     &req.request.nonce,
-                    &req.request.client_id.full,
+                    &req.request.audience(),
                     now,
                     &extra,
                 )

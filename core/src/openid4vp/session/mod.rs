@@ -14,11 +14,13 @@
 //! One file per use case: `view` (fetch, verify and describe the request), `choice` (the default
 //! choice and the checks a choice must pass against a query), `build` (the response for a
 //! choice), `record` (what the vault keeps: audit, answered nonces, copies used), `answer`
-//! (accept / decline over `direct_post`). The types shared by all are here.
+//! (accept / decline over `direct_post`), `dc_api` (the same over the Digital Credentials API:
+//! the answer handed back to the platform). The types shared by all are here.
 
 mod answer;
 mod build;
 mod choice;
+mod dc_api;
 mod forget;
 mod record;
 mod view;
@@ -31,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub(crate) use crate::openid4vp::dcql::{answers, asked_paths, sets_satisfied};
+pub use dc_api::DcApiResponse;
 pub use forget::{DeletionConfirmed, DELETION_RECEIPT_TYP, DELETION_REQUEST_TYP};
 
 use super::request::VerifiedRequest;
@@ -194,6 +197,9 @@ pub struct PresentationRequest {
     pub satisfiable: bool,
     /// How the request arrived.
     pub channel: Channel,
+    /// Over the Digital Credentials API: the web origin that asked, as the platform vouches for
+    /// it (show it: for an unsigned request it is all that is known of the party).
+    pub origin: Option<String>,
     /// The request expires at (Unix seconds).
     pub expires_at: i64,
     /// The verified request (for accept / decline).
@@ -202,6 +208,9 @@ pub struct PresentationRequest {
     /// Scheme and query context for checking choices.
     #[serde(skip)]
     registered: BTreeMap<String, Vec<ClaimPath>>,
+    /// The DC API protocol it came in, answered in the same.
+    #[serde(skip)]
+    dc_api_protocol: Option<crate::openid4vp::dc_api::Protocol>,
 }
 
 /// The citizen's answer to one query.

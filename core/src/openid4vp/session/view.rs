@@ -104,7 +104,7 @@ impl Wallet {
         Ok(())
     }
 
-    fn log_refusal(&self, audience: &str, e: Error, channel: Channel) -> Error {
+    pub(super) fn log_refusal(&self, audience: &str, e: Error, channel: Channel) -> Error {
         let code = reason_code(&e).to_string();
         let logged = self.vault.write(|tx| {
             audit::append(
@@ -178,7 +178,7 @@ impl Wallet {
         Ok(out)
     }
 
-    fn describe_request(
+    pub(super) fn describe_request(
         &self,
         request: VerifiedRequest,
         channel: Channel,
@@ -365,9 +365,11 @@ impl Wallet {
             flags,
             satisfiable: m.is_satisfiable(),
             channel,
+            origin: request.origin.clone(),
             expires_at: request.exp,
             request,
             registered,
+            dc_api_protocol: None,
         })
     }
 }

@@ -30,6 +30,10 @@ pub enum ClientIdPrefix {
     PreRegistered,
     /// `verifier_attestation:`: vouched for by a scheme-signed attestation.
     VerifierAttestation,
+    /// `origin:`, reserved (OpenID4VP 1.0 §5.9.3): never accepted in a request. An unsigned
+    /// Digital Credentials API request has no client identifier; the web origin the platform
+    /// names is the party, shown as such and used as the audience.
+    Origin,
 }
 
 /// A parsed client identifier.
@@ -41,6 +45,20 @@ pub struct ClientId {
     pub prefix: ClientIdPrefix,
     /// Without prefix: the party's id in the participant list.
     pub id: String,
+}
+
+/// The audience prefix of an answer over the Digital Credentials API (OpenID4VP 1.0 A.4).
+pub const ORIGIN_PREFIX: &str = "origin:";
+
+impl ClientId {
+    /// The party of an unsigned Digital Credentials API request: the calling web origin.
+    pub fn origin(origin: &str) -> ClientId {
+        ClientId {
+            full: format!("{ORIGIN_PREFIX}{origin}"),
+            prefix: ClientIdPrefix::Origin,
+            id: origin.to_string(),
+        }
+    }
 }
 
 pub(crate) fn refused(reason: impl Into<String>) -> Error {

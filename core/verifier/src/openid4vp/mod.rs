@@ -8,6 +8,7 @@
 
 pub mod association;
 pub mod client_id;
+pub mod dc_api;
 pub mod dcql;
 pub mod offline;
 pub mod proximity;
@@ -29,6 +30,33 @@ pub enum ResponseMode {
     DirectPost,
     /// Form POST of `response`, a JWE to the party's key.
     DirectPostJwt,
+    /// Back through the Digital Credentials API: `vp_token` in the `data` object the platform
+    /// hands to the calling page (OpenID4VP 1.0 Appendix A).
+    DcApi,
+    /// As [`ResponseMode::DcApi`], the answer in `response`, a JWE to the party's key.
+    DcApiJwt,
+}
+
+impl ResponseMode {
+    /// The `response_mode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::DirectPost => "direct_post",
+            ResponseMode::DirectPostJwt => "direct_post.jwt",
+            ResponseMode::DcApi => "dc_api",
+            ResponseMode::DcApiJwt => "dc_api.jwt",
+        }
+    }
+
+    /// Whether the answer is encrypted to the party's key.
+    pub fn is_encrypted(self) -> bool {
+        matches!(self, ResponseMode::DirectPostJwt | ResponseMode::DcApiJwt)
+    }
+
+    /// Whether the answer goes back through the Digital Credentials API (no `response_uri`).
+    pub fn is_dc_api(self) -> bool {
+        matches!(self, ResponseMode::DcApi | ResponseMode::DcApiJwt)
+    }
 }
 
 /// The purpose and retention the party states: from the scheme-signed registration certificate

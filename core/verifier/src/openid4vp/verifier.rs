@@ -88,6 +88,9 @@ pub struct PendingRequest {
     decryption_key: Option<Jwk>,
     /// The error code of a decline that arrived ([`PendingRequest::record_decline`]).
     declined: Option<String>,
+    /// A Digital Credentials API request: the origins it may be answered from (its answer's
+    /// audience is `origin:` + the one it came back to, not the client id).
+    dc_api_origins: Option<Vec<String>>,
 }
 
 /// A [`PendingRequest`] as bytes, for a back end that keeps pending requests outside its
@@ -114,6 +117,8 @@ struct StoredFields {
     decryption_key: Option<Map<String, Value>>,
     #[serde(default)]
     declined: Option<String>,
+    #[serde(default)]
+    dc_api_origins: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for PendingRequest {
@@ -187,6 +192,11 @@ fn make_request(
     transaction_data: Option<Value>,
     now: i64,
 ) -> Result<PendingRequest, Error> {
+    if config.response_mode.is_dc_api() {
+        return Err(Error::invalid_input(
+            "a Digital Credentials API request is made with openid4vp::dc_api::new_request",
+        ));
+    }
     let parsed = DcqlQuery::parse(dcql).map_err(|e| Error::invalid_input(e.to_string()))?;
     super::transaction_data::parse(transaction_data.as_ref(), &parsed)
         .map_err(|e| Error::invalid_input(e.to_string()))?;
@@ -201,10 +211,7 @@ fn make_request(
         "aud": "https://self-issued.me/v2",
         "client_id": config.client_id,
         "response_type": "vp_token",
-        "response_mode": match config.response_mode {
-            ResponseMode::DirectPost => "direct_post",
-            ResponseMode::DirectPostJwt => "direct_post.jwt",
-        },
+        "response_mode": config.response_mode.as_str(),
         "response_uri": config.response_uri,
         "nonce": nonce,
         "state": state,
@@ -220,21 +227,8 @@ fn make_request(
     }
     let mut decryption_key = None;
     if config.response_mode == ResponseMode::DirectPostJwt {
-        let pair = ECDH_ES
-            .generate_ec_key_pair(EcCurve::P256)
-            .map_err(|_| internal("response key"))?;
-        let mut public = pair.to_jwk_public_key();
-        let kid = format!("resp-{}", &state[..8]);
-        public.set_key_use("enc");
-        public.set_algorithm("ECDH-ES");
-        public.set_key_id(&kid);
-        let mut private = pair.to_jwk_private_key();
-        private.set_key_id(&kid);
-        claims["client_metadata"] = json!({
-            "jwks": { "keys": [ Value::Object(public.as_ref().clone()) ] },
-            "encrypted_response_enc_values_supported": ["A128GCM"],
-            "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
-        });
+        let (metadata, private) = response_encryption(&state)?;
+        claims["client_metadata"] = metadata;
         decryption_key = Some(private);
     }
     let request_object = sign_request(&config.signing_key, config.attestation.as_deref(), &claims)?;
@@ -249,10 +243,66 @@ fn make_request(
         dcql_source: dcql.clone(),
         decryption_key,
         declined: None,
+        dc_api_origins: None,
     })
 }
 
+/// A fresh ECDH-ES P-256 response key: the `client_metadata` naming its public half (`kid`
+/// from `seed`) and the private half to keep.
+pub(crate) fn response_encryption(seed: &str) -> Result<(Value, Jwk), Error> {
+    let pair = ECDH_ES
+        .generate_ec_key_pair(EcCurve::P256)
+        .map_err(|_| internal("response key"))?;
+    let mut public = pair.to_jwk_public_key();
+    let kid = format!("resp-{}", seed.get(..8).unwrap_or(seed));
+    public.set_key_use("enc");
+    public.set_algorithm("ECDH-ES");
+    public.set_key_id(&kid);
+    let mut private = pair.to_jwk_private_key();
+    private.set_key_id(&kid);
+    let metadata = json!({
+        "jwks": { "keys": [ Value::Object(public.as_ref().clone()) ] },
+        "encrypted_response_enc_values_supported": ["A128GCM"],
+        "vp_formats_supported": { "dc+sd-jwt": { "sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"] } },
+    });
+    Ok((metadata, private))
+}
+
 impl PendingRequest {
+    /// A Digital Credentials API request's pending state (openid4vp::dc_api::new_request).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn for_dc_api(
+        key: String,
+        nonce: String,
+        client_id: String,
+        dcql: DcqlQuery,
+        dcql_source: Value,
+        claims: Value,
+        request_object: String,
+        expires_at: i64,
+        decryption_key: Option<Jwk>,
+        origins: Vec<String>,
+    ) -> PendingRequest {
+        PendingRequest {
+            state: key,
+            nonce,
+            client_id,
+            dcql,
+            claims,
+            request_object,
+            expires_at,
+            dcql_source,
+            decryption_key,
+            declined: None,
+            dc_api_origins: Some(origins),
+        }
+    }
+
+    /// For a Digital Credentials API request: the web origins it may be answered from.
+    pub fn dc_api_origins(&self) -> Option<&[String]> {
+        self.dc_api_origins.as_deref()
+    }
+
     /// The request as bytes (every field, the decryption key as a private JWK): see
     /// [`StoredPendingRequest`].
     pub fn to_stored(&self) -> Result<StoredPendingRequest, Error> {
@@ -266,6 +316,7 @@ impl PendingRequest {
             expires_at: self.expires_at,
             decryption_key: self.decryption_key.as_ref().map(|k| k.as_ref().clone()),
             declined: self.declined.clone(),
+            dc_api_origins: self.dc_api_origins.clone(),
         };
         serde_json::to_vec(&fields)
             .map(|b| StoredPendingRequest(zeroize::Zeroizing::new(b)))
@@ -292,6 +343,7 @@ impl PendingRequest {
             dcql_source: f.dcql,
             decryption_key,
             declined: f.declined,
+            dc_api_origins: f.dc_api_origins,
         })
     }
 
@@ -586,6 +638,24 @@ pub fn verify_response_with(
     now: i64,
     ctx: &crate::delegation::DelegationContext,
 ) -> Result<ResponseOutcome, Error> {
+    if pending.dc_api_origins.is_some() {
+        return Err(reject(
+            "this request was made for the Digital Credentials API: verify its answer with openid4vp::dc_api::verify_response",
+        ));
+    }
+    verify_answer(form, pending, trust, now, ctx, &pending.client_id)
+}
+
+/// The checks of [`verify_response_with`], the key-binding `aud` given: the client id, or over
+/// the Digital Credentials API `origin:` + the origin.
+pub(crate) fn verify_answer(
+    form: &[(String, String)],
+    pending: &PendingRequest,
+    trust: &VerifierTrust,
+    now: i64,
+    ctx: &crate::delegation::DelegationContext,
+    audience: &str,
+) -> Result<ResponseOutcome, Error> {
     // A mandate limited to purposes is checked against the purpose this request stated.
     let stated = pending
         .claims
@@ -609,7 +679,12 @@ pub fn verify_response_with(
                 "a decline to a direct_post.jwt request must be encrypted (OpenID4VP 1.0 §8.3.1)",
             ));
         }
-        if field("state") != Some(pending.state.as_str()) {
+        // No `state` over the Digital Credentials API (OpenID4VP 1.0 A.2).
+        let sent = pending
+            .dc_api_origins
+            .is_none()
+            .then_some(pending.state.as_str());
+        if field("state") != sent {
             return Err(reject("the state does not match the request"));
         }
         return Ok(declined(error));
@@ -667,7 +742,7 @@ pub fn verify_response_with(
     };
     let expect = Expectations {
         nonce: pending.nonce.clone(),
-        audience: pending.client_id.clone(),
+        audience: audience.to_string(),
         now,
         max_age_secs: DEFAULT_MAX_AGE_SECS,
         skew_secs: DEFAULT_SKEW_SECS,
