@@ -36,7 +36,7 @@ use kluis_verifier::jws;
 pub use kluis_verifier::presentation as verifier;
 /// The verifier library's error ([`verifier`], [`openid4vp::verifier`], ...); `Error::from` maps it.
 pub use kluis_verifier::Error as VerifierError;
-pub use kluis_verifier::{http, now_unix, registration};
+pub use kluis_verifier::{http, now_unix, registration, x509};
 pub use wallet::{Wallet, WalletStatus};
 
 pub use kluis_crypto::{KdfParams, Pin};

@@ -185,3 +185,25 @@ pub fn spawn_desk(
         run_verifier_session(&session, &relay, &trust, wait).await
     })
 }
+
+/// The bank as a `verifier_attestation:` party on a port of its own (the fixture bank is an
+/// `x509_hash:` party): for the tests of attested parties, listed (by its id) or not.
+pub async fn attested_bank(
+    net: &kluis_fixtures::servers::Network,
+) -> kluis_fixtures::servers::VerifierServer {
+    use kluis_fixtures::servers::{
+        bank, trust_from_holders, Identity, PartyConfig, VerifierServer,
+    };
+    VerifierServer::start(
+        PartyConfig {
+            identity: Identity::Attested,
+            ..bank()
+        },
+        0,
+        trust_from_holders(&net.holders),
+        net.scheme.base_url(),
+        None,
+    )
+    .await
+    .unwrap()
+}

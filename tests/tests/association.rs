@@ -359,6 +359,7 @@ fn landlord_config(net: &Network) -> VerifierConfig {
         client_id: LANDLORD.into(),
         signing_key: requesting_party_key(LANDLORD).unwrap(),
         attestation: None,
+        x5c: Vec::new(),
         response_uri: format!("{}/response", net.verifier(LANDLORD).unwrap().origin()),
         response_mode: ResponseMode::DirectPostJwt,
         purpose: Some(StatedPurpose {

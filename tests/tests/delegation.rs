@@ -1124,6 +1124,7 @@ async fn helper_answers_in_person_over_the_session_qr() {
         client_id: DESK.into(),
         signing_key: requesting_party_key(DESK).unwrap(),
         attestation: None,
+        x5c: Vec::new(),
         response_uri: format!("{}/response", net.verifier(DESK).unwrap().origin()),
         response_mode: ResponseMode::DirectPostJwt,
         purpose: Some(StatedPurpose {

@@ -36,7 +36,10 @@ async fn the_landlord_and_the_bank_are_the_verifier_service() {
         .unwrap();
     for (party, client_id) in [
         (LANDLORD, LANDLORD.to_string()),
-        (BANK, format!("verifier_attestation:{BANK}")),
+        (
+            BANK,
+            net.verifier(BANK).unwrap().shared().client_id().to_string(),
+        ),
     ] {
         let base = net.verifier(party).unwrap().base_url().to_string();
         let (status, health) = get(&format!("{base}/v1/health")).await;
@@ -126,6 +129,7 @@ async fn the_test_layer_does_not_reach_the_service() {
         &base,
         &requesting_party_key(LANDLORD).unwrap(),
         None,
+        Vec::new(),
         registration_certificate(
             net.scheme.base_url(),
             LANDLORD,

@@ -120,7 +120,8 @@ fn present_request_from_the_command_line() {
     ));
     assert_eq!(r["status"], "pending");
 
-    // The bank (verifier_attestation), sharing only the person and income with --select.
+    // The bank (x509_hash: its access certificate from the scheme's CA), sharing only the
+    // person and income with --select.
     let bank_link = bank["request_uri"].as_str().unwrap();
     let out = cli.ok(&[
         "--json",
@@ -131,10 +132,14 @@ fn present_request_from_the_command_line() {
         "--yes",
     ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        v["request"]["party"]["client_id"],
-        "verifier_attestation:bank-utrecht"
+    assert!(
+        v["request"]["party"]["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("x509_hash:"),
+        "{v}"
     );
+    assert_eq!(v["request"]["party"]["registered"], true, "{v}");
     let r = get_json(bank["result_url"].as_str().unwrap());
     assert_eq!(r["status"], "verified", "{r}");
 

@@ -174,7 +174,7 @@ async fn rental_application_to_the_landlord() {
 }
 
 #[tokio::test]
-async fn bank_with_verifier_attestation_credential_sets_and_claim_sets() {
+async fn bank_with_x509_hash_credential_sets_and_claim_sets() {
     let net = network().await;
     let (_d, wallet) = collected_wallet(&net, CITIZEN).await;
     let bank = net.verifier(BANK).unwrap().shared();
@@ -186,7 +186,8 @@ async fn bank_with_verifier_attestation_credential_sets_and_claim_sets() {
         .start_presentation_with(&s.request_uri, "nl", quick_http())
         .await
         .unwrap();
-    assert_eq!(req.party.client_id, "verifier_attestation:bank-utrecht");
+    assert_eq!(req.party.client_id, bank.client_id());
+    assert!(req.party.client_id.starts_with("x509_hash:"));
     assert!(req.party.registered);
     let required: Vec<&str> = req
         .queries
@@ -551,6 +552,7 @@ async fn verifier_library_rejects_what_it_must() {
         client_id: "woningcorporatie-eemland".into(),
         signing_key: requesting_party_key(LANDLORD).unwrap(),
         attestation: None,
+        x5c: Vec::new(),
         response_uri: "http://127.0.0.1:1/response".into(),
         response_mode: ResponseMode::DirectPost,
         purpose: Some(StatedPurpose {
@@ -768,12 +770,14 @@ async fn attested_but_unlisted_party_is_flagged() {
         .publish(sign_participant_list(&scheme_key().unwrap(), &list).unwrap());
     wallet.refresh_scheme(quick_http()).await.unwrap();
 
-    let bank = net.verifier(BANK).unwrap().shared();
+    let attested = kluis_tests::attested_bank(&net).await;
+    let bank = attested.shared();
     let s = bank.new_session().await.unwrap();
     let req = wallet
         .start_presentation_with(&s.request_uri, "en", quick_http())
         .await
         .unwrap();
+    assert_eq!(req.party.client_id, format!("verifier_attestation:{BANK}"));
     assert!(!req.party.registered);
     assert!(req.party.name.is_none());
     for f in [

@@ -88,12 +88,15 @@ async fn landlord_and_bank_send_their_scheme_signed_registration() {
         let jws = the_cert(&claims);
         assert_eq!(part(&jws, 0)["typ"], json!(REGISTRATION_CERT_TYP));
         assert_eq!(part(&jws, 0)["alg"], json!("ES256"));
-        // `sub` is the client_id without prefix (the bank's is verifier_attestation:bank-utrecht).
+        // `sub` is the client_id without prefix: the landlord's party id, the hash of the bank's
+        // access certificate (x509_hash:).
         let client_id = claims["client_id"].as_str().unwrap();
-        let party_id = client_id
-            .strip_prefix("verifier_attestation:")
-            .unwrap_or(client_id);
-        assert_eq!(party_id, party);
+        let party_id = client_id.strip_prefix("x509_hash:").unwrap_or(client_id);
+        if party == BANK {
+            assert_eq!(client_id, net.verifier(BANK).unwrap().shared().client_id());
+        } else {
+            assert_eq!(party_id, party);
+        }
         let cert =
             verify_registration_certificate(&jws, &scheme_key, Some(&listed.iss), party_id, now)
                 .unwrap();

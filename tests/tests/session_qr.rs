@@ -37,6 +37,7 @@ fn landlord_config(net: &Network) -> VerifierConfig {
         client_id: LANDLORD.into(),
         signing_key: requesting_party_key(LANDLORD).unwrap(),
         attestation: None,
+        x5c: Vec::new(),
         response_uri: format!("{}/response", net.verifier(LANDLORD).unwrap().origin()),
         response_mode: ResponseMode::DirectPostJwt,
         purpose: Some(StatedPurpose {
@@ -300,6 +301,7 @@ async fn damaged_session_qr_is_rejected_by_the_verifier() {
         client_id: LANDLORD.into(),
         signing_key: requesting_party_key(LANDLORD).unwrap(),
         attestation: None,
+        x5c: Vec::new(),
         response_uri: "http://127.0.0.1:1/response".into(),
         response_mode: ResponseMode::DirectPostJwt,
         purpose: None,

@@ -451,7 +451,10 @@ async fn two_accepts_of_one_request_send_it_once() {
 async fn a_party_with_two_purposes_stating_none_gets_neither() {
     let net = network().await;
     let (_d, wallet) = wallet(&net).await;
-    let bank = party(&net, BANK);
+    // Attested and listed by its id (the fixture bank's x509_hash: registration comes from its
+    // one certificate, which states the purpose).
+    let attested = kluis_tests::attested_bank(&net).await;
+    let bank = attested.shared();
     bank.set_fault(RequestFault::NoPurpose);
     bank.set_dcql(Some(
         json!({ "credentials": [ { "id": "p", "format": "dc+sd-jwt",

@@ -70,6 +70,7 @@ fn bank(net: &Network) -> VerifierConfig {
         client_id: BANK.into(),
         signing_key: requesting_party_key(BANK).unwrap(),
         attestation: None,
+        x5c: Vec::new(),
         response_uri: format!("{}/response", net.verifier(BANK).unwrap().origin()),
         response_mode: ResponseMode::DirectPostJwt,
         purpose: Some(StatedPurpose {

@@ -50,6 +50,7 @@ fn landlord_settings(net: &Network, public_url: &str) -> Settings {
             client_id: LANDLORD.into(),
             signing_key: landlord_key(),
             attestation: None,
+            x5c: Vec::new(),
             response_mode: kluis_core::openid4vp::request::ResponseMode::DirectPostJwt,
             purposes: vec![Purpose {
                 id: "rental".into(),
@@ -1709,7 +1710,7 @@ async fn the_citizen_forgets_a_disclosure_and_the_party_deletes_it() {
             .contains("replay"),
         "{body}"
     );
-    let bank = net.verifier(BANK).unwrap().shared().party.client_id();
+    let bank = net.verifier(BANK).unwrap().shared().client_id().to_string();
     let stranger = kluis_core::sdjwt::SigningKey::make_random().unwrap();
     let for_bank = kluis_core::sdjwt::UnsignedJws::new(
         &json!({"alg": "ES256", "typ": "kluis-deletion-request+jwt", "jwk": stranger.public_jwk().to_value()}),

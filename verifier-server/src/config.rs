@@ -79,6 +79,8 @@ pub struct PartyFile {
     pub signing_key_file: Option<PathBuf>,
     /// A Verifier Attestation JWT (for `verifier_attestation:` client ids).
     pub attestation_file: Option<PathBuf>,
+    /// The access certificate chain, PEM, leaf first (for `x509_hash:` client ids).
+    pub certificate_chain_file: Option<PathBuf>,
     /// `direct_post` or `direct_post.jwt`.
     #[serde(default = "default_mode")]
     pub response_mode: String,
@@ -343,6 +345,27 @@ impl Config {
             Some(p) => Some(self.read(p, "party.attestation_file")?.trim().to_string()),
             None => None,
         };
+        let x5c = match &f.party.certificate_chain_file {
+            Some(p) => kluis_verifier::x509::chain_from_pem(
+                self.read(p, "party.certificate_chain_file")?.as_bytes(),
+            )
+            .map_err(|e| err(format!("party.certificate_chain_file: {e}")))?,
+            None => Vec::new(),
+        };
+        // An x509_hash party's client_id names its leaf: a mismatch would be refused by every
+        // wallet, so it is a configuration error here.
+        if f.party
+            .client_id
+            .starts_with(kluis_verifier::x509::X509_HASH_PREFIX)
+        {
+            let named = kluis_verifier::x509::x509_hash_client_id(&x5c)
+                .map_err(|_| err("an x509_hash client_id needs party.certificate_chain_file"))?;
+            if named != f.party.client_id {
+                return Err(err(format!(
+                    "party.client_id is not the x509_hash of the certificate chain's leaf ({named})"
+                )));
+            }
+        }
         let response_mode = match f.party.response_mode.as_str() {
             "direct_post" => ResponseMode::DirectPost,
             "direct_post.jwt" => ResponseMode::DirectPostJwt,
@@ -474,6 +497,7 @@ impl Config {
                 client_id: f.party.client_id.clone(),
                 signing_key,
                 attestation,
+                x5c,
                 response_mode,
                 purposes,
                 queries,

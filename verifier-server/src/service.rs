@@ -126,6 +126,9 @@ pub struct Party {
     pub signing_key: SigningKey,
     /// A Verifier Attestation JWT for the JOSE header (`verifier_attestation:` parties).
     pub attestation: Option<String>,
+    /// The access certificate chain for the JOSE header `x5c` (`x509_hash:` parties: base64
+    /// DER, leaf first, the scheme's CA left out). Empty: none.
+    pub x5c: Vec<String>,
     /// `direct_post` or `direct_post.jwt`.
     pub response_mode: ResponseMode,
     /// Registered purposes.
@@ -365,6 +368,7 @@ impl Verifier {
             client_id: self.party.client_id.clone(),
             signing_key,
             attestation: self.party.attestation.clone(),
+            x5c: self.party.x5c.clone(),
             response_uri: format!("{}/response", self.public_url),
             response_mode: self.party.response_mode,
             purpose: Some(StatedPurpose {
@@ -1369,6 +1373,7 @@ mod tests {
                 client_id: "party".into(),
                 signing_key: SigningKey::make_random().unwrap(),
                 attestation: None,
+                x5c: Vec::new(),
                 response_mode: ResponseMode::DirectPostJwt,
                 purposes: vec![Purpose {
                     id: "rental".into(),

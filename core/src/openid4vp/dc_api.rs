@@ -76,7 +76,7 @@ pub fn verify_dc_api_request(
                 data,
                 ClientId::origin(origin),
                 None,
-                (Vec::new(), None),
+                (None, None),
                 trust,
                 now,
                 via,

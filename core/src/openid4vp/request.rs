@@ -25,6 +25,7 @@ use crate::registration::{
 };
 use crate::scheme::{ParticipantList, RequestingParty};
 use crate::Error;
+use kluis_verifier::x509;
 
 /// The wallet's refusal of a request (nothing sent).
 pub(crate) fn refused(reason: impl Into<String>) -> Error {
@@ -101,7 +102,8 @@ pub struct ResponseEncryption {
 pub struct VerifiedRequest {
     /// The client identifier.
     pub client_id: ClientId,
-    /// The party as the scheme lists it (`None`: attested but not listed).
+    /// The party as the scheme lists it (`None`: attested but not listed); for an `x509_hash:`
+    /// party, as its verified registration certificate names it (`None` without one).
     pub party: Option<RequestingParty>,
     /// Where to send the response (empty over the Digital Credentials API: the answer goes back
     /// through the platform to [`VerifiedRequest::origin`]).
@@ -172,6 +174,12 @@ pub fn reason_code(e: &Error) -> &'static str {
     let pairs: &[(&str, &str)] = &[
         // First: its texts say "type", which would read as a wrong `typ`.
         ("transaction_data", "invalid_transaction_data"),
+        // Before "signature" and "expired": the access certificate's own codes.
+        ("hash of the leaf", "client_id_mismatch"),
+        ("x5c chain has expired", "certificate_expired"),
+        ("x5c chain is not valid yet", "not_yet_valid"),
+        ("x5c", "untrusted_certificate"),
+        ("certificate authority", "untrusted_certificate"),
         ("signature", "bad_signature"),
         ("not signed", "bad_signature"),
         ("does not match the link", "client_id_mismatch"),
@@ -257,55 +265,79 @@ pub(crate) fn verify_signed_request(
     // Which keys may have signed it, and where the response may go.
     // `exact`: an attestation's `redirect_uris`, which the response_uri must equal (OpenID4VP
     // 1.0 §5.9.3); otherwise the registered origins decide.
-    let (keys, origins, exact): (Vec<PublicJwk>, Vec<String>, Option<Vec<String>>) = match client_id
-        .prefix
-    {
-        ClientIdPrefix::PreRegistered => {
-            let party = listed.as_ref().ok_or_else(|| {
-                refused(format!(
-                    "the requesting party '{}' is not listed in the scheme",
-                    clean(&client_id.id)
-                ))
-            })?;
-            (party.public_keys(), party.response_origins.clone(), None)
-        }
-        ClientIdPrefix::VerifierAttestation => {
-            let att_jwt = header.get("jwt").and_then(Value::as_str).ok_or_else(|| {
-                refused("a verifier_attestation request needs the attestation in its header 'jwt'")
-            })?;
-            let scheme_key = trust.scheme_key.ok_or_else(|| {
-                refused("no scheme is pinned: a verifier attestation cannot be checked")
-            })?;
-            let att = verify_attestation(
-                att_jwt,
-                scheme_key,
-                trust.list.map(|l| l.iss.as_str()),
-                &client_id.id,
-                now,
-            )?;
-            if att.redirect_uris.is_empty() {
-                let listed_origins = listed
-                    .as_ref()
-                    .map(|p| p.response_origins.clone())
-                    .unwrap_or_default();
-                (vec![att.cnf], listed_origins, None)
-            } else {
-                let origins = att
-                    .redirect_uris
-                    .iter()
-                    .filter_map(|u| Url::parse(u).ok())
-                    .map(|u| origin_of(&u))
-                    .collect();
-                (vec![att.cnf], origins, Some(att.redirect_uris))
+    let (keys, origins, exact): (Vec<PublicJwk>, Option<Vec<String>>, Option<Vec<String>>) =
+        match client_id.prefix {
+            ClientIdPrefix::PreRegistered => {
+                let party = listed.as_ref().ok_or_else(|| {
+                    refused(format!(
+                        "the requesting party '{}' is not listed in the scheme",
+                        clean(&client_id.id)
+                    ))
+                })?;
+                (
+                    party.public_keys(),
+                    Some(party.response_origins.clone()),
+                    None,
+                )
             }
-        }
-        // Reserved: parse_client_id never yields it from a request.
-        ClientIdPrefix::Origin => {
-            return Err(refused(
-                "client identifier prefix 'origin' is reserved (OpenID4VP 1.0 §5.9.3)",
-            ))
-        }
-    };
+            ClientIdPrefix::VerifierAttestation => {
+                let att_jwt = header.get("jwt").and_then(Value::as_str).ok_or_else(|| {
+                    refused(
+                        "a verifier_attestation request needs the attestation in its header 'jwt'",
+                    )
+                })?;
+                let scheme_key = trust.scheme_key.ok_or_else(|| {
+                    refused("no scheme is pinned: a verifier attestation cannot be checked")
+                })?;
+                let att = verify_attestation(
+                    att_jwt,
+                    scheme_key,
+                    trust.list.map(|l| l.iss.as_str()),
+                    &client_id.id,
+                    now,
+                )?;
+                if att.redirect_uris.is_empty() {
+                    let listed_origins = listed
+                        .as_ref()
+                        .map(|p| p.response_origins.clone())
+                        .unwrap_or_default();
+                    (vec![att.cnf], Some(listed_origins), None)
+                } else {
+                    let origins = att
+                        .redirect_uris
+                        .iter()
+                        .filter_map(|u| Url::parse(u).ok())
+                        .map(|u| origin_of(&u))
+                        .collect();
+                    (vec![att.cnf], Some(origins), Some(att.redirect_uris))
+                }
+            }
+            ClientIdPrefix::X509Hash => {
+                // §5.9.3: the request is signed with the key of the leaf in `x5c`, whose hash the
+                // client_id is, and the chain leads to a trusted authority: here the scheme's CA.
+                // The party's metadata (response_uri, keys) is the signed request's own; where the
+                // answer may go is not restricted further (the spec binds no origin to it).
+                let x5c = x509::x5c_from_header(&header).map_err(|e| refused(e.to_string()))?;
+                let anchors = trust
+                    .list
+                    .map(|l| l.certificate_authorities.as_slice())
+                    .unwrap_or_default();
+                let chain =
+                    x509::verify_chain(&x5c, anchors, now).map_err(|e| refused(e.to_string()))?;
+                if chain.leaf_hash != client_id.id {
+                    return Err(refused(
+                        "the x509_hash client_id is not the hash of the leaf certificate in x5c",
+                    ));
+                }
+                (vec![chain.leaf_key], None, None)
+            }
+            // Reserved: parse_client_id never yields it from a request.
+            ClientIdPrefix::Origin => {
+                return Err(refused(
+                    "client identifier prefix 'origin' is reserved (OpenID4VP 1.0 §5.9.3)",
+                ))
+            }
+        };
     if keys.is_empty() {
         return Err(refused(
             "the scheme lists no request-signing key for this party",
@@ -333,7 +365,7 @@ pub(crate) fn read_parameters(
     p: serde_json::Map<String, Value>,
     client_id: ClientId,
     listed: Option<RequestingParty>,
-    (origins, exact): (Vec<String>, Option<Vec<String>>),
+    (origins, exact): (Option<Vec<String>>, Option<Vec<String>>),
     trust: &RequestTrust<'_>,
     now: i64,
     via: Via<'_>,
@@ -366,7 +398,10 @@ pub(crate) fn read_parameters(
     };
     let (iat, exp) = request_lifetime(&p, now)?;
     let (response_uri, origin) = match via {
-        Via::Link => (response_uri(&p, trust, &origins, exact.as_deref())?, None),
+        Via::Link => (
+            response_uri(&p, trust, origins.as_deref(), exact.as_deref())?,
+            None,
+        ),
         Via::DcApi { origin, signed } => {
             if signed {
                 expected_origin(&p, origin)?;
@@ -425,9 +460,30 @@ pub(crate) fn read_parameters(
         false => None,
         true => Some(encryption_key(&p, response_mode)?),
     };
+    // An x509_hash party is not in the list: the scheme's registration certificate for its
+    // stated purpose is its registration (name, purpose, retention, claims).
+    let party = match (&client_id.prefix, &registration) {
+        (ClientIdPrefix::X509Hash, Some(cert)) => Some(RequestingParty {
+            id: client_id.id.clone(),
+            client_id: client_id.id.clone(),
+            name: cert.name.clone(),
+            purposes: vec![cert.purpose.clone()],
+            keys: Vec::new(),
+            // Where it answers: the origin of its response_uri, or the calling web origin.
+            response_origins: Url::parse(&response_uri)
+                .map(|u| origin_of(&u))
+                .ok()
+                .or_else(|| origin.clone())
+                .into_iter()
+                .collect(),
+            deletion_uri: None,
+        }),
+        (ClientIdPrefix::X509Hash, None) => None,
+        _ => listed,
+    };
     Ok(VerifiedRequest {
         client_id,
-        party: listed,
+        party,
         response_uri,
         response_mode,
         nonce,
@@ -448,7 +504,7 @@ pub(crate) fn read_parameters(
 fn response_uri(
     p: &serde_json::Map<String, Value>,
     trust: &RequestTrust<'_>,
-    origins: &[String],
+    origins: Option<&[String]>,
     exact: Option<&[String]>,
 ) -> Result<String, Error> {
     let response_uri = p
@@ -469,7 +525,8 @@ fn response_uri(
             clean(&response_uri)
         )));
     }
-    if !origins.iter().any(|o| *o == origin_of(&url)) {
+    // `None`: an x509_hash party, whose own signed response_uri stands (§5.9.3).
+    if origins.is_some_and(|o| !o.iter().any(|o| *o == origin_of(&url))) {
         return Err(refused(format!(
             "the response_uri {} is not on the party's registered origin",
             clean(&response_uri)
@@ -735,6 +792,7 @@ mod tests {
             exp: NOW + 3600,
             holders: Vec::new(),
             mandate_registries: Vec::new(),
+            certificate_authorities: Vec::new(),
             requesting_parties: vec![RequestingParty {
                 id: "landlord".into(),
                 client_id: "landlord".into(),

@@ -30,6 +30,7 @@
 //!     client_id: "woningcorporatie-eemland".into(),
 //!     signing_key: SigningKey::make_random()?,
 //!     attestation: None,
+//!     x5c: Vec::new(),
 //!     response_uri: "https://landlord.example/response".into(),
 //!     response_mode: ResponseMode::DirectPost,
 //!     purpose: None,
@@ -71,6 +72,7 @@ pub mod registration;
 pub mod scheme;
 pub mod status;
 pub mod trust;
+pub mod x509;
 
 pub use clock::now_unix;
 pub use error::Error;

@@ -134,6 +134,11 @@ pub struct ParticipantList {
     /// Mandate registries: who may sign the status lists of citizens' mandates.
     #[serde(default)]
     pub mandate_registries: Vec<ListedRegistry>,
+    /// The scheme's certificate authorities (base64 DER, as in `x5c`): the trust anchors of
+    /// requesting parties' access certificates (`x509_hash:` client identifiers) and of issuer
+    /// `x5c` chains. Listed here, they are vouched for by the pinned scheme key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificate_authorities: Vec<String>,
 }
 
 /// A mandate registry as the scheme lists it (docs/DELEGATION.md, "Revocation and expiry").

@@ -401,6 +401,7 @@ pub fn verify(cli: &Cli, a: &VerifyQrArgs) -> Result<(), CliError> {
         client_id: aud.to_string(),
         signing_key,
         attestation: None,
+        x5c: Vec::new(),
         response_uri,
         response_mode: ResponseMode::DirectPostJwt,
         purpose,

@@ -2,9 +2,11 @@
 //! signed a request object, and the response origins the party may use.
 //!
 //! Accepted: no prefix (pre-registered: the party is in the scheme's participant list with its
-//! keys and origins) and `verifier_attestation:` (a Verifier Attestation JWT in the request's
-//! JOSE header `jwt`, signed by the pinned scheme key). Everything else is refused: this wallet
-//! answers only signed requests from parties the scheme vouches for (docs/PRESENTING.md).
+//! keys and origins), `verifier_attestation:` (a Verifier Attestation JWT in the request's
+//! JOSE header `jwt`, signed by the pinned scheme key) and `x509_hash:` (HAIP 1.0: the hash of
+//! the access certificate in the request's `x5c`, which chains to the scheme's certificate
+//! authority, [`crate::x509`]). Everything else is refused: this wallet answers only signed
+//! requests from parties the scheme vouches for (docs/PRESENTING.md).
 
 use kluis_sdjwt::PublicJwk;
 use serde::Serialize;
@@ -30,6 +32,8 @@ pub enum ClientIdPrefix {
     PreRegistered,
     /// `verifier_attestation:`: vouched for by a scheme-signed attestation.
     VerifierAttestation,
+    /// `x509_hash:`: the hash of an access certificate issued by the scheme's CA.
+    X509Hash,
     /// `origin:`, reserved (OpenID4VP 1.0 §5.9.3): never accepted in a request. An unsigned
     /// Digital Credentials API request has no client identifier; the web origin the platform
     /// names is the party, shown as such and used as the audience.
@@ -92,9 +96,26 @@ pub fn parse_client_id(client_id: &str) -> Result<ClientId, Error> {
             id: id.to_string(),
         });
     }
+    if let Some(hash) = client_id.strip_prefix(crate::x509::X509_HASH_PREFIX) {
+        // base64url (no padding) of a SHA-256 digest: 43 characters.
+        let decoded = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(hash)
+        };
+        if !matches!(decoded, Ok(d) if d.len() == 32) {
+            return Err(refused(
+                "the x509_hash client_id is not the base64url SHA-256 hash of a certificate",
+            ));
+        }
+        return Ok(ClientId {
+            full: client_id.to_string(),
+            prefix: ClientIdPrefix::X509Hash,
+            id: hash.to_string(),
+        });
+    }
     if let Some((prefix, _)) = client_id.split_once(':') {
         return Err(refused(format!(
-            "client identifier prefix '{}' is not accepted: only pre-registered parties and verifier_attestation",
+            "client identifier prefix '{}' is not accepted: only pre-registered parties, verifier_attestation and x509_hash",
             clean(prefix)
         )));
     }
@@ -202,10 +223,19 @@ mod tests {
         let c = parse_client_id("verifier_attestation:bank-utrecht").unwrap();
         assert_eq!(c.prefix, ClientIdPrefix::VerifierAttestation);
         assert_eq!(c.id, "bank-utrecht");
+        let hash = crate::x509::x509_hash(b"a certificate");
+        let c = parse_client_id(&format!("x509_hash:{hash}")).unwrap();
+        assert_eq!(
+            (c.prefix, c.id.as_str()),
+            (ClientIdPrefix::X509Hash, hash.as_str())
+        );
         for bad in [
             "redirect_uri:https://x.example/cb",
             "x509_san_dns:x.example",
             "x509_hash:abc",
+            "x509_hash:",
+            // A SHA-384 digest is not what the prefix names.
+            "x509_hash:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "decentralized_identifier:did:web:x",
             "openid_federation:https://x",
             "https://x.example",

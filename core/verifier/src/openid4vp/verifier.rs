@@ -56,6 +56,9 @@ pub struct VerifierConfig {
     pub signing_key: SigningKey,
     /// A Verifier Attestation JWT (for `verifier_attestation:`), put in the JOSE header `jwt`.
     pub attestation: Option<String>,
+    /// The access certificate chain (for `x509_hash:`: base64 DER, leaf first, the scheme's CA
+    /// left out), put in the JOSE header `x5c`. Empty: none.
+    pub x5c: Vec<String>,
     /// Where wallets post responses.
     pub response_uri: String,
     /// `direct_post` or `direct_post.jwt`.
@@ -149,6 +152,17 @@ pub fn sign_request(
     attestation: Option<&str>,
     claims: &Value,
 ) -> Result<String, Error> {
+    sign_request_with(key, attestation, &[], claims)
+}
+
+/// As [`sign_request`], with the access certificate chain `x5c` (base64 DER, leaf first) in the
+/// header when not empty (`x509_hash:` parties, OpenID4VP 1.0 §5.9.3).
+pub fn sign_request_with(
+    key: &SigningKey,
+    attestation: Option<&str>,
+    x5c: &[String],
+    claims: &Value,
+) -> Result<String, Error> {
     let signer = ES256
         .signer_from_der(&key.to_pkcs8_der()[..])
         .map_err(|_| internal("signing key"))?;
@@ -158,6 +172,11 @@ pub fn sign_request(
         header
             .set_claim("jwt", Some(Value::String(a.to_string())))
             .map_err(|_| internal("attestation header"))?;
+    }
+    if !x5c.is_empty() {
+        header
+            .set_claim("x5c", Some(json!(x5c)))
+            .map_err(|_| internal("x5c header"))?;
     }
     let body = serde_json::to_vec(claims).map_err(|_| internal("claims"))?;
     josekit::jws::serialize_compact(&body, &header, &signer).map_err(|_| internal("signing"))
@@ -231,7 +250,12 @@ fn make_request(
         claims["client_metadata"] = metadata;
         decryption_key = Some(private);
     }
-    let request_object = sign_request(&config.signing_key, config.attestation.as_deref(), &claims)?;
+    let request_object = sign_request_with(
+        &config.signing_key,
+        config.attestation.as_deref(),
+        &config.x5c,
+        &claims,
+    )?;
     Ok(PendingRequest {
         state,
         nonce,
@@ -378,7 +402,8 @@ impl PendingRequest {
     }
 
     /// Replaces the request object by one signed over `claims` (tests: a tampered request);
-    /// `state`, `nonce` and the decryption key are kept from the claims given.
+    /// `state`, `nonce` and the decryption key are kept from the claims given, the `x5c` chain
+    /// from the request object it replaces.
     pub fn resign(
         &mut self,
         key: &SigningKey,
@@ -391,7 +416,11 @@ impl PendingRequest {
         if let Some(e) = claims.get("exp").and_then(Value::as_i64) {
             self.expires_at = e;
         }
-        self.request_object = sign_request(key, attestation, &claims)?;
+        let x5c = crate::jws::header(&self.request_object)
+            .as_ref()
+            .and_then(|h| crate::x509::x5c_from_header(h).ok())
+            .unwrap_or_default();
+        self.request_object = sign_request_with(key, attestation, &x5c, &claims)?;
         self.claims = claims;
         Ok(())
     }
