@@ -135,6 +135,8 @@ function joseCallbacks(signingJwk, headerExtra = {}) {
     // kluis answers encrypted, not signed (JARM): a signed answer is refused.
     verifyJwt: async () => ({ verified: false }),
     encryptJwe: async () => { throw new Error("this verifier encrypts nothing"); },
+    // x509_hash: nothing of the certificate's SAN is needed (the library asks all the same).
+    getX509CertificateMetadata: () => ({ sanDnsNames: [], sanUriNames: [] }),
     decryptJwe: async (jwe, options) => {
       const session = [...sessions.values()].find((s) => s.encryptionJwk.kid === options?.jwk?.kid);
       if (!session) return { decrypted: false };
@@ -280,7 +282,7 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
   // One request as the library makes it (by reference, direct_post.jwt, the registration
   // certificate in verifier_info, no state, no kluis_purpose), answered by `kluis present-request
   // --yes`; the answer as the library and @sd-jwt verify it.
-  async function ask(clientId, headerExtra, { registrationCertificate = external.registration_certificates[0], expectRefusal = false, decline = false, responseMode = "direct_post.jwt", transactionData = undefined, full = false } = {}) {
+  async function ask(clientId, headerExtra, { registrationCertificate = external.registration_certificates[0], expectRefusal = false, decline = false, responseMode = "direct_post.jwt", transactionData = undefined, full = false, x5c = undefined } = {}) {
     const callbacks = joseCallbacks(external.signing_jwk, headerExtra);
     const verifier = new Openid4vpVerifier({ callbacks });
     const id = randomBytes(12).toString("base64url");
@@ -309,7 +311,10 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
       // "https://self-issued.me/v2" under static discovery; the wallet does not judge `aud`).
       jar: {
         requestUri: `${base}/request/${id}`,
-        jwtSigner: { method: "custom", alg: "ES256", kid: external.signing_jwk.kid },
+        // x509_hash: the library's own x5c signer (it checks the client_id is the leaf's hash).
+        jwtSigner: x5c
+          ? { method: "x5c", alg: "ES256", x5c }
+          : { method: "custom", alg: "ES256", kid: external.signing_jwk.kid },
         expiresInSeconds: 300,
       },
     });
@@ -356,6 +361,22 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
 
   await t.test("verifier_attestation: client_id, the scheme's attestation in the request's jwt header", async () => {
     assertExactlyAsked(await ask(external.attested_client_id, { jwt: external.verifier_attestation }));
+  });
+
+  // HAIP 1.0: the library signs with the access certificate the scheme's CA issued (x5c), the
+  // client_id is its x509_hash; the registration certificate names that hash.
+  await t.test("x509_hash: client_id, the access certificate from the scheme's CA in x5c", async () => {
+    assert.match(external.x509_client_id, /^x509_hash:[\w-]{43}$/);
+    assertExactlyAsked(await ask(external.x509_client_id, {}, {
+      x5c: external.x5c, registrationCertificate: external.x509_registration_certificates[0],
+    }));
+  });
+
+  await t.test("x509_hash: with the registration certificate of the pre-registered identity (another sub): refused, nothing sent", async () => {
+    const r = await ask(external.x509_client_id, {}, { x5c: external.x5c, expectRefusal: true });
+    assert.notEqual(r.code, 0, r.output);
+    assert.match(r.output, /registration certificate is for another party/, r.output);
+    assert.equal(r.session.result, undefined, "the wallet sent something");
   });
 
   await t.test("plain direct_post (unencrypted), pre-registered", async () => {
@@ -419,8 +440,8 @@ test("an independent OpenID4VP 1.0 verifier (@openid4vc/openid4vp, @sd-jwt) gets
   await t.test("the wallet's log records exactly those claims, to this party, with the certificate's purpose", async () => {
     const log = JSON.parse(await kluis(vault, ["--json", "log"]));
     // Answered: three times as the pre-registered party (direct_post.jwt, direct_post, the
-    // transaction), once attested.
-    for (const [audience, answers] of [[external.client_id, 3], [external.attested_client_id, 1]]) {
+    // transaction), once attested, once as x509_hash.
+    for (const [audience, answers] of [[external.client_id, 3], [external.attested_client_id, 1], [external.x509_client_id, 1]]) {
       const shared = log.map((e) => e.event).filter((e) => e.type === "disclosed" && e.audience === audience);
       const expected = Array.from({ length: answers }, () => Object.values(ASKED).map((a) => a.paths)).flat();
       assert.deepEqual(shared.map((e) => [...e.claims].sort()).sort(), expected.sort(),
