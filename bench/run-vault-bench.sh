@@ -12,12 +12,12 @@ mkdir -p "$out"
 
 if [[ "${1:-}" != "--table" ]]; then
   # Built first, so that the two sides run back to back.
-  (cd "$root" && cargo bench -p kluis-core --bench vault --bench wallet --no-run)
+  (cd "$root" && cargo bench -p kluis-vault --bench vault --no-run && cargo bench -p kluis-core --bench wallet --no-run)
   (cd "$root/bench/sqlcipher-compare" && cargo bench --bench sqlcipher --no-run)
   load() { echo "$1 $(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/load.txt"; }
   : > "$out/load.txt"
   load "kluis-start"
-  (cd "$root" && KLUIS_BENCH_OUT="$out/kluis-size.json" cargo bench -p kluis-core --bench vault)
+  (cd "$root" && KLUIS_BENCH_OUT="$out/kluis-size.json" cargo bench -p kluis-vault --bench vault)
   load "sqlcipher-start"
   (cd "$root/bench/sqlcipher-compare" && KLUIS_BENCH_OUT="$out/sqlcipher-size.json" cargo bench --bench sqlcipher)
   load "wallet-start"

@@ -1,4 +1,4 @@
-//! The benchmark workload, shared by the kluis vault bench (core/benches/vault.rs) and the
+//! The benchmark workload, shared by the kluis vault bench (core/vault/benches/vault.rs) and the
 //! SQLCipher comparison: credential-like records of about 2 KB of JSON, as the wallet stores
 //! them (the compact SD-JWT as received plus the decoded claims and display metadata).
 //! Deterministic, so both benches see the same bytes.

@@ -195,7 +195,7 @@ impl Dek {
 #[derive(ZeroizeOnDrop)]
 pub struct DataKeys {
     dek: Dek,
-    record: XChaCha20Poly1305,
+    record: hazmat::RecordCipher,
     lookup: Zeroizing<[u8; 32]>,
 }
 
@@ -207,7 +207,7 @@ impl DataKeys {
         let lookup = hazmat::hkdf_32(&[], dek.0.as_ref(), LOOKUP_KEY_LABEL);
         DataKeys {
             dek,
-            record: hazmat::cipher(&record),
+            record: hazmat::RecordCipher::new(&record),
             lookup,
         }
     }
@@ -219,12 +219,25 @@ impl DataKeys {
 
     /// Seal a record: XChaCha20-Poly1305, random 24-byte nonce, `aad` bound.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
-        hazmat::seal(&self.record, plaintext, aad)
+        self.record.seal(plaintext, aad)
     }
 
     /// Open a sealed record; the plaintext comes back in a zeroizing buffer.
     pub fn open(&self, envelope: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        hazmat::open(&self.record, envelope, aad)
+        let mut buf = Zeroizing::new(Vec::new());
+        self.record.open_into(envelope, aad, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Open a sealed record into `buf` (reused across records: no allocation per record). `buf`
+    /// holds the plaintext afterwards, nothing on an error; zeroize it after reading.
+    pub fn open_into(
+        &self,
+        envelope: &[u8],
+        aad: &[u8],
+        buf: &mut Zeroizing<Vec<u8>>,
+    ) -> Result<(), CryptoError> {
+        self.record.open_into(envelope, aad, buf)
     }
 
     /// A keyed hash (HMAC-SHA256 under the lookup key) of length-prefixed parts. Deterministic

@@ -10,7 +10,7 @@ use kluis_crypto::{
 };
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::plain::ZeroizingWriter;
 use crate::policy::OnLimit;
@@ -52,6 +52,8 @@ struct Inner {
     keys: Option<Box<DataKeys>>,
     /// `Some` while unlocked: re-seals the file after each write (zeroized on lock).
     seal_key: Option<Box<SealKey>>,
+    /// `get` opens records into this buffer (no allocation per get); all zero between gets.
+    plain: Zeroizing<Vec<u8>>,
     vault_id: String,
 }
 
@@ -289,14 +291,18 @@ fn open_record<R: Record>(
     kind: &str,
     id: &str,
     sealed: &[u8],
+    buf: &mut Zeroizing<Vec<u8>>,
 ) -> Result<R, VaultError> {
-    let plain = keys
-        .open(sealed, &record_aad(kind, id))
+    keys.open_into(sealed, &record_aad(kind, id), buf)
         .map_err(|_| VaultError::Integrity {
             kind: kind.to_string(),
             id: id.to_string(),
         })?;
-    decode(&plain)
+    let value = decode(buf);
+    // Only the bytes used: the rest of the buffer was never written or was wiped before.
+    buf.as_mut_slice().zeroize();
+    buf.clear();
+    value
 }
 
 // Record operations shared by `Vault` and `WriteTxn`.
@@ -333,6 +339,7 @@ fn get_in<R: Record>(
     conn: &Connection,
     keys: &DataKeys,
     id: &str,
+    buf: &mut Zeroizing<Vec<u8>>,
 ) -> Result<Option<R>, VaultError> {
     check_kind(R::KIND)?;
     check_id(id)?;
@@ -348,7 +355,7 @@ fn get_in<R: Record>(
                     kind: R::KIND.to_string(),
                     id: id.to_string(),
                 })?;
-            open_record(keys, R::KIND, id, sealed).map(Some)
+            open_record(keys, R::KIND, id, sealed, buf).map(Some)
         }
     }
 }
@@ -359,10 +366,11 @@ fn list_in<R: Record>(conn: &Connection, keys: &DataKeys) -> Result<Listed<R>, V
         conn.prepare_cached("SELECT id, sealed FROM records WHERE kind = ?1 ORDER BY seq")?;
     let mut rows = stmt.query(params![R::KIND])?;
     let mut out = Vec::new();
+    let mut buf = Zeroizing::new(Vec::new());
     while let Some(row) = rows.next()? {
         let id: String = row.get(0)?;
         let value = match row.get_ref(1)?.as_blob() {
-            Ok(sealed) => open_record(keys, R::KIND, &id, sealed),
+            Ok(sealed) => open_record(keys, R::KIND, &id, sealed, &mut buf),
             Err(_) => Err(VaultError::Integrity {
                 kind: R::KIND.to_string(),
                 id: id.clone(),
@@ -405,7 +413,7 @@ impl WriteTxn<'_> {
 
     /// Read a record inside the transaction (sees this transaction's own writes).
     pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, VaultError> {
-        get_in(&self.tx, self.keys, id)
+        get_in(&self.tx, self.keys, id, &mut Zeroizing::new(Vec::new()))
     }
 
     /// List a kind inside the transaction, in insertion order (e.g. to extend a hash chain
@@ -448,6 +456,7 @@ impl Vault {
                 conn: Some(conn),
                 keys: Some(keys),
                 seal_key: Some(seal_key),
+                plain: Zeroizing::new(Vec::new()),
                 vault_id,
             }),
         })
@@ -514,6 +523,7 @@ impl Vault {
                 conn: Some(conn),
                 keys: None,
                 seal_key: None,
+                plain: Zeroizing::new(Vec::new()),
                 vault_id: header.vault_id,
             }),
         })
@@ -875,6 +885,7 @@ impl Vault {
             keys,
             seal_key,
             vault_id,
+            ..
         } = &mut *g;
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
@@ -893,10 +904,13 @@ impl Vault {
 
     /// Read one record. `Integrity` if it fails to open.
     pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>, VaultError> {
-        let g = self.inner();
-        let conn = g.conn.as_ref().ok_or(VaultError::Wiped)?;
-        let keys = g.keys.as_ref().ok_or(VaultError::Locked)?;
-        get_in(conn, keys, id)
+        let mut g = self.inner();
+        let Inner {
+            conn, keys, plain, ..
+        } = &mut *g;
+        let conn = conn.as_ref().ok_or(VaultError::Wiped)?;
+        let keys = keys.as_ref().ok_or(VaultError::Locked)?;
+        get_in(conn, keys, id, plain)
     }
 
     /// All records of a kind, in insertion order. A record that fails to open is an `Err`
@@ -947,6 +961,7 @@ impl Vault {
             keys,
             seal_key,
             vault_id,
+            ..
         } = &mut *g;
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;
         let keys = keys.as_ref().ok_or(VaultError::Locked)?;
@@ -975,6 +990,7 @@ impl Vault {
             keys,
             seal_key,
             vault_id,
+            ..
         } = &mut *g;
         let vault_id = vault_id.clone();
         let conn = conn.as_mut().ok_or(VaultError::Wiped)?;

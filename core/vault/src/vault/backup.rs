@@ -186,6 +186,7 @@ impl Vault {
                 conn: Some(conn),
                 keys: Some(keys),
                 seal_key: Some(seal_key),
+                plain: zeroize::Zeroizing::new(Vec::new()),
                 vault_id,
             }),
         })

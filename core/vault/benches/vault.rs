@@ -3,11 +3,12 @@
 //! list all (decrypt and decode 10k), full unlock with the recommended Argon2id, a bare
 //! fdatasync of a put's WAL bytes beside the vault (the disk's floor for a committed put), and the
 //! file size over plaintext size (printed; written to $KLUIS_BENCH_OUT as JSON if set).
-//! Run: `cargo bench -p kluis-core --bench vault`. Same workload on SQLCipher:
+//! Run: `cargo bench -p kluis-vault --bench vault` (in the vault's crate, so that a change to the
+//! vault rebuilds only the vault). Same workload on SQLCipher:
 //! bench/sqlcipher-compare (see bench/run-vault-bench.sh).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-#[path = "../../bench/sqlcipher-compare/src/data.rs"]
+#[path = "../../../bench/sqlcipher-compare/src/data.rs"]
 #[allow(dead_code)]
 mod data;
 
@@ -34,7 +35,7 @@ fn pin() -> Pin {
 
 /// A directory on the real disk (not tmpfs) so that fsync costs what it costs.
 fn bench_root() -> tempfile::TempDir {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-vault");
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-vault");
     std::fs::create_dir_all(&base).unwrap();
     tempfile::tempdir_in(base).unwrap()
 }
