@@ -132,12 +132,12 @@ pub(crate) struct StoredSummary {
 impl StoredSummary {
     pub(crate) fn view(
         self,
-        id: &str,
+        id: String,
         metadata: &MetadataRegistry,
         lang: &str,
     ) -> CredentialSummary {
         CredentialSummary {
-            id: id.to_string(),
+            id,
             name: metadata.credential_name(&self.vct, lang),
             issuer: self.issuer,
             vct: self.vct,

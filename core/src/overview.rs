@@ -219,20 +219,35 @@ impl Wallet {
     /// names in `lang`.
     pub fn overview(&self, lang: &str) -> Result<Overview, Error> {
         let metadata = self.metadata();
-        // Newest credential per (issuer, vct), from the summaries; only those are opened.
-        let mut newest: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
-        let mut credentials = Vec::new();
-        for (id, rec) in self.credential_summaries()? {
-            let s = rec?;
-            let key = (s.issuer.clone(), s.vct.clone());
-            if newest
-                .get(&key)
-                .is_none_or(|(_, imported_at)| *imported_at <= s.imported_at)
-            {
-                newest.insert(key, (id.clone(), s.imported_at));
-            }
-            credentials.push(s.view(&id, &metadata, lang));
+        // Newest credential per (issuer, vct), from the summaries; only those are opened. Found
+        // by position, borrowing the summaries' strings: no copies per credential.
+        let listed = self.credential_summaries()?;
+        let mut all = Vec::with_capacity(listed.len());
+        for (id, rec) in listed {
+            all.push((id, rec?));
         }
+        let mut newest: BTreeMap<(&str, &str), (usize, i64)> = BTreeMap::new();
+        for (i, (_, s)) in all.iter().enumerate() {
+            let slot = newest
+                .entry((s.issuer.as_str(), s.vct.as_str()))
+                .or_insert((i, s.imported_at));
+            if slot.1 <= s.imported_at {
+                *slot = (i, s.imported_at);
+            }
+        }
+        let newest: Vec<((String, String), (String, i64))> = newest
+            .into_iter()
+            .map(|((issuer, vct), (i, at))| {
+                (
+                    (issuer.to_string(), vct.to_string()),
+                    (all[i].0.clone(), at),
+                )
+            })
+            .collect();
+        let credentials: Vec<CredentialSummary> = all
+            .into_iter()
+            .map(|(id, s)| s.view(id, &metadata, lang))
+            .collect();
         let mut sources = Vec::new();
         for ((issuer, vct), (id, _)) in newest {
             let stored = self.stored(&id)?;

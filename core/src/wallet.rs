@@ -268,9 +268,10 @@ impl Wallet {
     /// The overview: every stored credential, oldest import first. Display names in `lang`.
     pub fn credentials(&self, lang: &str) -> Result<Vec<CredentialSummary>, Error> {
         let metadata = self.metadata();
-        let mut out = Vec::new();
-        for (id, r) in self.credential_summaries()? {
-            out.push(r?.view(&id, &metadata, lang));
+        let listed = self.credential_summaries()?;
+        let mut out = Vec::with_capacity(listed.len());
+        for (id, r) in listed {
+            out.push(r?.view(id, &metadata, lang));
         }
         Ok(out)
     }
