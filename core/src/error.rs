@@ -143,6 +143,10 @@ pub enum AuthorizationRefusal {
     /// The authorization server does not offer what HAIP 1.0 requires (PAR, S256).
     #[error("the holder's authorization server cannot do the high-assurance flow: {reason}")]
     Unsupported { reason: String },
+    /// The wallet could not authenticate with a Wallet Attestation: no wallet provider in the
+    /// scheme, the provider refused, or the holder refused the attestation or its PoP.
+    #[error("wallet attestation: {reason}")]
+    ClientAttestationRefused { reason: String },
 }
 
 fn attempts_text(attempts_left: Option<u32>, retry_after_secs: u64) -> String {

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use kluis_verifier::scheme::fetch_list;
 pub use kluis_verifier::scheme::{
-    verify_participant_list, ListedHolder, ListedRegistry, LocalizedName, ParticipantList,
-    RegisteredPurpose, RequestingParty, PARTICIPANT_LIST_TYP,
+    verify_participant_list, ListedHolder, ListedRegistry, ListedWalletProvider, LocalizedName,
+    ParticipantList, RegisteredPurpose, RequestingParty, PARTICIPANT_LIST_TYP,
 };
 
 use crate::audit::{self, Actor, AuditEvent};

@@ -185,6 +185,9 @@ pub enum AuthorizationRefusal {
     DpopRefused { reason: String },
     /// The holder cannot do the high-assurance flow (no PAR, no PKCE S256).
     Unsupported { reason: String },
+    /// The wallet could not authenticate to the holder with a wallet attestation (no wallet
+    /// provider, or the provider or the holder refused it).
+    ClientAttestationRefused { reason: String },
 }
 
 impl From<kluis_core::AuthorizationRefusal> for AuthorizationRefusal {
@@ -199,6 +202,9 @@ impl From<kluis_core::AuthorizationRefusal> for AuthorizationRefusal {
             R::CodeRefused { reason } => AuthorizationRefusal::CodeRefused { reason },
             R::DpopRefused { reason } => AuthorizationRefusal::DpopRefused { reason },
             R::Unsupported { reason } => AuthorizationRefusal::Unsupported { reason },
+            R::ClientAttestationRefused { reason } => {
+                AuthorizationRefusal::ClientAttestationRefused { reason }
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::client_attestation::{self, ClientAttestation, ClientAuth};
 use super::dpop::{self, Dpop};
 use super::offer::{OfferGrant, AUTHORIZATION_CODE_GRANT};
 use super::protocol::token_reply_with;
@@ -55,6 +56,8 @@ pub struct PendingAuthorization {
     state: Zeroizing<String>,
     code_verifier: Zeroizing<String>,
     dpop: Arc<Dpop>,
+    /// The Wallet Attestation of this issuance, when the holder wants one.
+    client: Option<ClientAttestation>,
 }
 
 impl PendingAuthorization {
@@ -150,8 +153,24 @@ impl Wallet {
         if let Some(s) = issuer_state {
             form.push(("issuer_state", s.as_str()));
         }
-        let reply = session.http.post_form(&par, &form).await?;
+        // HAIP 1.0 §4.2: the wallet authenticates at PAR as at the token endpoint.
+        let client = if meta.attest_client_auth {
+            let c = self.client_attestation(&session.http).await?;
+            c.fetch_challenge(&session.http, meta).await?;
+            Some(c)
+        } else {
+            None
+        };
+        let reply = match &client {
+            Some(c) => c.post_form(self, &session.http, meta, &par, &form).await?,
+            None => session.http.post_form(&par, &form).await?,
+        };
         if !reply.status.is_success() {
+            if client.is_some() {
+                if let Some(e) = client_attestation::refusal(&reply) {
+                    return Err(e);
+                }
+            }
             return Err(Error::Issuance {
                 reason: format!(
                     "the holder refused the pushed authorization request ({})",
@@ -178,6 +197,7 @@ impl Wallet {
             state,
             code_verifier,
             dpop: Arc::new(Dpop::new()?),
+            client,
         })
     }
 
@@ -256,13 +276,36 @@ impl Wallet {
             ("client_id", WALLET_CLIENT_ID),
         ];
         let http = &pending.session.http;
+        let client = match &pending.client {
+            Some(c) => {
+                c.fetch_challenge(http, meta).await?;
+                Some(ClientAuth {
+                    attestation: c,
+                    wallet: self,
+                    aud: &meta.auth_server,
+                })
+            }
+            None => None,
+        };
         let reply = pending
             .dpop
-            .post(http, &meta.token_endpoint, None, None, &form)
+            .post(
+                http,
+                &meta.token_endpoint,
+                None,
+                None,
+                &form,
+                client.as_ref(),
+            )
             .await?;
         if !reply.status.is_success() {
             if let Some(e) = dpop::refused(&reply) {
                 return Err(e);
+            }
+            if client.is_some() {
+                if let Some(e) = client_attestation::refusal(&reply) {
+                    return Err(e);
+                }
             }
             let reason = reply.oauth_error();
             if reply.status == StatusCode::BAD_REQUEST && reason.starts_with("invalid_grant") {

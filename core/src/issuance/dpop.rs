@@ -13,6 +13,7 @@ use reqwest::Url;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::client_attestation::{asks_for_challenge, ClientAuth};
 use crate::http::{Http, Reply};
 use crate::{now_unix, AuthorizationRefusal, Error};
 
@@ -72,7 +73,9 @@ impl Dpop {
     }
 
     /// POSTs `json` (or else `form`) with a DPoP proof (and `Authorization: DPoP` when an
-    /// access token is given); once more with the new nonce if the holder asks for one.
+    /// access token is given); once more with the new nonce if the holder asks for one. With
+    /// `client`, every attempt also carries the Wallet Attestation and a fresh PoP (and one more
+    /// attempt is made when the server asks for another attestation challenge).
     pub(crate) async fn post(
         &self,
         http: &Http,
@@ -80,16 +83,30 @@ impl Dpop {
         access_token: Option<&str>,
         json: Option<&Value>,
         form: &[(&str, &str)],
+        client: Option<&ClientAuth<'_>>,
     ) -> Result<Reply, Error> {
         let auth = access_token.map(|t| format!("DPoP {t}"));
         let mut retried = false;
+        let mut challenge_retried = false;
         loop {
             let proof = self.proof(url, access_token)?;
+            let attested = match client {
+                Some(c) => c.attestation.headers(c.wallet, c.aud)?,
+                None => Vec::new(),
+            };
             let mut headers = vec![("dpop", proof.as_str())];
             if let Some(a) = &auth {
                 headers.push(("authorization", a.as_str()));
             }
+            headers.extend(attested.iter().map(|(k, v)| (*k, v.as_str())));
             let reply = http.post_with_headers(url, &headers, json, form).await?;
+            if let Some(c) = client {
+                c.attestation.observe(&reply);
+                if !challenge_retried && asks_for_challenge(&reply) {
+                    challenge_retried = true;
+                    continue;
+                }
+            }
             let fresh = reply.dpop_nonce.clone();
             if let Some(n) = &fresh {
                 *self.nonce.lock().unwrap_or_else(|p| p.into_inner()) = Some(n.clone());

@@ -11,6 +11,9 @@ use serde_json::Value;
 use crate::http::{checked_url, Http};
 use crate::Error;
 
+/// `token_endpoint_auth_methods_supported` value of attestation-based client authentication.
+pub const ATTEST_JWT_CLIENT_AUTH: &str = "attest_jwt_client_auth";
+
 /// The issuer's metadata, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct IssuerMetadata {
@@ -29,6 +32,11 @@ pub(crate) struct IssuerMetadata {
     pub par_endpoint: Option<Url>,
     /// `code_challenge_methods_supported` lists S256.
     pub pkce_s256: bool,
+    /// `token_endpoint_auth_methods_supported` lists `attest_jwt_client_auth`: the wallet
+    /// authenticates with a Wallet Attestation at PAR and token endpoints.
+    pub attest_client_auth: bool,
+    /// The authorization server's `challenge_endpoint` for attestation PoPs.
+    pub challenge_endpoint: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +45,9 @@ pub(crate) struct ConfigMetadata {
     pub display: Vec<(String, String)>,
     /// The OAuth scope the issuer names for this configuration.
     pub scope: Option<String>,
+    /// The `jwt` proof type's `key_attestations_required` is present: every batch key must be
+    /// attested (OpenID4VCI 1.0 §12.2.4, Appendix D).
+    pub key_attestation_required: bool,
 }
 
 pub(crate) fn pick_display(display: &[(String, String)], lang: &str) -> Option<String> {
@@ -184,12 +195,18 @@ impl IssuerMetadata {
                     .and_then(Value::as_str)
                     .filter(|s| !s.is_empty() && s.len() <= 256 && !s.contains(' '))
                     .map(str::to_string);
+                let key_attestation_required = c
+                    .get("proof_types_supported")
+                    .and_then(|p| p.get("jwt"))
+                    .and_then(|j| j.get("key_attestations_required"))
+                    .is_some_and(Value::is_object);
                 configs.insert(
                     id.clone(),
                     ConfigMetadata {
                         vct: vct.to_string(),
                         display,
                         scope,
+                        key_attestation_required,
                     },
                 );
             }
@@ -211,6 +228,11 @@ impl IssuerMetadata {
                 .get("code_challenge_methods_supported")
                 .and_then(Value::as_array)
                 .is_some_and(|m| m.iter().any(|x| x == "S256")),
+            attest_client_auth: as_meta
+                .get("token_endpoint_auth_methods_supported")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|x| x == ATTEST_JWT_CLIENT_AUTH)),
+            challenge_endpoint: endpoint(as_meta, "challenge_endpoint")?,
         })
     }
 

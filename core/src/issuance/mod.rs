@@ -16,6 +16,7 @@
 //! written down in docs/COLLECTING.md.
 
 mod authorization;
+mod client_attestation;
 mod dpop;
 #[doc(hidden)]
 pub mod fuzz_hooks;
@@ -39,7 +40,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 pub use crate::http::HttpPolicy;
 use crate::http::{self, Http};
 pub use authorization::{PendingAuthorization, WALLET_CLIENT_ID};
+pub use client_attestation::{
+    CLIENT_ATTESTATION_POP_TYP, WALLET_ATTESTATION_TYP, WALLET_KEY_PROOF_TYP,
+};
 pub use dpop::DPOP_TYP;
+pub use metadata::ATTEST_JWT_CLIENT_AUTH;
 pub use offer::{CredentialOffer, TxCodeSpec, TxInputMode};
 pub use progress::{CollectEvent, CollectProgress, NoProgress};
 pub use refresh::{RefreshFailure, RefreshReport};
@@ -460,9 +465,36 @@ impl Wallet {
         let mut pending = Vec::new();
         for config in &offer.credential_configuration_ids {
             let vct = metadata.vct_of(config)?.to_string();
-            let keys = self.make_copy_keys(copies, &made)?;
-            let proofs = |nonce: Option<&str>| self.key_proofs(&metadata, &keys, nonce);
-            match request_credential(&http, &metadata, &tokens, config, &proofs).await? {
+            let attested = metadata
+                .configs
+                .get(config)
+                .is_some_and(|c| c.key_attestation_required);
+            // A batch to be attested gets only fresh keys (copy 0 too), made with the wallet
+            // provider's nonce as platform attestation challenge.
+            let provider_nonce = match attested {
+                true => Some(self.key_attestation_nonce(&http).await?),
+                false => None,
+            };
+            let keys = match &provider_nonce {
+                Some(pn) => self.make_fresh_keys(copies, &made, pn.nonce.as_bytes())?,
+                None => self.make_copy_keys(copies, &made)?,
+            };
+            let reply = if let Some(pn) = &provider_nonce {
+                // One key attestation from the wallet provider for the whole batch, for the
+                // holder's c_nonce, in the header of one proof.
+                let nonce = protocol::fresh_nonce(&http, &metadata).await?;
+                let attestation = self
+                    .key_attestation(&http, pn, &keys.keys, nonce.as_deref())
+                    .await?;
+                let proof =
+                    self.attested_key_proof(&metadata, &keys, &attestation, nonce.as_deref())?;
+                protocol::send_credential_request(&http, &metadata, &tokens, config, vec![proof])
+                    .await?
+            } else {
+                let proofs = |nonce: Option<&str>| self.key_proofs(&metadata, &keys, nonce);
+                request_credential(&http, &metadata, &tokens, config, &proofs).await?
+            };
+            match reply {
                 CredentialReply::Issued {
                     credentials,
                     notification_id,
@@ -605,6 +637,22 @@ impl Wallet {
         Ok(CopyKeys { keys })
     }
 
+    /// `copies` fresh keys in the holder key store, each made with attestation `challenge`.
+    pub(crate) fn make_fresh_keys(
+        &self,
+        copies: usize,
+        made: &MadeKeys,
+        challenge: &[u8],
+    ) -> Result<CopyKeys, Error> {
+        let mut keys = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            let key = self.new_credential_key(Some(challenge))?;
+            made.note(&key);
+            keys.push(key);
+        }
+        Ok(CopyKeys { keys })
+    }
+
     /// One signed key proof per copy for the holder of `meta`.
     pub(crate) fn key_proofs(
         &self,
@@ -620,6 +668,22 @@ impl Wallet {
                 self.sign_jws(k, proof, "key proof")
             })
             .collect()
+    }
+
+    /// The one proof of a batch covered by `key_attestation`, signed by its first key.
+    pub(crate) fn attested_key_proof(
+        &self,
+        meta: &IssuerMetadata,
+        keys: &CopyKeys,
+        key_attestation: &str,
+        nonce: Option<&str>,
+    ) -> Result<String, Error> {
+        let first = keys.keys.first().ok_or_else(|| Error::Internal {
+            reason: "a batch without keys".into(),
+        })?;
+        let proof =
+            protocol::attested_key_proof(meta, &first.public, key_attestation, nonce, now_unix())?;
+        self.sign_jws(first, proof, "key proof")
     }
 
     /// Verifies every copy: issuer trust and signature, every disclosure, validity, `iss` equal

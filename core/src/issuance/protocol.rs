@@ -46,7 +46,10 @@ impl Tokens {
     ) -> Result<http::Reply, Error> {
         match &self.dpop {
             None => Ok(http.post_json(url, Some(&self.access), body).await?),
-            Some(d) => d.post(http, url, Some(&self.access), Some(body), &[]).await,
+            Some(d) => {
+                d.post(http, url, Some(&self.access), Some(body), &[], None)
+                    .await
+            }
         }
     }
 }
@@ -183,6 +186,27 @@ pub(crate) fn key_proof(
     Ok(jws::unsigned(PROOF_TYP, Some(key), &payload)?)
 }
 
+/// The one key proof of a batch whose keys a key attestation covers (OpenID4VCI 1.0 Appendix
+/// D, HAIP 1.0 §4.4): signed by the first key, the attestation in the `key_attestation` header;
+/// the holder issues one credential per attested key.
+pub(crate) fn attested_key_proof(
+    meta: &IssuerMetadata,
+    key: &PublicJwk,
+    key_attestation: &str,
+    nonce: Option<&str>,
+    now: i64,
+) -> Result<UnsignedJws, Error> {
+    let mut payload = json!({ "aud": meta.credential_issuer, "iat": now });
+    if let Some(n) = nonce {
+        payload["nonce"] = json!(n);
+    }
+    let header = json!({ "alg": "ES256", "typ": PROOF_TYP, "jwk": key.to_value(),
+        "key_attestation": key_attestation });
+    UnsignedJws::new(&header, &payload).map_err(|_| Error::Internal {
+        reason: "encoding a key proof".into(),
+    })
+}
+
 /// Signs one key proof per copy, given the holder's fresh `c_nonce` (or none).
 pub(crate) type SignProofs<'a> = dyn Fn(Option<&str>) -> Result<Vec<String>, Error> + Sync + 'a;
 
@@ -195,6 +219,17 @@ pub(crate) async fn request_credential(
 ) -> Result<CredentialReply, Error> {
     let nonce = fresh_nonce(http, meta).await?;
     let proofs = sign_proofs(nonce.as_deref())?;
+    send_credential_request(http, meta, tokens, config, proofs).await
+}
+
+/// The credential request with `proofs` already made (for the holder's `c_nonce`).
+pub(crate) async fn send_credential_request(
+    http: &Http,
+    meta: &IssuerMetadata,
+    tokens: &Tokens,
+    config: &str,
+    proofs: Vec<String>,
+) -> Result<CredentialReply, Error> {
     let body = json!({
         "credential_configuration_id": config,
         "proofs": { "jwt": proofs },

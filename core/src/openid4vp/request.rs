@@ -793,6 +793,7 @@ mod tests {
             holders: Vec::new(),
             mandate_registries: Vec::new(),
             certificate_authorities: Vec::new(),
+            wallet_providers: Vec::new(),
             requesting_parties: vec![RequestingParty {
                 id: "landlord".into(),
                 client_id: "landlord".into(),

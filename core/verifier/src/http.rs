@@ -149,6 +149,9 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// The response's `DPoP-Nonce` header (RFC 9449 §8), the one header a caller needs.
     pub dpop_nonce: Option<String>,
+    /// The response's `OAuth-Client-Attestation-Challenge` header
+    /// (draft-ietf-oauth-attestation-based-client-auth §8.2): the challenge for the next PoP.
+    pub attestation_challenge: Option<String>,
 }
 
 impl Reply {
@@ -601,12 +604,15 @@ impl Http {
 
     async fn read(&self, mut resp: reqwest::Response, host: &str) -> Result<Reply, Error> {
         let status = resp.status();
-        let dpop_nonce = resp
-            .headers()
-            .get("dpop-nonce")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 512)
-            .map(str::to_string);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 512)
+                .map(str::to_string)
+        };
+        let dpop_nonce = header("dpop-nonce");
+        let attestation_challenge = header("oauth-client-attestation-challenge");
         let max = self.policy.max_body_bytes;
         let too_big = || Error::Protocol {
             reason: format!("{host} sent a response larger than {max} bytes"),
@@ -640,6 +646,7 @@ impl Http {
             status,
             body,
             dpop_nonce,
+            attestation_challenge,
         })
     }
 }

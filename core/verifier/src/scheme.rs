@@ -139,6 +139,25 @@ pub struct ParticipantList {
     /// `x5c` chains. Listed here, they are vouched for by the pinned scheme key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificate_authorities: Vec<String>,
+    /// Wallet providers: who vouches for wallet instances (Wallet Attestations, key
+    /// attestations; docs/COLLECTING.md "Wallet attestation").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wallet_providers: Vec<ListedWalletProvider>,
+}
+
+/// A wallet provider as the scheme lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedWalletProvider {
+    /// Short id.
+    pub id: String,
+    /// Registered name.
+    #[serde(default)]
+    pub name: LocalizedName,
+    /// Its base URL, also its identifier (the attestations' `iss`).
+    pub url: String,
+    /// Its certificates (base64 DER), which holders trust its attestations by (`x5c`).
+    #[serde(default)]
+    pub certificates: Vec<String>,
 }
 
 /// A mandate registry as the scheme lists it (docs/DELEGATION.md, "Revocation and expiry").
