@@ -10104,6 +10104,12 @@ public enum AuthorizationRefusal: Equatable, Hashable {
      */
     case unsupported(reason: String
     )
+    /**
+     * The wallet could not authenticate to the holder with a wallet attestation (no wallet
+     * provider, or the provider or the holder refused it).
+     */
+    case clientAttestationRefused(reason: String
+    )
 
 
 
@@ -10143,6 +10149,9 @@ public struct FfiConverterTypeAuthorizationRefusal: FfiConverterRustBuffer {
         )
         
         case 8: return .unsupported(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .clientAttestationRefused(reason: try FfiConverterString.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -10186,6 +10195,11 @@ public struct FfiConverterTypeAuthorizationRefusal: FfiConverterRustBuffer {
         
         case let .unsupported(reason):
             writeInt(&buf, Int32(8))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .clientAttestationRefused(reason):
+            writeInt(&buf, Int32(9))
             FfiConverterString.write(reason, into: &buf)
             
         }
