@@ -771,9 +771,19 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_offline_qr(uint64_t ptr, RustBuffer q
 uint64_t uniffi_kluis_ffi_fn_method_wallet_receive_session_request(uint64_t ptr, uint64_t qr, uint64_t channel, uint64_t wait_ms, RustBuffer lang, RustBuffer cancel
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_DC_API_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_DC_API_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_dc_api_presentation(uint64_t ptr, uint64_t session, RustBuffer choice
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_PRESENTATION
 uint64_t uniffi_kluis_ffi_fn_method_wallet_accept_presentation(uint64_t ptr, uint64_t session, RustBuffer choice, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_DC_API_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_DC_API_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_dc_api_presentation(uint64_t ptr, uint64_t session
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_DECLINE_PRESENTATION
@@ -789,6 +799,11 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_decline_unanswerable(uint64_t ptr, ui
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_FORGET
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_FORGET
 uint64_t uniffi_kluis_ffi_fn_method_wallet_forget(uint64_t ptr, uint64_t entry, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_DC_API_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_DC_API_PRESENTATION
+uint64_t uniffi_kluis_ffi_fn_method_wallet_start_dc_api_presentation(uint64_t ptr, RustBuffer protocol, RustBuffer request_json, RustBuffer origin, RustBuffer lang
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_START_PRESENTATION
@@ -1579,9 +1594,21 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_receive_session_request(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_DC_API_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_DC_API_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_dc_api_presentation(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_ACCEPT_PRESENTATION
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_accept_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_DC_API_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_DECLINE_DC_API_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_dc_api_presentation(void
     
 );
 #endif
@@ -1600,6 +1627,12 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_decline_unanswerable(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_FORGET
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_FORGET
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_forget(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_START_DC_API_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_START_DC_API_PRESENTATION
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_start_dc_api_presentation(void
     
 );
 #endif

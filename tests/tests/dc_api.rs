@@ -72,6 +72,7 @@ fn signer(client_id: &str, key: SigningKey) -> Signer {
         client_id: client_id.into(),
         signing_key: key,
         attestation: None,
+        x5c: Vec::new(),
     }
 }
 

@@ -50,7 +50,7 @@ pub use in_person::{
 };
 pub use key_store::{software_key_store, DeviceKeyStore};
 pub use present::{
-    CandidateStatus, CandidateView, ClaimRequest, DisclosedCredential, PartyView,
+    CandidateStatus, CandidateView, ClaimRequest, DcApiResponse, DisclosedCredential, PartyView,
     PresentationChannel, PresentationChoice, PresentationFlag, PresentationOutcome,
     PresentationRequest, PresentationSession, PurposeView, QueryChoice, QueryView, ResponseAck,
     Transaction, TransactionView,

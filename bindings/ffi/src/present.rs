@@ -185,6 +185,9 @@ pub struct PresentationRequest {
     pub satisfiable: bool,
     /// How the request arrived.
     pub channel: PresentationChannel,
+    /// Through the Digital Credentials API: the web origin that asked, as the platform vouches
+    /// for it. Show it; for an unsigned request it is all that is known of the party.
+    pub origin: Option<String>,
     /// The request expires at (Unix seconds).
     pub expires_at: i64,
 }
@@ -240,6 +243,7 @@ impl From<&vp::PresentationRequest> for PresentationRequest {
             flags: r.flags.clone(),
             satisfiable: r.satisfiable,
             channel: r.channel,
+            origin: r.origin.clone(),
             expires_at: r.expires_at,
         }
     }
@@ -418,6 +422,26 @@ impl From<vp::PresentationOutcome> for PresentationOutcome {
     }
 }
 
+/// The answer to a Digital Credentials API request, for the platform to hand back to the page.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DcApiResponse {
+    /// `{"protocol": …, "data": …}`: the response JSON the app returns to the platform (Android
+    /// Credential Manager: the `DigitalCredential`'s JSON). `data` is `{"vp_token": …}`, or
+    /// `{"response": <JWE>}` when the page asked `dc_api.jwt`, or an error.
+    pub response_json: String,
+    /// What was disclosed (also in the audit log; empty for a decline).
+    pub disclosed: Vec<DisclosedCredential>,
+}
+
+impl From<vp::DcApiResponse> for DcApiResponse {
+    fn from(r: vp::DcApiResponse) -> Self {
+        DcApiResponse {
+            response_json: r.to_json(),
+            disclosed: r.disclosed.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// A verified request the citizen is deciding on. It can be accepted or declined once; the
 /// party refuses a second answer.
 #[derive(uniffi::Object)]
@@ -517,6 +541,62 @@ impl Wallet {
             core.accept_presentation_with(&request, &choice.into(), http.into())
                 .await
                 .map(PresentationOutcome::from)
+        })
+        .await
+    }
+
+    /// Starts a presentation a web page asked for through the Digital Credentials API, with what
+    /// the platform hands the wallet: the request's `protocol` (`openid4vp-v1-unsigned`,
+    /// `openid4vp-v1-signed`, `openid4vp-v1-multisigned`), its `data` as a JSON string, and the
+    /// calling `origin` (Android: `CallingAppInfo.getOrigin`). Verified against the scheme and
+    /// matched like `startPresentation`; nothing is sent. A refused request (origin not in a
+    /// signed request's `expected_origins`, a signature by an unknown party, another response
+    /// mode, a nonce already answered) is `InvalidRequest`, logged as refused.
+    pub async fn start_dc_api_presentation(
+        &self,
+        protocol: String,
+        request_json: String,
+        origin: String,
+        lang: String,
+    ) -> Result<Arc<PresentationSession>, KluisError> {
+        let core = self.core()?;
+        let request = blocking_async(move || async move {
+            core.start_dc_api_presentation(&protocol, &request_json, &origin, &lang)
+        })
+        .await?;
+        Ok(PresentationSession::new(request))
+    }
+
+    /// Builds the answer with exactly the chosen claims (each bound to `origin:` + the page's
+    /// origin), logs the disclosure and returns the response JSON for the platform. A refused
+    /// choice is `InvalidInput` and nothing is logged or returned.
+    pub async fn accept_dc_api_presentation(
+        &self,
+        session: Arc<PresentationSession>,
+        choice: PresentationChoice,
+    ) -> Result<DcApiResponse, KluisError> {
+        let core = self.core()?;
+        let request = Arc::clone(&session.inner);
+        blocking_async(move || async move {
+            core.accept_dc_api_presentation(&request, &choice.into())
+                .await
+                .map(DcApiResponse::from)
+        })
+        .await
+    }
+
+    /// Logs the citizen's decline and returns the error response (`access_denied`) for the
+    /// platform. The app may instead cancel the platform flow, which tells the page nothing.
+    pub async fn decline_dc_api_presentation(
+        &self,
+        session: Arc<PresentationSession>,
+    ) -> Result<DcApiResponse, KluisError> {
+        let core = self.core()?;
+        let request = Arc::clone(&session.inner);
+        blocking_async(move || async move {
+            core.decline_dc_api_presentation(&request)
+                .await
+                .map(DcApiResponse::from)
         })
         .await
     }

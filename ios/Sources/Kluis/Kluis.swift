@@ -3068,6 +3068,13 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func receiveSessionRequest(qr: SessionQr, channel: SessionChannel, waitMs: UInt64, lang: String, cancel: CancelToken?) async throws  -> PresentationSession
     
     /**
+     * Builds the answer with exactly the chosen claims (each bound to `origin:` + the page's
+     * origin), logs the disclosure and returns the response JSON for the platform. A refused
+     * choice is `InvalidInput` and nothing is logged or returned.
+     */
+    func acceptDcApiPresentation(session: PresentationSession, choice: PresentationChoice) async throws  -> DcApiResponse
+    
+    /**
      * Sends exactly the chosen claims (and each credential's always-shared claims) to the party
      * once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
      * query unanswered, claims outside the registration without `allow_outside_registration`)
@@ -3075,6 +3082,12 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * party means it was logged as possibly shared and is not sent again.
      */
     func acceptPresentation(session: PresentationSession, choice: PresentationChoice, http: HttpSettings) async throws  -> PresentationOutcome
+    
+    /**
+     * Logs the citizen's decline and returns the error response (`access_denied`) for the
+     * platform. The app may instead cancel the platform flow, which tells the page nothing.
+     */
+    func declineDcApiPresentation(session: PresentationSession) async throws  -> DcApiResponse
     
     /**
      * Tells the party the citizen declined (`access_denied`) and logs it. The decline is logged
@@ -3096,6 +3109,17 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * party cannot be reached (`Network`) or its receipt does not hold (`InvalidRequest`).
      */
     func forget(entry: UInt64, http: HttpSettings) async throws  -> DeletionConfirmed
+    
+    /**
+     * Starts a presentation a web page asked for through the Digital Credentials API, with what
+     * the platform hands the wallet: the request's `protocol` (`openid4vp-v1-unsigned`,
+     * `openid4vp-v1-signed`, `openid4vp-v1-multisigned`), its `data` as a JSON string, and the
+     * calling `origin` (Android: `CallingAppInfo.getOrigin`). Verified against the scheme and
+     * matched like `startPresentation`; nothing is sent. A refused request (origin not in a
+     * signed request's `expected_origins`, a signature by an unknown party, another response
+     * mode, a nonce already answered) is `InvalidRequest`, logged as refused.
+     */
+    func startDcApiPresentation(`protocol`: String, requestJson: String, origin: String, lang: String) async throws  -> PresentationSession
     
     /**
      * Starts a presentation from a party's `openid4vp://` link (QR code or deep link): fetches
@@ -3925,6 +3949,27 @@ open func receiveSessionRequest(qr: SessionQr, channel: SessionChannel, waitMs: 
 }
     
     /**
+     * Builds the answer with exactly the chosen claims (each bound to `origin:` + the page's
+     * origin), logs the disclosure and returns the response JSON for the platform. A refused
+     * choice is `InvalidInput` and nothing is logged or returned.
+     */
+open func acceptDcApiPresentation(session: PresentationSession, choice: PresentationChoice)async throws  -> DcApiResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_accept_dc_api_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session),FfiConverterTypePresentationChoice_lower(choice)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDcApiResponse_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
      * Sends exactly the chosen claims (and each credential's always-shared claims) to the party
      * once, and logs the disclosure. A choice the core refuses (a claim not asked, a required
      * query unanswered, claims outside the registration without `allow_outside_registration`)
@@ -3943,6 +3988,26 @@ open func acceptPresentation(session: PresentationSession, choice: PresentationC
             completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypePresentationOutcome_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Logs the citizen's decline and returns the error response (`access_denied`) for the
+     * platform. The app may instead cancel the platform flow, which tells the page nothing.
+     */
+open func declineDcApiPresentation(session: PresentationSession)async throws  -> DcApiResponse  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_decline_dc_api_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypePresentationSession_lower(session)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDcApiResponse_lift,
             errorHandler: FfiConverterTypeKluisError_lift
         )
 }
@@ -4006,6 +4071,31 @@ open func forget(entry: UInt64, http: HttpSettings)async throws  -> DeletionConf
             completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeDeletionConfirmed_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Starts a presentation a web page asked for through the Digital Credentials API, with what
+     * the platform hands the wallet: the request's `protocol` (`openid4vp-v1-unsigned`,
+     * `openid4vp-v1-signed`, `openid4vp-v1-multisigned`), its `data` as a JSON string, and the
+     * calling `origin` (Android: `CallingAppInfo.getOrigin`). Verified against the scheme and
+     * matched like `startPresentation`; nothing is sent. A refused request (origin not in a
+     * signed request's `expected_origins`, a signature by an unknown party, another response
+     * mode, a nonce already answered) is `InvalidRequest`, logged as refused.
+     */
+open func startDcApiPresentation(`protocol`: String, requestJson: String, origin: String, lang: String)async throws  -> PresentationSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_start_dc_api_presentation(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(`protocol`),FfiConverterString.lower(requestJson),FfiConverterString.lower(origin),FfiConverterString.lower(lang)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_u64,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_u64,
+            freeFunc: ffi_kluis_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePresentationSession_lift,
             errorHandler: FfiConverterTypeKluisError_lift
         )
 }
@@ -5491,6 +5581,79 @@ public func FfiConverterTypeCredentialSummary_lift(_ buf: RustBuffer) throws -> 
 #endif
 public func FfiConverterTypeCredentialSummary_lower(_ value: CredentialSummary) -> RustBuffer {
     return FfiConverterTypeCredentialSummary.lower(value)
+}
+
+
+/**
+ * The answer to a Digital Credentials API request, for the platform to hand back to the page.
+ */
+public struct DcApiResponse: Equatable, Hashable {
+    /**
+     * `{"protocol": …, "data": …}`: the response JSON the app returns to the platform (Android
+     * Credential Manager: the `DigitalCredential`'s JSON). `data` is `{"vp_token": …}`, or
+     * `{"response": <JWE>}` when the page asked `dc_api.jwt`, or an error.
+     */
+    public var responseJson: String
+    /**
+     * What was disclosed (also in the audit log; empty for a decline).
+     */
+    public var disclosed: [DisclosedCredential]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `{"protocol": …, "data": …}`: the response JSON the app returns to the platform (Android
+         * Credential Manager: the `DigitalCredential`'s JSON). `data` is `{"vp_token": …}`, or
+         * `{"response": <JWE>}` when the page asked `dc_api.jwt`, or an error.
+         */responseJson: String, 
+        /**
+         * What was disclosed (also in the audit log; empty for a decline).
+         */disclosed: [DisclosedCredential]) {
+        self.responseJson = responseJson
+        self.disclosed = disclosed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DcApiResponse: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDcApiResponse: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DcApiResponse {
+        return
+            try DcApiResponse(
+                responseJson: FfiConverterString.read(from: &buf), 
+                disclosed: FfiConverterSequenceTypeDisclosedCredential.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DcApiResponse, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.responseJson, into: &buf)
+        FfiConverterSequenceTypeDisclosedCredential.write(value.disclosed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDcApiResponse_lift(_ buf: RustBuffer) throws -> DcApiResponse {
+    return try FfiConverterTypeDcApiResponse.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDcApiResponse_lower(_ value: DcApiResponse) -> RustBuffer {
+    return FfiConverterTypeDcApiResponse.lower(value)
 }
 
 
@@ -7886,6 +8049,11 @@ public struct PresentationRequest: Equatable, Hashable {
      */
     public var channel: PresentationChannel
     /**
+     * Through the Digital Credentials API: the web origin that asked, as the platform vouches
+     * for it. Show it; for an unsigned request it is all that is known of the party.
+     */
+    public var origin: String?
+    /**
      * The request expires at (Unix seconds).
      */
     public var expiresAt: Int64
@@ -7922,6 +8090,10 @@ public struct PresentationRequest: Equatable, Hashable {
          * How the request arrived.
          */channel: PresentationChannel, 
         /**
+         * Through the Digital Credentials API: the web origin that asked, as the platform vouches
+         * for it. Show it; for an unsigned request it is all that is known of the party.
+         */origin: String?, 
+        /**
          * The request expires at (Unix seconds).
          */expiresAt: Int64) {
         self.party = party
@@ -7933,6 +8105,7 @@ public struct PresentationRequest: Equatable, Hashable {
         self.flags = flags
         self.satisfiable = satisfiable
         self.channel = channel
+        self.origin = origin
         self.expiresAt = expiresAt
     }
 
@@ -7961,6 +8134,7 @@ public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
                 flags: FfiConverterSequenceTypePresentationFlag.read(from: &buf), 
                 satisfiable: FfiConverterBool.read(from: &buf), 
                 channel: FfiConverterTypePresentationChannel.read(from: &buf), 
+                origin: FfiConverterOptionString.read(from: &buf), 
                 expiresAt: FfiConverterInt64.read(from: &buf)
         )
     }
@@ -7975,6 +8149,7 @@ public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
         FfiConverterSequenceTypePresentationFlag.write(value.flags, into: &buf)
         FfiConverterBool.write(value.satisfiable, into: &buf)
         FfiConverterTypePresentationChannel.write(value.channel, into: &buf)
+        FfiConverterOptionString.write(value.origin, into: &buf)
         FfiConverterInt64.write(value.expiresAt, into: &buf)
     }
 }
@@ -14390,7 +14565,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_wallet_receive_session_request() != 4112) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_kluis_ffi_checksum_method_wallet_accept_dc_api_presentation() != 14465) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_presentation() != 53479) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_decline_dc_api_presentation() != 5392) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_decline_presentation() != 22433) {
@@ -14400,6 +14581,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_forget() != 60554) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_start_dc_api_presentation() != 15157) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_start_presentation() != 1851) {

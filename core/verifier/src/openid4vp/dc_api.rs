@@ -69,6 +69,8 @@ pub struct Signer {
     pub signing_key: SigningKey,
     /// A Verifier Attestation JWT (for `verifier_attestation:`), in the JOSE header `jwt`.
     pub attestation: Option<String>,
+    /// The access certificate chain (for `x509_hash:`), in the JOSE header `x5c`.
+    pub x5c: Vec<String>,
 }
 
 /// How the party asks over the DC API.
@@ -145,6 +147,11 @@ fn sign(signer: &Signer, body: &[u8], client_id_in_header: bool) -> Result<Strin
     };
     if let Some(a) = &signer.attestation {
         set(&mut header, "jwt", a)?;
+    }
+    if !signer.x5c.is_empty() {
+        header
+            .set_claim("x5c", Some(json!(signer.x5c)))
+            .map_err(|_| internal("x5c header"))?;
     }
     if client_id_in_header {
         set(&mut header, "client_id", &signer.client_id)?;
