@@ -8,7 +8,9 @@
 # SQLite built for arm64), not Android itself. The end-to-end suites (tests/, CLI) stay native.
 # Idempotent; installs what is missing (Debian gcc-aarch64-linux-gnu, libc6-dev-arm64-cross,
 # qemu-user; rustup's aarch64 standard library). Build output: target/aarch64-unknown-linux-gnu/.
-# Then builds libkluis_ffi.so as arm64 phones get it and checks its 16 KB page alignment.
+# OpenSSL is the trimmed build the phones link (bindings/build-openssl.sh, cached under
+# target/openssl/), for the tests and the library alike. Then builds libkluis_ffi.so as the phones
+# get it for x86_64 and aarch64, checks its 16 KB page alignment and holds its size to a set ceiling.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -42,10 +44,15 @@ export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 # Debug info off: the emulated binaries start faster and the build is smaller.
 export CARGO_PROFILE_DEV_DEBUG=0
 
+# The phones' build settings (trimmed OpenSSL, SQLite without unused extensions): tests and library.
+source bindings/mobile-env.sh
+
 crates=(-p kluis-crypto -p kluis-vault -p kluis-sdjwt -p kluis-qr -p kluis-verifier -p kluis-core -p kluis-ffi)
 features=(--features kluis-core/vendored-openssl,kluis-sdjwt/vendored-openssl,kluis-ffi/vendored-openssl)
 t0=$SECONDS
-log "building the library crates' tests for $TARGET (vendored OpenSSL)"
+log "building the trimmed OpenSSL for $TARGET (once; cached under target/openssl/)"
+use_trimmed_openssl "$TARGET"
+log "building the library crates' tests for $TARGET (trimmed OpenSSL, $((SECONDS - t0)) s so far)"
 cargo test --no-run -q --target "$TARGET" "${crates[@]}" "${features[@]}" --lib --tests
 log "built in $((SECONDS - t0)) s; running them under qemu-aarch64"
 t1=$SECONDS
@@ -56,17 +63,36 @@ cargo test -q --target "$TARGET" "${crates[@]}" "${features[@]}" --lib --tests -
   --skip separate_processes 2>&1
 log "aarch64 tests passed under qemu: build $((t1 - t0)) s, run $((SECONDS - t1)) s"
 
-# The library as arm64 phones get it (docs/BINDINGS.md "Packaging", "Size"): `mobile` profile,
-# vendored OpenSSL, linked with the Android targets' 16 KB page flag (.cargo/config.toml; on this
-# glibc target it comes from the environment, for this build only). It must load on 16 KB-page
-# devices (checked: fails the run); its stripped size is printed against the 8 MB goal, which the
-# vendored OpenSSL puts out of reach today (README Performance "Bindings"), so it does not fail.
-t2=$SECONDS
-log "building libkluis_ffi.so for $TARGET as the phones ship it (mobile profile, fat LTO)"
-CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-Wl,-z,max-page-size=16384" \
-  cargo build -q --profile mobile -p kluis-ffi --lib --features vendored-openssl --target "$TARGET"
-lib=target/$TARGET/mobile/libkluis_ffi.so
-android/kluis/check-page-size.sh "$lib"
-size=$(stat -c %s "$lib")
-goal="under the 8,000,000-byte goal"; [ "$size" -lt 8000000 ] || goal="OVER the 8,000,000-byte goal"
-log "mobile library: $size bytes stripped, $goal; 16 KB pages; built in $((SECONDS - t2)) s"
+# The library as the phones get it (docs/BINDINGS.md "Packaging", "Size"): `mobile` profile, the
+# trimmed OpenSSL, linked with the Android targets' 16 KB page flag (.cargo/config.toml; on these
+# glibc targets it comes from the environment, for this build only), for arm64 (aarch64) and
+# x86_64 (emulators, Chromebooks). Each must load on 16 KB-page devices (else the run fails) and
+# is held against the 8 MB goal of issue 14 "Performance", which it misses today (README
+# Performance "Bindings"): the run fails when a library grows past its ceiling below (aarch64:
+# its size with the trimmed OpenSSL plus 2%; x86_64: its size with the full one, until measured
+# with the trimmed), so the gap can only close; lower a ceiling when a library shrinks, and at 8 MB
+# the goal is the ceiling. The linker map beside each library says where the bytes are
+# (bindings/size-report.py).
+GOAL=8000000
+declare -A CEILING=([aarch64-unknown-linux-gnu]=10522000 [x86_64-unknown-linux-gnu]=13439728)
+mobile_lib() {
+  local t=$1 var t2=$SECONDS
+  var=$(echo "$t" | tr 'a-z-' 'A-Z_')
+  use_trimmed_openssl "$t"
+  log "building libkluis_ffi.so for $t as the phones ship it (mobile profile, fat LTO)"
+  env "CARGO_TARGET_${var}_RUSTFLAGS=-C link-arg=-Wl,-z,max-page-size=16384 -C link-arg=-Wl,-Map=$ROOT/target/$t/mobile/libkluis_ffi.map" \
+    cargo build -q --profile mobile -p kluis-ffi --lib --features vendored-openssl --target "$t"
+  local lib=target/$t/mobile/libkluis_ffi.so size
+  android/kluis/check-page-size.sh "$lib"
+  size=$(stat -c %s "$lib")
+  local goal="under the $GOAL-byte goal"
+  [ "$size" -lt "$GOAL" ] || goal="OVER the $GOAL-byte goal"
+  log "mobile library for $t: $size bytes stripped, $goal; 16 KB pages; built in $((SECONDS - t2)) s"
+  if [ "$size" -gt "${CEILING[$t]}" ]; then
+    log "mobile library for $t grew past its ceiling of ${CEILING[$t]} bytes: see bindings/size-report.py target/$t/mobile/libkluis_ffi.map"
+    return 1
+  fi
+}
+mkdir -p "target/$TARGET/mobile" target/x86_64-unknown-linux-gnu/mobile
+mobile_lib x86_64-unknown-linux-gnu
+mobile_lib "$TARGET"

@@ -4,8 +4,10 @@
 #   android/kluis/build-native.sh [OUT_DIR]        (default: android/kluis/src/main/jniLibs, git-ignored)
 # Needs: the Android NDK (ANDROID_NDK_HOME, r26 or later), cargo-ndk (`cargo install cargo-ndk`)
 # and the Rust targets (`rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android`).
-# `mobile` profile (opt-level s, fat LTO, stripped), OpenSSL built from source for the device
-# (feature vendored-openssl), API 26 (the module's minSdk). 16 KB pages: .cargo/config.toml
+# `mobile` profile (opt-level s, fat LTO, stripped), API 26 (the module's minSdk). OpenSSL and
+# SQLite as bindings/mobile-env.sh sets them (the trimmed OpenSSL of bindings/build-openssl.sh,
+# compiled once per ABI with the NDK's clang and cached under target/openssl/): the configuration
+# bindings/test-aarch64.sh tests under qemu and holds to the 8 MB goal. 16 KB pages: .cargo/config.toml
 # passes -Wl,-z,max-page-size=16384 for the Android targets and check-page-size.sh refuses a
 # library that came out 4 KB-aligned. Works on Linux and macOS hosts. Not run here (no NDK).
 set -euo pipefail
@@ -19,6 +21,8 @@ if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
   exit 1
 fi
 cd "$ROOT"
+source bindings/mobile-env.sh
+use_trimmed_openssl aarch64-linux-android armv7-linux-androideabi x86_64-linux-android
 cargo ndk \
   -t arm64-v8a -t armeabi-v7a -t x86_64 \
   --platform 26 \
