@@ -258,6 +258,50 @@ async fn a_holder_that_does_not_trust_the_provider_refuses_and_nothing_is_stored
     assert_unchanged(&s.wallet, before);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_offering_only_the_attestation_proof_type_gets_the_key_attestation_itself() {
+    let provider = WalletProviderServer::start(0, WalletProviderOptions::default())
+        .await
+        .unwrap();
+    let holder = HolderServer::start(
+        kluis_fixtures::holder("duo").unwrap(),
+        0,
+        HolderOptions {
+            authorization_code: true,
+            trusted_wallet_providers: vec![provider.certificate_der()],
+            key_attestations_required: Some(Vec::new()),
+            attestation_proof_type_only: true,
+            ..HolderOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let scheme = SchemeServer::start(0, std::slice::from_ref(&holder))
+        .await
+        .unwrap();
+    scheme
+        .list_wallet_provider(provider.base_url(), &provider.certificate_der())
+        .unwrap();
+    let (_dir, wallet) = kluis_tests::new_wallet();
+    kluis_tests::pin_scheme(&wallet, &scheme, quick_http()).await;
+    let s = Setup {
+        holder,
+        _scheme: scheme,
+        provider,
+        _dir,
+        wallet,
+    };
+    let out = collect(&s).await.unwrap();
+    let copies = out.stored[0].copies as usize;
+    assert_eq!(s.holder.archive().len(), copies);
+    let issued = s.provider.issued();
+    let keys = attestations(&issued, "key");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["attested_keys"].as_array().unwrap().len(), copies);
+    // No jwt proof was sent: the attestation was the proof.
+    assert!(s.holder.received_proofs().is_empty());
+}
+
 /// A device key store whose keys the (simulated) platform attests, with the challenge given.
 struct AttestingStore {
     platform: PlatformCa,

@@ -48,6 +48,9 @@ pub(crate) struct ConfigMetadata {
     /// The `jwt` proof type's `key_attestations_required` is present: every batch key must be
     /// attested (OpenID4VCI 1.0 §12.2.4, Appendix D).
     pub key_attestation_required: bool,
+    /// The issuer offers only the `attestation` proof type (a key attestation without proof of
+    /// possession, Appendix F.3), not `jwt`.
+    pub attestation_proof_only: bool,
 }
 
 pub(crate) fn pick_display(display: &[(String, String)], lang: &str) -> Option<String> {
@@ -195,6 +198,9 @@ impl IssuerMetadata {
                     .and_then(Value::as_str)
                     .filter(|s| !s.is_empty() && s.len() <= 256 && !s.contains(' '))
                     .map(str::to_string);
+                let proof_types = c.get("proof_types_supported");
+                let attestation_proof_only = proof_types
+                    .is_some_and(|p| p.get("attestation").is_some() && p.get("jwt").is_none());
                 let key_attestation_required = c
                     .get("proof_types_supported")
                     .and_then(|p| p.get("jwt"))
@@ -207,6 +213,7 @@ impl IssuerMetadata {
                         display,
                         scope,
                         key_attestation_required,
+                        attestation_proof_only,
                     },
                 );
             }

@@ -465,10 +465,9 @@ impl Wallet {
         let mut pending = Vec::new();
         for config in &offer.credential_configuration_ids {
             let vct = metadata.vct_of(config)?.to_string();
-            let attested = metadata
-                .configs
-                .get(config)
-                .is_some_and(|c| c.key_attestation_required);
+            let conf = metadata.configs.get(config);
+            let attestation_only = conf.is_some_and(|c| c.attestation_proof_only);
+            let attested = attestation_only || conf.is_some_and(|c| c.key_attestation_required);
             // A batch to be attested gets only fresh keys (copy 0 too), made with the wallet
             // provider's nonce as platform attestation challenge.
             let provider_nonce = match attested {
@@ -486,10 +485,23 @@ impl Wallet {
                 let attestation = self
                     .key_attestation(&http, pn, &keys.keys, nonce.as_deref())
                     .await?;
-                let proof =
-                    self.attested_key_proof(&metadata, &keys, &attestation, nonce.as_deref())?;
-                protocol::send_credential_request(&http, &metadata, &tokens, config, vec![proof])
-                    .await?
+                let (proof_type, proof) = if attestation_only {
+                    // The `attestation` proof type: the key attestation itself (Appendix F.3).
+                    ("attestation", attestation)
+                } else {
+                    let p =
+                        self.attested_key_proof(&metadata, &keys, &attestation, nonce.as_deref())?;
+                    ("jwt", p)
+                };
+                protocol::send_credential_request(
+                    &http,
+                    &metadata,
+                    &tokens,
+                    config,
+                    proof_type,
+                    vec![proof],
+                )
+                .await?
             } else {
                 let proofs = |nonce: Option<&str>| self.key_proofs(&metadata, &keys, nonce);
                 request_credential(&http, &metadata, &tokens, config, &proofs).await?

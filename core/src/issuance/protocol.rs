@@ -219,20 +219,22 @@ pub(crate) async fn request_credential(
 ) -> Result<CredentialReply, Error> {
     let nonce = fresh_nonce(http, meta).await?;
     let proofs = sign_proofs(nonce.as_deref())?;
-    send_credential_request(http, meta, tokens, config, proofs).await
+    send_credential_request(http, meta, tokens, config, "jwt", proofs).await
 }
 
-/// The credential request with `proofs` already made (for the holder's `c_nonce`).
+/// The credential request with `proofs` of `proof_type` (`jwt`, `attestation`) already made
+/// (for the holder's `c_nonce`).
 pub(crate) async fn send_credential_request(
     http: &Http,
     meta: &IssuerMetadata,
     tokens: &Tokens,
     config: &str,
+    proof_type: &str,
     proofs: Vec<String>,
 ) -> Result<CredentialReply, Error> {
     let body = json!({
         "credential_configuration_id": config,
-        "proofs": { "jwt": proofs },
+        "proofs": { (proof_type): proofs },
     });
     let reply = tokens.post(http, &meta.credential_endpoint, &body).await?;
     if let Some(e) = super::dpop::refused(&reply) {
