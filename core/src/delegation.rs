@@ -27,5 +27,5 @@ pub(crate) use wallet::{short_id, ReceivedMandate};
 pub use wallet::{
     ClientLeftOut, ClientOverview, Clients, DelegateRequest, DelegationOutcome, HelperOverview,
     LeftOutCredential, MandateCredential, MandateRole, MandateState, MandateSummary,
-    OnBehalfCollection, OverviewSource, RefreshFailure, SourceOrigin,
+    OnBehalfCollection, OnBehalfRefresh, OverviewSource, RefreshFailure, SourceOrigin,
 };

@@ -16,7 +16,7 @@ use crate::collect::{blocking_async, HttpSettings};
 use crate::present::{PresentationOutcome, PresentationSession};
 use crate::types::ClaimView;
 use crate::wallet::Wallet;
-use crate::KluisError;
+use crate::{CredentialState, KluisError};
 
 /// What a helper may do with the credentials in scope.
 pub type MandateAction = dg::Action;
@@ -114,7 +114,9 @@ pub enum MandateState {
 }
 
 /// One credential under a mandate.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub type MandateCredential = dg::MandateCredential;
+
+#[uniffi::remote(Record)]
 pub struct MandateCredential {
     /// Id within the mandate (what `Wallet.presentOnBehalf` takes); empty on the giving side.
     pub id: String,
@@ -125,7 +127,9 @@ pub struct MandateCredential {
 }
 
 /// A mandate as either wallet shows it.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub type MandateSummary = dg::MandateSummary;
+
+#[uniffi::remote(Record)]
 pub struct MandateSummary {
     /// Mandate id.
     pub id: String,
@@ -155,46 +159,6 @@ pub struct MandateSummary {
     pub credentials: Vec<MandateCredential>,
 }
 
-impl std::fmt::Debug for MandateSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MandateSummary")
-            .field("id", &self.id)
-            .field("role", &self.role)
-            .field("state", &self.state)
-            .field("types", &self.types)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl From<dg::MandateSummary> for MandateSummary {
-    fn from(m: dg::MandateSummary) -> Self {
-        MandateSummary {
-            id: m.id,
-            role: m.role,
-            label: m.label,
-            counterpart: m.counterpart,
-            types: m.types,
-            claims: m.claims,
-            actions: m.actions,
-            parties: m.parties,
-            purposes: m.purposes,
-            not_before: m.not_before,
-            expires_at: m.expires_at,
-            state: m.state,
-            credentials: m
-                .credentials
-                .into_iter()
-                .map(|c| MandateCredential {
-                    id: c.id,
-                    vct: c.vct,
-                    issuer: c.issuer,
-                })
-                .collect(),
-        }
-    }
-}
-
 /// What `Wallet.delegate` made: the mandate and the package to hand to the helper.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DelegationOutcome {
@@ -203,6 +167,22 @@ pub struct DelegationOutcome {
     /// The package: a compact JWE encrypted to the helper's key (text, for a QR code, file or
     /// message). Only the helper's wallet can open it. (Not `package`: a Kotlin keyword.)
     pub package_jwe: String,
+    /// Credentials in scope left out of the package because their holder withdrew them (tell
+    /// the citizen).
+    pub left_out: Vec<LeftOutCredential>,
+}
+
+/// A credential in a mandate's scope that `Wallet.delegate` did not package.
+pub type LeftOutCredential = dg::LeftOutCredential;
+
+#[uniffi::remote(Record)]
+pub struct LeftOutCredential {
+    /// The credential's id in this wallet.
+    pub credential_id: String,
+    /// Its type.
+    pub vct: String,
+    /// Why: revoked, suspended or expired, as the status check just found.
+    pub state: CredentialState,
 }
 
 impl std::fmt::Debug for DelegationOutcome {
@@ -210,6 +190,7 @@ impl std::fmt::Debug for DelegationOutcome {
         f.debug_struct("DelegationOutcome")
             .field("mandate", &self.mandate)
             .field("package_bytes", &self.package_jwe.len())
+            .field("left_out", &self.left_out)
             .finish()
     }
 }
@@ -217,14 +198,11 @@ impl std::fmt::Debug for DelegationOutcome {
 impl From<dg::DelegationOutcome> for DelegationOutcome {
     fn from(o: dg::DelegationOutcome) -> Self {
         DelegationOutcome {
-            mandate: o.mandate.into(),
+            mandate: o.mandate,
             package_jwe: o.package,
+            left_out: o.left_out,
         }
     }
-}
-
-fn summaries(list: Vec<dg::MandateSummary>) -> Vec<MandateSummary> {
-    list.into_iter().map(Into::into).collect()
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -255,12 +233,8 @@ impl Wallet {
         http: HttpSettings,
     ) -> Result<MandateSummary, KluisError> {
         let core = self.core()?;
-        blocking_async(move || async move {
-            core.revoke_mandate(&mandate_id, http.into())
-                .await
-                .map(MandateSummary::from)
-        })
-        .await
+        blocking_async(move || async move { core.revoke_mandate(&mandate_id, http.into()).await })
+            .await
     }
 
     /// Helper: opens a package with this wallet's key, verifies its credentials and mandates,
@@ -272,19 +246,15 @@ impl Wallet {
         http: HttpSettings,
     ) -> Result<MandateSummary, KluisError> {
         let core = self.core()?;
-        blocking_async(move || async move {
-            core.accept_mandate(&package_jwe, http.into())
-                .await
-                .map(MandateSummary::from)
-        })
-        .await
+        blocking_async(move || async move { core.accept_mandate(&package_jwe, http.into()).await })
+            .await
     }
 
     /// Both sides: the mandates given and received, with their state now (the received ones are
     /// status-checked; revoked or expired packages are dropped).
     pub async fn mandates(&self, http: HttpSettings) -> Result<Vec<MandateSummary>, KluisError> {
         let core = self.core()?;
-        blocking_async(move || async move { core.mandates(http.into()).await.map(summaries) }).await
+        blocking_async(move || async move { core.mandates(http.into()).await }).await
     }
 
     /// Helper: answers a party's verified request (`Wallet.startPresentation`) on the

@@ -20,6 +20,7 @@ mod collect;
 mod delegation;
 mod error;
 mod events;
+mod helper;
 mod holder_keys;
 mod in_person;
 mod key_store;
@@ -36,8 +37,8 @@ pub use collect::{
     OfferedCredential, PendingCredential, RefreshFailure, RefreshReport, SchemeSummary,
 };
 pub use delegation::{
-    DelegateRequest, DelegationOutcome, MandateAction, MandateCredential, MandateRole,
-    MandateState, MandateSummary,
+    DelegateRequest, DelegationOutcome, LeftOutCredential, MandateAction, MandateCredential,
+    MandateRole, MandateState, MandateSummary,
 };
 pub use error::{AuthorizationRefusal, DeviceKeyStoreError, KluisError};
 pub use events::{LockListener, LockReason, LockState};
@@ -60,8 +61,13 @@ pub use types::{
     ClaimView, CredentialDetails, KdfSettings, LimitAction, PinPolicy, TrustedIssuer,
     WalletOptions, WalletStatus,
 };
-// The core's own types, crossing as they are (`#[uniffi::remote]` in types.rs and collect.rs).
+// The core's own types, crossing as they are (`#[uniffi::remote]` in types.rs, collect.rs,
+// delegation.rs and helper.rs).
 pub use kluis_core::audit::{DeclineReason, Delivery};
+pub use kluis_core::delegation::{
+    ClientLeftOut, ClientOverview, HelperOverview, OnBehalfCollection, OnBehalfRefresh,
+    OverviewSource, RefreshFailure as HolderRefreshFailure, SourceOrigin,
+};
 pub use kluis_core::issuance::{TxCodeSpec, TxInputMode};
 pub use kluis_core::overview::{
     AddressView, DebtLine, Debts, IncomeKind, IncomeLine, LicenceView, Overview, OverviewWarning,

@@ -4,6 +4,7 @@
 //! - helper: [`Wallet::accept_mandate`](crate::Wallet::accept_mandate),
 //!   [`Wallet::present_on_behalf`](crate::Wallet::present_on_behalf),
 //!   [`Wallet::collect_on_behalf`](crate::Wallet::collect_on_behalf),
+//!   [`Wallet::refresh_on_behalf`](crate::Wallet::refresh_on_behalf) (at every holder),
 //!   [`Wallet::helper_overview`](crate::Wallet::helper_overview) (the counsellor's screen);
 //! - both: [`Wallet::mandates`](crate::Wallet::mandates) (the helper's side drops revoked and
 //!   expired packages there).
@@ -36,8 +37,8 @@ use crate::Error;
 
 pub use collect::OnBehalfCollection;
 pub use overview::{
-    ClientLeftOut, ClientOverview, Clients, HelperOverview, OverviewSource, RefreshFailure,
-    SourceOrigin,
+    ClientLeftOut, ClientOverview, Clients, HelperOverview, OnBehalfRefresh, OverviewSource,
+    RefreshFailure, SourceOrigin,
 };
 pub(crate) use records::ReceivedMandate;
 

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use super::collect::{keep_delivered, Delivery};
 use super::records::{ReceivedCredential, ReceivedMandate};
 use super::usage::append_use;
-use super::{delegation_err, MandateState};
+use super::{delegation_err, MandateCredential, MandateState};
 use crate::delegation::mandate::Action;
 use crate::delegation::revocation::MandateStatusLists;
 use crate::delegation::DelegationError;
@@ -82,6 +82,15 @@ pub struct RefreshFailure {
     pub issuer: String,
     /// Why (the error's text: no claim values).
     pub reason: String,
+}
+
+/// What [`Wallet::refresh_on_behalf`] did at the holders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnBehalfRefresh {
+    /// The credentials collected now and kept under the mandate.
+    pub collected: Vec<MandateCredential>,
+    /// Holders that did not deliver (their older credentials stay).
+    pub failures: Vec<RefreshFailure>,
 }
 
 /// One client's section of the helper's overview.
@@ -219,6 +228,55 @@ impl Wallet {
             });
         }
         Ok(out)
+    }
+
+    /// Collects again for the citizen at every holder of mandate `mandate_id`'s credentials (the
+    /// helper's refresh without the overview; as [`Wallet::helper_overview`] with `refresh` does
+    /// it, all holders at once). Needs `refresh` in the scope and the mandate valid and not
+    /// revoked, before and after: one revoked or expired meanwhile keeps nothing new and its
+    /// package is dropped (an error). A holder that fails is named in `failures` and its older
+    /// credentials stay.
+    pub async fn refresh_on_behalf(
+        &self,
+        mandate_id: &str,
+        options: CollectOptions,
+    ) -> Result<OnBehalfRefresh, Error> {
+        let (record_id, r) = self.received_mandate(mandate_id)?;
+        if !r.scope.allows(Action::Refresh) {
+            return Err(delegation_err(DelegationError::ActionNotAllowed(
+                Action::Refresh.as_str(),
+            )));
+        }
+        self.ensure_usable(&record_id, &r, options.http.clone())
+            .await?;
+        let http = Http::new(options.http.clone())?;
+        let started = now_unix();
+        let client = Client {
+            record_id,
+            mandate: r,
+            refresh_failures: Vec::new(),
+        };
+        let (kept, dropped) = self.refresh_clients(vec![client], &options, &http).await?;
+        if let Some(d) = dropped.first() {
+            return Err(delegation_err(unusable(d.state)));
+        }
+        let c = kept.into_iter().next().ok_or_else(|| Error::Internal {
+            reason: "refresh lost its client".into(),
+        })?;
+        Ok(OnBehalfRefresh {
+            collected: c
+                .mandate
+                .credentials
+                .iter()
+                .filter(|x| x.collected_at.is_some_and(|t| t >= started))
+                .map(|x| MandateCredential {
+                    id: x.id.clone(),
+                    vct: x.vct.clone(),
+                    issuer: x.issuer.clone(),
+                })
+                .collect(),
+            failures: c.refresh_failures,
+        })
     }
 
     /// Collects again under each client's mandate at every holder of its credentials, all at
