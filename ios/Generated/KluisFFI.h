@@ -301,6 +301,27 @@ typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod1)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD2
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod2)(uint64_t, int8_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD3
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod3)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD4
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DEVICE_KEY_STORE_METHOD4
+typedef void (*UniffiCallbackInterfaceDeviceKeyStoreMethod4)(uint64_t, RustBuffer, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_COLLECT_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_COLLECT_LISTENER
 typedef struct UniffiVTableCallbackInterfaceCollectListener {
@@ -347,6 +368,9 @@ typedef struct UniffiVTableCallbackInterfaceDeviceKeyStore {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceDeviceKeyStoreMethod0 _Nonnull deviceSecret;
     UniffiCallbackInterfaceDeviceKeyStoreMethod1 _Nonnull deleteDeviceSecret;
+    UniffiCallbackInterfaceDeviceKeyStoreMethod2 _Nonnull keepsRollbackCounter;
+    UniffiCallbackInterfaceDeviceKeyStoreMethod3 _Nonnull rollbackCounter;
+    UniffiCallbackInterfaceDeviceKeyStoreMethod4 _Nonnull raiseRollbackCounter;
 } UniffiVTableCallbackInterfaceDeviceKeyStore;
 
 #endif
@@ -581,6 +605,21 @@ RustBuffer uniffi_kluis_ffi_fn_method_devicekeystore_device_secret(uint64_t ptr,
 void uniffi_kluis_ffi_fn_method_devicekeystore_delete_device_secret(uint64_t ptr, RustBuffer vault_id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_DEVICEKEYSTORE_KEEPS_ROLLBACK_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_DEVICEKEYSTORE_KEEPS_ROLLBACK_COUNTER
+int8_t uniffi_kluis_ffi_fn_method_devicekeystore_keeps_rollback_counter(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_DEVICEKEYSTORE_ROLLBACK_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_DEVICEKEYSTORE_ROLLBACK_COUNTER
+RustBuffer uniffi_kluis_ffi_fn_method_devicekeystore_rollback_counter(uint64_t ptr, RustBuffer vault_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_DEVICEKEYSTORE_RAISE_ROLLBACK_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_DEVICEKEYSTORE_RAISE_ROLLBACK_COUNTER
+void uniffi_kluis_ffi_fn_method_devicekeystore_raise_rollback_counter(uint64_t ptr, RustBuffer vault_id, uint64_t value, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_PRESENTATIONSESSION
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_CLONE_PRESENTATIONSESSION
 uint64_t uniffi_kluis_ffi_fn_clone_presentationsession(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -744,6 +783,26 @@ uint64_t uniffi_kluis_ffi_fn_method_wallet_revoke_mandate(uint64_t ptr, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_VIEW_ON_BEHALF
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_VIEW_ON_BEHALF
 uint64_t uniffi_kluis_ffi_fn_method_wallet_view_on_behalf(uint64_t ptr, RustBuffer mandate_id, RustBuffer credential, RustBuffer lang, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_COLLECT_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_COLLECT_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_collect_on_behalf(uint64_t ptr, RustBuffer mandate_id, RustBuffer issuer, RustBuffer types, RustBuffer settings, RustBuffer cancel
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_HELPER_OVERVIEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_HELPER_OVERVIEW
+uint64_t uniffi_kluis_ffi_fn_method_wallet_helper_overview(uint64_t ptr, RustBuffer mandate_id, int8_t refresh, RustBuffer settings
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PREVIEW_PRESENTATION_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_PREVIEW_PRESENTATION_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_preview_presentation_on_behalf(uint64_t ptr, RustBuffer mandate_id, uint64_t session, RustBuffer http
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_REFRESH_ON_BEHALF
+uint64_t uniffi_kluis_ffi_fn_method_wallet_refresh_on_behalf(uint64_t ptr, RustBuffer mandate_id, RustBuffer settings, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_FN_METHOD_WALLET_ACCEPT_SESSION_PRESENTATION
@@ -1402,6 +1461,24 @@ uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_KEEPS_ROLLBACK_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_KEEPS_ROLLBACK_COUNTER
+uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_keeps_rollback_counter(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_ROLLBACK_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_ROLLBACK_COUNTER
+uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_rollback_counter(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_RAISE_ROLLBACK_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_DEVICEKEYSTORE_RAISE_ROLLBACK_COUNTER
+uint16_t uniffi_kluis_ffi_checksum_method_devicekeystore_raise_rollback_counter(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_DEFAULT_CHOICE
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_PRESENTATIONSESSION_DEFAULT_CHOICE
 uint16_t uniffi_kluis_ffi_checksum_method_presentationsession_default_choice(void
@@ -1561,6 +1638,30 @@ uint16_t uniffi_kluis_ffi_checksum_method_wallet_revoke_mandate(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_VIEW_ON_BEHALF
 #define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_VIEW_ON_BEHALF
 uint16_t uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_COLLECT_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_COLLECT_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_collect_on_behalf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_HELPER_OVERVIEW
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_HELPER_OVERVIEW
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_helper_overview(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PREVIEW_PRESENTATION_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_PREVIEW_PRESENTATION_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_preview_presentation_on_behalf(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REFRESH_ON_BEHALF
+#define UNIFFI_FFIDEF_UNIFFI_KLUIS_FFI_CHECKSUM_METHOD_WALLET_REFRESH_ON_BEHALF
+uint16_t uniffi_kluis_ffi_checksum_method_wallet_refresh_on_behalf(void
     
 );
 #endif

@@ -4,6 +4,10 @@
 //! The device secret is the second factor of the vault's key (with the PIN): a copied vault file
 //! is useless without it. On Android it should come from the Keystore (StrongBox where present),
 //! on iOS from a Secure Enclave-protected key; see docs/BINDINGS.md for a sketch of each.
+//!
+//! The store also keeps each vault's rollback counter, outside the vault file: an older copy of
+//! the whole file put back is then refused (`Integrity`, docs/VAULT.md). A store that cannot keep
+//! one says so (`keeps_rollback_counter` false) and that check is skipped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +26,25 @@ pub trait DeviceKeyStore: Send + Sync {
     /// The secret for `vault_id` (at least 32 bytes), made and stored on first use. It must be
     /// the same bytes on every later call, or the vault can no longer be opened.
     fn device_secret(&self, vault_id: String) -> Result<Vec<u8>, DeviceKeyStoreError>;
-    /// Forgets the secret for `vault_id` (on wipe). Deleting a missing secret is not an error.
+    /// Forgets the secret for `vault_id` (on wipe), and its rollback counter. Deleting a missing
+    /// secret is not an error.
     fn delete_device_secret(&self, vault_id: String) -> Result<(), DeviceKeyStoreError>;
+    /// Whether this store keeps a rollback counter per vault. When true, a vault whose file says
+    /// its counter is kept but whose counter is missing is refused as tampered with; a vault made
+    /// before the store kept counters takes one up at its next unlock. The value must not be
+    /// changed afterwards for the same vaults.
+    fn keeps_rollback_counter(&self) -> bool;
+    /// The highest value `raise_rollback_counter` was given for `vault_id` (null/nil: none kept).
+    /// Kept outside the vault file and outside any backup of it (Android: no-backup storage;
+    /// iOS: a Keychain item `ThisDeviceOnly`).
+    fn rollback_counter(&self, vault_id: String) -> Result<Option<u64>, DeviceKeyStoreError>;
+    /// Raises the counter of `vault_id` to `value`; a value below the stored one is ignored (it
+    /// only goes up). Called after every vault write; it may lag after a crash, never run ahead.
+    fn raise_rollback_counter(
+        &self,
+        vault_id: String,
+        value: u64,
+    ) -> Result<(), DeviceKeyStoreError>;
 }
 
 /// The software key store: a random 32-byte secret per vault in a file (mode 0600) in `dir`,
@@ -53,6 +74,22 @@ impl DeviceKeyStore for SoftwareKeyStore {
         self.0
             .delete_device_secret(&vault_id)
             .map_err(DeviceKeyStoreError::from)
+    }
+
+    fn keeps_rollback_counter(&self) -> bool {
+        self.0.keeps_rollback_counter()
+    }
+
+    fn rollback_counter(&self, vault_id: String) -> Result<Option<u64>, DeviceKeyStoreError> {
+        Ok(self.0.rollback_counter(&vault_id)?)
+    }
+
+    fn raise_rollback_counter(
+        &self,
+        vault_id: String,
+        value: u64,
+    ) -> Result<(), DeviceKeyStoreError> {
+        Ok(self.0.raise_rollback_counter(&vault_id, value)?)
     }
 }
 
@@ -87,5 +124,17 @@ impl DeviceSecretStore for DeviceKeyStoreAdapter {
 
     fn delete_device_secret(&self, vault_id: &str) -> Result<(), DeviceSecretError> {
         Ok(self.0.delete_device_secret(vault_id.to_string())?)
+    }
+
+    fn keeps_rollback_counter(&self) -> bool {
+        self.0.keeps_rollback_counter()
+    }
+
+    fn rollback_counter(&self, vault_id: &str) -> Result<Option<u64>, DeviceSecretError> {
+        Ok(self.0.rollback_counter(vault_id.to_string())?)
+    }
+
+    fn raise_rollback_counter(&self, vault_id: &str, value: u64) -> Result<(), DeviceSecretError> {
+        Ok(self.0.raise_rollback_counter(vault_id.to_string(), value)?)
     }
 }

@@ -34,6 +34,23 @@ impl DeviceKeyStore for MapKeyStore {
         self.secrets.lock().unwrap().remove(&vault_id);
         Ok(())
     }
+
+    // A store that keeps no rollback counter: the wallet checks the file's seal only.
+    fn keeps_rollback_counter(&self) -> bool {
+        false
+    }
+
+    fn rollback_counter(&self, _vault_id: String) -> Result<Option<u64>, DeviceKeyStoreError> {
+        Ok(None)
+    }
+
+    fn raise_rollback_counter(
+        &self,
+        _vault_id: String,
+        _value: u64,
+    ) -> Result<(), DeviceKeyStoreError> {
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,6 +69,7 @@ class DictKeyStore(kluis_ffi.DeviceKeyStore):
 
     def __init__(self):
         self.secrets = {}
+        self.counters = {}
         self.deleted = []
 
     def device_secret(self, vault_id):
@@ -77,18 +78,30 @@ class DictKeyStore(kluis_ffi.DeviceKeyStore):
     def delete_device_secret(self, vault_id):
         self.deleted.append(vault_id)
         self.secrets.pop(vault_id, None)
+        self.counters.pop(vault_id, None)
+
+    def keeps_rollback_counter(self):
+        return True
+
+    def rollback_counter(self, vault_id):
+        return self.counters.get(vault_id)
+
+    def raise_rollback_counter(self, vault_id, value):
+        self.counters[vault_id] = max(value, self.counters.get(vault_id, 0))
 
 
 def test_python_key_store_provides_the_device_secret(wallet_dir):
     store = DictKeyStore()
     w = run(kluis_ffi.Wallet.create(wallet_dir, PIN, kluis_ffi.dangerous_test_wallet_options(), store))
     assert len(store.secrets) == 1
+    (created,) = store.counters.values()  # the new vault's counter, kept by the Python store
     del w  # drop the first handle before opening the vault again
     reopened = run(kluis_ffi.Wallet.open(wallet_dir, store))
     run(reopened.unlock(PIN))
     assert reopened.is_unlocked()
+    assert list(store.counters.values())[0] > created  # raised by the unlock's writes
     run(reopened.wipe())
-    assert len(store.deleted) == 1 and not store.secrets
+    assert len(store.deleted) == 1 and not store.secrets and not store.counters
     assert not kluis_ffi.wallet_exists(wallet_dir)
     with pytest.raises(kluis_ffi.KluisError.Wiped):
         run(reopened.status())

@@ -122,8 +122,11 @@ fn dek_aad(h: &Header, sealed: bool) -> Vec<u8> {
 }
 
 /// What the file seal covers: the plaintext fields of the header (key parameters, wrapped
-/// DEK, policy), the wrong-PIN counter and the write sequence.
-fn seal_parts(h: &Header, g: &Guard, seq: u64) -> Vec<u8> {
+/// DEK, policy), the wrong-PIN counter, the write sequence, and whether the device keeps this
+/// vault's rollback counter (`counter_kept`). That flag is stored nowhere else: a seal made
+/// with it verifies only with it, so it cannot be cleared to pass off a removed counter as a
+/// vault from before the device kept one.
+fn seal_parts(h: &Header, g: &Guard, seq: u64, counter_kept: bool) -> Vec<u8> {
     let p = &h.policy;
     let mut b = Vec::with_capacity(256);
     push_framed(&mut b, b"kluis/file-seal");
@@ -151,14 +154,26 @@ fn seal_parts(h: &Header, g: &Guard, seq: u64) -> Vec<u8> {
     b.extend_from_slice(&g.failed.to_be_bytes());
     b.extend_from_slice(&g.last_failure_unix.to_be_bytes());
     b.extend_from_slice(&seq.to_be_bytes());
+    // Absent from seals made before the flag existed, which therefore verify unchanged.
+    if counter_kept {
+        push_framed(&mut b, b"counter-kept");
+    }
     b
 }
 
-fn make_seal(key: &SealKey, h: &Header, g: &Guard, seq: u64) -> FileSeal {
+fn make_seal(key: &SealKey, h: &Header, g: &Guard, seq: u64, counter_kept: bool) -> FileSeal {
     FileSeal {
         seq,
-        mac: key.seal(&[&seal_parts(h, g, seq)]).to_vec(),
+        mac: key.seal(&[&seal_parts(h, g, seq, counter_kept)]).to_vec(),
     }
+}
+
+/// A seal that verified: its write sequence, and whether it says the device keeps the vault's
+/// rollback counter (a vault sealed without it predates the store's counter and adopts one).
+#[derive(Clone, Copy)]
+struct Sealed {
+    seq: u64,
+    counter_kept: bool,
 }
 
 /// What a new vault file starts with, around `dek` (a fresh one, or a restored one): its header
@@ -176,6 +191,7 @@ fn new_file(
     vault_id: &str,
     secret: &[u8],
     dek: Dek,
+    counter_kept: bool,
 ) -> Result<NewFile, VaultError> {
     if secret.len() < DEVICE_SECRET_MIN_LEN {
         return Err(DeviceSecretError::TooShort.into());
@@ -198,7 +214,7 @@ fn new_file(
         failed: 0,
         last_failure_unix: 0,
     };
-    let seal = make_seal(&seal_key, &header, &guard, 1);
+    let seal = make_seal(&seal_key, &header, &guard, 1, counter_kept);
     Ok(NewFile {
         header,
         keys,
@@ -214,16 +230,22 @@ fn check_seal(
     key: &SealKey,
     h: &Header,
     g: &Guard,
-) -> Result<Option<FileSeal>, VaultError> {
+) -> Result<Option<Sealed>, VaultError> {
     let Some(seal) = schema::read_seal(conn)? else {
         return Ok(None);
     };
-    if !key.verify(&[&seal_parts(h, g, seal.seq)], &seal.mac) {
-        return Err(VaultError::Tampered(
-            "the wrong-PIN policy, the attempt counter or the key header was changed outside kluis",
-        ));
+    // The flag is part of what the MAC covers, not of the row: whichever verifies says it.
+    for counter_kept in [true, false] {
+        if key.verify(&[&seal_parts(h, g, seal.seq, counter_kept)], &seal.mac) {
+            return Ok(Some(Sealed {
+                seq: seal.seq,
+                counter_kept,
+            }));
+        }
     }
-    Ok(Some(seal))
+    Err(VaultError::Tampered(
+        "the wrong-PIN policy, the attempt counter or the key header was changed outside kluis",
+    ))
 }
 
 /// Inside a write transaction of an unlocked vault: check the seal and advance it by one write.
@@ -235,7 +257,8 @@ fn advance_seal(conn: &Connection, key: &SealKey) -> Result<u64, VaultError> {
         "the file's integrity seal was removed",
     ))?;
     let seq = seal.seq.saturating_add(1);
-    schema::write_seal(conn, &make_seal(key, &h, &g, seq))?;
+    // Unchanged: an unlock decides it (kept once the device keeps the counter).
+    schema::write_seal(conn, &make_seal(key, &h, &g, seq, seal.counter_kept))?;
     Ok(seq)
 }
 
@@ -476,7 +499,14 @@ impl Vault {
             keys,
             seal_key,
             seal,
-        } = new_file(pin, &opts, vault_id, secret, Dek::make())?;
+        } = new_file(
+            pin,
+            &opts,
+            vault_id,
+            secret,
+            Dek::make(),
+            device.keeps_rollback_counter(),
+        )?;
 
         let tmp = dir.join(format!(".{DB_FILE}.creating-{}", hex::encode(random_16())));
         let result = schema::create_file(&tmp, &header, &seal).and_then(|()| {
@@ -604,7 +634,10 @@ impl Vault {
             params![next.salt.0.as_slice(), next.wrapped_dek],
         )?;
         let seq = seal.seq.saturating_add(1);
-        schema::write_seal(&tx, &make_seal(&seal_key, &next, &guard, seq))?;
+        schema::write_seal(
+            &tx,
+            &make_seal(&seal_key, &next, &guard, seq, seal.counter_kept),
+        )?;
         tx.commit()?;
         g.keys = Some(Box::new(keys));
         g.seal_key = Some(Box::new(seal_key));
@@ -644,6 +677,7 @@ impl Vault {
         let secret = self.device_secret(&vault_id)?;
         let seal_key = SealKey::derive(&secret, &vault_id)?;
         let counter = self.device.rollback_counter(&vault_id)?;
+        let keeps = self.device.keeps_rollback_counter();
         let now = unix_now();
 
         // Gate and count the attempt *before* the slow derivation, in one write transaction.
@@ -666,11 +700,15 @@ impl Vault {
                         device_seq: c,
                     })
                 }
-                (Some(_), None) if self.device.keeps_rollback_counter() => {
+                (Some(s), None) if keeps && s.counter_kept => {
                     return Err(VaultError::Tampered(
                         "the device's rollback counter for this vault is missing",
                     ))
                 }
+                // Sealed before the device kept a counter for it (an app whose key store
+                // gained one): the counter is taken up at this attempt, from the file's own
+                // sequence, and the seals from here on say so.
+                (Some(_), None) => {}
                 // Counter 0 and no seal: a format-1 vault whose first seal was interrupted (the
                 // counter is set to 0 just before that seal is committed; a vault that was ever
                 // sealed has a counter of at least 1). Still unsealed, as before.
@@ -703,7 +741,9 @@ impl Vault {
                 Some(s) => {
                     let counted = schema::read_guard(&tx)?;
                     let seq = s.seq.saturating_add(1);
-                    schema::write_seal(&tx, &make_seal(&seal_key, &header, &counted, seq))?;
+                    // Kept only once the counter exists: it is raised after this commit.
+                    let kept = keeps && counter.is_some();
+                    schema::write_seal(&tx, &make_seal(&seal_key, &header, &counted, seq, kept))?;
                     Some(seq)
                 }
                 None => None,
@@ -764,7 +804,9 @@ impl Vault {
                     last_failure_unix: 0,
                 };
                 let seq = base.saturating_add(1);
-                schema::write_seal(&tx, &make_seal(&seal_key, &current, &reset, seq))?;
+                // The counter exists by now when the device keeps one (raised after the
+                // counted attempt, or to 0 above): from here the seal says it is kept.
+                schema::write_seal(&tx, &make_seal(&seal_key, &current, &reset, seq, keeps))?;
                 tx.commit()?;
                 drop(g);
                 self.device.raise_rollback_counter(&vault_id, seq)?;

@@ -409,3 +409,49 @@ fn the_unsealed_format_1_copy_put_back_after_migration_is_refused() {
     let e = v.unlock(&Pin::new("271828")).unwrap_err();
     assert!(matches!(e, VaultError::Tampered(_)), "{e:?}");
 }
+
+/// A vault sealed while the app's store kept no counter (every foreign store before they could)
+/// takes one up when the store starts keeping them; from then on the seal says so, and neither
+/// an older copy nor a removed counter passes.
+#[test]
+fn a_vault_from_before_the_store_kept_counters_takes_one_up() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = vault_dir(root.path());
+    let keys = root.path().join("keys");
+    let without: Arc<dyn DeviceSecretStore> =
+        Arc::new(NoCounterStore(SoftwareDeviceSecretStore::new(&keys)));
+    let v = Vault::create(&dir, &pin(), guarded_policy(), without).unwrap();
+    v.put("a", &credential(1)).unwrap();
+    let id = v.status().unwrap().vault_id;
+    drop(v);
+    let counter = keys.join(format!("{id}.counter"));
+    assert!(!counter.exists());
+    let older = snapshot(root.path());
+
+    // The same secret, now from a store that keeps counters: opens, and the counter is set.
+    let v = reopen(root.path());
+    v.unlock(&pin()).unwrap();
+    v.put("b", &credential(2)).unwrap();
+    drop(v);
+    assert!(counter.is_file());
+    let newer = snapshot(root.path());
+
+    put_back(&older);
+    let e = reopen(root.path()).unlock(&pin()).unwrap_err();
+    assert!(matches!(e, VaultError::RolledBack { .. }), "{e:?}");
+
+    // The counter removed after it was taken up: tampering, not a vault from before counters.
+    put_back(&newer);
+    std::fs::remove_file(&counter).unwrap();
+    let e = reopen(root.path()).unlock(&pin()).unwrap_err();
+    assert!(matches!(e, VaultError::Tampered(_)), "{e:?}");
+    assert!(e.to_string().contains("counter"), "{e}");
+
+    // What remains (docs/VAULT.md): a copy from before the counter was taken up, put back with
+    // the counter removed, is taken for what it was then. Only that window: after the first
+    // unlock with a keeping store, every copy carries the flag.
+    put_back(&older);
+    let v = reopen(root.path());
+    v.unlock(&pin()).unwrap();
+    assert_eq!(v.get::<Credential>("b").unwrap(), None);
+}

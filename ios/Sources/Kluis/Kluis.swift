@@ -1205,9 +1205,31 @@ public protocol DeviceKeyStore: AnyObject, Sendable {
     func deviceSecret(vaultId: String) throws  -> Data
     
     /**
-     * Forgets the secret for `vault_id` (on wipe). Deleting a missing secret is not an error.
+     * Forgets the secret for `vault_id` (on wipe), and its rollback counter. Deleting a missing
+     * secret is not an error.
      */
     func deleteDeviceSecret(vaultId: String) throws 
+    
+    /**
+     * Whether this store keeps a rollback counter per vault. When true, a vault whose file says
+     * its counter is kept but whose counter is missing is refused as tampered with; a vault made
+     * before the store kept counters takes one up at its next unlock. The value must not be
+     * changed afterwards for the same vaults.
+     */
+    func keepsRollbackCounter()  -> Bool
+    
+    /**
+     * The highest value `raise_rollback_counter` was given for `vault_id` (null/nil: none kept).
+     * Kept outside the vault file and outside any backup of it (Android: no-backup storage;
+     * iOS: a Keychain item `ThisDeviceOnly`).
+     */
+    func rollbackCounter(vaultId: String) throws  -> UInt64?
+    
+    /**
+     * Raises the counter of `vault_id` to `value`; a value below the stored one is ignored (it
+     * only goes up). Called after every vault write; it may lag after a crash, never run ahead.
+     */
+    func raiseRollbackCounter(vaultId: String, value: UInt64) throws 
     
 }
 /**
@@ -1284,13 +1306,58 @@ open func deviceSecret(vaultId: String)throws  -> Data  {
 }
     
     /**
-     * Forgets the secret for `vault_id` (on wipe). Deleting a missing secret is not an error.
+     * Forgets the secret for `vault_id` (on wipe), and its rollback counter. Deleting a missing
+     * secret is not an error.
      */
 open func deleteDeviceSecret(vaultId: String)throws   {try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
         uniffiCallStatus in
     uniffi_kluis_ffi_fn_method_devicekeystore_delete_device_secret(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(vaultId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Whether this store keeps a rollback counter per vault. When true, a vault whose file says
+     * its counter is kept but whose counter is missing is refused as tampered with; a vault made
+     * before the store kept counters takes one up at its next unlock. The value must not be
+     * changed afterwards for the same vaults.
+     */
+open func keepsRollbackCounter() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_devicekeystore_keeps_rollback_counter(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The highest value `raise_rollback_counter` was given for `vault_id` (null/nil: none kept).
+     * Kept outside the vault file and outside any backup of it (Android: no-backup storage;
+     * iOS: a Keychain item `ThisDeviceOnly`).
+     */
+open func rollbackCounter(vaultId: String)throws  -> UInt64?  {
+    return try  FfiConverterOptionUInt64.lift(try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_devicekeystore_rollback_counter(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(vaultId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Raises the counter of `vault_id` to `value`; a value below the stored one is ignored (it
+     * only goes up). Called after every vault write; it may lag after a crash, never run ahead.
+     */
+open func raiseRollbackCounter(vaultId: String, value: UInt64)throws   {try rustCallWithError(FfiConverterTypeDeviceKeyStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_kluis_ffi_fn_method_devicekeystore_raise_rollback_counter(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(vaultId),
+        FfiConverterUInt64.lower(value),uniffiCallStatus
     )
 }
 }
@@ -1361,6 +1428,80 @@ fileprivate struct UniffiCallbackInterfaceDeviceKeyStore {
                 }
                 return try uniffiObj.deleteDeviceSecret(
                      vaultId: try FfiConverterString.lift(vaultId)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
+            )
+        },
+        keepsRollbackCounter: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Bool in
+                guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.keepsRollbackCounter(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        rollbackCounter: { (
+            uniffiHandle: UInt64,
+            vaultId: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> UInt64? in
+                guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.rollbackCounter(
+                     vaultId: try FfiConverterString.lift(vaultId)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionUInt64.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeDeviceKeyStoreError_lower
+            )
+        },
+        raiseRollbackCounter: { (
+            uniffiHandle: UInt64,
+            vaultId: RustBuffer,
+            value: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeDeviceKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.raiseRollbackCounter(
+                     vaultId: try FfiConverterString.lift(vaultId),
+                     value: try FfiConverterUInt64.lift(value)
                 )
             }
 
@@ -3032,6 +3173,46 @@ public protocol WalletProtocol: AnyObject, Sendable {
     func viewOnBehalf(mandateId: String, credential: String, lang: String, http: HttpSettings) async throws  -> [ClaimView]
     
     /**
+     * Helper: collects fresh credentials for the citizen at holder `issuer` (its issuer
+     * identifier) under received mandate `mandate_id`, without the citizen's phone: the types
+     * in `types` (empty: every type of the scope the holder issues). Needs `Refresh` in the
+     * mandate. Bound to this wallet's key, kept with the mandate (never as the helper's own),
+     * logged (`MandateCollected`). A revoked or expired mandate is `InvalidCredential` (its
+     * package dropped), one out of scope too; an unreachable registry is `Network`. On any
+     * failure nothing new is stored. Cancelling the call stops it before its vault write.
+     */
+    func collectOnBehalf(mandateId: String, issuer: String, types: [String], settings: CollectSettings, cancel: CancelToken?) async throws  -> OnBehalfCollection
+    
+    /**
+     * Helper (the counsellor's screen): for the client under `mandate_id` (null/nil: every
+     * client), the integrated overview from the mandate's credentials within its claim scope,
+     * names in `settings.lang`, amounts in euro cents, with each source's age. With `refresh`,
+     * first collects again at the holders (a holder that fails is named, its older figures
+     * kept). Needs `View`. One mandate that cannot be used is `InvalidCredential` (`Network`
+     * if its status could not be checked); for every client it is listed in `leftOut`. Each
+     * client's overview is logged as a use and reported to the citizen.
+     */
+    func helperOverview(mandateId: String?, refresh: Bool, settings: CollectSettings) async throws  -> HelperOverview
+    
+    /**
+     * Helper: what `Wallet.acceptPresentationOnBehalf` would send for `session` under
+     * `mandate_id`, per query and credential, built the same way but not sent, logged or
+     * recorded: the helper's consent screen shows exactly what leaves. The same refusals as
+     * answering (`InvalidInput` when the mandate or the party's registration does not cover
+     * what it asks).
+     */
+    func previewPresentationOnBehalf(mandateId: String, session: PresentationSession, http: HttpSettings) async throws  -> [DisclosedCredential]
+    
+    /**
+     * Helper: collects again at every holder of the credentials under `mandate_id` (as
+     * `Wallet.collectOnBehalf` at each, all at once). A holder that fails is named in
+     * `failures` and its older credentials stay. Needs `Refresh`; a mandate revoked or expired
+     * (also meanwhile) is `InvalidCredential`, its package dropped and nothing new kept.
+     * Cancelling stops it before its one vault write.
+     */
+    func refreshOnBehalf(mandateId: String, settings: CollectSettings, cancel: CancelToken?) async throws  -> OnBehalfRefresh
+    
+    /**
      * Sends exactly the chosen claims over `channel` (encrypted to the party) and logs the
      * disclosure (channel `session-qr`). A choice the core refuses is `InvalidInput`, nothing
      * sent. A channel that fails while sending is `Network`: logged as possibly shared, never
@@ -3838,6 +4019,102 @@ open func viewOnBehalf(mandateId: String, credential: String, lang: String, http
             completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeClaimView.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper: collects fresh credentials for the citizen at holder `issuer` (its issuer
+     * identifier) under received mandate `mandate_id`, without the citizen's phone: the types
+     * in `types` (empty: every type of the scope the holder issues). Needs `Refresh` in the
+     * mandate. Bound to this wallet's key, kept with the mandate (never as the helper's own),
+     * logged (`MandateCollected`). A revoked or expired mandate is `InvalidCredential` (its
+     * package dropped), one out of scope too; an unreachable registry is `Network`. On any
+     * failure nothing new is stored. Cancelling the call stops it before its vault write.
+     */
+open func collectOnBehalf(mandateId: String, issuer: String, types: [String], settings: CollectSettings, cancel: CancelToken? = nil)async throws  -> OnBehalfCollection  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_collect_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterString.lower(issuer),FfiConverterSequenceString.lower(types),FfiConverterTypeCollectSettings_lower(settings),FfiConverterOptionTypeCancelToken.lower(cancel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOnBehalfCollection_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper (the counsellor's screen): for the client under `mandate_id` (null/nil: every
+     * client), the integrated overview from the mandate's credentials within its claim scope,
+     * names in `settings.lang`, amounts in euro cents, with each source's age. With `refresh`,
+     * first collects again at the holders (a holder that fails is named, its older figures
+     * kept). Needs `View`. One mandate that cannot be used is `InvalidCredential` (`Network`
+     * if its status could not be checked); for every client it is listed in `leftOut`. Each
+     * client's overview is logged as a use and reported to the citizen.
+     */
+open func helperOverview(mandateId: String?, refresh: Bool, settings: CollectSettings)async throws  -> HelperOverview  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_helper_overview(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(mandateId),FfiConverterBool.lower(refresh),FfiConverterTypeCollectSettings_lower(settings)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeHelperOverview_lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper: what `Wallet.acceptPresentationOnBehalf` would send for `session` under
+     * `mandate_id`, per query and credential, built the same way but not sent, logged or
+     * recorded: the helper's consent screen shows exactly what leaves. The same refusals as
+     * answering (`InvalidInput` when the mandate or the party's registration does not cover
+     * what it asks).
+     */
+open func previewPresentationOnBehalf(mandateId: String, session: PresentationSession, http: HttpSettings)async throws  -> [DisclosedCredential]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_preview_presentation_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterTypePresentationSession_lower(session),FfiConverterTypeHttpSettings_lower(http)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDisclosedCredential.lift,
+            errorHandler: FfiConverterTypeKluisError_lift
+        )
+}
+    
+    /**
+     * Helper: collects again at every holder of the credentials under `mandate_id` (as
+     * `Wallet.collectOnBehalf` at each, all at once). A holder that fails is named in
+     * `failures` and its older credentials stay. Needs `Refresh`; a mandate revoked or expired
+     * (also meanwhile) is `InvalidCredential`, its package dropped and nothing new kept.
+     * Cancelling stops it before its one vault write.
+     */
+open func refreshOnBehalf(mandateId: String, settings: CollectSettings, cancel: CancelToken? = nil)async throws  -> OnBehalfRefresh  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_kluis_ffi_fn_method_wallet_refresh_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId),FfiConverterTypeCollectSettings_lower(settings),FfiConverterOptionTypeCancelToken.lower(cancel)
+                )
+            },
+            pollFunc: ffi_kluis_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_kluis_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_kluis_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOnBehalfRefresh_lift,
             errorHandler: FfiConverterTypeKluisError_lift
         )
 }
@@ -5173,6 +5450,196 @@ public func FfiConverterTypeClaimView_lower(_ value: ClaimView) -> RustBuffer {
 
 
 /**
+ * A mandate `Wallet.helperOverview` for all clients could not show.
+ */
+public struct ClientLeftOut: Equatable, Hashable {
+    /**
+     * The mandate.
+     */
+    public var mandateId: String
+    /**
+     * Whom it is for.
+     */
+    public var label: String
+    /**
+     * Why: revoked or expired (the package is dropped), not yet valid, status unknown.
+     */
+    public var state: MandateState
+    /**
+     * False: the mandate does not allow `View`.
+     */
+    public var viewAllowed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mandate.
+         */mandateId: String, 
+        /**
+         * Whom it is for.
+         */label: String, 
+        /**
+         * Why: revoked or expired (the package is dropped), not yet valid, status unknown.
+         */state: MandateState, 
+        /**
+         * False: the mandate does not allow `View`.
+         */viewAllowed: Bool) {
+        self.mandateId = mandateId
+        self.label = label
+        self.state = state
+        self.viewAllowed = viewAllowed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClientLeftOut: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClientLeftOut: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClientLeftOut {
+        return
+            try ClientLeftOut(
+                mandateId: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeMandateState.read(from: &buf), 
+                viewAllowed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClientLeftOut, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterTypeMandateState.write(value.state, into: &buf)
+        FfiConverterBool.write(value.viewAllowed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientLeftOut_lift(_ buf: RustBuffer) throws -> ClientLeftOut {
+    return try FfiConverterTypeClientLeftOut.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientLeftOut_lower(_ value: ClientLeftOut) -> RustBuffer {
+    return FfiConverterTypeClientLeftOut.lower(value)
+}
+
+
+/**
+ * One client's section of the helper's overview.
+ */
+public struct ClientOverview: Equatable, Hashable {
+    /**
+     * The mandate.
+     */
+    public var mandateId: String
+    /**
+     * Whom it is for, as the citizen named it.
+     */
+    public var label: String
+    /**
+     * The overview of the mandate's credentials (debts with their total in cents, income,
+     * arrears), within its claim scope; its `credentials` is empty (see `sources`).
+     */
+    public var overview: Overview
+    /**
+     * The credentials it is built from (newest of each type per holder), with their age.
+     */
+    public var sources: [OverviewSource]
+    /**
+     * Holders asked to refresh that did not (nothing lost: the older data stays).
+     */
+    public var refreshFailures: [HolderRefreshFailure]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mandate.
+         */mandateId: String, 
+        /**
+         * Whom it is for, as the citizen named it.
+         */label: String, 
+        /**
+         * The overview of the mandate's credentials (debts with their total in cents, income,
+         * arrears), within its claim scope; its `credentials` is empty (see `sources`).
+         */overview: Overview, 
+        /**
+         * The credentials it is built from (newest of each type per holder), with their age.
+         */sources: [OverviewSource], 
+        /**
+         * Holders asked to refresh that did not (nothing lost: the older data stays).
+         */refreshFailures: [HolderRefreshFailure]) {
+        self.mandateId = mandateId
+        self.label = label
+        self.overview = overview
+        self.sources = sources
+        self.refreshFailures = refreshFailures
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClientOverview: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClientOverview: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClientOverview {
+        return
+            try ClientOverview(
+                mandateId: FfiConverterString.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                overview: FfiConverterTypeOverview.read(from: &buf), 
+                sources: FfiConverterSequenceTypeOverviewSource.read(from: &buf), 
+                refreshFailures: FfiConverterSequenceTypeHolderRefreshFailure.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClientOverview, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterTypeOverview.write(value.overview, into: &buf)
+        FfiConverterSequenceTypeOverviewSource.write(value.sources, into: &buf)
+        FfiConverterSequenceTypeHolderRefreshFailure.write(value.refreshFailures, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientOverview_lift(_ buf: RustBuffer) throws -> ClientOverview {
+    return try FfiConverterTypeClientOverview.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClientOverview_lower(_ value: ClientOverview) -> RustBuffer {
+    return FfiConverterTypeClientOverview.lower(value)
+}
+
+
+/**
  * What accepting an offer did.
  */
 public struct CollectOutcome: Equatable, Hashable {
@@ -6076,6 +6543,11 @@ public struct DelegationOutcome: Equatable, Hashable {
      * message). Only the helper's wallet can open it. (Not `package`: a Kotlin keyword.)
      */
     public var packageJwe: String
+    /**
+     * Credentials in scope left out of the package because their holder withdrew them (tell
+     * the citizen).
+     */
+    public var leftOut: [LeftOutCredential]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6086,9 +6558,14 @@ public struct DelegationOutcome: Equatable, Hashable {
         /**
          * The package: a compact JWE encrypted to the helper's key (text, for a QR code, file or
          * message). Only the helper's wallet can open it. (Not `package`: a Kotlin keyword.)
-         */packageJwe: String) {
+         */packageJwe: String, 
+        /**
+         * Credentials in scope left out of the package because their holder withdrew them (tell
+         * the citizen).
+         */leftOut: [LeftOutCredential]) {
         self.mandate = mandate
         self.packageJwe = packageJwe
+        self.leftOut = leftOut
     }
 
     
@@ -6108,13 +6585,15 @@ public struct FfiConverterTypeDelegationOutcome: FfiConverterRustBuffer {
         return
             try DelegationOutcome(
                 mandate: FfiConverterTypeMandateSummary.read(from: &buf), 
-                packageJwe: FfiConverterString.read(from: &buf)
+                packageJwe: FfiConverterString.read(from: &buf), 
+                leftOut: FfiConverterSequenceTypeLeftOutCredential.read(from: &buf)
         )
     }
 
     public static func write(_ value: DelegationOutcome, into buf: inout [UInt8]) {
         FfiConverterTypeMandateSummary.write(value.mandate, into: &buf)
         FfiConverterString.write(value.packageJwe, into: &buf)
+        FfiConverterSequenceTypeLeftOutCredential.write(value.leftOut, into: &buf)
     }
 }
 
@@ -6323,6 +6802,85 @@ public func FfiConverterTypeDisclosedCredential_lower(_ value: DisclosedCredenti
 
 
 /**
+ * The helper's overview: one section per client.
+ */
+public struct HelperOverview: Equatable, Hashable {
+    /**
+     * When it was made (Unix seconds).
+     */
+    public var madeAt: Int64
+    /**
+     * One section per usable mandate.
+     */
+    public var clients: [ClientOverview]
+    /**
+     * Mandates left out and why.
+     */
+    public var leftOut: [ClientLeftOut]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * When it was made (Unix seconds).
+         */madeAt: Int64, 
+        /**
+         * One section per usable mandate.
+         */clients: [ClientOverview], 
+        /**
+         * Mandates left out and why.
+         */leftOut: [ClientLeftOut]) {
+        self.madeAt = madeAt
+        self.clients = clients
+        self.leftOut = leftOut
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HelperOverview: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHelperOverview: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HelperOverview {
+        return
+            try HelperOverview(
+                madeAt: FfiConverterInt64.read(from: &buf), 
+                clients: FfiConverterSequenceTypeClientOverview.read(from: &buf), 
+                leftOut: FfiConverterSequenceTypeClientLeftOut.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HelperOverview, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.madeAt, into: &buf)
+        FfiConverterSequenceTypeClientOverview.write(value.clients, into: &buf)
+        FfiConverterSequenceTypeClientLeftOut.write(value.leftOut, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHelperOverview_lift(_ buf: RustBuffer) throws -> HelperOverview {
+    return try FfiConverterTypeHelperOverview.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHelperOverview_lower(_ value: HelperOverview) -> RustBuffer {
+    return FfiConverterTypeHelperOverview.lower(value)
+}
+
+
+/**
  * A key the app's store just made.
  */
 public struct HolderKeyInfo: Equatable, Hashable {
@@ -6392,6 +6950,75 @@ public func FfiConverterTypeHolderKeyInfo_lift(_ buf: RustBuffer) throws -> Hold
 #endif
 public func FfiConverterTypeHolderKeyInfo_lower(_ value: HolderKeyInfo) -> RustBuffer {
     return FfiConverterTypeHolderKeyInfo.lower(value)
+}
+
+
+/**
+ * A holder that could not be refreshed under a mandate: its older credentials stay.
+ */
+public struct HolderRefreshFailure: Equatable, Hashable {
+    /**
+     * The holder.
+     */
+    public var issuer: String
+    /**
+     * Why (the error's text: no claim values).
+     */
+    public var reason: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The holder.
+         */issuer: String, 
+        /**
+         * Why (the error's text: no claim values).
+         */reason: String) {
+        self.issuer = issuer
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HolderRefreshFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolderRefreshFailure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HolderRefreshFailure {
+        return
+            try HolderRefreshFailure(
+                issuer: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HolderRefreshFailure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderRefreshFailure_lift(_ buf: RustBuffer) throws -> HolderRefreshFailure {
+    return try FfiConverterTypeHolderRefreshFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderRefreshFailure_lower(_ value: HolderRefreshFailure) -> RustBuffer {
+    return FfiConverterTypeHolderRefreshFailure.lower(value)
 }
 
 
@@ -6717,6 +7344,82 @@ public func FfiConverterTypeKdfSettings_lower(_ value: KdfSettings) -> RustBuffe
 }
 
 
+public struct LeftOutCredential: Equatable, Hashable {
+    /**
+     * The credential's id in this wallet.
+     */
+    public var credentialId: String
+    /**
+     * Its type.
+     */
+    public var vct: String
+    /**
+     * Why: revoked, suspended or expired, as the status check just found.
+     */
+    public var state: CredentialState
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The credential's id in this wallet.
+         */credentialId: String, 
+        /**
+         * Its type.
+         */vct: String, 
+        /**
+         * Why: revoked, suspended or expired, as the status check just found.
+         */state: CredentialState) {
+        self.credentialId = credentialId
+        self.vct = vct
+        self.state = state
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LeftOutCredential: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLeftOutCredential: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LeftOutCredential {
+        return
+            try LeftOutCredential(
+                credentialId: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeCredentialState.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LeftOutCredential, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterTypeCredentialState.write(value.state, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLeftOutCredential_lift(_ buf: RustBuffer) throws -> LeftOutCredential {
+    return try FfiConverterTypeLeftOutCredential.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLeftOutCredential_lower(_ value: LeftOutCredential) -> RustBuffer {
+    return FfiConverterTypeLeftOutCredential.lower(value)
+}
+
+
 /**
  * The driving licence.
  */
@@ -6786,9 +7489,6 @@ public func FfiConverterTypeLicenceView_lower(_ value: LicenceView) -> RustBuffe
 }
 
 
-/**
- * One credential under a mandate.
- */
 public struct MandateCredential: Equatable, Hashable {
     /**
      * Id within the mandate (what `Wallet.presentOnBehalf` takes); empty on the giving side.
@@ -6865,9 +7565,6 @@ public func FfiConverterTypeMandateCredential_lower(_ value: MandateCredential) 
 }
 
 
-/**
- * A mandate as either wallet shows it.
- */
 public struct MandateSummary: Equatable, Hashable {
     /**
      * Mandate id.
@@ -7456,6 +8153,154 @@ public func FfiConverterTypeOfflineQr_lower(_ value: OfflineQr) -> RustBuffer {
 
 
 /**
+ * What `Wallet.collectOnBehalf` stored under the mandate.
+ */
+public struct OnBehalfCollection: Equatable, Hashable {
+    /**
+     * The mandate collected under.
+     */
+    public var mandateId: String
+    /**
+     * The holder.
+     */
+    public var issuer: String
+    /**
+     * The credentials stored (replacing ones collected earlier of the same type there).
+     */
+    public var collected: [MandateCredential]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mandate collected under.
+         */mandateId: String, 
+        /**
+         * The holder.
+         */issuer: String, 
+        /**
+         * The credentials stored (replacing ones collected earlier of the same type there).
+         */collected: [MandateCredential]) {
+        self.mandateId = mandateId
+        self.issuer = issuer
+        self.collected = collected
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OnBehalfCollection: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOnBehalfCollection: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OnBehalfCollection {
+        return
+            try OnBehalfCollection(
+                mandateId: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                collected: FfiConverterSequenceTypeMandateCredential.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OnBehalfCollection, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterSequenceTypeMandateCredential.write(value.collected, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfCollection_lift(_ buf: RustBuffer) throws -> OnBehalfCollection {
+    return try FfiConverterTypeOnBehalfCollection.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfCollection_lower(_ value: OnBehalfCollection) -> RustBuffer {
+    return FfiConverterTypeOnBehalfCollection.lower(value)
+}
+
+
+/**
+ * What `Wallet.refreshOnBehalf` did at the holders.
+ */
+public struct OnBehalfRefresh: Equatable, Hashable {
+    /**
+     * The credentials collected now and kept under the mandate.
+     */
+    public var collected: [MandateCredential]
+    /**
+     * Holders that did not deliver (their older credentials stay).
+     */
+    public var failures: [HolderRefreshFailure]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The credentials collected now and kept under the mandate.
+         */collected: [MandateCredential], 
+        /**
+         * Holders that did not deliver (their older credentials stay).
+         */failures: [HolderRefreshFailure]) {
+        self.collected = collected
+        self.failures = failures
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OnBehalfRefresh: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOnBehalfRefresh: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OnBehalfRefresh {
+        return
+            try OnBehalfRefresh(
+                collected: FfiConverterSequenceTypeMandateCredential.read(from: &buf), 
+                failures: FfiConverterSequenceTypeHolderRefreshFailure.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OnBehalfRefresh, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeMandateCredential.write(value.collected, into: &buf)
+        FfiConverterSequenceTypeHolderRefreshFailure.write(value.failures, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfRefresh_lift(_ buf: RustBuffer) throws -> OnBehalfRefresh {
+    return try FfiConverterTypeOnBehalfRefresh.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfRefresh_lower(_ value: OnBehalfRefresh) -> RustBuffer {
+    return FfiConverterTypeOnBehalfRefresh.lower(value)
+}
+
+
+/**
  * The integrated overview across holders.
  */
 public struct Overview: Equatable, Hashable {
@@ -7571,6 +8416,125 @@ public func FfiConverterTypeOverview_lift(_ buf: RustBuffer) throws -> Overview 
 #endif
 public func FfiConverterTypeOverview_lower(_ value: Overview) -> RustBuffer {
     return FfiConverterTypeOverview.lower(value)
+}
+
+
+/**
+ * One credential a client's overview is built from, and how old it is.
+ */
+public struct OverviewSource: Equatable, Hashable {
+    /**
+     * Its id within the mandate (as in the overview's lines).
+     */
+    public var credentialId: String
+    /**
+     * The holder.
+     */
+    public var issuer: String
+    /**
+     * Its type.
+     */
+    public var vct: String
+    /**
+     * Packaged by the citizen or collected at the holder.
+     */
+    public var origin: SourceOrigin
+    /**
+     * When the helper got it (the package accepted, or collected), Unix seconds.
+     */
+    public var obtainedAt: Int64
+    /**
+     * When the holder issued it, when it says (Unix seconds).
+     */
+    public var issuedAt: Int64?
+    /**
+     * How old the data is now, in seconds (since issued, else since obtained).
+     */
+    public var ageSecs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id within the mandate (as in the overview's lines).
+         */credentialId: String, 
+        /**
+         * The holder.
+         */issuer: String, 
+        /**
+         * Its type.
+         */vct: String, 
+        /**
+         * Packaged by the citizen or collected at the holder.
+         */origin: SourceOrigin, 
+        /**
+         * When the helper got it (the package accepted, or collected), Unix seconds.
+         */obtainedAt: Int64, 
+        /**
+         * When the holder issued it, when it says (Unix seconds).
+         */issuedAt: Int64?, 
+        /**
+         * How old the data is now, in seconds (since issued, else since obtained).
+         */ageSecs: Int64) {
+        self.credentialId = credentialId
+        self.issuer = issuer
+        self.vct = vct
+        self.origin = origin
+        self.obtainedAt = obtainedAt
+        self.issuedAt = issuedAt
+        self.ageSecs = ageSecs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OverviewSource: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOverviewSource: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OverviewSource {
+        return
+            try OverviewSource(
+                credentialId: FfiConverterString.read(from: &buf), 
+                issuer: FfiConverterString.read(from: &buf), 
+                vct: FfiConverterString.read(from: &buf), 
+                origin: FfiConverterTypeSourceOrigin.read(from: &buf), 
+                obtainedAt: FfiConverterInt64.read(from: &buf), 
+                issuedAt: FfiConverterOptionInt64.read(from: &buf), 
+                ageSecs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OverviewSource, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.credentialId, into: &buf)
+        FfiConverterString.write(value.issuer, into: &buf)
+        FfiConverterString.write(value.vct, into: &buf)
+        FfiConverterTypeSourceOrigin.write(value.origin, into: &buf)
+        FfiConverterInt64.write(value.obtainedAt, into: &buf)
+        FfiConverterOptionInt64.write(value.issuedAt, into: &buf)
+        FfiConverterInt64.write(value.ageSecs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOverviewSource_lift(_ buf: RustBuffer) throws -> OverviewSource {
+    return try FfiConverterTypeOverviewSource.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOverviewSource_lower(_ value: OverviewSource) -> RustBuffer {
+    return FfiConverterTypeOverviewSource.lower(value)
 }
 
 
@@ -12764,6 +13728,81 @@ public func FfiConverterTypeSessionChannelError_lower(_ value: SessionChannelErr
 
 
 /**
+ * How the helper got a credential under the mandate.
+ */
+
+public enum SourceOrigin: Equatable, Hashable {
+    
+    /**
+     * In the citizen's package (as the citizen's wallet had it then).
+     */
+    case packaged
+    /**
+     * Collected at its holder under the mandate.
+     */
+    case collected
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SourceOrigin: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSourceOrigin: FfiConverterRustBuffer {
+    typealias SwiftType = SourceOrigin
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SourceOrigin {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .packaged
+        
+        case 2: return .collected
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SourceOrigin, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .packaged:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .collected:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSourceOrigin_lift(_ buf: RustBuffer) throws -> SourceOrigin {
+    return try FfiConverterTypeSourceOrigin.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSourceOrigin_lower(_ value: SourceOrigin) -> RustBuffer {
+    return FfiConverterTypeSourceOrigin.lower(value)
+}
+
+
+
+/**
  * What is confirmed.
  */
 
@@ -13579,6 +14618,56 @@ fileprivate struct FfiConverterSequenceTypeClaimView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeClientLeftOut: FfiConverterRustBuffer {
+    typealias SwiftType = [ClientLeftOut]
+
+    public static func write(_ value: [ClientLeftOut], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeClientLeftOut.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ClientLeftOut] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ClientLeftOut]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeClientLeftOut.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeClientOverview: FfiConverterRustBuffer {
+    typealias SwiftType = [ClientOverview]
+
+    public static func write(_ value: [ClientOverview], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeClientOverview.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ClientOverview] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ClientOverview]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeClientOverview.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCredentialSummary: FfiConverterRustBuffer {
     typealias SwiftType = [CredentialSummary]
 
@@ -13654,6 +14743,31 @@ fileprivate struct FfiConverterSequenceTypeDisclosedCredential: FfiConverterRust
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeHolderRefreshFailure: FfiConverterRustBuffer {
+    typealias SwiftType = [HolderRefreshFailure]
+
+    public static func write(_ value: [HolderRefreshFailure], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHolderRefreshFailure.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HolderRefreshFailure] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HolderRefreshFailure]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHolderRefreshFailure.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeIncomeLine: FfiConverterRustBuffer {
     typealias SwiftType = [IncomeLine]
 
@@ -13671,6 +14785,31 @@ fileprivate struct FfiConverterSequenceTypeIncomeLine: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeIncomeLine.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLeftOutCredential: FfiConverterRustBuffer {
+    typealias SwiftType = [LeftOutCredential]
+
+    public static func write(_ value: [LeftOutCredential], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLeftOutCredential.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LeftOutCredential] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LeftOutCredential]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLeftOutCredential.read(from: &buf))
         }
         return seq
     }
@@ -13771,6 +14910,31 @@ fileprivate struct FfiConverterSequenceTypeOfflineItem: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeOfflineItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeOverviewSource: FfiConverterRustBuffer {
+    typealias SwiftType = [OverviewSource]
+
+    public static func write(_ value: [OverviewSource], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOverviewSource.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OverviewSource] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OverviewSource]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOverviewSource.read(from: &buf))
         }
         return seq
     }
@@ -14466,7 +15630,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_devicekeystore_device_secret() != 12888) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret() != 47657) {
+    if (uniffi_kluis_ffi_checksum_method_devicekeystore_delete_device_secret() != 54407) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_devicekeystore_keeps_rollback_counter() != 60455) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_devicekeystore_rollback_counter() != 42806) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_devicekeystore_raise_rollback_counter() != 27788) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_presentationsession_default_choice() != 898) {
@@ -14548,6 +15721,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_view_on_behalf() != 44401) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_collect_on_behalf() != 46494) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_helper_overview() != 44255) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_preview_presentation_on_behalf() != 31339) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kluis_ffi_checksum_method_wallet_refresh_on_behalf() != 18561) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_accept_session_presentation() != 7629) {

@@ -23,6 +23,23 @@ final class MemoryKeyStore: DeviceKeyStore, @unchecked Sendable {
     func deleteDeviceSecret(vaultId: String) throws {
         lock.lock(); defer { lock.unlock() }
         secrets[vaultId] = nil
+        counters[vaultId] = nil
+    }
+
+    // In memory here; an app keeps it in a Keychain item (kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly),
+    // outside the vault file and its backups (docs/BINDINGS.md).
+    private var counters: [String: UInt64] = [:]
+
+    func keepsRollbackCounter() -> Bool { true }
+
+    func rollbackCounter(vaultId: String) throws -> UInt64? {
+        lock.lock(); defer { lock.unlock() }
+        return counters[vaultId]
+    }
+
+    func raiseRollbackCounter(vaultId: String, value: UInt64) throws {
+        lock.lock(); defer { lock.unlock() }
+        counters[vaultId] = max(counters[vaultId] ?? 0, value)
     }
 }
 

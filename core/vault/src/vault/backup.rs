@@ -232,7 +232,14 @@ fn restore_inner(
         keys,
         seal_key,
         seal,
-    } = new_file(pin, &opts, vault_id, secret, dek)?;
+    } = new_file(
+        pin,
+        &opts,
+        vault_id,
+        secret,
+        dek,
+        device.keeps_rollback_counter(),
+    )?;
 
     // Named after the vault id, so a later restore can clear what a killed one left behind.
     let tmp = dir.join(format!(".{DB_FILE}.{RESTORING}{vault_id}"));

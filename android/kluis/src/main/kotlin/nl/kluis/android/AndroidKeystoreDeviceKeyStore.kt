@@ -7,6 +7,8 @@ import android.security.keystore.StrongBoxUnavailableException
 import android.security.keystore.UserNotAuthenticatedException
 import nl.kluis.DeviceKeyStore
 import nl.kluis.DeviceKeyStoreException
+import nl.kluis.RollbackCounterFiles
+import java.io.File
 import java.security.GeneralSecurityException
 import java.security.KeyStore
 import javax.crypto.KeyGenerator
@@ -19,10 +21,19 @@ import javax.crypto.SecretKey
  * The secret is the same on every call, never stored anywhere, and gone with the key: deleting
  * the key (wipe, or the OS invalidating it) makes a copied vault file permanently unopenable.
  *
+ * Each vault's rollback counter is a file in [counterDir], which should be
+ * `context.noBackupFilesDir`: outside the vault directory and outside every backup, so an older
+ * vault file put back (from a backup, or by hand) is refused ([RollbackCounterFiles] says what
+ * remains).
+ *
  * Android-only (not compiled by the JVM tests; see docs/BINDINGS.md).
  */
-class AndroidKeystoreDeviceKeyStore(private val preferStrongBox: Boolean = true) : DeviceKeyStore {
+class AndroidKeystoreDeviceKeyStore(
+    counterDir: File,
+    private val preferStrongBox: Boolean = true,
+) : DeviceKeyStore {
     private val keyStore: KeyStore by lazy { KeyStore.getInstance(PROVIDER).apply { load(null) } }
+    private val counters = RollbackCounterFiles(counterDir)
 
     override fun deviceSecret(vaultId: String): ByteArray = guarded {
         val mac = Mac.getInstance(KeyProperties.KEY_ALGORITHM_HMAC_SHA256)
@@ -32,7 +43,14 @@ class AndroidKeystoreDeviceKeyStore(private val preferStrongBox: Boolean = true)
 
     override fun deleteDeviceSecret(vaultId: String) = guarded {
         if (keyStore.containsAlias(alias(vaultId))) keyStore.deleteEntry(alias(vaultId))
+        counters.delete(vaultId)
     }
+
+    override fun keepsRollbackCounter(): Boolean = true
+
+    override fun rollbackCounter(vaultId: String): ULong? = counters.get(vaultId)
+
+    override fun raiseRollbackCounter(vaultId: String, value: ULong) = counters.raise(vaultId, value)
 
     private fun alias(vaultId: String) = "nl.kluis.device-secret.$vaultId"
 
