@@ -61,7 +61,9 @@ impl Wallet {
     /// `redirect_uri`: where the browser comes back to the app (a claimed https link or the
     /// app's own scheme). The offer session is used up (`InvalidInput` if given again, or if
     /// its offer has a transaction code instead); a holder without PAR or S256 is
-    /// `Authorization` with `Unsupported`. Nothing is stored.
+    /// `Authorization` with `Unsupported`; one that requires a wallet attestation the wallet
+    /// cannot get or the holder refuses is `Authorization` with `ClientAttestationRefused`.
+    /// Nothing is stored.
     #[uniffi::method(default(cancel = None))]
     pub async fn start_authorization(
         &self,
@@ -87,7 +89,8 @@ impl Wallet {
     /// included): checks it answers this session (its redirect URI, `state`, the holder's
     /// `iss`), exchanges the code with PKCE and DPoP and collects as `accept_offer` does. A
     /// redirect that fails a check is `Authorization` with the refusal (`OtherRedirect`,
-    /// `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`);
+    /// `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`,
+    /// `ClientAttestationRefused`);
     /// nothing is stored then. The session is used up either way (`InvalidInput` if given
     /// again: start again from the offer). `listener` and `cancel` as for `accept_offer`.
     #[uniffi::method(default(listener = None, cancel = None))]

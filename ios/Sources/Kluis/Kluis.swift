@@ -3001,7 +3001,8 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * included): checks it answers this session (its redirect URI, `state`, the holder's
      * `iss`), exchanges the code with PKCE and DPoP and collects as `accept_offer` does. A
      * redirect that fails a check is `Authorization` with the refusal (`OtherRedirect`,
-     * `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`);
+     * `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`,
+     * `ClientAttestationRefused`);
      * nothing is stored then. The session is used up either way (`InvalidInput` if given
      * again: start again from the offer). `listener` and `cancel` as for `accept_offer`.
      */
@@ -3014,7 +3015,9 @@ public protocol WalletProtocol: AnyObject, Sendable {
      * `redirect_uri`: where the browser comes back to the app (a claimed https link or the
      * app's own scheme). The offer session is used up (`InvalidInput` if given again, or if
      * its offer has a transaction code instead); a holder without PAR or S256 is
-     * `Authorization` with `Unsupported`. Nothing is stored.
+     * `Authorization` with `Unsupported`; one that requires a wallet attestation the wallet
+     * cannot get or the holder refuses is `Authorization` with `ClientAttestationRefused`.
+     * Nothing is stored.
      */
     func startAuthorization(session: OfferSession, redirectUri: String, cancel: CancelToken?) async throws  -> AuthorizationSession
     
@@ -3509,7 +3512,8 @@ public static func `open`(dir: String, keyStore: DeviceKeyStore, holderKeys: Hol
      * included): checks it answers this session (its redirect URI, `state`, the holder's
      * `iss`), exchanges the code with PKCE and DPoP and collects as `accept_offer` does. A
      * redirect that fails a check is `Authorization` with the refusal (`OtherRedirect`,
-     * `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`);
+     * `StateMismatch`, `WrongIssuer`, `Denied`, `NoCode`, `CodeRefused`, `DpopRefused`,
+     * `ClientAttestationRefused`);
      * nothing is stored then. The session is used up either way (`InvalidInput` if given
      * again: start again from the offer). `listener` and `cancel` as for `accept_offer`.
      */
@@ -3536,7 +3540,9 @@ open func finishAuthorization(session: AuthorizationSession, redirectedTo: Strin
      * `redirect_uri`: where the browser comes back to the app (a claimed https link or the
      * app's own scheme). The offer session is used up (`InvalidInput` if given again, or if
      * its offer has a transaction code instead); a holder without PAR or S256 is
-     * `Authorization` with `Unsupported`. Nothing is stored.
+     * `Authorization` with `Unsupported`; one that requires a wallet attestation the wallet
+     * cannot get or the holder refuses is `Authorization` with `ClientAttestationRefused`.
+     * Nothing is stored.
      */
 open func startAuthorization(session: OfferSession, redirectUri: String, cancel: CancelToken? = nil)async throws  -> AuthorizationSession  {
     return
@@ -15648,10 +15654,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kluis_ffi_checksum_method_presentationsession_request() != 25781) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_finish_authorization() != 19274) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_finish_authorization() != 58397) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kluis_ffi_checksum_method_wallet_start_authorization() != 46006) {
+    if (uniffi_kluis_ffi_checksum_method_wallet_start_authorization() != 363) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_kluis_ffi_checksum_method_wallet_backup_bytes() != 14889) {
