@@ -6,6 +6,9 @@
 
 use kluis_sdjwt::SdJwtError;
 use kluis_vault::VaultError;
+use serde::Serialize;
+
+pub use kluis_verifier::{NetworkFailure, RequestRefusal};
 
 /// What went wrong, in terms a user interface can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,9 +55,13 @@ pub enum Error {
     InvalidPresentation { reason: String },
     /// A requesting party's presentation request is invalid or untrusted (bad signature, unknown
     /// party, response URI off its registered origins, expired, replayed, malformed query ...).
-    /// Nothing was sent.
+    /// Nothing was sent. `code` is what an app words (and the audit log records); `reason` is
+    /// the developer's text, not for display (no personal data).
     #[error("presentation request refused: {reason}")]
-    InvalidRequest { reason: String },
+    InvalidRequest {
+        code: RequestRefusal,
+        reason: String,
+    },
     /// No such credential, issuer or record.
     #[error("not found: {what}")]
     NotFound { what: String },
@@ -68,18 +75,26 @@ pub enum Error {
     #[error("internal error: {reason}")]
     Internal { reason: String },
     /// A data holder or the scheme could not be reached (down, too slow), after bounded retries.
-    /// Nothing was stored; trying again later may work.
+    /// Nothing was stored; trying again later may work. `kind` is what an app words; `reason`
+    /// is the developer's text, not for display.
     #[error("network: {reason}")]
-    Network { reason: String },
+    Network {
+        kind: NetworkFailure,
+        reason: String,
+    },
     /// A server's TLS certificate was refused: it does not chain to a trusted root (see
     /// `HttpPolicy::tls`), is expired, or names another host. Not retried; nothing was sent
     /// beyond the TLS handshake and nothing was stored.
     #[error("TLS: {reason}")]
     Tls { reason: String },
     /// A data holder refused the request (wrong transaction code, expired offer, ...) or answered
-    /// outside the protocol (malformed, oversized). Nothing was stored.
+    /// outside the protocol (malformed, oversized). Nothing was stored. `kind` is what an app
+    /// words; `reason` is the developer's text, not for display.
     #[error("issuance failed: {reason}")]
-    Issuance { reason: String },
+    Issuance {
+        kind: IssuanceFailure,
+        reason: String,
+    },
     /// The authorization code flow was refused, by the wallet (the redirect back is not the
     /// answer to its own request) or by the holder (code, PKCE, DPoP). Nothing was stored.
     #[error("authorization failed: {refusal}")]
@@ -113,6 +128,63 @@ pub enum Error {
     /// The disk (or a file size limit) is full: nothing was written or changed.
     #[error("not enough space while {what}: nothing was changed")]
     StorageFull { what: String },
+}
+
+/// An error as a code with parameters and no text: what a result that reports a failure for
+/// one item (a credential that was not refreshed, a holder that did not answer) carries for the
+/// app to word. Built from the [`Error`] with [`Error::failure`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum FailureCode {
+    /// The holder could not be reached.
+    Network { kind: NetworkFailure },
+    /// The holder's TLS certificate was refused.
+    Tls,
+    /// The holder refused or answered outside the protocol.
+    Issuance { kind: IssuanceFailure },
+    /// The login at the holder was refused (an authorization code flow or DPoP).
+    Authorization,
+    /// What the holder sent failed verification, or its issuer is not trusted.
+    InvalidCredential,
+    /// The credential was imported by hand: there is no holder to ask.
+    NoHolder,
+    /// A holder key needs the user to authenticate first.
+    UserAuthenticationRequired,
+    /// The app's holder key store failed.
+    HolderKey,
+    /// Cancelled by the user or the app.
+    Cancelled,
+    /// Anything else (storage, a mandate no longer usable, ...).
+    Other,
+}
+
+/// Why collecting from a data holder failed, for the app to word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IssuanceFailure {
+    /// The holder refused with HTTP `status` and, when it sent one, its OAuth 2.0 / OpenID4VCI
+    /// `error` code (RFC 6749 §5.2, OpenID4VCI 1.0 §8.3.1.2: `invalid_grant` for a wrong
+    /// transaction code or a used or expired offer, `invalid_proof`, `invalid_nonce`,
+    /// `credential_request_denied`, `invalid_transaction_id`, ...).
+    Refused { status: u16, error: Option<String> },
+    /// The holder is still preparing the credential: collect again later.
+    Pending,
+    /// The holder or offer needs what kluis does not do, or lacks what it needs (an offer for
+    /// another flow, no refresh token, a deferred issuance kluis cannot pick up).
+    Unsupported,
+    /// The holder answered outside the protocol (malformed, missing fields, oversized, another
+    /// number of copies than asked).
+    Malformed,
+}
+
+impl IssuanceFailure {
+    /// The holder's refusal in `reply` (its status and `error` code).
+    pub(crate) fn refused(reply: &kluis_verifier::http::Reply) -> Self {
+        IssuanceFailure::Refused {
+            status: reply.status.as_u16(),
+            error: reply.oauth_error_code(),
+        }
+    }
 }
 
 /// Why an authorization code flow (OpenID4VCI 1.0 §5–6, HAIP 1.0) was refused. Texts name the
@@ -210,6 +282,31 @@ impl Error {
         }
     }
 
+    /// This error as a code with its parameters, without its text.
+    pub fn failure(&self) -> FailureCode {
+        match self {
+            Error::Network { kind, .. } => FailureCode::Network { kind: *kind },
+            Error::Tls { .. } => FailureCode::Tls,
+            Error::Issuance { kind, .. } => FailureCode::Issuance { kind: kind.clone() },
+            Error::Authorization { .. } => FailureCode::Authorization,
+            Error::InvalidCredential { .. } | Error::UntrustedIssuer { .. } => {
+                FailureCode::InvalidCredential
+            }
+            Error::UserAuthenticationRequired => FailureCode::UserAuthenticationRequired,
+            Error::HolderKey { .. } => FailureCode::HolderKey,
+            Error::Cancelled => FailureCode::Cancelled,
+            _ => FailureCode::Other,
+        }
+    }
+
+    /// A server that could not be reached.
+    pub(crate) fn network(kind: NetworkFailure, reason: impl Into<String>) -> Self {
+        Error::Network {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn invalid_input(reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             reason: reason.into(),
@@ -235,12 +332,15 @@ impl From<kluis_verifier::Error> for Error {
             V::InvalidCredential { reason } => Error::InvalidCredential { reason },
             V::UntrustedIssuer { issuer } => Error::UntrustedIssuer { issuer },
             V::InvalidPresentation { reason } => Error::InvalidPresentation { reason },
-            V::InvalidRequest { reason } => Error::InvalidRequest { reason },
+            V::InvalidRequest { code, reason } => Error::InvalidRequest { code, reason },
             V::InvalidInput { reason } => Error::InvalidInput { reason },
             V::Internal { reason } => Error::Internal { reason },
-            V::Network { reason } => Error::Network { reason },
+            V::Network { kind, reason } => Error::Network { kind, reason },
             V::Tls { reason } => Error::Tls { reason },
-            V::Protocol { reason } => Error::Issuance { reason },
+            V::Protocol { reason } => Error::Issuance {
+                kind: IssuanceFailure::Malformed,
+                reason,
+            },
         }
     }
 }
@@ -311,12 +411,21 @@ mod tests {
                 ErrorCode::InvalidCredential,
             ),
             (
-                V::InvalidRequest { reason: r() },
+                V::InvalidRequest {
+                    code: RequestRefusal::BadSignature,
+                    reason: r(),
+                },
                 ErrorCode::InvalidCredential,
             ),
             (V::InvalidInput { reason: r() }, ErrorCode::InvalidInput),
             (V::Internal { reason: r() }, ErrorCode::Other),
-            (V::Network { reason: r() }, ErrorCode::Other),
+            (
+                V::Network {
+                    kind: NetworkFailure::Timeout,
+                    reason: r(),
+                },
+                ErrorCode::Other,
+            ),
             (V::Tls { reason: r() }, ErrorCode::Other),
         ];
         for (v, code) in cases {
@@ -326,6 +435,12 @@ mod tests {
         }
         // A server outside the protocol is what the wallet has always called an issuance failure.
         let e = Error::from(V::Protocol { reason: r() });
-        assert_eq!(e, Error::Issuance { reason: r() });
+        assert_eq!(
+            e,
+            Error::Issuance {
+                kind: IssuanceFailure::Malformed,
+                reason: r()
+            }
+        );
     }
 }

@@ -28,7 +28,10 @@ pub mod trust;
 mod wallet;
 
 pub use credentials::{ClaimView, CredentialDetails, CredentialSummary, HolderBinding};
-pub use error::{AuthorizationRefusal, Error, ErrorCode};
+pub use error::{
+    AuthorizationRefusal, Error, ErrorCode, FailureCode, IssuanceFailure, NetworkFailure,
+    RequestRefusal,
+};
 pub use holder_key::{
     HolderKeyError, HolderKeyStore, KeyLocation, NewHolderKey, SoftwareHolderKeyStore,
 };

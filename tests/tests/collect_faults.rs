@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kluis_core::issuance::{CollectOptions, HttpPolicy};
-use kluis_core::{Error, ErrorCode, Wallet};
+use kluis_core::{Error, ErrorCode, IssuanceFailure, NetworkFailure, Wallet};
 use kluis_fixtures::servers::{percent_encode, Fault, Network};
 use kluis_tests::collecting::*;
 
@@ -43,7 +43,7 @@ async fn wrong_or_missing_transaction_code() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Issuance { reason } if reason.contains("wrong transaction code")),
+        matches!(&err, Error::Issuance { kind: IssuanceFailure::Refused { status: 400, error: Some(e) }, reason } if e == "invalid_grant" && reason.contains("wrong transaction code")),
         "{err}"
     );
     assert_unchanged(&wallet, before);
@@ -68,7 +68,7 @@ async fn wrong_or_missing_transaction_code() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Issuance { reason } if reason.contains("invalid_grant")),
+        matches!(&err, Error::Issuance { kind: IssuanceFailure::Refused { status: 400, error: Some(e) }, reason } if e == "invalid_grant" && reason.contains("unknown or used")),
         "{err}"
     );
 }
@@ -87,7 +87,7 @@ async fn expired_offer() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Issuance { reason } if reason.contains("expired")),
+        matches!(&err, Error::Issuance { kind: IssuanceFailure::Refused { status: 400, error: Some(e) }, reason } if e == "invalid_grant" && reason.contains("expired")),
         "{err}"
     );
     assert_unchanged(&wallet, before);
@@ -111,7 +111,7 @@ async fn holder_down() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Network { reason } if reason.contains("after 3 attempts")),
+        matches!(&err, Error::Network { kind: NetworkFailure::Unreachable, reason } if reason.contains("after 3 attempts")),
         "{err}"
     );
     assert_eq!(err.code(), ErrorCode::Other);
@@ -125,7 +125,7 @@ async fn holder_too_slow() {
     let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Slow { delay_ms: 3000 }).await;
     assert!(
-        matches!(&err, Error::Network { reason } if reason.contains("timed out")),
+        matches!(&err, Error::Network { kind: NetworkFailure::Timeout, reason } if reason.contains("timed out")),
         "{err}"
     );
 }
@@ -154,7 +154,7 @@ async fn a_briefly_unavailable_holder_is_retried_with_back_off() {
     )
     .await;
     assert!(
-        matches!(&err, Error::Network { reason } if reason.contains("HTTP 503")),
+        matches!(&err, Error::Network { kind: NetworkFailure::Unavailable { status: 503 }, reason } if reason.contains("HTTP 503")),
         "{err}"
     );
 }
@@ -203,12 +203,12 @@ async fn oversized_and_malformed_responses() {
     let (net, _dir, wallet) = network_and_wallet().await;
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Oversized).await;
     assert!(
-        matches!(&err, Error::Issuance { reason } if reason.contains("larger than 1048576 bytes")),
+        matches!(&err, Error::Issuance { kind: IssuanceFailure::Malformed, reason } if reason.contains("larger than 1048576 bytes")),
         "{err}"
     );
     let err = collect_with_fault(&net, &wallet, "rdw", Fault::Malformed).await;
     assert!(
-        matches!(&err, Error::Issuance { reason } if reason.contains("not valid JSON")),
+        matches!(&err, Error::Issuance { kind: IssuanceFailure::Malformed, reason } if reason.contains("not valid JSON")),
         "{err}"
     );
 }
@@ -330,7 +330,7 @@ async fn five_wrong_transaction_codes_burn_the_offer() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Issuance { reason } if reason.contains("unknown or used")),
+        matches!(&err, Error::Issuance { kind: IssuanceFailure::Refused { status: 400, error: Some(e) }, reason } if e == "invalid_grant" && reason.contains("unknown or used")),
         "{err}"
     );
     assert_unchanged(&wallet, before);

@@ -14,7 +14,7 @@ use kluis_core::openid4vp::verifier::{
     new_request, verify_response_with, ResponseOutcome, VerifierConfig, VerifierTrust,
 };
 use kluis_core::openid4vp::{CandidateStatus, Flag, PresentationChoice, QueryChoice};
-use kluis_core::{Error, VerifierError, Wallet};
+use kluis_core::{Error, RequestRefusal, VerifierError, Wallet};
 use kluis_fixtures::servers::{
     requesting_party_key, trust_from_holders, HolderOptions, Network, RequestFault, BANK, LANDLORD,
 };
@@ -167,7 +167,7 @@ async fn rental_application_to_the_landlord() {
         .start_presentation_with(&session.request_uri, "en", quick_http())
         .await;
     assert!(
-        matches!(&again, Err(Error::Network { reason }) if reason.contains("HTTP 404")),
+        matches!(&again, Err(Error::Network { reason, .. }) if reason.contains("HTTP 404")),
         "{again:?}"
     );
     assert_eq!(disclosed(&wallet), 6);
@@ -435,31 +435,65 @@ async fn bad_requests_are_refused_and_nothing_is_sent() {
         .unwrap();
     let disclosed_before = disclosed(&wallet);
 
+    // The error an app sees and the audit entry carry the same code (and its stable name).
     let cases = [
-        (RequestFault::BadSignature, "bad_signature"),
-        (RequestFault::ClientIdMismatch, "client_id_mismatch"),
-        (RequestFault::UnknownParty, "unknown_party"),
-        (RequestFault::ForeignResponseUri, "foreign_response_uri"),
-        (RequestFault::HttpResponseUri, "insecure_response_uri"),
-        (RequestFault::Expired, "expired"),
-        (RequestFault::ReplayNonce, "replayed_nonce"),
-        (RequestFault::MalformedDcql, "malformed_query"),
-        (RequestFault::Oversized, "oversized"),
-        (RequestFault::Redirect, "redirect"),
+        (
+            RequestFault::BadSignature,
+            RequestRefusal::BadSignature,
+            "bad_signature",
+        ),
+        (
+            RequestFault::ClientIdMismatch,
+            RequestRefusal::ClientIdMismatch,
+            "client_id_mismatch",
+        ),
+        (
+            RequestFault::UnknownParty,
+            RequestRefusal::UnknownParty,
+            "unknown_party",
+        ),
+        (
+            RequestFault::ForeignResponseUri,
+            RequestRefusal::ForeignResponseUri,
+            "foreign_response_uri",
+        ),
+        (
+            RequestFault::HttpResponseUri,
+            RequestRefusal::InsecureResponseUri,
+            "insecure_response_uri",
+        ),
+        (RequestFault::Expired, RequestRefusal::Expired, "expired"),
+        (
+            RequestFault::ReplayNonce,
+            RequestRefusal::ReplayedNonce,
+            "replayed_nonce",
+        ),
+        (
+            RequestFault::MalformedDcql,
+            RequestRefusal::MalformedQuery,
+            "malformed_query",
+        ),
+        (
+            RequestFault::Oversized,
+            RequestRefusal::Oversized,
+            "oversized",
+        ),
+        (RequestFault::Redirect, RequestRefusal::Redirect, "redirect"),
     ];
-    for (fault, code) in cases {
+    for (fault, code, name) in cases {
         landlord.set_fault(fault);
         let s = landlord.new_session().await.unwrap();
         let r = wallet
             .start_presentation_with(&s.request_uri, "en", quick_http())
             .await;
         assert!(
-            matches!(r, Err(Error::InvalidRequest { .. })),
+            matches!(&r, Err(Error::InvalidRequest { code: c, .. }) if *c == code),
             "{fault:?}: {r:?}"
         );
+        assert_eq!(code.as_str(), name);
         assert_eq!(
             kluis_tests::last_refusal(&wallet).as_deref(),
-            Some(code),
+            Some(name),
             "{fault:?}: {r:?}"
         );
         assert_eq!(landlord.result(&s.state).await.unwrap().status, "pending");

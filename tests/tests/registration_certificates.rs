@@ -70,7 +70,7 @@ fn the_cert(claims: &Value) -> String {
 
 fn refusal(r: Result<impl std::fmt::Debug, impl Into<Error>>) -> String {
     match r.map_err(Into::into) {
-        Err(Error::InvalidRequest { reason }) => reason,
+        Err(Error::InvalidRequest { reason, .. }) => reason,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -349,6 +349,7 @@ impl kluis_core::openid4vp::proximity::SessionChannel for BreaksAfterSending {
             kluis_core::openid4vp::proximity::SessionChannel::send_response(&self.0, message)
                 .await?;
             Err(kluis_core::VerifierError::Network {
+                kind: kluis_core::NetworkFailure::BrokeOff,
                 reason: "the link broke after sending".into(),
             })
         })

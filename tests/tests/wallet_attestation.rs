@@ -359,7 +359,7 @@ async fn a_holder_wanting_a_key_storage_level_gets_it_only_for_platform_attested
     let before = s.wallet.audit_log().unwrap().len();
     let e = collect(&s).await.unwrap_err();
     assert!(
-        matches!(&e, Error::Issuance { reason } if reason.contains("key_storage")),
+        matches!(&e, Error::Issuance { reason, .. } if reason.contains("key_storage")),
         "{e:?}"
     );
     assert_unchanged(&s.wallet, before);

@@ -156,7 +156,7 @@ async fn lying_access_certificates_are_refused_logged_and_nothing_is_sent() {
             .start_presentation_with(&s.request_uri, "en", quick_http())
             .await;
         match &r {
-            Err(Error::InvalidRequest { reason }) => {
+            Err(Error::InvalidRequest { reason, .. }) => {
                 assert!(reason.contains(text), "{fault:?}: {reason}")
             }
             other => panic!("{fault:?}: expected a refusal, got {other:?}"),

@@ -1001,6 +1001,7 @@ impl Verifier {
             .await;
             let outcome = match shared.check() {
                 Err(e) => Err(kluis_verifier::Error::Network {
+                    kind: kluis_verifier::NetworkFailure::Unreachable,
                     reason: e.to_string(),
                 }),
                 Ok(()) => outcome,
@@ -1170,7 +1171,10 @@ impl SharedLists {
         if let Ok(mut f) = self.failed.lock() {
             f.get_or_insert(e);
         }
-        kluis_verifier::Error::Network { reason }
+        kluis_verifier::Error::Network {
+            kind: kluis_verifier::NetworkFailure::Unreachable,
+            reason,
+        }
     }
 
     /// The store's error, if it failed during the verification.

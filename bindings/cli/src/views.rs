@@ -224,7 +224,7 @@ pub fn print_helper_overview(h: &HelperOverview) {
             );
         }
         for f in &c.refresh_failures {
-            println!("Note: {} was not refreshed: {}", f.issuer, f.reason);
+            println!("Note: {} was not refreshed: {}", f.issuer, f.detail);
         }
     }
     for l in &h.left_out {

@@ -9,13 +9,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use kluis_core::issuance::{self as core_issuance, TxCodeSpec, TxInputMode};
+use kluis_core::issuance::{self as core_issuance, RefreshFailure, TxCodeSpec, TxInputMode};
 use kluis_core::overview::{
     AddressView, DebtLine, Debts, IncomeKind, IncomeLine, LicenceView, Overview, OverviewWarning,
     VehicleView,
 };
 use kluis_core::sdjwt::MetadataRegistry;
 use kluis_core::status::StatusReport;
+use kluis_core::FailureCode;
 
 use crate::cancel::CancelToken;
 use crate::wallet::Wallet;
@@ -373,22 +374,15 @@ impl From<core_issuance::CollectOutcome> for CollectOutcome {
     }
 }
 
-/// A credential that could not be refreshed or picked up, with the reason (no personal data).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// A credential that could not be refreshed or picked up: why as a code (no personal data).
+#[uniffi::remote(Record)]
 pub struct RefreshFailure {
     /// Credential or pending transaction id.
     pub id: String,
-    /// Why.
-    pub reason: String,
-}
-
-impl From<core_issuance::RefreshFailure> for RefreshFailure {
-    fn from(f: core_issuance::RefreshFailure) -> Self {
-        RefreshFailure {
-            id: f.id,
-            reason: f.reason,
-        }
-    }
+    /// Why, for the app to word.
+    pub failure: FailureCode,
+    /// English for developers: not for display.
+    pub detail: String,
 }
 
 /// What `Wallet.pollDeferred` did.

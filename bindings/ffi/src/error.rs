@@ -4,6 +4,8 @@
 //! name an untrusted issuer). Texts and fields carry no secrets and no claim values: the core's
 //! error already guarantees that, and the mapping adds nothing but the variant.
 
+use kluis_core::{FailureCode, IssuanceFailure, NetworkFailure, RequestRefusal};
+
 /// What went wrong, in terms an app can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum KluisError {
@@ -51,9 +53,14 @@ pub enum KluisError {
     InvalidPresentation { reason: String },
     /// A requesting party's presentation request was refused (bad signature, party not in the
     /// scheme, response address off its registered origins, expired, replayed, malformed
-    /// query); `reason` names the check. Nothing was sent; the refusal is in the audit log.
-    #[error("request refused: {reason}")]
-    InvalidRequest { reason: String },
+    /// query): `code` names the check, for the app to word; the audit log's
+    /// `PresentationRefused` records the same code. `detail` is English for developers: not for
+    /// display (no personal data). Nothing was sent.
+    #[error("request refused: {detail}")]
+    InvalidRequest {
+        code: RequestRefusal,
+        detail: String,
+    },
     /// No such credential, issuer or record (`what` is its kind and opaque id).
     #[error("not found: {what}")]
     NotFound { what: String },
@@ -66,19 +73,27 @@ pub enum KluisError {
     /// Storage, platform key store or another failure the user cannot fix by retrying input.
     #[error("internal error: {reason}")]
     Internal { reason: String },
-    /// A data holder or the scheme could not be reached (after bounded retries). Nothing was
-    /// stored: offer "try again later".
-    #[error("network: {reason}")]
-    Network { reason: String },
+    /// A data holder, requesting party or the scheme could not be reached (after bounded
+    /// retries): `kind` says how, for the app to word. `detail` is English for developers: not
+    /// for display (no personal data). Nothing was stored: offer "try again later".
+    #[error("network: {detail}")]
+    Network {
+        kind: NetworkFailure,
+        detail: String,
+    },
     /// A server's TLS certificate was refused: it does not chain to a trusted root (the
     /// platform's, or `HttpSettings.trusted_roots`), is expired, or names another host. Retrying
     /// will not help; nothing was stored. Show "this service's identity could not be verified".
     #[error("TLS: {reason}")]
     Tls { reason: String },
     /// A data holder refused the request (wrong transaction code, expired offer) or answered
-    /// outside the protocol. Nothing was stored.
-    #[error("issuance failed: {reason}")]
-    Issuance { reason: String },
+    /// outside the protocol: `kind` says which, with the holder's error code when it sent one.
+    /// `detail` is English for developers: not for display. Nothing was stored.
+    #[error("issuance failed: {detail}")]
+    Issuance {
+        kind: IssuanceFailure,
+        detail: String,
+    },
     /// The login at the holder (authorization code flow) was refused: `refusal` says which
     /// check failed, `reason` says it in words (no code, state or token in either). Nothing was
     /// sent on or stored; start again from the offer.
@@ -141,14 +156,23 @@ impl From<kluis_core::Error> for KluisError {
             E::InvalidCredential { reason } => KluisError::InvalidCredential { reason },
             E::UntrustedIssuer { issuer } => KluisError::UntrustedIssuer { issuer },
             E::InvalidPresentation { reason } => KluisError::InvalidPresentation { reason },
-            E::InvalidRequest { reason } => KluisError::InvalidRequest { reason },
+            E::InvalidRequest { code, reason } => KluisError::InvalidRequest {
+                code,
+                detail: reason,
+            },
             E::NotFound { what } => KluisError::NotFound { what },
             E::AlreadyExists { what } => KluisError::AlreadyExists { what },
             E::InvalidInput { reason } => KluisError::InvalidInput { reason },
             E::Internal { reason } => KluisError::Internal { reason },
-            E::Network { reason } => KluisError::Network { reason },
+            E::Network { kind, reason } => KluisError::Network {
+                kind,
+                detail: reason,
+            },
             E::Tls { reason } => KluisError::Tls { reason },
-            E::Issuance { reason } => KluisError::Issuance { reason },
+            E::Issuance { kind, reason } => KluisError::Issuance {
+                kind,
+                detail: reason,
+            },
             E::Authorization { refusal } => KluisError::Authorization {
                 reason: refusal.to_string(),
                 refusal: refusal.into(),
@@ -163,6 +187,114 @@ impl From<kluis_core::Error> for KluisError {
             E::StorageFull { what } => KluisError::StorageFull { what },
         }
     }
+}
+
+/// Why a presentation request was refused (one code per check; the audit log's
+/// `PresentationRefused.reason` is the same code in snake_case).
+#[uniffi::remote(Enum)]
+pub enum RequestRefusal {
+    /// The request object's signature does not verify, or it is not signed.
+    BadSignature,
+    /// The request object's `client_id` is not the link's.
+    ClientIdMismatch,
+    /// The party (or its attestation's subject) is not listed in the scheme.
+    UnknownParty,
+    /// The `client_id` prefix is one this wallet does not accept.
+    UnsupportedClientId,
+    /// The response would go over plain http.
+    InsecureResponseUri,
+    /// The response address is off the party's registered origins or redirect URIs.
+    ForeignResponseUri,
+    /// The request (or its attestation or certificate) is not valid yet.
+    NotYetValid,
+    /// The request (or its attestation or certificate) has expired.
+    Expired,
+    /// The request was answered already (a replayed request): nothing is sent again.
+    ReplayedNonce,
+    /// The request is larger than the wallet reads.
+    Oversized,
+    /// The query is malformed or asks what the wallet cannot answer.
+    MalformedQuery,
+    /// The request object's `typ` is not `oauth-authz-req+jwt`.
+    WrongTyp,
+    /// A transaction to confirm is malformed or of a type the wallet does not know.
+    InvalidTransactionData,
+    /// The link or request is a redirect the wallet does not follow.
+    Redirect,
+    /// An in-person (session QR) request that is not for this session: not encrypted to its
+    /// key, or bound to another engagement.
+    NotForThisSession,
+    /// An in-person request that does not ask for an encrypted answer (`direct_post.jwt`).
+    UnencryptedResponseMode,
+    /// A certificate in the request's `x5c` chain has expired.
+    CertificateExpired,
+    /// The request's `x5c` chain does not lead to the scheme's certificate authority (or is
+    /// malformed, or its leaf may not sign).
+    UntrustedCertificate,
+    /// A signed Digital Credentials API request names other `expected_origins` than the page.
+    ForeignOrigin,
+    /// Any other malformed or untrusted request.
+    InvalidRequest,
+}
+
+/// How a server could not be reached. Nothing was stored in any of these.
+#[uniffi::remote(Enum)]
+pub enum NetworkFailure {
+    /// No connection could be made (down, no route, refused), after bounded retries.
+    Unreachable,
+    /// The server did not answer (or finish its answer) in time.
+    Timeout,
+    /// The server (or a gateway) said it is unavailable: HTTP 502/503/504 after the retries,
+    /// or 503 from a holder that cannot check something it depends on now.
+    Unavailable { status: u16 },
+    /// The server answered with an HTTP error `status` where the exchange needs its content.
+    HttpStatus { status: u16 },
+    /// The connection broke while sending or reading; a POST may have been acted on.
+    BrokeOff,
+    /// The server answered, but not with what the exchange needs: trying again later may work.
+    BadAnswer,
+}
+
+/// Why collecting from a data holder failed.
+#[uniffi::remote(Enum)]
+pub enum IssuanceFailure {
+    /// The holder refused with HTTP `status` and, when it sent one, its OAuth 2.0 / OpenID4VCI
+    /// `error` code (`invalid_grant`: a wrong transaction code or a used or expired offer;
+    /// `invalid_proof`, `invalid_nonce`, `credential_request_denied`, `invalid_transaction_id`,
+    /// ...). Codes a holder invents pass through; only plain codes, never free text.
+    Refused { status: u16, error: Option<String> },
+    /// The holder is still preparing the credential: collect again later.
+    Pending,
+    /// The holder or offer needs what kluis does not do, or lacks what it needs.
+    Unsupported,
+    /// The holder answered outside the protocol (malformed, missing fields, oversized).
+    Malformed,
+}
+
+/// An error as a code with its parameters (no text), where a result reports a failure for one
+/// item (a credential not refreshed).
+#[uniffi::remote(Enum)]
+pub enum FailureCode {
+    /// The holder could not be reached.
+    Network { kind: NetworkFailure },
+    /// The holder's TLS certificate was refused.
+    Tls,
+    /// The holder refused or answered outside the protocol.
+    Issuance { kind: IssuanceFailure },
+    /// The login at the holder was refused.
+    Authorization,
+    /// What the holder sent failed verification, or its issuer is not trusted.
+    InvalidCredential,
+    /// Imported by hand: there is no holder to ask.
+    NoHolder,
+    /// A holder key needs the user to authenticate first.
+    UserAuthenticationRequired,
+    /// The app's holder key store failed.
+    HolderKey,
+    /// Cancelled by the user or the app.
+    Cancelled,
+    /// Anything else.
+    Other,
 }
 
 /// Why a login at a holder (the authorization code flow) was refused: what an app shows.

@@ -17,7 +17,7 @@ use crate::cancel::CancelToken;
 use crate::collect::{blocking_async, cancellable, CollectSettings, HttpSettings};
 use crate::present::{DisclosedCredential, PresentationSession};
 use crate::wallet::Wallet;
-use crate::{KluisError, MandateCredential, MandateState};
+use crate::{FailureCode, KluisError, MandateCredential, MandateState};
 
 /// What `Wallet.collectOnBehalf` stored under the mandate.
 #[uniffi::remote(Record)]
@@ -36,8 +36,10 @@ pub struct OnBehalfCollection {
 pub struct RefreshFailure {
     /// The holder.
     pub issuer: String,
-    /// Why (the error's text: no claim values).
-    pub reason: String,
+    /// Why, for the app to word.
+    pub failure: FailureCode,
+    /// English for developers: not for display (no claim values).
+    pub detail: String,
 }
 
 /// What `Wallet.refreshOnBehalf` did at the holders.

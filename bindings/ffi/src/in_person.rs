@@ -53,8 +53,13 @@ impl From<SessionChannelError> for VerifierError {
     fn from(e: SessionChannelError) -> Self {
         match e {
             SessionChannelError::Tls { reason } => VerifierError::Tls { reason },
-            other => VerifierError::Network {
-                reason: other.to_string(),
+            SessionChannelError::TimedOut => VerifierError::Network {
+                kind: kluis_core::NetworkFailure::Timeout,
+                reason: e.to_string(),
+            },
+            SessionChannelError::Unavailable { .. } => VerifierError::Network {
+                kind: kluis_core::NetworkFailure::Unreachable,
+                reason: e.to_string(),
             },
         }
     }
@@ -112,6 +117,7 @@ impl proximity::SessionChannel for ChannelAdapter {
             let message = self.0.receive_request(wait_ms).await?;
             if message.len() > proximity::MAX_MESSAGE_BYTES {
                 return Err(VerifierError::InvalidRequest {
+                    code: kluis_core::RequestRefusal::Oversized,
                     reason: "the message on the channel is too large".into(),
                 });
             }

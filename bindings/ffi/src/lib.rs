@@ -34,7 +34,7 @@ pub use cancel::CancelToken;
 pub use collect::{
     recommended_collect_settings, recommended_http_settings, CollectEvent, CollectListener,
     CollectOutcome, CollectSettings, DeferredPoll, HttpSettings, OfferPreview, OfferSession,
-    OfferedCredential, PendingCredential, RefreshFailure, RefreshReport, SchemeSummary,
+    OfferedCredential, PendingCredential, RefreshReport, SchemeSummary,
 };
 pub use delegation::{
     DelegateRequest, DelegationOutcome, LeftOutCredential, MandateAction, MandateCredential,
@@ -50,6 +50,7 @@ pub use in_person::{
     SessionChannel, SessionChannelError, SessionQr,
 };
 pub use key_store::{software_key_store, DeviceKeyStore};
+pub use kluis_core::{FailureCode, IssuanceFailure, NetworkFailure, RequestRefusal};
 pub use present::{
     CandidateStatus, CandidateView, ClaimRequest, DcApiResponse, DisclosedCredential, PartyView,
     PresentationChannel, PresentationChoice, PresentationFlag, PresentationOutcome,
@@ -68,7 +69,7 @@ pub use kluis_core::delegation::{
     ClientLeftOut, ClientOverview, HelperOverview, OnBehalfCollection, OnBehalfRefresh,
     OverviewSource, RefreshFailure as HolderRefreshFailure, SourceOrigin,
 };
-pub use kluis_core::issuance::{TxCodeSpec, TxInputMode};
+pub use kluis_core::issuance::{RefreshFailure, TxCodeSpec, TxInputMode};
 pub use kluis_core::overview::{
     AddressView, DebtLine, Debts, IncomeKind, IncomeLine, LicenceView, Overview, OverviewWarning,
     VehicleView,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::mandate::{sign_jws, Mandate};
 use super::DelegationError;
 use crate::http::{checked_url, Http, HttpPolicy};
-use crate::Error;
+use crate::{Error, NetworkFailure};
 
 /// `typ` of the signed receipt inside the JWE.
 pub const RECEIPT_TYP: &str = "kluis-mandate-receipt+jwt";
@@ -175,6 +175,9 @@ pub(crate) async fn post_receipt(http: &Http, status_uri: &str, jwe: &str) -> Re
     let reply = http.post_body(&url, "application/jose", jwe).await?;
     if !reply.status.is_success() {
         return Err(Error::Network {
+            kind: NetworkFailure::HttpStatus {
+                status: reply.status.as_u16(),
+            },
             reason: format!(
                 "the mandate registry refused the receipt (HTTP {})",
                 reply.status.as_u16()
@@ -194,10 +197,14 @@ pub(crate) async fn fetch_receipts(
     let reply = http.get(&url, "application/json").await?;
     if !reply.status.is_success() {
         return Err(Error::Network {
+            kind: NetworkFailure::HttpStatus {
+                status: reply.status.as_u16(),
+            },
             reason: format!("usage receipts HTTP {}", reply.status.as_u16()),
         });
     }
     let v: Value = serde_json::from_slice(&reply.body).map_err(|_| Error::Network {
+        kind: NetworkFailure::BadAnswer,
         reason: "the usage receipts are not JSON".into(),
     })?;
     Ok(v.as_array()

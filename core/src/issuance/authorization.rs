@@ -24,7 +24,7 @@ use super::dpop::{self, Dpop};
 use super::offer::{OfferGrant, AUTHORIZATION_CODE_GRANT};
 use super::protocol::token_reply_with;
 use super::{check_trusted, reporting, CollectOutcome, CollectProgress, NoProgress, OfferSession};
-use crate::{AuthorizationRefusal, Error, Wallet};
+use crate::{AuthorizationRefusal, Error, IssuanceFailure, Wallet};
 
 /// The `client_id` the wallet uses at authorization servers: the same for every kluis wallet
 /// (a public client, RFC 8252), so it identifies no one.
@@ -172,6 +172,7 @@ impl Wallet {
                 }
             }
             return Err(Error::Issuance {
+                kind: IssuanceFailure::refused(&reply),
                 reason: format!(
                     "the holder refused the pushed authorization request ({})",
                     reply.oauth_error()
@@ -184,6 +185,7 @@ impl Wallet {
             .and_then(Value::as_str)
             .filter(|r| !r.is_empty() && r.len() <= 2048)
             .ok_or_else(|| Error::Issuance {
+                kind: IssuanceFailure::Malformed,
                 reason: "the pushed authorization response has no request_uri".into(),
             })?;
         let mut url = authorization_endpoint;

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use super::metadata::IssuerMetadata;
 use crate::holder_key::{HolderKey, MadeKeys};
 use crate::http::{Http, Reply};
-use crate::{now_unix, AuthorizationRefusal, Error, Wallet};
+use crate::{now_unix, AuthorizationRefusal, Error, IssuanceFailure, Wallet};
 
 /// `typ` of the Client Attestation PoP JWT.
 pub const CLIENT_ATTESTATION_POP_TYP: &str = "oauth-client-attestation-pop+jwt";
@@ -283,7 +283,10 @@ impl Wallet {
     /// the batch's keys are made with this nonce as their platform attestation challenge, so
     /// the provider sees they are new.
     pub(crate) async fn key_attestation_nonce(&self, http: &Http) -> Result<ProviderNonce, Error> {
-        let issuance = |reason: String| Error::Issuance { reason };
+        let issuance = |reason: String| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
+            reason,
+        };
         let provider = self.wallet_provider().map_err(|_| {
             issuance(
                 "the holder requires key attestations and the scheme lists no wallet provider"
@@ -305,7 +308,10 @@ impl Wallet {
         keys: &[HolderKey],
         c_nonce: Option<&str>,
     ) -> Result<String, Error> {
-        let issuance = |reason: String| Error::Issuance { reason };
+        let issuance = |reason: String| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
+            reason,
+        };
         let mut proofs = Vec::new();
         let mut chains = Vec::new();
         for k in keys {

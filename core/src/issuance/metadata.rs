@@ -9,7 +9,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use crate::http::{checked_url, Http};
-use crate::Error;
+use crate::{Error, IssuanceFailure};
 
 /// `token_endpoint_auth_methods_supported` value of attestation-based client authentication.
 pub const ATTEST_JWT_CLIENT_AUTH: &str = "attest_jwt_client_auth";
@@ -93,6 +93,7 @@ fn endpoint(meta: &Value, name: &str) -> Result<Option<Url>, Error> {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(checked_url(s)?)),
         Some(_) => Err(Error::Issuance {
+            kind: IssuanceFailure::Malformed,
             reason: format!("the issuer metadata's {name} is not a URL"),
         }),
     }
@@ -102,7 +103,10 @@ impl IssuerMetadata {
     /// Fetches the credential issuer metadata and the authorization server metadata and checks
     /// them: `credential_issuer` and `issuer` must equal the identifiers they were fetched for.
     pub(crate) async fn fetch(http: &Http, issuer: &str) -> Result<IssuerMetadata, Error> {
-        let bad = |what: String| Error::Issuance { reason: what };
+        let bad = |what: String| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
+            reason: what,
+        };
         let reply = http
             .get(
                 &well_known(issuer, "openid-credential-issuer")?,
@@ -136,7 +140,10 @@ impl IssuerMetadata {
     /// Checks the issuer metadata document fetched for `issuer`; returns the authorization
     /// server to ask next.
     pub(crate) fn check_issuer_document(issuer: &str, meta: &Value) -> Result<String, Error> {
-        let bad = |what: String| Error::Issuance { reason: what };
+        let bad = |what: String| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
+            reason: what,
+        };
         if meta.get("credential_issuer").and_then(Value::as_str) != Some(issuer) {
             return Err(bad(format!(
                 "the issuer metadata of {issuer} names another credential_issuer"
@@ -160,7 +167,10 @@ impl IssuerMetadata {
         auth_server: &str,
         as_meta: &Value,
     ) -> Result<IssuerMetadata, Error> {
-        let bad = |what: String| Error::Issuance { reason: what };
+        let bad = |what: String| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
+            reason: what,
+        };
         Self::check_issuer_document(issuer, meta)?;
         let credential_endpoint = endpoint(meta, "credential_endpoint")?
             .ok_or_else(|| bad("the issuer metadata has no credential_endpoint".into()))?;
@@ -248,6 +258,7 @@ impl IssuerMetadata {
             .get(config)
             .map(|c| c.vct.as_str())
             .ok_or_else(|| Error::Issuance {
+                kind: IssuanceFailure::Malformed,
                 reason: format!(
                     "the issuer does not describe the offered configuration {config:?} as an SD-JWT VC"
                 ),

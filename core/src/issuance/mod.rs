@@ -61,7 +61,7 @@ use crate::audit::{self, Actor, AuditEvent};
 pub use crate::credentials::CredentialCopy;
 use crate::credentials::{CredentialSummary, HolderBinding, StoredCredential};
 use crate::holder_key::{is_shared_key, HolderKey, HolderKeyRecord, MadeKeys};
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, IssuanceFailure, Wallet};
 
 /// `typ` of an OpenID4VCI key proof JWT.
 pub const PROOF_TYP: &str = "openid4vci-proof+jwt";
@@ -314,6 +314,7 @@ impl Wallet {
                 let reply = http.get(&url, "application/json").await?;
                 if !reply.status.is_success() {
                     return Err(Error::Issuance {
+                        kind: IssuanceFailure::refused(&reply),
                         reason: format!(
                             "the credential offer at {} is unavailable (HTTP {})",
                             http::shorten(url.as_str()),
@@ -539,6 +540,7 @@ impl Wallet {
                         // A DPoP-bound token needs its key later; the wallet keeps none.
                         None if tokens.dpop.is_some() => {
                             return Err(Error::Issuance {
+                                kind: IssuanceFailure::Unsupported,
                                 reason: "the holder defers a DPoP-bound issuance, which kluis cannot pick up later".into(),
                             })
                         }
@@ -712,6 +714,7 @@ impl Wallet {
     ) -> Result<Received, Error> {
         if credentials.len() != keys.keys.len() {
             return Err(Error::Issuance {
+                kind: IssuanceFailure::Malformed,
                 reason: format!(
                     "asked for {} copies, the holder sent {}",
                     keys.keys.len(),
@@ -757,6 +760,7 @@ impl Wallet {
         }
         let mut it = verified.into_iter();
         let primary = it.next().ok_or_else(|| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
             reason: "the holder sent no credential".into(),
         })?;
         let copies = it
@@ -842,10 +846,7 @@ impl Wallet {
                         error: e.clone(),
                     });
                     self.drop_pending(&pid, &p)?;
-                    out.failed.push(RefreshFailure {
-                        id: pid.clone(),
-                        reason: e.to_string(),
-                    });
+                    out.failed.push(RefreshFailure::new(pid.clone(), &e));
                 }
             }
         }

@@ -16,7 +16,7 @@ use super::dpop::Dpop;
 use super::PROOF_TYP;
 use crate::http::{self, Http};
 use crate::jws;
-use crate::Error;
+use crate::{Error, IssuanceFailure};
 
 /// Tokens from the token endpoint; bearer secrets, zeroized, never shown. With `dpop`, the
 /// access token is DPoP-bound: every use sends a proof by that key.
@@ -67,6 +67,7 @@ pub(crate) fn token_reply_with(
 ) -> Result<Tokens, Error> {
     if !reply.status.is_success() {
         return Err(Error::Issuance {
+            kind: IssuanceFailure::refused(&reply),
             reason: format!("the holder refused the {what} ({})", reply.oauth_error()),
         });
     }
@@ -76,6 +77,7 @@ pub(crate) fn token_reply_with(
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
             reason: "the token response has no access_token".into(),
         })?;
     let token_type = v.get("token_type").and_then(Value::as_str).unwrap_or("");
@@ -85,6 +87,7 @@ pub(crate) fn token_reply_with(
         dpop
     } else {
         return Err(Error::Issuance {
+            kind: IssuanceFailure::Malformed,
             reason: format!(
                 "the token response has token_type {:?}, not Bearer{}",
                 token_type.chars().take(20).collect::<String>(),
@@ -112,6 +115,7 @@ pub(crate) async fn pre_authorized_token(
 ) -> Result<Tokens, Error> {
     let offer::OfferGrant::PreAuthorized(code) = &offer.grant else {
         return Err(Error::Issuance {
+            kind: IssuanceFailure::Unsupported,
             reason: "this offer is collected with the authorization code flow".into(),
         });
     };
@@ -160,6 +164,7 @@ pub(crate) async fn fresh_nonce(
     let reply = http.post_json(url, None, &json!({})).await?;
     if !reply.status.is_success() {
         return Err(Error::Issuance {
+            kind: IssuanceFailure::refused(&reply),
             reason: format!("the nonce endpoint refused ({})", reply.oauth_error()),
         });
     }
@@ -168,6 +173,7 @@ pub(crate) async fn fresh_nonce(
         .and_then(Value::as_str)
         .map(|n| Some(n.to_string()))
         .ok_or_else(|| Error::Issuance {
+            kind: IssuanceFailure::Malformed,
             reason: "the nonce response has no c_nonce".into(),
         })
 }
@@ -254,10 +260,12 @@ pub(crate) async fn send_credential_request(
                 v.get("transaction_id")
                     .and_then(Value::as_str)
                     .ok_or_else(|| Error::Issuance {
+                        kind: IssuanceFailure::Malformed,
                         reason: "a deferred credential response has no transaction_id".into(),
                     })?;
             if meta.deferred_endpoint.is_none() {
                 return Err(Error::Issuance {
+                    kind: IssuanceFailure::Malformed,
                     reason: "the holder defers issuance but has no deferred_credential_endpoint"
                         .into(),
                 });
@@ -268,6 +276,7 @@ pub(crate) async fn send_credential_request(
             })
         }
         _ => Err(Error::Issuance {
+            kind: IssuanceFailure::refused(&reply),
             reason: format!(
                 "the holder refused the credential request ({})",
                 reply.oauth_error()
@@ -278,6 +287,7 @@ pub(crate) async fn send_credential_request(
 
 fn credentials_of(v: &Value) -> Result<Vec<String>, Error> {
     let bad = || Error::Issuance {
+        kind: IssuanceFailure::Malformed,
         reason: "the credential response has no credentials array of strings".into(),
     };
     v.get("credentials")
@@ -315,6 +325,7 @@ pub(crate) async fn deferred_once(
 ) -> Result<DeferredReply, Error> {
     let Some(url) = &meta.deferred_endpoint else {
         return Err(Error::Issuance {
+            kind: IssuanceFailure::Unsupported,
             reason: "the holder has no deferred_credential_endpoint".into(),
         });
     };
@@ -340,6 +351,7 @@ pub(crate) async fn deferred_once(
                 Ok(DeferredReply::Unknown)
             } else {
                 Err(Error::Issuance {
+                    kind: IssuanceFailure::refused(&reply),
                     reason: format!("the holder refused the deferred credential request ({e})"),
                 })
             }
@@ -367,6 +379,10 @@ pub(crate) async fn poll_until(
             DeferredReply::Pending => continue,
             DeferredReply::Unknown | DeferredReply::Unauthorized => {
                 return Err(Error::Issuance {
+                    kind: IssuanceFailure::Refused {
+                        status: 400,
+                        error: Some("invalid_transaction_id".into()),
+                    },
                     reason: "the holder no longer knows the deferred transaction".into(),
                 })
             }

@@ -15,9 +15,10 @@ use super::{
 };
 use crate::audit::{self, Actor, AuditEvent};
 use crate::credentials::{CredentialSummary, StoredCredential};
+use crate::error::FailureCode;
 use crate::holder_key::HolderKeyRecord;
 use crate::status::CredentialState;
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, IssuanceFailure, Wallet};
 
 /// What `kluis refresh` did.
 #[derive(Debug, Clone, Serialize)]
@@ -34,13 +35,25 @@ pub struct RefreshReport {
     pub fresh: usize,
 }
 
-/// A credential that could not be refreshed.
-#[derive(Debug, Clone, Serialize)]
+/// A credential that could not be refreshed (or a deferred one no longer picked up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefreshFailure {
-    /// Credential id.
+    /// Credential id (or pending transaction id).
     pub id: String,
-    /// Why (no personal data).
-    pub reason: String,
+    /// Why, as a code for the app to word.
+    pub failure: FailureCode,
+    /// The error's English text for developers: not for display (no personal data).
+    pub detail: String,
+}
+
+impl RefreshFailure {
+    pub(crate) fn new(id: String, e: &Error) -> Self {
+        RefreshFailure {
+            id,
+            failure: e.failure(),
+            detail: e.to_string(),
+        }
+    }
 }
 
 /// Stale: expired, revoked or suspended at the last check, or in the last quarter of its validity.
@@ -101,7 +114,8 @@ impl Wallet {
             let Some(grant) = self.vault.get::<IssuanceGrant>(&grant_id)? else {
                 report.failed.push(RefreshFailure {
                     id,
-                    reason: "imported by hand: no holder to refresh from".into(),
+                    failure: FailureCode::NoHolder,
+                    detail: "imported by hand: no holder to refresh from".into(),
                 });
                 continue;
             };
@@ -118,10 +132,7 @@ impl Wallet {
                 .await
             {
                 Ok(s) => report.refreshed.push(s),
-                Err(e) => report.failed.push(RefreshFailure {
-                    id,
-                    reason: e.to_string(),
-                }),
+                Err(e) => report.failed.push(RefreshFailure::new(id, &e)),
             }
         }
         Ok(report)
@@ -140,6 +151,7 @@ impl Wallet {
     ) -> Result<CredentialSummary, Error> {
         let Some(refresh_token) = grant.refresh_token.as_deref() else {
             return Err(Error::Issuance {
+                kind: IssuanceFailure::Unsupported,
                 reason: "the holder gave no refresh token".into(),
             });
         };
@@ -185,6 +197,7 @@ impl Wallet {
             )
             .await?
             .ok_or_else(|| Error::Issuance {
+                kind: IssuanceFailure::Pending,
                 reason: "the holder deferred the refreshed credential; try again later".into(),
             })?,
         };

@@ -26,7 +26,7 @@ use super::request::{
     read_parameters, reason_code, refused, verify_signed_request, RequestTrust, VerifiedRequest,
     Via, MAX_REQUEST_BYTES,
 };
-use crate::Error;
+use crate::{Error, RequestRefusal};
 
 /// Most signatures of a multi-signed request the wallet tries.
 const MAX_SIGNATURES: usize = 8;
@@ -41,27 +41,34 @@ pub fn verify_dc_api_request(
     now: i64,
 ) -> Result<VerifiedRequest, Error> {
     let protocol = Protocol::parse(protocol).ok_or_else(|| {
-        refused(format!(
+        refused(RequestRefusal::InvalidRequest, format!(
             "the DC API protocol '{}' is not spoken here (openid4vp-v1-unsigned, openid4vp-v1-signed, openid4vp-v1-multisigned)",
             clean(protocol)
         ))
     })?;
     // Compared as given (A.2), only refused when it cannot be one: it is shown and logged.
     if origin.is_empty() || origin.len() > 255 || origin.chars().any(char::is_whitespace) {
-        return Err(refused("the calling origin is empty or not an origin"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the calling origin is empty or not an origin",
+        ));
     }
     if data.len() > MAX_REQUEST_BYTES {
-        return Err(refused(format!(
-            "the DC API request is too large (over {MAX_REQUEST_BYTES} bytes)"
-        )));
+        return Err(refused(
+            RequestRefusal::Oversized,
+            format!("the DC API request is too large (over {MAX_REQUEST_BYTES} bytes)"),
+        ));
     }
     let Ok(Value::Object(mut data)) = serde_json::from_str::<Value>(data) else {
-        return Err(refused("the DC API request data is not a JSON object"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the DC API request data is not a JSON object",
+        ));
     };
     match protocol {
         Protocol::Unsigned => {
             if data.contains_key("request") {
-                return Err(refused(
+                return Err(refused(RequestRefusal::InvalidRequest,
                     "an unsigned DC API request carries a request object: that is openid4vp-v1-signed",
                 ));
             }
@@ -84,7 +91,10 @@ pub fn verify_dc_api_request(
         }
         Protocol::Signed => {
             let jwt = data.get("request").and_then(Value::as_str).ok_or_else(|| {
-                refused("a signed DC API request carries its request object in 'request'")
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    "a signed DC API request carries its request object in 'request'",
+                )
             })?;
             let via = Via::DcApi {
                 origin,
@@ -108,14 +118,18 @@ fn multi_signed(
     let signatures = data.get("signatures").and_then(Value::as_array);
     let (Some(payload), Some(signatures)) = (payload, signatures) else {
         return Err(refused(
+            RequestRefusal::BadSignature,
             "a multi-signed DC API request is a JWS in JSON serialization (payload, signatures)",
         ));
     };
     if signatures.is_empty() || signatures.len() > MAX_SIGNATURES {
-        return Err(refused(format!(
-            "a multi-signed DC API request has 1 to {MAX_SIGNATURES} signatures, this one {}",
-            signatures.len()
-        )));
+        return Err(refused(
+            RequestRefusal::BadSignature,
+            format!(
+                "a multi-signed DC API request has 1 to {MAX_SIGNATURES} signatures, this one {}",
+                signatures.len()
+            ),
+        ));
     }
     let via = Via::DcApi {
         origin,
@@ -125,7 +139,10 @@ fn multi_signed(
     for s in signatures {
         let part = |name: &str| s.get(name).and_then(Value::as_str);
         let (Some(protected), Some(signature)) = (part("protected"), part("signature")) else {
-            refusals.push(refused("a signature without 'protected' and 'signature'"));
+            refusals.push(refused(
+                RequestRefusal::BadSignature,
+                "a signature without 'protected' and 'signature'",
+            ));
             continue;
         };
         let jws = format!("{protected}.{payload}.{signature}");
@@ -145,9 +162,12 @@ fn multi_signed(
     if let Some(i) = refusals.iter().position(|e| !who(e)) {
         return Err(refusals.swap_remove(i));
     }
-    Err(refused(format!(
+    Err(refused(
+        RequestRefusal::BadSignature,
+        format!(
         "none of the request's {} signatures is by a party this wallet can verify (the first: {})",
         signatures.len(),
         refusals.first().map(|e| e.to_string()).unwrap_or_default()
-    )))
+    ),
+    ))
 }

@@ -25,13 +25,25 @@ use crate::registration::{
 };
 use crate::scheme::{ParticipantList, RequestingParty};
 use crate::Error;
+use crate::{NetworkFailure, RequestRefusal};
 use kluis_verifier::x509;
 
 /// The wallet's refusal of a request (nothing sent).
-pub(crate) fn refused(reason: impl Into<String>) -> Error {
+pub(crate) fn refused(code: RequestRefusal, reason: impl Into<String>) -> Error {
     Error::InvalidRequest {
+        code,
         reason: reason.into(),
     }
+}
+
+/// An `x5c` chain the wallet does not accept, under its code.
+fn certificate_refused(e: &x509::ChainError) -> Error {
+    let code = match e {
+        x509::ChainError::Expired => RequestRefusal::CertificateExpired,
+        x509::ChainError::NotYetValid => RequestRefusal::NotYetValid,
+        _ => RequestRefusal::UntrustedCertificate,
+    };
+    refused(code, e.to_string())
 }
 
 /// Largest request object accepted.
@@ -53,14 +65,25 @@ pub struct RequestLink {
 pub fn parse_request_link(uri: &str) -> Result<RequestLink, Error> {
     let uri = uri.trim();
     if uri.len() > 4096 {
-        return Err(refused("the request link is too long"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the request link is too long",
+        ));
     }
-    let url = Url::parse(uri).map_err(|_| refused("the request link is not a URI"))?;
+    let url = Url::parse(uri).map_err(|_| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the request link is not a URI",
+        )
+    })?;
     if !matches!(url.scheme(), "openid4vp" | "haip-vp" | "https") {
-        return Err(refused(format!(
-            "the request link has the unsupported scheme {:?}",
-            clean(url.scheme())
-        )));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            format!(
+                "the request link has the unsupported scheme {:?}",
+                clean(url.scheme())
+            ),
+        ));
     }
     let mut client_id = None;
     let mut request_uri = None;
@@ -70,15 +93,24 @@ pub fn parse_request_link(uri: &str) -> Result<RequestLink, Error> {
             "request_uri" => request_uri = Some(v.into_owned()),
             "request" => {
                 return Err(refused(
+                    RequestRefusal::InvalidRequest,
                     "request objects by value are not accepted: the link needs a request_uri",
                 ))
             }
             _ => {}
         }
     }
-    let client_id = client_id.ok_or_else(|| refused("the request link has no client_id"))?;
+    let client_id = client_id.ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the request link has no client_id",
+        )
+    })?;
     let request_uri = request_uri.ok_or_else(|| {
-        refused("the request link has no request_uri (unsigned requests are not accepted)")
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the request link has no request_uri (unsigned requests are not accepted)",
+        )
     })?;
     Ok(RequestLink {
         client_id,
@@ -168,40 +200,13 @@ pub struct RequestTrust<'a> {
     pub allow_loopback_http: bool,
 }
 
-/// A short machine reason for the audit log (`PresentationRefused`), from a refusal's text.
+/// The audit log's reason (`PresentationRefused`) for a refusal: its code's name, the code the
+/// app sees in the error.
 pub fn reason_code(e: &Error) -> &'static str {
-    let text = e.to_string();
-    let pairs: &[(&str, &str)] = &[
-        // First: its texts say "type", which would read as a wrong `typ`.
-        ("transaction_data", "invalid_transaction_data"),
-        // Before "signature" and "expired": the access certificate's own codes.
-        ("hash of the leaf", "client_id_mismatch"),
-        ("x5c chain has expired", "certificate_expired"),
-        ("x5c chain is not valid yet", "not_yet_valid"),
-        ("x5c", "untrusted_certificate"),
-        ("certificate authority", "untrusted_certificate"),
-        ("signature", "bad_signature"),
-        ("not signed", "bad_signature"),
-        ("does not match the link", "client_id_mismatch"),
-        ("not listed", "unknown_party"),
-        ("prefix", "unsupported_client_id"),
-        ("plain http", "insecure_response_uri"),
-        ("registered origin", "foreign_response_uri"),
-        ("expected_origins", "foreign_origin"),
-        ("not valid yet", "not_yet_valid"),
-        ("expired", "expired"),
-        ("already answered", "replayed_nonce"),
-        ("too large", "oversized"),
-        ("DCQL", "malformed_query"),
-        ("typ", "wrong_typ"),
-        ("redirect_uri", "invalid_request"),
-        ("redirect", "redirect"),
-    ];
-    pairs
-        .iter()
-        .find(|(needle, _)| text.contains(needle))
-        .map(|(_, code)| *code)
-        .unwrap_or("invalid_request")
+    match e {
+        Error::InvalidRequest { code, .. } => code.as_str(),
+        _ => RequestRefusal::InvalidRequest.as_str(),
+    }
 }
 
 fn origin_of(url: &Url) -> String {
@@ -232,15 +237,22 @@ pub(crate) fn verify_signed_request(
 ) -> Result<VerifiedRequest, Error> {
     let jwt = jwt.trim();
     if jwt.len() > MAX_REQUEST_BYTES {
-        return Err(refused(format!(
-            "the request object is too large (over {MAX_REQUEST_BYTES} bytes)"
-        )));
+        return Err(refused(
+            RequestRefusal::Oversized,
+            format!("the request object is too large (over {MAX_REQUEST_BYTES} bytes)"),
+        ));
     }
-    let header = jws_header(jwt).ok_or_else(|| refused("the request object is not a JWT"))?;
+    let header = jws_header(jwt).ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the request object is not a JWT",
+        )
+    })?;
     if header.get("typ").and_then(Value::as_str) != Some(REQUEST_OBJECT_TYP) {
-        return Err(refused(format!(
-            "the request object's typ is not {REQUEST_OBJECT_TYP}"
-        )));
+        return Err(refused(
+            RequestRefusal::WrongTyp,
+            format!("the request object's typ is not {REQUEST_OBJECT_TYP}"),
+        ));
     }
     let claimed = if client_id_in_header {
         header.get("client_id").cloned()
@@ -248,14 +260,22 @@ pub(crate) fn verify_signed_request(
         unverified_payload(jwt).and_then(|p| p.get("client_id").cloned())
     }
     .and_then(|v| v.as_str().map(str::to_string))
-    .ok_or_else(|| refused("the request object has no client_id"))?;
+    .ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the request object has no client_id",
+        )
+    })?;
     if let Some(expected) = expected_client_id {
         if expected != claimed {
-            return Err(refused(format!(
-                "the request object's client_id '{}' does not match the link's '{}'",
-                clean(&claimed),
-                clean(expected)
-            )));
+            return Err(refused(
+                RequestRefusal::ClientIdMismatch,
+                format!(
+                    "the request object's client_id '{}' does not match the link's '{}'",
+                    clean(&claimed),
+                    clean(expected)
+                ),
+            ));
         }
     }
     let client_id = parse_client_id(&claimed)?;
@@ -269,10 +289,13 @@ pub(crate) fn verify_signed_request(
         match client_id.prefix {
             ClientIdPrefix::PreRegistered => {
                 let party = listed.as_ref().ok_or_else(|| {
-                    refused(format!(
-                        "the requesting party '{}' is not listed in the scheme",
-                        clean(&client_id.id)
-                    ))
+                    refused(
+                        RequestRefusal::UnknownParty,
+                        format!(
+                            "the requesting party '{}' is not listed in the scheme",
+                            clean(&client_id.id)
+                        ),
+                    )
                 })?;
                 (
                     party.public_keys(),
@@ -283,11 +306,15 @@ pub(crate) fn verify_signed_request(
             ClientIdPrefix::VerifierAttestation => {
                 let att_jwt = header.get("jwt").and_then(Value::as_str).ok_or_else(|| {
                     refused(
+                        RequestRefusal::InvalidRequest,
                         "a verifier_attestation request needs the attestation in its header 'jwt'",
                     )
                 })?;
                 let scheme_key = trust.scheme_key.ok_or_else(|| {
-                    refused("no scheme is pinned: a verifier attestation cannot be checked")
+                    refused(
+                        RequestRefusal::InvalidRequest,
+                        "no scheme is pinned: a verifier attestation cannot be checked",
+                    )
                 })?;
                 let att = verify_attestation(
                     att_jwt,
@@ -317,15 +344,16 @@ pub(crate) fn verify_signed_request(
                 // client_id is, and the chain leads to a trusted authority: here the scheme's CA.
                 // The party's metadata (response_uri, keys) is the signed request's own; where the
                 // answer may go is not restricted further (the spec binds no origin to it).
-                let x5c = x509::x5c_from_header(&header).map_err(|e| refused(e.to_string()))?;
+                let x5c = x509::x5c_from_header(&header).map_err(|e| certificate_refused(&e))?;
                 let anchors = trust
                     .list
                     .map(|l| l.certificate_authorities.as_slice())
                     .unwrap_or_default();
                 let chain =
-                    x509::verify_chain(&x5c, anchors, now).map_err(|e| refused(e.to_string()))?;
+                    x509::verify_chain(&x5c, anchors, now).map_err(|e| certificate_refused(&e))?;
                 if chain.leaf_hash != client_id.id {
                     return Err(refused(
+                        RequestRefusal::ClientIdMismatch,
                         "the x509_hash client_id is not the hash of the leaf certificate in x5c",
                     ));
                 }
@@ -334,17 +362,22 @@ pub(crate) fn verify_signed_request(
             // Reserved: parse_client_id never yields it from a request.
             ClientIdPrefix::Origin => {
                 return Err(refused(
+                    RequestRefusal::UnsupportedClientId,
                     "client identifier prefix 'origin' is reserved (OpenID4VP 1.0 §5.9.3)",
                 ))
             }
         };
     if keys.is_empty() {
         return Err(refused(
+            RequestRefusal::InvalidRequest,
             "the scheme lists no request-signing key for this party",
         ));
     }
     let verified = jws_verify(jwt, &keys).ok_or_else(|| {
-        refused("the request object's signature does not verify with the party's key")
+        refused(
+            RequestRefusal::BadSignature,
+            "the request object's signature does not verify with the party's key",
+        )
     })?;
     let mut p = verified.payload;
     if client_id_in_header {
@@ -375,10 +408,18 @@ pub(crate) fn read_parameters(
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| refused(format!("the request object has no '{name}'")))
+            .ok_or_else(|| {
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    format!("the request object has no '{name}'"),
+                )
+            })
     };
     if s("response_type")? != "vp_token" {
-        return Err(refused("response_type must be vp_token"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "response_type must be vp_token",
+        ));
     }
     let response_mode = match (s("response_mode")?.as_str(), via) {
         ("direct_post", Via::Link) => ResponseMode::DirectPost,
@@ -386,14 +427,17 @@ pub(crate) fn read_parameters(
         ("dc_api", Via::DcApi { .. }) => ResponseMode::DcApi,
         ("dc_api.jwt", Via::DcApi { .. }) => ResponseMode::DcApiJwt,
         (other, via) => {
-            return Err(refused(format!(
-                "response_mode '{}' is not supported ({})",
-                clean(other),
-                match via {
-                    Via::Link => "direct_post, direct_post.jwt",
-                    Via::DcApi { .. } => "over the Digital Credentials API: dc_api, dc_api.jwt",
-                }
-            )))
+            return Err(refused(
+                RequestRefusal::InvalidRequest,
+                format!(
+                    "response_mode '{}' is not supported ({})",
+                    clean(other),
+                    match via {
+                        Via::Link => "direct_post, direct_post.jwt",
+                        Via::DcApi { .. } => "over the Digital Credentials API: dc_api, dc_api.jwt",
+                    }
+                ),
+            ))
         }
     };
     let (iat, exp) = request_lifetime(&p, now)?;
@@ -414,17 +458,31 @@ pub(crate) fn read_parameters(
     let state = match (p.get("state"), via) {
         (_, Via::DcApi { .. }) | (None, _) => None,
         (Some(Value::String(v)), _) if !v.is_empty() => Some(v.clone()),
-        (Some(_), _) => return Err(refused("the request object's 'state' is not a string")),
+        (Some(_), _) => {
+            return Err(refused(
+                RequestRefusal::InvalidRequest,
+                "the request object's 'state' is not a string",
+            ))
+        }
     };
     if nonce.len() > 256 || state.as_ref().is_some_and(|s| s.len() > 256) {
-        return Err(refused("nonce or state too large"));
+        return Err(refused(
+            RequestRefusal::Oversized,
+            "nonce or state too large",
+        ));
     }
-    let dcql_value = p
-        .get("dcql_query")
-        .ok_or_else(|| refused("the request object has no 'dcql_query'"))?;
+    let dcql_value = p.get("dcql_query").ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the request object has no 'dcql_query'",
+        )
+    })?;
     let dcql = DcqlQuery::parse(dcql_value).map_err(|e| match e {
-        DcqlError::TooLarge(m) => refused(format!("the DCQL query is too large: {m}")),
-        other => refused(other.to_string()),
+        DcqlError::TooLarge(m) => refused(
+            RequestRefusal::Oversized,
+            format!("the DCQL query is too large: {m}"),
+        ),
+        other => refused(RequestRefusal::MalformedQuery, other.to_string()),
     })?;
     // §5.2: without holder binding only `state` ties the answer to this request (over the DC
     // API the platform returns the answer to the page that asked).
@@ -432,7 +490,7 @@ pub(crate) fn read_parameters(
         && state.is_none()
         && dcql.credentials.iter().any(|q| !q.require_holder_binding)
     {
-        return Err(refused(
+        return Err(refused(RequestRefusal::InvalidRequest,
             "the request asks for a credential without holder binding but has no 'state' (OpenID4VP 1.0 §5.2)",
         ));
     }
@@ -440,7 +498,7 @@ pub(crate) fn read_parameters(
     // the whole request: nothing may be answered as if the party had not asked the citizen to
     // confirm it.
     let transaction_data = transaction_data::parse(p.get("transaction_data"), &dcql)
-        .map_err(|e| refused(e.to_string()))?;
+        .map_err(|e| refused(RequestRefusal::InvalidTransactionData, e.to_string()))?;
     let kluis_purpose = match p.get("kluis_purpose") {
         None => None,
         Some(v) => Some(StatedPurpose {
@@ -448,7 +506,12 @@ pub(crate) fn read_parameters(
                 .get("id")
                 .and_then(Value::as_str)
                 .map(clean)
-                .ok_or_else(|| refused("kluis_purpose needs an 'id'"))?,
+                .ok_or_else(|| {
+                    refused(
+                        RequestRefusal::InvalidRequest,
+                        "kluis_purpose needs an 'id'",
+                    )
+                })?,
             retention_days: v
                 .get("retention_days")
                 .and_then(Value::as_u64)
@@ -512,28 +575,39 @@ fn response_uri(
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| refused("the request object has no 'response_uri'"))?;
+        .ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the request object has no 'response_uri'",
+            )
+        })?;
     let url = checked_url(&response_uri).map_err(|_| {
-        refused(format!(
-            "the response_uri {} is not https (plain http only to loopback hosts)",
-            clean(&response_uri)
-        ))
+        refused(
+            RequestRefusal::InsecureResponseUri,
+            format!(
+                "the response_uri {} is not https (plain http only to loopback hosts)",
+                clean(&response_uri)
+            ),
+        )
     })?;
     if url.scheme() == "http" && !trust.allow_loopback_http {
-        return Err(refused(format!(
-            "the response_uri {} uses plain http",
-            clean(&response_uri)
-        )));
+        return Err(refused(
+            RequestRefusal::InsecureResponseUri,
+            format!("the response_uri {} uses plain http", clean(&response_uri)),
+        ));
     }
     // `None`: an x509_hash party, whose own signed response_uri stands (§5.9.3).
     if origins.is_some_and(|o| !o.iter().any(|o| *o == origin_of(&url))) {
-        return Err(refused(format!(
-            "the response_uri {} is not on the party's registered origin",
-            clean(&response_uri)
-        )));
+        return Err(refused(
+            RequestRefusal::ForeignResponseUri,
+            format!(
+                "the response_uri {} is not on the party's registered origin",
+                clean(&response_uri)
+            ),
+        ));
     }
     if exact.is_some_and(|e| !e.contains(&response_uri)) {
-        return Err(refused(format!(
+        return Err(refused(RequestRefusal::ForeignResponseUri, format!(
             "the response_uri {} is not one of the attestation's redirect_uris (not a registered origin)",
             clean(&response_uri)
         )));
@@ -542,6 +616,7 @@ fn response_uri(
     // place for the answer to go).
     if p.get("redirect_uri").is_some() {
         return Err(refused(
+            RequestRefusal::InvalidRequest,
             "the request has a redirect_uri next to its response_uri (OpenID4VP 1.0 §8.2)",
         ));
     }
@@ -557,10 +632,10 @@ fn expected_origin(p: &serde_json::Map<String, Value>, origin: &str) -> Result<(
         .filter(|a| !a.is_empty())
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .ok_or_else(|| {
-            refused("a signed DC API request must name the origins it may come from (OpenID4VP 1.0 A.2)")
+            refused(RequestRefusal::InvalidRequest, "a signed DC API request must name the origins it may come from (OpenID4VP 1.0 A.2)")
         })?;
     if !expected.contains(&origin) {
-        return Err(refused(format!(
+        return Err(refused(RequestRefusal::ForeignOrigin, format!(
             "the calling origin {} is not one of the request's expected_origins (a request replayed by another site?)",
             clean(origin)
         )));
@@ -632,9 +707,10 @@ fn request_lifetime(
                 })
                 .map(Some)
                 .ok_or_else(|| {
-                    refused(format!(
-                        "the request object's '{name}' is not a number of seconds"
-                    ))
+                    refused(
+                        RequestRefusal::InvalidRequest,
+                        format!("the request object's '{name}' is not a number of seconds"),
+                    )
                 }),
         }
     };
@@ -646,11 +722,11 @@ fn request_lifetime(
     );
     if let Some(exp) = exp {
         if i128::from(exp) + skew < now_w {
-            return Err(refused("the request has expired"));
+            return Err(refused(RequestRefusal::Expired, "the request has expired"));
         }
     }
     let out_of_bounds = || {
-        refused(format!(
+        refused(RequestRefusal::InvalidRequest, format!(
             "the request's validity is out of bounds (iat in the future, or longer than {MAX_REQUEST_LIFETIME_SECS} s)"
         ))
     };
@@ -669,9 +745,10 @@ fn request_lifetime(
     let latest = i128::from(iat.unwrap_or(now)) + max;
     let effective = exp.map_or(latest, |e| i128::from(e).min(latest));
     if effective + skew < now_w {
-        return Err(refused(format!(
-            "the request has expired (issued more than {MAX_REQUEST_LIFETIME_SECS} s ago)"
-        )));
+        return Err(refused(
+            RequestRefusal::Expired,
+            format!("the request has expired (issued more than {MAX_REQUEST_LIFETIME_SECS} s ago)"),
+        ));
     }
     // In range: `effective` lies between `now - skew` and `now + max`.
     let exp = i64::try_from(effective).map_err(|_| out_of_bounds())?;
@@ -688,7 +765,12 @@ fn encryption_key(
         .and_then(|m| m.get("jwks"))
         .and_then(|j| j.get("keys"))
         .and_then(Value::as_array)
-        .ok_or_else(|| refused(format!("{} needs client_metadata.jwks", mode.as_str())))?;
+        .ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                format!("{} needs client_metadata.jwks", mode.as_str()),
+            )
+        })?;
     let key = keys
         .iter()
         .find(|k| {
@@ -698,7 +780,12 @@ fn encryption_key(
                 && k.get("use").and_then(Value::as_str).unwrap_or("enc") == "enc"
                 && k.get("alg").and_then(Value::as_str).unwrap_or("ECDH-ES") == "ECDH-ES"
         })
-        .ok_or_else(|| refused("client_metadata.jwks has no P-256 ECDH-ES encryption key"))?;
+        .ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "client_metadata.jwks has no P-256 ECDH-ES encryption key",
+            )
+        })?;
     let offered: Vec<&str> = meta
         .and_then(|m| m.get("encrypted_response_enc_values_supported"))
         .and_then(Value::as_array)
@@ -707,7 +794,12 @@ fn encryption_key(
     let enc = offered
         .iter()
         .find(|e| SUPPORTED_ENC.contains(e))
-        .ok_or_else(|| refused("no supported response encryption (A128GCM, A256GCM) offered"))?;
+        .ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "no supported response encryption (A128GCM, A256GCM) offered",
+            )
+        })?;
     Ok(ResponseEncryption {
         jwk: key.clone(),
         kid: key.get("kid").and_then(Value::as_str).map(str::to_string),
@@ -727,20 +819,29 @@ fn unverified_payload(jwt: &str) -> Option<serde_json::Map<String, Value>> {
 /// Fetches the request object at the link's `request_uri` (GET, bounded, transport rule).
 pub(crate) async fn fetch_request_object(http: &Http, link: &RequestLink) -> Result<String, Error> {
     let url = checked_url(&link.request_uri).map_err(|_| {
-        refused(format!(
-            "the request_uri {} is not https (plain http only to loopback hosts)",
-            clean(&link.request_uri)
-        ))
+        refused(
+            RequestRefusal::InsecureResponseUri,
+            format!(
+                "the request_uri {} is not https (plain http only to loopback hosts)",
+                clean(&link.request_uri)
+            ),
+        )
     })?;
     let reply = http.get(&url, "application/oauth-authz-req+jwt").await?;
     if reply.status.is_redirection() {
-        return Err(refused(format!(
-            "the request_uri answered with a redirect (HTTP {}): redirects are not followed",
-            reply.status.as_u16()
-        )));
+        return Err(refused(
+            RequestRefusal::Redirect,
+            format!(
+                "the request_uri answered with a redirect (HTTP {}): redirects are not followed",
+                reply.status.as_u16()
+            ),
+        ));
     }
     if !reply.status.is_success() {
         return Err(Error::Network {
+            kind: NetworkFailure::HttpStatus {
+                status: reply.status.as_u16(),
+            },
             reason: format!(
                 "the requesting party did not hand out its request (HTTP {})",
                 reply.status.as_u16()
@@ -748,13 +849,19 @@ pub(crate) async fn fetch_request_object(http: &Http, link: &RequestLink) -> Res
         });
     }
     if reply.body.len() > MAX_REQUEST_BYTES {
-        return Err(refused(format!(
-            "the request object is too large (over {MAX_REQUEST_BYTES} bytes)"
-        )));
+        return Err(refused(
+            RequestRefusal::Oversized,
+            format!("the request object is too large (over {MAX_REQUEST_BYTES} bytes)"),
+        ));
     }
     String::from_utf8(reply.body)
         .map(|s| s.trim().to_string())
-        .map_err(|_| refused("the request object is not text"))
+        .map_err(|_| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the request object is not text",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -843,7 +950,7 @@ mod tests {
 
     fn refused_with(r: Result<VerifiedRequest, Error>, needle: &str) {
         match r {
-            Err(Error::InvalidRequest { reason }) => {
+            Err(Error::InvalidRequest { reason, .. }) => {
                 assert!(reason.contains(needle), "{reason:?} lacks {needle:?}")
             }
             other => panic!("expected a refusal ({needle}), got {other:?}"),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::request::{ResponseEncryption, ResponseMode, VerifiedRequest};
 use crate::audit::{DeclineReason, Delivery};
 use crate::http::{checked_url, Http, SendFailure};
-use crate::Error;
+use crate::{Error, NetworkFailure, RequestRefusal};
 
 /// Form fields of a response, in order.
 pub type Form = Vec<(String, String)>;
@@ -50,15 +50,18 @@ pub fn encrypt_payload(payload: &Value, enc: &ResponseEncryption) -> Result<Stri
     };
     let Value::Object(map) = enc.jwk.clone() else {
         return Err(Error::InvalidRequest {
+            code: RequestRefusal::InvalidRequest,
             reason: "the response encryption key is not a JWK object".into(),
         });
     };
     let jwk = Jwk::from_map(map).map_err(|_| Error::InvalidRequest {
+        code: RequestRefusal::InvalidRequest,
         reason: "the response encryption key is not a valid JWK".into(),
     })?;
     let encrypter = ECDH_ES
         .encrypter_from_jwk(&jwk)
         .map_err(|_| Error::InvalidRequest {
+            code: RequestRefusal::InvalidRequest,
             reason: "the response encryption key is not usable for ECDH-ES".into(),
         })?;
     let mut header = JweHeader::new();
@@ -118,6 +121,7 @@ fn form_for(request: &VerifiedRequest, params: Vec<(String, Value)>) -> Result<F
         }
         (mode @ (ResponseMode::DirectPostJwt | ResponseMode::DcApiJwt), None) => {
             Err(Error::InvalidRequest {
+                code: RequestRefusal::InvalidRequest,
                 reason: format!("{} without an encryption key", mode.as_str()),
             })
         }
@@ -191,6 +195,7 @@ impl Posted {
                 ),
             }),
             Posted::Uncertain { reason } => Err(Error::Network {
+                kind: NetworkFailure::BrokeOff,
                 reason: format!(
                     "{reason}: the response may have been shared; it is logged as such and will not be sent again"
                 ),

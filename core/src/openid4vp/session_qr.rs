@@ -17,11 +17,11 @@ use kluis_qr::engagement::{Engagement, Transport, KEY_LEN, SESSION_ID_LEN};
 use rand::RngCore;
 use serde_json::Value;
 
-use super::request::{refused, ResponseMode};
+use super::request::{reason_code, refused, ResponseMode};
 use super::response::Form;
 use super::session::{DisclosedCredential, PresentationChoice, PresentationRequest};
 use crate::audit::{self, Actor, AuditEvent, Channel, DeclineReason, Delivery};
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, RequestRefusal, Wallet};
 use kluis_verifier::openid4vp::proximity::{
     engagement_hash, HttpRelay, SessionChannel, ENGAGEMENT_CLAIM,
 };
@@ -105,19 +105,37 @@ impl WalletEngagement {
     /// Decrypts the verifier's message to the request object JWT.
     fn open(&self, message: &[u8]) -> Result<String, Error> {
         let text = std::str::from_utf8(message)
-            .map_err(|_| refused("the session request is not a JWE"))?
+            .map_err(|_| {
+                refused(
+                    RequestRefusal::NotForThisSession,
+                    "the session request is not a JWE",
+                )
+            })?
             .trim();
         let decrypter = ECDH_ES
             .decrypter_from_jwk(&self.private)
             .map_err(|_| Error::Internal {
                 reason: "ephemeral key".into(),
             })?;
-        let (payload, header) = josekit::jwe::deserialize_compact(text, &decrypter)
-            .map_err(|_| refused("the session request is not encrypted to this session's key"))?;
+        let (payload, header) =
+            josekit::jwe::deserialize_compact(text, &decrypter).map_err(|_| {
+                refused(
+                    RequestRefusal::NotForThisSession,
+                    "the session request is not encrypted to this session's key",
+                )
+            })?;
         if header.algorithm() != Some("ECDH-ES") {
-            return Err(refused("the session request does not use ECDH-ES"));
+            return Err(refused(
+                RequestRefusal::NotForThisSession,
+                "the session request does not use ECDH-ES",
+            ));
         }
-        String::from_utf8(payload).map_err(|_| refused("the session request is not a JWT"))
+        String::from_utf8(payload).map_err(|_| {
+            refused(
+                RequestRefusal::NotForThisSession,
+                "the session request is not a JWT",
+            )
+        })
     }
 }
 
@@ -151,7 +169,8 @@ pub(crate) fn form_bytes(form: &Form) -> Vec<u8> {
 }
 
 impl Wallet {
-    fn log_session_refusal(&self, audience: &str, reason: &str) -> Result<(), Error> {
+    /// Logs a refused in-person request under the refusal's code (the one the app is given).
+    fn log_session_refusal(&self, audience: &str, refusal: &Error) -> Result<(), Error> {
         let audience = super::client_id::clean(audience);
         self.vault.write(|tx| {
             audit::append(
@@ -160,7 +179,7 @@ impl Wallet {
                 Actor::Citizen,
                 AuditEvent::PresentationRefused {
                     audience,
-                    reason: reason.to_string(),
+                    reason: reason_code(refusal).to_string(),
                     channel: Channel::SessionQr,
                 },
             )
@@ -183,7 +202,7 @@ impl Wallet {
         let jwt = match session.open(&message) {
             Ok(j) => j,
             Err(e) => {
-                self.log_session_refusal("(unknown)", "not_for_this_session")?;
+                self.log_session_refusal("(unknown)", &e)?;
                 return Err(e);
             }
         };
@@ -191,17 +210,21 @@ impl Wallet {
         if unverified_claim(&jwt, ENGAGEMENT_CLAIM).as_deref()
             != Some(engagement_hash(session.qr_text()).as_str())
         {
-            self.log_session_refusal(&claimed, "not_for_this_session")?;
-            return Err(refused(
+            let e = refused(
+                RequestRefusal::NotForThisSession,
                 "the request is not bound to this session QR (kluis_engagement): it was made for another session or replayed",
-            ));
+            );
+            self.log_session_refusal(&claimed, &e)?;
+            return Err(e);
         }
         let req = self.presentation_from_request_object(&jwt, None, Channel::SessionQr, lang)?;
         if req.request.response_mode != ResponseMode::DirectPostJwt {
-            self.log_session_refusal(&claimed, "unencrypted_response_mode")?;
-            return Err(refused(
+            let e = refused(
+                RequestRefusal::UnencryptedResponseMode,
                 "an in-person request must ask for an encrypted answer (direct_post.jwt)",
-            ));
+            );
+            self.log_session_refusal(&claimed, &e)?;
+            return Err(e);
         }
         Ok(req)
     }

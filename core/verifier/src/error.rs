@@ -20,18 +20,27 @@ pub enum Error {
     #[error("invalid presentation: {reason}")]
     InvalidPresentation { reason: String },
     /// A requesting party's presentation request is invalid or untrusted (bad signature, unknown
-    /// party, response URI off its registered origins, expired, malformed query ...).
+    /// party, response URI off its registered origins, expired, malformed query ...). `code` is
+    /// what an app words and the audit log's `PresentationRefused` records; `reason` is the
+    /// developer's text (not for display).
     #[error("presentation request refused: {reason}")]
-    InvalidRequest { reason: String },
+    InvalidRequest {
+        code: RequestRefusal,
+        reason: String,
+    },
     /// The caller's input is not acceptable (bad JWK, bad URL, bad query, ...).
     #[error("invalid input: {reason}")]
     InvalidInput { reason: String },
     /// Something failed inside (signing, encoding, a poisoned lock), not the input.
     #[error("internal error: {reason}")]
     Internal { reason: String },
-    /// A server could not be reached (down, too slow), after bounded retries.
+    /// A server could not be reached (down, too slow), after bounded retries. `kind` is what an
+    /// app words; `reason` is the developer's text (not for display).
     #[error("network: {reason}")]
-    Network { reason: String },
+    Network {
+        kind: NetworkFailure,
+        reason: String,
+    },
     /// A server's TLS certificate was refused (see `HttpPolicy::tls`). Not retried.
     #[error("TLS: {reason}")]
     Tls { reason: String },
@@ -40,7 +49,121 @@ pub enum Error {
     Protocol { reason: String },
 }
 
+/// Why a presentation request was refused: one code per check, shared by the error an app sees
+/// and the audit log's `PresentationRefused` entry (its `reason`, the snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestRefusal {
+    /// The request object's signature does not verify, or it is not signed.
+    BadSignature,
+    /// The request object's `client_id` is not the link's.
+    ClientIdMismatch,
+    /// The party (or its attestation's subject) is not listed in the scheme.
+    UnknownParty,
+    /// The `client_id` prefix is one this wallet does not accept.
+    UnsupportedClientId,
+    /// The response would go over plain http.
+    InsecureResponseUri,
+    /// The response address is off the party's registered origins or redirect URIs.
+    ForeignResponseUri,
+    /// The request (or its attestation or certificate) is not valid yet.
+    NotYetValid,
+    /// The request (or its attestation or certificate) has expired.
+    Expired,
+    /// The request was answered already (its nonce seen before).
+    ReplayedNonce,
+    /// The request is larger than the wallet reads.
+    Oversized,
+    /// The DCQL query is malformed or asks what the wallet cannot answer.
+    MalformedQuery,
+    /// The request object's `typ` is not `oauth-authz-req+jwt`.
+    WrongTyp,
+    /// A `transaction_data` entry is malformed or of a type the wallet does not know.
+    InvalidTransactionData,
+    /// The link or request is a redirect the wallet does not follow.
+    Redirect,
+    /// An in-person (session QR) request that is not for this session: not encrypted to its
+    /// key, or bound to another engagement.
+    NotForThisSession,
+    /// An in-person request that does not ask for an encrypted answer (`direct_post.jwt`).
+    UnencryptedResponseMode,
+    /// A certificate in the request's `x5c` chain has expired.
+    CertificateExpired,
+    /// The request's `x5c` chain does not lead to the scheme's certificate authority (or is
+    /// malformed, or its leaf may not sign).
+    UntrustedCertificate,
+    /// A signed Digital Credentials API request names other `expected_origins` than the page.
+    ForeignOrigin,
+    /// Any other malformed or untrusted request.
+    InvalidRequest,
+}
+
+impl RequestRefusal {
+    /// The snake_case name (the audit log's `PresentationRefused.reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestRefusal::BadSignature => "bad_signature",
+            RequestRefusal::ClientIdMismatch => "client_id_mismatch",
+            RequestRefusal::UnknownParty => "unknown_party",
+            RequestRefusal::UnsupportedClientId => "unsupported_client_id",
+            RequestRefusal::InsecureResponseUri => "insecure_response_uri",
+            RequestRefusal::ForeignResponseUri => "foreign_response_uri",
+            RequestRefusal::NotYetValid => "not_yet_valid",
+            RequestRefusal::Expired => "expired",
+            RequestRefusal::ReplayedNonce => "replayed_nonce",
+            RequestRefusal::Oversized => "oversized",
+            RequestRefusal::MalformedQuery => "malformed_query",
+            RequestRefusal::WrongTyp => "wrong_typ",
+            RequestRefusal::InvalidTransactionData => "invalid_transaction_data",
+            RequestRefusal::Redirect => "redirect",
+            RequestRefusal::NotForThisSession => "not_for_this_session",
+            RequestRefusal::UnencryptedResponseMode => "unencrypted_response_mode",
+            RequestRefusal::CertificateExpired => "certificate_expired",
+            RequestRefusal::UntrustedCertificate => "untrusted_certificate",
+            RequestRefusal::ForeignOrigin => "foreign_origin",
+            RequestRefusal::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// Why a server could not be reached: what an app words ("try again later", "the service is
+/// down"). Nothing was stored in any of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NetworkFailure {
+    /// No connection could be made (down, no route, refused), after bounded retries.
+    Unreachable,
+    /// The server did not answer (or finish its answer) in time.
+    Timeout,
+    /// The server (or a gateway in front of it) said it is unavailable: HTTP 502/503/504 after
+    /// the retries, or 503 from a holder that cannot check something it depends on now.
+    Unavailable { status: u16 },
+    /// The server answered with an HTTP error `status` where the exchange needs its content
+    /// (a request, list or receipt it does not hand out).
+    HttpStatus { status: u16 },
+    /// The connection broke while sending or reading; a POST may have been acted on.
+    BrokeOff,
+    /// The server answered, but not with what the exchange needs (a missing or stale list, a
+    /// publication superseded meanwhile): trying again later may work.
+    BadAnswer,
+}
+
 impl Error {
+    /// A refused presentation request.
+    pub fn refused(code: RequestRefusal, reason: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// A server that could not be reached.
+    pub fn network(kind: NetworkFailure, reason: impl Into<String>) -> Self {
+        Error::Network {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn invalid_input(reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             reason: reason.into(),

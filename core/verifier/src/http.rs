@@ -22,7 +22,7 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use crate::Error;
+use crate::{Error, NetworkFailure};
 
 /// How kluis talks to holders, the scheme, requesting parties, registries and relays.
 #[derive(Debug, Clone)]
@@ -160,6 +160,18 @@ impl Reply {
         serde_json::from_slice(&self.body).map_err(|_| Error::Protocol {
             reason: format!("the {what} is not valid JSON"),
         })
+    }
+
+    /// An OAuth error response's `error` code (RFC 6749 §5.2), for an app to act on: only when
+    /// it is a plain code (letters, digits, `_`, `-`, `.`; at most 64), never free text.
+    pub fn oauth_error_code(&self) -> Option<String> {
+        let v: Value = serde_json::from_slice(&self.body).ok()?;
+        let e = v.get("error")?.as_str()?;
+        let plain = !e.is_empty()
+            && e.len() <= 64
+            && e.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        plain.then(|| e.to_string())
     }
 
     /// An OAuth error response's `error` (and short `error_description`), for messages.
@@ -363,9 +375,11 @@ pub fn transport_error(e: &reqwest::Error, host: &str) -> Error {
             reason: format!("{host}: the server's TLS certificate was refused: {why}"),
         },
         None if e.is_timeout() => Error::Network {
+            kind: NetworkFailure::Timeout,
             reason: format!("{host} did not answer in time"),
         },
         None => Error::Network {
+            kind: NetworkFailure::Unreachable,
             reason: format!("{host}: request failed"),
         },
     }
@@ -504,6 +518,7 @@ impl Http {
                 }
                 Err(e) if e.is_connect() => {
                     return Err(SendFailure::NotSent(Error::Network {
+                        kind: NetworkFailure::Unreachable,
                         reason: format!("{host}: cannot connect (after {attempt} attempts)"),
                     }))
                 }
@@ -562,13 +577,17 @@ impl Http {
                 req = req.header(*name, *value);
             }
             let last = attempt > self.policy.retries;
-            let outcome: Result<(), String> = match req.send().await {
+            let outcome: Result<(), (NetworkFailure, String)> = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
+                    let unavailable = NetworkFailure::Unavailable {
+                        status: status.as_u16(),
+                    };
                     if matches!(status.as_u16(), 502..=504) && !last {
-                        Err(format!("HTTP {}", status.as_u16()))
+                        Err((unavailable, format!("HTTP {}", status.as_u16())))
                     } else if matches!(status.as_u16(), 502..=504) {
                         return Err(Error::Network {
+                            kind: unavailable,
                             reason: format!(
                                 "{host} is unavailable (HTTP {}) after {attempt} attempts",
                                 status.as_u16()
@@ -580,19 +599,25 @@ impl Http {
                 }
                 // A certificate that did not verify will not verify on the next attempt either.
                 Err(e) if tls_failure(&e).is_some() => return Err(transport_error(&e, &host)),
-                Err(e) if e.is_connect() => Err("cannot connect".to_string()),
-                Err(e) if e.is_timeout() && idempotent => Err("timed out".to_string()),
+                Err(e) if e.is_connect() => {
+                    Err((NetworkFailure::Unreachable, "cannot connect".to_string()))
+                }
+                Err(e) if e.is_timeout() && idempotent => {
+                    Err((NetworkFailure::Timeout, "timed out".to_string()))
+                }
                 Err(e) if e.is_timeout() => {
                     return Err(Error::Network {
+                        kind: NetworkFailure::Timeout,
                         reason: format!("{host} did not answer in time"),
                     })
                 }
-                Err(_) => Err("request failed".to_string()),
+                Err(_) => Err((NetworkFailure::Unreachable, "request failed".to_string())),
             };
             drop(slot);
-            if let Err(why) = outcome {
+            if let Err((kind, why)) = outcome {
                 if last {
                     return Err(Error::Network {
+                        kind,
                         reason: format!("{host}: {why} (after {attempt} attempts)"),
                     });
                 }
@@ -632,11 +657,13 @@ impl Http {
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => {
                     return Err(Error::Network {
+                        kind: NetworkFailure::Timeout,
                         reason: format!("{host} did not finish its answer in time"),
                     })
                 }
                 Err(_) => {
                     return Err(Error::Network {
+                        kind: NetworkFailure::BrokeOff,
                         reason: format!("{host} broke off its answer"),
                     })
                 }

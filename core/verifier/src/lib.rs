@@ -75,7 +75,7 @@ pub mod trust;
 pub mod x509;
 
 pub use clock::now_unix;
-pub use error::Error;
+pub use error::{Error, NetworkFailure, RequestRefusal};
 
 pub use kluis_qr as qr;
 pub use kluis_sdjwt as sdjwt;

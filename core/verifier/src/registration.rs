@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::jws::{header as jws_header, verify as jws_verify};
 use crate::scheme::{LocalizedName, RegisteredPurpose, RequestingParty};
-use crate::Error;
+use crate::{Error, RequestRefusal};
 
 /// `typ` of a registration certificate JWS.
 pub const REGISTRATION_CERT_TYP: &str = "rc-wrp+jwt";
@@ -90,10 +90,8 @@ impl RegistrationCertificate {
     }
 }
 
-fn refused(reason: impl Into<String>) -> Error {
-    Error::InvalidRequest {
-        reason: reason.into(),
-    }
+fn refused(code: RequestRefusal, reason: impl Into<String>) -> Error {
+    Error::refused(code, reason)
 }
 
 /// Verifies a registration certificate: `typ`, ES256 signature by `scheme_key`, `iss` equal to
@@ -109,42 +107,66 @@ pub fn verify_registration_certificate(
 ) -> Result<RegistrationCertificate, Error> {
     let jws = jws.trim();
     if jws.len() > MAX_CERT_BYTES {
-        return Err(refused("the registration certificate is too large"));
+        return Err(refused(
+            RequestRefusal::Oversized,
+            "the registration certificate is too large",
+        ));
     }
-    let header =
-        jws_header(jws).ok_or_else(|| refused("the registration certificate is not a JWT"))?;
+    let header = jws_header(jws).ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the registration certificate is not a JWT",
+        )
+    })?;
     if header.get("typ").and_then(Value::as_str) != Some(REGISTRATION_CERT_TYP) {
-        return Err(refused(format!(
-            "the registration certificate's typ is not {REGISTRATION_CERT_TYP}"
-        )));
+        return Err(refused(
+            RequestRefusal::WrongTyp,
+            format!("the registration certificate's typ is not {REGISTRATION_CERT_TYP}"),
+        ));
     }
     let v = jws_verify(jws, std::slice::from_ref(scheme_key)).ok_or_else(|| {
-        refused("the registration certificate is not signed by the pinned scheme key")
+        refused(
+            RequestRefusal::BadSignature,
+            "the registration certificate is not signed by the pinned scheme key",
+        )
     })?;
-    let cert: RegistrationCertificate = serde_json::from_value(Value::Object(v.payload))
-        .map_err(|_| refused("the registration certificate is malformed"))?;
+    let cert: RegistrationCertificate =
+        serde_json::from_value(Value::Object(v.payload)).map_err(|_| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the registration certificate is malformed",
+            )
+        })?;
     if let Some(iss) = scheme_iss {
         if cert.iss != iss {
             return Err(refused(
+                RequestRefusal::InvalidRequest,
                 "the registration certificate is not issued by the scheme",
             ));
         }
     }
     if cert.sub != party_id {
         return Err(refused(
+            RequestRefusal::InvalidRequest,
             "the registration certificate is for another party than the client_id",
         ));
     }
     if cert.exp.saturating_add(SKEW_SECS) < now {
-        return Err(refused("the registration certificate has expired"));
+        return Err(refused(
+            RequestRefusal::Expired,
+            "the registration certificate has expired",
+        ));
     }
     if cert.iat > now.saturating_add(SKEW_SECS) || cert.exp < cert.iat {
-        return Err(refused(
+        return Err(refused(RequestRefusal::InvalidRequest,
             "the registration certificate's validity is out of bounds (iat in the future or after exp)",
         ));
     }
     if cert.purpose.id.is_empty() {
-        return Err(refused("the registration certificate names no purpose"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the registration certificate names no purpose",
+        ));
     }
     Ok(cert)
 }
@@ -157,24 +179,36 @@ pub fn registration_certificates(verifier_info: Option<&Value>) -> Result<Vec<&s
     let Some(v) = verifier_info else {
         return Ok(Vec::new());
     };
-    let items = v
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| refused("verifier_info is not a non-empty array"))?;
+    let items = v.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "verifier_info is not a non-empty array",
+        )
+    })?;
     let mut out = Vec::new();
     for item in items {
-        let format = item
-            .get("format")
-            .and_then(Value::as_str)
-            .ok_or_else(|| refused("a verifier_info entry has no format"))?;
+        let format = item.get("format").and_then(Value::as_str).ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "a verifier_info entry has no format",
+            )
+        })?;
         let data = item
             .get("data")
             .filter(|d| d.is_string() || d.is_object())
-            .ok_or_else(|| refused("a verifier_info entry has no data"))?;
+            .ok_or_else(|| {
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    "a verifier_info entry has no data",
+                )
+            })?;
         if format == VERIFIER_INFO_FORMAT {
-            let jws = data
-                .as_str()
-                .ok_or_else(|| refused("a registration_cert entry's data is not a JWS"))?;
+            let jws = data.as_str().ok_or_else(|| {
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    "a registration_cert entry's data is not a JWS",
+                )
+            })?;
             out.push(jws);
         }
     }
@@ -231,7 +265,7 @@ mod tests {
 
     fn refused_with(r: Result<RegistrationCertificate, Error>, needle: &str) {
         match r {
-            Err(Error::InvalidRequest { reason }) => {
+            Err(Error::InvalidRequest { reason, .. }) => {
                 assert!(reason.contains(needle), "{reason} (wanted {needle})")
             }
             other => panic!("expected a refusal ({needle}), got {other:?}"),

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::http::{checked_url, Http};
 use crate::jws::{header as jws_header, verify as jws_verify};
-use crate::{now_unix, Error};
+use crate::{now_unix, Error, NetworkFailure};
 
 /// `typ` of the participant list JWT.
 pub const PARTICIPANT_LIST_TYP: &str = "participant-list+jwt";
@@ -230,6 +230,9 @@ pub async fn fetch_list(
     let reply = http.get(&url, "application/jwt").await?;
     if !reply.status.is_success() {
         return Err(Error::Network {
+            kind: NetworkFailure::HttpStatus {
+                status: reply.status.as_u16(),
+            },
             reason: format!(
                 "the scheme's participant list is unavailable (HTTP {})",
                 reply.status.as_u16()

@@ -6968,9 +6968,13 @@ public struct HolderRefreshFailure: Equatable, Hashable {
      */
     public var issuer: String
     /**
-     * Why (the error's text: no claim values).
+     * Why, for the app to word.
      */
-    public var reason: String
+    public var failure: FailureCode
+    /**
+     * English for developers: not for display (no claim values).
+     */
+    public var detail: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6979,10 +6983,14 @@ public struct HolderRefreshFailure: Equatable, Hashable {
          * The holder.
          */issuer: String, 
         /**
-         * Why (the error's text: no claim values).
-         */reason: String) {
+         * Why, for the app to word.
+         */failure: FailureCode, 
+        /**
+         * English for developers: not for display (no claim values).
+         */detail: String) {
         self.issuer = issuer
-        self.reason = reason
+        self.failure = failure
+        self.detail = detail
     }
 
     
@@ -7002,13 +7010,15 @@ public struct FfiConverterTypeHolderRefreshFailure: FfiConverterRustBuffer {
         return
             try HolderRefreshFailure(
                 issuer: FfiConverterString.read(from: &buf), 
-                reason: FfiConverterString.read(from: &buf)
+                failure: FfiConverterTypeFailureCode.read(from: &buf), 
+                detail: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: HolderRefreshFailure, into buf: inout [UInt8]) {
         FfiConverterString.write(value.issuer, into: &buf)
-        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterTypeFailureCode.write(value.failure, into: &buf)
+        FfiConverterString.write(value.detail, into: &buf)
     }
 }
 
@@ -9498,7 +9508,7 @@ public func FfiConverterTypeQueryView_lower(_ value: QueryView) -> RustBuffer {
 
 
 /**
- * A credential that could not be refreshed or picked up, with the reason (no personal data).
+ * A credential that could not be refreshed or picked up: why as a code (no personal data).
  */
 public struct RefreshFailure: Equatable, Hashable {
     /**
@@ -9506,9 +9516,13 @@ public struct RefreshFailure: Equatable, Hashable {
      */
     public var id: String
     /**
-     * Why.
+     * Why, for the app to word.
      */
-    public var reason: String
+    public var failure: FailureCode
+    /**
+     * English for developers: not for display.
+     */
+    public var detail: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -9517,10 +9531,14 @@ public struct RefreshFailure: Equatable, Hashable {
          * Credential or pending transaction id.
          */id: String, 
         /**
-         * Why.
-         */reason: String) {
+         * Why, for the app to word.
+         */failure: FailureCode, 
+        /**
+         * English for developers: not for display.
+         */detail: String) {
         self.id = id
-        self.reason = reason
+        self.failure = failure
+        self.detail = detail
     }
 
     
@@ -9540,13 +9558,15 @@ public struct FfiConverterTypeRefreshFailure: FfiConverterRustBuffer {
         return
             try RefreshFailure(
                 id: FfiConverterString.read(from: &buf), 
-                reason: FfiConverterString.read(from: &buf)
+                failure: FfiConverterTypeFailureCode.read(from: &buf), 
+                detail: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: RefreshFailure, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
-        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterTypeFailureCode.write(value.failure, into: &buf)
+        FfiConverterString.write(value.detail, into: &buf)
     }
 }
 
@@ -11943,6 +11963,168 @@ public func FfiConverterTypeDeviceKeyStoreError_lower(_ value: DeviceKeyStoreErr
 
 
 /**
+ * An error as a code with its parameters (no text), where a result reports a failure for one
+ * item (a credential not refreshed).
+ */
+
+public enum FailureCode: Equatable, Hashable {
+    
+    /**
+     * The holder could not be reached.
+     */
+    case network(kind: NetworkFailure
+    )
+    /**
+     * The holder's TLS certificate was refused.
+     */
+    case tls
+    /**
+     * The holder refused or answered outside the protocol.
+     */
+    case issuance(kind: IssuanceFailure
+    )
+    /**
+     * The login at the holder was refused.
+     */
+    case authorization
+    /**
+     * What the holder sent failed verification, or its issuer is not trusted.
+     */
+    case invalidCredential
+    /**
+     * Imported by hand: there is no holder to ask.
+     */
+    case noHolder
+    /**
+     * A holder key needs the user to authenticate first.
+     */
+    case userAuthenticationRequired
+    /**
+     * The app's holder key store failed.
+     */
+    case holderKey
+    /**
+     * Cancelled by the user or the app.
+     */
+    case cancelled
+    /**
+     * Anything else.
+     */
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FailureCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFailureCode: FfiConverterRustBuffer {
+    typealias SwiftType = FailureCode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FailureCode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .network(kind: try FfiConverterTypeNetworkFailure.read(from: &buf)
+        )
+        
+        case 2: return .tls
+        
+        case 3: return .issuance(kind: try FfiConverterTypeIssuanceFailure.read(from: &buf)
+        )
+        
+        case 4: return .authorization
+        
+        case 5: return .invalidCredential
+        
+        case 6: return .noHolder
+        
+        case 7: return .userAuthenticationRequired
+        
+        case 8: return .holderKey
+        
+        case 9: return .cancelled
+        
+        case 10: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FailureCode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .network(kind):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeNetworkFailure.write(kind, into: &buf)
+            
+        
+        case .tls:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .issuance(kind):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeIssuanceFailure.write(kind, into: &buf)
+            
+        
+        case .authorization:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .invalidCredential:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .noHolder:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .userAuthenticationRequired:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .holderKey:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .cancelled:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailureCode_lift(_ buf: RustBuffer) throws -> FailureCode {
+    return try FfiConverterTypeFailureCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailureCode_lower(_ value: FailureCode) -> RustBuffer {
+    return FfiConverterTypeFailureCode.lower(value)
+}
+
+
+
+/**
  * How a credential is bound to a holder key.
  */
 
@@ -12202,6 +12384,108 @@ public func FfiConverterTypeIncomeKind_lower(_ value: IncomeKind) -> RustBuffer 
 
 
 /**
+ * Why collecting from a data holder failed.
+ */
+
+public enum IssuanceFailure: Equatable, Hashable {
+    
+    /**
+     * The holder refused with HTTP `status` and, when it sent one, its OAuth 2.0 / OpenID4VCI
+     * `error` code (`invalid_grant`: a wrong transaction code or a used or expired offer;
+     * `invalid_proof`, `invalid_nonce`, `credential_request_denied`, `invalid_transaction_id`,
+     * ...). Codes a holder invents pass through; only plain codes, never free text.
+     */
+    case refused(status: UInt16, error: String?
+    )
+    /**
+     * The holder is still preparing the credential: collect again later.
+     */
+    case pending
+    /**
+     * The holder or offer needs what kluis does not do, or lacks what it needs.
+     */
+    case unsupported
+    /**
+     * The holder answered outside the protocol (malformed, missing fields, oversized).
+     */
+    case malformed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension IssuanceFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuanceFailure: FfiConverterRustBuffer {
+    typealias SwiftType = IssuanceFailure
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuanceFailure {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .refused(status: try FfiConverterUInt16.read(from: &buf), error: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 2: return .pending
+        
+        case 3: return .unsupported
+        
+        case 4: return .malformed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: IssuanceFailure, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .refused(status,error):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterOptionString.write(error, into: &buf)
+            
+        
+        case .pending:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unsupported:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .malformed:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuanceFailure_lift(_ buf: RustBuffer) throws -> IssuanceFailure {
+    return try FfiConverterTypeIssuanceFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuanceFailure_lower(_ value: IssuanceFailure) -> RustBuffer {
+    return FfiConverterTypeIssuanceFailure.lower(value)
+}
+
+
+
+/**
  * What went wrong, in terms an app can act on.
  */
 public 
@@ -12269,9 +12553,11 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * A requesting party's presentation request was refused (bad signature, party not in the
      * scheme, response address off its registered origins, expired, replayed, malformed
-     * query); `reason` names the check. Nothing was sent; the refusal is in the audit log.
+     * query): `code` names the check, for the app to word; the audit log's
+     * `PresentationRefused` records the same code. `detail` is English for developers: not for
+     * display (no personal data). Nothing was sent.
      */
-    case InvalidRequest(reason: String
+    case InvalidRequest(code: RequestRefusal, detail: String
     )
     /**
      * No such credential, issuer or record (`what` is its kind and opaque id).
@@ -12294,10 +12580,11 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Internal(reason: String
     )
     /**
-     * A data holder or the scheme could not be reached (after bounded retries). Nothing was
-     * stored: offer "try again later".
+     * A data holder, requesting party or the scheme could not be reached (after bounded
+     * retries): `kind` says how, for the app to word. `detail` is English for developers: not
+     * for display (no personal data). Nothing was stored: offer "try again later".
      */
-    case Network(reason: String
+    case Network(kind: NetworkFailure, detail: String
     )
     /**
      * A server's TLS certificate was refused: it does not chain to a trusted root (the
@@ -12308,9 +12595,10 @@ enum KluisError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     /**
      * A data holder refused the request (wrong transaction code, expired offer) or answered
-     * outside the protocol. Nothing was stored.
+     * outside the protocol: `kind` says which, with the holder's error code when it sent one.
+     * `detail` is English for developers: not for display. Nothing was stored.
      */
-    case Issuance(reason: String
+    case Issuance(kind: IssuanceFailure, detail: String
     )
     /**
      * The login at the holder (authorization code flow) was refused: `refusal` says which
@@ -12413,7 +12701,8 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 13: return .InvalidRequest(
-            reason: try FfiConverterString.read(from: &buf)
+            code: try FfiConverterTypeRequestRefusal.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 14: return .NotFound(
             what: try FfiConverterString.read(from: &buf)
@@ -12428,13 +12717,15 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 18: return .Network(
-            reason: try FfiConverterString.read(from: &buf)
+            kind: try FfiConverterTypeNetworkFailure.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 19: return .Tls(
             reason: try FfiConverterString.read(from: &buf)
             )
         case 20: return .Issuance(
-            reason: try FfiConverterString.read(from: &buf)
+            kind: try FfiConverterTypeIssuanceFailure.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
             )
         case 21: return .Authorization(
             refusal: try FfiConverterTypeAuthorizationRefusal.read(from: &buf), 
@@ -12521,9 +12812,10 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .InvalidRequest(reason):
+        case let .InvalidRequest(code,detail):
             writeInt(&buf, Int32(13))
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeRequestRefusal.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
         case let .NotFound(what):
@@ -12546,9 +12838,10 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Network(reason):
+        case let .Network(kind,detail):
             writeInt(&buf, Int32(18))
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeNetworkFailure.write(kind, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
         case let .Tls(reason):
@@ -12556,9 +12849,10 @@ public struct FfiConverterTypeKluisError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Issuance(reason):
+        case let .Issuance(kind,detail):
             writeInt(&buf, Int32(20))
-            FfiConverterString.write(reason, into: &buf)
+            FfiConverterTypeIssuanceFailure.write(kind, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
             
         
         case let .Authorization(refusal,reason):
@@ -13133,6 +13427,128 @@ public func FfiConverterTypeMandateState_lower(_ value: MandateState) -> RustBuf
 
 
 /**
+ * How a server could not be reached. Nothing was stored in any of these.
+ */
+
+public enum NetworkFailure: Equatable, Hashable {
+    
+    /**
+     * No connection could be made (down, no route, refused), after bounded retries.
+     */
+    case unreachable
+    /**
+     * The server did not answer (or finish its answer) in time.
+     */
+    case timeout
+    /**
+     * The server (or a gateway) said it is unavailable: HTTP 502/503/504 after the retries,
+     * or 503 from a holder that cannot check something it depends on now.
+     */
+    case unavailable(status: UInt16
+    )
+    /**
+     * The server answered with an HTTP error `status` where the exchange needs its content.
+     */
+    case httpStatus(status: UInt16
+    )
+    /**
+     * The connection broke while sending or reading; a POST may have been acted on.
+     */
+    case brokeOff
+    /**
+     * The server answered, but not with what the exchange needs: trying again later may work.
+     */
+    case badAnswer
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NetworkFailure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNetworkFailure: FfiConverterRustBuffer {
+    typealias SwiftType = NetworkFailure
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NetworkFailure {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .unreachable
+        
+        case 2: return .timeout
+        
+        case 3: return .unavailable(status: try FfiConverterUInt16.read(from: &buf)
+        )
+        
+        case 4: return .httpStatus(status: try FfiConverterUInt16.read(from: &buf)
+        )
+        
+        case 5: return .brokeOff
+        
+        case 6: return .badAnswer
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NetworkFailure, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .unreachable:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .timeout:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .unavailable(status):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt16.write(status, into: &buf)
+            
+        
+        case let .httpStatus(status):
+            writeInt(&buf, Int32(4))
+            FfiConverterUInt16.write(status, into: &buf)
+            
+        
+        case .brokeOff:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .badAnswer:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNetworkFailure_lift(_ buf: RustBuffer) throws -> NetworkFailure {
+    return try FfiConverterTypeNetworkFailure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNetworkFailure_lower(_ value: NetworkFailure) -> RustBuffer {
+    return FfiConverterTypeNetworkFailure.lower(value)
+}
+
+
+
+/**
  * What an offline QR discloses.
  */
 
@@ -13626,6 +14042,264 @@ public func FfiConverterTypeQrErrorCorrection_lift(_ buf: RustBuffer) throws -> 
 #endif
 public func FfiConverterTypeQrErrorCorrection_lower(_ value: QrErrorCorrection) -> RustBuffer {
     return FfiConverterTypeQrErrorCorrection.lower(value)
+}
+
+
+
+/**
+ * Why a presentation request was refused (one code per check; the audit log's
+ * `PresentationRefused.reason` is the same code in snake_case).
+ */
+
+public enum RequestRefusal: Equatable, Hashable {
+    
+    /**
+     * The request object's signature does not verify, or it is not signed.
+     */
+    case badSignature
+    /**
+     * The request object's `client_id` is not the link's.
+     */
+    case clientIdMismatch
+    /**
+     * The party (or its attestation's subject) is not listed in the scheme.
+     */
+    case unknownParty
+    /**
+     * The `client_id` prefix is one this wallet does not accept.
+     */
+    case unsupportedClientId
+    /**
+     * The response would go over plain http.
+     */
+    case insecureResponseUri
+    /**
+     * The response address is off the party's registered origins or redirect URIs.
+     */
+    case foreignResponseUri
+    /**
+     * The request (or its attestation or certificate) is not valid yet.
+     */
+    case notYetValid
+    /**
+     * The request (or its attestation or certificate) has expired.
+     */
+    case expired
+    /**
+     * The request was answered already (a replayed request): nothing is sent again.
+     */
+    case replayedNonce
+    /**
+     * The request is larger than the wallet reads.
+     */
+    case oversized
+    /**
+     * The query is malformed or asks what the wallet cannot answer.
+     */
+    case malformedQuery
+    /**
+     * The request object's `typ` is not `oauth-authz-req+jwt`.
+     */
+    case wrongTyp
+    /**
+     * A transaction to confirm is malformed or of a type the wallet does not know.
+     */
+    case invalidTransactionData
+    /**
+     * The link or request is a redirect the wallet does not follow.
+     */
+    case redirect
+    /**
+     * An in-person (session QR) request that is not for this session: not encrypted to its
+     * key, or bound to another engagement.
+     */
+    case notForThisSession
+    /**
+     * An in-person request that does not ask for an encrypted answer (`direct_post.jwt`).
+     */
+    case unencryptedResponseMode
+    /**
+     * A certificate in the request's `x5c` chain has expired.
+     */
+    case certificateExpired
+    /**
+     * The request's `x5c` chain does not lead to the scheme's certificate authority (or is
+     * malformed, or its leaf may not sign).
+     */
+    case untrustedCertificate
+    /**
+     * A signed Digital Credentials API request names other `expected_origins` than the page.
+     */
+    case foreignOrigin
+    /**
+     * Any other malformed or untrusted request.
+     */
+    case invalidRequest
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RequestRefusal: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestRefusal: FfiConverterRustBuffer {
+    typealias SwiftType = RequestRefusal
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestRefusal {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .badSignature
+        
+        case 2: return .clientIdMismatch
+        
+        case 3: return .unknownParty
+        
+        case 4: return .unsupportedClientId
+        
+        case 5: return .insecureResponseUri
+        
+        case 6: return .foreignResponseUri
+        
+        case 7: return .notYetValid
+        
+        case 8: return .expired
+        
+        case 9: return .replayedNonce
+        
+        case 10: return .oversized
+        
+        case 11: return .malformedQuery
+        
+        case 12: return .wrongTyp
+        
+        case 13: return .invalidTransactionData
+        
+        case 14: return .redirect
+        
+        case 15: return .notForThisSession
+        
+        case 16: return .unencryptedResponseMode
+        
+        case 17: return .certificateExpired
+        
+        case 18: return .untrustedCertificate
+        
+        case 19: return .foreignOrigin
+        
+        case 20: return .invalidRequest
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RequestRefusal, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .badSignature:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .clientIdMismatch:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unknownParty:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .unsupportedClientId:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .insecureResponseUri:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .foreignResponseUri:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .notYetValid:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .replayedNonce:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .oversized:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .malformedQuery:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .wrongTyp:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .invalidTransactionData:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .redirect:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .notForThisSession:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .unencryptedResponseMode:
+            writeInt(&buf, Int32(16))
+        
+        
+        case .certificateExpired:
+            writeInt(&buf, Int32(17))
+        
+        
+        case .untrustedCertificate:
+            writeInt(&buf, Int32(18))
+        
+        
+        case .foreignOrigin:
+            writeInt(&buf, Int32(19))
+        
+        
+        case .invalidRequest:
+            writeInt(&buf, Int32(20))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestRefusal_lift(_ buf: RustBuffer) throws -> RequestRefusal {
+    return try FfiConverterTypeRequestRefusal.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestRefusal_lower(_ value: RequestRefusal) -> RustBuffer {
+    return FfiConverterTypeRequestRefusal.lower(value)
 }
 
 

@@ -287,7 +287,7 @@ pub fn refresh(cli: &Cli, force: bool) -> Result<(), CliError> {
         );
     }
     for f in &report.failed {
-        println!("Not refreshed: {}: {}", f.id, f.reason);
+        println!("Not refreshed: {}: {}", f.id, f.detail);
     }
     println!(
         "{} refreshed, {} delivered, {} pending, {} still fresh, {} failed.",

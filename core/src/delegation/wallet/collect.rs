@@ -23,7 +23,7 @@ use crate::issuance::{
     key_proof, notify, poll_until, request_credential, token_reply, CollectOptions,
     CredentialReply, IssuerMetadata, Tokens, ACCEPTED, FAILURE,
 };
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, IssuanceFailure, NetworkFailure, Wallet};
 use kluis_vault::{VaultError, WriteTxn};
 
 /// What [`Wallet::collect_on_behalf`] stored under the mandate.
@@ -195,6 +195,7 @@ impl Wallet {
         if reply.status == StatusCode::SERVICE_UNAVAILABLE {
             // The holder could not check the mandate's status (its registry down): fail closed.
             return Err(Error::Network {
+                kind: NetworkFailure::Unavailable { status: 503 },
                 reason: format!(
                     "the holder could not check the mandate now ({})",
                     reply.oauth_error()
@@ -231,6 +232,7 @@ impl Wallet {
                     )
                     .await?
                     .ok_or_else(|| Error::Issuance {
+                        kind: IssuanceFailure::Pending,
                         reason: "the holder is still preparing the credential; collect again later"
                             .into(),
                     })?,

@@ -18,7 +18,7 @@ use crate::delegation::{
 };
 use crate::http::{checked_url, Http, HttpPolicy};
 use crate::status::StatusList;
-use crate::Error;
+use crate::{Error, NetworkFailure};
 use kluis_verifier::status::get_status_list_token;
 
 /// The citizen wallet's mandate status list for one registry, sealed in the vault.
@@ -112,6 +112,7 @@ impl MandateStatusListRecord {
         match put_status(&self.uri, &jwt, policy).await? {
             Publication::Published => Ok(()),
             Publication::Superseded => Err(Error::Network {
+                kind: NetworkFailure::HttpStatus { status: 409 },
                 reason:
                     "the mandate registry keeps refusing this wallet's list as older (HTTP 409)"
                         .into(),
@@ -125,7 +126,7 @@ impl MandateStatusListRecord {
         let http = Http::new(policy.clone())?;
         let served = get_status_list_token(&http, &self.uri)
             .await
-            .map_err(|reason| Error::Network { reason })?;
+            .map_err(|reason| Error::network(NetworkFailure::BadAnswer, reason))?;
         let served = String::from_utf8(served).unwrap_or_default();
         let own = key.public_jwk();
         let ours = if self.signer.is_some() {
@@ -138,6 +139,7 @@ impl MandateStatusListRecord {
         };
         let Some((_, p)) = ours else {
             return Err(Error::Network {
+                kind: NetworkFailure::BadAnswer,
                 reason: "the mandate registry holds a newer list that this wallet did not sign"
                     .into(),
             });
@@ -152,6 +154,7 @@ impl MandateStatusListRecord {
                 StatusList::decode(l.get("bits")?.as_u64()? as u8, l.get("lst")?.as_str()?).ok()
             })
             .ok_or_else(|| Error::Network {
+                kind: NetworkFailure::BadAnswer,
                 reason: "the mandate registry's list does not decode".into(),
             })?;
         for (i, r) in self.revoked.iter_mut().enumerate() {

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::mandate::Action;
 use super::DelegationError;
 use crate::credentials::CredentialState;
-use crate::Error;
+use crate::{Error, NetworkFailure};
 
 pub use collect::OnBehalfCollection;
 pub use overview::{
@@ -202,6 +202,7 @@ fn delegation_err(e: DelegationError) -> Error {
         // bad mandate (the use is refused all the same).
         e @ (DelegationError::StatusUnchecked(_) | DelegationError::StatusUnreachable(_)) => {
             Error::Network {
+                kind: NetworkFailure::BadAnswer,
                 reason: format!("delegation: {e}"),
             }
         }

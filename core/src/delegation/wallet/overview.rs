@@ -18,6 +18,7 @@ use super::{delegation_err, MandateCredential, MandateState};
 use crate::delegation::mandate::Action;
 use crate::delegation::revocation::MandateStatusLists;
 use crate::delegation::DelegationError;
+use crate::error::FailureCode;
 use crate::http::Http;
 use crate::issuance::{CollectOptions, IssuerMetadata};
 use crate::overview::{Overview, Source};
@@ -80,8 +81,10 @@ pub struct OverviewSource {
 pub struct RefreshFailure {
     /// The holder.
     pub issuer: String,
-    /// Why (the error's text: no claim values).
-    pub reason: String,
+    /// Why, as a code for the app to word.
+    pub failure: FailureCode,
+    /// The error's English text for developers: not for display (no claim values).
+    pub detail: String,
 }
 
 /// What [`Wallet::refresh_on_behalf`] did at the holders.
@@ -347,7 +350,8 @@ impl Wallet {
                 Ok(d) => deliveries[n].push(d),
                 Err(e) => clients[n].refresh_failures.push(RefreshFailure {
                     issuer,
-                    reason: e.to_string(),
+                    failure: e.failure(),
+                    detail: e.to_string(),
                 }),
             }
         }
@@ -381,7 +385,8 @@ impl Wallet {
                     for delivery in &d {
                         c.refresh_failures.push(RefreshFailure {
                             issuer: delivery.issuer.clone(),
-                            reason: e.to_string(),
+                            failure: e.failure(),
+                            detail: e.to_string(),
                         });
                     }
                     not_kept.extend(d);

@@ -60,7 +60,8 @@ impl Wallet {
         list.publish(&key, now, &policy)
             .await
             .map_err(|e| match e {
-                Error::Network { reason } => Error::Network {
+                Error::Network { kind, reason } => Error::Network {
+                    kind,
                     reason: format!(
                     "{reason} (the revocation is kept in this wallet; revoke the mandate again to \
                      publish it)"

@@ -5,7 +5,7 @@ use super::{BuiltResponse, PresentationChoice, PresentationOutcome, Presentation
 use crate::audit::DeclineReason;
 use crate::http::{Http, HttpPolicy};
 use crate::openid4vp::response::{decline_form, post_response, Posted, ResponseAck};
-use crate::{Error, Wallet};
+use crate::{Error, NetworkFailure, Wallet};
 
 impl Wallet {
     /// Sends exactly the chosen claims to the party (`direct_post` / `direct_post.jwt`) and logs
@@ -102,7 +102,10 @@ impl Wallet {
             Posted::Rejected { reason, .. } => Err(Error::InvalidPresentation {
                 reason: format!("the requesting party rejected the decline: {reason}"),
             }),
-            Posted::Uncertain { reason } => Err(Error::Network { reason }),
+            Posted::Uncertain { reason } => Err(Error::Network {
+                kind: NetworkFailure::BrokeOff,
+                reason,
+            }),
         }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::audit::{self, Actor, AuditEvent};
 use crate::http::{checked_url, shorten, transport_error, HttpPolicy};
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, RequestRefusal, Wallet};
 
 /// `typ` of a citizen's deletion request.
 pub const DELETION_REQUEST_TYP: &str = "kluis-deletion-request+jwt";
@@ -34,8 +34,9 @@ pub struct DeletionConfirmed {
     pub logged_as: u64,
 }
 
-fn refused(why: impl Into<String>) -> Error {
+fn refused(code: RequestRefusal, why: impl Into<String>) -> Error {
     Error::InvalidRequest {
+        code,
         reason: format!("deletion: {}", why.into()),
     }
 }
@@ -85,16 +86,24 @@ impl Wallet {
             .requesting_parties
             .iter()
             .find(|p| p.client_id == bare)
-            .ok_or_else(|| refused("the scheme no longer lists this party"))?;
-        let uri = party
-            .deletion_uri
-            .as_deref()
-            .ok_or_else(|| refused("the party names no deletion endpoint in the scheme's list"))?;
+            .ok_or_else(|| {
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    "the scheme no longer lists this party",
+                )
+            })?;
+        let uri = party.deletion_uri.as_deref().ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the party names no deletion endpoint in the scheme's list",
+            )
+        })?;
         let url = checked_url(uri)?;
         policy.check(&url)?;
         let origin = url.origin().ascii_serialization();
         if !party.response_origins.contains(&origin) {
             return Err(refused(
+                RequestRefusal::ForeignResponseUri,
                 "the party's deletion endpoint is not on one of its registered origins",
             ));
         }
@@ -122,7 +131,10 @@ impl Wallet {
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| transport_error(&e, &host))?;
         if body.len() > MAX_ANSWER {
-            return Err(refused("the party's answer is too large"));
+            return Err(refused(
+                RequestRefusal::Oversized,
+                "the party's answer is too large",
+            ));
         }
         let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if !status.is_success() {
@@ -131,12 +143,20 @@ impl Wallet {
                 .and_then(Value::as_str)
                 .map(crate::openid4vp::client_id::clean)
                 .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-            return Err(refused(format!("the party refused: {why}")));
+            return Err(refused(
+                RequestRefusal::InvalidRequest,
+                format!("the party refused: {why}"),
+            ));
         }
         let receipt = answer
             .get("receipt")
             .and_then(Value::as_str)
-            .ok_or_else(|| refused("the party's answer has no receipt"))?
+            .ok_or_else(|| {
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    "the party's answer has no receipt",
+                )
+            })?
             .to_string();
         let (deleted_at, deleted) = check_receipt(
             &receipt,
@@ -182,26 +202,46 @@ fn check_receipt(
     let typ = crate::jws::header(receipt)
         .and_then(|h| h.get("typ").and_then(Value::as_str).map(str::to_string));
     if typ.as_deref() != Some(DELETION_RECEIPT_TYP) {
-        return Err(refused("the receipt is not a deletion receipt"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the receipt is not a deletion receipt",
+        ));
     }
-    let v = crate::jws::verify(receipt, party_keys)
-        .ok_or_else(|| refused("the receipt is not signed by the party's registered key"))?;
+    let v = crate::jws::verify(receipt, party_keys).ok_or_else(|| {
+        refused(
+            RequestRefusal::BadSignature,
+            "the receipt is not signed by the party's registered key",
+        )
+    })?;
     let p = v.payload;
     let s = |k: &str| p.get(k).and_then(Value::as_str);
     if s("iss") != Some(audience) {
-        return Err(refused("the receipt is from another party"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the receipt is from another party",
+        ));
     }
     if s("sub") != Some(thumbprint) || s("request_jti") != Some(jti) {
-        return Err(refused("the receipt is not for this deletion request"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the receipt is not for this deletion request",
+        ));
     }
-    let deleted_at = p
-        .get("deleted_at")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| refused("the receipt has no deletion time"))?;
+    let deleted_at = p.get("deleted_at").and_then(Value::as_i64).ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the receipt has no deletion time",
+        )
+    })?;
     let deleted = p
         .get("deleted")
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| refused("the receipt does not say how much was deleted"))?;
+        .ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the receipt does not say how much was deleted",
+            )
+        })?;
     Ok((deleted_at, deleted))
 }

@@ -8,7 +8,7 @@ use crate::audit::{self, Actor, AuditEvent, DeclineReason, Delivery};
 use crate::openid4vp::client_id::SKEW_SECS;
 use crate::openid4vp::request::refused;
 use crate::openid4vp::request::VerifiedRequest;
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, RequestRefusal, Wallet};
 
 impl Wallet {
     fn nonce_key(request: &VerifiedRequest) -> String {
@@ -30,7 +30,7 @@ impl Wallet {
     /// request view the app kept): nothing is sent again.
     pub(crate) fn ensure_unanswered(&self, request: &VerifiedRequest) -> Result<(), Error> {
         if self.nonce_answered(request)? {
-            return Err(refused(
+            return Err(refused(RequestRefusal::ReplayedNonce,
                 "this request's nonce was already answered (a replayed request): nothing is sent again",
             ));
         }
@@ -40,7 +40,7 @@ impl Wallet {
     /// [`Wallet::ensure_unanswered`], and the request not past its (effective) expiry.
     pub(crate) fn ensure_answerable(&self, request: &VerifiedRequest) -> Result<(), Error> {
         if request.exp + SKEW_SECS < now_unix() {
-            return Err(refused("the request has expired"));
+            return Err(refused(RequestRefusal::Expired, "the request has expired"));
         }
         self.ensure_unanswered(request)
     }

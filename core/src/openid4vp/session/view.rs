@@ -22,7 +22,7 @@ use crate::openid4vp::request::{
     VerifiedRequest,
 };
 use crate::status::CredentialState;
-use crate::{now_unix, Error, Wallet};
+use crate::{now_unix, Error, RequestRefusal, Wallet};
 
 struct Loaded {
     id: String,
@@ -95,10 +95,13 @@ impl Wallet {
                 .participant_list()?
                 .is_some_and(|l| l.requesting_party(&id.id).is_some());
             if !listed {
-                return Err(refused(format!(
-                    "the requesting party '{}' is not listed in the scheme",
-                    clean(&id.id)
-                )));
+                return Err(refused(
+                    RequestRefusal::UnknownParty,
+                    format!(
+                        "the requesting party '{}' is not listed in the scheme",
+                        clean(&id.id)
+                    ),
+                ));
             }
         }
         Ok(())

@@ -108,6 +108,7 @@ impl DelegationError {
             },
             // Refused all the same, but the registry is the problem, not the presentation.
             e @ DelegationError::StatusUnreachable(_) => crate::Error::Network {
+                kind: crate::NetworkFailure::Unreachable,
                 reason: format!("delegation: {e}"),
             },
             other => crate::Error::InvalidPresentation {

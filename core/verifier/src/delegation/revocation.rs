@@ -21,7 +21,7 @@ use super::DelegationError;
 use crate::http::{checked_url, client as http_client, Http, HttpPolicy};
 use crate::jws::header as jws_header;
 use crate::status::{get_status_list_token, status_list_claim, StatusList, STATUS_LIST_TYP};
-use crate::Error;
+use crate::{Error, NetworkFailure};
 
 /// Bits per mandate: revoked or not.
 pub const MANDATE_LIST_BITS: u8 = 1;
@@ -264,6 +264,7 @@ pub async fn publish_status_list(uri: &str, jwt: &str, policy: &HttpPolicy) -> R
     match put_status(uri, jwt, policy).await? {
         Publication::Published => Ok(()),
         Publication::Superseded => Err(Error::Network {
+            kind: NetworkFailure::HttpStatus { status: 409 },
             reason: "the mandate registry holds a newer version of this list (HTTP 409)".into(),
         }),
     }
@@ -287,6 +288,11 @@ pub async fn put_status(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<Pub
         .send()
         .await
         .map_err(|e| Error::Network {
+            kind: if e.is_timeout() {
+                NetworkFailure::Timeout
+            } else {
+                NetworkFailure::Unreachable
+            },
             reason: format!(
                 "publishing the mandate status list to {}: {}",
                 crate::http::shorten(uri),
@@ -302,6 +308,9 @@ pub async fn put_status(uri: &str, jwt: &str, policy: &HttpPolicy) -> Result<Pub
     }
     if !reply.status().is_success() {
         return Err(Error::Network {
+            kind: NetworkFailure::HttpStatus {
+                status: reply.status().as_u16(),
+            },
             reason: format!(
                 "the mandate registry refused the status list (HTTP {})",
                 reply.status().as_u16()

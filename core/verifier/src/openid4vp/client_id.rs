@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::jws::{header as jws_header, verify as jws_verify};
-use crate::Error;
+use crate::{Error, RequestRefusal};
 
 /// `typ` of a Verifier Attestation JWT.
 pub const VERIFIER_ATTESTATION_TYP: &str = "verifier-attestation+jwt";
@@ -65,10 +65,8 @@ impl ClientId {
     }
 }
 
-pub(crate) fn refused(reason: impl Into<String>) -> Error {
-    Error::InvalidRequest {
-        reason: reason.into(),
-    }
+pub(crate) fn refused(code: RequestRefusal, reason: impl Into<String>) -> Error {
+    Error::refused(code, reason)
 }
 
 /// Text from a request fit for an error message: no control characters, at most 80 chars.
@@ -84,11 +82,17 @@ pub fn clean(s: &str) -> String {
 /// Parses a client identifier; unsupported prefixes are refused.
 pub fn parse_client_id(client_id: &str) -> Result<ClientId, Error> {
     if client_id.is_empty() || client_id.len() > 255 {
-        return Err(refused("the client_id is empty or too long"));
+        return Err(refused(
+            RequestRefusal::InvalidRequest,
+            "the client_id is empty or too long",
+        ));
     }
     if let Some(id) = client_id.strip_prefix(VERIFIER_ATTESTATION_PREFIX) {
         if id.is_empty() {
-            return Err(refused("the verifier_attestation client_id names no party"));
+            return Err(refused(
+                RequestRefusal::InvalidRequest,
+                "the verifier_attestation client_id names no party",
+            ));
         }
         return Ok(ClientId {
             full: client_id.to_string(),
@@ -104,6 +108,7 @@ pub fn parse_client_id(client_id: &str) -> Result<ClientId, Error> {
         };
         if !matches!(decoded, Ok(d) if d.len() == 32) {
             return Err(refused(
+                RequestRefusal::InvalidRequest,
                 "the x509_hash client_id is not the base64url SHA-256 hash of a certificate",
             ));
         }
@@ -114,7 +119,7 @@ pub fn parse_client_id(client_id: &str) -> Result<ClientId, Error> {
         });
     }
     if let Some((prefix, _)) = client_id.split_once(':') {
-        return Err(refused(format!(
+        return Err(refused(RequestRefusal::UnsupportedClientId, format!(
             "client identifier prefix '{}' is not accepted: only pre-registered parties, verifier_attestation and x509_hash",
             clean(prefix)
         )));
@@ -148,17 +153,29 @@ pub fn verify_attestation(
     party_id: &str,
     now: i64,
 ) -> Result<Attestation, Error> {
-    let header = jws_header(jwt).ok_or_else(|| refused("the verifier attestation is not a JWT"))?;
+    let header = jws_header(jwt).ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the verifier attestation is not a JWT",
+        )
+    })?;
     if header.get("typ").and_then(Value::as_str) != Some(VERIFIER_ATTESTATION_TYP) {
-        return Err(refused("the verifier attestation has the wrong typ"));
+        return Err(refused(
+            RequestRefusal::WrongTyp,
+            "the verifier attestation has the wrong typ",
+        ));
     }
     let v = jws_verify(jwt, std::slice::from_ref(scheme_key)).ok_or_else(|| {
-        refused("the verifier attestation is not signed by the pinned scheme key")
+        refused(
+            RequestRefusal::BadSignature,
+            "the verifier attestation is not signed by the pinned scheme key",
+        )
     })?;
     let p = v.payload;
     if let Some(iss) = scheme_iss {
         if p.get("iss").and_then(Value::as_str) != Some(iss) {
             return Err(refused(
+                RequestRefusal::InvalidRequest,
                 "the verifier attestation is not issued by the scheme",
             ));
         }
@@ -166,25 +183,37 @@ pub fn verify_attestation(
     let sub = p.get("sub").and_then(Value::as_str).unwrap_or_default();
     if sub != party_id {
         return Err(refused(
+            RequestRefusal::InvalidRequest,
             "the verifier attestation is for another party than the client_id",
         ));
     }
-    let exp = p
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| refused("the verifier attestation has no exp"))?;
+    let exp = p.get("exp").and_then(Value::as_i64).ok_or_else(|| {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the verifier attestation has no exp",
+        )
+    })?;
     if exp.saturating_add(SKEW_SECS) < now {
-        return Err(refused("the verifier attestation has expired"));
+        return Err(refused(
+            RequestRefusal::Expired,
+            "the verifier attestation has expired",
+        ));
     }
     // §12 (Verifier Attestation JWT): `nbf` is honoured like `exp`.
     match p.get("nbf") {
         None => {}
         Some(nbf) => {
-            let nbf = nbf
-                .as_i64()
-                .ok_or_else(|| refused("the verifier attestation's nbf is not a number"))?;
+            let nbf = nbf.as_i64().ok_or_else(|| {
+                refused(
+                    RequestRefusal::InvalidRequest,
+                    "the verifier attestation's nbf is not a number",
+                )
+            })?;
             if nbf > now.saturating_add(SKEW_SECS) {
-                return Err(refused("the verifier attestation is not valid yet (nbf)"));
+                return Err(refused(
+                    RequestRefusal::NotYetValid,
+                    "the verifier attestation is not valid yet (nbf)",
+                ));
             }
         }
     }
@@ -192,7 +221,12 @@ pub fn verify_attestation(
         .get("cnf")
         .and_then(|c| c.get("jwk"))
         .and_then(|j| PublicJwk::from_value(j).ok())
-        .ok_or_else(|| refused("the verifier attestation has no usable cnf.jwk"))?;
+        .ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the verifier attestation has no usable cnf.jwk",
+            )
+        })?;
     let redirect_uris = p
         .get("redirect_uris")
         .and_then(Value::as_array)

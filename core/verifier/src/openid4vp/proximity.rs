@@ -36,7 +36,7 @@ use super::verifier::{
 };
 use super::ResponseMode;
 use crate::http::HttpPolicy;
-use crate::{now_unix, Error};
+use crate::{now_unix, Error, NetworkFailure, RequestRefusal};
 
 /// The request object claim that binds it to one engagement (see the module docs).
 pub const ENGAGEMENT_CLAIM: &str = "kluis_engagement";
@@ -64,14 +64,13 @@ pub trait VerifierChannel: Send + Sync {
     fn receive_response(&self, wait: Duration) -> ChannelFuture<'_, Vec<u8>>;
 }
 
-fn refused(reason: impl Into<String>) -> Error {
-    Error::InvalidRequest {
-        reason: reason.into(),
-    }
+fn refused(code: RequestRefusal, reason: impl Into<String>) -> Error {
+    Error::refused(code, reason)
 }
 
 fn network(reason: impl Into<String>) -> Error {
     Error::Network {
+        kind: NetworkFailure::BadAnswer,
         reason: reason.into(),
     }
 }
@@ -110,9 +109,12 @@ impl HttpRelay {
 
     /// The relay named in an engagement.
     pub fn for_engagement(e: &Engagement) -> Result<HttpRelay, Error> {
-        let base = e
-            .relay()
-            .ok_or_else(|| refused("the session QR names no relay this wallet can use"))?;
+        let base = e.relay().ok_or_else(|| {
+            refused(
+                RequestRefusal::InvalidRequest,
+                "the session QR names no relay this wallet can use",
+            )
+        })?;
         HttpRelay::new(base, &e.session_id)
     }
 
@@ -161,7 +163,10 @@ impl HttpRelay {
                         .await
                         .map_err(|e| crate::http::transport_error(&e, &self.base))?;
                     if body.len() > MAX_MESSAGE_BYTES {
-                        return Err(refused("the message on the channel is too large"));
+                        return Err(refused(
+                            RequestRefusal::Oversized,
+                            "the message on the channel is too large",
+                        ));
                     }
                     return Ok(body.to_vec());
                 }
@@ -195,7 +200,12 @@ impl VerifierChannel for HttpRelay {
 
 /// The public JWK of a compressed P-256 point; refuses a point that is not on the curve.
 fn jwk_from_compressed(key: &[u8; KEY_LEN]) -> Result<Jwk, Error> {
-    let bad = || refused("the session QR's key is not a P-256 public key");
+    let bad = || {
+        refused(
+            RequestRefusal::InvalidRequest,
+            "the session QR's key is not a P-256 public key",
+        )
+    };
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(|_| bad())?;
     let mut ctx = BigNumContext::new().map_err(|_| bad())?;
     let point = EcPoint::from_bytes(&group, key, &mut ctx).map_err(|_| bad())?;

@@ -257,7 +257,7 @@ fn counsellor(
         c.overview.income.len()
     ));
     for f in &c.refresh_failures {
-        say(format!("  not refreshed: {} ({})", f.issuer, f.reason));
+        say(format!("  not refreshed: {} ({})", f.issuer, f.detail));
     }
     let desk = net.verifier(DEBT_DESK).map_err(fixture)?.shared();
     let session = rt.block_on(desk.new_session()).map_err(fixture)?;

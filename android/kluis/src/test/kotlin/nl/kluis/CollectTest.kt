@@ -131,7 +131,9 @@ class CollectTest {
             val session = wallet.previewOffer(cak["offer_uri"] as String, settings)
             val before = wallet.auditLog().size
             val e = assertThrows(KluisException.Issuance::class.java) { runBlocking { wallet.acceptOffer(session, wrong) } }
-            assertFalse("no code in the error", e.reason.contains(right) || e.reason.contains(wrong))
+            // The holder's OAuth error code (RFC 6749 §5.2) is what the app words: "wrong code".
+            assertEquals(IssuanceFailure.Refused(400.toUShort(), "invalid_grant"), e.kind)
+            assertFalse("no code in the error", e.detail.contains(right) || e.detail.contains(wrong))
             assertTrue(wallet.credentials("nl").isEmpty())
             assertEquals(before, wallet.auditLog().size)
             // The session is used up; a fresh preview with the right code works.
@@ -140,6 +142,19 @@ class CollectTest {
             assertThrows(KluisException.InvalidInput::class.java) { runBlocking { wallet.acceptOffer(again, null) } }
             val ok = wallet.acceptOffer(wallet.previewOffer(cak["offer_uri"] as String, settings), right)
             assertEquals(listOf("urn:nl:cak:care-arrears:1"), ok.stored.map { it.vct })
+        }
+    }
+
+    @Test
+    fun aHolderThatIsDownIsNetworkUnreachable() = runBlocking<Unit> {
+        walletWithScheme().use { wallet ->
+            // An offer by reference at a loopback port nothing listens on: the holder is down.
+            val closed = java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()).use { it.localPort }
+            val uri = "openid-credential-offer://?credential_offer_uri=" +
+                java.net.URLEncoder.encode("http://127.0.0.1:$closed/offer/1", "UTF-8")
+            val e = assertThrows(KluisException.Network::class.java) { runBlocking { wallet.previewOffer(uri, settings) } }
+            assertEquals(NetworkFailure.Unreachable, e.kind)
+            assertTrue(wallet.credentials("nl").isEmpty())
         }
     }
 

@@ -186,22 +186,25 @@ class InPersonTest : VerifierNetworkTest() {
             val e = assertThrows(KluisException.Network::class.java) {
                 runBlocking { wallet.receiveSessionRequest(qr, broken, 1_000uL, "en") }
             }
-            assertTrue(e.reason, e.reason.contains("bluetooth is off"))
+            assertEquals(NetworkFailure.Unreachable, e.kind)
+            assertTrue(e.detail, e.detail.contains("bluetooth is off"))
             val silent = object : SessionChannel {
                 override suspend fun receiveRequest(waitMs: ULong): ByteArray = throw SessionChannelException.TimedOut()
                 override suspend fun sendResponse(message: ByteArray) = Unit
             }
-            assertThrows(KluisException.Network::class.java) {
+            val timedOut = assertThrows(KluisException.Network::class.java) {
                 runBlocking { wallet.receiveSessionRequest(qr, silent, 1_000uL, "en") }
             }
+            assertEquals(NetworkFailure.Timeout, timedOut.kind)
             // Garbage on the channel is a refused request (logged as refused), nothing sent.
             val garbage = object : SessionChannel {
                 override suspend fun receiveRequest(waitMs: ULong): ByteArray = "not a JWE".toByteArray()
                 override suspend fun sendResponse(message: ByteArray) = error("nothing may be sent")
             }
-            assertThrows(KluisException.InvalidRequest::class.java) {
+            val refused = assertThrows(KluisException.InvalidRequest::class.java) {
                 runBlocking { wallet.receiveSessionRequest(qr, garbage, 1_000uL, "en") }
             }
+            assertEquals(RequestRefusal.NOT_FOR_THIS_SESSION, refused.code)
             val events = wallet.auditLog().drop(before).map { it.event }
             assertTrue(events.toString(), events.all { it is AuditEvent.PresentationRefused })
             assertThrows(KluisException.InvalidInput::class.java) { SessionQr("http://relay.example/x") }

@@ -89,7 +89,8 @@ class TransactionDataTest : VerifierNetworkTest() {
         collectedWallet().use { wallet ->
             val (resultUrl, link) = newRequest(listOf(entry(), entry("urn:example:payment:1")))
             val e = assertThrows(KluisException.InvalidRequest::class.java) { runBlocking { wallet.startPresentation(link, "en", http) } }
-            assertTrue(e.reason, e.reason.contains("does not know"))
+            assertEquals(RequestRefusal.INVALID_TRANSACTION_DATA, e.code)
+            assertTrue(e.detail, e.detail.contains("does not know"))
             assertEquals("pending", result(resultUrl)["status"])
             val last = wallet.auditLog().last().event
             assertTrue(last.toString(), last is AuditEvent.PresentationRefused && last.reason == "invalid_transaction_data")
